@@ -1,0 +1,216 @@
+"""Load opskit.yaml into frozen dataclasses; every mistake is one line naming file and key."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from opskit import paths
+from opskit.errors import ConfigError
+
+PROVIDERS = ("auto", "kwok", "k3d", "minikube")
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    repo_url: str
+    revision: str = "main"
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    image: str
+    port: int = 4000
+    tag_length: int = 12
+    context: str = "app"
+
+
+@dataclass(frozen=True)
+class Kubernetes:
+    version: str
+
+
+@dataclass(frozen=True)
+class Kwok:
+    apiserver_port: int = 0
+
+
+@dataclass(frozen=True)
+class K3d:
+    registry_port: int = 5000
+    http_port: int = 8080
+    https_port: int = 8443
+
+
+@dataclass(frozen=True)
+class Minikube:
+    driver: str = "docker"
+    cpus: int = 2
+    memory: int = 4096
+
+
+@dataclass(frozen=True)
+class Cluster:
+    provider: Literal["auto", "kwok", "k3d", "minikube"] = "auto"
+    name: str = "gitops-lab"
+    nodes: int = 1
+    kwok: Kwok = field(default_factory=Kwok)
+    k3d: K3d = field(default_factory=K3d)
+    minikube: Minikube = field(default_factory=Minikube)
+
+
+@dataclass(frozen=True)
+class Overlay:
+    name: str
+    path: Path
+    namespace: str
+    hosts: tuple[str, ...]
+    contexts: tuple[str, ...]
+    protected: bool = False
+    missing_api: Literal["warn", "fail"] = "warn"
+
+
+@dataclass(frozen=True)
+class ArgoCD:
+    version: str
+    namespace: str = "argocd"
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    chart: str
+    version: str
+    namespace: str = "monitoring"
+    release: str = "kps"
+    repo_url: str = "https://prometheus-community.github.io/helm-charts"
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    project: Project
+    app: App
+    kubernetes: Kubernetes
+    overlays: dict[str, Overlay]
+    cluster: Cluster = field(default_factory=Cluster)
+    argocd: ArgoCD | None = None
+    monitoring: Monitoring | None = None
+    tools: dict[str, str] = field(default_factory=dict)
+
+    def overlay(self, name: str) -> Overlay:
+        """The named overlay, or a one-line error listing the known ones."""
+        if name not in self.overlays:
+            known = ", ".join(sorted(self.overlays))
+            raise ConfigError(
+                f"{self.root / paths.CONFIG_NAME}: overlays: unknown overlay {name!r}",
+                f"use one of: {known}",
+            )
+        return self.overlays[name]
+
+
+def load(path: Path | str | None = None) -> Config:
+    """Read and validate opskit.yaml (default: the project root's)."""
+    import yaml
+
+    file = Path(path) if path else paths.root() / paths.CONFIG_NAME
+    if not file.is_file():
+        raise ConfigError(f"{file}: not found", "run from the repository or set OPSKIT_ROOT")
+    try:
+        raw = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{file}:{where} invalid YAML", "fix the syntax") from None
+    reader = _Reader(file)
+    data = reader.mapping(raw, "")
+    if not data.get("overlays"):
+        raise ConfigError(f"{file}: overlays: missing key", "define at least one overlay")
+    overlays = {
+        name: reader.build(Overlay, reader.mapping(ov, f"overlays.{name}"), f"overlays.{name}",
+                           name=str(name))
+        for name, ov in reader.mapping(data.pop("overlays", None), "overlays").items()
+    }
+    for ov in overlays.values():
+        object.__setattr__(ov, "path", (file.parent / ov.path).resolve())
+    if "root" in data:
+        reader.fail("root", "unknown key", "remove it: the root is the folder of opskit.yaml")
+    return reader.build(Config, data, "", root=file.parent, overlays=overlays)
+
+
+class _Reader:
+    """Builds dataclasses from plain YAML data, strictly: unknown, missing, wrong type."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+
+    def fail(self, key: str, message: str, hint: str) -> typing.NoReturn:
+        raise ConfigError(f"{self.file}: {key or '(top level)'}: {message}", hint)
+
+    def mapping(self, value: Any, key: str) -> dict:
+        if not isinstance(value, dict):
+            self.fail(key, f"expected a mapping, got {_kind(value)}", "write it as `key: value` lines")
+        return dict(value)
+
+    def build(self, cls: type, data: dict, key: str, **ready: Any) -> Any:
+        """A `cls` from `data`; `ready` holds fields already built by the caller."""
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in ready}
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            where = f"{key}.{unknown[0]}" if key else unknown[0]
+            self.fail(where, "unknown key", f"allowed keys: {', '.join(fields)}")
+        values = {}
+        for name, spec in fields.items():
+            where = f"{key}.{name}" if key else name
+            if name in data:
+                values[name] = self.convert(data[name], hints[name], where)
+            elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+                self.fail(where, "missing key", f"add `{name}:` ({_describe(hints[name])})")
+        return cls(**values, **ready)
+
+    def convert(self, value: Any, kind: Any, where: str) -> Any:
+        origin, args = typing.get_origin(kind), typing.get_args(kind)
+        if origin in (typing.Union, types.UnionType):
+            if value is None and type(None) in args:
+                return None
+            kind = next(a for a in args if a is not type(None))
+            return self.convert(value, kind, where)
+        if dataclasses.is_dataclass(kind):
+            return self.build(kind, self.mapping(value, where), where)
+        if origin is Literal:
+            if value not in args:
+                self.fail(where, f"{value!r} is not allowed", f"use one of: {', '.join(args)}")
+            return value
+        if origin is tuple:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                self.fail(where, f"expected a list of strings, got {_kind(value)}", "write `[a, b]`")
+            return tuple(value)
+        if origin is dict:
+            mapping = self.mapping(value, where)
+            return {str(k): str(v) for k, v in mapping.items()}
+        if kind is Path:
+            kind = str
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            self.fail(where, f"expected {_describe(kind)}, got {_kind(value)}",
+                      f"write a {_describe(kind)}")
+        return value
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number", type(None): "nothing"}.get(type(value), "a value")
+
+
+def _describe(kind: Any) -> str:
+    names = {str: "string", int: "integer", bool: "true/false", Path: "path"}
+    if kind in names:
+        return names[kind]
+    if typing.get_origin(kind) is Literal:
+        return "one of " + ", ".join(typing.get_args(kind))
+    return "mapping" if dataclasses.is_dataclass(kind) else str(kind)

@@ -1,0 +1,70 @@
+"""Git facts and the image tag policy: an image is tagged by the commit it was built from."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from opskit import shell
+from opskit.errors import OpsError
+
+
+@dataclass(frozen=True)
+class Tag:
+    value: str  # what goes after the colon of the image reference
+    commit: str  # full SHA of HEAD
+    dirty: bool
+
+
+def _git(root: Path, *args: str, mutates: bool = False) -> str:
+    return shell.run(["git", "-C", str(root), *args], timeout=30, mutates=mutates,
+                     hint="is this a git checkout? (`git status`)").stdout
+
+
+def head(root: Path) -> str:
+    """Full SHA of HEAD; a clear error in a repository without commits."""
+    result = shell.run(["git", "-C", str(root), "rev-parse", "--verify", "HEAD"], check=False)
+    if result.returncode != 0:
+        raise OpsError(f"{root}: no git commit to tag images with", "commit first (`git commit`)")
+    return result.stdout.strip()
+
+
+def dirty_paths(root: Path) -> list[str]:
+    """Tracked changes and untracked files (ignored files do not count)."""
+    out = _git(root, "status", "--porcelain", "--untracked-files=all")
+    return [line[3:] for line in out.splitlines() if line.strip()]
+
+
+def dirt_hash(root: Path) -> str:
+    """A short hash of exactly what differs from HEAD, untracked files included."""
+    digest = hashlib.sha256(_git(root, "diff", "HEAD", "--binary").encode())
+    for name in sorted(_git(root, "ls-files", "--others", "--exclude-standard").splitlines()):
+        digest.update(name.encode())
+        path = root / name
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
+def image_tag(root: Path, length: int, *, allow_dirty: bool, protected: bool, what: str) -> Tag:
+    """The tag for an image of this tree: `<sha>` clean, `<sha>-dirty-<hash>` when allowed."""
+    commit = head(root)
+    changed = dirty_paths(root)
+    if not changed:
+        return Tag(commit[:length], commit, dirty=False)
+    sample = ", ".join(changed[:3]) + (" ..." if len(changed) > 3 else "")
+    if protected:
+        raise OpsError(f"{what} refuses a dirty working tree ({sample})",
+                       "commit or stash your changes; protected targets only take commits")
+    if not allow_dirty:
+        raise OpsError(f"{what}: the working tree has uncommitted changes ({sample})",
+                       "commit them, or pass --allow-dirty for a `-dirty-` tagged image")
+    return Tag(f"{commit[:length]}-dirty-{dirt_hash(root)}", commit, dirty=True)
+
+
+def commit_paths(root: Path, paths: list[Path], message: str) -> None:
+    """Stage exactly these paths and commit them with the given message."""
+    rel = [str(p.relative_to(root)) for p in paths]
+    _git(root, "add", "--", *rel, mutates=True)
+    _git(root, "commit", "--quiet", "-m", message, "--", *rel, mutates=True)

@@ -1,0 +1,294 @@
+"""The only place that starts processes.
+
+Argument lists only (never a shell), a timeout on every call, echo, dry-run, stdin from
+memory or from another command, redaction of registered secrets, one error type.
+Built on plumbum's command objects; stdin is written to the pipe here because plumbum's
+``<<`` spools data through a temporary file, and secrets must never touch the disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from opskit import tools
+from opskit.errors import CommandFailed, ToolMissing
+
+DEFAULT_TIMEOUT = 120.0
+STDERR_TAIL_LINES = 20
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command as a value: printed by --dry-run, asserted by tests, run by `run_step`."""
+
+    argv: tuple[str, ...]
+    what: str = ""
+    stdin: bytes | str | Step | None = None
+    mutates: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+    env: tuple[tuple[str, str], ...] = ()
+    cwd: str | None = None
+    hint: str = ""
+
+    def chain(self) -> list[Step]:
+        """Upstream steps first, this one last."""
+        return [*self.stdin.chain(), self] if isinstance(self.stdin, Step) else [self]
+
+    def display(self) -> str:
+        parts = []
+        for step in self.chain():
+            line = shlex.join(step.argv)
+            if isinstance(step.stdin, bytes | str):
+                line = f"{line} < <{len(step.stdin)} bytes from memory>"
+            parts.append(line)
+        return redact(" | ".join(parts))
+
+
+@dataclass
+class _Settings:
+    echo: bool = False
+    dry_run: bool = False
+    secrets: set[str] = field(default_factory=set)
+    fakes: dict[str, Callable[[Step, bytes], Result]] | None = None
+    calls: list[tuple[str, ...]] | None = None
+
+
+_state = _Settings()
+
+
+def configure(*, echo: bool | None = None, dry_run: bool | None = None) -> None:
+    if echo is not None:
+        _state.echo = echo
+    if dry_run is not None:
+        _state.dry_run = dry_run
+
+
+def is_dry_run() -> bool:
+    return _state.dry_run
+
+
+@contextlib.contextmanager
+def settings(*, echo: bool | None = None, dry_run: bool | None = None) -> Iterator[None]:
+    saved = (_state.echo, _state.dry_run)
+    configure(echo=echo, dry_run=dry_run)
+    try:
+        yield
+    finally:
+        _state.echo, _state.dry_run = saved
+
+
+def secret(value: str | bytes) -> None:
+    """Register a secret value: it is masked in every echoed line, dry-run line and error."""
+    text = value.decode() if isinstance(value, bytes) else value
+    if len(text) < 4:  # masking tiny strings would garble ordinary output
+        return
+    _state.secrets.add(text)
+    _state.secrets.add(base64.b64encode(text.encode()).decode())
+
+
+def redact(text: str) -> str:
+    for value in sorted(_state.secrets, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return text
+
+
+def run(argv: list[str] | tuple[str, ...], **options) -> Result:
+    """Run one command (see `Step` for the options); raise CommandFailed unless check=False."""
+    check = options.pop("check", True)
+    env = options.pop("env", None) or {}
+    step = Step(argv=tuple(str(a) for a in argv), env=tuple(env.items()), **options)
+    return run_step(step, check=check)
+
+
+def run_step(step: Step, *, check: bool = True) -> Result:
+    chain = step.chain()
+    if _state.echo or (_state.dry_run and any(s.mutates for s in chain)):
+        prefix = "[dry-run] " if _state.dry_run and any(s.mutates for s in chain) else "$ "
+        print(prefix + step.display(), file=sys.stderr, flush=True)
+    if _state.dry_run and any(s.mutates for s in chain):
+        return Result(0, "", "")
+    try:
+        if _state.fakes is not None and any(_tool(s) in _state.fakes for s in chain):
+            result, failed = _run_with_fakes(chain)
+        else:
+            result, failed = _run_chain(chain)
+    except _Timeout as exc:
+        raise CommandFailed(
+            tool=_tool(step),
+            argv=tuple(redact(a) for a in step.argv),
+            returncode=None,
+            hint=step.hint,
+            reason=f"timed out after {exc.seconds:g}s",
+        ) from None
+    if check and failed is not None:
+        raise _failure(failed, result)
+    return result
+
+
+def _tool(step: Step) -> str:
+    return Path(step.argv[0]).name
+
+
+def _resolve(step: Step) -> list[str]:
+    name = step.argv[0]
+    path = tools.which(name)
+    if path is None:
+        raise ToolMissing(f"`{name}` not found", tools.install_hint(name))
+    return [path, *step.argv[1:]]
+
+
+def _environ(step: Step) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{tools.tools_bin()}{os.pathsep}{env.get('PATH', '')}"
+    env.update(dict(step.env))
+    return env
+
+
+def _run_chain(chain: list[Step]) -> tuple[Result, Step | None]:
+    """Start every step with pipes between them; return the last step's output and the
+    first step that failed (None when all exited 0)."""
+    argvs = [_resolve(s) for s in chain]  # all resolved before anything starts
+    procs: list[subprocess.Popen] = []
+    data = chain[0].stdin if isinstance(chain[0].stdin, bytes | str) else None
+    for index, (step, argv) in enumerate(zip(chain, argvs, strict=True)):
+        stdin = procs[-1].stdout if procs else (subprocess.PIPE if data is not None else None)
+        procs.append(_popen(argv, step, stdin))
+        if index:
+            procs[-2].stdout.close()  # so an early exit downstream reaches upstream as SIGPIPE
+    outputs = _collect(procs, data, max(s.timeout for s in chain))
+    for step, proc in zip(chain, procs, strict=True):
+        if proc.returncode != 0:
+            return Result(proc.returncode, outputs[-1][0], outputs[chain.index(step)][1]), step
+    return Result(0, outputs[-1][0], outputs[-1][1]), None
+
+
+def _popen(argv: list[str], step: Step, stdin) -> subprocess.Popen:
+    from plumbum import local
+
+    command = local[argv[0]][argv[1:]]
+    return command.popen(
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_environ(step),
+        cwd=step.cwd,
+    )
+
+
+def _collect(procs, data: bytes | str | None, timeout: float) -> list[tuple[str, str]]:
+    buffers: list[list[bytes]] = [[b"", b""] for _ in procs]
+    threads = []
+
+    def drain(stream, slot: list[bytes], index: int) -> None:
+        slot[index] = stream.read()
+
+    for i, proc in enumerate(procs):
+        streams = [(proc.stderr, 1)] + ([(proc.stdout, 0)] if i == len(procs) - 1 else [])
+        threads += [threading.Thread(target=drain, args=(s, buffers[i], k)) for s, k in streams]
+    if data is not None:
+        threads.append(threading.Thread(target=_feed, args=(procs[0].stdin, data)))
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
+    deadline = time.monotonic() + timeout
+    try:
+        for proc in procs:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        raise _Timeout(timeout) from None
+    for thread in threads:
+        thread.join()
+    return [(out.decode(errors="replace"), err.decode(errors="replace")) for out, err in buffers]
+
+
+def _feed(pipe, data: bytes | str) -> None:
+    with contextlib.suppress(BrokenPipeError):
+        pipe.write(data.encode() if isinstance(data, str) else data)
+    with contextlib.suppress(BrokenPipeError):
+        pipe.close()
+
+
+class _Timeout(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+def _failure(step: Step, result: Result) -> CommandFailed:
+    tail = "\n".join(result.stderr.strip().splitlines()[-STDERR_TAIL_LINES:])
+    return CommandFailed(
+        tool=_tool(step),
+        argv=tuple(redact(a) for a in step.argv),
+        returncode=result.returncode,
+        stderr_tail=redact(tail),
+        hint=step.hint,
+    )
+
+
+Fake = tuple[int, str, str] | Callable[[tuple[str, ...], bytes], tuple[int, str, str]]
+
+
+@contextlib.contextmanager
+def recorder(fakes: dict[str, Fake]) -> Iterator[list[tuple[str, ...]]]:
+    """Replace the named tools (those that cannot run here) with canned results.
+
+    Other tools still run for real. Yields the list of every faked argv, in call order.
+    A fake is a (returncode, stdout, stderr) tuple or a callable (argv, stdin) -> tuple.
+    """
+    saved = (_state.fakes, _state.calls)
+    calls: list[tuple[str, ...]] = []
+    _state.fakes = {name: _as_callable(fake) for name, fake in fakes.items()}
+    _state.calls = calls
+    try:
+        yield calls
+    finally:
+        _state.fakes, _state.calls = saved
+
+
+def _as_callable(fake: Fake) -> Callable[[Step, bytes], Result]:
+    def call(step: Step, stdin: bytes) -> Result:
+        code, out, err = fake(step.argv, stdin) if callable(fake) else fake
+        return Result(code, out, err)
+
+    return call
+
+
+def _run_with_fakes(chain: list[Step]) -> tuple[Result, Step | None]:
+    """Run a pipeline one step at a time, faked tools answered from the recorder."""
+    data = chain[0].stdin if isinstance(chain[0].stdin, bytes | str) else b""
+    data = data.encode() if isinstance(data, str) else data
+    result = Result(0, "", "")
+    for step in chain:
+        fake = _state.fakes.get(_tool(step))
+        if fake is not None:
+            _state.calls.append(step.argv)
+            result = fake(step, data)
+        else:
+            proc = _popen(_resolve(step), step, subprocess.PIPE)
+            (out, err), = _collect([proc], data, step.timeout)
+            result = Result(proc.returncode, out, err)
+        if result.returncode != 0:
+            return result, step
+        data = result.stdout.encode()
+    return result, None

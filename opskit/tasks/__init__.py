@@ -1,0 +1,1 @@
+"""invoke task modules, one per namespace: parse flags, call an opskit module, report."""

@@ -1,0 +1,23 @@
+"""Check the machine: every external tool, its version, and what the default workflow needs."""
+
+from invoke import Exit, task
+
+from opskit.tasks._common import load_config, opskit_task, say
+
+
+@task
+@opskit_task
+def doctor(c):
+    """Print a table of the external tools; exit 1 if the default workflow lacks one."""
+    from opskit import clusters, doctor, tools
+
+    cfg = load_config(c)
+    provider = clusters.resolve_provider(cfg, announce=False)
+    rows = doctor.check(tools.WORKFLOW[provider])
+    print(doctor.table(rows))
+    print(f"\n* needed by the default workflow (cluster provider: {provider})")
+    missing = doctor.failures(rows)
+    if missing:
+        say(f"error: missing or too old for the {provider} workflow: {', '.join(missing)}; "
+            "see the hint column (`invoke tools.install` builds the Go tools)")
+        raise Exit(code=1)

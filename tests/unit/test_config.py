@@ -1,0 +1,98 @@
+"""opskit.yaml loading: the real file loads; each kind of mistake is one precise line."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from opskit import config
+from opskit.errors import ConfigError
+
+
+def test_repository_config_loads(root):
+    cfg = config.load(root / "opskit.yaml")
+    dev = cfg.overlay("dev")
+    assert dev.path == root / "k8s" / "overlays" / "dev"
+    assert dev.namespace == "gitops-lab-dev"
+    assert "kwok-gitops-lab" in dev.contexts
+    assert cfg.overlay("prod").protected is True
+    assert cfg.cluster.provider in config.PROVIDERS
+
+
+def test_config_is_frozen(root):
+    cfg = config.load(root / "opskit.yaml")
+    with pytest.raises(AttributeError):
+        cfg.app.port = 1
+
+
+def _write(tmp_path: Path, root: Path, edit) -> Path:
+    data = yaml.safe_load((root / "opskit.yaml").read_text())
+    edit(data)
+    path = tmp_path / "opskit.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["app"].update(colour="red"), "app.colour: unknown key; allowed keys: name,"),
+        (lambda d: d["app"].update(port="80"), "app.port: expected integer, got a string"),
+        (lambda d: d["app"].update(port=True), "app.port: expected integer, got a boolean"),
+        (lambda d: d["app"].pop("image"), "app.image: missing key; add `image:` (string)"),
+        (lambda d: d.pop("overlays"), "overlays: missing key; define at least one overlay"),
+        (lambda d: d["overlays"]["dev"].update(hosts="a.b"),
+         "overlays.dev.hosts: expected a list of strings, got a string"),
+        (lambda d: d["overlays"]["dev"].update(missing_api="ignore"),
+         "overlays.dev.missing_api: 'ignore' is not allowed; use one of: warn, fail"),
+        (lambda d: d["cluster"].update(provider="kind"),
+         "cluster.provider: 'kind' is not allowed; use one of: auto, kwok, k3d, minikube"),
+        (lambda d: d.update(extra=1), "extra: unknown key"),
+        (lambda d: d.update(root="/x"), "root: unknown key"),
+        (lambda d: d.update(app=[1]), "app: expected a mapping, got a list"),
+    ],
+)
+def test_bad_config_is_one_line(tmp_path, root, edit, message):
+    path = _write(tmp_path, root, edit)
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    text = str(info.value)
+    assert "\n" not in text
+    assert text.startswith(f"{path}: ")
+    assert message in text
+
+
+def test_unknown_overlay_names_the_known_ones(root):
+    cfg = config.load(root / "opskit.yaml")
+    with pytest.raises(ConfigError) as info:
+        cfg.overlay("nope")
+    assert str(info.value) == (
+        f"{root / 'opskit.yaml'}: overlays: unknown overlay 'nope'; use one of: dev, prod"
+    )
+
+
+def test_missing_file_and_invalid_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="not found; run from the repository"):
+        config.load(tmp_path / "absent.yaml")
+    bad = tmp_path / "opskit.yaml"
+    bad.write_text("app: [\n")
+    with pytest.raises(ConfigError, match=r"opskit.yaml: line \d+ invalid YAML; fix the syntax"):
+        config.load(bad)
+
+
+def test_root_found_from_env_and_cwd(tmp_path, monkeypatch):
+    from opskit import paths
+
+    (tmp_path / "opskit.yaml").write_text("x: 1\n")
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    monkeypatch.delenv("OPSKIT_ROOT", raising=False)
+    monkeypatch.chdir(nested)
+    paths.root.cache_clear()
+    try:
+        assert paths.root() == tmp_path
+        monkeypatch.setenv("OPSKIT_ROOT", str(nested))
+        paths.root.cache_clear()
+        assert paths.root() == nested
+    finally:
+        paths.root.cache_clear()

@@ -1,0 +1,185 @@
+"""The command layer with real processes: stdin, pipelines, timeouts, errors, redaction."""
+
+import time
+
+import pytest
+
+from opskit import shell
+from opskit.errors import CommandFailed, ToolMissing
+
+SECRET = "s3cr3t-sentinel-value"
+
+
+def test_run_captures_stdout_and_stderr():
+    result = shell.run(["sh", "-c", "echo out; echo err >&2"])
+    assert (result.returncode, result.stdout, result.stderr) == (0, "out\n", "err\n")
+
+
+def test_stdin_from_bytes_and_str():
+    assert shell.run(["cat"], stdin=b"raw bytes").stdout == "raw bytes"
+    assert shell.run(["cat"], stdin="text").stdout == "text"
+
+
+def test_stdin_from_another_command_is_a_pipeline():
+    upstream = shell.Step(argv=("printf", "a\nb\nc\n"))
+    result = shell.run(["wc", "-l"], stdin=upstream)
+    assert result.stdout.strip() == "3"
+
+
+def test_three_stage_pipeline_with_memory_input():
+    first = shell.Step(argv=("cat",), stdin=b"hello world\n")
+    second = shell.Step(argv=("tr", "a-z", "A-Z"), stdin=first)
+    assert shell.run(["rev"], stdin=second).stdout == "DLROW OLLEH\n"
+
+
+def test_large_stdin_does_not_deadlock():
+    data = b"x" * 5_000_000
+    assert shell.run(["wc", "-c"], stdin=data).stdout.strip() == str(len(data))
+
+
+def test_timeout_kills_and_raises():
+    started = time.monotonic()
+    with pytest.raises(CommandFailed, match=r"`sleep` timed out after 0.3s") as info:
+        shell.run(["sleep", "10"], timeout=0.3)
+    assert time.monotonic() - started < 3
+    assert info.value.returncode is None
+
+
+def test_nonzero_exit_carries_tool_argv_code_and_stderr_tail():
+    script = "for i in $(seq 1 30); do echo line$i >&2; done; exit 4"
+    with pytest.raises(CommandFailed) as info:
+        shell.run(["sh", "-c", script], hint="try again")
+    err = info.value
+    assert (err.tool, err.returncode, err.argv[0]) == ("sh", 4, "sh")
+    assert err.stderr_tail.splitlines() == [f"line{i}" for i in range(11, 31)]
+    assert str(err).startswith("`sh` exited with code 4: sh -c")
+    assert "; try again" in str(err).splitlines()[0]
+
+
+def test_check_false_returns_the_failure():
+    assert shell.run(["sh", "-c", "exit 2"], check=False).returncode == 2
+
+
+def test_failure_in_the_middle_of_a_pipeline_is_reported():
+    upstream = shell.Step(argv=("sh", "-c", "echo broken >&2; exit 5"))
+    with pytest.raises(CommandFailed) as info:
+        shell.run(["cat"], stdin=upstream)
+    assert (info.value.tool, info.value.returncode, info.value.stderr_tail) == ("sh", 5, "broken")
+
+
+def test_missing_executable_is_one_line_with_install_hint():
+    with pytest.raises(ToolMissing) as info:
+        shell.run(["mkcert-not-installed-xyz"])
+    assert "\n" not in str(info.value)
+    assert str(info.value) == (
+        "`mkcert-not-installed-xyz` not found; install `mkcert-not-installed-xyz` and put it on PATH"
+    )
+
+
+def test_missing_registered_tool_names_its_hint(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ToolMissing, match=r"`helm` not found; install it: see helm.sh"):
+        shell.run(["helm", "version"])
+
+
+def test_missing_tool_in_pipeline_starts_nothing(tmp_path):
+    marker = tmp_path / "ran"
+    upstream = shell.Step(argv=("touch", str(marker)))
+    with pytest.raises(ToolMissing):
+        shell.run(["no-such-tool-abc"], stdin=upstream)
+    assert not marker.exists()
+
+
+def test_env_and_cwd(tmp_path):
+    result = shell.run(["sh", "-c", 'echo "$OPSKIT_X"; pwd'], env={"OPSKIT_X": "1"}, cwd=tmp_path)
+    assert result.stdout.split() == ["1", str(tmp_path)]
+
+
+def test_echo_prints_redacted_command(capsys):
+    shell.secret(SECRET)
+    with shell.settings(echo=True):
+        shell.run(["echo", f"--password={SECRET}"])
+    err = capsys.readouterr().err
+    assert err == "$ echo --password=***\n"
+
+
+def test_dry_run_skips_mutating_commands_and_prints_them(tmp_path, capsys):
+    target = tmp_path / "created"
+    shell.secret(SECRET)
+    with shell.settings(dry_run=True):
+        result = shell.run(["touch", str(target), SECRET], mutates=True)
+        read_only = shell.run(["echo", "still runs"])
+    assert result == shell.Result(0, "", "")
+    assert read_only.stdout == "still runs\n"
+    assert not target.exists()
+    assert capsys.readouterr().err == f"[dry-run] touch {target} ***\n"
+
+
+def test_dry_run_of_pipeline_shows_both_sides_and_memory_input(capsys):
+    upstream = shell.Step(argv=("sops", "-d", "x.yaml"))
+    step = shell.Step(argv=("kubectl", "apply", "-f", "-"), stdin=upstream, mutates=True)
+    with shell.settings(dry_run=True):
+        shell.run_step(step)
+    memory = shell.Step(argv=("kubectl", "apply", "-f", "-"), stdin=b"abc", mutates=True)
+    assert capsys.readouterr().err == "[dry-run] sops -d x.yaml | kubectl apply -f -\n"
+    assert memory.display() == "kubectl apply -f - < <3 bytes from memory>"
+
+
+def test_secret_never_in_raised_error():
+    shell.secret(SECRET)
+    with pytest.raises(CommandFailed) as info:
+        shell.run(["sh", "-c", f"echo leaked {SECRET} >&2; exit 1", SECRET])
+    text = str(info.value) + repr(info.value.argv) + info.value.stderr_tail
+    assert SECRET not in text
+    assert "leaked ***" in text
+
+
+def test_base64_form_of_secret_is_redacted_too():
+    import base64
+
+    shell.secret(SECRET)
+    encoded = base64.b64encode(SECRET.encode()).decode()
+    assert shell.redact(f"data: {encoded}") == "data: ***"
+
+
+def test_short_values_are_not_registered():
+    shell.secret("ab")
+    assert shell.redact("ab cab") == "ab cab"
+
+
+def test_recorder_fakes_only_named_tools():
+    with shell.recorder({"docker": (0, "fake-id\n", "")}) as calls:
+        assert shell.run(["docker", "build", "."]).stdout == "fake-id\n"
+        assert shell.run(["echo", "real"]).stdout == "real\n"
+    assert calls == [("docker", "build", ".")]
+
+
+def test_recorder_failure_raises_command_failed():
+    with shell.recorder({"helm": (1, "", "Error: boom")}), pytest.raises(CommandFailed) as info:
+        shell.run(["helm", "install", "x"])
+    assert (info.value.tool, info.value.stderr_tail) == ("helm", "Error: boom")
+
+
+def test_recorder_pipeline_passes_real_output_to_fake():
+    seen = []
+
+    def fake(argv, stdin):
+        seen.append(stdin)
+        return (0, "applied", "")
+
+    upstream = shell.Step(argv=("printf", "manifest"))
+    with shell.recorder({"kubectl": fake}) as calls:
+        result = shell.run(["kubectl", "apply", "-f", "-"], stdin=upstream)
+    assert (result.stdout, seen, calls) == ("applied", [b"manifest"], [("kubectl", "apply", "-f", "-")])
+
+
+def test_tools_bin_comes_first_on_path(tmp_path, monkeypatch):
+    from opskit import tools
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "opskit-probe-tool"
+    fake.write_text("#!/bin/sh\necho from-tools-bin\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(tools, "tools_bin", lambda: bin_dir)
+    assert shell.run(["opskit-probe-tool"]).stdout == "from-tools-bin\n"

@@ -1,0 +1,68 @@
+"""Tool registry and preflight, with real executables and fake ones on a temp PATH."""
+
+import pytest
+
+from opskit import doctor, tools
+from opskit.errors import ToolMissing
+
+
+def _fake_tool(folder, name, output):
+    path = folder / name
+    path.write_text(f"#!/bin/sh\necho '{output}'\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def fake_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    monkeypatch.setattr(tools, "tools_bin", lambda: tmp_path / "no-tools-bin")
+    return tmp_path
+
+
+def test_probe_reads_real_versions():
+    git = tools.probe("git")
+    assert git.ok and git.path and git.version.count(".") >= 1
+
+
+def test_probe_of_absent_tool(fake_path):
+    assert tools.probe("k3d") == tools.Probe("k3d", None, None, False)
+
+
+def test_old_version_is_not_ok_and_require_says_so(fake_path):
+    _fake_tool(fake_path, "helm", "v3.2.0+gabc")
+    assert tools.probe("helm").version == "3.2.0"
+    assert not tools.probe("helm").ok
+    with pytest.raises(ToolMissing, match=r"`helm` 3.2.0 is older than 3.14; install it: see helm"):
+        tools.require("helm")
+
+
+def test_require_reports_first_missing_before_probing(fake_path):
+    _fake_tool(fake_path, "helm", "v3.16.0")
+    with pytest.raises(ToolMissing, match="`minikube` not found; install it: see minikube"):
+        tools.require("helm", "minikube")
+    tools.require("helm")
+
+
+def test_version_comparison():
+    assert tools._at_least("1.32.4", "1.31")
+    assert tools._at_least("3.10.0", "3.9")
+    assert not tools._at_least("0.6.1", "0.7")
+
+
+def test_doctor_table_marks_required_missing(fake_path):
+    _fake_tool(fake_path, "git", "git version 2.39.5")
+    rows = doctor.check(("git", "k3d"))
+    assert doctor.failures(rows) == ["k3d"]
+    table = doctor.table(rows).splitlines()
+    assert table[0].split() == ["tool", "found", "version", "ok", "hint"]
+    git_row = next(line for line in table if line.startswith("git*"))
+    assert git_row.split()[1:4] == [str(fake_path / "git"), "2.39.5", "yes"]
+    k3d_row = next(line for line in table if line.startswith("k3d*"))
+    assert k3d_row.split()[1:4] == ["-", "-", "MISSING"]
+    assert "k3d.io" in k3d_row
+
+
+def test_every_workflow_tool_is_registered():
+    for needed in tools.WORKFLOW.values():
+        assert set(needed) <= set(tools.TOOLS)
