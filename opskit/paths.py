@@ -27,5 +27,8 @@ def tools_bin() -> Path:
 
 
 def state_dir() -> Path:
-    """Folder of local cluster state, kubeconfigs and locks."""
+    """Folder of local cluster state, kubeconfigs and locks ($OPSKIT_STATE_DIR overrides, so
+    a scratch copy of the repository can drive a cluster that another checkout started)."""
+    if env := os.environ.get("OPSKIT_STATE_DIR"):
+        return Path(env).resolve()
     return root() / ".opskit"

@@ -1,0 +1,64 @@
+"""nox sessions: `nox -l` lists them; `nox` runs the ones a fresh machine can run."""
+
+import nox
+
+nox.needs_version = ">=2024.4.15"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["lint", "tests", "e2e"]
+
+PYTHON = "3.11"
+DEV = ("-e", ".[dev]")
+
+
+@nox.session(python=PYTHON, tags=["static"])
+def lint(session: nox.Session) -> None:
+    """Static checks: ruff, yamllint, shellcheck, Elixir syntax+format, secrets, CI schemas."""
+    session.install(*DEV)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("yamllint", "--strict", ".")
+    session.run("invoke", "lint.shell")
+    session.run("invoke", "lint.elixir")
+    session.run("invoke", "secrets.check")
+    session.run("invoke", "lint.ci")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Unit and manifest tests with coverage (floor: 85% of opskit/)."""
+    session.install(*DEV)
+    session.run(
+        "pytest", "--cov=opskit", "--cov-report=term", "--cov-fail-under=85", *session.posargs
+    )
+
+
+@nox.session(python=PYTHON, tags=["cluster"])
+def e2e(session: nox.Session) -> None:
+    """End-to-end tests on a fresh embedded (kwok) cluster, torn down afterwards."""
+    session.install(*DEV)
+    session.run("invoke", "tools.install")
+    session.run("pytest", "tests/e2e", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(name="cluster-smoke", python=PYTHON, tags=["cluster"], default=False)
+def cluster_smoke(session: nox.Session) -> None:
+    """pytest-testinfra checks against the current cluster (OVERLAY=dev by default)."""
+    session.install(*DEV)
+    session.run("pytest", "tests/smoke", "-p", "no:cacheprovider", "-rs", *session.posargs)
+
+
+@nox.session(name="phoenix-tests", python=PYTHON, tags=["docker"], default=False)
+def phoenix_tests(session: nox.Session) -> None:
+    """`mix test` of app/ in Docker with a PostgreSQL container (needs a Docker engine)."""
+    session.install(*DEV)
+    session.run("invoke", "app.test", *session.posargs)
+
+
+@nox.session(python=PYTHON, tags=["cluster"], default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks against the kwok cluster; writes bench/results.{json,md}."""
+    session.install(*DEV)
+    session.run("invoke", "tools.install")
+    session.run("python", "-m", "bench", *session.posargs)
