@@ -132,8 +132,9 @@ def load(path: Path | str | None = None) -> Config:
     if not data.get("overlays"):
         raise ConfigError(f"{file}: overlays: missing key", "define at least one overlay")
     overlays = {
-        name: reader.build(Overlay, reader.mapping(ov, f"overlays.{name}"), f"overlays.{name}",
-                           name=str(name))
+        name: reader.build(
+            Overlay, reader.mapping(ov, f"overlays.{name}"), f"overlays.{name}", name=str(name)
+        )
         for name, ov in reader.mapping(data.pop("overlays", None), "overlays").items()
     }
     for ov in overlays.values():
@@ -154,7 +155,9 @@ class _Reader:
 
     def mapping(self, value: Any, key: str) -> dict:
         if not isinstance(value, dict):
-            self.fail(key, f"expected a mapping, got {_kind(value)}", "write it as `key: value` lines")
+            self.fail(
+                key, f"expected a mapping, got {_kind(value)}", "write it as `key: value` lines"
+            )
         return dict(value)
 
     def build(self, cls: type, data: dict, key: str, **ready: Any) -> Any:
@@ -170,7 +173,9 @@ class _Reader:
             where = f"{key}.{name}" if key else name
             if name in data:
                 values[name] = self.convert(data[name], hints[name], where)
-            elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+            elif (
+                spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
+            ):
                 self.fail(where, "missing key", f"add `{name}:` ({_describe(hints[name])})")
         return cls(**values, **ready)
 
@@ -187,24 +192,36 @@ class _Reader:
             if value not in args:
                 self.fail(where, f"{value!r} is not allowed", f"use one of: {', '.join(args)}")
             return value
-        if origin is tuple:
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                self.fail(where, f"expected a list of strings, got {_kind(value)}", "write `[a, b]`")
-            return tuple(value)
-        if origin is dict:
-            mapping = self.mapping(value, where)
-            return {str(k): str(v) for k, v in mapping.items()}
-        if kind is Path:
-            kind = str
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.fail(where, f"expected {_describe(kind)}, got {_kind(value)}",
-                      f"write a {_describe(kind)}")
+        return self.container(value, kind, where) if origin else self.scalar(value, kind, where)
+
+    def container(self, value: Any, kind: Any, where: str) -> Any:
+        if typing.get_origin(kind) is dict:
+            return {str(k): str(v) for k, v in self.mapping(value, where).items()}
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(where, f"expected a list of strings, got {_kind(value)}", "write `[a, b]`")
+        return tuple(value)
+
+    def scalar(self, value: Any, kind: Any, where: str) -> Any:
+        expected = str if kind is Path else kind
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            self.fail(
+                where,
+                f"expected {_describe(kind)}, got {_kind(value)}",
+                f"write a {_describe(kind)}",
+            )
         return value
 
 
 def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
-            int: "a number", float: "a number", type(None): "nothing"}.get(type(value), "a value")
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "nothing",
+    }.get(type(value), "a value")
 
 
 def _describe(kind: Any) -> str:

@@ -32,8 +32,10 @@ def table(rows: list[Row]) -> str:
         name = f"{p.name}{'*' if row.required else ''}"
         lines.append((name, p.path or "-", p.version or "-", mark, row.hint))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
-    out = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)) + "  " + line[-1]
-           for line in lines]
+    out = [
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)) + "  " + line[-1]
+        for line in lines
+    ]
     return "\n".join(text.rstrip() for text in out)
 
 

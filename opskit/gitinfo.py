@@ -18,8 +18,12 @@ class Tag:
 
 
 def _git(root: Path, *args: str, mutates: bool = False) -> str:
-    return shell.run(["git", "-C", str(root), *args], timeout=30, mutates=mutates,
-                     hint="is this a git checkout? (`git status`)").stdout
+    return shell.run(
+        ["git", "-C", str(root), *args],
+        timeout=30,
+        mutates=mutates,
+        hint="is this a git checkout? (`git status`)",
+    ).stdout
 
 
 def head(root: Path) -> str:
@@ -55,11 +59,15 @@ def image_tag(root: Path, length: int, *, allow_dirty: bool, protected: bool, wh
         return Tag(commit[:length], commit, dirty=False)
     sample = ", ".join(changed[:3]) + (" ..." if len(changed) > 3 else "")
     if protected:
-        raise OpsError(f"{what} refuses a dirty working tree ({sample})",
-                       "commit or stash your changes; protected targets only take commits")
+        raise OpsError(
+            f"{what} refuses a dirty working tree ({sample})",
+            "commit or stash your changes; protected targets only take commits",
+        )
     if not allow_dirty:
-        raise OpsError(f"{what}: the working tree has uncommitted changes ({sample})",
-                       "commit them, or pass --allow-dirty for a `-dirty-` tagged image")
+        raise OpsError(
+            f"{what}: the working tree has uncommitted changes ({sample})",
+            "commit them, or pass --allow-dirty for a `-dirty-` tagged image",
+        )
     return Tag(f"{commit[:length]}-dirty-{dirt_hash(root)}", commit, dirty=True)
 
 

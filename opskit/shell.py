@@ -286,7 +286,7 @@ def _run_with_fakes(chain: list[Step]) -> tuple[Result, Step | None]:
             result = fake(step, data)
         else:
             proc = _popen(_resolve(step), step, subprocess.PIPE)
-            (out, err), = _collect([proc], data, step.timeout)
+            ((out, err),) = _collect([proc], data, step.timeout)
             result = Result(proc.returncode, out, err)
         if result.returncode != 0:
             return result, step

@@ -25,7 +25,12 @@ TOOLS: dict[str, Tool] = {
     t.name: t
     for t in (
         Tool("git", ("--version",), "2.30", "apt-get install git"),
-        Tool("kubectl", ("version", "--client"), "1.31", "apt-get install kubectl, or see kubernetes.io/docs/tasks/tools"),
+        Tool(
+            "kubectl",
+            ("version", "--client"),
+            "1.31",
+            "apt-get install kubectl, or see kubernetes.io/docs/tasks/tools",
+        ),
         Tool("docker", ("--version",), "24.0", "install Docker Engine or Docker Desktop"),
         Tool("k3d", ("version",), "5.6", "see k3d.io (install.sh) or `brew install k3d`"),
         Tool("minikube", ("version", "--short"), "1.32", "see minikube.sigs.k8s.io/docs/start"),
@@ -43,7 +48,13 @@ TOOLS: dict[str, Tool] = {
         Tool("curl", ("--version",), "7.80", "apt-get install curl"),
         Tool("openssl", ("version",), "3.0", "apt-get install openssl"),
         Tool("elixir", ("--version",), "1.14", "apt-get install elixir", r"Elixir (\d+\.\d+\.\d+)"),
-        Tool("shellcheck", ("--version",), "0.8", "apt-get install shellcheck", r"version: (\d+\.\d+\.\d+)"),
+        Tool(
+            "shellcheck",
+            ("--version",),
+            "0.8",
+            "apt-get install shellcheck",
+            r"version: (\d+\.\d+\.\d+)",
+        ),
         Tool("go", ("version",), "1.22", "install Go from go.dev/dl", r"go(\d+\.\d+(?:\.\d+)?)"),
     )
 }
@@ -51,8 +62,15 @@ TOOLS: dict[str, Tool] = {
 # What each cluster provider's deploy workflow needs; `invoke doctor` fails on these.
 COMMON = ("git", "kubectl", "sops", "age", "mkcert")
 WORKFLOW: dict[str, tuple[str, ...]] = {
-    "kwok": (*COMMON, "kwokctl", "kwok", "kube-apiserver", "kube-controller-manager",
-             "kube-scheduler", "etcd"),
+    "kwok": (
+        *COMMON,
+        "kwokctl",
+        "kwok",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "etcd",
+    ),
     "k3d": (*COMMON, "docker", "k3d"),
     "minikube": (*COMMON, "docker", "minikube"),
 }

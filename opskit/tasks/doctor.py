@@ -18,6 +18,8 @@ def doctor(c):
     print(f"\n* needed by the default workflow (cluster provider: {provider})")
     missing = doctor.failures(rows)
     if missing:
-        say(f"error: missing or too old for the {provider} workflow: {', '.join(missing)}; "
-            "see the hint column (`invoke tools.install` builds the Go tools)")
+        say(
+            f"error: missing or too old for the {provider} workflow: {', '.join(missing)}; "
+            "see the hint column (`invoke tools.install` builds the Go tools)"
+        )
         raise Exit(code=1)

@@ -1,0 +1,275 @@
+"""`invoke deploy`: plan and validate everything, apply, wait, roll back on failure.
+
+Nothing reaches the cluster until the whole plan (tag, render, validation, decrypted
+secrets, TLS) is built; apply is one server-side apply fed from memory through stdin.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from opskit import gitinfo, manifests, paths, rollout, shell, tools
+from opskit.config import Config, Overlay
+from opskit.errors import OpsError
+from opskit.kube import Kube
+
+FIELD_MANAGER = "opskit"
+INSTALLS = {
+    "monitoring.coreos.com": "invoke monitoring.install",
+    "argoproj.io": "invoke argocd.install",
+}
+Notify = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    overlay: Overlay
+    kube: Kube
+    image: str
+    objects: list[dict]  # rendered, validated, served by the cluster
+    unserved: list[str]  # `Kind/name: reason; install` lines
+    private: list[bytes]  # decrypted Secrets and the TLS Secret, in memory only
+    runs_containers: bool
+
+    def apply_step(self) -> shell.Step:
+        payload = "---\n".join([manifests.dump(self.objects), *(d.decode() for d in self.private)])
+        return self.kube.step(
+            "apply",
+            "--server-side",
+            f"--field-manager={FIELD_MANAGER}",
+            "--force-conflicts",
+            "-f",
+            "-",
+            stdin=payload.encode(),
+            mutates=True,
+            timeout=180,
+            what="apply",
+        )
+
+
+def preflight(cfg: Config, overlay: Overlay, context: str | None) -> tuple[Kube, bool]:
+    """Tools, then the kube context the overlay allows, then a reachable API server."""
+    from opskit import clusters
+
+    tools.require("git", "kubectl", "sops")
+    cluster = clusters.current(cfg, context=context)
+    if cluster.context not in overlay.contexts:
+        raise OpsError(
+            f"kube context {cluster.context!r} is not allowed for overlay {overlay.name} "
+            f"(allowed: {', '.join(overlay.contexts)})",
+            f"add it to overlays.{overlay.name}.contexts in opskit.yaml, or pass --context",
+        )
+    kube = Kube(cluster.kubeconfig, cluster.context)
+    kube.run(
+        "get",
+        "--raw",
+        "/readyz",
+        timeout=15,
+        hint="is the cluster up? start it with `invoke cluster.up`",
+    )
+    return kube, cluster.runs_containers
+
+
+def build_plan(
+    cfg: Config,
+    overlay: Overlay,
+    kube: Kube,
+    runs_containers: bool,
+    allow_dirty: bool,
+    notify: Notify,
+) -> Plan:
+    """Everything before the first write: any failure here leaves the cluster untouched."""
+    from opskit import certs, secrets, validate
+
+    tag = gitinfo.image_tag(
+        cfg.root,
+        cfg.app.tag_length,
+        allow_dirty=allow_dirty,
+        protected=overlay.protected,
+        what=f"deploy to {overlay.name}",
+    )
+    objects = manifests.render_overlay(cfg, overlay, tag=tag.value)
+    problems = validate.validate_objects(cfg, overlay, objects)
+    if problems:
+        raise OpsError(
+            f"{overlay.name}: {len(problems)} validation problem(s), nothing applied:\n"
+            + "\n".join(problems),
+            "fix them and run again",
+        )
+    private = secrets.decrypt_overlay(cfg, overlay)
+    if any(o["kind"] == "Ingress" for o in objects):
+        private.append(certs.tls_secret(cfg, overlay))
+    served, unserved = split_served(kube, objects)
+    _report_unserved(overlay, unserved, notify)
+    return Plan(
+        overlay, kube, f"{cfg.app.image}:{tag.value}", served, unserved, private, runs_containers
+    )
+
+
+def split_served(kube: Kube, objects: list[dict]) -> tuple[list[dict], list[str]]:
+    """Objects whose API the cluster serves, and a line for each one it does not."""
+    versions = set(kube.run("api-versions", timeout=30).stdout.split())
+    served, unserved = [], []
+    for obj in objects:
+        if obj["apiVersion"] in versions:
+            served.append(obj)
+            continue
+        group = obj["apiVersion"].split("/")[0]
+        install = INSTALLS.get(group, f"install the CRD of {group}")
+        unserved.append(
+            f"{obj['kind']}/{obj['metadata']['name']}: API {obj['apiVersion']} "
+            f"not served by this cluster; install it with `{install}`"
+        )
+    return served, unserved
+
+
+def _report_unserved(overlay: Overlay, unserved: list[str], notify: Notify) -> None:
+    if not unserved:
+        return
+    if overlay.missing_api == "fail":
+        raise OpsError(
+            f"{overlay.name}: objects whose API the cluster lacks, nothing applied:\n"
+            + "\n".join(unserved),
+            f"install the APIs, or set overlays.{overlay.name}.missing_api: warn",
+        )
+    for line in unserved:
+        notify(f"warning: not applied: {line}")
+
+
+def deploy(
+    cfg: Config,
+    name: str,
+    *,
+    context: str | None = None,
+    timeout: float = 300,
+    dry_run: bool = False,
+    allow_dirty: bool = False,
+    notify: Notify = print,
+) -> None:
+    overlay = cfg.overlay(name)
+    kube, runs_containers = preflight(cfg, overlay, context)
+    plan = build_plan(cfg, overlay, kube, runs_containers, allow_dirty, notify)
+    if runs_containers:
+        _ship_image(cfg, plan, notify)
+    else:
+        notify(
+            f"image {plan.image}: not built (this cluster simulates pods and runs no "
+            "containers; `invoke image.build --force` builds anyway)"
+        )
+    notify(
+        f"plan: {len(plan.objects)} objects + {len(plan.private)} secrets (decrypted in "
+        f"memory) -> {kube.context}, namespace {overlay.namespace}"
+    )
+    if dry_run:
+        shell.run_step(plan.apply_step())
+        return
+    lock = paths.state_dir() / "locks" / f"deploy-{overlay.name}.lock"
+    from opskit import lock as locking
+
+    with locking.exclusive(lock, wait=timeout, what=f"a deploy to {overlay.name}", notify=notify):
+        _apply_and_wait(plan, timeout, notify)
+    _summary(cfg, plan, notify)
+
+
+def _ship_image(cfg: Config, plan: Plan, notify: Notify) -> None:
+    from opskit import clusters, image
+
+    ref = image.ImageRef(*plan.image.rsplit(":", 1))
+    if not image.exists_locally(ref):
+        notify(f"building {ref}")
+        shell.run_step(image.build_step(cfg, ref, gitinfo.head(cfg.root)))
+    clusters.current(cfg, context=plan.kube.context).load_image(str(ref))
+
+
+def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> None:
+    namespace = plan.overlay.namespace
+    before = rollout.snapshot(plan.kube, namespace)
+    started = time.monotonic()
+    shell.run_step(plan.apply_step())
+    after = rollout.snapshot(plan.kube, namespace)
+    fresh = rollout.changed(before, after)
+    todo = fresh + [w for w in after.values() if not w.ready and w not in fresh]
+    if not todo:
+        notify(
+            f"nothing changed: every workload was already at this revision and ready "
+            f"({time.monotonic() - started:.1f}s)"
+        )
+        return
+    try:
+        rollout.wait(plan.kube, namespace, todo, timeout, notify)
+    except rollout.RolloutFailed as failed:
+        _roll_back(plan, before, todo, failed, notify)
+
+
+def _roll_back(
+    plan: Plan,
+    before: dict[str, rollout.Workload],
+    todo: list[rollout.Workload],
+    failed: rollout.RolloutFailed,
+    notify: Notify,
+) -> None:
+    namespace = plan.overlay.namespace
+    notify(rollout.diagnostics(plan.kube, namespace, failed.workload))
+    undone = []
+    for workload in todo:
+        previous = before.get(workload.ref)
+        if previous is None or previous.revision is None:
+            notify(f"{workload.ref}: new in this deploy, no previous revision to roll back to")
+            continue
+        notify(f"rolling back {workload.ref} to revision {previous.revision}")
+        rollout.undo(plan.kube, namespace, workload, previous.revision)
+        undone.append(workload)
+    if undone:
+        rollout.wait(plan.kube, namespace, undone, 120, notify)
+    raise OpsError(
+        f"deploy to {plan.overlay.name} failed: {failed}",
+        "rolled back the changed workloads; see the diagnostics above"
+        if undone
+        else "see the diagnostics above",
+    )
+
+
+def _summary(cfg: Config, plan: Plan, notify: Notify) -> None:
+    now = rollout.snapshot(plan.kube, plan.overlay.namespace)
+    for workload in now.values():
+        notify(
+            f"running: {workload.ref} revision {workload.revision} "
+            f"image {', '.join(workload.images)}"
+        )
+    for host in plan.overlay.hosts:
+        notify(f"url: https://{host}/api/health")
+
+
+def rollback(
+    cfg: Config,
+    name: str,
+    *,
+    workload: str,
+    to_revision: int | None = None,
+    context: str | None = None,
+    timeout: float = 300,
+    dry_run: bool = False,
+    notify: Notify = print,
+) -> None:
+    """Undo a workload's rollout (to a revision, or the previous one) and wait for it."""
+    overlay = cfg.overlay(name)
+    kube, _ = preflight(cfg, overlay, context)
+    current = rollout.snapshot(kube, overlay.namespace)
+    if workload not in current:
+        known = ", ".join(sorted(current)) or "none"
+        raise OpsError(
+            f"{overlay.namespace}: no workload {workload!r} (found: {known})",
+            "pass --workload kind/name of a Deployment or StatefulSet",
+        )
+    target = current[workload]
+    notify(
+        f"rolling back {target.ref} from revision {target.revision} to "
+        f"{to_revision or 'the previous revision'}"
+    )
+    rollout.undo(kube, overlay.namespace, target, to_revision)
+    if not dry_run:
+        rollout.wait(kube, overlay.namespace, [target], timeout, notify)
+        done = rollout.snapshot(kube, overlay.namespace)[workload]
+        notify(f"{done.ref} is at revision {done.revision}: {', '.join(done.images)}")

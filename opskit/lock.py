@@ -1,0 +1,48 @@
+"""One deploy per overlay at a time: an exclusive file lock in the state folder."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from opskit.errors import OpsError
+
+
+@contextlib.contextmanager
+def exclusive(
+    path: Path, *, wait: float, what: str, notify: Callable[[str], None] = lambda _m: None
+) -> Iterator[None]:
+    """Hold `path` locked; wait up to `wait` seconds for another holder, then refuse."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        _acquire(fd, path, wait, what, notify)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _acquire(fd: int, path: Path, wait: float, what: str, notify: Callable[[str], None]) -> None:
+    deadline = time.monotonic() + wait
+    announced = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            holder = path.read_text().strip() or "another process"
+            if time.monotonic() >= deadline:
+                raise OpsError(
+                    f"{what} is already running (pid {holder}, lock {path})",
+                    "wait for it to finish, then run again",
+                ) from None
+            if not announced:
+                notify(f"{what} is running in pid {holder}; waiting up to {wait:g}s")
+                announced = True
+            time.sleep(0.2)

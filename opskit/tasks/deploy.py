@@ -1,0 +1,62 @@
+"""Deploy an overlay from the current commit, and roll a workload back."""
+
+from invoke import task
+
+from opskit.tasks._common import DRY_RUN_HELP, OVERLAY_HELP, load_config, opskit_task, say
+
+CONTEXT_HELP = "kube context (default: the configured cluster's); must be one the overlay allows"
+
+
+@task(
+    help={
+        "overlay": OVERLAY_HELP,
+        "context": CONTEXT_HELP,
+        "timeout": "seconds to wait for the rollout before rolling back (default 300)",
+        "dry_run": DRY_RUN_HELP,
+        "allow_dirty": "deploy uncommitted changes as <sha>-dirty-<hash> (not for protected)",
+    }
+)
+@opskit_task
+def deploy(c, overlay="dev", context=None, timeout=300, dry_run=False, allow_dirty=False):
+    """Deploy an overlay: tag by HEAD, render, validate, apply, wait; roll back on failure."""
+    from opskit import deploy as pipeline
+
+    pipeline.deploy(
+        load_config(c),
+        overlay,
+        context=context,
+        timeout=float(timeout),
+        dry_run=dry_run,
+        allow_dirty=allow_dirty,
+        notify=say,
+    )
+
+
+@task(
+    help={
+        "overlay": OVERLAY_HELP,
+        "workload": "kind/name to roll back (default: deployment/<app name>)",
+        "to_revision": "revision to return to (default: the previous one)",
+        "context": CONTEXT_HELP,
+        "timeout": "seconds to wait for the rollback to roll out (default 300)",
+        "dry_run": DRY_RUN_HELP,
+    }
+)
+@opskit_task
+def rollback(
+    c, overlay="dev", workload=None, to_revision=None, context=None, timeout=300, dry_run=False
+):
+    """Roll a workload back to its previous (or a given) revision and wait for it."""
+    from opskit import deploy as pipeline
+
+    cfg = load_config(c)
+    pipeline.rollback(
+        cfg,
+        overlay,
+        workload=workload or f"deployment/{cfg.app.name}",
+        to_revision=int(to_revision) if to_revision else None,
+        context=context,
+        timeout=float(timeout),
+        dry_run=dry_run,
+        notify=say,
+    )

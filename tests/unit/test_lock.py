@@ -1,0 +1,65 @@
+"""The per-overlay deploy lock, with a real second process holding it."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from opskit import lock
+from opskit.errors import OpsError
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from opskit import lock
+with lock.exclusive(Path(sys.argv[1]), wait=0, what="x"):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def _hold(path, seconds):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_second_holder_is_refused_with_pid(tmp_path):
+    path = tmp_path / "locks" / "deploy-dev.lock"
+    proc = _hold(path, 5)
+    try:
+        with (
+            pytest.raises(OpsError) as info,
+            lock.exclusive(path, wait=0.3, what="a deploy to dev"),
+        ):
+            pass
+        assert str(info.value) == (
+            f"a deploy to dev is already running (pid {proc.pid}, lock {path}); "
+            "wait for it to finish, then run again"
+        )
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_waiter_gets_the_lock_when_the_holder_finishes(tmp_path):
+    path = tmp_path / "deploy-dev.lock"
+    proc = _hold(path, 0.5)
+    notes = []
+    started = time.monotonic()
+    with lock.exclusive(path, wait=10, what="a deploy to dev", notify=notes.append):
+        waited = time.monotonic() - started
+    proc.wait()
+    assert 0.2 < waited < 5
+    assert notes == [f"a deploy to dev is running in pid {proc.pid}; waiting up to 10s"]
+
+
+def test_lock_is_reentrant_after_release(tmp_path):
+    path = tmp_path / "l.lock"
+    with lock.exclusive(path, wait=0, what="x"):
+        pass
+    with lock.exclusive(path, wait=0, what="x"):
+        assert path.read_text().strip().isdigit()

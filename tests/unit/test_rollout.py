@@ -1,0 +1,68 @@
+"""Reading workload state from kubectl JSON (the live behaviour is covered in tests/e2e)."""
+
+from opskit import rollout
+
+
+def _deployment(generation=2, observed=2, replicas=2, updated=2, available=2, revision="3"):
+    return {
+        "kind": "Deployment",
+        "metadata": {
+            "name": "api",
+            "generation": generation,
+            "annotations": {rollout.REVISION: revision},
+        },
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "api"}},
+            "template": {"spec": {"containers": [{"image": "r/api:abc"}]}},
+        },
+        "status": {
+            "observedGeneration": observed,
+            "updatedReplicas": updated,
+            "availableReplicas": available,
+        },
+    }
+
+
+def _statefulset(current="pg-1", update="pg-1", ready=1):
+    return {
+        "kind": "StatefulSet",
+        "metadata": {"name": "postgres", "generation": 1},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "pg"}},
+            "template": {"spec": {"containers": [{"image": "postgres:16"}]}},
+        },
+        "status": {
+            "observedGeneration": 1,
+            "readyReplicas": ready,
+            "currentRevision": current,
+            "updateRevision": update,
+        },
+    }
+
+
+def test_ready_deployment():
+    w = rollout._workload(_deployment(), {})
+    assert (w.ref, w.revision, w.ready, w.images) == ("deployment/api", 3, True, ("r/api:abc",))
+    assert w.selector == (("app", "api"),)
+
+
+def test_deployment_not_ready_while_updating_or_unobserved():
+    assert not rollout._workload(_deployment(available=1), {}).ready
+    assert not rollout._workload(_deployment(observed=1), {}).ready
+
+
+def test_statefulset_revision_and_readiness():
+    w = rollout._workload(_statefulset(), {"pg-1": 4})
+    assert (w.ref, w.revision, w.ready) == ("statefulset/postgres", 4, True)
+    assert not rollout._workload(_statefulset(update="pg-2"), {"pg-2": 5}).ready
+
+
+def test_changed_lists_new_and_regenerated_workloads():
+    old = rollout._workload(_deployment(generation=2), {})
+    same = rollout._workload(_deployment(generation=2), {})
+    bumped = rollout._workload(_deployment(generation=3, observed=2), {})
+    pg = rollout._workload(_statefulset(), {"pg-1": 1})
+    assert rollout.changed({old.ref: old}, {same.ref: same}) == []
+    assert rollout.changed({old.ref: old}, {bumped.ref: bumped, pg.ref: pg}) == [bumped, pg]
