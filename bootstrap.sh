@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(git curl openssl age mkcert shellcheck elixir make)
+APT_PACKAGES=(git curl openssl age mkcert shellcheck elixir make python3-venv)
 VENV=.venv
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
@@ -17,6 +17,7 @@ install_packages() {
   for cmd in git curl openssl age mkcert shellcheck elixir make; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
   done
+  python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
   [ "${#missing[@]}" -eq 0 ] && return 0
   say "installing system packages (missing: ${missing[*]})"
   local sudo=""
@@ -27,6 +28,7 @@ install_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${APT_PACKAGES[@]}" >/dev/null
 }
 
+# Only the cluster and the tests need these (CI steps that just lint do not).
 check_toolchains() {
   command -v go >/dev/null 2>&1 || die "Go >= 1.22 is needed to build the pinned tools; see go.dev/dl"
   command -v kubectl >/dev/null 2>&1 || die "kubectl >= 1.31 is needed; see kubernetes.io/docs/tasks/tools"
@@ -40,19 +42,19 @@ make_venv() {
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   say "creating $VENV with opskit and its dev tools"
   python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e '.[dev]'
+  # compat mode: a plain path entry, no import finder (keeps `invoke --list` fast)
+  "$VENV/bin/python" -m pip install -q -e '.[dev]' --config-settings editable_mode=compat
   echo "$want" > "$stamp"
 }
 
 setup() {
   install_packages
-  check_toolchains
   make_venv
 }
 
 deploy() {
   setup
+  check_toolchains
   export PATH="$PWD/$VENV/bin:$PATH"
   invoke tools.install
   invoke cluster.up
@@ -70,6 +72,7 @@ deploy() {
 
 run_tests() {
   setup
+  check_toolchains
   export PATH="$PWD/$VENV/bin:$PATH"
   nox "$@"
 }

@@ -9,7 +9,7 @@ nox.options.error_on_missing_interpreters = True
 nox.options.sessions = ["lint", "tests", "e2e"]
 
 PYTHON = "3.11"
-DEV = ("-e", ".[dev]")
+DEV = ("-e", ".[dev]", "--config-settings", "editable_mode=compat")
 
 
 @nox.session(python=PYTHON, tags=["static"])
@@ -29,6 +29,7 @@ def lint(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit and manifest tests with coverage (floor: 85% of opskit/)."""
     session.install(*DEV)
+    session.run("invoke", "tools.install", "--only=sops")
     session.run(
         "pytest", "--cov=opskit", "--cov-report=term", "--cov-fail-under=85", *session.posargs
     )

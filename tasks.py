@@ -14,8 +14,15 @@ NAMESPACES = (
     "image",
     "argocd",
     "monitoring",
+    "lint",
 )
-TOP_LEVEL = {"doctor": "doctor", "deploy": "deploy", "rollback": "deploy", "release": "release"}
+TOP_LEVEL = {
+    "doctor": "doctor",
+    "deploy": "deploy",
+    "rollback": "deploy",
+    "release": "release",
+    "clean": "clean",
+}
 
 ns = Collection()
 for name in NAMESPACES:

@@ -6,9 +6,11 @@ secrets, TLS) is built; apply is one server-side apply fed from memory through s
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from opskit import gitinfo, manifests, paths, rollout, shell, tools
 from opskit.config import Config, Overlay
@@ -51,17 +53,14 @@ class Plan:
 
 def preflight(cfg: Config, overlay: Overlay, context: str | None) -> tuple[Kube, bool]:
     """Tools, then the kube context the overlay allows, then a reachable API server."""
-    from opskit import clusters
-
     tools.require("git", "kubectl", "sops")
-    cluster = clusters.current(cfg, context=context)
-    if cluster.context not in overlay.contexts:
+    kube, runs_containers = target(cfg, context)
+    if kube.context not in overlay.contexts:
         raise OpsError(
-            f"kube context {cluster.context!r} is not allowed for overlay {overlay.name} "
+            f"kube context {kube.context!r} is not allowed for overlay {overlay.name} "
             f"(allowed: {', '.join(overlay.contexts)})",
             f"add it to overlays.{overlay.name}.contexts in opskit.yaml, or pass --context",
         )
-    kube = Kube(cluster.kubeconfig, cluster.context)
     kube.run(
         "get",
         "--raw",
@@ -69,7 +68,20 @@ def preflight(cfg: Config, overlay: Overlay, context: str | None) -> tuple[Kube,
         timeout=15,
         hint="is the cluster up? start it with `invoke cluster.up`",
     )
-    return kube, cluster.runs_containers
+    return kube, runs_containers
+
+
+def target(cfg: Config, context: str | None) -> tuple[Kube, bool]:
+    """kubectl bound to the configured cluster, or to `context`: a cluster the suite started
+    (its own kubeconfig) or one from the user's kubeconfig."""
+    from opskit import clusters
+
+    cluster = clusters.current(cfg)
+    if context is None or context == cluster.context:
+        return Kube(cluster.kubeconfig, cluster.context), cluster.runs_containers
+    own = paths.state_dir() / "clusters" / context / "kubeconfig"
+    default = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or Path.home() / ".kube/config"
+    return Kube(own if own.is_file() else default, context), not context.startswith("kwok-")
 
 
 def build_plan(
@@ -180,7 +192,7 @@ def _ship_image(cfg: Config, plan: Plan, notify: Notify) -> None:
     if not image.exists_locally(ref):
         notify(f"building {ref}")
         shell.run_step(image.build_step(cfg, ref, gitinfo.head(cfg.root)))
-    clusters.current(cfg, context=plan.kube.context).load_image(str(ref))
+    clusters.current(cfg).load_image(str(ref))
 
 
 def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> None:

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Stage cluster-e2e, step 3: testinfra + HTTPS checks against the cluster.
+# shellcheck source=_lib.sh source-path=SCRIPTDIR
+source "$(dirname "$0")/_lib.sh"
+setup
+exec nox -s cluster-smoke

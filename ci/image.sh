@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Stage image: docker build of app/, tagged by the commit (--force: build even when
+# the configured cluster runs no containers).
+# shellcheck source=_lib.sh source-path=SCRIPTDIR
+source "$(dirname "$0")/_lib.sh"
+setup
+exec invoke image.build --force

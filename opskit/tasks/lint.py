@@ -1,0 +1,66 @@
+"""Static checks beyond ruff and yamllint: shell scripts, CI definitions, Elixir sources."""
+
+from invoke import task
+
+from opskit.tasks._common import load_config, opskit_task, say
+
+ELIXIR_SUFFIXES = (".ex", ".exs", ".heex")
+
+
+@task
+@opskit_task
+def shell(c):
+    """shellcheck every shell script git knows about (*.sh, or a sh/bash shebang)."""
+    from opskit import ci
+    from opskit.errors import OpsError
+
+    root = load_config(c).root
+    scripts = ci.shell_scripts(root)
+    findings = ci.shellcheck(root, scripts)
+    for line in findings:
+        print(line)
+    if findings:
+        raise OpsError(
+            f"shellcheck: {len(findings)} findings in {len(scripts)} scripts",
+            "fix the lines above (shellcheck.net/wiki/SC<code> explains each)",
+        )
+    say(f"shellcheck: {len(scripts)} scripts clean")
+
+
+@task(name="ci")
+@opskit_task
+def ci_files(c):
+    """Both CI files against their vendored schemas (offline), and GitHub/Bitbucket parity."""
+    from opskit import ci
+    from opskit.errors import OpsError
+
+    root = load_config(c).root
+    problems = ci.schema_problems(root) + ci.check(root)
+    for problem in problems:
+        print(problem)
+    if problems:
+        raise OpsError(
+            f"CI definitions: {len(problems)} problems",
+            "fix them so both CI systems run the same ci/ scripts",
+        )
+    say("CI definitions valid; GitHub Actions and Bitbucket Pipelines run the same calls")
+
+
+@task
+@opskit_task
+def elixir(c):
+    """Syntax and format of the Elixir sources in git (no mix deps needed)."""
+    from opskit import ci, elixir_check
+    from opskit.errors import OpsError
+
+    root = load_config(c).root
+    paths = [p for p in ci.tracked_files(root) if p.suffix in ELIXIR_SUFFIXES]
+    problems = elixir_check.check(paths)
+    for problem in problems:
+        print(problem)
+    if problems:
+        raise OpsError(
+            f"Elixir: {len(problems)} problems in {len(paths)} files",
+            "fix them, or run `mix format` in app/",
+        )
+    say(f"Elixir: {len(paths)} files clean")

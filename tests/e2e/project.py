@@ -1,0 +1,77 @@
+"""A scratch copy of the repository wired to the e2e kwok cluster, driven like a user would.
+
+The copy holds the tracked and untracked-but-not-ignored files, is its own git repository
+(so image tags are real commits), has its own age key and mkcert CA, and reaches the
+fixture's cluster through OPSKIT_STATE_DIR.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import sh
+import yaml
+
+from opskit import paths
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Project:
+    path: Path
+    env: dict[str, str]
+
+    def invoke(self, *args: str, ok: tuple[int, ...] = (0,)) -> sh.RunningCommand:
+        """`invoke <args>` in the copy; returns the finished command (exit_code, stdout, stderr)."""
+        command = sh.Command(str(BIN / "invoke"))
+        return command(*args, _cwd=self.path, _env=self.env, _ok_code=list(ok), _err_to_out=False)
+
+    def git(self, *args: str) -> str:
+        return str(sh.git("-C", str(self.path), *args, _env=self.env)).strip()
+
+    def commit_all(self, message: str) -> str:
+        self.git("add", "-A")
+        if self.git("status", "--porcelain"):
+            self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+
+def make_project(target: Path, cluster_name: str, context: str) -> Project:
+    """Copy the working tree, point opskit.yaml at the test cluster, set up keys and a CA."""
+    files = sh.git("-C", str(ROOT), "ls-files", "-co", "--exclude-standard").split("\n")
+    for name in filter(None, files):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    config_path = target / "opskit.yaml"
+    data = yaml.safe_load(config_path.read_text())
+    data["cluster"].update(provider="kwok", name=cluster_name)
+    for overlay in data["overlays"].values():
+        overlay["contexts"] = [context]
+    config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    home = target.parent / "home"
+    home.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "OPSKIT_STATE_DIR": str(paths.state_dir()),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "SOPS_AGE_KEY_FILE": str(home / ".config" / "sops" / "age" / "keys.txt"),
+        "GIT_AUTHOR_NAME": "e2e", "GIT_AUTHOR_EMAIL": "e2e@gitops-lab.localhost",
+        "GIT_COMMITTER_NAME": "e2e", "GIT_COMMITTER_EMAIL": "e2e@gitops-lab.localhost",
+    }
+    env.pop("OPSKIT_ROOT", None)
+    project = Project(target, env)
+    project.git("init", "-q", "-b", "main")
+    project.commit_all("test: scratch copy")
+    project.invoke("secrets.init", "--overlay", "dev")
+    project.invoke("certs.init")
+    project.commit_all("test: dev secrets for the e2e key")
+    return project
