@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import os
 import shlex
 import subprocess
@@ -22,6 +23,9 @@ from pathlib import Path
 
 from opskit import tools
 from opskit.errors import CommandFailed, ToolMissing
+
+# plumbum logs every argv unredacted at DEBUG; secrets may be in an argv
+logging.getLogger("plumbum.local").setLevel(logging.INFO)
 
 DEFAULT_TIMEOUT = 120.0
 STDERR_TAIL_LINES = 20
@@ -47,6 +51,7 @@ class Step:
     env: tuple[tuple[str, str], ...] = ()
     cwd: str | None = None
     hint: str = ""
+    interactive: bool = False  # inherit the terminal (editors); nothing captured
 
     def chain(self) -> list[Step]:
         """Upstream steps first, this one last."""
@@ -126,7 +131,9 @@ def run_step(step: Step, *, check: bool = True) -> Result:
     if _state.dry_run and any(s.mutates for s in chain):
         return Result(0, "", "")
     try:
-        if _state.fakes is not None and any(_tool(s) in _state.fakes for s in chain):
+        if step.interactive:
+            result, failed = _run_interactive(step)
+        elif _state.fakes is not None and any(_tool(s) in _state.fakes for s in chain):
             result, failed = _run_with_fakes(chain)
         else:
             result, failed = _run_chain(chain)
@@ -141,6 +148,23 @@ def run_step(step: Step, *, check: bool = True) -> Result:
     if check and failed is not None:
         raise _failure(failed, result)
     return result
+
+
+def _run_interactive(step: Step) -> tuple[Result, Step | None]:
+    """The terminal stays with the command (an editor); nothing is captured."""
+    from plumbum import local
+
+    argv = _resolve(step)
+    proc = local[argv[0]][argv[1:]].popen(
+        stdin=None, stdout=None, stderr=None, env=_environ(step), cwd=step.cwd
+    )
+    try:
+        code = proc.wait(timeout=step.timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise _Timeout(step.timeout) from None
+    return Result(code, "", ""), (step if code else None)
 
 
 def _tool(step: Step) -> str:

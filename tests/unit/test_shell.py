@@ -188,3 +188,11 @@ def test_tools_bin_comes_first_on_path(tmp_path, monkeypatch):
     fake.chmod(0o755)
     monkeypatch.setattr(tools, "tools_bin", lambda: bin_dir)
     assert shell.run(["opskit-probe-tool"]).stdout == "from-tools-bin\n"
+
+
+def test_interactive_inherits_the_terminal_and_reports_failure():
+    assert shell.run(["true"], interactive=True) == shell.Result(0, "", "")
+    with pytest.raises(CommandFailed, match="`false` exited with code 1"):
+        shell.run(["false"], interactive=True)
+    with pytest.raises(CommandFailed, match="timed out after 0.2s"):
+        shell.run(["sleep", "5"], interactive=True, timeout=0.2)

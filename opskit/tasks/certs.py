@@ -1,0 +1,46 @@
+"""Local TLS with mkcert: a project CA (git-ignored .certs/ca) and one certificate per overlay."""
+
+from invoke import task
+
+from opskit.tasks._common import DRY_RUN_HELP, OVERLAY_HELP, load_config, opskit_task, say
+
+
+@task(
+    help={
+        "trust": "also install the CA into the system/browser trust stores (may need sudo)",
+        "dry_run": DRY_RUN_HELP,
+    }
+)
+@opskit_task
+def init(c, trust=False, dry_run=False):
+    """Create the project-local mkcert CA (not trusted system-wide unless --trust)."""
+    from opskit import certs
+
+    cfg = load_config(c)
+    created = certs.init_ca(cfg, trust=trust)
+    say(
+        f"CA {'created' if created else 'exists'}: {certs.ca_file(cfg)}"
+        + (" (installed into the trust stores)" if trust else "")
+    )
+
+
+@task(
+    help={
+        "overlay": OVERLAY_HELP,
+        "force": "re-issue even if the certificate is valid",
+        "dry_run": DRY_RUN_HELP,
+    }
+)
+@opskit_task
+def issue(c, overlay="dev", force=False, dry_run=False):
+    """Issue the overlay's certificate for its hosts (again if expiring, mismatched, foreign)."""
+    from opskit import certs
+
+    cfg = load_config(c)
+    ov = cfg.overlay(overlay)
+    result = certs.issue(cfg, ov, force=force)
+    cert, _ = certs.cert_paths(cfg, ov)
+    if result.fresh:
+        say(f"{cert} is valid for {', '.join(ov.hosts)}; nothing to do")
+    else:
+        say(f"issued {cert} for {', '.join(ov.hosts)} ({result.reason})")

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Usage: scripts/items-list.sh -- list items (GET /api/items).
+# Environment: OVERLAY, API_HOST, API_PORT, API_ADDR, CAROOT (see scripts/lib.sh).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+api_request GET /items

@@ -1,0 +1,232 @@
+"""secrets with the real sops and age: init, round trips, foreign keys, rotate, the tasks.
+
+Every test runs in a copy of opskit.yaml in a temp folder with its own HOME, XDG config and
+SOPS_AGE_KEY_FILE, so the user's real age key is never read or written.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from invoke import Context, Exit
+
+from opskit import config, secrets, shell, tools
+from opskit.errors import OpsError
+from opskit.tasks import secrets as secrets_tasks
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(
+    not all(tools.which(t) for t in ("sops", "age-keygen", "git")),
+    reason="needs sops, age-keygen and git (`invoke tools.install`, apt-get install age)",
+)
+
+
+@pytest.fixture
+def cfg(tmp_path, monkeypatch):
+    """A project root in tmp_path, with an isolated user key location."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(home / ".config/sops/age/keys.txt"))
+    monkeypatch.delenv("SOPS_AGE_KEY", raising=False)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(ROOT / "opskit.yaml", repo / "opskit.yaml")
+    shell.run(["git", "init", "-q", str(repo)])
+    return config.load(repo / "opskit.yaml")
+
+
+def other_key(tmp_path: Path, name: str = "other") -> tuple[Path, str]:
+    """Someone else's age key (in tmp_path), and its public key."""
+    path = tmp_path / f"{name}.txt"
+    shell.run(["age-keygen", "-o", str(path)])
+    return path, shell.run(["age-keygen", "-y", str(path)]).stdout.strip()
+
+
+def as_user(monkeypatch, key_path: Path) -> None:
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key_path))
+
+
+def encrypt_as_other(cfg, monkeypatch, tmp_path, overlay: str) -> str:
+    """The overlay's Secrets as a teammate made them: encrypted only to their key."""
+    key, public = other_key(tmp_path, f"other-{overlay}")
+    user = os.environ["SOPS_AGE_KEY_FILE"]
+    as_user(monkeypatch, key)
+    secrets.init(cfg, cfg.overlay(overlay))
+    as_user(monkeypatch, Path(user))
+    return public
+
+
+def context(cfg) -> Context:
+    c = Context()
+    c.config._opskit_config = cfg
+    return c
+
+
+def plain(cfg, name="api-secrets", overlay="dev") -> dict:
+    ov = cfg.overlay(overlay)
+    return yaml.safe_load(secrets.decrypt(cfg, ov, secrets.secret_path(ov, name)))["stringData"]
+
+
+def test_key_file_follows_sops_precedence(monkeypatch, tmp_path):
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(tmp_path / "explicit.txt"))
+    assert secrets.key_file() == tmp_path / "explicit.txt"
+    monkeypatch.delenv("SOPS_AGE_KEY_FILE")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert secrets.key_file() == tmp_path / "xdg/sops/age/keys.txt"
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert secrets.key_file() == tmp_path / "home/.config/sops/age/keys.txt"
+
+
+def test_init_creates_key_rule_and_encrypted_secrets(cfg):
+    report = secrets.init(cfg, cfg.overlay("dev"))
+    key = secrets.key_file()
+    assert report.key_created and report.recipient_added
+    assert key.stat().st_mode & 0o777 == 0o600 and not key.is_relative_to(cfg.root)
+    rule = secrets.rules(cfg)[0]
+    assert rule["encrypted_regex"] == "^(data|stringData)$"
+    assert secrets.overlay_recipients(cfg, cfg.overlay("dev")) == (report.key,)
+    api, db = plain(cfg), plain(cfg, "postgres-credentials")
+    assert len(api["SECRET_KEY_BASE"]) >= 64
+    assert f":{db['POSTGRES_PASSWORD']}@postgres:5432/{db['POSTGRES_DB']}" in api["DATABASE_URL"]
+    for path in secrets.secret_files(cfg.overlay("dev")):
+        text = path.read_text()
+        assert all(str(v) not in text for v in [*api.values(), *db.values()] if len(v) > 12)
+        assert all(v.startswith("ENC[") for v in yaml.safe_load(text)["stringData"].values())
+
+
+def test_init_twice_changes_nothing_unless_forced(cfg):
+    dev = cfg.overlay("dev")
+    secrets.init(cfg, dev)
+    before = {p: p.read_bytes() for p in [*secrets.secret_files(dev), cfg.root / ".sops.yaml"]}
+    report = secrets.init(cfg, dev)
+    assert not (report.key_created or report.recipient_added or report.written or report.updated)
+    assert {p: p.read_bytes() for p in before} == before
+    old = plain(cfg)["SECRET_KEY_BASE"]
+    assert secrets.init(cfg, dev, force=True).written
+    assert plain(cfg)["SECRET_KEY_BASE"] != old
+
+
+def test_init_dry_run_writes_nothing(cfg, capsys):
+    with shell.settings(dry_run=True):
+        secrets.init(cfg, cfg.overlay("dev"))
+    assert not secrets.key_file().exists()
+    assert not (cfg.root / ".sops.yaml").exists()
+    assert not secrets.secret_files(cfg.overlay("dev"))
+    assert "[dry-run] age-keygen -o" in capsys.readouterr().err
+
+
+def test_encrypt_from_stdin_round_trip(cfg):
+    dev = cfg.overlay("dev")
+    secrets.init(cfg, dev)
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra\n"
+        "stringData:\n  TOKEN: t0k3n-value-xyz\n"
+    )
+    rel = secrets.encrypt_manifest(cfg, dev, manifest)
+    assert rel == "k8s/overlays/dev/secrets/extra.sops.yaml"
+    assert "t0k3n-value-xyz" not in (cfg.root / rel).read_text()
+    assert plain(cfg, "extra") == {"TOKEN": "t0k3n-value-xyz"}
+    with pytest.raises(OpsError, match="exists"):
+        secrets.encrypt_manifest(cfg, dev, manifest)
+    with pytest.raises(OpsError, match="exactly one `kind: Secret`"):
+        secrets.encrypt_manifest(cfg, dev, "kind: ConfigMap\n")
+
+
+def test_foreign_key_fails_with_one_line_and_nothing_is_applied(cfg, tmp_path, monkeypatch):
+    public = encrypt_as_other(cfg, monkeypatch, tmp_path, "dev")
+    secrets.ensure_key(cfg)
+    dev = cfg.overlay("dev")
+    with shell.recorder({"kubectl": (0, "", "")}) as calls, pytest.raises(OpsError) as caught:
+        for step in secrets.apply_steps(cfg, dev, ["kubectl", "apply", "-f", "-"]):
+            shell.run_step(step)
+    assert calls == []
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "overlay 'dev'" in message and public in message and "secrets.init" in message
+
+
+def test_no_key_at_all_says_how_to_get_one(cfg, tmp_path, monkeypatch):
+    encrypt_as_other(cfg, monkeypatch, tmp_path, "dev")
+    with pytest.raises(OpsError, match=r"you have none at .*secrets\.init --overlay dev"):
+        secrets.decrypted_secrets(cfg, cfg.overlay("dev"))
+
+
+def test_fresh_clone_regenerates_dev_but_never_prod(cfg, tmp_path, monkeypatch):
+    other_dev = encrypt_as_other(cfg, monkeypatch, tmp_path, "dev")
+    other_prod = encrypt_as_other(cfg, monkeypatch, tmp_path, "prod")
+    prod = cfg.overlay("prod")
+    prod_before = {p: p.read_bytes() for p in secrets.secret_files(prod)}
+    report = secrets.init(cfg, cfg.overlay("dev"))
+    assert report.written and report.notes
+    assert set(secrets.file_recipients(secrets.secret_files(cfg.overlay("dev"))[0])) == {
+        other_dev,
+        report.key,
+    }
+    assert len(secrets.decrypted_secrets(cfg, cfg.overlay("dev"))) == 2
+    with pytest.raises(OpsError, match=f"overlay 'prod'.*{other_prod}"):
+        secrets.init(cfg, prod)
+    assert {p: p.read_bytes() for p in secrets.secret_files(prod)} == prod_before
+    assert report.key in secrets.overlay_recipients(cfg, prod)  # ready for a rotate by a holder
+
+
+def test_rotate_new_data_key_same_values_current_recipients(cfg, tmp_path):
+    dev = cfg.overlay("dev")
+    secrets.init(cfg, dev)
+    path = secrets.secret_path(dev, "api-secrets")
+    before_text, before = path.read_text(), plain(cfg)
+    _, teammate = other_key(tmp_path)
+    assert secrets.add_recipient(cfg, dev, teammate)
+    assert secrets.rotate(cfg, dev) == [secrets._rel(cfg, p) for p in secrets.secret_files(dev)]
+    after = yaml.safe_load(path.read_text())
+    assert after["stringData"] != yaml.safe_load(before_text)["stringData"]
+    assert teammate in secrets.file_recipients(path)
+    assert plain(cfg) == before
+
+
+def test_decrypted_secrets_need_files(cfg):
+    secrets.ensure_key(cfg)
+    with pytest.raises(OpsError, match=r"no encrypted Secrets.*secrets\.init --overlay dev"):
+        secrets.decrypted_secrets(cfg, cfg.overlay("dev"))
+
+
+def test_decrypt_step_is_a_pipeline_source(cfg):
+    dev = cfg.overlay("dev")
+    secrets.init(cfg, dev)
+    step = shell.Step(
+        argv=("kubectl", "apply", "-f", "-"),
+        stdin=secrets.decrypt_step(cfg, secrets.secret_files(dev)[0]),
+    )
+    assert step.display() == (
+        "sops --decrypt k8s/overlays/dev/secrets/api-secrets.sops.yaml | kubectl apply -f -"
+    )
+    with shell.recorder({"kubectl": lambda argv, data: (0, data.decode(), "")}):
+        applied = shell.run_step(step).stdout
+    assert yaml.safe_load(applied)["stringData"] == plain(cfg)
+
+
+def test_show_task_refuses_a_pipe_without_yes(cfg, capsys):
+    secrets.init(cfg, cfg.overlay("dev"))
+    with pytest.raises(Exit):
+        secrets_tasks.show(context(cfg), overlay="dev", name="api-secrets")
+    captured = capsys.readouterr()
+    assert "refusing to write decrypted values" in captured.err and captured.out == ""
+    secrets_tasks.show(context(cfg), overlay="dev", name="api-secrets", yes=True)
+    assert "SECRET_KEY_BASE" in capsys.readouterr().out
+    with pytest.raises(Exit):
+        secrets_tasks.show(context(cfg), overlay="dev", name="nope", yes=True)
+    assert "known: api-secrets, postgres-credentials" in capsys.readouterr().err
+
+
+def test_init_and_rotate_tasks_report(cfg, capsys):
+    secrets_tasks.init(context(cfg), overlay="dev")
+    assert "wrote k8s/overlays/dev/secrets/api-secrets.sops.yaml" in capsys.readouterr().err
+    secrets_tasks.init(context(cfg), overlay="dev")
+    assert "nothing changed" in capsys.readouterr().err
+    secrets_tasks.rotate(context(cfg), overlay="dev")
+    assert "rotated k8s/overlays/dev/secrets/postgres-credentials.sops.yaml" in (
+        capsys.readouterr().err
+    )
