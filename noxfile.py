@@ -1,5 +1,7 @@
 """nox sessions: `nox -l` lists them; `nox` runs the ones a fresh machine can run."""
 
+import shlex
+
 import nox
 
 nox.needs_version = ">=2024.4.15"
@@ -52,9 +54,10 @@ def cluster_smoke(session: nox.Session) -> None:
 
 @nox.session(name="phoenix-tests", python=PYTHON, tags=["docker"], default=False)
 def phoenix_tests(session: nox.Session) -> None:
-    """`mix test` of app/ in Docker with a PostgreSQL container (needs a Docker engine)."""
+    """`mix test` of app/ in Docker with PostgreSQL and Redis containers (needs Docker)."""
     session.install(*DEV)
-    session.run("invoke", "app.test", *session.posargs)
+    args = [f"--args={shlex.join(session.posargs)}"] if session.posargs else []
+    session.run("invoke", "app.test", *args)
 
 
 @nox.session(python=PYTHON, tags=["cluster"], default=False)

@@ -15,6 +15,7 @@ NAMESPACES = (
     "argocd",
     "monitoring",
     "lint",
+    "app",
 )
 TOP_LEVEL = {
     "doctor": "doctor",

@@ -194,5 +194,5 @@ def test_interactive_inherits_the_terminal_and_reports_failure():
     assert shell.run(["true"], interactive=True) == shell.Result(0, "", "")
     with pytest.raises(CommandFailed, match="`false` exited with code 1"):
         shell.run(["false"], interactive=True)
-    with pytest.raises(CommandFailed, match="timed out after 0.2s"):
+    with pytest.raises(CommandFailed, match=r"timed out after 0\.2s"):
         shell.run(["sleep", "5"], interactive=True, timeout=0.2)

@@ -1,0 +1,4 @@
+import Config
+
+# Everything a production node needs from its environment is read in runtime.exs.
+config :logger, level: :info

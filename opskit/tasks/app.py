@@ -1,0 +1,30 @@
+"""The Phoenix app in app/: its ExUnit suite, run in Docker."""
+
+from invoke import task
+
+from opskit.tasks._common import DRY_RUN_HELP, load_config, opskit_task, say
+
+
+@task(
+    name="test",
+    help={
+        "args": 'arguments for `mix test`, e.g. "test/api_web --seed 0"',
+        "dry_run": DRY_RUN_HELP,
+    },
+)
+@opskit_task
+def test_in_docker(c, args="", dry_run=False):
+    """`mix test` of app/ in Docker beside PostgreSQL and Redis containers, removed after."""
+    import shlex
+    import sys
+
+    from opskit import phoenix, tools
+
+    if not dry_run:
+        tools.require("docker")
+    result = phoenix.run_tests(load_config(c), tuple(shlex.split(args)))
+    print(result.stdout, end="")
+    print(result.stderr, end="", file=sys.stderr)
+    phoenix.check(result)
+    if not dry_run:
+        say("mix test passed in Docker")
