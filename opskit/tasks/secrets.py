@@ -17,10 +17,10 @@ NAME_HELP = "Secret name (file k8s/overlays/<overlay>/secrets/<name>.sops.yaml)"
 @opskit_task
 def init(c, overlay="dev", force=False, dry_run=False):
     """Create your age key if needed, add it to the overlay's recipients, generate its Secrets."""
-    from opskit import secrets
+    from opskit import secretgen, secrets
 
     cfg = load_config(c)
-    report = secrets.init(cfg, cfg.overlay(overlay), force=force)
+    report = secretgen.init(cfg, cfg.overlay(overlay), force=force)
     origin = f"created at {secrets.key_file()}" if report.key_created else "existing"
     say(f"age key {report.key} ({origin})")
     if report.recipient_added:
@@ -57,7 +57,7 @@ def encrypt(c, overlay="dev", force=False, dry_run=False):
     """Encrypt one Secret manifest read from stdin into the overlay (only ciphertext on disk)."""
     import sys
 
-    from opskit import secrets
+    from opskit import secretgen
     from opskit.errors import OpsError
 
     cfg = load_config(c)
@@ -66,7 +66,7 @@ def encrypt(c, overlay="dev", force=False, dry_run=False):
             "no manifest on stdin",
             f"pipe one: `invoke secrets.encrypt --overlay {overlay} < secret.yaml`",
         )
-    rel = secrets.encrypt_manifest(cfg, cfg.overlay(overlay), sys.stdin.read(), force=force)
+    rel = secretgen.encrypt_manifest(cfg, cfg.overlay(overlay), sys.stdin.read(), force=force)
     say(f"wrote {rel} (encrypted)")
 
 
@@ -109,9 +109,9 @@ def show(c, overlay="dev", name="api-secrets", yes=False):
 @opskit_task
 def check(c):
     """Every Secret encrypted and decryptable by its recipients; no plaintext credentials."""
-    from opskit import secrets
+    from opskit import secretscan
 
-    findings = secrets.check(load_config(c))
+    findings = secretscan.check(load_config(c))
     for line in findings:
         print(line)
     if findings:

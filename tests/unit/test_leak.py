@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from invoke import Context, Exit
 
-from opskit import config, secrets, shell, tools
+from opskit import config, secretgen, secrets, shell, tools
 from opskit.errors import OpsError
 from opskit.tasks import secrets as secrets_tasks
 
@@ -40,7 +40,7 @@ def env(tmp_path, monkeypatch):
         values.append(f"{SENTINEL}-{random.token_urlsafe(nbytes)}")
         return values[-1]
 
-    monkeypatch.setattr(secrets, "_token", token)
+    monkeypatch.setattr(secretgen, "_token", token)
     repo = tmp_path / "repo"
     repo.mkdir()
     shutil.copy(ROOT / "opskit.yaml", repo / "opskit.yaml")

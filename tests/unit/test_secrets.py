@@ -12,7 +12,7 @@ import pytest
 import yaml
 from invoke import Context, Exit
 
-from opskit import config, secrets, shell, tools
+from opskit import config, secretgen, secrets, shell, tools
 from opskit.errors import OpsError
 from opskit.tasks import secrets as secrets_tasks
 
@@ -54,7 +54,7 @@ def encrypt_as_other(cfg, monkeypatch, tmp_path, overlay: str) -> str:
     key, public = other_key(tmp_path, f"other-{overlay}")
     user = os.environ["SOPS_AGE_KEY_FILE"]
     as_user(monkeypatch, key)
-    secrets.init(cfg, cfg.overlay(overlay))
+    secretgen.init(cfg, cfg.overlay(overlay))
     as_user(monkeypatch, Path(user))
     return public
 
@@ -82,7 +82,7 @@ def test_key_file_follows_sops_precedence(monkeypatch, tmp_path):
 
 
 def test_init_creates_key_rule_and_encrypted_secrets(cfg):
-    report = secrets.init(cfg, cfg.overlay("dev"))
+    report = secretgen.init(cfg, cfg.overlay("dev"))
     key = secrets.key_file()
     assert report.key_created and report.recipient_added
     assert key.stat().st_mode & 0o777 == 0o600 and not key.is_relative_to(cfg.root)
@@ -100,19 +100,19 @@ def test_init_creates_key_rule_and_encrypted_secrets(cfg):
 
 def test_init_twice_changes_nothing_unless_forced(cfg):
     dev = cfg.overlay("dev")
-    secrets.init(cfg, dev)
+    secretgen.init(cfg, dev)
     before = {p: p.read_bytes() for p in [*secrets.secret_files(dev), cfg.root / ".sops.yaml"]}
-    report = secrets.init(cfg, dev)
+    report = secretgen.init(cfg, dev)
     assert not (report.key_created or report.recipient_added or report.written or report.updated)
     assert {p: p.read_bytes() for p in before} == before
     old = plain(cfg)["SECRET_KEY_BASE"]
-    assert secrets.init(cfg, dev, force=True).written
+    assert secretgen.init(cfg, dev, force=True).written
     assert plain(cfg)["SECRET_KEY_BASE"] != old
 
 
 def test_init_dry_run_writes_nothing(cfg, capsys):
     with shell.settings(dry_run=True):
-        secrets.init(cfg, cfg.overlay("dev"))
+        secretgen.init(cfg, cfg.overlay("dev"))
     assert not secrets.key_file().exists()
     assert not (cfg.root / ".sops.yaml").exists()
     assert not secrets.secret_files(cfg.overlay("dev"))
@@ -121,24 +121,24 @@ def test_init_dry_run_writes_nothing(cfg, capsys):
 
 def test_encrypt_from_stdin_round_trip(cfg):
     dev = cfg.overlay("dev")
-    secrets.init(cfg, dev)
+    secretgen.init(cfg, dev)
     manifest = (
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra\n"
         "stringData:\n  TOKEN: t0k3n-value-xyz\n"
     )
-    rel = secrets.encrypt_manifest(cfg, dev, manifest)
+    rel = secretgen.encrypt_manifest(cfg, dev, manifest)
     assert rel == "k8s/overlays/dev/secrets/extra.sops.yaml"
     assert "t0k3n-value-xyz" not in (cfg.root / rel).read_text()
     assert plain(cfg, "extra") == {"TOKEN": "t0k3n-value-xyz"}
     with pytest.raises(OpsError, match="exists"):
-        secrets.encrypt_manifest(cfg, dev, manifest)
+        secretgen.encrypt_manifest(cfg, dev, manifest)
     with pytest.raises(OpsError, match="exactly one `kind: Secret`"):
-        secrets.encrypt_manifest(cfg, dev, "kind: ConfigMap\n")
+        secretgen.encrypt_manifest(cfg, dev, "kind: ConfigMap\n")
 
 
 def test_foreign_key_fails_with_one_line_and_nothing_is_applied(cfg, tmp_path, monkeypatch):
     public = encrypt_as_other(cfg, monkeypatch, tmp_path, "dev")
-    secrets.ensure_key(cfg)
+    secretgen.ensure_key(cfg)
     dev = cfg.overlay("dev")
     with shell.recorder({"kubectl": (0, "", "")}) as calls, pytest.raises(OpsError) as caught:
         for step in secrets.apply_steps(cfg, dev, ["kubectl", "apply", "-f", "-"]):
@@ -160,7 +160,7 @@ def test_fresh_clone_regenerates_dev_but_never_prod(cfg, tmp_path, monkeypatch):
     other_prod = encrypt_as_other(cfg, monkeypatch, tmp_path, "prod")
     prod = cfg.overlay("prod")
     prod_before = {p: p.read_bytes() for p in secrets.secret_files(prod)}
-    report = secrets.init(cfg, cfg.overlay("dev"))
+    report = secretgen.init(cfg, cfg.overlay("dev"))
     assert report.written and report.notes
     assert set(secrets.file_recipients(secrets.secret_files(cfg.overlay("dev"))[0])) == {
         other_dev,
@@ -168,19 +168,19 @@ def test_fresh_clone_regenerates_dev_but_never_prod(cfg, tmp_path, monkeypatch):
     }
     assert len(secrets.decrypted_secrets(cfg, cfg.overlay("dev"))) == 2
     with pytest.raises(OpsError, match=f"overlay 'prod'.*{other_prod}"):
-        secrets.init(cfg, prod)
+        secretgen.init(cfg, prod)
     assert {p: p.read_bytes() for p in secrets.secret_files(prod)} == prod_before
     assert report.key in secrets.overlay_recipients(cfg, prod)  # ready for a rotate by a holder
 
 
 def test_rotate_new_data_key_same_values_current_recipients(cfg, tmp_path):
     dev = cfg.overlay("dev")
-    secrets.init(cfg, dev)
+    secretgen.init(cfg, dev)
     path = secrets.secret_path(dev, "api-secrets")
     before_text, before = path.read_text(), plain(cfg)
     _, teammate = other_key(tmp_path)
-    assert secrets.add_recipient(cfg, dev, teammate)
-    assert secrets.rotate(cfg, dev) == [secrets._rel(cfg, p) for p in secrets.secret_files(dev)]
+    assert secretgen.add_recipient(cfg, dev, teammate)
+    assert secrets.rotate(cfg, dev) == [secrets.repo_rel(cfg, p) for p in secrets.secret_files(dev)]
     after = yaml.safe_load(path.read_text())
     assert after["stringData"] != yaml.safe_load(before_text)["stringData"]
     assert teammate in secrets.file_recipients(path)
@@ -188,14 +188,14 @@ def test_rotate_new_data_key_same_values_current_recipients(cfg, tmp_path):
 
 
 def test_decrypted_secrets_need_files(cfg):
-    secrets.ensure_key(cfg)
+    secretgen.ensure_key(cfg)
     with pytest.raises(OpsError, match=r"no encrypted Secrets.*secrets\.init --overlay dev"):
         secrets.decrypted_secrets(cfg, cfg.overlay("dev"))
 
 
 def test_decrypt_step_is_a_pipeline_source(cfg):
     dev = cfg.overlay("dev")
-    secrets.init(cfg, dev)
+    secretgen.init(cfg, dev)
     step = shell.Step(
         argv=("kubectl", "apply", "-f", "-"),
         stdin=secrets.decrypt_step(cfg, secrets.secret_files(dev)[0]),
@@ -209,7 +209,7 @@ def test_decrypt_step_is_a_pipeline_source(cfg):
 
 
 def test_show_task_refuses_a_pipe_without_yes(cfg, capsys):
-    secrets.init(cfg, cfg.overlay("dev"))
+    secretgen.init(cfg, cfg.overlay("dev"))
     with pytest.raises(Exit):
         secrets_tasks.show(context(cfg), overlay="dev", name="api-secrets")
     captured = capsys.readouterr()

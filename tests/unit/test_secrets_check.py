@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from invoke import Context, Exit
 
-from opskit import config, secrets, shell, tools
+from opskit import config, secretgen, secrets, secretscan, shell, tools
 from opskit.tasks import secrets as secrets_tasks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def cfg(tmp_path, monkeypatch):
     shutil.copy(ROOT / "opskit.yaml", repo / "opskit.yaml")
     shell.run(["git", "init", "-q", str(repo)])
     loaded = config.load(repo / "opskit.yaml")
-    secrets.init(loaded, loaded.overlay("dev"))
+    secretgen.init(loaded, loaded.overlay("dev"))
     return loaded
 
 
@@ -45,7 +45,7 @@ def plant(cfg, rel: str, text: str) -> None:
 
 
 def test_clean_project_has_no_findings(cfg):
-    assert secrets.check(cfg) == []
+    assert secretscan.check(cfg) == []
 
 
 def test_planted_plaintext_secret_is_caught(cfg):
@@ -55,7 +55,7 @@ def test_planted_plaintext_secret_is_caught(cfg):
         "k8s/overlays/dev/leaked.yaml",
         f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: leaked\ndata:\n  PASS: {value}\n",
     )
-    findings = secrets.check(cfg)
+    findings = secretscan.check(cfg)
     assert findings == [
         "k8s/overlays/dev/leaked.yaml: Secret 'leaked' is not SOPS-encrypted; encrypt it: "
         "`invoke secrets.encrypt --overlay <name> < k8s/overlays/dev/leaked.yaml` and delete "
@@ -80,7 +80,9 @@ def test_planted_plaintext_secret_is_caught(cfg):
 )
 def test_credential_patterns_in_files_git_would_track(cfg, rel, text, what):
     plant(cfg, rel, text)
-    assert [f.split(": ", 1)[1].split(";")[0] for f in secrets.check(cfg)] == [f"plaintext {what}"]
+    assert [f.split(": ", 1)[1].split(";")[0] for f in secretscan.check(cfg)] == [
+        f"plaintext {what}"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -97,27 +99,27 @@ def test_credential_patterns_in_files_git_would_track(cfg, rel, text, what):
 )
 def test_references_and_reviewed_lines_are_not_findings(cfg, line):
     plant(cfg, "conf/settings.py", line + "\n")
-    assert secrets.check(cfg) == []
+    assert secretscan.check(cfg) == []
 
 
 def test_ignored_files_are_not_scanned(cfg):
     plant(cfg, ".gitignore", "*.key\n")
     plant(cfg, "local.key", AGE_SECRET + "\n")
-    assert secrets.check(cfg) == []
+    assert secretscan.check(cfg) == []
 
 
 def test_recipient_drift_and_missing_rule(cfg, tmp_path):
     dev = cfg.overlay("dev")
     key = tmp_path / "teammate.txt"
     shell.run(["age-keygen", "-o", str(key)])
-    secrets.add_recipient(cfg, dev, shell.run(["age-keygen", "-y", str(key)]).stdout.strip())
-    findings = secrets.check(cfg)
+    secretgen.add_recipient(cfg, dev, shell.run(["age-keygen", "-y", str(key)]).stdout.strip())
+    findings = secretscan.check(cfg)
     assert len(findings) == 2
     assert all("encrypted to 1 recipient(s) but .sops.yaml lists 2" in f for f in findings)
     secrets.rotate(cfg, dev)
-    assert secrets.check(cfg) == []
+    assert secretscan.check(cfg) == []
     shutil.copy(secrets.secret_files(dev)[0], cfg.root / "k8s/stray.sops.yaml")
-    assert secrets.check(cfg) == [
+    assert secretscan.check(cfg) == [
         "k8s/stray.sops.yaml: no creation rule in .sops.yaml matches this encrypted file; "
         "add one (`invoke secrets.init --overlay <name>`)"
     ]
@@ -127,11 +129,11 @@ def test_partially_encrypted_and_corrupt_files(cfg):
     path = secrets.secret_files(cfg.overlay("dev"))[0]
     text = path.read_text()
     path.write_text(text.replace("    REDIS_URL: ENC[", "    REDIS_URL: plain\n    X: ENC[", 1))
-    assert "some data/stringData values are not encrypted" in secrets.check(cfg)[0]
+    assert "some data/stringData values are not encrypted" in secretscan.check(cfg)[0]
     start = text.index("SECRET_KEY_BASE: ENC[AES256_GCM,data:") + 38
     flipped = "A" if text[start] != "A" else "B"
     path.write_text(text[:start] + flipped + text[start + 1 :])
-    assert "does not decrypt with your key" in secrets.check(cfg)[0]
+    assert "does not decrypt with your key" in secretscan.check(cfg)[0]
 
 
 def test_check_task_prints_one_line_per_finding_and_exits_1(cfg, capsys):

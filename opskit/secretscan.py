@@ -1,0 +1,149 @@
+"""`secrets.check`: plaintext Secrets, recipient drift, undecryptable files and credential
+patterns in the files git tracks (or would track: untracked, not ignored)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from opskit import secrets, shell
+
+PATTERNS = (  # (what, regex); none of these sources matches itself
+    ("private key", r"-----BEGIN (?:[A-Z0-9]+ )*" + "PRIVATE" + r" KEY-----"),
+    ("age secret key", "AGE-SECRET-" + r"KEY-1[0-9A-Z]{58}"),
+    ("AWS access key id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    ("AWS secret access key", r"(?i)aws_secret_access_key\W{1,4}[A-Za-z0-9/+]{40}"),
+    (
+        "password value",
+        r"""(?i)[\w.-]*(?:password|passwd)["']?\s*[:=]\s*(?P<q>["']?)(?P<value>[^\s"',#}]+)""",
+    ),
+)
+PLACEHOLDERS = {"postgres", "password", "changeme", "example", "secret", "dummy", "redacted"}
+CODE_SUFFIXES = {".py", ".ex", ".exs", ".sh", ".js", ".ts", ".go", ".heex", ".eex"}
+ALLOW = "pragma: allowlist secret"  # the detect-secrets marker for a reviewed false positive
+
+
+def check(cfg) -> list[str]:
+    """Findings, one line each: plaintext Secrets, recipient drift, undecryptable files,
+    credential patterns in the files git tracks (or would track: untracked, not ignored)."""
+    files = _candidate_files(cfg)
+    findings = []
+    mine = secrets.my_recipients()
+    for rel in files:
+        text = _read_text(cfg.root / rel)
+        if text is None:
+            continue
+        findings += _scan_text(rel, text)
+        if rel.endswith((".yaml", ".yml")):
+            findings += _check_yaml(cfg, rel, text, mine)
+    return findings
+
+
+def _candidate_files(cfg) -> list[str]:
+    listed = shell.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=str(cfg.root),
+        timeout=30,
+        hint="secrets.check reads the file list from git: run it in the clone",
+    )
+    return sorted({f for f in listed.stdout.split("\0") if f})
+
+
+def _read_text(path: Path) -> str | None:
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > 2_000_000:
+        return None
+    data = path.read_bytes()
+    return None if b"\0" in data[:8192] else data.decode(errors="replace")
+
+
+# --- credential patterns in any text file --------------------------------------------------
+
+
+def _scan_text(rel: str, text: str) -> list[str]:
+    import re
+
+    found = []
+    code = Path(rel).suffix in CODE_SUFFIXES
+    for number, line in enumerate(text.splitlines(), 1):
+        if ALLOW in line:
+            continue
+        for what, regex in PATTERNS:
+            match = re.search(regex, line)
+            if match and (what != "password value" or _literal(match, code)):
+                found.append(
+                    f"{rel}:{number}: plaintext {what}; remove it (encrypt with sops, "
+                    f"or mark a reviewed false positive with `# {ALLOW}`)"
+                )
+    return found
+
+
+def _literal(match, code: bool) -> bool:
+    """A password assigned a literal (not a reference, template, ciphertext or placeholder)."""
+    value = match.group("value")
+    if value.startswith(("ENC[", "$", "{", "<", "%", "(", "[", "@")) or "(" in value:
+        return False
+    if code and not match.group("q"):  # a variable in code, not a string literal
+        return False
+    return len(value) >= 6 and value.lower() not in PLACEHOLDERS
+
+
+# --- Kubernetes YAML: Secrets, generators, encrypted files ---------------------------------
+
+
+def _check_yaml(cfg, rel: str, text: str, mine: tuple[str, ...]) -> list[str]:
+    import yaml
+
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+    except yaml.YAMLError:
+        return []  # yamllint reports syntax; templated files are not Secrets
+    found = []
+    for doc in docs:
+        if "sops" in doc:
+            found += _check_encrypted(cfg, rel, doc, mine)
+        elif doc.get("kind") == "Secret" and (
+            doc.get("data") or doc.get("stringData") or rel.startswith("k8s/")
+        ):
+            name = (doc.get("metadata") or {}).get("name", "?")
+            found.append(
+                f"{rel}: Secret {name!r} is not SOPS-encrypted; encrypt it: "
+                f"`invoke secrets.encrypt --overlay <name> < {rel}` and delete {rel}"
+            )
+        elif doc.get("kind") == "Kustomization" and any(
+            g.get("literals") for g in doc.get("secretGenerator") or [] if isinstance(g, dict)
+        ):
+            found.append(
+                f"{rel}: secretGenerator literals keep Secret values in plaintext; "
+                "use a sops-encrypted Secret (secrets/*.sops.yaml) instead"
+            )
+    return found
+
+
+def _check_encrypted(cfg, rel: str, doc: dict, mine: tuple[str, ...]) -> list[str]:
+    values = [*(doc.get("data") or {}).values(), *(doc.get("stringData") or {}).values()]
+    if any(not str(v).startswith("ENC[") for v in values):
+        return [
+            f"{rel}: some data/stringData values are not encrypted; re-encrypt the file "
+            "(`invoke secrets.edit` and save)"
+        ]
+    rule = secrets.rule_for(cfg, rel)
+    have = secrets.doc_recipients(doc)
+    if rule is None:
+        return [
+            f"{rel}: no creation rule in {secrets.SOPS_CONFIG} matches this encrypted file; "
+            "add one (`invoke secrets.init --overlay <name>`)"
+        ]
+    wanted = secrets.rule_recipients(rule)
+    if set(have) != set(wanted):
+        return [
+            f"{rel}: encrypted to {len(have)} recipient(s) but {secrets.SOPS_CONFIG} lists "
+            f"{len(wanted)}; sync it: `invoke secrets.rotate --overlay <name>`"
+        ]
+    if set(mine) & set(have):
+        done = secrets.run_sops(cfg, "--decrypt", rel, check=False)
+        if done.returncode != 0:
+            return [
+                f"{rel}: does not decrypt with your key (corrupt or MAC mismatch); "
+                "restore it from git history"
+            ]
+        secrets.register_values(done.stdout)
+    return []
