@@ -30,10 +30,17 @@ class Project:
     def invoke(self, *args: str, ok: tuple[int, ...] = (0,)) -> sh.RunningCommand:
         """`invoke <args>` in the copy; returns the finished command (exit_code, stdout, stderr)."""
         command = sh.Command(str(BIN / "invoke"))
-        return command(*args, _cwd=self.path, _env=self.env, _ok_code=list(ok), _err_to_out=False)
+        return command(
+            *args,
+            _cwd=self.path,
+            _env=self.env,
+            _ok_code=list(ok),
+            _return_cmd=True,
+            _tty_out=False,
+        )
 
     def git(self, *args: str) -> str:
-        return str(sh.git("-C", str(self.path), *args, _env=self.env)).strip()
+        return str(sh.git("-C", str(self.path), *args, _env=self.env, _tty_out=False)).strip()
 
     def commit_all(self, message: str) -> str:
         self.git("add", "-A")
@@ -44,7 +51,8 @@ class Project:
 
 def make_project(target: Path, cluster_name: str, context: str) -> Project:
     """Copy the working tree, point opskit.yaml at the test cluster, set up keys and a CA."""
-    files = sh.git("-C", str(ROOT), "ls-files", "-co", "--exclude-standard").split("\n")
+    files = sh.git("-C", str(ROOT), "ls-files", "-co", "--exclude-standard", _tty_out=False)
+    files = files.split("\n")
     for name in filter(None, files):
         source = ROOT / name
         if source.is_file():
@@ -64,8 +72,11 @@ def make_project(target: Path, cluster_name: str, context: str) -> Project:
         "OPSKIT_STATE_DIR": str(paths.state_dir()),
         "XDG_CONFIG_HOME": str(home / ".config"),
         "SOPS_AGE_KEY_FILE": str(home / ".config" / "sops" / "age" / "keys.txt"),
-        "GIT_AUTHOR_NAME": "e2e", "GIT_AUTHOR_EMAIL": "e2e@gitops-lab.localhost",
-        "GIT_COMMITTER_NAME": "e2e", "GIT_COMMITTER_EMAIL": "e2e@gitops-lab.localhost",
+        "GIT_PAGER": "cat",
+        "GIT_AUTHOR_NAME": "e2e",
+        "GIT_AUTHOR_EMAIL": "e2e@gitops-lab.localhost",
+        "GIT_COMMITTER_NAME": "e2e",
+        "GIT_COMMITTER_EMAIL": "e2e@gitops-lab.localhost",
     }
     env.pop("OPSKIT_ROOT", None)
     project = Project(target, env)

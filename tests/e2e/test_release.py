@@ -1,0 +1,88 @@
+"""`invoke release --overlay=dev` in a temporary clone, the way a user (or CI) runs it."""
+
+from __future__ import annotations
+
+import pytest
+import sh
+import yaml
+
+from opskit import config
+from tests.e2e.project import BIN, ROOT, Project, make_project
+
+KUSTOMIZATION = "k8s/overlays/dev/kustomization.yaml"
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Project:
+    """A scratch copy of the work tree (committed); its bare clone is every clone's origin."""
+    cluster = config.load(ROOT / "opskit.yaml").cluster
+    base = tmp_path_factory.mktemp("release")
+    project = make_project(base / "source", cluster.name, f"kwok-{cluster.name}")
+    sh.git("clone", "-q", "--bare", str(project.path), str(base / "origin.git"))
+    return project
+
+
+@pytest.fixture
+def origin(source) -> str:
+    return str(source.path.parent / "origin.git")
+
+
+@pytest.fixture
+def clone(source, origin, tmp_path) -> Project:
+    sh.git("clone", "-q", origin, str(tmp_path / "clone"))
+    return Project(tmp_path / "clone", {**source.env, "GIT_PAGER": "cat"})  # sh runs git on a tty
+
+
+def invoke(project: Project, *args: str, ok: tuple[int, ...] = (0,)) -> tuple[int, str]:
+    """`invoke <args>` in the project like a user: (exit code, stderr)."""
+    command = sh.Command(str(BIN / "invoke"))
+    run = command(*args, _cwd=project.path, _env=project.env, _ok_code=list(ok), _return_cmd=True)
+    return run.exit_code, run.stderr.decode()
+
+
+def pinned(project: Project, revision: str) -> str:
+    data = yaml.safe_load(project.git("show", f"{revision}:{KUSTOMIZATION}"))
+    return next(i["newTag"] for i in data["images"] if i["name"] == "api")
+
+
+def test_release_makes_one_commit_pinning_the_commit_it_ran_on(clone):
+    head = clone.git("rev-parse", "HEAD")
+    count = int(clone.git("rev-list", "--count", "HEAD"))
+    _, err = invoke(clone, "release", "--overlay=dev")
+    assert int(clone.git("rev-list", "--count", "HEAD")) == count + 1
+    assert clone.git("rev-parse", "HEAD~1") == head
+    assert clone.git("log", "-1", "--format=%s") == f"chore(release): deploy api {head[:12]} to dev"
+    assert clone.git("diff-tree", "--no-commit-id", "--name-only", "-r", "HEAD") == KUSTOMIZATION
+    assert pinned(clone, "HEAD") == head[:12]
+    assert clone.git("status", "--porcelain") == ""
+    assert "push: git push origin HEAD:main" in err
+    assert clone.git("rev-parse", "origin/main") == head  # nothing pushed without --push
+
+
+def test_release_refuses_a_dirty_tree(clone):
+    head = clone.git("rev-parse", "HEAD")
+    (clone.path / "notes.txt").write_text("work in progress\n")
+    _, err = invoke(clone, "release", "--overlay=dev", ok=(1,))
+    assert err.splitlines() == [
+        "opskit: error: release dev refuses a dirty working tree (notes.txt); commit or stash "
+        "your changes first: a release commit holds only the tag pin"
+    ]
+    assert clone.git("rev-parse", "HEAD") == head
+    assert clone.git("status", "--porcelain") == "?? notes.txt"
+
+
+def test_release_push_updates_the_branch_argocd_follows(clone, origin):
+    head = clone.git("rev-parse", "HEAD")
+    invoke(clone, "release", "--overlay=dev", "--push")
+    remote = str(sh.git("--git-dir", origin, "rev-parse", "main")).strip()
+    assert remote == clone.git("rev-parse", "HEAD") != head
+    assert pinned(clone, "origin/main") == head[:12]
+
+
+def test_dry_run_prints_the_commit_and_changes_nothing(clone):
+    head = clone.git("rev-parse", "HEAD")
+    _, err = invoke(clone, "release", "--overlay=dev", "--push", "--dry-run")
+    assert f"[dry-run] pin api to localhost:5000/gitops-lab/api:{head[:12]}" in err
+    assert "[dry-run] git push origin HEAD:main" in err
+    assert clone.git("rev-parse", "HEAD") == head
+    assert clone.git("status", "--porcelain") == ""
