@@ -1,0 +1,250 @@
+"""Render overlays with kustomize, pin the app image in memory, edit the pin, diff a cluster.
+
+Rendering is `kubectl kustomize` (the kustomize built into kubectl) through opskit.shell;
+nothing here writes a rendered manifest to disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opskit import shell
+from opskit.errors import OpsError
+
+if TYPE_CHECKING:
+    from opskit.config import Config, Overlay
+    from opskit.kube import Kube
+
+RENDER_TIMEOUT = 60.0
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # the OCI tag grammar
+POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
+
+
+def render_step(path: Path) -> shell.Step:
+    """The render command as a value (for --dry-run output and tests)."""
+    return shell.Step(
+        argv=("kubectl", "kustomize", str(path)),
+        what=f"render {path.name}",
+        timeout=RENDER_TIMEOUT,
+        hint="fix the kustomization named above",
+    )
+
+
+def _overlay(cfg: Config, overlay: Overlay | str) -> Overlay:
+    return cfg.overlay(overlay) if isinstance(overlay, str) else overlay
+
+
+def render_text(cfg: Config, overlay: Overlay | str, tag: str | None = None) -> str:
+    """The overlay as multi-document YAML; with `tag`, the app image is pinned to it."""
+    ov = _overlay(cfg, overlay)
+    if tag is None:
+        return shell.run_step(render_step(ov.path)).stdout
+    return dump(render_overlay(cfg, ov, tag=tag))
+
+
+def render_overlay(cfg: Config, overlay: Overlay | str, tag: str | None = None) -> list[dict]:
+    """The overlay's objects; with `tag`, the app image is pinned to it (in memory only)."""
+    ov = _overlay(cfg, overlay)
+    objects = load_documents(shell.run_step(render_step(ov.path)).stdout)
+    if tag is not None:
+        pin_image(objects, cfg.app.image, tag, where=ov.name)
+    return objects
+
+
+def render_many(cfg: Config, overlays: list[Overlay]) -> dict[str, list[dict]]:
+    """Several overlays' objects, by overlay name.
+
+    One kustomize run builds them all when their namespaces tell the objects apart (a small
+    build is mostly kustomize's start-up); otherwise, or if that joint build fails, one run
+    per overlay, at the same time, so a broken overlay is reported as itself."""
+    if len(overlays) > 1 and (together := _render_together(overlays)) is not None:
+        return together
+    with ThreadPoolExecutor(max_workers=len(overlays)) as pool:
+        texts = list(pool.map(lambda ov: shell.run_step(render_step(ov.path)).stdout, overlays))
+    return {ov.name: load_documents(text) for ov, text in zip(overlays, texts, strict=True)}
+
+
+def _render_together(overlays: list[Overlay]) -> dict[str, list[dict]] | None:
+    owner = {ov.namespace: ov.name for ov in overlays}
+    if len(owner) < len(overlays):
+        return None
+    with tempfile.TemporaryDirectory(prefix="opskit-render-") as folder:
+        # a kustomization naming the overlays (kustomize only takes relative paths; JSON is YAML)
+        resources = [os.path.relpath(ov.path, folder) for ov in overlays]
+        Path(folder, "kustomization.yaml").write_text(json.dumps({"resources": resources}))
+        result = shell.run_step(render_step(Path(folder)), check=False)
+    if result.returncode != 0:
+        return None
+    split: dict[str, list[dict]] = {ov.name: [] for ov in overlays}
+    for obj in load_documents(result.stdout):
+        meta = obj.get("metadata") or {}
+        namespace = meta.get("name") if obj.get("kind") == "Namespace" else meta.get("namespace")
+        if namespace not in owner:
+            return None
+        split[owner[namespace]].append(obj)
+    return split
+
+
+def load_documents(text: str) -> list[dict]:
+    """Every non-empty YAML document of `text` (the C loader when PyYAML has it)."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return [doc for doc in yaml.load_all(text, Loader=loader) if doc is not None]
+
+
+def dump(objects: list[dict]) -> str:
+    """Objects as multi-document YAML, keys in their original order."""
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump_all(objects, Dumper=dumper, sort_keys=False, default_flow_style=False)
+
+
+def containers(obj: dict) -> Iterator[tuple[str, dict]]:
+    """(path, container) for every container and init container of a workload object."""
+    spec = obj.get("spec") or {}
+    prefix = "spec"
+    if obj.get("kind") == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+        prefix = "spec.jobTemplate.spec"
+    if obj.get("kind") != "Pod":
+        spec = (spec.get("template") or {}).get("spec") or {}
+        prefix += ".template.spec"
+    for field in ("initContainers", "containers"):
+        for index, container in enumerate(spec.get(field) or []):
+            if isinstance(container, dict):
+                yield f"{prefix}.{field}[{index}]", container
+
+
+def split_image(ref: str) -> tuple[str, str | None, str | None]:
+    """(repository, tag, digest) of an image reference; a registry port is not a tag."""
+    name, _, digest = ref.partition("@")
+    repo, sep, tag = name.rpartition(":")
+    if not sep or "/" in tag:
+        return name, None, digest or None
+    return repo, tag, digest or None
+
+
+def check_tag(tag: str) -> None:
+    if not TAG_PATTERN.match(tag) or tag == "latest":
+        raise OpsError(
+            f"invalid image tag {tag!r}", "use an immutable tag such as the 12-character commit sha"
+        )
+
+
+def pin_image(objects: list[dict], image: str, tag: str, where: str = "") -> int:
+    """Point every container running `image` at `image:tag`; the number of containers."""
+    check_tag(tag)
+    pinned = 0
+    for obj in objects:
+        for _, container in containers(obj):
+            if split_image(str(container.get("image", "")))[0] == image:
+                container["image"] = f"{image}:{tag}"
+                pinned += 1
+    if not pinned:
+        raise OpsError(
+            f"{where or 'overlay'}: no container runs image {image}",
+            "check the overlay's `images:` block (name: api, newName: app.image)",
+        )
+    return pinned
+
+
+@dataclass(frozen=True)
+class ImageChange:
+    path: Path
+    old: str | None
+    new: str
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
+
+
+def set_image(cfg: Config, overlay: Overlay | str, tag: str, dry_run: bool = False) -> ImageChange:
+    """Pin the app image of an overlay in its kustomization.yaml; comments and order kept."""
+    from ruamel.yaml import YAML
+
+    check_tag(tag)
+    ov = _overlay(cfg, overlay)
+    path = ov.path / "kustomization.yaml"
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    data = yaml.load(path.read_text())
+    entry = _image_entry(data, cfg.app.name, path)
+    old = entry.get("newTag")
+    change = ImageChange(path, None if old is None else str(old), tag)
+    if change.changed and not dry_run:
+        entry["newName"] = cfg.app.image
+        entry["newTag"] = _quoted(tag)
+        with path.open("w") as stream:
+            yaml.dump(data, stream)
+    return change
+
+
+def _image_entry(data: Any, name: str, path: Path) -> Any:
+    images = data.get("images") if hasattr(data, "get") else None
+    for entry in images or []:
+        if entry.get("name") == name:
+            return entry
+    raise OpsError(
+        f"{path}: images: no entry with name: {name}",
+        f"add `images: [{{name: {name}, newName: <app.image>, newTag: <tag>}}]`",
+    )
+
+
+def _quoted(tag: str) -> Any:
+    """A tag written as a double-quoted string, so an all-digit sha stays a string."""
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    return DoubleQuotedScalarString(tag)
+
+
+@dataclass(frozen=True)
+class Diff:
+    changed: bool
+    text: str
+    skipped: tuple[str, ...] = ()  # `Kind/name: reason` of objects the cluster cannot diff
+
+
+def diff(cfg: Config, overlay: Overlay | str, kube: Kube, tag: str | None = None) -> Diff:
+    """`kubectl diff` (server-side) of the rendered overlay against the cluster.
+
+    Objects whose API the cluster does not serve (a CRD not installed) are not sent, and
+    are listed in `skipped`."""
+    objects = render_overlay(cfg, overlay, tag=tag)
+    hint = "is the cluster up? start it with `invoke cluster.up`"
+    versions = set(kube.run("api-versions", timeout=30, hint=hint).stdout.split())
+    served = [o for o in objects if o.get("apiVersion") in versions]
+    skipped = tuple(
+        f"{o['kind']}/{o['metadata']['name']}: API {o['apiVersion']} not served"
+        for o in objects
+        if o.get("apiVersion") not in versions
+    )
+    result = kube.run(
+        "diff",
+        "--server-side",
+        "--field-manager=opskit",
+        "--force-conflicts",
+        "-f",
+        "-",
+        stdin=dump(served),
+        check=False,
+        timeout=120,
+    )
+    if result.returncode > 1:  # 1 = differences found; >1 = kubectl itself failed
+        tail = " | ".join(result.stderr.strip().splitlines()[-3:])
+        raise OpsError(
+            f"`kubectl diff` failed (exit {result.returncode}): {tail}",
+            hint,
+        )
+    return Diff(result.returncode == 1, result.stdout, skipped)

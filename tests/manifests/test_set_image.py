@@ -1,0 +1,76 @@
+"""`set_image` edits an overlay's kustomization in place: one line changes, nothing else."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+import pytest
+import yaml
+
+from opskit import manifests
+from opskit.errors import OpsError
+
+
+@pytest.fixture
+def overlay(cfg, tmp_path):
+    """The dev overlay in a scratch copy of k8s/ (the real files are never edited)."""
+    shutil.copytree(cfg.root / "k8s", tmp_path / "k8s")
+    return dataclasses.replace(cfg.overlay("dev"), path=tmp_path / "k8s" / "overlays" / "dev")
+
+
+def pinned(overlay) -> str:
+    data = yaml.safe_load((overlay.path / "kustomization.yaml").read_text())
+    return next(i["newTag"] for i in data["images"] if i["name"] == "api")
+
+
+def test_only_the_tag_line_changes_and_comments_stay(cfg, overlay):
+    before = (overlay.path / "kustomization.yaml").read_text()
+    old = pinned(overlay)
+    change = manifests.set_image(cfg, overlay, "0123456789ab")
+    after = (overlay.path / "kustomization.yaml").read_text()
+    assert (change.old, change.new, change.changed) == (old, "0123456789ab", True)
+    assert after == before.replace(f'newTag: "{old}"', 'newTag: "0123456789ab"')
+    assert "# `invoke manifests.set-image --overlay=dev --tag=<sha>`" in after
+
+
+def test_an_all_digit_sha_stays_a_string(cfg, overlay):
+    manifests.set_image(cfg, overlay, "123456789012")
+    assert pinned(overlay) == "123456789012"
+
+
+def test_setting_the_same_tag_twice_changes_nothing(cfg, overlay):
+    manifests.set_image(cfg, overlay, "0123456789ab")
+    file = overlay.path / "kustomization.yaml"
+    stamp = file.stat().st_mtime_ns
+    assert not manifests.set_image(cfg, overlay, "0123456789ab").changed
+    assert file.stat().st_mtime_ns == stamp
+
+
+def test_dry_run_reports_and_writes_nothing(cfg, overlay):
+    before = (overlay.path / "kustomization.yaml").read_text()
+    change = manifests.set_image(cfg, overlay, "0123456789ab", dry_run=True)
+    assert change.changed
+    assert (overlay.path / "kustomization.yaml").read_text() == before
+
+
+def test_the_new_tag_is_what_kustomize_renders(cfg, overlay):
+    manifests.set_image(cfg, overlay, "0123456789ab")
+    images = {
+        c["image"]
+        for o in manifests.render_overlay(cfg, overlay)
+        for _, c in manifests.containers(o)
+    }
+    assert f"{cfg.app.image}:0123456789ab" in images
+
+
+@pytest.mark.parametrize("tag", ["latest", "", "a b"])
+def test_invalid_tags_are_refused(cfg, overlay, tag):
+    with pytest.raises(OpsError, match="invalid image tag"):
+        manifests.set_image(cfg, overlay, tag)
+
+
+def test_a_kustomization_without_the_app_image_entry_is_an_error(cfg, overlay):
+    (overlay.path / "kustomization.yaml").write_text("resources: [../../base]\n")
+    with pytest.raises(OpsError, match=r"images: no entry with name: api; add `images:"):
+        manifests.set_image(cfg, overlay, "0123456789ab")
