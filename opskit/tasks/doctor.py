@@ -12,7 +12,9 @@ def doctor(c):
     from opskit import clusters, doctor, tools
 
     cfg = load_config(c)
-    provider = clusters.resolve_provider(cfg, announce=False)
+    provider = cfg.cluster.provider
+    if provider == "auto":
+        provider = clusters.choose(report=lambda _line: None)
     rows = doctor.check(tools.WORKFLOW[provider])
     print(doctor.table(rows))
     print(f"\n* needed by the default workflow (cluster provider: {provider})")

@@ -15,8 +15,9 @@ NAMESPACE = "gitops-lab-dev"
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, kwok_cluster) -> Project:
-    return make_project(tmp_path_factory.mktemp("deploy") / "repo", kwok_cluster.name,
-                        kwok_cluster.context)
+    return make_project(
+        tmp_path_factory.mktemp("deploy") / "repo", kwok_cluster.name, kwok_cluster.context
+    )
 
 
 def _workloads(kube) -> dict[str, dict]:
@@ -90,8 +91,12 @@ def _break_readiness(project: Project) -> None:
     kustomization = project.path / "k8s" / "overlays" / "dev" / "kustomization.yaml"
     data = yaml.safe_load(kustomization.read_text())
     label = {kwok_stages.NEVER_READY_LABEL: "true"}
-    patch = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api"},
-             "spec": {"template": {"metadata": {"labels": label}}}}
+    patch = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "api"},
+        "spec": {"template": {"metadata": {"labels": label}}},
+    }
     data.setdefault("patches", []).append({"patch": yaml.safe_dump(patch)})
     kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
     project.commit_all("test: a release whose pods never become ready")

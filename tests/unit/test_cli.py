@@ -1,0 +1,125 @@
+"""The invoke entry point as users call it: listing, config.show, doctor, error lines."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sh
+
+ROOT = Path(__file__).resolve().parents[2]
+INVOKE = sh.Command(str(Path(sys.executable).parent / "invoke"))
+
+
+def _invoke(*args, ok=(0,), **env):
+    return INVOKE(
+        *args,
+        _cwd=ROOT,
+        _ok_code=list(ok),
+        _return_cmd=True,
+        _tty_out=False,
+        _env={**__import__("os").environ, **env},
+    )
+
+
+def test_list_shows_every_namespace():
+    listing = json.loads(str(_invoke("--list", "--list-format=json")))
+    names = {c["name"] for c in listing["collections"]}
+    assert {
+        "config",
+        "tools",
+        "cluster",
+        "manifests",
+        "secrets",
+        "certs",
+        "image",
+        "argocd",
+        "monitoring",
+        "lint",
+        "app",
+    } <= names
+    assert {"doctor", "deploy", "rollback", "release"} <= {t["name"] for t in listing["tasks"]}
+
+
+def test_every_task_has_a_docstring_and_help_for_each_flag():
+    from invoke import Collection
+
+    import tasks
+
+    def walk(collection: Collection):
+        yield from collection.tasks.values()
+        for sub in collection.collections.values():
+            yield from walk(sub)
+
+    for task in walk(tasks.ns):
+        assert task.__doc__ and task.__doc__.strip().splitlines()[0], task.name
+        params = [p for p in task.get_arguments() if p.name not in ("help",)]
+        undocumented = [p.name for p in params if not p.help]
+        assert not undocumented, f"{task.name}: no help for {undocumented}"
+
+
+def test_config_show_prints_one_overlay():
+    out = str(_invoke("config.show", "--overlay=dev"))
+    assert "namespace: gitops-lab-dev" in out
+    assert "api.dev.gitops-lab.localhost" in out
+
+
+def test_unknown_overlay_is_one_line_and_starts_no_process(monkeypatch, capsys):
+    from invoke import Program
+
+    import tasks
+
+    def no_process(*_a, **_k):
+        raise AssertionError("a process was started")
+
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    with pytest.raises(SystemExit) as exited:
+        Program(namespace=tasks.ns).run(["invoke", "config.show", "--overlay=nope"])
+    assert exited.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"opskit: error: {ROOT / 'opskit.yaml'}: overlays: unknown overlay 'nope'; "
+        "use one of: dev, prod"
+    ]
+
+
+def test_doctor_exits_1_when_a_needed_tool_is_missing(tmp_path):
+    (tmp_path / "opskit.yaml").write_text(
+        (ROOT / "opskit.yaml").read_text().replace("provider: auto", "provider: kwok")
+    )
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("git", "kubectl"):
+        (bin_dir / tool).symlink_to(sh.which(tool).strip())
+    result = _invoke(
+        "doctor",
+        ok=(1,),
+        OPSKIT_ROOT=str(tmp_path),
+        PATH=f"{bin_dir}:{Path(sys.executable).parent}",
+    )
+    assert "kwokctl*" in str(result)
+    assert "MISSING" in str(result)
+    assert "missing or too old for the kwok workflow: " in result.stderr.decode()
+
+
+def test_doctor_exits_0_when_the_workflow_is_complete(tmp_path):
+    from opskit import tools
+
+    (tmp_path / "opskit.yaml").write_text(
+        (ROOT / "opskit.yaml").read_text().replace("provider: auto", "provider: kwok")
+    )
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    versions = {
+        "etcd": "etcd Version: 3.5.35",
+        "kwokctl": "kwokctl version v0.7.0",
+        "kwok": "kwok version v0.7.0",
+    }
+    for name in tools.WORKFLOW["kwok"]:
+        script = bin_dir / name
+        script.write_text(f"#!/bin/sh\necho '{versions.get(name, name + ' v9.9.9')}'\n")
+        script.chmod(0o755)
+    result = _invoke("doctor", OPSKIT_ROOT=str(tmp_path), PATH=f"{bin_dir}:/usr/bin:/bin")
+    assert result.exit_code == 0
+    assert "MISSING" not in str(result)
