@@ -92,8 +92,14 @@ def build_plan(
     allow_dirty: bool,
     notify: Notify,
 ) -> Plan:
-    """Everything before the first write: any failure here leaves the cluster untouched."""
-    from opskit import certs, secrets, validate
+    """Everything before the first write: any failure here leaves the cluster untouched.
+
+    The independent parts (render + validate, decrypt, TLS, API discovery) run at once:
+    each is mostly waiting on a tool process.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from opskit import certs, secrets
 
     tag = gitinfo.image_tag(
         cfg.root,
@@ -102,7 +108,25 @@ def build_plan(
         protected=overlay.protected,
         what=f"deploy to {overlay.name}",
     )
-    objects = manifests.render_overlay(cfg, overlay, tag=tag.value)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        rendered = pool.submit(_render_valid, cfg, overlay, tag.value)
+        private = pool.submit(secrets.decrypt_overlay, cfg, overlay)
+        tls = pool.submit(certs.tls_secret, cfg, overlay) if overlay.hosts else None
+        versions = pool.submit(api_versions, kube)
+        objects, docs = rendered.result(), private.result()
+        served, unserved = split_served(versions.result(), objects)
+        if tls is not None and any(o["kind"] == "Ingress" for o in objects):
+            docs.append(tls.result())
+    _report_unserved(overlay, unserved, notify)
+    return Plan(
+        overlay, kube, f"{cfg.app.image}:{tag.value}", served, unserved, docs, runs_containers
+    )
+
+
+def _render_valid(cfg: Config, overlay: Overlay, tag: str) -> list[dict]:
+    from opskit import validate
+
+    objects = manifests.render_overlay(cfg, overlay, tag=tag)
     problems = validate.validate_objects(cfg, overlay, objects)
     if problems:
         raise OpsError(
@@ -110,19 +134,19 @@ def build_plan(
             + "\n".join(problems),
             "fix them and run again",
         )
-    private = secrets.decrypt_overlay(cfg, overlay)
-    if any(o["kind"] == "Ingress" for o in objects):
-        private.append(certs.tls_secret(cfg, overlay))
-    served, unserved = split_served(kube, objects)
-    _report_unserved(overlay, unserved, notify)
-    return Plan(
-        overlay, kube, f"{cfg.app.image}:{tag.value}", served, unserved, private, runs_containers
+    return objects
+
+
+def api_versions(kube: Kube) -> set[str]:
+    """The API group/versions the cluster serves; also proves it is reachable."""
+    result = kube.run(
+        "api-versions", timeout=30, hint="is the cluster up? start it with `invoke cluster.up`"
     )
+    return set(result.stdout.split())
 
 
-def split_served(kube: Kube, objects: list[dict]) -> tuple[list[dict], list[str]]:
+def split_served(versions: set[str], objects: list[dict]) -> tuple[list[dict], list[str]]:
     """Objects whose API the cluster serves, and a line for each one it does not."""
-    versions = set(kube.run("api-versions", timeout=30).stdout.split())
     served, unserved = [], []
     for obj in objects:
         if obj["apiVersion"] in versions:
@@ -177,12 +201,13 @@ def deploy(
     if dry_run:
         shell.run_step(plan.apply_step())
         return
-    lock = paths.state_dir() / "locks" / f"deploy-{overlay.name}.lock"
+    # one deploy per overlay and cluster at a time; other clusters are not blocked
+    lock = paths.state_dir() / "locks" / f"deploy-{kube.context}-{overlay.name}.lock"
     from opskit import lock as locking
 
     with locking.exclusive(lock, wait=timeout, what=f"a deploy to {overlay.name}", notify=notify):
-        _apply_and_wait(plan, timeout, notify)
-    _summary(cfg, plan, notify)
+        final = _apply_and_wait(plan, timeout, notify)
+    _summary(plan, final, notify)
 
 
 def _ship_image(cfg: Config, plan: Plan, notify: Notify) -> None:
@@ -195,7 +220,8 @@ def _ship_image(cfg: Config, plan: Plan, notify: Notify) -> None:
     clusters.current(cfg).load_image(str(ref))
 
 
-def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> None:
+def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> dict[str, rollout.Workload]:
+    """Apply, then wait for what changed; returns the workloads' state when it is known."""
     namespace = plan.overlay.namespace
     before = rollout.snapshot(plan.kube, namespace)
     started = time.monotonic()
@@ -208,11 +234,12 @@ def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> None:
             f"nothing changed: every workload was already at this revision and ready "
             f"({time.monotonic() - started:.1f}s)"
         )
-        return
+        return after
     try:
         rollout.wait(plan.kube, namespace, todo, timeout, notify)
     except rollout.RolloutFailed as failed:
         _roll_back(plan, before, todo, failed, notify)
+    return rollout.snapshot(plan.kube, namespace)
 
 
 def _roll_back(
@@ -243,8 +270,7 @@ def _roll_back(
     )
 
 
-def _summary(cfg: Config, plan: Plan, notify: Notify) -> None:
-    now = rollout.snapshot(plan.kube, plan.overlay.namespace)
+def _summary(plan: Plan, now: dict[str, rollout.Workload], notify: Notify) -> None:
     for workload in now.values():
         notify(
             f"running: {workload.ref} revision {workload.revision} "

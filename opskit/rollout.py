@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from opskit.errors import CommandFailed
 from opskit.kube import Kube
 
-KINDS = "deployments,statefulsets"
+KINDS = "deployments,statefulsets,controllerrevisions"  # one call: revisions come along
 REVISION = "deployment.kubernetes.io/revision"
 
 
@@ -31,12 +31,13 @@ class Workload:
 def snapshot(kube: Kube, namespace: str) -> dict[str, Workload]:
     """Every Deployment and StatefulSet in the namespace, keyed by `kind/name`."""
     items = kube.json("get", KINDS, "-n", namespace, timeout=30)["items"]
-    revisions = (
-        _statefulset_revisions(kube, namespace)
-        if any(i["kind"] == "StatefulSet" for i in items)
-        else {}
-    )
-    return {w.ref: w for w in (_workload(i, revisions) for i in items)}
+    revisions = {
+        i["metadata"]["name"]: int(i["revision"])
+        for i in items
+        if i["kind"] == "ControllerRevision"
+    }
+    workloads = (_workload(i, revisions) for i in items if i["kind"] != "ControllerRevision")
+    return {w.ref: w for w in workloads}
 
 
 def _workload(item: dict, revisions: dict[str, int]) -> Workload:
@@ -66,11 +67,6 @@ def _workload(item: dict, revisions: dict[str, int]) -> Workload:
         tuple(sorted(spec["selector"].get("matchLabels", {}).items())),
         tuple(c["image"] for c in containers),
     )
-
-
-def _statefulset_revisions(kube: Kube, namespace: str) -> dict[str, int]:
-    items = kube.json("get", "controllerrevisions", "-n", namespace, timeout=30)["items"]
-    return {i["metadata"]["name"]: int(i["revision"]) for i in items}
 
 
 def changed(before: dict[str, Workload], after: dict[str, Workload]) -> list[Workload]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from opskit.errors import ToolMissing
-from opskit.paths import tools_bin
+from opskit.paths import state_dir, tools_bin
 
 BUILT = "run `invoke tools.install` (builds it into .tools/bin from the pins in tools/)"
 
@@ -107,10 +111,46 @@ def probe(name: str) -> Probe:
     path = which(name)
     if path is None:
         return Probe(name, None, None, False)
-    result = shell.run([path, *tool.version_args], check=False, timeout=20)
-    match = re.search(tool.version_regex, result.stdout + result.stderr)
-    version = match.group(1) if match else None
+    version = _cached_version(path)
+    if version is None:
+        result = shell.run([path, *tool.version_args], check=False, timeout=20)
+        match = re.search(tool.version_regex, result.stdout + result.stderr)
+        version = match.group(1) if match else None
+        if version:
+            _remember_version(path, version)
     return Probe(name, path, version, version is not None and _at_least(version, tool.minimum))
+
+
+def _cache_file() -> Path:
+    return state_dir() / "tool-versions.json"
+
+
+def _fingerprint(path: str) -> str:
+    """Identity of an executable's bytes: a rebuilt or upgraded tool is probed again."""
+    info = Path(path).resolve().stat()
+    return f"{info.st_mtime_ns}:{info.st_size}"
+
+
+def _cached_version(path: str) -> str | None:
+    try:
+        entry = json.loads(_cache_file().read_text()).get(path, {})
+    except (OSError, ValueError):
+        return None
+    return entry.get("version") if entry.get("fingerprint") == _fingerprint(path) else None
+
+
+def _remember_version(path: str, version: str) -> None:
+    """Version probes cost a process each; cache them so preflight stays fast."""
+    try:
+        cache = json.loads(_cache_file().read_text())
+    except (OSError, ValueError):
+        cache = {}
+    cache[path] = {"fingerprint": _fingerprint(path), "version": version}
+    with contextlib.suppress(OSError):
+        _cache_file().parent.mkdir(parents=True, exist_ok=True)
+        tmp = _cache_file().with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
+        tmp.replace(_cache_file())
 
 
 def _at_least(version: str, minimum: str) -> bool:

@@ -66,3 +66,20 @@ def test_doctor_table_marks_required_missing(fake_path):
 def test_every_workflow_tool_is_registered():
     for needed in tools.WORKFLOW.values():
         assert set(needed) <= set(tools.TOOLS)
+
+
+def test_version_probe_is_cached_until_the_executable_changes(fake_path, monkeypatch):
+    import os
+
+    from opskit import paths
+
+    monkeypatch.setattr(tools, "state_dir", lambda: fake_path / "state")
+    helm = _fake_tool(fake_path, "helm", "v3.16.0")
+    assert tools.probe("helm").version == "3.16.0"
+    stat = helm.stat()
+    helm.write_text(helm.read_text().replace("3.16.0", "3.17.0"))  # same size
+    os.utime(helm, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert tools.probe("helm").version == "3.16.0"  # served from the cache, no process
+    _fake_tool(fake_path, "helm", "v3.18.10")  # rebuilt: new size and mtime
+    assert tools.probe("helm").version == "3.18.10"
+    assert paths.state_dir() != fake_path / "state"  # the real cache was not touched
