@@ -40,6 +40,8 @@ class Plan:
         return self.kube.step(
             "apply",
             "--server-side",
+            # every object already passed the strict offline schemas in build_plan
+            "--validate=false",
             f"--field-manager={FIELD_MANAGER}",
             "--force-conflicts",
             "-f",
@@ -117,6 +119,7 @@ def build_plan(
         served, unserved = split_served(versions.result(), objects)
         if tls is not None and any(o["kind"] == "Ingress" for o in objects):
             docs.append(tls.result())
+    _check_private(cfg, overlay, docs)
     _report_unserved(overlay, unserved, notify)
     return Plan(
         overlay, kube, f"{cfg.app.image}:{tag.value}", served, unserved, docs, runs_containers
@@ -135,6 +138,22 @@ def _render_valid(cfg: Config, overlay: Overlay, tag: str) -> list[dict]:
             "fix them and run again",
         )
     return objects
+
+
+def _check_private(cfg: Config, overlay: Overlay, docs: list[bytes]) -> None:
+    """Decrypted Secrets get the same strict schema check as the rendered objects."""
+    import yaml
+
+    from opskit import validate
+
+    objects = [yaml.safe_load(doc) for doc in docs]
+    problems = [shell.redact(p) for p in validate.schema_problems(cfg, overlay, objects)]
+    if problems:
+        raise OpsError(
+            f"{overlay.name}: {len(problems)} problem(s) in decrypted Secrets, nothing "
+            "applied:\n" + "\n".join(problems),
+            "fix them with `invoke secrets.edit`",
+        )
 
 
 def api_versions(kube: Kube) -> set[str]:

@@ -6,7 +6,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from opskit.errors import CommandFailed
 from opskit.kube import Kube
 
 KINDS = "deployments,statefulsets,controllerrevisions"  # one call: revisions come along
@@ -22,6 +21,8 @@ class Workload:
     ready: bool
     selector: tuple[tuple[str, str], ...]
     images: tuple[str, ...]
+    progress: str = ""
+    stalled: str = ""
 
     @property
     def ref(self) -> str:
@@ -43,30 +44,36 @@ def snapshot(kube: Kube, namespace: str) -> dict[str, Workload]:
 def _workload(item: dict, revisions: dict[str, int]) -> Workload:
     meta, spec, status = item["metadata"], item["spec"], item.get("status", {})
     want = spec.get("replicas", 1)
+    observed = status.get("observedGeneration", 0) >= meta["generation"]
     if item["kind"] == "Deployment":
         revision = int(meta.get("annotations", {}).get(REVISION, 0)) or None
-        ready = (
-            status.get("observedGeneration", 0) >= meta["generation"]
-            and status.get("updatedReplicas", 0) == want
-            and status.get("availableReplicas", 0) == want
-        )
+        counts = {k: status.get(f"{k}Replicas", 0) for k in ("updated", "available")}
+        done = all(n == want for n in counts.values()) and status.get("replicas", 0) == want
     else:
         revision = revisions.get(status.get("updateRevision", ""))
-        ready = (
-            status.get("observedGeneration", 0) >= meta["generation"]
-            and status.get("readyReplicas", 0) == want
-            and status.get("currentRevision") == status.get("updateRevision")
+        counts = {"ready": status.get("readyReplicas", 0)}
+        done = counts["ready"] == want and (
+            status.get("currentRevision") == status.get("updateRevision")
         )
-    containers = spec["template"]["spec"]["containers"]
     return Workload(
-        item["kind"],
-        meta["name"],
-        meta["generation"],
-        revision,
-        ready,
-        tuple(sorted(spec["selector"].get("matchLabels", {}).items())),
-        tuple(c["image"] for c in containers),
+        kind=item["kind"],
+        name=meta["name"],
+        generation=meta["generation"],
+        revision=revision,
+        ready=observed and done,
+        selector=tuple(sorted(spec["selector"].get("matchLabels", {}).items())),
+        images=tuple(c["image"] for c in spec["template"]["spec"]["containers"]),
+        progress=", ".join(f"{k} {n}/{want}" for k, n in counts.items()),
+        stalled=_stalled(status),
     )
+
+
+def _stalled(status: dict) -> str:
+    """The controller's own verdict that a rollout cannot finish, if it gave one."""
+    for cond in status.get("conditions", ()):
+        if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
+            return cond.get("message", "progress deadline exceeded")
+    return ""
 
 
 def changed(before: dict[str, Workload], after: dict[str, Workload]) -> list[Workload]:
@@ -88,26 +95,36 @@ def wait(
     workloads: list[Workload],
     timeout: float,
     notify: Callable[[str], None],
+    interval: float = 0.5,
 ) -> None:
-    """Wait for each workload in turn, sharing one deadline; progress lines as they finish."""
-    deadline = time.monotonic() + timeout
-    for index, workload in enumerate(workloads, 1):
-        left = max(1, int(deadline - time.monotonic()))
-        notify(f"waiting for {workload.ref} ({index}/{len(workloads)}, {left}s left)")
-        started = time.monotonic()
-        try:
-            kube.run(
-                "rollout",
-                "status",
-                workload.ref,
-                "-n",
-                namespace,
-                f"--timeout={left}s",
-                timeout=left + 15,
+    """Wait for all workloads at once (one kubectl call per poll), sharing one deadline;
+    a progress line as each one finishes, and a reminder of what is pending every 10 s."""
+    started = time.monotonic()
+    pending = {w.ref for w in workloads}
+    notify(f"waiting for {', '.join(sorted(pending))} (timeout {timeout:g}s)")
+    last_report = started
+    while True:
+        now = snapshot(kube, namespace)
+        for ref in sorted(pending):
+            workload = now.get(ref)
+            if workload is not None and workload.ready:
+                pending.discard(ref)
+                notify(f"{ref} rolled out in {time.monotonic() - started:.1f}s")
+            elif workload is not None and workload.stalled:
+                raise RolloutFailed(workload, workload.stalled)
+        if not pending:
+            return
+        elapsed = time.monotonic() - started
+        if elapsed >= timeout:
+            late = now.get(sorted(pending)[0]) or workloads[0]
+            raise RolloutFailed(late, f"not ready after {timeout:g}s ({late.progress})")
+        if time.monotonic() - last_report >= 10:
+            last_report = time.monotonic()
+            notify(
+                f"still waiting ({elapsed:.0f}s): "
+                + "; ".join(f"{ref} {now[ref].progress}" for ref in sorted(pending) if ref in now)
             )
-        except CommandFailed as exc:
-            raise RolloutFailed(workload, exc.stderr_tail or str(exc)) from None
-        notify(f"{workload.ref} rolled out in {time.monotonic() - started:.1f}s")
+        time.sleep(interval)
 
 
 def undo(kube: Kube, namespace: str, workload: Workload, revision: int | None) -> None:

@@ -180,6 +180,7 @@ def schema_folder(version: str) -> Path:
 
 
 @functools.cache
+@functools.cache
 def load_schemas(version: str) -> Schemas:
     data = json.loads((schema_folder(version) / "_definitions.json").read_bytes())
     return Schemas(".".join(version.lstrip("v").split(".")[:2]), data["$defs"])
@@ -207,6 +208,16 @@ def check_target(
 def _violation(origin: str, obj: dict, path: str, message: str) -> Violation:
     name = (obj.get("metadata") or {}).get("name", "?")
     return Violation(origin, str(obj.get("kind", "?")), str(name), path, message)
+
+
+def schema_problems(cfg: Config, overlay: Overlay, objects: list[dict]) -> list[str]:
+    """Schema problems only (for the decrypted Secrets, which policies do not apply to)."""
+    schemas = load_schemas(cfg.kubernetes.version)
+    return [
+        str(_violation(overlay.name, obj, path, message))
+        for obj in objects
+        for path, message in schemas.check(obj)
+    ]
 
 
 def validate_objects(cfg: Config, overlay: Overlay, objects: list[dict]) -> list[str]:

@@ -20,6 +20,7 @@ def _deployment(generation=2, observed=2, replicas=2, updated=2, available=2, re
             "observedGeneration": observed,
             "updatedReplicas": updated,
             "availableReplicas": available,
+            "replicas": replicas,
         },
     }
 
@@ -66,3 +67,24 @@ def test_changed_lists_new_and_regenerated_workloads():
     pg = rollout._workload(_statefulset(), {"pg-1": 1})
     assert rollout.changed({old.ref: old}, {same.ref: same}) == []
     assert rollout.changed({old.ref: old}, {bumped.ref: bumped, pg.ref: pg}) == [bumped, pg]
+
+
+def test_progress_and_stalled_rollout_are_read_from_status():
+    item = _deployment(available=1)
+    w = rollout._workload(item, {})
+    assert (w.ready, w.progress, w.stalled) == (False, "updated 2/2, available 1/2", "")
+    item["status"]["conditions"] = [
+        {
+            "type": "Progressing",
+            "status": "False",
+            "reason": "ProgressDeadlineExceeded",
+            "message": 'ReplicaSet "api-1" has timed out progressing.',
+        }
+    ]
+    assert rollout._workload(item, {}).stalled == 'ReplicaSet "api-1" has timed out progressing.'
+
+
+def test_old_pods_still_terminating_is_not_ready():
+    item = _deployment()
+    item["status"]["replicas"] = 3  # an old pod has not gone yet
+    assert not rollout._workload(item, {}).ready
