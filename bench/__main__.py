@@ -1,0 +1,229 @@
+"""`python -m bench`: measure the suite against the raw tools on a kwok cluster of its own.
+
+Works in a scratch copy of the repository (own cluster name, age key, generated overlays),
+tears everything down at the end and writes bench/results.json and bench/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import report, results, scenarios, scratch
+from bench.scenarios import DEPLOY, Slot
+from bench.workspace import BenchError, Workspace, say
+
+HERE = Path(__file__).resolve().parent
+CHECKOUT = HERE.parent
+CLUSTER = "gitops-lab-bench"
+SIZES = (1, 4, 8, 16)  # 8: so the shape is judged on two steps past the start
+VOLUMES = 64  # one claim per generated overlay (postgres)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (default 5)")
+    parser.add_argument(
+        "--growth-runs",
+        type=int,
+        default=3,
+        help="deploys per size in the growth figures (default 3)",
+    )
+    parser.add_argument("--cluster", default=CLUSTER, help=f"kwok cluster name ({CLUSTER})")
+    parser.add_argument("--out", type=Path, default=HERE, help="folder for results.{json,md}")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the scratch repository and its cluster (prints where)",
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is NOT MET")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rebuild results.{json,md} from the samples in results.json (no cluster)",
+    )
+    return parser.parse_args(argv)
+
+
+def plan_slots(
+    runs: int, growth_runs: int
+) -> tuple[list[Slot], list[Slot], list[list[tuple[Slot, Slot]]]]:
+    """Overlays to generate: one per first deploy, so every first deploy meets a fresh
+    namespace (+1 warm-up each for suite and raw)."""
+
+    def slot(name: str, count: int = 1) -> Slot:
+        return Slot(f"bench-{name}", f"gitops-lab-bench-{name}", count)
+
+    suite = [slot(f"inv{i}") for i in range(runs + 1)]
+    baseline = [slot(f"raw{i}") for i in range(runs + 1)]
+    rounds = [
+        [(slot(f"g{n}r{r}", n), slot(f"g{n}raw{r}", n)) for n in SIZES]
+        for r in range(1, growth_runs + 1)
+    ]
+    return suite, baseline, rounds
+
+
+def prepare(ws: Workspace, all_slots: list[Slot]) -> None:
+    """Generate the overlays, encrypt their Secrets with the bench key, issue their certs."""
+    data = scratch.load_config(ws.repo)
+    for slot in all_slots:
+        scratch.add_overlay(ws.repo, data, slot.name, slot.namespace, slot.app_count)
+    scratch.save_config(ws.repo, data)
+    started = time.monotonic()
+    for slot in all_slots:
+        ws.invoke("secrets.init", "--overlay", slot.name)
+        ws.invoke("certs.issue", "--overlay", slot.name)
+    scratch.commit_all(ws.repo, f"bench: {len(all_slots)} generated overlays")
+    say(
+        f"{len(all_slots)} overlays generated, Secrets encrypted, certificates issued "
+        f"({time.monotonic() - started:.0f}s)"
+    )
+
+
+def measure(ws: Workspace, args: argparse.Namespace, notes: list[str]) -> dict:
+    """Every figure; a failing one is noted and the others still run."""
+    samples: dict[str, list[float]] = {}
+    real = [ws.repo / "k8s/overlays" / name for name in ("dev", "prod")]
+    suite, baseline, rounds = plan_slots(args.runs, args.growth_runs)
+
+    def attempt(what: str, action) -> None:
+        try:
+            action()
+        except BenchError as exc:
+            notes.append(f"{what} not measured: {_gist(exc)}")
+            say(f"{what} FAILED: {exc}")
+
+    say("start-up: invoke --list, invoke doctor, python -c pass")
+    attempt("start-up", lambda: scenarios.startup(ws, args.runs, notes, samples))
+    say("validate: invoke manifests.validate vs kubectl kustomize (dev, prod)")
+    attempt("validate", lambda: scenarios.validate(ws, real, args.runs, samples))
+    say("preparing generated overlays (fresh namespaces)")
+    try:
+        prepare(ws, [*suite, *baseline, *[s for r in rounds for pair in r for s in pair]])
+    except BenchError as exc:
+        notes.append(f"deploy figures not measured: {_gist(exc)}")
+        say(f"prepare FAILED: {exc}")
+        return samples
+    raw_deploy = scenarios.RawDeploy(
+        scratch.load_config(ws.repo)["app"]["image"], set(ws.kubectl("api-versions").split())
+    )
+    say("warm-up deploys (not counted)")
+    attempt("warm-up", lambda: _warm_up(ws, suite[0], baseline[0], raw_deploy))
+    say(f"deploy: first + no-op (invoke) vs raw commands, {args.runs} rounds")
+    attempt("deploy", lambda: scenarios.deploys(ws, suite[1:], baseline[1:], raw_deploy, samples))
+    say(f"growth: {', '.join(map(str, SIZES))} app Deployments, {args.growth_runs} rounds")
+    attempt("growth", lambda: scenarios.growth(ws, rounds, args.runs, raw_deploy, samples))
+    return samples
+
+
+def _gist(exc: Exception) -> str:
+    """The command and its last line of output: a one-line note for results.md."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] + (f" ... {lines[-1]}" if len(lines) > 1 else "")
+
+
+def _warm_up(ws: Workspace, mine: Slot, theirs: Slot, raw_deploy) -> None:
+    ws.invoke(*DEPLOY, mine.name)
+    raw_deploy(ws, theirs)
+
+
+def meta(args: argparse.Namespace, ws: Workspace, took: float) -> dict:
+    commit = scratch.head(CHECKOUT)
+    return {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "commit": commit,
+        "cluster": ws.context,
+        "runs": args.runs,
+        "growth_runs": args.growth_runs,
+        "sizes": list(SIZES),
+        "took_seconds": round(took, 1),
+    }
+
+
+def write(args: argparse.Namespace, document: dict) -> None:
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(report.to_json(document))
+    markdown = report.to_markdown(document)
+    (args.out / "results.md").write_text(markdown)
+    print(markdown)
+    say(f"wrote {args.out / 'results.json'} and {args.out / 'results.md'}")
+
+
+def _stop(signum, _frame) -> None:
+    raise SystemExit(128 + signum)  # so `finally` tears the cluster down
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    if args.report_only:
+        return _report_only(args)
+    signal.signal(signal.SIGTERM, _stop)
+    started = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="gitops-lab-bench-"))
+    ws = Workspace(tmp / "repo", args.cluster, tmp / "age" / "keys.txt")
+    notes: list[str] = []
+    samples: dict[str, list[float]] = {}
+    try:
+        _setup(ws)
+        samples = measure(ws, args, notes)
+    except BenchError as exc:
+        notes.append(f"setup failed: {_gist(exc)}")
+        say(f"FAILED: {exc}")
+    finally:
+        _teardown(ws, tmp, args.keep)
+    document = results.build(samples, meta(args, ws, time.monotonic() - started), notes)
+    write(args, document)
+    missed = [t["name"] for t in document["targets"] if t["status"] != "met"]
+    say(
+        f"done in {time.monotonic() - started:.0f}s; "
+        + (f"targets NOT MET: {'; '.join(missed)}" if missed else "every target met")
+    )
+    return 1 if missed and args.strict else 0
+
+
+def _report_only(args: argparse.Namespace) -> int:
+    previous = json.loads((args.out / "results.json").read_text())
+    samples = {k: m["samples"] for k, m in previous["measurements"].items()}
+    write(args, results.build(samples, previous["meta"], previous.get("notes", [])))
+    return 0
+
+
+def _setup(ws: Workspace) -> None:
+    say(f"scratch repository {ws.repo}")
+    ws.repo.mkdir(parents=True)
+    count = scratch.copy_checkout(CHECKOUT, ws.repo)
+    scratch.save_config(ws.repo, scratch.configure(scratch.load_config(ws.repo), ws.cluster))
+    scratch.commit_all(ws.repo, "bench: scratch copy")
+    say(f"{count} files copied; starting kwok cluster {ws.cluster}")
+    started = time.monotonic()
+    ws.invoke("cluster.up", "--provider", "kwok", "--name", ws.cluster)
+    say(f"cluster {ws.context} up in {time.monotonic() - started:.1f}s")
+    ws.kubectl("apply", "-f", "-", stdin=scratch.volume_pool(VOLUMES))  # kwok: no provisioner
+
+
+def _teardown(ws: Workspace, tmp: Path, keep: bool) -> None:
+    if keep:
+        say(f"kept: {ws.repo} (cluster {ws.context}); remove with `invoke cluster.down` there")
+        return
+    say(f"tearing down cluster {ws.cluster}")
+    try:
+        ws.invoke("cluster.down", "--provider", "kwok", "--name", ws.cluster)
+    except BenchError as exc:
+        say(f"cluster.down failed: {exc}")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,98 @@
+"""What `invoke deploy` and `invoke manifests.validate` stand for, as the raw commands a
+person would type: the baselines of the side-by-side measurements."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bench.workspace import Workspace
+
+PLACEHOLDER_TAG = "000000000000"  # the tag the overlays pin in git
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+_API = re.compile(r"^apiVersion:\s*(\S+)\s*$", re.MULTILINE)
+_KIND = re.compile(r"^kind:\s*(\S+)\s*$", re.MULTILINE)
+_NAME = re.compile(r"^metadata:\n(?:[ ]{2,}.*\n)*?[ ]{2}name:\s*(\S+)\s*$", re.MULTILINE)
+
+
+def documents(text: str) -> list[str]:
+    """The YAML documents of a multi-document stream, as text (empty ones dropped)."""
+    parts = re.split(r"^---\s*$", text, flags=re.MULTILINE)
+    return [p.strip("\n") + "\n" for p in parts if p.strip()]
+
+
+def drop_unserved(text: str, served: set[str]) -> str:
+    """Keep the documents whose apiVersion the cluster serves (like `yq` in a pipeline):
+    the raw apply must not fail on a CRD kind the kwok cluster lacks, as deploy skips them."""
+    kept = [d for d in documents(text) if (m := _API.search(d)) and m.group(1) in served]
+    return "---\n".join(kept)
+
+
+def workloads(text: str) -> list[str]:
+    """`deployment/api`-style references of the Deployments and StatefulSets in `text`."""
+    found = []
+    for doc in documents(text):
+        kind, name = _KIND.search(doc), _NAME.search(doc)
+        if kind and name and kind.group(1) in WORKLOAD_KINDS:
+            found.append(f"{kind.group(1).lower()}/{name.group(1)}")
+    return found
+
+
+def pin(text: str, image: str, tag: str) -> str:
+    """The app image pinned to `tag` (what `sed` would do to the rendered stream)."""
+    return text.replace(f"{image}:{PLACEHOLDER_TAG}", f"{image}:{tag}")
+
+
+def render(ws: Workspace, overlay_path: Path) -> str:
+    return ws.tool("kubectl", "kustomize", str(overlay_path))
+
+
+def deploy(
+    ws: Workspace,
+    overlay_path: Path,
+    namespace: str,
+    image: str,
+    served: set[str],
+    cert: tuple[Path, Path] | None,
+) -> None:
+    """git rev-parse | kubectl kustomize | pin | sops -d each Secret | (TLS Secret) |
+    kubectl apply --server-side | kubectl rollout status of each workload."""
+    tag = ws.tool("git", "rev-parse", "--short=12", "HEAD").strip()
+    rendered = pin(render(ws, overlay_path), image, tag)
+    parts = [drop_unserved(rendered, served)]
+    for secret in sorted((overlay_path / "secrets").glob("*.sops.yaml")):
+        parts.append(ws.tool("sops", "--decrypt", str(secret)))
+    if cert is not None:
+        parts.append(
+            ws.kubectl(
+                "create",
+                "secret",
+                "tls",
+                "api-tls",
+                f"--cert={cert[0]}",
+                f"--key={cert[1]}",
+                "-n",
+                namespace,
+                "--dry-run=client",
+                "-o",
+                "yaml",
+            )
+        )
+    payload = "---\n".join(p.strip("\n") + "\n" for p in parts)
+    ws.kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=raw",
+        "--force-conflicts",
+        "-f",
+        "-",
+        stdin=payload,
+    )
+    for ref in workloads(rendered):
+        ws.kubectl("rollout", "status", ref, "-n", namespace, "--timeout=180s")
+
+
+def render_all(ws: Workspace, overlay_paths: list[Path]) -> None:
+    """`for o in ...; do kubectl kustomize k8s/overlays/$o; done`."""
+    for path in overlay_paths:
+        render(ws, path)

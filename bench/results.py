@@ -1,0 +1,110 @@
+"""From raw samples to the results document: summaries, ratios, growth, targets (pure)."""
+
+from __future__ import annotations
+
+import re
+
+from bench import stats, targets
+
+LABELS = {
+    "python_pass": "`python -c pass`",
+    "invoke_list": "`invoke --list`",
+    "invoke_doctor": "`invoke doctor`",
+    "validate_all": "`invoke manifests.validate` (every overlay + argocd)",
+    "raw_render_all": "`kubectl kustomize` of the same overlays",
+    "deploy_first": "`invoke deploy`, fresh namespace",
+    "deploy_noop": "`invoke deploy` again, nothing changed",
+    "raw_deploy": "raw commands (render, sops -d, apply, rollout status), fresh namespace",
+    "growth_deploy": "`invoke deploy` with {n} app Deployment(s), fresh namespace",
+    "growth_validate": "`invoke manifests.validate --overlay` with {n} app Deployment(s)",
+    "growth_render": "`kubectl kustomize` with {n} app Deployment(s)",
+    "growth_raw": "raw commands with {n} app Deployment(s), fresh namespace",
+}
+COMPARISONS = (
+    ("deploy vs raw commands", "deploy_first", "raw_deploy", "deploy_vs_raw"),
+    ("no-op redeploy vs first deploy", "deploy_noop", "deploy_first", "noop_vs_first"),
+    ("validate vs raw kustomize", "validate_all", "raw_render_all", "validate_vs_raw"),
+    ("`invoke --list` vs `python -c pass`", "invoke_list", "python_pass", "list_vs_python"),
+    ("`invoke doctor` vs `python -c pass`", "invoke_doctor", "python_pass", "doctor_vs_python"),
+)
+_SIZED = re.compile(r"^(growth_\w+?)_(\d+)$")
+
+
+def label(key: str) -> str:
+    if match := _SIZED.match(key):
+        return LABELS[match.group(1)].format(n=match.group(2))
+    return LABELS.get(key, key)
+
+
+def measurements(samples: dict[str, list[float]]) -> dict[str, dict]:
+    out = {}
+    for key, values in samples.items():
+        if values:
+            summary = stats.summarize(values)
+            out[key] = {
+                "label": label(key),
+                **summary.as_dict(),
+                "samples": [round(v, 4) for v in values],
+            }
+    return out
+
+
+def _summary(m: dict) -> stats.Summary:
+    return stats.Summary(m["median"], m["min"], m["max"], m["runs"])
+
+
+def comparisons(found: dict[str, dict]) -> list[dict]:
+    rows = []
+    for name, subject, baseline, metric in COMPARISONS:
+        if subject in found and baseline in found:
+            value = stats.ratio(_summary(found[subject]), _summary(found[baseline]))
+            rows.append(
+                {
+                    "name": name,
+                    "subject": subject,
+                    "baseline": baseline,
+                    "metric": metric,
+                    "ratio": value,
+                }
+            )
+    return rows
+
+
+def growths(found: dict[str, dict]) -> dict[str, dict]:
+    """Growth of each `growth_<what>_<n>` family that has at least two sizes."""
+    families: dict[str, dict[int, float]] = {}
+    for key, m in found.items():
+        if match := _SIZED.match(key):
+            families.setdefault(match.group(1), {})[int(match.group(2))] = m["median"]
+    suite, raw = families.get("growth_deploy", {}), families.get("growth_raw", {})
+    if shared := set(suite) & set(raw):  # the suite's own cost, the cluster's taken out
+        families["growth_overhead"] = {n: suite[n] - raw[n] for n in shared}
+    return {
+        name.removeprefix("growth_"): stats.growth(points).as_dict()
+        for name, points in families.items()
+        if len(points) >= 2
+    }
+
+
+def metrics(found: dict[str, dict], ratios: list[dict], grown: dict[str, dict]) -> dict:
+    values: dict[str, float | str | None] = {r["metric"]: r["ratio"] for r in ratios}
+    values["noop_seconds"] = found.get("deploy_noop", {}).get("median")
+    values["list_seconds"] = found.get("invoke_list", {}).get("median")
+    for what in ("deploy", "validate"):
+        values[f"growth_{what}"] = grown[what]["shape"] if what in grown else None
+    return values
+
+
+def build(samples: dict[str, list[float]], meta: dict, notes: list[str]) -> dict:
+    found = measurements(samples)
+    ratios = comparisons(found)
+    grown = growths(found)
+    outcomes = targets.evaluate(metrics(found, ratios, grown))
+    return {
+        "meta": meta,
+        "targets": [o.as_dict() for o in outcomes],
+        "comparisons": ratios,
+        "growth": grown,
+        "measurements": found,
+        "notes": notes,
+    }

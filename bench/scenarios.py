@@ -1,0 +1,131 @@
+"""The measurements: each returns {key: samples} for its figures, suite and baseline side by
+side (interleaved, alternating which goes first, so drift hits both alike)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import raw
+from bench.workspace import BenchError, Workspace, say, timed
+
+Samples = dict[str, list[float]]
+DEPLOY = ("deploy", "--timeout=120", "--overlay")  # fail fast, the same pipeline
+STARTUP = ("python_pass", "invoke_list", "invoke_doctor")
+DEPLOYS = ("deploy_first", "deploy_noop", "raw_deploy")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A generated overlay with its own namespace: one first deploy each."""
+
+    name: str
+    namespace: str
+    app_count: int = 1
+
+    def path(self, ws: Workspace) -> Path:
+        return ws.repo / "k8s" / "overlays" / self.name
+
+
+def _append(samples: Samples, key: str, seconds: float) -> None:
+    samples.setdefault(key, []).append(seconds)
+
+
+def startup(ws: Workspace, runs: int, notes: list[str], samples: Samples) -> None:
+    """`invoke --list` and `invoke doctor` against `python -c pass`; a command that fails
+    its warm-up run is left out (and noted), the others are still measured."""
+    commands = {
+        "python_pass": lambda: ws.tool("python", "-c", "pass"),
+        "invoke_list": lambda: ws.invoke("--list"),
+        "invoke_doctor": lambda: ws.invoke("doctor", ok=(0, 1)),
+    }
+    for key, command in list(commands.items()):
+        try:
+            command()  # warm the page cache and .pyc files
+        except BenchError as exc:
+            notes.append(f"{key} not measured: {str(exc).splitlines()[-1]}")
+            say(f"{key} FAILED: {exc}")
+            del commands[key]
+    for index in range(runs):
+        order = list(commands.items())
+        for key, command in order if index % 2 == 0 else reversed(order):
+            _append(samples, key, timed(command))
+    say(_line(samples, STARTUP))
+
+
+def validate(ws: Workspace, overlay_paths: list[Path], runs: int, samples: Samples) -> None:
+    """`invoke manifests.validate` (every overlay + k8s/argocd) against `kubectl kustomize`
+    of the same overlays, one after the other."""
+    ws.invoke("manifests.validate")
+    raw.render_all(ws, overlay_paths)
+    for index in range(runs):
+        pair = [
+            ("validate_all", lambda: ws.invoke("manifests.validate")),
+            ("raw_render_all", lambda: raw.render_all(ws, overlay_paths)),
+        ]
+        for key, command in pair if index % 2 == 0 else reversed(pair):
+            _append(samples, key, timed(command))
+    say(_line(samples, ("validate_all", "raw_render_all")))
+
+
+@dataclass(frozen=True)
+class RawDeploy:
+    image: str
+    served: set[str]
+
+    def cert(self, ws: Workspace, slot: Slot) -> tuple[Path, Path] | None:
+        folder = ws.repo / ".certs" / slot.name
+        files = (folder / "cert.pem", folder / "key.pem")
+        return files if all(f.is_file() for f in files) else None
+
+    def __call__(self, ws: Workspace, slot: Slot) -> None:
+        raw.deploy(ws, slot.path(ws), slot.namespace, self.image, self.served, self.cert(ws, slot))
+
+
+def deploys(
+    ws: Workspace, suite: list[Slot], baseline: list[Slot], raw_deploy: RawDeploy, samples: Samples
+) -> None:
+    """First deploy to a fresh namespace and an immediate no-op redeploy, by the suite, and
+    the raw commands to another fresh namespace."""
+    for index, (mine, theirs) in enumerate(zip(suite, baseline, strict=True)):
+
+        def ours(slot=mine):
+            _append(samples, "deploy_first", timed(lambda: ws.invoke(*DEPLOY, slot.name)))
+            _append(samples, "deploy_noop", timed(lambda: ws.invoke(*DEPLOY, slot.name)))
+
+        def raws(slot=theirs):
+            _append(samples, "raw_deploy", timed(lambda: raw_deploy(ws, slot)))
+
+        for step in (ours, raws) if index % 2 == 0 else (raws, ours):
+            step()
+        say(f"deploy round {index + 1}/{len(suite)}: " + _line(samples, DEPLOYS, last=True))
+
+
+def growth(
+    ws: Workspace,
+    rounds: list[list[tuple[Slot, Slot]]],
+    validate_runs: int,
+    raw_deploy: RawDeploy,
+    samples: Samples,
+) -> None:
+    """Deploy (fresh namespaces: suite and raw) and validate one overlay per size."""
+    for number, pairs in enumerate(rounds, 1):
+        for mine, theirs in pairs if number % 2 else reversed(pairs):
+            n = mine.app_count
+            _append(samples, f"growth_deploy_{n}", timed(lambda s=mine: ws.invoke(*DEPLOY, s.name)))
+            _append(samples, f"growth_raw_{n}", timed(lambda s=theirs: raw_deploy(ws, s)))
+            for _ in range(validate_runs if number == 1 else 0):
+                _append(
+                    samples,
+                    f"growth_validate_{n}",
+                    timed(lambda s=mine: ws.invoke("manifests.validate", "--overlay", s.name)),
+                )
+                _append(
+                    samples, f"growth_render_{n}", timed(lambda s=mine: raw.render(ws, s.path(ws)))
+                )
+        say(f"growth round {number}/{len(rounds)}: " + _line(samples, "growth_", last=True))
+
+
+def _line(samples: Samples, prefix: str | tuple[str, ...] = "", last: bool = False) -> str:
+    pick = (lambda v: v[-1]) if last else (lambda v: sorted(v)[len(v) // 2])
+    return ", ".join(f"{k} {pick(v):.3f}s" for k, v in samples.items() if k.startswith(prefix))

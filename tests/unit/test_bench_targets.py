@@ -1,0 +1,101 @@
+"""bench.targets: every target evaluated; a miss reads NOT MET, a gap NOT MEASURED."""
+
+import pytest
+
+from bench import targets
+from bench.targets import MET, NOT_MEASURED, NOT_MET, Target
+
+
+def by_metric(outcomes):
+    return {o.target.metric: o for o in outcomes}
+
+
+ALL_MET = {
+    "deploy_vs_raw": 1.05,
+    "noop_vs_first": 0.2,
+    "noop_seconds": 1.2,
+    "validate_vs_raw": 1.4,
+    "list_seconds": 0.3,
+    "growth_deploy": "linear",
+    "growth_validate": "sublinear",
+}
+
+
+def test_every_issue_target_is_present_with_its_limit():
+    limits = {t.metric: (t.op, t.limit) for t in targets.TARGETS}
+    assert limits == {
+        "deploy_vs_raw": ("<=", 1.10),
+        "noop_vs_first": ("<=", 0.25),
+        "noop_seconds": ("<", 2.0),
+        "validate_vs_raw": ("<=", 1.5),
+        "list_seconds": ("<", 0.4),
+        "growth_deploy": ("shape", None),
+        "growth_validate": ("shape", None),
+    }
+
+
+def test_all_met():
+    assert all(o.status == MET for o in targets.evaluate(ALL_MET))
+
+
+@pytest.mark.parametrize(
+    ("metric", "value"),
+    [
+        ("deploy_vs_raw", 1.11),
+        ("noop_vs_first", 0.26),
+        ("noop_seconds", 2.0),  # strictly under 2 s
+        ("validate_vs_raw", 1.51),
+        ("list_seconds", 0.4),  # strictly under 0.4 s
+        ("growth_deploy", "superlinear"),
+        ("growth_validate", "superlinear"),
+    ],
+)
+def test_a_missed_target_is_not_met(metric, value):
+    outcome = by_metric(targets.evaluate({**ALL_MET, metric: value}))[metric]
+    assert outcome.status == NOT_MET
+    assert not outcome.met
+
+
+def test_limits_are_inclusive_for_ratios():
+    outcome = by_metric(targets.evaluate({**ALL_MET, "deploy_vs_raw": 1.10}))["deploy_vs_raw"]
+    assert outcome.status == MET
+
+
+def test_a_missing_measurement_is_not_measured_not_met():
+    outcomes = by_metric(
+        targets.evaluate({k: v for k, v in ALL_MET.items() if k != "noop_seconds"})
+    )
+    assert outcomes["noop_seconds"].status == NOT_MEASURED
+    assert not outcomes["noop_seconds"].met
+
+
+def test_unknown_comparison_is_a_bug():
+    with pytest.raises(ValueError, match="unknown comparison"):
+        targets.check(Target("x", "x", "==", 1.0), 1.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "text"),
+    [
+        (1.0712, "x", "1.07x"),
+        (0.3124, "s", "312 ms"),
+        (1.844, "s", "1.84 s"),
+        ("linear", "", "linear"),
+        (None, "s", "-"),
+    ],
+)
+def test_format_value(value, unit, text):
+    assert targets.format_value(value, unit) == text
+
+
+def test_outcome_as_dict_carries_status():
+    outcome = targets.check(targets.TARGETS[0], 1.5)
+    assert outcome.as_dict() == {
+        "name": "deploy overhead vs raw commands",
+        "metric": "deploy_vs_raw",
+        "op": "<=",
+        "limit": 1.10,
+        "unit": "x",
+        "value": 1.5,
+        "status": "NOT MET",
+    }
