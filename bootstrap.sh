@@ -30,7 +30,7 @@ install_packages() {
 
 # Only the cluster and the tests need these (CI steps that just lint do not).
 check_toolchains() {
-  command -v go >/dev/null 2>&1 || die "Go >= 1.22 is needed to build the pinned tools; see go.dev/dl"
+  command -v go >/dev/null 2>&1 || die "Go >= 1.26 is needed to build the pinned tools; see go.dev/dl"
   command -v kubectl >/dev/null 2>&1 || die "kubectl >= 1.31 is needed; see kubernetes.io/docs/tasks/tools"
   command -v python3 >/dev/null 2>&1 || die "Python >= 3.11 is needed"
   python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "Python >= 3.11 is needed"

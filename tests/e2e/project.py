@@ -68,7 +68,8 @@ def make_project(target: Path, cluster_name: str, context: str) -> Project:
     home.mkdir(exist_ok=True)
     env = {
         **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        # the copy has no .tools: use the tools this checkout built
+        "PATH": os.pathsep.join((str(BIN), str(paths.tools_bin()), os.environ["PATH"])),
         "OPSKIT_STATE_DIR": str(paths.state_dir()),
         "XDG_CONFIG_HOME": str(home / ".config"),
         "SOPS_AGE_KEY_FILE": str(home / ".config" / "sops" / "age" / "keys.txt"),

@@ -1,0 +1,164 @@
+"""The one interface every cluster provider implements, and what they share."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from opskit import paths
+from opskit.errors import OpsError
+from opskit.kube import Kube
+
+NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class Status:
+    """What `cluster.status` reports: `state` is running, stopped or absent."""
+
+    provider: str
+    name: str
+    context: str
+    kubeconfig: Path
+    state: str
+    nodes: tuple[str, ...] = ()
+    detail: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def lines(self) -> list[str]:
+        rows = [
+            f"provider:   {self.provider}",
+            f"name:       {self.name}",
+            f"state:      {self.state}",
+            f"context:    {self.context}",
+            f"kubeconfig: {self.kubeconfig}",
+        ]
+        if self.nodes:
+            rows.append(f"nodes:      {', '.join(self.nodes)}")
+        if self.detail:
+            rows.append(f"detail:     {self.detail}")
+        return rows
+
+
+class Cluster(ABC):
+    """A local cluster the suite creates, deletes, inspects and loads images into.
+
+    Every provider writes its kubeconfig to <root>/.opskit/clusters/<context>/kubeconfig;
+    none touches the user's ~/.kube/config.
+    """
+
+    provider: ClassVar[str]
+    runs_containers: ClassVar[bool]
+    tools_needed: ClassVar[tuple[str, ...]]
+
+    def __init__(self, cfg: Any, name: str | None = None) -> None:
+        self.cfg = cfg
+        self.name = name or cfg.cluster.name
+        if not NAME_PATTERN.match(self.name):
+            raise OpsError(
+                f"invalid cluster name {self.name!r}",
+                "use 1-40 lowercase letters, digits and '-' (e.g. gitops-lab)",
+            )
+
+    @property
+    @abstractmethod
+    def context(self) -> str:
+        """The kube context name in this cluster's kubeconfig."""
+
+    @property
+    def state_dir(self) -> Path:
+        return paths.state_dir() / "clusters" / self.context
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.state_dir / "kubeconfig"
+
+    def kube(self) -> Kube:
+        return Kube(self.kubeconfig, self.context)
+
+    @abstractmethod
+    def up(self, report=print) -> Status:
+        """Create (or resume) the cluster; a no-op when it already runs."""
+
+    @abstractmethod
+    def down(self, report=print) -> None:
+        """Delete the cluster and everything `up` created; a no-op when absent."""
+
+    @abstractmethod
+    def status(self) -> Status:
+        """Inspect without changing anything."""
+
+    @abstractmethod
+    def load_image(self, image: str) -> None:
+        """Make a locally built image available to the cluster's nodes."""
+
+    @abstractmethod
+    def ingress_address(self) -> str:
+        """Base URL where the cluster's ingress answers ("" when there is none)."""
+
+    def preflight(self) -> None:
+        from opskit import tools
+
+        tools.require(*self.tools_needed)
+
+    def _status(self, state: str, nodes: tuple[str, ...] = (), detail: str = "") -> Status:
+        return Status(self.provider, self.name, self.context, self.kubeconfig, state, nodes, detail)
+
+    def _forget(self) -> None:
+        """Remove this cluster's folder under .opskit (kubeconfig included), and the
+        folders above it that are left empty."""
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+        prune_empty(self.state_dir.parent)
+
+
+def prune_empty(folder: Path) -> None:
+    """Remove `folder` and its parents up to .opskit itself while they are empty."""
+    top = paths.state_dir()
+    while folder.is_dir() and folder.is_relative_to(top) and not any(folder.iterdir()):
+        folder.rmdir()
+        if folder == top:
+            return
+        folder = folder.parent
+
+
+def ready_nodes(kube: Kube) -> tuple[str, ...]:
+    """Names of the nodes whose Ready condition is True (empty when unreachable)."""
+    template = (
+        '{range .items[*]}{.metadata.name}{"="}'
+        '{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'
+    )
+    result = kube.run("get", "nodes", "-o", f"jsonpath={template}", check=False, timeout=15)
+    if result.returncode != 0:
+        return ()
+    pairs = (line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    return tuple(name for name, ready in pairs if ready == "True")
+
+
+DOCKER_INFO = ("docker", "info", "--format", "{{.ServerVersion}}")
+
+
+def docker_answers() -> bool:
+    """True when a Docker engine answers (`docker info`); False when absent or down."""
+    from opskit import shell
+    from opskit.errors import ToolMissing
+
+    try:
+        return shell.run(DOCKER_INFO, check=False, timeout=20).returncode == 0
+    except ToolMissing:
+        return False
+
+
+def require_docker(provider: str) -> None:
+    if not docker_answers():
+        raise OpsError(
+            f"{provider} needs a Docker engine, and `docker info` got no answer",
+            "start Docker (Docker Desktop, or `sudo systemctl start docker`), "
+            "or use `invoke cluster.up --provider kwok`",
+        )

@@ -1,0 +1,116 @@
+"""k3d: k3s in Docker, with Traefik as ingress and a k3d-managed local registry."""
+
+from __future__ import annotations
+
+import json
+
+from opskit import shell
+from opskit.clusters.base import Cluster, Status, ready_nodes, require_docker
+
+CREATE_TIMEOUT = 600.0
+
+
+class K3dCluster(Cluster):
+    provider = "k3d"
+    runs_containers = True
+    tools_needed = ("docker", "k3d", "kubectl")
+
+    @property
+    def context(self) -> str:
+        return f"k3d-{self.name}"
+
+    @property
+    def registry(self) -> str:
+        """Registry container name (k3d prefixes it with `k3d-`)."""
+        return f"{self.name}-registry"
+
+    def create_argv(self) -> list[str]:
+        k3d = self.cfg.cluster.k3d
+        return [
+            "k3d",
+            "cluster",
+            "create",
+            self.name,
+            "--agents",
+            str(max(self.cfg.cluster.nodes - 1, 0)),
+            "--image",
+            f"rancher/k3s:v{self.cfg.kubernetes.version}-k3s1",
+            "--port",
+            f"{k3d.http_port}:80@loadbalancer",
+            "--port",
+            f"{k3d.https_port}:443@loadbalancer",
+            "--registry-create",
+            f"{self.registry}:0.0.0.0:{k3d.registry_port}",
+            "--kubeconfig-update-default=false",
+            "--kubeconfig-switch-context=false",
+            "--wait",
+        ]
+
+    def up(self, report=print) -> Status:
+        require_docker(self.provider)
+        self.preflight()
+        current = self.status()
+        if current.state == "stopped":
+            report(f"starting stopped k3d cluster {self.name}")
+            shell.run(
+                ["k3d", "cluster", "start", self.name, "--wait"],
+                mutates=True,
+                timeout=CREATE_TIMEOUT,
+            )
+        elif current.state == "absent":
+            report(
+                f"creating k3d cluster {self.name} (Traefik ingress, registry "
+                f"localhost:{self.cfg.cluster.k3d.registry_port})"
+            )
+            shell.run(
+                self.create_argv(),
+                mutates=True,
+                timeout=CREATE_TIMEOUT,
+                hint=f"see `docker ps -a --filter name=k3d-{self.name}`; "
+                "`invoke cluster.down` cleans up",
+            )
+        else:
+            report(f"k3d cluster {self.name} already running (context {self.context})")
+        self._write_kubeconfig()
+        return self.status()
+
+    def _write_kubeconfig(self) -> None:
+        if not shell.is_dry_run():
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        shell.run(
+            ["k3d", "kubeconfig", "write", self.name, "--output", str(self.kubeconfig)],
+            mutates=True,
+            timeout=60,
+        )
+
+    def down(self, report=print) -> None:
+        require_docker(self.provider)
+        if self.status().state == "absent":
+            report(f"k3d cluster {self.name} is not there: nothing to delete")
+        else:
+            report(f"deleting k3d cluster {self.name} and its registry")
+            shell.run(["k3d", "cluster", "delete", self.name], mutates=True, timeout=300)
+        if not shell.is_dry_run():
+            self._forget()
+
+    def status(self) -> Status:
+        result = shell.run(["k3d", "cluster", "list", "--output", "json"], timeout=30)
+        clusters = {c.get("name"): c for c in json.loads(result.stdout or "[]")}
+        found = clusters.get(self.name)
+        if found is None:
+            return self._status("absent")
+        if not found.get("serversRunning"):
+            return self._status("stopped")
+        nodes = ready_nodes(self.kube()) if self.kubeconfig.exists() else ()
+        return self._status("running", nodes)
+
+    def load_image(self, image: str) -> None:
+        shell.run(
+            ["k3d", "image", "import", image, "--cluster", self.name],
+            mutates=True,
+            timeout=600,
+            hint="build the image first: `invoke image.build`",
+        )
+
+    def ingress_address(self) -> str:
+        return f"http://localhost:{self.cfg.cluster.k3d.http_port}"

@@ -1,0 +1,282 @@
+"""kwok: a real control plane (etcd, kube-apiserver, controller-manager, scheduler) as local
+processes, with kwok simulating the nodes and the pods' lifecycle. No containers, no
+downloads: every binary comes from .tools/bin (`invoke tools.install`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import shutil
+import socket
+from pathlib import Path
+
+from opskit import paths, shell, tools
+from opskit.clusters import kwok_stages
+from opskit.clusters.base import Cluster, Status, prune_empty, ready_nodes
+from opskit.errors import OpsError
+
+NEVER_READY_LABEL = kwok_stages.NEVER_READY_LABEL
+CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
+UP_TIMEOUT = 180.0
+NODE_READY_TIMEOUT = "120s"
+# kube-controller-manager's hostPath provisioner (enabled in config_text) makes each volume a
+# folder below HOSTPATH_ROOT; `down` removes the ones still there.
+HOSTPATH_ROOT = "/tmp/hostpath_pv/"
+STORAGE_CLASS = """apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: kubernetes.io/host-path
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+"""
+
+
+def never_ready_patch() -> str:
+    """A strategic-merge patch that makes a Deployment's new pods never become Ready
+    (`kubectl patch deployment X --patch <this>`); needs a kwok cluster from this module."""
+    import json
+
+    labels = {NEVER_READY_LABEL: "true"}
+    return json.dumps({"spec": {"template": {"metadata": {"labels": labels}}}})
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+class KwokCluster(Cluster):
+    provider = "kwok"
+    runs_containers = False
+    tools_needed = ("kwokctl", "kwok", *CONTROL_PLANE, "kubectl")
+
+    @property
+    def context(self) -> str:
+        return f"kwok-{self.name}"
+
+    @property
+    def workdir(self) -> Path:
+        """KWOK_WORKDIR: kwokctl keeps pids, certificates, logs and etcd data below it."""
+        return paths.state_dir() / "kwok"
+
+    @property
+    def cluster_dir(self) -> Path:
+        return self.workdir / "clusters" / self.name
+
+    @property
+    def config_file(self) -> Path:
+        return self.state_dir / "kwokctl.yaml"
+
+    def kwokctl(self, *args: str) -> list[str]:
+        return ["kwokctl", "--name", self.name, *args]
+
+    def _env(self) -> dict[str, str]:
+        return {"KWOK_WORKDIR": str(self.workdir), "KUBECONFIG": str(self.kubeconfig)}
+
+    @property
+    def kube_version(self) -> str:
+        return self.cfg.tools.get("kubernetes", f"v{self.cfg.kubernetes.version}")
+
+    def config_text(self) -> str:
+        """kwokctl's --config: the Kubernetes version (it picks component flags by it)
+        and the Stages, failure injection included."""
+        options = (
+            "apiVersion: config.kwok.x-k8s.io/v1alpha1\n"
+            "kind: KwokctlConfiguration\n"
+            "options:\n"
+            f"  kubeVersion: {self.kube_version}\n"
+            "componentsPatches:\n"
+            "- name: kube-controller-manager\n"  # PVCs of StatefulSets get volumes
+            "  extraArgs:\n"
+            "  - {key: enable-hostpath-provisioner, value: 'true'}\n"
+        )
+        return f"{options}---\n{kwok_stages.STAGES}"
+
+    def create_argv(self) -> list[str]:
+        """`kwokctl create cluster` with every binary given: nothing is downloaded."""
+        binary = {name: tools.which(name) or name for name in (*CONTROL_PLANE, "kwok")}
+        port = self.cfg.cluster.kwok.apiserver_port
+        return self.kwokctl(
+            "create",
+            "cluster",
+            "--runtime",
+            "binary",
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--config",
+            str(self.config_file),
+            "--kube-apiserver-binary",
+            binary["kube-apiserver"],
+            "--kube-controller-manager-binary",
+            binary["kube-controller-manager"],
+            "--kube-scheduler-binary",
+            binary["kube-scheduler"],
+            "--etcd-binary",
+            binary["etcd"],
+            "--kwok-controller-binary",
+            binary["kwok"],
+            *(["--kube-apiserver-port", str(port)] if port else []),
+            "--wait",
+            "2m",
+        )
+
+    def up(self, report=print) -> Status:
+        current = self.status()
+        if current.running and len(current.nodes) >= self.cfg.cluster.nodes:
+            report(f"kwok cluster {self.name} already running (context {self.context})")
+            return current
+        self.preflight()
+        if current.state == "stopped":
+            self._restart(report)
+        created = current.state == "absent"
+        if created:
+            self._check_port()
+        try:
+            if created:
+                self._create(report)
+            self._wait_api()
+            self._scale_nodes(report)
+            self.kube().run("apply", "-f", "-", stdin=STORAGE_CLASS, mutates=True, timeout=30)
+        except (OpsError, KeyboardInterrupt):
+            if created and not shell.is_dry_run():
+                self.down(report=lambda _msg: None)  # leave nothing half-created
+            raise
+        return self.status()
+
+    def _restart(self, report) -> None:
+        """Processes gone (a reboot, a kill): stop what is left, start all again; the
+        etcd data survives."""
+        report(f"restarting stopped kwok cluster {self.name}")
+        for verb in ("stop", "start"):
+            shell.run(
+                self.kwokctl(verb, "cluster"),
+                env=self._env(),
+                mutates=True,
+                timeout=UP_TIMEOUT,
+                hint=f"its logs are in {self.cluster_dir / 'logs'}",
+            )
+
+    def _wait_api(self, seconds: float = 60.0) -> None:
+        """Until the apiserver's /readyz passes (right after a start its hooks still run)."""
+        import time
+
+        deadline = time.monotonic() + seconds
+        while not shell.is_dry_run() and not self._ready():
+            if time.monotonic() > deadline:
+                raise OpsError(
+                    f"kwok cluster {self.name}: apiserver not ready after {seconds:g}s",
+                    f"see the logs in {self.cluster_dir / 'logs'}",
+                )
+            time.sleep(0.5)
+
+    def _ready(self) -> bool:
+        return self.kube().run("get", "--raw", "/readyz", check=False, timeout=10).returncode == 0
+
+    def _check_port(self) -> None:
+        port = self.cfg.cluster.kwok.apiserver_port
+        if port and port_in_use(port):
+            raise OpsError(
+                f"port {port} (cluster.kwok.apiserver_port) is already in use",
+                "stop what listens there, or set cluster.kwok.apiserver_port: 0 in opskit.yaml "
+                "to pick a free port",
+            )
+
+    def _create(self, report) -> None:
+        report(
+            f"starting kwok cluster {self.name} (etcd, kube-apiserver, "
+            "kube-controller-manager, kube-scheduler, kwok)"
+        )
+        if not shell.is_dry_run():
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self.config_file.write_text(self.config_text())
+        shell.run(
+            self.create_argv(),
+            env=self._env(),
+            mutates=True,
+            timeout=UP_TIMEOUT,
+            hint=f"its logs are in {self.cluster_dir / 'logs'}",
+        )
+
+    def _scale_nodes(self, report) -> None:
+        count = self.cfg.cluster.nodes
+        report(f"scaling to {count} simulated node(s)")
+        shell.run(
+            self.kwokctl("scale", "node", "--replicas", str(count)),
+            env=self._env(),
+            mutates=True,
+            timeout=60,
+        )
+        self.kube().run(
+            "wait",
+            "--for=condition=Ready",
+            "node",
+            "--all",
+            f"--timeout={NODE_READY_TIMEOUT}",
+            mutates=True,
+            timeout=150,
+        )
+
+    def down(self, report=print) -> None:
+        if not self.cluster_dir.exists() and not self.state_dir.exists():
+            report(f"kwok cluster {self.name} is not there: nothing to delete")
+            return
+        volumes = self._volume_folders()
+        if self.cluster_dir.exists():
+            report(f"deleting kwok cluster {self.name}")
+            shell.run(
+                self.kwokctl("delete", "cluster", "--kubeconfig", str(self.kubeconfig)),
+                env=self._env(),
+                mutates=True,
+                timeout=120,
+            )
+        if shell.is_dry_run():
+            return
+        shutil.rmtree(self.cluster_dir, ignore_errors=True)
+        for folder in volumes:
+            shutil.rmtree(folder, ignore_errors=True)
+        if volumes:
+            with contextlib.suppress(OSError):  # shared by all kwok clusters: only if empty
+                Path(HOSTPATH_ROOT).rmdir()
+        prune_empty(self.cluster_dir.parent)
+        self._forget()
+        report(f"kwok cluster {self.name} deleted")
+
+    def _volume_folders(self) -> list[Path]:
+        """Folders of the volumes the hostPath provisioner made (when the cluster answers)."""
+        if not self.cluster_dir.exists() or not self._ready():
+            return []
+        paths_out = (
+            self.kube()
+            .run(
+                "get",
+                "pv",
+                "-o",
+                "jsonpath={.items[*].spec.hostPath.path}",
+                check=False,
+                timeout=15,
+            )
+            .stdout.split()
+        )
+        return [Path(p) for p in paths_out if p.startswith(HOSTPATH_ROOT) and ".." not in p]
+
+    def status(self) -> Status:
+        if not self.cluster_dir.exists():
+            return self._status("absent")
+        if not self._ready():
+            return self._status(
+                "stopped", detail=f"apiserver not answering; logs in {self.cluster_dir / 'logs'}"
+            )
+        return self._status("running", ready_nodes(self.kube()))
+
+    def load_image(self, image: str) -> None:
+        """kwok runs no containers: pods only reference images, so there is nothing to load."""
+
+    def ingress_address(self) -> str:
+        return ""

@@ -1,0 +1,36 @@
+"""kubectl bound to one cluster: an explicit kubeconfig and context on every call.
+
+Never relies on ~/.kube/config or its current-context, so a task cannot act on a
+cluster other than the one it was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from opskit import shell
+
+
+@dataclass(frozen=True)
+class Kube:
+    kubeconfig: Path | str
+    context: str
+
+    def argv(self, *args: str) -> list[str]:
+        """The kubectl argv for `args` against this cluster."""
+        return ["kubectl", "--kubeconfig", str(self.kubeconfig), "--context", self.context, *args]
+
+    def step(self, *args: str, **options) -> shell.Step:
+        """The same command as a value (for plans, dry-run output and pipelines)."""
+        return shell.Step(argv=tuple(self.argv(*args)), **options)
+
+    def run(self, *args: str, **shell_kwargs) -> shell.Result:
+        """Run kubectl against this cluster (shell.run options pass through)."""
+        return shell.run(self.argv(*args), **shell_kwargs)
+
+    def json(self, *args: str, **shell_kwargs) -> dict:
+        """`kubectl <args> -o json`, parsed."""
+        import json
+
+        return json.loads(self.run(*args, "-o", "json", **shell_kwargs).stdout)

@@ -1,0 +1,64 @@
+"""A fresh kwok cluster for the whole e2e session (name gitops-lab-e2e), torn down after.
+
+Fixtures for every e2e test:
+  kwok_cluster  the cluster (.name, .context, .kubeconfig; opskit.clusters.kwok.KwokCluster)
+  kube          opskit.kube.Kube bound to it (explicit kubeconfig + context on every call)
+  namespace     a fresh namespace per test, deleted afterwards
+
+Pods whose template carries the label `opskit.dev/never-ready` (see
+opskit.clusters.kwok.NEVER_READY_LABEL / never_ready_patch()) run but never become Ready,
+so a rollout of them never completes: the way to test rollbacks.
+
+OPSKIT_E2E_KEEP=1 keeps the cluster after the session (faster reruns while developing);
+OPSKIT_E2E_CLUSTER=<name> picks another name (two runs side by side).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from opskit import config
+from opskit.clusters.kwok import KwokCluster
+from opskit.kube import Kube
+
+E2E_CLUSTER = os.environ.get("OPSKIT_E2E_CLUSTER", "gitops-lab-e2e")
+
+
+def _say(message: str) -> None:
+    print(f"[e2e] {message}", file=sys.stderr, flush=True)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.cluster)
+
+
+@pytest.fixture(scope="session")
+def kwok_cluster() -> Iterator[KwokCluster]:
+    cluster = KwokCluster(config.load(), E2E_CLUSTER)
+    keep = os.environ.get("OPSKIT_E2E_KEEP") == "1"
+    if not keep:
+        cluster.down(report=_say)  # a fresh cluster, whatever an earlier run left
+    cluster.up(report=_say)
+    yield cluster
+    if not keep:
+        cluster.down(report=_say)
+
+
+@pytest.fixture(scope="session")
+def kube(kwok_cluster: KwokCluster) -> Kube:
+    return kwok_cluster.kube()
+
+
+@pytest.fixture
+def namespace(kube: Kube) -> Iterator[str]:
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    kube.run("create", "namespace", name)
+    yield name
+    kube.run("delete", "namespace", name, "--wait=false", check=False)
