@@ -18,6 +18,7 @@ DEV = ("-e", ".[dev]", "--config-settings", "editable_mode=compat")
 def lint(session: nox.Session) -> None:
     """Static checks: ruff, yamllint, shellcheck, Elixir syntax+format, secrets, CI schemas."""
     session.install(*DEV)
+    session.run("invoke", "tools.install", "--only=sops")  # secrets.check decrypts
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("yamllint", "--strict", ".")
