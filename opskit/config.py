@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -139,6 +140,8 @@ def load(path: Path | str | None = None) -> Config:
     }
     for ov in overlays.values():
         object.__setattr__(ov, "path", (file.parent / ov.path).resolve())
+    if image := os.environ.get("OPSKIT_IMAGE"):  # CI pushes to its own registry
+        data["app"] = {**reader.mapping(data.get("app"), "app"), "image": image}
     if "root" in data:
         reader.fail("root", "unknown key", "remove it: the root is the folder of opskit.yaml")
     return reader.build(Config, data, "", root=file.parent, overlays=overlays)

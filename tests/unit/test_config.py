@@ -102,3 +102,10 @@ def test_root_found_from_env_and_cwd(tmp_path, monkeypatch):
         assert paths.root() == nested
     finally:
         paths.root.cache_clear()
+
+
+def test_image_repository_can_be_overridden_from_the_environment(root, monkeypatch):
+    monkeypatch.setenv("OPSKIT_IMAGE", "ghcr.io/acme/gitops-lab/api")
+    cfg = config.load(root / "opskit.yaml")
+    assert cfg.app.image == "ghcr.io/acme/gitops-lab/api"
+    assert cfg.app.port == 4000
