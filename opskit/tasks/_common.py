@@ -60,6 +60,13 @@ def load_config(c) -> Any:
     return cached
 
 
+def cluster_kube(cfg) -> Any:
+    """kubectl bound to the configured cluster (its own kubeconfig and context)."""
+    from opskit import clusters
+
+    return clusters.current(cfg).kube()
+
+
 def say(message: str) -> None:
     """A progress or result line for people (stderr keeps stdout clean for data)."""
     print(f"{PREFIX}: {message}", file=sys.stderr, flush=True)

@@ -2,13 +2,14 @@
 
 from invoke import task
 
-from opskit.tasks._common import DRY_RUN_HELP, OVERLAY_HELP, load_config, opskit_task, say
-
-
-def _kube(cfg):
-    from opskit import clusters
-
-    return clusters.current(cfg).kube()
+from opskit.tasks._common import (
+    DRY_RUN_HELP,
+    OVERLAY_HELP,
+    cluster_kube,
+    load_config,
+    opskit_task,
+    say,
+)
 
 
 @task(help={"dry_run": DRY_RUN_HELP})
@@ -18,7 +19,7 @@ def install(c, dry_run=False):
     from opskit import argocd
 
     cfg = load_config(c)
-    argocd.install(cfg, _kube(cfg))
+    argocd.install(cfg, cluster_kube(cfg))
     if dry_run:
         return say("dry run: nothing was changed")
     say(f"ArgoCD {cfg.argocd.version} installed in namespace {cfg.argocd.namespace}")
@@ -31,7 +32,7 @@ def bootstrap(c, overlay="dev", dry_run=False):
     from opskit import argocd
 
     cfg = load_config(c)
-    name = argocd.bootstrap(cfg, _kube(cfg), cfg.overlay(overlay))
+    name = argocd.bootstrap(cfg, cluster_kube(cfg), cfg.overlay(overlay))
     if dry_run:
         return say("dry run: nothing was changed")
     say(f"Application {name} bootstrapped in namespace {cfg.argocd.namespace}")
@@ -44,7 +45,7 @@ def status(c):
     from opskit import argocd
 
     cfg = load_config(c)
-    print(argocd.table(argocd.status(cfg, _kube(cfg))))
+    print(argocd.table(argocd.status(cfg, cluster_kube(cfg))))
 
 
 @task(help={"overlay": OVERLAY_HELP, "dry_run": DRY_RUN_HELP})
@@ -54,7 +55,7 @@ def sync(c, overlay="dev", dry_run=False):
     from opskit import argocd
 
     cfg = load_config(c)
-    name = argocd.sync(cfg, _kube(cfg), cfg.overlay(overlay))
+    name = argocd.sync(cfg, cluster_kube(cfg), cfg.overlay(overlay))
     if dry_run:
         return say("dry run: nothing was changed")
     say(f"sync of {name} requested; follow it with `invoke argocd.status`")

@@ -2,13 +2,7 @@
 
 from invoke import task
 
-from opskit.tasks._common import DRY_RUN_HELP, load_config, opskit_task, say
-
-
-def _kube(cfg):
-    from opskit import clusters
-
-    return clusters.current(cfg).kube()
+from opskit.tasks._common import DRY_RUN_HELP, cluster_kube, load_config, opskit_task, say
 
 
 @task(help={"dry_run": DRY_RUN_HELP})
@@ -18,7 +12,7 @@ def install(c, dry_run=False):
     from opskit import monitoring
 
     cfg = load_config(c)
-    monitoring.install(cfg, _kube(cfg))
+    monitoring.install(cfg, cluster_kube(cfg))
     if dry_run:
         return say("dry run: nothing was changed")
     say(
@@ -36,7 +30,7 @@ def status(c):
     from opskit import monitoring
 
     cfg = load_config(c)
-    checks = monitoring.status(cfg, _kube(cfg), list(cfg.overlays.values()))
+    checks = monitoring.status(cfg, cluster_kube(cfg), list(cfg.overlays.values()))
     for check in checks:
         print(check.line())
     if not all(check.ok for check in checks):

@@ -5,37 +5,25 @@ SOPS_AGE_KEY_FILE, so the user's real age key is never read or written.
 """
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 from invoke import Context, Exit
 
-from opskit import config, secretgen, secrets, shell, tools
+from opskit import secretgen, secrets, shell
 from opskit.errors import OpsError
 from opskit.tasks import secrets as secrets_tasks
+from tests.unit.conftest import needs_sops
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(
-    not all(tools.which(t) for t in ("sops", "age-keygen", "git")),
-    reason="needs sops, age-keygen and git (`invoke tools.install`, apt-get install age)",
-)
+pytestmark = needs_sops
 
 
 @pytest.fixture
-def cfg(tmp_path, monkeypatch):
+def cfg(secrets_project):
     """A project root in tmp_path, with an isolated user key location."""
-    home = tmp_path / "home"
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(home / ".config/sops/age/keys.txt"))
-    monkeypatch.delenv("SOPS_AGE_KEY", raising=False)
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    shutil.copy(ROOT / "opskit.yaml", repo / "opskit.yaml")
-    shell.run(["git", "init", "-q", str(repo)])
-    return config.load(repo / "opskit.yaml")
+    return secrets_project
 
 
 def other_key(tmp_path: Path, name: str = "other") -> tuple[Path, str]:

@@ -7,14 +7,12 @@ from pathlib import Path
 import pytest
 from invoke import Context, Exit
 
-from opskit import config, secretgen, secrets, secretscan, shell, tools
+from opskit import secretgen, secrets, secretscan, shell
 from opskit.tasks import secrets as secrets_tasks
+from tests.unit.conftest import needs_sops
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(
-    not all(tools.which(t) for t in ("sops", "age-keygen", "git")),
-    reason="needs sops, age-keygen and git (`invoke tools.install`, apt-get install age)",
-)
+pytestmark = needs_sops
 # Built at run time so this file itself holds none of the patterns it plants.
 AGE_SECRET = "AGE-SECRET-" + "KEY-1" + "Q" * 58
 KEY_MARK = "RSA " + "PRIVATE" + " KEY-----"
@@ -23,17 +21,8 @@ AWS_ID = "AKIA" + "ABCDEFGHIJKLMNOP"
 
 
 @pytest.fixture
-def cfg(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(home / ".config/sops/age/keys.txt"))
-    monkeypatch.delenv("SOPS_AGE_KEY", raising=False)
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    shutil.copy(ROOT / "opskit.yaml", repo / "opskit.yaml")
-    shell.run(["git", "init", "-q", str(repo)])
-    loaded = config.load(repo / "opskit.yaml")
+def cfg(secrets_project):
+    loaded = secrets_project
     secretgen.init(loaded, loaded.overlay("dev"))
     return loaded
 

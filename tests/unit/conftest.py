@@ -1,0 +1,30 @@
+"""Fixtures shared by the unit tests of the secret flows."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from opskit import config, shell, tools
+
+ROOT = Path(__file__).resolve().parents[2]
+
+needs_sops = pytest.mark.skipif(
+    not all(tools.which(t) for t in ("sops", "age-keygen", "git")),
+    reason="needs sops, age-keygen and git (`invoke tools.install`, apt-get install age)",
+)
+
+
+@pytest.fixture
+def secrets_project(tmp_path, monkeypatch):
+    """A project root in tmp_path (a git repository) with an isolated user key location."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(home / ".config/sops/age/keys.txt"))
+    monkeypatch.delenv("SOPS_AGE_KEY", raising=False)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(ROOT / "opskit.yaml", repo / "opskit.yaml")
+    shell.run(["git", "init", "-q", str(repo)])
+    return config.load(repo / "opskit.yaml")
