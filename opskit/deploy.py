@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from opskit import gitinfo, manifests, paths, rollout, shell, tools
+from opskit import gitinfo, manifests, paths, rollback, rollout, shell, tools
 from opskit.config import Config, Overlay
 from opskit.errors import OpsError
 from opskit.kube import Kube
@@ -34,6 +34,7 @@ class Plan:
     unserved: list[str]  # `Kind/name: reason; install` lines
     private: list[bytes]  # decrypted Secrets and the TLS Secret, in memory only
     runs_containers: bool
+    before: dict[str, rollout.Workload]  # the workloads as they were (empty for a dry run)
 
     def apply_step(self) -> shell.Step:
         payload = "---\n".join([manifests.dump(self.objects), *(d.decode() for d in self.private)])
@@ -44,6 +45,7 @@ class Plan:
             "--validate=false",
             f"--field-manager={FIELD_MANAGER}",
             "--force-conflicts",
+            "--output=json",  # the applied objects: tells a no-op without another read
             "-f",
             "-",
             stdin=payload.encode(),
@@ -63,13 +65,6 @@ def preflight(cfg: Config, overlay: Overlay, context: str | None) -> tuple[Kube,
             f"(allowed: {', '.join(overlay.contexts)})",
             f"add it to overlays.{overlay.name}.contexts in opskit.yaml, or pass --context",
         )
-    kube.run(
-        "get",
-        "--raw",
-        "/readyz",
-        timeout=15,
-        hint="is the cluster up? start it with `invoke cluster.up`",
-    )
     return kube, runs_containers
 
 
@@ -93,6 +88,7 @@ def build_plan(
     runs_containers: bool,
     allow_dirty: bool,
     notify: Notify,
+    snapshot: bool = True,
 ) -> Plan:
     """Everything before the first write: any failure here leaves the cluster untouched.
 
@@ -115,14 +111,23 @@ def build_plan(
         private = pool.submit(secrets.decrypt_overlay, cfg, overlay)
         tls = pool.submit(certs.tls_secret, cfg, overlay) if overlay.hosts else None
         versions = pool.submit(api_versions, kube)
+        before = pool.submit(rollout.snapshot, kube, overlay.namespace) if snapshot else None
         objects, docs = rendered.result(), private.result()
         served, unserved = split_served(versions.result(), objects)
         if tls is not None and any(o["kind"] == "Ingress" for o in objects):
             docs.append(tls.result())
     _check_private(cfg, overlay, docs)
     _report_unserved(overlay, unserved, notify)
+    image = f"{cfg.app.image}:{tag.value}"
     return Plan(
-        overlay, kube, f"{cfg.app.image}:{tag.value}", served, unserved, docs, runs_containers
+        overlay,
+        kube,
+        image,
+        served,
+        unserved,
+        docs,
+        runs_containers,
+        before.result() if before else {},
     )
 
 
@@ -205,8 +210,25 @@ def deploy(
 ) -> None:
     overlay = cfg.overlay(name)
     kube, runs_containers = preflight(cfg, overlay, context)
-    plan = build_plan(cfg, overlay, kube, runs_containers, allow_dirty, notify)
-    if runs_containers:
+    if dry_run:
+        plan = build_plan(cfg, overlay, kube, runs_containers, allow_dirty, notify, False)
+        _announce(cfg, plan, notify)
+        shell.run_step(plan.apply_step())
+        return
+    from opskit import lock as locking
+
+    # one deploy per overlay and cluster at a time; other clusters are not blocked
+    lock = paths.state_dir() / "locks" / f"deploy-{kube.context}-{overlay.name}.lock"
+    with locking.exclusive(lock, wait=timeout, what=f"a deploy to {overlay.name}", notify=notify):
+        plan = build_plan(cfg, overlay, kube, runs_containers, allow_dirty, notify)
+        _announce(cfg, plan, notify)
+        final = _apply_and_wait(plan, timeout, notify)
+    _summary(plan, final, notify)
+
+
+def _announce(cfg: Config, plan: Plan, notify: Notify) -> None:
+    """Ship the image where the cluster runs containers; say what is about to happen."""
+    if plan.runs_containers:
         _ship_image(cfg, plan, notify)
     else:
         notify(
@@ -215,18 +237,8 @@ def deploy(
         )
     notify(
         f"plan: {len(plan.objects)} objects + {len(plan.private)} secrets (decrypted in "
-        f"memory) -> {kube.context}, namespace {overlay.namespace}"
+        f"memory) -> {plan.kube.context}, namespace {plan.overlay.namespace}"
     )
-    if dry_run:
-        shell.run_step(plan.apply_step())
-        return
-    # one deploy per overlay and cluster at a time; other clusters are not blocked
-    lock = paths.state_dir() / "locks" / f"deploy-{kube.context}-{overlay.name}.lock"
-    from opskit import lock as locking
-
-    with locking.exclusive(lock, wait=timeout, what=f"a deploy to {overlay.name}", notify=notify):
-        final = _apply_and_wait(plan, timeout, notify)
-    _summary(plan, final, notify)
 
 
 def _ship_image(cfg: Config, plan: Plan, notify: Notify) -> None:
@@ -241,11 +253,12 @@ def _ship_image(cfg: Config, plan: Plan, notify: Notify) -> None:
 
 def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> dict[str, rollout.Workload]:
     """Apply, then wait for what changed; returns the workloads' state when it is known."""
-    namespace = plan.overlay.namespace
-    before = rollout.snapshot(plan.kube, namespace)
+    namespace, before = plan.overlay.namespace, plan.before
     started = time.monotonic()
-    shell.run_step(plan.apply_step())
-    after = rollout.snapshot(plan.kube, namespace)
+    applied = shell.run_step(plan.apply_step()).stdout
+    after = rollout.unchanged(before, applied)
+    if after is None:  # something is new or changed: read its live state
+        after = rollout.snapshot(plan.kube, namespace)
     fresh = rollout.changed(before, after)
     todo = fresh + [w for w in after.values() if not w.ready and w not in fresh]
     if not todo:
@@ -257,36 +270,8 @@ def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> dict[str, rol
     try:
         rollout.wait(plan.kube, namespace, todo, timeout, notify)
     except rollout.RolloutFailed as failed:
-        _roll_back(plan, before, todo, failed, notify)
+        rollback.after_failed_deploy(plan.kube, plan.overlay, before, todo, failed, notify)
     return rollout.snapshot(plan.kube, namespace)
-
-
-def _roll_back(
-    plan: Plan,
-    before: dict[str, rollout.Workload],
-    todo: list[rollout.Workload],
-    failed: rollout.RolloutFailed,
-    notify: Notify,
-) -> None:
-    namespace = plan.overlay.namespace
-    notify(rollout.diagnostics(plan.kube, namespace, failed.workload))
-    undone = []
-    for workload in todo:
-        previous = before.get(workload.ref)
-        if previous is None or previous.revision is None:
-            notify(f"{workload.ref}: new in this deploy, no previous revision to roll back to")
-            continue
-        notify(f"rolling back {workload.ref} to revision {previous.revision}")
-        rollout.undo(plan.kube, namespace, workload, previous.revision)
-        undone.append(workload)
-    if undone:
-        rollout.wait(plan.kube, namespace, undone, 120, notify)
-    raise OpsError(
-        f"deploy to {plan.overlay.name} failed: {failed}",
-        "rolled back the changed workloads; see the diagnostics above"
-        if undone
-        else "see the diagnostics above",
-    )
 
 
 def _summary(plan: Plan, now: dict[str, rollout.Workload], notify: Notify) -> None:
@@ -297,36 +282,3 @@ def _summary(plan: Plan, now: dict[str, rollout.Workload], notify: Notify) -> No
         )
     for host in plan.overlay.hosts:
         notify(f"url: https://{host}/api/health")
-
-
-def rollback(
-    cfg: Config,
-    name: str,
-    *,
-    workload: str,
-    to_revision: int | None = None,
-    context: str | None = None,
-    timeout: float = 300,
-    dry_run: bool = False,
-    notify: Notify = print,
-) -> None:
-    """Undo a workload's rollout (to a revision, or the previous one) and wait for it."""
-    overlay = cfg.overlay(name)
-    kube, _ = preflight(cfg, overlay, context)
-    current = rollout.snapshot(kube, overlay.namespace)
-    if workload not in current:
-        known = ", ".join(sorted(current)) or "none"
-        raise OpsError(
-            f"{overlay.namespace}: no workload {workload!r} (found: {known})",
-            "pass --workload kind/name of a Deployment or StatefulSet",
-        )
-    target = current[workload]
-    notify(
-        f"rolling back {target.ref} from revision {target.revision} to "
-        f"{to_revision or 'the previous revision'}"
-    )
-    rollout.undo(kube, overlay.namespace, target, to_revision)
-    if not dry_run:
-        rollout.wait(kube, overlay.namespace, [target], timeout, notify)
-        done = rollout.snapshot(kube, overlay.namespace)[workload]
-        notify(f"{done.ref} is at revision {done.revision}: {', '.join(done.images)}")

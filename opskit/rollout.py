@@ -63,9 +63,20 @@ def _workload(item: dict, revisions: dict[str, int]) -> Workload:
         ready=observed and done,
         selector=tuple(sorted(spec["selector"].get("matchLabels", {}).items())),
         images=tuple(c["image"] for c in spec["template"]["spec"]["containers"]),
-        progress=", ".join(f"{k} {n}/{want}" for k, n in counts.items()),
+        progress=_progress(counts, want, status),
         stalled=_stalled(status),
     )
+
+
+def _progress(counts: dict[str, int], want: int, status: dict) -> str:
+    """e.g. `updated 1/1, available 1/1, 1 unavailable, 1 old`: what a rollout waits for."""
+    parts = [f"{k} {n}/{want}" for k, n in counts.items()]
+    if status.get("unavailableReplicas"):
+        parts.append(f"{status['unavailableReplicas']} unavailable")
+    old = status.get("replicas", 0) - status.get("updatedReplicas", status.get("replicas", 0))
+    if old > 0:
+        parts.append(f"{old} old")
+    return ", ".join(parts)
 
 
 def _stalled(status: dict) -> str:
@@ -74,6 +85,24 @@ def _stalled(status: dict) -> str:
         if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
             return cond.get("message", "progress deadline exceeded")
     return ""
+
+
+def unchanged(before: dict[str, Workload], applied: str) -> dict[str, Workload] | None:
+    """`before`, when the apply output (`-o json`) shows every workload at the generation it
+    had and all of them ready; else None. Saves a read on a no-op deploy."""
+    import json
+
+    data = json.loads(applied or "{}")
+    items = data.get("items", [data]) if data.get("kind") == "List" else [data]
+    seen = 0
+    for item in items:
+        if item.get("kind") not in ("Deployment", "StatefulSet"):
+            continue
+        seen += 1
+        old = before.get(f"{item['kind'].lower()}/{item['metadata']['name']}")
+        if old is None or not old.ready or old.generation != item["metadata"]["generation"]:
+            return None
+    return before if seen == len(before) else None
 
 
 def changed(before: dict[str, Workload], after: dict[str, Workload]) -> list[Workload]:

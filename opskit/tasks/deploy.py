@@ -47,10 +47,10 @@ def rollback(
     c, overlay="dev", workload=None, to_revision=None, context=None, timeout=300, dry_run=False
 ):
     """Roll a workload back to its previous (or a given) revision and wait for it."""
-    from opskit import deploy as pipeline
+    from opskit import rollback as undo
 
     cfg = load_config(c)
-    pipeline.rollback(
+    undo.rollback(
         cfg,
         overlay,
         workload=workload or f"deployment/{cfg.app.name}",

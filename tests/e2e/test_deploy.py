@@ -64,7 +64,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(project, kube):
     err = result.stderr.decode()
     assert "[dry-run] kubectl --kubeconfig " in err
     apply = " apply --server-side --validate=false --field-manager=opskit --force-conflicts"
-    assert apply + " -f - < <" in err
+    assert apply + " --output=json -f - < <" in err
     assert new_tag not in _api(kube)["spec"]["template"]["spec"]["containers"][0]["image"]
     assert _api(kube)["metadata"]["resourceVersion"] == before
 

@@ -86,5 +86,20 @@ def test_progress_and_stalled_rollout_are_read_from_status():
 
 def test_old_pods_still_terminating_is_not_ready():
     item = _deployment()
-    item["status"]["replicas"] = 3  # an old pod has not gone yet
-    assert not rollout._workload(item, {}).ready
+    item["status"].update(replicas=3, unavailableReplicas=1)  # an old pod has not gone yet
+    workload = rollout._workload(item, {})
+    assert not workload.ready
+    assert workload.progress == "updated 2/2, available 2/2, 1 unavailable, 1 old"
+
+
+def test_unchanged_reads_the_apply_output():
+    import json
+
+    api = rollout._workload(_deployment(), {})
+    applied = {"kind": "List", "items": [_deployment(), {"kind": "Service", "metadata": {}}]}
+    assert rollout.unchanged({api.ref: api}, json.dumps(applied)) == {api.ref: api}
+    bumped = {"kind": "List", "items": [_deployment(generation=3)]}
+    assert rollout.unchanged({api.ref: api}, json.dumps(bumped)) is None
+    assert rollout.unchanged({}, json.dumps(applied)) is None  # new workload
+    slow = rollout._workload(_deployment(available=1), {})
+    assert rollout.unchanged({slow.ref: slow}, json.dumps(applied)) is None  # not ready before
