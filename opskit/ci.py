@@ -4,7 +4,6 @@ GitHub Actions and Bitbucket Pipelines hold no logic: every step runs one `ci/<s
 and every stage script makes exactly one nox or invoke call. This module reads both CI
 files, follows each step to the call its script makes, and reports where the systems
 differ, which calls name a session or task that does not exist, and schema errors.
-It also finds the repository's shell scripts for shellcheck.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ LISTED = {
     "nox": "session by that name; see `nox -l`",
     "invoke": "task by that name; see `invoke --list`",
 }
-SHEBANG = re.compile(rb"^#!\s*(?:/usr)?(?:/bin/env\s+|/bin/)(?:ba|da|k)?sh\b")
 
 
 @dataclass(frozen=True, order=True)
@@ -295,36 +293,3 @@ def schema_problems(root: Path) -> list[str]:
         if result.returncode != 0:
             problems.append(f"{schema}: {(result.stdout + result.stderr).strip()}")
     return problems
-
-
-def tracked_files(root: Path) -> list[Path]:
-    """Files git knows about: tracked, plus untracked ones that are not ignored."""
-    argv = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
-    result = shell.run(argv, cwd=str(root), timeout=30, hint="run it inside the git checkout")
-    paths = sorted({root / p for p in result.stdout.split("\0") if p})
-    return [p for p in paths if p.is_file()]
-
-
-def shell_scripts(root: Path) -> list[Path]:
-    """Tracked shell scripts: `*.sh`, or a sh/bash shebang (e.g. .ci/run, scripts/*)."""
-    return [p for p in tracked_files(root) if p.suffix == ".sh" or _has_shell_shebang(p)]
-
-
-def _has_shell_shebang(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return bool(SHEBANG.match(handle.readline(200)))
-
-
-def shellcheck(root: Path, scripts: list[Path]) -> list[str]:
-    """shellcheck's findings, one line each (`file:line:col: level: message [SCxxxx]`)."""
-    if not scripts:
-        return []
-    argv = ["shellcheck", "--external-sources", "--format=gcc"]
-    argv += [str(p.relative_to(root)) for p in scripts]
-    result = shell.run(argv, cwd=str(root), check=False, timeout=120)
-    if result.returncode not in (0, 1):
-        raise OpsError(
-            f"shellcheck failed: {_last_line(result)}",
-            "run `shellcheck --version` to check the install",
-        )
-    return result.stdout.splitlines()

@@ -11,12 +11,12 @@ ELIXIR_SUFFIXES = (".ex", ".exs", ".heex")
 @opskit_task
 def shell(c):
     """shellcheck every shell script git knows about (*.sh, or a sh/bash shebang)."""
-    from opskit import ci
+    from opskit import repofiles
     from opskit.errors import OpsError
 
     root = load_config(c).root
-    scripts = ci.shell_scripts(root)
-    findings = ci.shellcheck(root, scripts)
+    scripts = repofiles.shell_scripts(root)
+    findings = repofiles.shellcheck(root, scripts)
     for line in findings:
         print(line)
     if findings:
@@ -50,11 +50,11 @@ def ci_files(c):
 @opskit_task
 def elixir(c):
     """Syntax and format of the Elixir sources in git (no mix deps needed)."""
-    from opskit import ci, elixir_check
+    from opskit import elixir_check, repofiles
     from opskit.errors import OpsError
 
     root = load_config(c).root
-    paths = [p for p in ci.tracked_files(root) if p.suffix in ELIXIR_SUFFIXES]
+    paths = [p for p in repofiles.tracked_files(root) if p.suffix in ELIXIR_SUFFIXES]
     problems = elixir_check.check(paths)
     for problem in problems:
         print(problem)

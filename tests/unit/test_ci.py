@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opskit import ci, shell
+from opskit import ci, repofiles, shell
 from opskit.errors import OpsError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,12 +184,12 @@ def test_shell_scripts_are_found_by_extension_or_shebang(tmp_path: Path):
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
-    found = [p.name for p in ci.shell_scripts(tmp_path)]
+    found = [p.name for p in repofiles.shell_scripts(tmp_path)]
     assert found == ["a.sh", "legacy", "run"]
 
 
 def test_the_repository_shell_scripts_include_ci_and_entry_scripts():
-    found = {str(p.relative_to(ROOT)) for p in ci.shell_scripts(ROOT)}
+    found = {str(p.relative_to(ROOT)) for p in repofiles.shell_scripts(ROOT)}
     assert {f"ci/{name}" for name in STAGES} | {"ci/_lib.sh"} <= found
     for entry in (".ci/run", "bootstrap.sh"):
         if (ROOT / entry).exists():
@@ -199,11 +199,11 @@ def test_the_repository_shell_scripts_include_ci_and_entry_scripts():
 def test_shellcheck_reports_findings_one_line_each(tmp_path: Path):
     script = tmp_path / "bad.sh"
     script.write_text("#!/usr/bin/env bash\nrm -rf $1/tmp\n")
-    findings = ci.shellcheck(tmp_path, [script])
+    findings = repofiles.shellcheck(tmp_path, [script])
     assert len(findings) == 1
     assert findings[0].startswith("bad.sh:2:")
     assert "[SC2086]" in findings[0]
 
 
 def test_shellcheck_passes_on_the_repository():
-    assert ci.shellcheck(ROOT, ci.shell_scripts(ROOT)) == []
+    assert repofiles.shellcheck(ROOT, repofiles.shell_scripts(ROOT)) == []
