@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 K3D_VERSION="v5.7.5"
+KUBECTL_VERSION="v1.32.4"
 
 # System packages and the project venv, through the same bootstrap people run.
 setup() {
@@ -21,4 +22,14 @@ need_k3d() {
   fi
   curl -fsSL "https://raw.githubusercontent.com/k3d-io/k3d/${K3D_VERSION}/install.sh" |
     TAG="$K3D_VERSION" bash
+}
+
+# kubectl for runner images that lack it (GitHub's have it), pinned like the cluster.
+need_kubectl() {
+  if command -v kubectl >/dev/null; then
+    return
+  fi
+  curl -fsSLo /usr/local/bin/kubectl \
+    "https://dl.k8s.io/release/${KUBECTL_VERSION}/bin/linux/amd64/kubectl"
+  chmod +x /usr/local/bin/kubectl
 }

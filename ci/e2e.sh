@@ -3,4 +3,5 @@
 # shellcheck source=_lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/_lib.sh"
 setup
+need_kubectl
 exec nox -s e2e
