@@ -124,7 +124,7 @@ def wait(
     workloads: list[Workload],
     timeout: float,
     notify: Callable[[str], None],
-    interval: float = 0.5,
+    interval: float = 0.1,
 ) -> None:
     """Wait for all workloads at once (one kubectl call per poll), sharing one deadline;
     a progress line as each one finishes, and a reminder of what is pending every 10 s."""
@@ -154,6 +154,7 @@ def wait(
                 + "; ".join(f"{ref} {now[ref].progress}" for ref in sorted(pending) if ref in now)
             )
         time.sleep(interval)
+        interval = min(interval * 1.5, 1.0)  # quick for fast rollouts, light for slow ones
 
 
 def undo(kube: Kube, namespace: str, workload: Workload, revision: int | None) -> None:
