@@ -134,7 +134,7 @@ def build_plan(
 def _render_valid(cfg: Config, overlay: Overlay, tag: str) -> list[dict]:
     from opskit import validate
 
-    objects = manifests.render_overlay(cfg, overlay, tag=tag)
+    objects = manifests.render_overlay(cfg, overlay, tag=tag, cached=True)
     problems = validate.validate_objects(cfg, overlay, objects)
     if problems:
         raise OpsError(

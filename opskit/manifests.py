@@ -50,10 +50,23 @@ def render_text(cfg: Config, overlay: Overlay | str, tag: str | None = None) -> 
     return dump(render_overlay(cfg, ov, tag=tag))
 
 
-def render_overlay(cfg: Config, overlay: Overlay | str, tag: str | None = None) -> list[dict]:
-    """The overlay's objects; with `tag`, the app image is pinned to it (in memory only)."""
+def render_overlay(
+    cfg: Config, overlay: Overlay | str, tag: str | None = None, cached: bool = False
+) -> list[dict]:
+    """The overlay's objects; with `tag`, the app image is pinned to it (in memory only).
+    `cached` reuses an earlier render of exactly the same k8s/ files (deploy's fast path)."""
     ov = _overlay(cfg, overlay)
-    objects = load_documents(shell.run_step(render_step(ov.path)).stdout)
+
+    def render() -> str:
+        return shell.run_step(render_step(ov.path)).stdout
+
+    if cached and ov.path.is_relative_to(cfg.root / "k8s"):
+        from opskit import rendercache
+
+        text = rendercache.rendered(cfg.root / "k8s", ov.path, render)
+    else:
+        text = render()
+    objects = load_documents(text)
     if tag is not None:
         pin_image(objects, cfg.app.image, tag, where=ov.name)
     return objects

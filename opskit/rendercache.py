@@ -1,0 +1,52 @@
+"""Rendered overlays cached by what they are made of, so a no-op deploy skips kustomize.
+
+The key covers every file under k8s/ (overlays reference nothing outside it) and the
+identity of the kubectl binary that renders. Rendered output holds no Secret values
+(Secrets are decrypted separately, in memory), so caching it on disk is safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from opskit import paths, tools
+
+KEEP = 8
+
+
+def key(manifests_dir: Path) -> str:
+    digest = hashlib.sha256()
+    kubectl = tools.which("kubectl") or "kubectl"
+    stat = Path(shutil.which(kubectl) or kubectl).resolve().stat()
+    digest.update(f"{kubectl}:{stat.st_mtime_ns}:{stat.st_size}".encode())
+    for file in sorted(p for p in manifests_dir.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(manifests_dir)).encode() + b"\0")
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def rendered(manifests_dir: Path, overlay_path: Path, render: Callable[[], str]) -> str:
+    """The cached render of `overlay_path`, or `render()` stored for next time."""
+    folder = paths.state_dir() / "cache" / "render"
+    name = hashlib.sha256(str(overlay_path).encode()).hexdigest()[:12]
+    file = folder / f"{name}-{key(manifests_dir)}.yaml"
+    if file.is_file():
+        return file.read_text()
+    text = render()
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(file)
+    _prune(folder)
+    return text
+
+
+def _prune(folder: Path) -> None:
+    """Keep the newest few renders."""
+    files = sorted(folder.glob("*.yaml"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[KEEP:]:
+        old.unlink(missing_ok=True)

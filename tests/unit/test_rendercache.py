@@ -1,0 +1,48 @@
+"""The render cache: reused for identical k8s/ files, invalidated by any change."""
+
+import pytest
+
+from opskit import rendercache
+
+
+@pytest.fixture
+def tree(tmp_path, monkeypatch):
+    monkeypatch.setattr(rendercache.paths, "state_dir", lambda: tmp_path / "state")
+    k8s = tmp_path / "k8s"
+    (k8s / "overlays" / "dev").mkdir(parents=True)
+    (k8s / "base").mkdir()
+    (k8s / "base" / "deployment.yaml").write_text("kind: Deployment\n")
+    (k8s / "overlays" / "dev" / "kustomization.yaml").write_text("resources: [../../base]\n")
+    return k8s
+
+
+def test_second_render_of_the_same_files_comes_from_the_cache(tree):
+    calls = []
+
+    def render():
+        calls.append(1)
+        return f"rendered {len(calls)}\n"
+
+    overlay = tree / "overlays" / "dev"
+    assert rendercache.rendered(tree, overlay, render) == "rendered 1\n"
+    assert rendercache.rendered(tree, overlay, render) == "rendered 1\n"
+    assert len(calls) == 1
+
+
+def test_any_change_under_k8s_renders_again(tree):
+    outputs = iter(["first\n", "second\n", "third\n"])
+    overlay = tree / "overlays" / "dev"
+    assert rendercache.rendered(tree, overlay, lambda: next(outputs)) == "first\n"
+    (tree / "base" / "deployment.yaml").write_text("kind: Deployment\nspec: {}\n")
+    assert rendercache.rendered(tree, overlay, lambda: next(outputs)) == "second\n"
+    (tree / "base" / "service.yaml").write_text("kind: Service\n")
+    assert rendercache.rendered(tree, overlay, lambda: next(outputs)) == "third\n"
+
+
+def test_old_renders_are_pruned(tree, monkeypatch):
+    monkeypatch.setattr(rendercache, "KEEP", 2)
+    overlay = tree / "overlays" / "dev"
+    for index in range(4):
+        (tree / "base" / "n.yaml").write_text(f"n: {index}\n")
+        rendercache.rendered(tree, overlay, lambda i=index: f"{i}\n")
+    assert len(list((tree.parent / "state" / "cache" / "render").glob("*.yaml"))) == 2
