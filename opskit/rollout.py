@@ -154,7 +154,7 @@ def wait(
                 + "; ".join(f"{ref} {now[ref].progress}" for ref in sorted(pending) if ref in now)
             )
         time.sleep(interval)
-        interval = min(interval * 1.5, 1.0)  # quick for fast rollouts, light for slow ones
+        interval = min(interval * 1.5, 0.3)  # prompt for fast rollouts, light for slow ones
 
 
 def undo(kube: Kube, namespace: str, workload: Workload, revision: int | None) -> None:
