@@ -268,10 +268,9 @@ def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> dict[str, rol
         )
         return after
     try:
-        rollout.wait(plan.kube, namespace, todo, timeout, notify)
+        return rollout.wait(plan.kube, namespace, todo, timeout, notify, first=after)
     except rollout.RolloutFailed as failed:
         rollback.after_failed_deploy(plan.kube, plan.overlay, before, todo, failed, notify)
-    return rollout.snapshot(plan.kube, namespace)
 
 
 def _summary(plan: Plan, now: dict[str, rollout.Workload], notify: Notify) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NoReturn
 
 from opskit import rollout
 from opskit.config import Config, Overlay
@@ -19,7 +20,7 @@ def after_failed_deploy(
     todo: list[rollout.Workload],
     failed: rollout.RolloutFailed,
     notify: Notify,
-) -> None:
+) -> NoReturn:
     """Report why, return every changed workload to its previous revision, raise."""
     namespace = overlay.namespace
     notify(rollout.diagnostics(kube, namespace, failed.workload))

@@ -124,16 +124,18 @@ def wait(
     workloads: list[Workload],
     timeout: float,
     notify: Callable[[str], None],
-    interval: float = 0.1,
-) -> None:
+    first: dict[str, Workload] | None = None,
+) -> dict[str, Workload]:
     """Wait for all workloads at once (one kubectl call per poll), sharing one deadline;
-    a progress line as each one finishes, and a reminder of what is pending every 10 s."""
+    a progress line as each one finishes, and a reminder of what is pending every 10 s.
+    `first` is a snapshot just taken (saves a read); returns the last one."""
     started = time.monotonic()
     pending = {w.ref for w in workloads}
     notify(f"waiting for {', '.join(sorted(pending))} (timeout {timeout:g}s)")
-    last_report = started
+    last_report, interval = started, 0.1
     while True:
-        now = snapshot(kube, namespace)
+        now = first if first is not None else snapshot(kube, namespace)
+        first = None
         for ref in sorted(pending):
             workload = now.get(ref)
             if workload is not None and workload.ready:
@@ -142,7 +144,7 @@ def wait(
             elif workload is not None and workload.stalled:
                 raise RolloutFailed(workload, workload.stalled)
         if not pending:
-            return
+            return now
         elapsed = time.monotonic() - started
         if elapsed >= timeout:
             late = now.get(sorted(pending)[0]) or workloads[0]
@@ -154,7 +156,7 @@ def wait(
                 + "; ".join(f"{ref} {now[ref].progress}" for ref in sorted(pending) if ref in now)
             )
         time.sleep(interval)
-        interval = min(interval * 1.5, 0.3)  # prompt for fast rollouts, light for slow ones
+        interval = min(interval * 1.5, 0.2)  # prompt for fast rollouts, light for slow ones
 
 
 def undo(kube: Kube, namespace: str, workload: Workload, revision: int | None) -> None:
