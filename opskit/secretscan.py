@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opskit import secrets, shell
+from opskit import repofiles, secrets
 
 PATTERNS = (  # (what, regex); none of these sources matches itself
     ("private key", r"-----BEGIN (?:[A-Z0-9]+ )*" + "PRIVATE" + r" KEY-----"),
@@ -39,13 +39,7 @@ def check(cfg) -> list[str]:
 
 
 def _candidate_files(cfg) -> list[str]:
-    listed = shell.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=str(cfg.root),
-        timeout=30,
-        hint="secrets.check reads the file list from git: run it in the clone",
-    )
-    return sorted({f for f in listed.stdout.split("\0") if f})
+    return [str(path.relative_to(cfg.root)) for path in repofiles.tracked_files(cfg.root)]
 
 
 def _read_text(path: Path) -> str | None:
