@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -32,3 +33,19 @@ def state_dir() -> Path:
     if env := os.environ.get("OPSKIT_STATE_DIR"):
         return Path(env).resolve()
     return root() / ".opskit"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` in one step: readers see the old or the new file, never half of one.
+    The temporary name is unique, so threads and processes may write at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        # mkstemp makes 0600 files; keep the mode a plain write would give
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

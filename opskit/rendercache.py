@@ -8,7 +8,6 @@ identity of the kubectl binary that renders. Rendered output holds no Secret val
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -37,10 +36,7 @@ def rendered(manifests_dir: Path, overlay_path: Path, render: Callable[[], str])
     if file.is_file():
         return file.read_text()
     text = render()
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(file)
+    paths.write_atomic(file, text)
     _prune(folder)
     return text
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from opskit import shell
+from opskit import paths, shell
 from opskit.errors import CommandFailed, OpsError
 
 SOPS_CONFIG = ".sops.yaml"
@@ -84,10 +84,7 @@ def write_atomic(path: Path, text: str, what: str) -> None:
     if shell.is_dry_run():
         print(f"[dry-run] {what}", file=sys.stderr)
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    paths.write_atomic(path, text)
 
 
 # --- encrypted files -----------------------------------------------------------------------

@@ -160,11 +160,9 @@ def read_stamp() -> dict[str, dict[str, str]]:
 
 
 def _write_stamp(entries: dict[str, dict[str, str]]) -> None:
-    file = stamp_file()
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"tools": entries}, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, file)
+    paths.write_atomic(
+        stamp_file(), json.dumps({"tools": entries}, indent=2, sort_keys=True) + "\n"
+    )
 
 
 def up_to_date(tool: GoTool, key: str, stamp: dict[str, dict[str, str]]) -> bool:

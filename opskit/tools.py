@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from opskit.errors import ToolMissing
-from opskit.paths import state_dir, tools_bin
+from opskit.paths import state_dir, tools_bin, write_atomic
 
 BUILT = "run `invoke tools.install` (builds it into .tools/bin from the pins in tools/)"
 
@@ -146,11 +145,8 @@ def _remember_version(path: str, version: str) -> None:
     except (OSError, ValueError):
         cache = {}
     cache[path] = {"fingerprint": _fingerprint(path), "version": version}
-    with contextlib.suppress(OSError):
-        _cache_file().parent.mkdir(parents=True, exist_ok=True)
-        tmp = _cache_file().with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
-        tmp.replace(_cache_file())
+    with contextlib.suppress(OSError):  # a cache that cannot be written only costs speed
+        write_atomic(_cache_file(), json.dumps(cache, indent=1, sort_keys=True))
 
 
 def _at_least(version: str, minimum: str) -> bool:

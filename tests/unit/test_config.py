@@ -109,3 +109,19 @@ def test_image_repository_can_be_overridden_from_the_environment(root, monkeypat
     cfg = config.load(root / "opskit.yaml")
     assert cfg.app.image == "ghcr.io/acme/gitops-lab/api"
     assert cfg.app.port == 4000
+
+
+def test_write_atomic_replaces_whole_files_and_keeps_the_mode(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from opskit import paths
+
+    target = tmp_path / "sub" / "file.json"
+    paths.write_atomic(target, "one")
+    assert (target.read_text(), target.stat().st_mode & 0o777) == ("one", 0o644)
+    target.chmod(0o640)
+    with ThreadPoolExecutor(max_workers=8) as pool:  # concurrent writers never collide
+        list(pool.map(lambda i: paths.write_atomic(target, f"v{i}"), range(32)))
+    assert target.read_text().startswith("v")
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in target.parent.iterdir()] == ["file.json"]
