@@ -76,7 +76,7 @@ def target(cfg: Config, context: str | None) -> tuple[Kube, bool]:
     cluster = clusters.current(cfg)
     if context is None or context == cluster.context:
         return Kube(cluster.kubeconfig, cluster.context), cluster.runs_containers
-    own = paths.state_dir() / "clusters" / context / "kubeconfig"
+    own = clusters.state_dir_of(context) / "kubeconfig"
     default = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or Path.home() / ".kube/config"
     return Kube(own if own.is_file() else default, context), not context.startswith("kwok-")
 

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from opskit import paths
-from opskit.clusters.base import Cluster, Status, docker_answers
+from opskit.clusters.base import Cluster, Status, docker_answers, state_dir_of
 from opskit.errors import OpsError
 
 PROVIDERS = ("auto", "kwok", "k3d", "minikube")
 
-__all__ = ["PROVIDERS", "Cluster", "Status", "choose", "current", "get", "resolve_provider"]
+__all__ = [
+    "PROVIDERS",
+    "Cluster",
+    "Status",
+    "choose",
+    "current",
+    "get",
+    "resolve_provider",
+    "state_dir_of",
+]
 
 
 def _classes() -> dict[str, type[Cluster]]:
@@ -46,7 +54,7 @@ def _remembered(name: str) -> str | None:
     """The provider `cluster.up` chose for `auto` last time, if that cluster still exists."""
     for provider in ("kwok", "k3d", "minikube"):
         context = {"kwok": f"kwok-{name}", "k3d": f"k3d-{name}", "minikube": name}[provider]
-        if (paths.state_dir() / "clusters" / context / "kubeconfig").is_file():
+        if (state_dir_of(context) / "kubeconfig").is_file():
             return provider
     return None
 

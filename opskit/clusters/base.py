@@ -13,6 +13,12 @@ from opskit import paths
 from opskit.errors import OpsError
 from opskit.kube import Kube
 
+
+def state_dir_of(context: str) -> Path:
+    """Where the suite keeps a cluster's own kubeconfig and state, by kube context."""
+    return paths.state_dir() / "clusters" / context
+
+
 NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 
 
@@ -74,7 +80,7 @@ class Cluster(ABC):
 
     @property
     def state_dir(self) -> Path:
-        return paths.state_dir() / "clusters" / self.context
+        return state_dir_of(self.context)
 
     @property
     def kubeconfig(self) -> Path:
