@@ -14,12 +14,11 @@ from typing import Any
 
 from opskit import shell
 from opskit.errors import OpsError
-from opskit.kube import Kube
+from opskit.kube import FIELD_MANAGER, Kube
 
 MANIFESTS_DIR = Path("k8s") / "argocd"
 INSTALL_URL = "https://raw.githubusercontent.com/argoproj/argo-cd/{version}/manifests/install.yaml"
 APPLICATIONS = "applications.argoproj.io"
-FIELD_MANAGER = "opskit"
 NOT_INSTALLED_HINT = "install it first: `invoke argocd.install`"
 
 

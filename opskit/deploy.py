@@ -15,9 +15,8 @@ from pathlib import Path
 from opskit import gitinfo, manifests, paths, rollback, rollout, shell, tools
 from opskit.config import Config, Overlay
 from opskit.errors import OpsError
-from opskit.kube import Kube
+from opskit.kube import FIELD_MANAGER, Kube, api_versions
 
-FIELD_MANAGER = "opskit"
 INSTALLS = {
     "monitoring.coreos.com": "invoke monitoring.install",
     "argoproj.io": "invoke argocd.install",
@@ -161,28 +160,19 @@ def _check_private(cfg: Config, overlay: Overlay, docs: list[bytes]) -> None:
         )
 
 
-def api_versions(kube: Kube) -> set[str]:
-    """The API group/versions the cluster serves; also proves it is reachable."""
-    result = kube.run(
-        "api-versions", timeout=30, hint="is the cluster up? start it with `invoke cluster.up`"
-    )
-    return set(result.stdout.split())
-
-
 def split_served(versions: set[str], objects: list[dict]) -> tuple[list[dict], list[str]]:
-    """Objects whose API the cluster serves, and a line for each one it does not."""
-    served, unserved = [], []
-    for obj in objects:
-        if obj["apiVersion"] in versions:
-            served.append(obj)
-            continue
+    """Objects whose API the cluster serves, and a line for each one it does not, with the
+    command that installs that API."""
+    served, unserved = manifests.by_api(objects, versions)
+    lines = []
+    for obj in unserved:
         group = obj["apiVersion"].split("/")[0]
         install = INSTALLS.get(group, f"install the CRD of {group}")
-        unserved.append(
+        lines.append(
             f"{obj['kind']}/{obj['metadata']['name']}: API {obj['apiVersion']} "
             f"not served by this cluster; install it with `{install}`"
         )
-    return served, unserved
+    return served, lines
 
 
 def _report_unserved(overlay: Overlay, unserved: list[str], notify: Notify) -> None:

@@ -11,6 +11,9 @@ from pathlib import Path
 
 from opskit import shell
 
+FIELD_MANAGER = "opskit"  # owner of every field the suite writes with server-side apply
+UNREACHABLE_HINT = "is the cluster up? start it with `invoke cluster.up`"
+
 
 @dataclass(frozen=True)
 class Kube:
@@ -34,3 +37,8 @@ class Kube:
         import json
 
         return json.loads(self.run(*args, "-o", "json", **shell_kwargs).stdout)
+
+
+def api_versions(kube: Kube) -> set[str]:
+    """The API group/versions the cluster serves; also proves it is reachable."""
+    return set(kube.run("api-versions", timeout=30, hint=UNREACHABLE_HINT).stdout.split())

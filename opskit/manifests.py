@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from opskit import shell
 from opskit.errors import OpsError
+from opskit.kube import FIELD_MANAGER, UNREACHABLE_HINT, Kube, api_versions
 
 if TYPE_CHECKING:
     from opskit.config import Config, Overlay
-    from opskit.kube import Kube
 
 RENDER_TIMEOUT = 60.0
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # the OCI tag grammar
@@ -229,24 +229,26 @@ class Diff:
     skipped: tuple[str, ...] = ()  # `Kind/name: reason` of objects the cluster cannot diff
 
 
+def by_api(objects: list[dict], versions: set[str]) -> tuple[list[dict], list[dict]]:
+    """The objects whose apiVersion the cluster serves, and those it does not."""
+    served = [o for o in objects if o.get("apiVersion") in versions]
+    return served, [o for o in objects if o.get("apiVersion") not in versions]
+
+
 def diff(cfg: Config, overlay: Overlay | str, kube: Kube, tag: str | None = None) -> Diff:
     """`kubectl diff` (server-side) of the rendered overlay against the cluster.
 
     Objects whose API the cluster does not serve (a CRD not installed) are not sent, and
     are listed in `skipped`."""
     objects = render_overlay(cfg, overlay, tag=tag)
-    hint = "is the cluster up? start it with `invoke cluster.up`"
-    versions = set(kube.run("api-versions", timeout=30, hint=hint).stdout.split())
-    served = [o for o in objects if o.get("apiVersion") in versions]
+    served, unserved = by_api(objects, api_versions(kube))
     skipped = tuple(
-        f"{o['kind']}/{o['metadata']['name']}: API {o['apiVersion']} not served"
-        for o in objects
-        if o.get("apiVersion") not in versions
+        f"{o['kind']}/{o['metadata']['name']}: API {o['apiVersion']} not served" for o in unserved
     )
     result = kube.run(
         "diff",
         "--server-side",
-        "--field-manager=opskit",
+        f"--field-manager={FIELD_MANAGER}",
         "--force-conflicts",
         "-f",
         "-",
@@ -258,6 +260,6 @@ def diff(cfg: Config, overlay: Overlay | str, kube: Kube, tag: str | None = None
         tail = " | ".join(result.stderr.strip().splitlines()[-3:])
         raise OpsError(
             f"`kubectl diff` failed (exit {result.returncode}): {tail}",
-            hint,
+            UNREACHABLE_HINT,
         )
     return Diff(result.returncode == 1, result.stdout, skipped)

@@ -8,7 +8,7 @@ from typing import NoReturn
 from opskit import rollout
 from opskit.config import Config, Overlay
 from opskit.errors import OpsError
-from opskit.kube import Kube
+from opskit.kube import Kube, api_versions
 
 Notify = Callable[[str], None]
 
@@ -55,7 +55,7 @@ def rollback(
     notify: Notify = print,
 ) -> None:
     """Undo a workload's rollout (to a revision, or the previous one) and wait for it."""
-    from opskit.deploy import api_versions, preflight
+    from opskit.deploy import preflight
 
     overlay = cfg.overlay(name)
     kube, _ = preflight(cfg, overlay, context)
