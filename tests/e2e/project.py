@@ -1,6 +1,7 @@
 """A scratch copy of the repository wired to the e2e kwok cluster, driven like a user would.
 
-The copy holds the tracked and untracked-but-not-ignored files, is its own git repository
+The copy (bench.scratch.copy_checkout) holds the tracked and untracked-but-not-ignored files
+except bench/, shares the built tools, is its own git repository
 (so image tags are real commits), has its own age key and mkcert CA, and reaches the
 fixture's cluster through OPSKIT_STATE_DIR.
 """
@@ -8,7 +9,6 @@ fixture's cluster through OPSKIT_STATE_DIR.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,7 @@ from pathlib import Path
 import sh
 import yaml
 
+from bench import scratch
 from opskit import paths
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,27 +50,19 @@ class Project:
         return self.git("rev-parse", "HEAD")
 
 
-def make_project(target: Path, cluster_name: str, context: str) -> Project:
-    """Copy the working tree, point opskit.yaml at the test cluster, set up keys and a CA."""
-    files = sh.git("-C", str(ROOT), "ls-files", "-co", "--exclude-standard", _tty_out=False)
-    files = files.split("\n")
-    for name in filter(None, files):
-        source = ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
+def make_project(target: Path, cluster_name: str) -> Project:
+    """Copy the working tree (as the bench does), point opskit.yaml at the kwok cluster
+    `cluster_name`, set up keys and a CA."""
+    scratch.copy_checkout(ROOT, target)  # .tools is shared through a symlink
     config_path = target / "opskit.yaml"
     data = yaml.safe_load(config_path.read_text())
-    data["cluster"].update(provider="kwok", name=cluster_name)
-    for overlay in data["overlays"].values():
-        overlay["contexts"] = [context]
+    data = scratch.configure(data, cluster_name, nodes=data["cluster"]["nodes"])
     config_path.write_text(yaml.safe_dump(data, sort_keys=False))
     home = target.parent / "home"
     home.mkdir(exist_ok=True)
     env = {
         **os.environ,
-        # the copy has no .tools: use the tools this checkout built
-        "PATH": os.pathsep.join((str(BIN), str(paths.tools_bin()), os.environ["PATH"])),
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "OPSKIT_STATE_DIR": str(paths.state_dir()),
         "XDG_CONFIG_HOME": str(home / ".config"),
         "SOPS_AGE_KEY_FILE": str(home / ".config" / "sops" / "age" / "keys.txt"),

@@ -15,9 +15,7 @@ NAMESPACE = "gitops-lab-dev"
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, kwok_cluster) -> Project:
-    return make_project(
-        tmp_path_factory.mktemp("deploy") / "repo", kwok_cluster.name, kwok_cluster.context
-    )
+    return make_project(tmp_path_factory.mktemp("deploy") / "repo", kwok_cluster.name)
 
 
 def _workloads(kube) -> dict[str, dict]:

@@ -17,7 +17,7 @@ def source(tmp_path_factory) -> Project:
     """A scratch copy of the work tree (committed); its bare clone is every clone's origin."""
     cluster = config.load(ROOT / "opskit.yaml").cluster
     base = tmp_path_factory.mktemp("release")
-    project = make_project(base / "source", cluster.name, f"kwok-{cluster.name}")
+    project = make_project(base / "source", cluster.name)
     sh.git("clone", "-q", "--bare", str(project.path), str(base / "origin.git"))
     return project
 

@@ -17,9 +17,7 @@ API_LEVEL = ("test_workloads", "test_secrets", "test_ingress_tls")
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory, kwok_cluster) -> Project:
-    project = make_project(
-        tmp_path_factory.mktemp("smoke") / "repo", kwok_cluster.name, kwok_cluster.context
-    )
+    project = make_project(tmp_path_factory.mktemp("smoke") / "repo", kwok_cluster.name)
     project.invoke("deploy", "--overlay=dev", "--timeout=120")
     return project
 
