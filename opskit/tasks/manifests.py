@@ -2,7 +2,14 @@
 
 from invoke import task
 
-from opskit.tasks._common import DRY_RUN_HELP, OVERLAY_HELP, load_config, opskit_task, say
+from opskit.tasks._common import (
+    DRY_RUN_HELP,
+    OVERLAY_HELP,
+    cluster_kube,
+    load_config,
+    opskit_task,
+    say,
+)
 
 TAG_HELP = "image tag to pin (the 12-character commit sha); default: the overlay's own pin"
 
@@ -78,11 +85,11 @@ def set_image(c, overlay=None, tag=None, dry_run=False):
 @opskit_task
 def diff(c, overlay="dev", tag=None):
     """Show what applying an overlay would change in the current cluster (kubectl diff)."""
-    from opskit import clusters, manifests
+    from opskit import manifests
 
     cfg = load_config(c)
     ov = cfg.overlay(overlay)
-    kube = clusters.current(cfg).kube()
+    kube = cluster_kube(cfg)
     result = manifests.diff(cfg, ov, kube, tag=tag)
     print(result.text, end="")
     for line in result.skipped:
