@@ -39,8 +39,9 @@ def init(c, overlay="dev", force=False, dry_run=False):
 @opskit_task
 def edit(c, overlay="dev", name="api-secrets"):
     """Edit one Secret in $EDITOR (sops decrypts to its editor and re-encrypts on save)."""
-    from opskit import secrets
+    from opskit import args, secrets
 
+    name = args.k8s_name(name, "--name")
     cfg = load_config(c)
     secrets.edit(cfg, cfg.overlay(overlay), name)
 
@@ -93,9 +94,10 @@ def show(c, overlay="dev", name="api-secrets", yes=False):
     """Print one decrypted Secret to the terminal (refuses files and pipes unless --yes)."""
     import sys
 
-    from opskit import secrets
+    from opskit import args, secrets
     from opskit.errors import OpsError
 
+    name = args.k8s_name(name, "--name")
     cfg = load_config(c)
     if not (sys.stdout.isatty() or yes):
         raise OpsError(
