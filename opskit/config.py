@@ -10,10 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from opskit import paths
-from opskit.errors import ConfigError
+from opskit import args, paths
+from opskit.errors import ConfigError, OpsError
 
 PROVIDERS = ("auto", "kwok", "k3d", "minikube")
+
+
+def _checked(parse: Any, default: Any = dataclasses.MISSING) -> Any:
+    """A field whose loaded value goes through `parse(value, key)` (an opskit.args parser)."""
+    return field(default=default, metadata={"parse": parse})
 
 
 @dataclass(frozen=True)
@@ -25,10 +30,10 @@ class Project:
 
 @dataclass(frozen=True)
 class App:
-    name: str
+    name: str = _checked(args.k8s_name)
     image: str
-    port: int = 4000
-    tag_length: int = 12
+    port: int = _checked(args.port, 4000)
+    tag_length: int = _checked(args.bounded(7, 40), 12)
     context: str = "app"
 
 
@@ -39,28 +44,28 @@ class Kubernetes:
 
 @dataclass(frozen=True)
 class Kwok:
-    apiserver_port: int = 0
+    apiserver_port: int = _checked(args.port_or_free, 0)
 
 
 @dataclass(frozen=True)
 class K3d:
-    registry_port: int = 5000
-    http_port: int = 8080
-    https_port: int = 8443
+    registry_port: int = _checked(args.port, 5000)
+    http_port: int = _checked(args.port, 8080)
+    https_port: int = _checked(args.port, 8443)
 
 
 @dataclass(frozen=True)
 class Minikube:
     driver: str = "docker"
-    cpus: int = 2
-    memory: int = 4096
+    cpus: int = _checked(args.positive_int, 2)
+    memory: int = _checked(args.positive_int, 4096)  # MiB
 
 
 @dataclass(frozen=True)
 class Cluster:
     provider: Literal["auto", "kwok", "k3d", "minikube"] = "auto"
-    name: str = "gitops-lab"
-    nodes: int = 1
+    name: str = _checked(args.dns_label, "gitops-lab")
+    nodes: int = _checked(args.positive_int, 1)
     kwok: Kwok = field(default_factory=Kwok)
     k3d: K3d = field(default_factory=K3d)
     minikube: Minikube = field(default_factory=Minikube)
@@ -70,7 +75,7 @@ class Cluster:
 class Overlay:
     name: str
     path: Path
-    namespace: str
+    namespace: str = _checked(args.dns_label)
     hosts: tuple[str, ...]
     contexts: tuple[str, ...]
     protected: bool = False
@@ -176,11 +181,19 @@ class _Reader:
             where = f"{key}.{name}" if key else name
             if name in data:
                 values[name] = self.convert(data[name], hints[name], where)
+                if parse := spec.metadata.get("parse"):
+                    values[name] = self.checked(parse, values[name], where)
             elif (
                 spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
             ):
                 self.fail(where, "missing key", f"add `{name}:` ({_describe(hints[name])})")
         return cls(**values, **ready)
+
+    def checked(self, parse: Any, value: Any, where: str) -> Any:
+        try:
+            return parse(value, where)
+        except OpsError as exc:
+            raise ConfigError(f"{self.file}: {exc.message}", exc.hint) from None
 
     def convert(self, value: Any, kind: Any, where: str) -> Any:
         origin, args = typing.get_origin(kind), typing.get_args(kind)
