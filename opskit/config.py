@@ -122,17 +122,15 @@ class Config:
 
 def load(path: Path | str | None = None) -> Config:
     """Read and validate opskit.yaml (default: the project root's)."""
-    import yaml
+    from opskit import yamlio
 
     file = Path(path) if path else paths.root() / paths.CONFIG_NAME
-    if not file.is_file():
+    if not file.exists():
         raise ConfigError(f"{file}: not found", "run from the repository or set OPSKIT_ROOT")
     try:
-        raw = yaml.safe_load(file.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{file}:{where} invalid YAML", "fix the syntax") from None
+        raw = yamlio.load_file(file) or {}
+    except OpsError as exc:
+        raise ConfigError(exc.message, exc.hint) from None
     reader = _Reader(file)
     data = reader.mapping(raw, "")
     if not data.get("overlays"):

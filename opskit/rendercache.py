@@ -12,9 +12,10 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from opskit import paths, tools
+from opskit import paths, tools, yamlio
 
 KEEP = 8
+CHECKSUM = "# opskit-render sha256:"  # first line: a cut-short file (full disk) is not used
 
 
 def key(manifests_dir: Path) -> str:
@@ -33,11 +34,23 @@ def rendered(manifests_dir: Path, overlay_path: Path, render: Callable[[], str])
     folder = paths.state_dir() / "cache" / "render"
     name = hashlib.sha256(str(overlay_path).encode()).hexdigest()[:12]
     file = folder / f"{name}-{key(manifests_dir)}.yaml"
-    if file.is_file():
-        return file.read_text()
+    cached = yamlio.read_cache(file, _verified)
+    if cached is not None:
+        return cached
     text = render()
-    paths.write_atomic(file, text)
+    paths.write_atomic(file, f"{CHECKSUM}{_digest(text)}\n{text}")
     _prune(folder)
+    return text
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _verified(content: str) -> str:
+    header, _, text = content.partition("\n")
+    if header != f"{CHECKSUM}{_digest(text)}":
+        raise ValueError("checksum mismatch")
     return text
 
 

@@ -199,12 +199,9 @@ def _sync_recipients(cfg, overlay, mine: tuple[str, ...], report: InitReport) ->
 
 def encrypt_manifest(cfg, overlay, text: str, force: bool = False) -> str:
     """Encrypt one plaintext Secret manifest (read from stdin) into the overlay's secrets/."""
-    import yaml
+    from opskit import yamlio
 
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError:
-        raise OpsError("stdin is not valid YAML", "pipe one Secret manifest") from None
+    docs = yamlio.load_all(text, "stdin")
     if len(docs) != 1 or not isinstance(docs[0], dict) or docs[0].get("kind") != "Secret":
         raise OpsError(
             "stdin must hold exactly one `kind: Secret` manifest",

@@ -53,10 +53,10 @@ def repo_rel(cfg, path: Path) -> str:
 
 
 def rules(cfg) -> list[dict]:
-    import yaml
+    from opskit import yamlio
 
     file = cfg.root / SOPS_CONFIG
-    data = yaml.safe_load(file.read_text()) if file.is_file() else None
+    data = yamlio.load_file(file) if file.exists() else None
     return list((data or {}).get("creation_rules") or [])
 
 
@@ -99,10 +99,13 @@ def secret_files(overlay) -> list[Path]:
 
 
 def load_doc(path: Path) -> dict:
-    import yaml
+    """An encrypted file's document (its keys are plaintext, its values ciphertext)."""
+    from opskit import yamlio
 
-    doc = yaml.safe_load(path.read_text())
-    return doc if isinstance(doc, dict) else {}
+    doc = yamlio.load_file(path)
+    if not isinstance(doc, dict):
+        raise OpsError(f"{path}: not a SOPS-encrypted YAML mapping", "restore it from git")
+    return doc
 
 
 def doc_recipients(doc: dict) -> tuple[str, ...]:
@@ -150,9 +153,9 @@ def register_values(manifest: str) -> None:
     import base64
     import binascii
 
-    import yaml
+    from opskit import yamlio
 
-    for doc in yaml.safe_load_all(manifest):
+    for doc in yamlio.load_all(manifest, "a decrypted Secret"):
         if not isinstance(doc, dict):
             continue
         for value in (doc.get("stringData") or {}).values():

@@ -84,11 +84,12 @@ def _literal(match, code: bool) -> bool:
 
 
 def _check_yaml(cfg, rel: str, text: str, mine: tuple[str, ...]) -> list[str]:
-    import yaml
+    from opskit import yamlio
+    from opskit.errors import OpsError
 
     try:
-        docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
-    except yaml.YAMLError:
+        docs = [d for d in yamlio.load_all(text, rel) if isinstance(d, dict)]
+    except OpsError:
         return []  # yamllint reports syntax; templated files are not Secrets
     found = []
     for doc in docs:

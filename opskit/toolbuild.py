@@ -153,10 +153,11 @@ def input_key(tool: GoTool, version: str, tools_dir: Path) -> str:
 
 def read_stamp() -> dict[str, dict[str, str]]:
     """Per tool: version, input key, source (built | linked) and linked path."""
-    try:
-        return json.loads(stamp_file().read_text()).get("tools", {})
-    except (FileNotFoundError, ValueError):
-        return {}
+    from opskit import yamlio
+
+    stamp = yamlio.read_cache(stamp_file(), lambda text: yamlio.loads_json(text, "stamp"))
+    tools = stamp.get("tools") if isinstance(stamp, dict) else None
+    return tools if isinstance(tools, dict) else {}
 
 
 def _write_stamp(entries: dict[str, dict[str, str]]) -> None:

@@ -28,3 +28,20 @@ def secrets_project(tmp_path, monkeypatch):
     shutil.copy(ROOT / "opskit.yaml", repo / "opskit.yaml")
     shell.run(["git", "init", "-q", str(repo)])
     return config.load(repo / "opskit.yaml")
+
+
+@pytest.fixture
+def restore_task_help():
+    """invoke pops each task's help dict while parsing; put it back for later tests."""
+    import tasks
+
+    def walk(collection):
+        yield from collection.tasks.values()
+        for sub in collection.collections.values():
+            yield from walk(sub)
+
+    saved = [(task, dict(task.help)) for task in walk(tasks.ns)]
+    yield
+    for task, help_ in saved:
+        task.help.clear()
+        task.help.update(help_)

@@ -124,7 +124,9 @@ def test_missing_file_and_invalid_yaml(tmp_path):
         config.load(tmp_path / "absent.yaml")
     bad = tmp_path / "opskit.yaml"
     bad.write_text("app: [\n")
-    with pytest.raises(ConfigError, match=r"opskit.yaml: line \d+ invalid YAML; fix the syntax"):
+    with pytest.raises(
+        ConfigError, match=r"opskit.yaml: line \d+: invalid YAML \(.*\); fix the file"
+    ):
         config.load(bad)
 
 

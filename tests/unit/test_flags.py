@@ -46,16 +46,6 @@ def test_the_numeric_flags_are_found():
     assert {("deploy", "timeout"), ("rollback", "timeout"), ("rollback", "to-revision")} <= flags
 
 
-@pytest.fixture
-def restore_task_help():
-    """invoke pops each task's help dict while parsing; put it back for later tests."""
-    saved = [(task, dict(task.help)) for _name, task in _walk(tasks.ns)]
-    yield
-    for task, help_ in saved:
-        task.help.clear()
-        task.help.update(help_)
-
-
 @pytest.mark.usefixtures("restore_task_help")
 @pytest.mark.parametrize("value", BAD_VALUES)
 @pytest.mark.parametrize(("task_name", "flag"), numeric_flags())
