@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from opskit import paths
 from opskit.errors import OpsError
 
 
@@ -17,12 +18,14 @@ def exclusive(
     path: Path, *, wait: float, what: str, notify: Callable[[str], None] = lambda _m: None
 ) -> Iterator[None]:
     """Hold `path` locked; wait up to `wait` seconds for another holder, then refuse."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    paths.ensure_dir(path.parent)
+    with paths.writing(path):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         _acquire(fd, path, wait, what, notify)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        with paths.writing(path):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         yield
     finally:
         os.close(fd)  # closing releases the lock

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opskit import yamlio
-from opskit.errors import ToolMissing
+from opskit.errors import OpsError, ToolMissing
 from opskit.paths import state_dir, tools_bin, write_atomic
 
 BUILT = "run `invoke tools.install` (builds it into .tools/bin from the pins in tools/)"
@@ -147,7 +147,7 @@ def _remember_version(path: str, version: str) -> None:
     """Version probes cost a process each; cache them so preflight stays fast."""
     cache = _read_cache()
     cache[path] = {"fingerprint": _fingerprint(path), "version": version}
-    with contextlib.suppress(OSError):  # a cache that cannot be written only costs speed
+    with contextlib.suppress(OpsError):  # a cache that cannot be written only costs speed
         write_atomic(_cache_file(), json.dumps(cache, indent=1, sort_keys=True))
 
 

@@ -194,8 +194,7 @@ class KwokCluster(Cluster):
             "kube-controller-manager, kube-scheduler, kwok)"
         )
         if not shell.is_dry_run():
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            self.config_file.write_text(self.config_text())
+            paths.write_atomic(self.config_file, self.config_text())
         shell.run(
             self.create_argv(),
             env=self._env(),
