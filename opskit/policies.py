@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opskit import crds
+from opskit import crds, policies_services
 from opskit.errors import OpsError
 from opskit.manifests import containers, split_image
 from opskit.yamlio import load_file_all
@@ -182,6 +182,7 @@ def check_together(
             yield from ((obj, p, m) for p, m in crds.check_service_monitor(obj, services))
     if target.name == "argocd":
         yield from crds.check_argocd(cfg, objects)
+    yield from policies_services.check_selectors(target, objects)
 
 
 # -- files in git --------------------------------------------------------------------------
