@@ -41,4 +41,26 @@ class Kube:
 
 def api_versions(kube: Kube) -> set[str]:
     """The API group/versions the cluster serves; also proves it is reachable."""
-    return set(kube.run("api-versions", timeout=30, hint=UNREACHABLE_HINT).stdout.split())
+    from opskit.errors import CommandFailed
+
+    try:
+        return set(kube.run("api-versions", timeout=30, hint=UNREACHABLE_HINT).stdout.split())
+    except CommandFailed:
+        check_kubeconfig(Path(kube.kubeconfig))  # a broken file: one line naming it
+        raise
+
+
+def check_kubeconfig(path: Path) -> None:
+    """`path` parses as a kubeconfig (when it exists), else one line naming it."""
+    from opskit import yamlio
+    from opskit.errors import OpsError
+
+    if not path.is_file():
+        return
+    again = "write it again: `invoke cluster.down`, then `invoke cluster.up`"
+    try:
+        data = yamlio.load_file(path)
+    except OpsError as exc:
+        raise OpsError(exc.message, again) from None
+    if not isinstance(data, dict) or not isinstance(data.get("contexts"), list):
+        raise OpsError(f"{path}: not a kubeconfig (it has no `contexts:` list)", again)
