@@ -155,8 +155,7 @@ def read_stamp() -> dict[str, dict[str, str]]:
     """Per tool: version, input key, source (built | linked) and linked path."""
     from opskit import yamlio
 
-    stamp = yamlio.read_cache(stamp_file(), lambda text: yamlio.loads_json(text, "stamp"))
-    tools = stamp.get("tools") if isinstance(stamp, dict) else None
+    tools = yamlio.read_json_cache(stamp_file()).get("tools")
     return tools if isinstance(tools, dict) else {}
 
 

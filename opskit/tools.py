@@ -132,8 +132,7 @@ def _fingerprint(path: str) -> str:
 
 
 def _read_cache() -> dict:
-    cache = yamlio.read_cache(_cache_file(), lambda text: yamlio.loads_json(text, "cache"))
-    return cache if isinstance(cache, dict) else {}
+    return yamlio.read_json_cache(_cache_file())
 
 
 def _cached_version(path: str) -> str | None:

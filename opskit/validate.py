@@ -250,10 +250,9 @@ def validate_all(cfg: Config, names: list[str] | None = None) -> Report:
 def argocd_objects(cfg: Config) -> list[dict]:
     """k8s/argocd's objects, read from the files its kustomization lists (it transforms
     nothing; tests/manifests checks this equals `kubectl kustomize k8s/argocd`)."""
-
-    folder = cfg.root / "k8s" / "argocd"
     from opskit import yamlio
 
+    folder = cfg.root / "k8s" / "argocd"
     kustomization = yamlio.load_file(folder / "kustomization.yaml")
     return [
         obj

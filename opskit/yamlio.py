@@ -138,6 +138,12 @@ def read_cache(path: Path, parse: Callable[[str], T]) -> T | None:
         return None
 
 
+def read_json_cache(path: Path) -> dict:
+    """A JSON cache's mapping; {} when absent, broken (with a line) or not a mapping."""
+    data = read_cache(path, lambda text: loads_json(text, str(path)))
+    return data if isinstance(data, dict) else {}
+
+
 def load_roundtrip(path: Path) -> tuple[Any, Any]:
     """(ruamel YAML, data) of a file to edit in place: comments, order and quotes kept;
     duplicate keys refused like everywhere else (ruamel's default)."""
