@@ -2,9 +2,14 @@
 
 from invoke import task
 
-from opskit.tasks._common import DRY_RUN_HELP, OVERLAY_HELP, load_config, opskit_task, say
-
-CONTEXT_HELP = "kube context (default: the configured cluster's); must be one the overlay allows"
+from opskit.tasks._common import (
+    CONTEXT_HELP,
+    DRY_RUN_HELP,
+    OVERLAY_HELP,
+    load_config,
+    opskit_task,
+    say,
+)
 
 
 @task(
