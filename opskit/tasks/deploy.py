@@ -23,7 +23,7 @@ from opskit.tasks._common import (
 )
 @opskit_task
 def deploy(c, overlay="dev", context=None, timeout=300, dry_run=False, allow_dirty=False):
-    """Deploy an overlay: tag by HEAD, render, validate, apply, wait; roll back on failure."""
+    """Deploy an overlay: tag by HEAD, render, validate, apply, wait; restore on failure."""
     from opskit import deploy as pipeline
 
     pipeline.deploy(
