@@ -13,7 +13,9 @@ from typing import Any, Literal
 from opskit import args, paths
 from opskit.errors import ConfigError, OpsError
 
-PROVIDERS = ("auto", "kwok", "k3d", "minikube")
+# the one list of cluster providers (opskit/clusters/ has a module for each but auto)
+Provider = Literal["auto", "kwok", "k3d", "minikube"]
+PROVIDERS: tuple[str, ...] = typing.get_args(Provider)
 
 
 def _checked(parse: Any, default: Any = dataclasses.MISSING) -> Any:
@@ -63,7 +65,7 @@ class Minikube:
 
 @dataclass(frozen=True)
 class Cluster:
-    provider: Literal["auto", "kwok", "k3d", "minikube"] = "auto"
+    provider: Provider = "auto"
     name: str = _checked(args.dns_label, "gitops-lab")
     nodes: int = _checked(args.positive_int, 1)
     kwok: Kwok = field(default_factory=Kwok)

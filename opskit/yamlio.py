@@ -67,14 +67,14 @@ def _parse(origin: str, parse: Callable[[], T]) -> T:
         raise OpsError(f"{origin}{where}: invalid YAML ({problem})", FIX) from None
 
 
-def load(text: str, origin: str) -> Any:
+def load(text: str | bytes, origin: str) -> Any:
     """The one YAML document in `text`; `origin` names it in errors (a path, `stdin`)."""
     import yaml
 
     return _parse(origin, lambda: yaml.load(text, Loader=_loader()))
 
 
-def load_all(text: str, origin: str) -> list[Any]:
+def load_all(text: str | bytes, origin: str) -> list[Any]:
     """Every non-empty document of a YAML stream."""
     import yaml
 

@@ -23,7 +23,7 @@ def test_in_docker(c, args="", dry_run=False):
     argv = words(args, "--args")
     if not dry_run:
         tools.require("docker")
-    result = phoenix.run_tests(load_config(c), argv)
+    result = phoenix.run_tests(load_config(c), argv, dry_run=dry_run)
     print(result.stdout, end="")
     print(result.stderr, end="", file=sys.stderr)
     phoenix.check(result)
