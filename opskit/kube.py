@@ -56,5 +56,5 @@ def check_kubeconfig(path: Path) -> None:
         data = yamlio.load_file(path)
     except OpsError as exc:
         raise OpsError(exc.message, again) from None
-    if not isinstance(data, dict) or not isinstance(data.get("contexts"), list):
-        raise OpsError(f"{path}: not a kubeconfig (it has no `contexts:` list)", again)
+    if not isinstance(data, dict) or not isinstance(data.get("contexts", []), list):
+        raise OpsError(f"{path}: not a kubeconfig (a mapping with a `contexts:` list)", again)

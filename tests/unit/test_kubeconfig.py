@@ -38,7 +38,8 @@ def kubeconfig(tmp_path, monkeypatch, root):
     [
         ("apiVersion: v1\nclusters: [\n", ": line 3: invalid YAML ("),
         (GOOD + "contexts: []\n", ": line 12: duplicate key 'contexts' (first on line 6)"),
-        ("- just\n- a list\n", ": not a kubeconfig (it has no `contexts:` list)"),
+        ("- just\n- a list\n", ": not a kubeconfig (a mapping with a `contexts:` list)"),
+        ("contexts: kwok-gitops-lab\n", ": not a kubeconfig (a mapping with a `contexts:` list)"),
     ],
 )
 def test_connect_refuses_a_broken_kubeconfig_in_one_line(kubeconfig, content, message):
