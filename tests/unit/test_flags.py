@@ -2,7 +2,6 @@
 
 import inspect
 import re
-import subprocess
 
 import pytest
 from invoke import Program
@@ -40,20 +39,24 @@ def numeric_flags():
     return found
 
 
+@pytest.mark.usefixtures("refuse_processes")
+def test_the_process_guard_catches_the_command_layer():
+    from opskit import shell
+
+    with pytest.raises(AssertionError, match="a process was started"):
+        shell.run(["true"])
+
+
 def test_the_numeric_flags_are_found():
     """The generated list is not empty by accident: it holds the flags known today."""
     flags = set(numeric_flags())
     assert {("deploy", "timeout"), ("rollback", "timeout"), ("rollback", "to-revision")} <= flags
 
 
-@pytest.mark.usefixtures("restore_task_help")
+@pytest.mark.usefixtures("restore_task_help", "refuse_processes")
 @pytest.mark.parametrize("value", BAD_VALUES)
 @pytest.mark.parametrize(("task_name", "flag"), numeric_flags())
 def test_bad_number_is_one_line_and_starts_no_process(monkeypatch, capsys, task_name, flag, value):
-    def no_process(*_a, **_k):
-        raise AssertionError("a process was started")
-
-    monkeypatch.setattr(subprocess, "Popen", no_process)
     with pytest.raises(SystemExit) as exited:
         Program(namespace=tasks.ns).run(["invoke", task_name, f"--{flag}={value}"])
     assert exited.value.code == 1
@@ -62,7 +65,7 @@ def test_bad_number_is_one_line_and_starts_no_process(monkeypatch, capsys, task_
     assert err[0].startswith(f"opskit: error: --{flag}: {value!r} is not allowed; use ")
 
 
-@pytest.mark.usefixtures("restore_task_help")
+@pytest.mark.usefixtures("restore_task_help", "refuse_processes")
 @pytest.mark.parametrize(
     ("argv", "flag"),
     [
@@ -81,10 +84,6 @@ def test_bad_number_is_one_line_and_starts_no_process(monkeypatch, capsys, task_
     ],
 )
 def test_bad_value_is_one_line_and_starts_no_process(monkeypatch, capsys, argv, flag):
-    def no_process(*_a, **_k):
-        raise AssertionError("a process was started")
-
-    monkeypatch.setattr(subprocess, "Popen", no_process)
     with pytest.raises(SystemExit) as exited:
         Program(namespace=tasks.ns).run(["invoke", *argv])
     assert exited.value.code == 1

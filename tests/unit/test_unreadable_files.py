@@ -1,7 +1,6 @@
 """Each file the suite reads, broken: one line naming the path (caches: ignored, rebuilt)."""
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -31,14 +30,13 @@ def test_duplicate_key_in_opskit_yaml(tmp_path):
     assert "duplicate key 'project'" in text
 
 
-@pytest.mark.usefixtures("restore_task_help")
+@pytest.mark.usefixtures("restore_task_help", "refuse_processes")
 def test_duplicate_key_in_opskit_yaml_through_invoke(tmp_path, monkeypatch, capsys):
     import tasks
 
     (tmp_path / "opskit.yaml").write_text("app:\n  port: 1\n  port: 2\n")
     monkeypatch.setenv("OPSKIT_ROOT", str(tmp_path))
     config.paths.root.cache_clear()
-    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("a process started"))
     try:
         with pytest.raises(SystemExit) as exited:
             Program(namespace=tasks.ns).run(["invoke", "config.show"])
