@@ -49,3 +49,17 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def confine(path: Path, expected: Path, what: str) -> None:
+    """Refuse `path` when it resolves anywhere but `expected` (an absolute path with no
+    symlinks left in it) because of a symlink or a `..`:
+    files the suite writes or reads stay where their name says."""
+    from opskit.errors import OpsError
+
+    real = path.resolve()
+    if real != expected:
+        raise OpsError(
+            f"{path} resolves to {real}, outside {what} (a symlink?)",
+            f"replace the symlink with a real {'folder' if path.is_dir() else 'file'}",
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,7 +50,13 @@ def my_recipients() -> tuple[str, ...]:
 
 def repo_rel(cfg, path: Path) -> str:
     """A path as .sops.yaml rules and messages name it: relative to the repository root."""
-    return path.resolve().relative_to(cfg.root.resolve()).as_posix()
+    real, top = path.resolve(), cfg.root.resolve()
+    if not real.is_relative_to(top):
+        raise OpsError(
+            f"{path} resolves to {real}, outside the repository {top} (a symlink?)",
+            "keep overlays and their secrets/ folders inside the repository, not symlinked out",
+        )
+    return real.relative_to(top).as_posix()
 
 
 def rules(cfg) -> list[dict]:
@@ -69,7 +76,6 @@ def rule_recipients(rule: dict) -> tuple[str, ...]:
 
 def rule_for(cfg, rel: str) -> dict | None:
     """The first creation rule whose path_regex matches a repo-relative path (sops' own order)."""
-    import re
 
     return next((r for r in rules(cfg) if re.search(r.get("path_regex", "$^"), rel)), None)
 
@@ -90,12 +96,42 @@ def write_atomic(path: Path, text: str, what: str) -> None:
 # --- encrypted files -----------------------------------------------------------------------
 
 
+# A Secret's name is a DNS-1123 subdomain (Kubernetes' rule), so it can never be a path.
+NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+NAME_MAX = 253
+
+
+def check_name(name: object) -> str:
+    """`name` when it is a valid Kubernetes Secret name; a one-line error otherwise."""
+    text = str(name) if name is not None else ""
+    if len(text) > NAME_MAX or not NAME_PATTERN.match(text):
+        raise OpsError(
+            f"{text[:60]!r} is not a valid Secret name",
+            f"use at most {NAME_MAX} lowercase letters, digits, '-' and '.', starting and "
+            "ending with a letter or digit (e.g. api-secrets)",
+        )
+    return text
+
+
+def secrets_dir(overlay) -> Path:
+    """The overlay's secrets/ folder, refused when a symlink takes it anywhere else."""
+    folder = overlay.path / "secrets"
+    paths.confine(folder, overlay.path.resolve() / "secrets", "the overlay's secrets folder")
+    return folder
+
+
 def secret_path(overlay, name: str) -> Path:
-    return overlay.path / "secrets" / f"{name}{SUFFIX}"
+    """secrets/<name>.sops.yaml of the overlay: a valid name, and the file not a symlink."""
+    folder = secrets_dir(overlay)
+    path = folder / f"{check_name(name)}{SUFFIX}"
+    paths.confine(path, folder.resolve() / path.name, "a Secret file")
+    return path
 
 
 def secret_files(overlay) -> list[Path]:
-    return sorted((overlay.path / "secrets").glob(f"*{SUFFIX}"))
+    """Every encrypted file of the overlay; one that is a symlink or misnamed is refused."""
+    found = sorted(secrets_dir(overlay).glob(f"*{SUFFIX}"))
+    return [secret_path(overlay, path.name.removesuffix(SUFFIX)) for path in found]
 
 
 def load_doc(path: Path) -> dict:
