@@ -307,27 +307,3 @@ def rotate(cfg, overlay) -> list[str]:
         update_keys(cfg, path)
         run_sops(cfg, "rotate", "--in-place", rel, mutates=True, what="rotate data key")
     return rels
-
-
-# --- show / edit ---------------------------------------------------------------------------
-
-
-def show(cfg, overlay, name: str) -> str:
-    """The decrypted manifest of one Secret (for a terminal; the caller decides)."""
-    path = secret_path(overlay, name)
-    if not path.is_file():
-        known = ", ".join(p.name.removesuffix(SUFFIX) for p in secret_files(overlay)) or "none"
-        raise OpsError(f"overlay {overlay.name!r} has no Secret {name!r}", f"known: {known}")
-    return decrypt(cfg, overlay, path)
-
-
-def edit(cfg, overlay, name: str) -> None:
-    """Open one Secret in $EDITOR through sops (which re-encrypts on save)."""
-    path = secret_path(overlay, name)
-    rel = repo_rel(cfg, path)
-    if not path.is_file():
-        raise OpsError(
-            f"{rel} not found",
-            f"create it: `invoke secrets.encrypt --overlay {overlay.name} < x.yaml`",
-        )
-    run_sops(cfg, "edit", rel, mutates=True, interactive=True, timeout=3600, what=f"edit {name}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from invoke import Context, Exit
 
-from opskit import secretgen, secrets
+from opskit import secretedit, secretgen, secrets
 from opskit.errors import OpsError
 from opskit.tasks import secrets as secrets_tasks
 from tests.unit.conftest import needs_sops
@@ -95,7 +95,7 @@ def test_a_secret_file_symlinked_elsewhere_is_refused_by_every_reader(cfg, tmp_p
     target.write_text(secrets.secret_path(dev, "api-secrets").read_text())
     (dev.path / "secrets" / "linked.sops.yaml").symlink_to(target)
     for call in (
-        lambda: secrets.show(cfg, dev, "linked"),
+        lambda: secretedit.show(cfg, dev, "linked"),
         lambda: secrets.decrypted_secrets(cfg, dev),
         lambda: secrets.rotate(cfg, dev),
         lambda: secretgen.encrypt_manifest(cfg, dev, manifest("linked"), force=True),
