@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 
 from opskit import paths, shell, tools
-from opskit.clusters import kwok_stages
+from opskit.clusters import encryption, kwok_stages, processes
 from opskit.clusters.base import Cluster, Status, prune_empty, ready_nodes
 from opskit.errors import OpsError
 
@@ -74,6 +74,11 @@ class KwokCluster(Cluster):
     def config_file(self) -> Path:
         return self.state_dir / "kwokctl.yaml"
 
+    @property
+    def encryption_file(self) -> Path:
+        """The apiserver's EncryptionConfiguration: this cluster's own key (0600)."""
+        return self.state_dir / "encryption.yaml"
+
     def kwokctl(self, *args: str) -> list[str]:
         return ["kwokctl", "--name", self.name, *args]
 
@@ -96,6 +101,9 @@ class KwokCluster(Cluster):
             "- name: kube-controller-manager\n"  # PVCs of StatefulSets get volumes
             "  extraArgs:\n"
             "  - {key: enable-hostpath-provisioner, value: 'true'}\n"
+            "- name: kube-apiserver\n"  # Secrets encrypted at rest in etcd
+            "  extraArgs:\n"
+            f"  - {{key: encryption-provider-config, value: '{self.encryption_file}'}}\n"
         )
         return f"{options}---\n{kwok_stages.STAGES}"
 
@@ -154,6 +162,7 @@ class KwokCluster(Cluster):
         """Processes gone (a reboot, a kill): stop what is left, start all again; the
         etcd data survives."""
         report(f"restarting stopped kwok cluster {self.name}")
+        self._drop_stale_pids(report)
         for verb in ("stop", "start"):
             shell.run(
                 self.kwokctl(verb, "cluster"),
@@ -195,6 +204,7 @@ class KwokCluster(Cluster):
         )
         if not shell.is_dry_run():
             self.state_dir.mkdir(parents=True, exist_ok=True)
+            encryption.write_config(self.encryption_file)
             self.config_file.write_text(self.config_text())
         shell.run(
             self.create_argv(),
@@ -230,6 +240,7 @@ class KwokCluster(Cluster):
         volumes = self._volume_folders()
         if self.cluster_dir.exists():
             report(f"deleting kwok cluster {self.name}")
+            self._drop_stale_pids(report)
             shell.run(
                 self.kwokctl("delete", "cluster", "--kubeconfig", str(self.kubeconfig)),
                 env=self._env(),
@@ -247,6 +258,14 @@ class KwokCluster(Cluster):
         prune_empty(self.cluster_dir.parent)
         self._forget()
         report(f"kwok cluster {self.name} deleted")
+
+    def _drop_stale_pids(self, report) -> None:
+        """kwokctl signals whatever its pid files name: drop the ones naming no process of
+        this cluster (a pid recycled since a crash or a reboot) before it reads them."""
+        if shell.is_dry_run():
+            return
+        for line in processes.drop_stale(self.cluster_dir / "pids", self.cluster_dir):
+            report(line)
 
     def _volume_folders(self) -> list[Path]:
         """Folders of the volumes the hostPath provisioner made (when the cluster answers)."""
