@@ -5,14 +5,13 @@ downloads: every binary comes from .tools/bin (`invoke tools.install`).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import shutil
 import socket
 from pathlib import Path
 
 from opskit import paths, shell, tools
-from opskit.clusters import encryption, kwok_stages, processes
+from opskit.clusters import encryption, kwok_stages, processes, volumes
 from opskit.clusters.base import Cluster, Status, prune_empty, ready_nodes
 from opskit.errors import OpsError
 
@@ -20,9 +19,6 @@ NEVER_READY_LABEL = kwok_stages.NEVER_READY_LABEL
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
 UP_TIMEOUT = 180.0
 NODE_READY_TIMEOUT = "120s"
-# kube-controller-manager's hostPath provisioner (enabled in config_text) makes each volume a
-# folder below HOSTPATH_ROOT; `down` removes the ones still there.
-HOSTPATH_ROOT = "/tmp/hostpath_pv/"
 STORAGE_CLASS = """apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
@@ -237,7 +233,7 @@ class KwokCluster(Cluster):
         if not self.cluster_dir.exists() and not self.state_dir.exists():
             report(f"kwok cluster {self.name} is not there: nothing to delete")
             return
-        volumes = self._volume_folders()
+        folders = self._volume_folders()  # before kwokctl deletes etcd's data
         if self.cluster_dir.exists():
             report(f"deleting kwok cluster {self.name}")
             self._drop_stale_pids(report)
@@ -250,11 +246,7 @@ class KwokCluster(Cluster):
         if shell.is_dry_run():
             return
         shutil.rmtree(self.cluster_dir, ignore_errors=True)
-        for folder in volumes:
-            shutil.rmtree(folder, ignore_errors=True)
-        if volumes:
-            with contextlib.suppress(OSError):  # shared by all kwok clusters: only if empty
-                Path(HOSTPATH_ROOT).rmdir()
+        volumes.remove(folders)
         prune_empty(self.cluster_dir.parent)
         self._forget()
         report(f"kwok cluster {self.name} deleted")
@@ -268,22 +260,13 @@ class KwokCluster(Cluster):
             report(line)
 
     def _volume_folders(self) -> list[Path]:
-        """Folders of the volumes the hostPath provisioner made (when the cluster answers)."""
-        if not self.cluster_dir.exists() or not self._ready():
+        """Folders of the volumes the hostPath provisioner made: from the API server when it
+        answers, else from etcd's files (its processes died)."""
+        if not self.cluster_dir.exists():
             return []
-        paths_out = (
-            self.kube()
-            .run(
-                "get",
-                "pv",
-                "-o",
-                "jsonpath={.items[*].spec.hostPath.path}",
-                check=False,
-                timeout=15,
-            )
-            .stdout.split()
-        )
-        return [Path(p) for p in paths_out if p.startswith(HOSTPATH_ROOT) and ".." not in p]
+        if self._ready():
+            return volumes.from_api(self.kube())
+        return volumes.from_etcd(self.cluster_dir / "etcd")
 
     def status(self) -> Status:
         if not self.cluster_dir.exists():
