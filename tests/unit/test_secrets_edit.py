@@ -93,6 +93,15 @@ def plaintext_anywhere(since: float, *folders: Path) -> list[Path]:
     return found
 
 
+def private_folder(plain_file: Path) -> Path:
+    """The suite's folder that holds sops' own temporary folder (on tmpfs when there is one)."""
+    folder = plain_file.parent.parent
+    assert folder.name.startswith("opskit-edit-"), plain_file
+    if Path("/dev/shm").is_dir():
+        assert folder.parent == Path("/dev/shm")
+    return folder
+
+
 TEMP_FOLDERS = [Path("/tmp"), Path("/dev/shm"), Path("/var/tmp")]
 
 
@@ -106,7 +115,7 @@ def test_no_plaintext_is_left_when_the_edit_dies(cfg, tmp_path, how, code):
     proc = start_edit(cfg, script)
     editor_pid, sops_pid, plain_file = wait_for(marker, proc)
     assert SENTINEL in plain_file.read_text()  # the test sees the file while it exists
-    folder = plain_file.parent
+    folder = private_folder(plain_file)
     assert folder.stat().st_mode & 0o777 == 0o700
     if how == "terminal closed":
         os.killpg(proc.pid, signal.SIGHUP)
@@ -133,7 +142,7 @@ def test_a_saved_edit_is_encrypted_and_leaves_nothing(cfg, tmp_path):
     proc = start_edit(cfg, script)
     assert proc.wait(timeout=60) == 0, proc.stderr.read()
     *_pids, plain_file = wait_for(marker, proc)
-    assert not plain_file.parent.exists()
+    assert not private_folder(plain_file).exists()
     dev = cfg.overlay("dev")
     decrypted = secrets.decrypt(cfg, dev, secrets.secret_path(dev, "edited"))
     assert yaml.safe_load(decrypted)["stringData"] == {"TOKEN": "changed-value-1234"}
