@@ -139,10 +139,10 @@ class InitReport:
 
 def init(cfg, overlay, force: bool = False) -> InitReport:
     """Key, recipient and the overlay's generated Secrets; a second run changes nothing."""
+    paths = {name: secrets.secret_path(overlay, name) for name in GENERATED}  # checked first
     key, created = ensure_key(cfg)
     report = InitReport(key, created, add_recipient(cfg, overlay, key))
     mine = secrets.my_recipients() or (key,)
-    paths = {name: secrets.secret_path(overlay, name) for name in GENERATED}
     state = {name: _state(path, mine) for name, path in paths.items()}
     if force or any(s != "ok" for s in state.values()):
         if not force:

@@ -76,8 +76,12 @@ def test_a_secrets_folder_symlinked_out_of_the_repository_is_refused(cfg, tmp_pa
         secretgen.encrypt_manifest(cfg, prod, manifest("extra"))
     assert "\n" not in str(caught.value) and "symlink" in str(caught.value)
     assert list(outside.iterdir()) == []
-    with pytest.raises(OpsError, match="symlink"):
-        secrets.rotate(cfg, prod)
+    sops_config = (cfg.root / ".sops.yaml").read_bytes()
+    for call in (secrets.rotate, secretgen.init, secrets.decrypted_secrets):
+        with pytest.raises(OpsError, match="symlink"):
+            call(cfg, prod)
+    assert list(outside.iterdir()) == []
+    assert (cfg.root / ".sops.yaml").read_bytes() == sops_config  # no recipient added
 
 
 def test_a_secrets_folder_symlinked_into_another_overlay_is_refused(cfg):
