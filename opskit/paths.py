@@ -90,3 +90,17 @@ def write_error(path: Path, exc: OSError, failed: str = "cannot write it") -> Op
     }
     reason = exc.strerror or type(exc).__name__
     return OpsError(f"{path}: {failed} ({reason})", hints.get(exc.errno, "check the folder"))
+
+
+def confine(path: Path, expected: Path, what: str) -> None:
+    """Refuse `path` when it resolves anywhere but `expected` (an absolute path with no
+    symlinks left in it) because of a symlink or a `..`:
+    files the suite writes or reads stay where their name says."""
+    from opskit.errors import OpsError
+
+    real = path.resolve()
+    if real != expected:
+        raise OpsError(
+            f"{path} resolves to {real}, outside {what} (a symlink?)",
+            f"replace the symlink with a real {'folder' if path.is_dir() else 'file'}",
+        )
