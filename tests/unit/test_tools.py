@@ -104,3 +104,22 @@ def test_kubectl_outside_tools_bin_or_skewed_is_a_fallback_warning(monkeypatch, 
         "kubectl 1.37.2 at /usr/bin/kubectl is a fallback"
     )
     assert doctor.kubectl_warning(cfg, rows(None, None)) is None  # missing: the table says so
+
+
+def test_the_project_kubectl_wins_over_the_one_on_path(tmp_path, monkeypatch):
+    from opskit import shell
+
+    system, built = tmp_path / "usr-bin", tmp_path / ".tools" / "bin"
+    system.mkdir()
+    built.mkdir(parents=True)
+    _fake_tool(system, "kubectl", "Client Version: v1.32.4")
+    _fake_tool(built, "kubectl", "Client Version: v1.37.2")
+    monkeypatch.setenv("PATH", f"{system}:/usr/bin:/bin")
+    monkeypatch.setattr(tools, "tools_bin", lambda: built)
+    assert shell.run(["kubectl", "version", "--client"]).stdout.strip() == (
+        "Client Version: v1.37.2"
+    )
+    (built / "kubectl").unlink()  # not built yet: the one on PATH is the fallback
+    assert shell.run(["kubectl", "version", "--client"]).stdout.strip() == (
+        "Client Version: v1.32.4"
+    )
