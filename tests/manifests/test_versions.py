@@ -4,8 +4,9 @@ version per image: each place below is read the way its consumer reads it."""
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
+
+import sh
 
 from opskit import config, phoenix, toolbuild, validate
 from opskit.clusters import k3d
@@ -49,11 +50,8 @@ def test_the_k3s_image_is_of_the_same_release(cfg):
 
 def test_ci_installs_the_configured_kubectl_and_k3d(cfg):
     script = 'source ci/_lib.sh; echo "$(pinned kubernetes.version) $(pinned cluster.k3d.version)"'
-    out = subprocess.run(
-        ["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == [cfg.kubernetes.version, cfg.cluster.k3d.version]
+    out = sh.bash("-c", script, _cwd=ROOT, _return_cmd=True)
+    assert str(out).split() == [cfg.kubernetes.version, cfg.cluster.k3d.version]
     lib = (ROOT / "ci" / "_lib.sh").read_text()
     assert 'KUBECTL_VERSION="v$(pinned kubernetes.version)"' in lib
     assert re.search(r"\d+\.\d+\.\d+", lib.replace("${0##*/}", "")) is None  # no literal pins
