@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -41,7 +42,13 @@ class App:
 
 @dataclass(frozen=True)
 class Kubernetes:
-    version: str
+    """The one Kubernetes release of the project: tools/kube, schemas, k3s image, CI kubectl."""
+
+    version: str  # X.Y.Z
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class Kwok:
 
 @dataclass(frozen=True)
 class K3d:
+    version: str = "v5.9.0"  # installed by CI (ci/_lib.sh); a user installs k3d themselves
     registry_port: int = _checked(args.port, 5000)
     http_port: int = _checked(args.port, 8080)
     https_port: int = _checked(args.port, 8443)
@@ -111,6 +119,10 @@ class Config:
     monitoring: Monitoring | None = None
     tools: dict[str, str] = field(default_factory=dict)
 
+    def tool_pins(self) -> dict[str, str]:
+        """`tools:` plus tools/kube's pin, which is kubernetes.version (named once)."""
+        return {**self.tools, "kubernetes": f"v{self.kubernetes.version}"}
+
     def overlay(self, name: str) -> Overlay:
         """The named overlay, or a one-line error listing the known ones."""
         if name not in self.overlays:
@@ -149,7 +161,21 @@ def load(path: Path | str | None = None) -> Config:
         data["app"] = {**reader.mapping(data.get("app"), "app"), "image": image}
     if "root" in data:
         reader.fail("root", "unknown key", "remove it: the root is the folder of opskit.yaml")
+    _check_kubernetes(reader, data)
     return reader.build(Config, data, "", root=file.parent, overlays=overlays)
+
+
+def _check_kubernetes(reader: _Reader, data: dict) -> None:
+    """kubernetes.version is X.Y.Z and the only place naming the Kubernetes release."""
+    version = (data.get("kubernetes") or {}).get("version") if isinstance(data, dict) else None
+    if isinstance(version, str) and not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        reader.fail("kubernetes.version", f"{version!r} is not X.Y.Z", 'write e.g. "1.37.2"')
+    if "kubernetes" in (data.get("tools") or {}):
+        reader.fail(
+            "tools.kubernetes",
+            "the Kubernetes release is named once, in kubernetes.version",
+            "remove tools.kubernetes (tools/kube is built at kubernetes.version)",
+        )
 
 
 class _Reader:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opskit import crds, policies_services
+from opskit import crds, netpolicy, podpolicy, policies_services
 from opskit.errors import OpsError
 from opskit.manifests import containers, split_image
 from opskit.yamlio import load_file_all
@@ -56,7 +56,11 @@ def check_object(cfg: Config, target: Target, obj: dict) -> Iterator[Problem]:
         yield from _resources(path, container)
         if ".containers[" in path and obj.get("kind") not in RUN_ONCE:
             yield from _probes(path, container)
+            yield from podpolicy.probes_differ(path, container)
     yield from _non_root(obj)
+    yield from podpolicy.check(obj)
+    if obj.get("kind") == "NetworkPolicy":
+        yield from netpolicy.check(obj)
     if obj.get("kind") == "Ingress":
         yield from _ingress(target, obj)
 
@@ -125,7 +129,7 @@ def _probes(path: str, container: dict) -> Iterator[Problem]:
 
 
 def _non_root(obj: dict) -> Iterator[Problem]:
-    pod = _pod_spec(obj)
+    pod = podpolicy.pod_spec(obj)
     pod_context = pod.get("securityContext") or {}
     for path, container in containers(obj):
         context = container.get("securityContext") or {}
@@ -138,13 +142,6 @@ def _non_root(obj: dict) -> Iterator[Problem]:
             )
         if user == 0:
             yield (f"{path}.securityContext.runAsUser", "is 0 (root); use a non-root uid")
-
-
-def _pod_spec(obj: dict) -> dict:
-    spec = obj.get("spec") or {}
-    if obj.get("kind") == "CronJob":
-        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
-    return spec if obj.get("kind") == "Pod" else (spec.get("template") or {}).get("spec") or {}
 
 
 def _ingress(target: Target, obj: dict) -> Iterator[Problem]:
@@ -182,6 +179,8 @@ def check_together(
             yield from ((obj, p, m) for p, m in crds.check_service_monitor(obj, services))
     if target.name == "argocd":
         yield from crds.check_argocd(cfg, objects)
+    else:
+        yield from netpolicy.check_together(objects)
     yield from policies_services.check_selectors(target, objects)
 
 

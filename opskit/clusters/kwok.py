@@ -80,7 +80,7 @@ class KwokCluster(Cluster):
 
     @property
     def kube_version(self) -> str:
-        return self.cfg.tools.get("kubernetes", f"v{self.cfg.kubernetes.version}")
+        return f"v{self.cfg.kubernetes.version}"
 
     def config_text(self) -> str:
         """kwokctl's --config: the Kubernetes version (it picks component flags by it)

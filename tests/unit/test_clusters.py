@@ -83,7 +83,7 @@ def test_k3d_up_creates_cluster_with_ingress_ports_and_registry(cfg):
             "--agents",
             "0",
             "--image",
-            "rancher/k3s:v1.32.4-k3s1",
+            "rancher/k3s:v1.37.2-k3s1",
             "--port",
             "8080:80@loadbalancer",
             "--port",
@@ -190,7 +190,7 @@ def test_minikube_start_with_ingress_and_registry_addons(cfg):
             "--nodes",
             "1",
             "--kubernetes-version",
-            "v1.32.4",
+            "v1.37.2",
             "--addons",
             "ingress",
             "--addons",
@@ -292,7 +292,7 @@ def test_kwok_create_passes_every_binary_and_its_own_kubeconfig(cfg, monkeypatch
     assert options["--kubeconfig"] == str(state / "kubeconfig")
     assert options["--config"] == str(state / "kwokctl.yaml")
     settings = next(yaml.safe_load_all(cluster.config_text()))
-    assert settings["options"] == {"kubeVersion": cfg.tools["kubernetes"]}
+    assert settings["options"] == {"kubeVersion": f"v{cfg.kubernetes.version}"}
     assert settings["componentsPatches"] == [
         {
             "name": "kube-controller-manager",
