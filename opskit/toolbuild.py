@@ -83,6 +83,7 @@ def _kwok(name: str) -> GoTool:
 
 SOPS = "github.com/getsops/sops/v3"
 ETCD = "go.etcd.io/etcd/server/v3"
+ACTIONLINT = "github.com/rhysd/actionlint"
 
 GO_TOOLS: tuple[GoTool, ...] = (
     _kube("kube-apiserver"),
@@ -92,6 +93,7 @@ GO_TOOLS: tuple[GoTool, ...] = (
     _kwok("kwok"),
     _kwok("kwokctl"),
     GoTool("sops", "sops", "sops", SOPS, f"{SOPS}/cmd/sops"),
+    GoTool("actionlint", "actionlint", "actionlint", ACTIONLINT, f"{ACTIONLINT}/cmd/actionlint"),
 )
 
 

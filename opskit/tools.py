@@ -44,6 +44,7 @@ TOOLS: dict[str, Tool] = {
         Tool("kube-scheduler", ("--version",), "1.31", BUILT),
         Tool("etcd", ("--version",), "3.5", BUILT, r"etcd Version: (\d+\.\d+\.\d+)"),
         Tool("sops", ("--version", "--disable-version-check"), "3.8", BUILT),
+        Tool("actionlint", ("-version",), "1.7", BUILT),
         Tool("age", ("--version",), "1.1", "apt-get install age"),
         Tool("age-keygen", ("--version",), "1.1", "apt-get install age"),
         Tool("mkcert", ("-version",), "1.4", "apt-get install mkcert"),
