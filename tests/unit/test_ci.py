@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opskit import ci, repofiles, shell
+from opskit import ci, cilint, repofiles, shell
 from opskit.errors import OpsError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,13 +49,13 @@ def write_stage(root: Path, name: str, body: str) -> Path:
 
 
 def test_both_ci_files_pass_their_vendored_schemas():
-    assert ci.schema_problems(ROOT) == []
+    assert cilint.schema_problems(ROOT) == []
 
 
 def test_schema_violation_is_reported(repo_copy: Path):
     workflow = repo_copy / ".github/workflows/ci.yml"
     workflow.write_text(workflow.read_text().replace("runs-on:", "runs_on:", 1))
-    problems = ci.schema_problems(repo_copy)
+    problems = cilint.schema_problems(repo_copy)
     assert len(problems) == 1
     assert problems[0].startswith("vendor.github-workflows:")
 
