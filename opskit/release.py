@@ -115,13 +115,13 @@ def release(cfg: Any, overlay_name: str, *, push: bool = False, dry_run: bool = 
     message = commit_message(cfg, overlay, tag)
     changed = pin(cfg, overlay, tag, dry_run)
     if changed:
-        gitinfo.commit_paths(cfg.root, [kustomization], message)
+        gitinfo.commit_paths(cfg.root, [kustomization], message, dry_run)
         if not dry_run:
             verify_commit(cfg.root, kustomization, cfg.app.name, tag)
     argv = push_argv(cfg.root, cfg.project.revision)
     pushed = push and (changed or not on_remote(cfg.root, argv))
     if pushed:
-        push_with_retry(cfg.root, argv)
+        push_with_retry(cfg.root, argv, dry_run)
     image = f"{cfg.app.image}:{tag}"
     return Release(overlay.name, image, tag, commit, kustomization, message, changed, argv, pushed)
 
@@ -133,12 +133,16 @@ def on_remote(root: Path, argv: tuple[str, ...]) -> bool:
     return shell.run(git, check=False, timeout=30).returncode == 0
 
 
-def push_with_retry(root: Path, argv: tuple[str, ...], attempts: int = 3) -> None:
+def push_with_retry(
+    root: Path, argv: tuple[str, ...], dry_run: bool = False, attempts: int = 3
+) -> None:
     """Push; when the branch moved meanwhile, fetch it, rebase the release onto it, retry."""
     branch = argv[-1].removeprefix("HEAD:")
     hint = f"push by hand: `{' '.join(argv)}`"
     for attempt in range(1, attempts + 1):
-        result = shell.run(list(argv), cwd=str(root), mutates=True, timeout=120, check=False)
+        result = shell.run(
+            list(argv), cwd=str(root), mutates=True, dry_run=dry_run, timeout=120, check=False
+        )
         if result.returncode == 0:
             return
         if not REJECTED.search(result.stderr) or attempt == attempts:
@@ -146,10 +150,10 @@ def push_with_retry(root: Path, argv: tuple[str, ...], attempts: int = 3) -> Non
             raise OpsError(f"`{' '.join(argv)}` failed: {tail}", hint)
         print(f"opskit: {REMOTE}/{branch} moved: rebasing the release onto it", file=sys.stderr)
         git = ["git", "-C", str(root)]
-        shell.run([*git, "fetch", "--quiet", REMOTE, branch], mutates=True, timeout=120)
-        rebase = shell.run([*git, "rebase", "--quiet", "FETCH_HEAD"], mutates=True, check=False)
+        shell.run([*git, "fetch", "--quiet", REMOTE, branch], timeout=120)
+        rebase = shell.run([*git, "rebase", "--quiet", "FETCH_HEAD"], check=False)
         if rebase.returncode != 0:
-            shell.run([*git, "rebase", "--abort"], mutates=True, check=False)
+            shell.run([*git, "rebase", "--abort"], check=False)
             raise OpsError(
                 f"{REMOTE}/{branch} changed the same pin meanwhile: the release is not pushed",
                 "see `git log FETCH_HEAD -- k8s/overlays`; release again on top of it",
