@@ -34,7 +34,8 @@ def actionlint_problems(root: Path) -> list[str]:
     binary = paths.tools_bin() / "actionlint"
     if not binary.is_file():
         return [f"actionlint is not built ({binary}): run `invoke tools.install --only=actionlint`"]
-    argv = [str(binary), "-no-color", "-oneline"]
+    files = [str(p.relative_to(root)) for p in sorted((root / GITHUB_DIR).glob("*.y*ml"))]
+    argv = [str(binary), "-no-color", "-oneline", *files]
     result = shell.run(argv, cwd=str(root), check=False, timeout=120)
     if result.returncode == 0:
         return []

@@ -207,3 +207,16 @@ def test_shellcheck_reports_findings_one_line_each(tmp_path: Path):
 
 def test_shellcheck_passes_on_the_repository():
     assert repofiles.shellcheck(ROOT, repofiles.shell_scripts(ROOT)) == []
+
+
+def test_actionlint_passes_on_the_repository():
+    assert cilint.actionlint_problems(ROOT) == []
+
+
+def test_actionlint_reports_a_broken_workflow(repo_copy: Path):
+    workflow = repo_copy / ".github/workflows/ci.yml"
+    workflow.write_text(workflow.read_text().replace("|| github.ref }}", "|| gitlab.ref }}", 1))
+    problems = cilint.actionlint_problems(repo_copy)
+    assert len(problems) == 1
+    assert problems[0].startswith("actionlint: .github/workflows/ci.yml:")
+    assert "gitlab" in problems[0]
