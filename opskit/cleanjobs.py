@@ -36,7 +36,7 @@ def _checkout(room: Room, inputs: dict[str, str]) -> str:
 
 def _setup_python(room: Room, inputs: dict[str, str]) -> str:
     version = inputs.get("python-version", "")
-    if not runnerimages.provide_python(room.tools, version):
+    if not runnerimages.provide_python(room.python_bin, version):
         return f"setup-python {version}: no such Python on this machine"
     if inputs.get("cache") == "pip":
         room.env |= cleanroom_pip_cache()

@@ -109,6 +109,7 @@ class Room:
         self.dir = base
         self.work, self.home = base / "work", base / "home"
         self.bin, self.tools = base / "image-bin", base / "setup-bin"
+        self.python_bin = base / "python-bin"  # the image's or setup-python's (last one wins)
         self.record = base / "record.log"
         self.env: dict[str, str] = {}
         self.commit_of_job = ""
@@ -129,7 +130,6 @@ class Room:
         shims += ["k3d", "helm", "cleanroom-asserted"] + (["kubectl"] if self.image.kubectl else [])
         cleanshims.write(self.dir / "shims", shims)
         self.env = self._environ()
-        self._restore_venv()
 
     def _docker(self) -> bool:
         return self.image.docker or "docker" in self.job.services
@@ -137,7 +137,7 @@ class Room:
     def _environ(self) -> dict[str, str]:
         host_kubectl = runnerimages.host_command("kubectl") or "kubectl"
         env = {
-            "PATH": f"{self.tools}:{self.dir / 'shims'}:{self.bin}",
+            "PATH": f"{self.tools}:{self.python_bin}:{self.dir / 'shims'}:{self.bin}",
             "HOME": str(self.home),
             "LANG": "C.UTF-8",
             "CI": "true",
@@ -194,19 +194,25 @@ class Room:
         if (source / "bin").is_dir() and not (self.work / ".tools").exists():
             shell.run(["cp", "-al", str(source), str(self.work / ".tools")])
 
-    def _restore_venv(self) -> None:
-        """Every job clones to the same path, so the first job's .venv is valid in the next:
-        reusing it is a cache, keyed like bootstrap's stamp (pyproject.toml)."""
-        saved = self.cache / "venv"
-        if saved.is_dir():
+    def _venv_key(self) -> str:
+        """The interpreter a venv made now would use (the folder of that Python)."""
+        python = self.python_bin / "python3"
+        return python.resolve().parent.parent.name if python.exists() else ""
+
+    def restore_venv(self) -> None:
+        """Every job clones to the same path, so a .venv made by an earlier job with the same
+        Python is valid here: reusing it is a cache (bootstrap checks pyproject.toml)."""
+        saved = self.cache / f"venv-{self._venv_key()}"
+        if self._venv_key() and saved.is_dir() and not (self.work / ".venv").exists():
             saved.rename(self.work / ".venv")
 
     def save_venv(self) -> None:
         venv = self.work / ".venv"
-        if venv.is_dir() and (venv / ".opskit-stamp").is_file():
-            shutil.rmtree(self.cache / "venv", ignore_errors=True)
+        if self._venv_key() and (venv / ".opskit-stamp").is_file():
+            saved = self.cache / f"venv-{self._venv_key()}"
+            shutil.rmtree(saved, ignore_errors=True)
             self.cache.mkdir(parents=True, exist_ok=True)
-            venv.rename(self.cache / "venv")
+            venv.rename(saved)
 
     def final_call_mode(self, line: str) -> tuple[Path, str] | None:
         """For a step running one ci/ script whose call FINAL changes: (script, its text
@@ -229,6 +235,7 @@ class Room:
 
     def run_line(self, line: str, extra: dict[str, str]) -> tuple[int, str]:
         log = self.dir / "output.log"
+        self.restore_venv()
         env = [f"{k}={v}" for k, v in {**self.env, **extra}.items()]
         bash = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", line]
         with log.open("a") as out:
