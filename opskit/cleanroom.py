@@ -195,9 +195,13 @@ class Room:
             shell.run(["cp", "-al", str(source), str(self.work / ".tools")])
 
     def _venv_key(self) -> str:
-        """The interpreter a venv made now would use (the folder of that Python)."""
+        """The interpreter a venv would use (the folder of that Python): the one on PATH, or
+        the one `apt-get install python3-venv` brings on an image without Python."""
         python = self.python_bin / "python3"
-        return python.resolve().parent.parent.name if python.exists() else ""
+        if python.exists():
+            return python.resolve().parent.parent.name
+        versions = sorted(runnerimages.PYENV.glob(f"{self.image.apt_python}.*"))
+        return versions[-1].name if versions else ""
 
     def restore_venv(self) -> None:
         """Every job clones to the same path, so a .venv made by an earlier job with the same
