@@ -167,3 +167,62 @@ def test_go_version_files_are_read_as_setup_go_reads_them(tmp_path):
     gomod.write_text("module x\n\ngo 1.25.0\n\ntoolchain go1.26.8\n")
     assert cleanjobs.go_version_file(gomod) == "1.26.8"
     assert cleanjobs.go_version_file(ROOT / ".go-version") == "1.26"
+
+
+def test_a_whole_run_of_both_systems_reports_each_job(project, tmp_path, monkeypatch, capsys):
+    from opskit import paths
+
+    (tmp_path / "bitbucket-pipelines.yml").write_text(
+        "image: golang:1.26-bookworm\npipelines:\n  branches:\n    main:\n"
+        "      - step:\n          name: hello\n          script:\n            - echo hi\n"
+    )
+    project(f"""
+        hello:
+          runs-on: ubuntu-24.04
+          steps:
+            - uses: {CHECKOUT}
+            - run: echo hi
+    """)
+    monkeypatch.setattr(paths, "root", lambda: tmp_path)
+    assert cleanjobs.main([]) == 0
+    err = capsys.readouterr().err
+    assert "cleanroom: ok   .github/workflows/ci.yml:hello" in err
+    assert "cleanroom: ok   bitbucket-pipelines.yml:hello" in err
+    assert "cleanroom: 2/2 jobs passed" in err
+    assert (tmp_path / ".opskit/cleanroom/logs/bitbucket-hello.log").read_text().count("hi")
+
+
+def test_a_release_check_wants_one_push_and_one_release_commit(project, tmp_path):
+    from opskit import cleanrelease
+
+    run = project(f"""
+        release:
+          runs-on: ubuntu-24.04
+          steps:
+            - uses: {CHECKOUT}
+            - run: "true"
+    """)
+    outcome = run("release")
+    room = Room(tmp_path, tmp_path / "remote.git", outcome.job)
+    room.commit_of_job = "0" * 40
+    assert cleanrelease.check_release(room, outcome) == "expected one `docker push`, recorded none"
+    outcome.record = ["docker push ghcr.io/acme/api:1"]
+    assert "not one release on the job's commit" in cleanrelease.check_release(room, outcome)
+
+
+def test_the_released_overlay_must_run_the_pushed_image(tmp_path, monkeypatch):
+    import yaml
+
+    from opskit import cleanrelease
+
+    shell.run(["git", "clone", "-q", str(ROOT), str(tmp_path / "main")])
+    kustomization = yaml.safe_load((tmp_path / "main/k8s/overlays/dev/kustomization.yaml").open())
+    entry = next(i for i in kustomization["images"] if i["name"] == "api")
+    monkeypatch.delenv("OPSKIT_IMAGE", raising=False)
+    problem = cleanrelease._pin_problem(tmp_path / "main", "ghcr.io/x/api:1")
+    assert "not the pushed ghcr.io/x/api:1" in problem
+    assert (
+        cleanrelease._pin_problem(tmp_path / "main", f"{entry['newName']}:{entry['newTag']}") == ""
+    )
+    monkeypatch.setattr(cleanrelease, "MAIN_CHECKS", (("-c", "raise SystemExit('red')"),))
+    assert cleanrelease._main_problem(tmp_path / "main").startswith("released main is red")
