@@ -12,6 +12,7 @@ one line naming the job and the missing thing.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -42,13 +43,22 @@ CONTEXT = {  # the `${{ ... }}` values of a push to main (mixed case, as GitHub 
     "github.event.workflow_run.conclusion": "success",
     "github.event.workflow_run.event": "push",
 }
-SECRETS = {"GITHUB_TOKEN": "cleanroom-token", "SOPS_AGE_KEY": "AGE-SECRET-KEY-CLEANROOM"}
 BITBUCKET_VARIABLES = {  # repository variables bitbucket-pipelines.yml documents
     "OPSKIT_IMAGE": "ghcr.io/GitOps-Lab/gitops-lab/api",
     "REGISTRY_USER": "cleanroom",
     "REGISTRY_PASSWORD": "cleanroom-registry-token",  # pragma: allowlist secret
-    "SOPS_AGE_KEY": SECRETS["SOPS_AGE_KEY"],
 }
+
+
+@functools.cache
+def secrets() -> dict[str, str]:
+    """The CI secrets: a throwaway age key of this run (no recipient of any file) and a token."""
+    out = shell.run(["age-keygen"], timeout=30).stdout
+    key = next(line for line in out.splitlines() if line.startswith("AGE-SECRET-KEY-"))
+    shell.secret(key)
+    return {"GITHUB_TOKEN": "cleanroom-token", "SOPS_AGE_KEY": key}
+
+
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 MISSING = (  # (output pattern, the missing thing as the failure line names it)
     (re.compile(r"([\w.+-]+): (?:command )?not found"), "`{0}`"),
@@ -165,14 +175,14 @@ class Room:
             env |= {k: evaluate(v, context) for k, v in self.job.env.items()}
         else:
             env |= {"BITBUCKET_BUILD_NUMBER": "1", "BITBUCKET_BRANCH": "main", "GOPATH": "/go"}
-            env |= BITBUCKET_VARIABLES
+            env |= BITBUCKET_VARIABLES | {"SOPS_AGE_KEY": secrets()["SOPS_AGE_KEY"]}
             env |= self._bitbucket_caches()
         return env
 
     def context(self) -> dict[str, str]:
         return (
             CONTEXT
-            | {f"secrets.{k}": v for k, v in SECRETS.items()}
+            | {f"secrets.{k}": v for k, v in secrets().items()}
             | {"github.event.workflow_run.head_sha": self.commit_of_job}
         )
 
