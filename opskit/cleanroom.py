@@ -151,6 +151,8 @@ class Room:
             "HOME": str(self.home),
             "LANG": "C.UTF-8",
             "CI": "true",
+            "UV_COMPILE_BYTECODE": "0",  # speed only: the jobs' venvs live for one run
+            "PIP_NO_COMPILE": "1",
             "TMPDIR": str(self.dir / "tmp"),
             "GIT_CONFIG_NOSYSTEM": "1",  # no identity or helper from this machine
             "GIT_CONFIG_COUNT": "1",  # and git may not guess one (runners have none)
