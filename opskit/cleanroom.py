@@ -119,7 +119,8 @@ class Room:
         self.dir = base
         self.work, self.home = base / "work", base / "home"
         self.bin, self.tools = base / "image-bin", base / "setup-bin"
-        self.python_bin = base / "python-bin"  # the image's or setup-python's (last one wins)
+        self.python_bin = base / "python-bin"  # setup-python's, before the image's on PATH
+        self.image_python = base / "image-python"
         self.record = base / "record.log"
         self.env: dict[str, str] = {}
         self.commit_of_job = ""
@@ -147,7 +148,12 @@ class Room:
     def _environ(self) -> dict[str, str]:
         host_kubectl = runnerimages.host_command("kubectl") or "kubectl"
         env = {
-            "PATH": f"{self.tools}:{self.python_bin}:{self.dir / 'shims'}:{self.bin}",
+            "PATH": ":".join(
+                map(
+                    str,
+                    (self.tools, self.python_bin, self.dir / "shims", self.image_python, self.bin),
+                )
+            ),
             "HOME": str(self.home),
             "LANG": "C.UTF-8",
             "CI": "true",
@@ -207,13 +213,13 @@ class Room:
             shell.run(["cp", "-al", str(source), str(self.work / ".tools")])
 
     def _venv_key(self) -> str:
-        """The interpreter a venv would use (the folder of that Python): the one on PATH, or
-        the one `apt-get install python3-venv` brings on an image without Python."""
-        python = self.python_bin / "python3"
-        if python.exists():
-            return python.resolve().parent.parent.name
+        """Which python3 a venv would use (its folder and version): setup-python's, the
+        image's, or the one `apt-get install python3-venv` brings on an image without one."""
+        for folder, kind in ((self.python_bin, "setup"), (self.image_python, "image")):
+            if (folder / "python3").exists():
+                return f"{kind}-{(folder / 'python3').resolve().parent.parent.name}"
         versions = sorted(runnerimages.PYENV.glob(f"{self.image.apt_python}.*"))
-        return versions[-1].name if versions else ""
+        return f"image-{versions[-1].name}" if versions else ""
 
     def restore_venv(self) -> None:
         """Every job clones to the same path, so a .venv made by an earlier job with the same

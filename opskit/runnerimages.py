@@ -103,11 +103,11 @@ def link(folder: Path, name: str, target: str | Path) -> None:
 
 def install_packages(folder: Path, packages: list[str], image: Image) -> list[str]:
     """Expose the host's commands of these apt packages; the unknown ones, for the error.
-    Python goes to the `python` folder beside `folder`, where setup-python puts its own."""
+    Python goes to the `image-python` folder beside `folder` (after setup-python's on PATH)."""
     unknown = []
     for package in packages:
         if package == "python3-venv":
-            provide_python(folder.parent / "python-bin", image.apt_python)
+            provide_python(folder.parent / "image-python", image.apt_python)
         elif package in APT:
             for command in APT[package]:
                 if target := host_command(command):
@@ -146,6 +146,6 @@ def image_bin(folder: Path, image: Image) -> None:
     """The commands the image ships, on top of the base."""
     install_packages(folder, list(image.packages), image)
     if image.python:
-        provide_python(folder.parent / "python-bin", image.python)
+        provide_python(folder.parent / "image-python", image.python)
     if image.go:
         provide_go(folder, image.go)
