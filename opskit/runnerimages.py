@@ -120,9 +120,9 @@ def install_packages(folder: Path, packages: list[str], image: Image) -> list[st
 def provide_python(folder: Path, version: str) -> bool:
     """python3 (and python3.X, python) of `version` from this machine's interpreters."""
     matches = sorted(PYENV.glob(f"{version}.*"), key=lambda p: p.name) if PYENV.is_dir() else []
-    if not matches:
+    real = matches[-1] / "bin" / f"python{version}" if matches else host_command(f"python{version}")
+    if not real:
         return False
-    real = matches[-1] / "bin" / f"python{version}"
     for name in ("python", "python3", f"python{version}"):
         link(folder, name, real)
     return True
