@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from opskit.ci import BITBUCKET_FILE, GITHUB_DIR, _load
+from opskit.errors import OpsError
 
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 PIN = re.compile(r"uses:\s*(?P<action>[\w.-]+/[\w./-]+)@(?P<ref>\S+)(?:\s+#\s*(?P<comment>\S+))?")
 
 
@@ -150,3 +152,25 @@ def action_pins(root: Path) -> list[tuple[str, int, str, str, str]]:
                     (path.name, number, match["action"], match["ref"], match["comment"] or "")
                 )
     return pins
+
+
+def evaluate(text: str, context: dict[str, str]) -> str:
+    """`${{ name }}` replaced by its value (unknown names: empty, as GitHub does)."""
+    return EXPRESSION.sub(lambda m: context.get(m.group(1), ""), text)
+
+
+def condition(expr: str, context: dict[str, str], failed: bool) -> bool:
+    """A job/step `if:` of the forms the workflows use: status functions, ==, &&."""
+    expr = EXPRESSION.sub(lambda m: m.group(1), expr or "").strip()
+    status = {"always()": True, "!cancelled()": True, "failure()": failed, "success()": not failed}
+    terms = [t.strip() for t in expr.split("&&")] if expr else []
+    verdicts = [] if any(t in status for t in terms) else [not failed]  # implicit success()
+    for term in terms:
+        if term in status:
+            verdicts.append(status[term])
+        elif "==" in term:
+            name, value = (t.strip() for t in term.split("==", 1))
+            verdicts.append(context.get(name, "") == value.strip("'\""))
+        else:
+            raise OpsError(f"cleanroom: cannot evaluate `if: {expr}`", "keep `if:` simple")
+    return all(verdicts)

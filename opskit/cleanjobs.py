@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from opskit import cidefs, cleanshims, gitinfo, paths, runnerimages, shell
-from opskit.cleanroom import FINAL, Outcome, Room, condition, evaluate, missing_thing
+from opskit.cidefs import condition, evaluate
+from opskit.cleanroom import FINAL, Outcome, Room, missing_thing
 from opskit.errors import OpsError
 
 PREFIX = "cleanroom"
@@ -255,6 +256,18 @@ def report(outcome: Outcome) -> None:
     status = "ok  " if outcome.ok else "FAIL"
     say(f"{status} {outcome.job.title} ({outcome.seconds:.0f}s)")
     for line in outcome.ran:
-        say(f"       ran for real: {line}")
+        say(f"       ran for real: {line}{_final_note(outcome, line)}")
     for line in outcome.record:
         say(f"       asserted:     {shlex.split(line)[0]} {line.split(' ', 1)[-1]}")
+
+
+def _final_note(outcome: Outcome, line: str) -> str:
+    """How FINAL changed the stage call of a ci/ script line ("" when it ran as written)."""
+    from opskit import ci
+
+    script = outcome.work / line.split(maxsplit=1)[0] if outcome.work else None
+    if not (script and line.startswith("ci/") and script.is_file()):
+        return ""
+    call = ci.stage_call(script)
+    mode = FINAL.get(call.target)
+    return f" (its `{call}`: {mode})" if mode else ""

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from opskit import ci, cidefs, cleanshims, runnerimages, shell
+from opskit.cidefs import evaluate
 from opskit.errors import OpsError
 
 # stage calls .ci/run already runs for real: here their setup (venv, Go tools) is run;
@@ -59,7 +60,6 @@ def secrets() -> dict[str, str]:
     return {"GITHUB_TOKEN": "cleanroom-token", "SOPS_AGE_KEY": key}
 
 
-EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 MISSING = (  # (output pattern, the missing thing as the failure line names it)
     (re.compile(r"([\w.+-]+): (?:command )?not found"), "`{0}`"),
     (re.compile(r"`([\w.+-]+)` not found"), "`{0}`"),
@@ -83,28 +83,6 @@ class Outcome:
     record: list[str] = field(default_factory=list)  # stand-in calls, in order
     seconds: float = 0.0
     work: Path | None = None
-
-
-def evaluate(text: str, context: dict[str, str]) -> str:
-    """`${{ name }}` replaced by its value (unknown names: empty, as GitHub does)."""
-    return EXPRESSION.sub(lambda m: context.get(m.group(1), ""), text)
-
-
-def condition(expr: str, context: dict[str, str], failed: bool) -> bool:
-    """A job/step `if:` of the forms the workflows use: status functions, ==, &&."""
-    expr = EXPRESSION.sub(lambda m: m.group(1), expr or "").strip()
-    status = {"always()": True, "!cancelled()": True, "failure()": failed, "success()": not failed}
-    terms = [t.strip() for t in expr.split("&&")] if expr else []
-    verdicts = [] if any(t in status for t in terms) else [not failed]  # implicit success()
-    for term in terms:
-        if term in status:
-            verdicts.append(status[term])
-        elif "==" in term:
-            name, value = (t.strip() for t in term.split("==", 1))
-            verdicts.append(context.get(name, "") == value.strip("'\""))
-        else:
-            raise OpsError(f"cleanroom: cannot evaluate `if: {expr}`", "keep `if:` simple")
-    return all(verdicts)
 
 
 class Room:
@@ -146,14 +124,9 @@ class Room:
         return self.image.docker or "docker" in self.job.services
 
     def _environ(self) -> dict[str, str]:
-        host_kubectl = runnerimages.host_command("kubectl") or "kubectl"
+        path = (self.tools, self.python_bin, self.dir / "shims", self.image_python, self.bin)
         env = {
-            "PATH": ":".join(
-                map(
-                    str,
-                    (self.tools, self.python_bin, self.dir / "shims", self.image_python, self.bin),
-                )
-            ),
+            "PATH": ":".join(map(str, path)),
             "HOME": str(self.home),
             "LANG": "C.UTF-8",
             "CI": "true",
@@ -170,7 +143,7 @@ class Room:
             "CLEANROOM_BIN": str(self.bin),
             "CLEANROOM_IMAGE": self.job.image,
             "CLEANROOM_CURL": runnerimages.host_command("curl") or "curl",
-            "CLEANROOM_KUBECTL": host_kubectl,
+            "CLEANROOM_KUBECTL": runnerimages.host_command("kubectl") or "kubectl",
             "CLEANROOM_IMAGE_KUBECTL": self.image.kubectl,
             "CLEANROOM_K3D": _k3d_pin(self.work),
         }
@@ -301,20 +274,7 @@ def missing_thing(output: str) -> str:
     return found
 
 
-def apt_main(packages: list[str]) -> int:
-    """`apt-get install` inside a room: the host's commands of these packages appear."""
-    image = runnerimages.IMAGES[os.environ["CLEANROOM_IMAGE"]]
-    folder = Path(os.environ["CLEANROOM_BIN"])
-    unknown = runnerimages.install_packages(folder, packages, image)
-    if unknown:
-        print(f"E: Unable to locate package {unknown[0]}", file=sys.stderr)
-        return 100
-    return 0
-
-
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--apt"]:
-        sys.exit(apt_main(sys.argv[2:]))
     from opskit.cleanjobs import main
 
     sys.exit(main(sys.argv[1:]))

@@ -8,6 +8,8 @@ curl (downloads served from this machine; everything else is the real curl), and
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 RECORD = 'printf "%s\\n" "$(basename "$0") $*" >> "$CLEANROOM_RECORD"'
@@ -50,7 +52,7 @@ APT_GET = f"""#!/usr/bin/env bash
 if [ "$(id -u)" -ne 0 ]; then echo "apt-get: permission denied (use sudo)" >&2; exit 100; fi
 [ "$1" = update ] && exit 0
 packages=(); for a in "$@"; do case "$a" in -*|install) ;; *) packages+=("$a") ;; esac; done
-exec "$CLEANROOM_PYTHON" -m opskit.cleanroom --apt "${{packages[@]}}"
+exec "$CLEANROOM_PYTHON" -m opskit.cleanshims --apt "${{packages[@]}}"
 """
 
 SUDO = """#!/usr/bin/env bash
@@ -117,3 +119,20 @@ def write(folder: Path, names: list[str]) -> None:
 
 def recorded(record: Path) -> list[str]:
     return record.read_text().splitlines() if record.is_file() else []
+
+
+def apt_main(packages: list[str]) -> int:
+    """`apt-get install` inside a room: the host's commands of these packages appear."""
+    from opskit import runnerimages
+
+    image = runnerimages.IMAGES[os.environ["CLEANROOM_IMAGE"]]
+    folder = Path(os.environ["CLEANROOM_BIN"])
+    unknown = runnerimages.install_packages(folder, packages, image)
+    if unknown:
+        print(f"E: Unable to locate package {unknown[0]}", file=sys.stderr)
+        return 100
+    return 0
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--apt"]:
+    sys.exit(apt_main(sys.argv[2:]))

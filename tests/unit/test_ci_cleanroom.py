@@ -136,12 +136,12 @@ def test_a_registry_push_needs_a_login_and_a_lower_case_name(project):
 def test_if_conditions_of_the_workflows():
     context = {"github.event.workflow_run.conclusion": "success", "a": "b"}
     expr = "github.event.workflow_run.conclusion == 'success' && a == 'b'"
-    assert cleanroom.condition(expr, context, failed=False)
-    assert not cleanroom.condition("a == 'c'", context, failed=False)
-    assert not cleanroom.condition("", context, failed=True)
-    assert cleanroom.condition("${{ failure() }}", context, failed=True)
-    assert cleanroom.condition("${{ !cancelled() }}", context, failed=True)
-    assert not cleanroom.condition("${{ failure() }}", context, failed=False)
+    assert cidefs.condition(expr, context, failed=False)
+    assert not cidefs.condition("a == 'c'", context, failed=False)
+    assert not cidefs.condition("", context, failed=True)
+    assert cidefs.condition("${{ failure() }}", context, failed=True)
+    assert cidefs.condition("${{ !cancelled() }}", context, failed=True)
+    assert not cidefs.condition("${{ failure() }}", context, failed=False)
 
 
 def test_release_waits_for_ci_and_bitbucket_release_for_its_checks():
