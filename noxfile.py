@@ -26,10 +26,13 @@ def junit(name: str) -> tuple[str, ...]:
 
 @nox.session(python=PYTHON, tags=["static"])
 def lint(session: nox.Session) -> None:
-    """Static checks: ruff, yamllint, shellcheck, Elixir syntax+format, secrets, CI schemas."""
+    """Static checks: ruff, yamllint, shellcheck, Elixir syntax+format, secrets, CI schemas,
+    kube-score over the rendered overlays."""
     session.install(*DEV)
-    # secrets.check decrypts; actionlint checks the workflows (in lint.ci)
-    session.run_install("invoke", "tools.install", "--only=sops", "--only=actionlint")
+    # secrets.check decrypts; actionlint checks the workflows; kube-score scores the overlays
+    session.run_install(
+        "invoke", "tools.install", "--only=sops", "--only=actionlint", "--only=kube-score"
+    )
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("yamllint", "--strict", ".")
@@ -37,13 +40,14 @@ def lint(session: nox.Session) -> None:
     session.run("invoke", "lint.elixir")
     session.run("invoke", "secrets.check")
     session.run("invoke", "lint.ci")
+    session.run("invoke", "lint.kube-score")
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Unit and manifest tests with coverage (floor: 85% of opskit/)."""
     session.install(*DEV)
-    session.run_install("invoke", "tools.install", "--only=sops")
+    session.run_install("invoke", "tools.install", "--only=sops", "--only=kube-score")
     coverage = ("--cov=opskit", "--cov-report=term", "--cov-fail-under=85")
     session.run("pytest", *coverage, *junit("tests"), *session.posargs)
 

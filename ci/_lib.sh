@@ -5,8 +5,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-K3D_VERSION="v5.9.0"
-K3D_SHA256="06d8f25bc3a971c4eb29e0ff08429b180402db0f4dec838c9eac427e296800a0"  # k3d-linux-amd64
+# Versions live in opskit.yaml only (kubernetes.version, cluster.k3d.version).
+pinned() {
+  .venv/bin/python -c "from opskit import config; print(config.load().$1)"
+}
+
+# the k3d version of opskit.yaml and the sha256 of its k3d-linux-amd64 release binary
+K3D_SHA256="v5.9.0 06d8f25bc3a971c4eb29e0ff08429b180402db0f4dec838c9eac427e296800a0"
 CI_BIN="$PWD/.tools/ci-bin"  # downloaded CI-only binaries (git-ignored with .tools)
 STAGE="${0##*/}"
 
@@ -36,18 +41,22 @@ fetch_verified() {
 
 # k3d for the containerized-cluster stage: the pinned release binary, checksum-verified.
 need_k3d() {
-  if [ "$(k3d version 2>/dev/null | sed -n 's/^k3d version //p')" = "$K3D_VERSION" ]; then
+  local version
+  version="$(pinned cluster.k3d.version)"
+  if [ "$(k3d version 2>/dev/null | sed -n 's/^k3d version //p')" = "$version" ]; then
     return
   fi
-  fetch_verified "https://github.com/k3d-io/k3d/releases/download/$K3D_VERSION/k3d-linux-amd64" \
-    "$CI_BIN/k3d" "$K3D_SHA256"
+  [ "${K3D_SHA256% *}" = "$version" ] ||
+    die "no checksum for k3d $version: put its k3d-linux-amd64 sha256 in K3D_SHA256 (ci/_lib.sh)"
+  fetch_verified "https://github.com/k3d-io/k3d/releases/download/$version/k3d-linux-amd64" \
+    "$CI_BIN/k3d" "${K3D_SHA256#* }"
 }
 
 # kubectl at the cluster's version (opskit.yaml kubernetes.version), so client and server
 # never skew; the checksum is the one dl.k8s.io publishes beside the binary.
 need_kubectl() {
   local want have url
-  want="v$(python -c 'from opskit import config; print(config.load().kubernetes.version)')"
+  want="v$(pinned kubernetes.version)"
   have="$(kubectl version --client -o json 2>/dev/null |
     python -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])' \
     2>/dev/null || true)"

@@ -252,9 +252,12 @@ class Room:
 
 
 def _k3d_pin(work: Path) -> str:
-    lib = work / "ci" / "_lib.sh"
-    match = re.search(r'K3D_VERSION="([^"]+)"', lib.read_text()) if lib.is_file() else None
-    return match.group(1) if match else ""
+    """The k3d version the job's opskit.yaml pins (what the k3d stand-in reports)."""
+    import yaml
+
+    file = work / "opskit.yaml"
+    data = yaml.safe_load(file.read_text()) if file.is_file() else {}
+    return str(((data.get("cluster") or {}).get("k3d") or {}).get("version", ""))
 
 
 def _pip_cache() -> dict[str, str]:

@@ -28,6 +28,8 @@ def lib(tmp_path: Path):
     shutil.copy(ROOT / "opskit.yaml", tmp_path / "opskit.yaml")
     fake_bin = tmp_path / "fake-bin"
     fake_bin.mkdir()
+    (tmp_path / ".venv/bin").mkdir(parents=True)  # `pinned` asks the project's Python
+    (tmp_path / ".venv/bin/python").symlink_to(sys.executable)
 
     def run(body: str, **env: str) -> tuple[int, str]:
         path = f"{fake_bin}:{Path(sys.executable).parent}:/usr/bin:/bin"

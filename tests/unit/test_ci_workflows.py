@@ -152,7 +152,7 @@ def test_one_action_version_has_one_commit():  # defect 10: no two pins of a ver
 def test_the_registry_name_is_lower_cased_and_k3d_is_checksummed():  # defect 11
     lib = (ROOT / "ci/_lib.sh").read_text()
     assert 'OPSKIT_IMAGE="${OPSKIT_IMAGE,,}"' in lib
-    assert re.search(r'K3D_SHA256="[0-9a-f]{64}"', lib)
+    assert re.search(r'K3D_SHA256="v[\d.]+ [0-9a-f]{64}"', lib)
     assert not re.search(r"curl[^\n]*\|\s*(?:\w+=\S+\s+)*(?:ba)?sh\b", lib), "no curl | bash"
     assert "need_image" in (ROOT / "ci/release.sh").read_text().splitlines()
 
@@ -160,4 +160,4 @@ def test_the_registry_name_is_lower_cased_and_k3d_is_checksummed():  # defect 11
 def test_ci_kubectl_follows_the_cluster_version():  # defect 11
     lib = (ROOT / "ci/_lib.sh").read_text()
     assert "KUBECTL_VERSION=" not in lib, "read it from opskit.yaml kubernetes.version"
-    assert "config.load().kubernetes.version" in lib
+    assert 'want="v$(pinned kubernetes.version)"' in lib
