@@ -29,7 +29,7 @@ def lib(tmp_path: Path):
     fake_bin = tmp_path / "fake-bin"
     fake_bin.mkdir()
     (tmp_path / ".venv/bin").mkdir(parents=True)  # `pinned` asks the project's Python
-    (tmp_path / ".venv/bin/python").symlink_to(sys.executable)
+    fake(tmp_path / ".venv/bin", "python", f'exec "{sys.executable}" "$@"')
 
     def run(body: str, **env: str) -> tuple[int, str]:
         path = f"{fake_bin}:{Path(sys.executable).parent}:/usr/bin:/bin"
