@@ -12,10 +12,16 @@ nox.needs_version = ">=2024.4.15"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "tests", "e2e"]
+nox.options.sessions = ["lint", "tests", "e2e", "cleanroom"]
 
 PYTHON = "3.11"
 DEV = ("-e", ".[dev]", "--config-settings", "editable_mode=compat")
+
+
+def junit(name: str) -> tuple[str, ...]:
+    """JUnit XML where both CI systems pick it up (Bitbucket: test-results/), and a summary
+    on GitHub's job page when $GITHUB_STEP_SUMMARY is set."""
+    return (f"--junitxml=test-results/{name}/junit.xml", "-p", "opskit.testsummary")
 
 
 @nox.session(python=PYTHON, tags=["static"])
@@ -23,8 +29,10 @@ def lint(session: nox.Session) -> None:
     """Static checks: ruff, yamllint, shellcheck, Elixir syntax+format, secrets, CI schemas,
     kube-score over the rendered overlays."""
     session.install(*DEV)
-    # secrets.check decrypts; kube-score scores the overlays
-    session.run("invoke", "tools.install", "--only=sops", "--only=kube-score")
+    # secrets.check decrypts; actionlint checks the workflows; kube-score scores the overlays
+    session.run_install(
+        "invoke", "tools.install", "--only=sops", "--only=actionlint", "--only=kube-score"
+    )
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("yamllint", "--strict", ".")
@@ -39,25 +47,32 @@ def lint(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit and manifest tests with coverage (floor: 85% of opskit/)."""
     session.install(*DEV)
-    session.run("invoke", "tools.install", "--only=sops", "--only=kube-score")
-    session.run(
-        "pytest", "--cov=opskit", "--cov-report=term", "--cov-fail-under=85", *session.posargs
-    )
+    session.run_install("invoke", "tools.install", "--only=sops", "--only=kube-score")
+    coverage = ("--cov=opskit", "--cov-report=term", "--cov-fail-under=85")
+    session.run("pytest", *coverage, *junit("tests"), *session.posargs)
 
 
 @nox.session(python=PYTHON, tags=["cluster"])
 def e2e(session: nox.Session) -> None:
     """End-to-end tests on a fresh embedded (kwok) cluster, torn down afterwards."""
     session.install(*DEV)
-    session.run("invoke", "tools.install")
-    session.run("pytest", "tests/e2e", "-p", "no:cacheprovider", *session.posargs)
+    session.run_install("invoke", "tools.install")
+    session.run("pytest", "tests/e2e", "-p", "no:cacheprovider", *junit("e2e"), *session.posargs)
+
+
+@nox.session(python=PYTHON, tags=["ci"])
+def cleanroom(session: nox.Session) -> None:
+    """Every GitHub job and Bitbucket step in a fresh clone with only what its runner has."""
+    session.install(*DEV)
+    session.run("python", "-m", "opskit.cleanroom", *session.posargs)
 
 
 @nox.session(name="cluster-smoke", python=PYTHON, tags=["cluster"], default=False)
 def cluster_smoke(session: nox.Session) -> None:
     """pytest-testinfra checks against the current cluster (OVERLAY=dev by default)."""
     session.install(*DEV)
-    session.run("pytest", "tests/smoke", "-p", "no:cacheprovider", "-rs", *session.posargs)
+    smoke = ("tests/smoke", "-p", "no:cacheprovider", "-rs")
+    session.run("pytest", *smoke, *junit("cluster-smoke"), *session.posargs)
 
 
 @nox.session(name="phoenix-tests", python=PYTHON, tags=["docker"], default=False)

@@ -10,32 +10,97 @@ pinned() {
   .venv/bin/python -c "from opskit import config; print(config.load().$1)"
 }
 
+# the k3d version of opskit.yaml and the sha256 of its k3d-linux-amd64 release binary
+K3D_SHA256="v5.9.0 06d8f25bc3a971c4eb29e0ff08429b180402db0f4dec838c9eac427e296800a0"
+CI_BIN="$PWD/.tools/ci-bin"  # downloaded CI-only binaries (git-ignored with .tools)
+STAGE="${0##*/}"
+
+say() { printf 'ci: %s: %s\n' "$STAGE" "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# Every stage's output also goes to ci-logs/<stage>.log, which CI keeps when a step fails.
+mkdir -p ci-logs
+exec > >(tee -a "ci-logs/${STAGE%.sh}.log") 2>&1
+
 # System packages and the project venv, through the same bootstrap people run.
 setup() {
-  echo "ci: ${0##*/}: setting up the runner (./bootstrap.sh setup)" >&2
+  say "setting up the runner (./bootstrap.sh setup)"
   ./bootstrap.sh setup
-  export PATH="$PWD/.venv/bin:$PATH"
+  export PATH="$PWD/.venv/bin:$CI_BIN:$PATH"
 }
 
-# k3d for the containerized-cluster stage, from its pinned official install script.
+# Download $1 to $2 and check it against the sha256 $3 (nothing is installed on a mismatch).
+fetch_verified() {
+  local url="$1" dest="$2" sum="$3"
+  mkdir -p "$(dirname "$dest")"
+  curl -fsSLo "$dest.part" "$url"
+  echo "$sum  $dest.part" | sha256sum --check --quiet - || die "checksum mismatch for $url"
+  chmod +x "$dest.part"
+  mv "$dest.part" "$dest"
+}
+
+# k3d for the containerized-cluster stage: the pinned release binary, checksum-verified.
 need_k3d() {
-  if command -v k3d >/dev/null; then
+  local version
+  version="$(pinned cluster.k3d.version)"
+  if [ "$(k3d version 2>/dev/null | sed -n 's/^k3d version //p')" = "$version" ]; then
     return
   fi
-  local K3D_VERSION
-  K3D_VERSION="$(pinned cluster.k3d.version)"
-  curl -fsSL "https://raw.githubusercontent.com/k3d-io/k3d/${K3D_VERSION}/install.sh" |
-    TAG="$K3D_VERSION" bash
+  [ "${K3D_SHA256% *}" = "$version" ] ||
+    die "no checksum for k3d $version: put its k3d-linux-amd64 sha256 in K3D_SHA256 (ci/_lib.sh)"
+  fetch_verified "https://github.com/k3d-io/k3d/releases/download/$version/k3d-linux-amd64" \
+    "$CI_BIN/k3d" "${K3D_SHA256#* }"
 }
 
-# kubectl for runner images that lack it (GitHub's have it), pinned like the cluster.
+# kubectl at the cluster's version (opskit.yaml kubernetes.version), so client and server
+# never skew; the checksum is the one dl.k8s.io publishes beside the binary.
 need_kubectl() {
-  if command -v kubectl >/dev/null; then
+  local want have url
+  want="v$(pinned kubernetes.version)"
+  have="$(kubectl version --client -o json 2>/dev/null |
+    python -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])' \
+    2>/dev/null || true)"
+  if [ "${have%.*}" = "${want%.*}" ]; then
     return
   fi
-  local KUBECTL_VERSION
-  KUBECTL_VERSION="v$(pinned kubernetes.version)"
-  curl -fsSLo /usr/local/bin/kubectl \
-    "https://dl.k8s.io/release/${KUBECTL_VERSION}/bin/linux/amd64/kubectl"
-  chmod +x /usr/local/bin/kubectl
+  say "kubectl ${have:-missing} does not match the cluster's ${want%.*}: installing $want"
+  url="https://dl.k8s.io/release/$want/bin/linux/amd64/kubectl"
+  fetch_verified "$url" "$CI_BIN/kubectl" "$(curl -fsSL "$url.sha256")"
+}
+
+# The age key the dev secrets are encrypted to: CI maps it from a secret into SOPS_AGE_KEY.
+need_age_key() {
+  [ -n "${SOPS_AGE_KEY:-}${SOPS_AGE_KEY_FILE:-}" ] ||
+    die "SOPS_AGE_KEY is not set: map the dev recipient's age key from a CI secret"
+}
+
+# The registry image: OPSKIT_IMAGE from the CI (lower-cased: registries refuse upper case).
+need_image() {
+  [ -n "${OPSKIT_IMAGE:-}" ] ||
+    die "OPSKIT_IMAGE is not set: set it to the registry repository the release pushes to"
+  OPSKIT_IMAGE="${OPSKIT_IMAGE,,}"
+  export OPSKIT_IMAGE
+}
+
+# A registry login where the CI gives credentials as variables (GitHub logs in by an action).
+registry_login() {
+  if [ -n "${REGISTRY_USER:-}" ]; then
+    [ -n "${REGISTRY_PASSWORD:-}" ] || die "REGISTRY_USER is set but REGISTRY_PASSWORD is not"
+    printf '%s' "$REGISTRY_PASSWORD" |
+      docker login "${OPSKIT_IMAGE%%/*}" --username "$REGISTRY_USER" --password-stdin
+  fi
+}
+
+# A commit needs an identity; runners have none. GitHub sets GIT_* in the workflow.
+need_git_identity() {
+  if [ -z "${GIT_AUTHOR_NAME:-}" ] && ! git config user.name >/dev/null; then
+    export GIT_AUTHOR_NAME="opskit release" GIT_COMMITTER_NAME="opskit release"
+    export GIT_AUTHOR_EMAIL="release@gitops-lab.invalid"
+    export GIT_COMMITTER_EMAIL="release@gitops-lab.invalid"
+  fi
+}
+
+# sops, built from its pin: deploy decrypts the dev secrets with it.
+need_sops() {
+  invoke tools.install --only=sops
 }

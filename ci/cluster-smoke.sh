@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Stage cluster-e2e, step 3: testinfra + HTTPS checks against the cluster.
+# Stage cluster-e2e, step 4: testinfra + HTTPS checks against the cluster.
 # shellcheck source=_lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/_lib.sh"
 setup
+need_kubectl
 exec nox -s cluster-smoke

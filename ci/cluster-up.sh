@@ -4,4 +4,5 @@
 source "$(dirname "$0")/_lib.sh"
 setup
 need_k3d
+need_kubectl
 exec invoke cluster.up --provider=k3d

@@ -4,4 +4,5 @@
 # shellcheck source=_lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/_lib.sh"
 setup
+[ -z "${OPSKIT_IMAGE:-}" ] || need_image
 exec invoke image.build --force

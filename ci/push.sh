@@ -3,4 +3,6 @@
 # shellcheck source=_lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/_lib.sh"
 setup
+need_image
+registry_login
 exec invoke image.push

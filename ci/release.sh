@@ -3,4 +3,6 @@
 # shellcheck source=_lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/_lib.sh"
 setup
+need_image
+need_git_identity
 exec invoke release --overlay=dev --push

@@ -268,25 +268,3 @@ def _flatten(collection: dict, prefix: str) -> set[str]:
     for sub in collection["collections"]:
         names |= _flatten(sub, f"{prefix}{sub['name']}.")
     return names
-
-
-# ---- schemas and shell scripts --------------------------------------------------------
-
-
-def schema_problems(root: Path) -> list[str]:
-    """Validate both CI files against check-jsonschema's vendored schemas (no network)."""
-    targets = [
-        ("vendor.github-workflows", sorted((root / GITHUB_DIR).glob("*.y*ml"))),
-        ("vendor.bitbucket-pipelines", [root / BITBUCKET_FILE]),
-    ]
-    problems = []
-    for schema, files in targets:
-        present = [str(f) for f in files if f.is_file()]
-        if not present:
-            problems.append(f"no files for {schema} ({', '.join(map(str, files)) or 'none'})")
-            continue
-        argv = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *present]
-        result = shell.run(argv, cwd=str(root), check=False, timeout=60)
-        if result.returncode != 0:
-            problems.append(f"{schema}: {(result.stdout + result.stderr).strip()}")
-    return problems

@@ -68,8 +68,25 @@ def render_overlay(
         text = render()
     objects = load_documents(text)
     if tag is not None:
-        pin_image(objects, cfg.app.image, tag, where=ov.name)
+        pin_image(objects, cfg.app.image, tag, where=ov.name, also=overlay_images(cfg, ov))
     return objects
+
+
+def overlay_images(cfg: Config, overlay: Overlay) -> tuple[str, ...]:
+    """The repositories the overlay's kustomization names for the app image (`newName`, e.g.
+    the registry a release pinned), so pinning finds the app whichever registry it names."""
+    import yaml
+
+    path = overlay.path / "kustomization.yaml"
+    if not path.is_file():
+        return ()
+    data = yaml.safe_load(path.read_text()) or {}
+    entries = data.get("images") if isinstance(data, dict) else None
+    return tuple(
+        str(e.get("newName") or e["name"])
+        for e in entries or []
+        if isinstance(e, dict) and e.get("name") == cfg.app.name
+    )
 
 
 def render_many(cfg: Config, overlays: list[Overlay]) -> dict[str, list[dict]]:
@@ -153,13 +170,17 @@ def check_tag(tag: str) -> None:
         )
 
 
-def pin_image(objects: list[dict], image: str, tag: str, where: str = "") -> int:
-    """Point every container running `image` at `image:tag`; the number of containers."""
+def pin_image(
+    objects: list[dict], image: str, tag: str, where: str = "", also: tuple[str, ...] = ()
+) -> int:
+    """Point every container running `image` (or one of the repositories `also`) at
+    `image:tag`; the number of containers."""
     check_tag(tag)
     pinned = 0
+    wanted = {image, *also}
     for obj in objects:
         for _, container in containers(obj):
-            if split_image(str(container.get("image", "")))[0] == image:
+            if split_image(str(container.get("image", "")))[0] in wanted:
                 container["image"] = f"{image}:{tag}"
                 pinned += 1
     if not pinned:
@@ -175,10 +196,12 @@ class ImageChange:
     path: Path
     old: str | None
     new: str
+    old_name: str | None = None  # the repository (`newName`) before and after
+    new_name: str | None = None
 
     @property
     def changed(self) -> bool:
-        return self.old != self.new
+        return self.old != self.new or self.old_name != self.new_name
 
 
 def set_image(cfg: Config, overlay: Overlay | str, tag: str, dry_run: bool = False) -> ImageChange:
@@ -190,8 +213,10 @@ def set_image(cfg: Config, overlay: Overlay | str, tag: str, dry_run: bool = Fal
     path = ov.path / "kustomization.yaml"
     yaml, data = yamlio.load_roundtrip(path)
     entry = _image_entry(data, cfg.app.name, path)
-    old = entry.get("newTag")
-    change = ImageChange(path, None if old is None else str(old), tag)
+    old, old_name = entry.get("newTag"), entry.get("newName")
+    change = ImageChange(
+        path, None if old is None else str(old), tag, old_name and str(old_name), cfg.app.image
+    )
     if change.changed and not dry_run:
         entry["newName"] = cfg.app.image
         entry["newTag"] = _quoted(tag)

@@ -87,6 +87,7 @@ def _kwok(name: str) -> GoTool:
 
 SOPS = "github.com/getsops/sops/v3"
 ETCD = "go.etcd.io/etcd/server/v3"
+ACTIONLINT = "github.com/rhysd/actionlint"
 KUBE_SCORE = "github.com/zegl/kube-score"
 
 GO_TOOLS: tuple[GoTool, ...] = (
@@ -98,6 +99,7 @@ GO_TOOLS: tuple[GoTool, ...] = (
     _kwok("kwok"),
     _kwok("kwokctl"),
     GoTool("sops", "sops", "sops", SOPS, f"{SOPS}/cmd/sops"),
+    GoTool("actionlint", "actionlint", "actionlint", ACTIONLINT, f"{ACTIONLINT}/cmd/actionlint"),
     GoTool(
         "kube-score",
         "kube-score",

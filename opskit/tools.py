@@ -40,6 +40,7 @@ TOOLS: dict[str, Tool] = {
         Tool("kube-scheduler", ("--version",), "1.37", BUILT),
         Tool("etcd", ("--version",), "3.7", BUILT, r"etcd Version: (\d+\.\d+\.\d+)"),
         Tool("sops", ("--version", "--disable-version-check"), "3.8", BUILT),
+        Tool("actionlint", ("-version",), "1.7", BUILT),
         Tool("kube-score", ("version",), "1.20", BUILT, r"kube-score version: (\d+\.\d+\.\d+)"),
         Tool("age", ("--version",), "1.1", "apt-get install age"),
         Tool("age-keygen", ("--version",), "1.1", "apt-get install age"),

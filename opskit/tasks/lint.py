@@ -30,12 +30,12 @@ def shell(c):
 @task(name="ci")
 @opskit_task
 def ci_files(c):
-    """Both CI files against their vendored schemas (offline), and GitHub/Bitbucket parity."""
-    from opskit import ci
+    """CI files: vendored schemas (offline), actionlint, GitHub/Bitbucket parity."""
+    from opskit import ci, cilint
     from opskit.errors import OpsError
 
     root = load_config(c).root
-    problems = ci.schema_problems(root) + ci.check(root)
+    problems = cilint.schema_problems(root) + cilint.actionlint_problems(root) + ci.check(root)
     for problem in problems:
         print(problem)
     if problems:

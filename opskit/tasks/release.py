@@ -19,7 +19,10 @@ def release(c, overlay="dev", push=False, dry_run=False):
 
     result = releasing.release(load_config(c), overlay, push=push, dry_run=dry_run)
     if not result.changed:
-        say(f"{result.overlay} already pins {result.image}: nothing to commit")
+        return say(
+            f"nothing new to release: {result.overlay} already pins {result.image} "
+            f"(commit {result.commit[:12]})"
+        )
     elif not dry_run:
         say(f"committed `{result.message}`")
     if result.pushed:

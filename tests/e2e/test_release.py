@@ -14,17 +14,17 @@ KUSTOMIZATION = "k8s/overlays/dev/kustomization.yaml"
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory) -> Project:
-    """A scratch copy of the work tree (committed); its bare clone is every clone's origin."""
+    """A scratch copy of the work tree (committed); each test's origin is a bare clone of it."""
     cluster = config.load(ROOT / "opskit.yaml").cluster
     base = tmp_path_factory.mktemp("release")
-    project = make_project(base / "source", cluster.name)
-    sh.git("clone", "-q", "--bare", str(project.path), str(base / "origin.git"))
-    return project
+    return make_project(base / "source", cluster.name)
 
 
 @pytest.fixture
-def origin(source) -> str:
-    return str(source.path.parent / "origin.git")
+def origin(source, tmp_path) -> str:
+    """A fresh bare origin per test: a release pushed by one test is not the next one's start."""
+    sh.git("clone", "-q", "--bare", str(source.path), str(tmp_path / "origin.git"))
+    return str(tmp_path / "origin.git")
 
 
 @pytest.fixture
@@ -86,3 +86,13 @@ def test_dry_run_prints_the_commit_and_changes_nothing(clone):
     assert "[dry-run] git push origin HEAD:main" in err
     assert clone.git("rev-parse", "HEAD") == head
     assert clone.git("status", "--porcelain") == ""
+
+
+def test_a_second_release_with_nothing_new_is_a_no_op_that_says_so(clone, origin):
+    head = clone.git("rev-parse", "HEAD")
+    invoke(clone, "release", "--overlay=dev", "--push")
+    released = clone.git("rev-parse", "HEAD")
+    _, err = invoke(clone, "release", "--overlay=dev", "--push")
+    assert "nothing new to release: dev already pins" in err and f"(commit {head[:12]})" in err
+    assert clone.git("rev-parse", "HEAD") == released
+    assert str(sh.git("--git-dir", origin, "rev-parse", "main")).strip() == released

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from opskit import manifests
+from opskit import config, manifests
 from opskit.errors import CommandFailed, OpsError
 
 OVERLAYS = ["dev", "prod"]
@@ -48,9 +48,23 @@ def test_overlay_renders_the_contract_objects(cfg, name, render):
 
 
 @pytest.mark.parametrize("name", OVERLAYS)
-def test_overlay_pins_the_app_image_from_opskit_yaml(cfg, name, render):
+def test_overlay_pins_the_app_image_its_kustomization_names(cfg, name, render):
+    """app.image of opskit.yaml, or the registry a CI release pinned (what ArgoCD pulls)."""
     image = app_container(render(name))["image"]
-    assert re.fullmatch(rf"{re.escape(cfg.app.image)}:[0-9a-f]{{{cfg.app.tag_length}}}", image)
+    repository, _, tag = image.rpartition(":")
+    assert repository in {cfg.app.image, *manifests.overlay_images(cfg, cfg.overlay(name))}
+    assert repository.endswith(f"/{cfg.app.name}")
+    assert re.fullmatch(rf"[0-9a-f]{{{cfg.app.tag_length}}}", tag)
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_the_image_override_pins_the_app_to_its_registry(cfg, name, monkeypatch):
+    """OPSKIT_IMAGE (the README: the image repository, e.g. the CI registry) is what a
+    deploy renders; it used to fail with `no container runs image`."""
+    monkeypatch.setenv("OPSKIT_IMAGE", "ghcr.io/acme/gitops-lab/api")
+    override = config.load(cfg.root / "opskit.yaml")
+    objects = manifests.render_overlay(override, name, tag="0123456789ab")
+    assert app_container(objects)["image"] == "ghcr.io/acme/gitops-lab/api:0123456789ab"
 
 
 @pytest.mark.parametrize("name", OVERLAYS)

@@ -24,13 +24,16 @@ def pinned(overlay) -> str:
     return next(i["newTag"] for i in data["images"] if i["name"] == "api")
 
 
-def test_only_the_tag_line_changes_and_comments_stay(cfg, overlay):
+def test_only_the_image_lines_change_and_comments_stay(cfg, overlay):
+    """newTag, and newName when a release for another registry (CI's) pinned it last."""
     before = (overlay.path / "kustomization.yaml").read_text()
     old = pinned(overlay)
+    old_name = next(i["newName"] for i in yaml.safe_load(before)["images"] if i["name"] == "api")
     change = manifests.set_image(cfg, overlay, "0123456789ab")
     after = (overlay.path / "kustomization.yaml").read_text()
     assert (change.old, change.new, change.changed) == (old, "0123456789ab", True)
-    assert after == before.replace(f'newTag: "{old}"', 'newTag: "0123456789ab"')
+    expected = before.replace(f'newTag: "{old}"', 'newTag: "0123456789ab"')
+    assert after == expected.replace(f"newName: {old_name}", f"newName: {cfg.app.image}")
     assert "# `invoke manifests.set-image --overlay=dev --tag=<sha>`" in after
 
 

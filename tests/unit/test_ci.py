@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opskit import ci, repofiles, shell
+from opskit import ci, cilint, repofiles, shell
 from opskit.errors import OpsError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,13 +49,13 @@ def write_stage(root: Path, name: str, body: str) -> Path:
 
 
 def test_both_ci_files_pass_their_vendored_schemas():
-    assert ci.schema_problems(ROOT) == []
+    assert cilint.schema_problems(ROOT) == []
 
 
 def test_schema_violation_is_reported(repo_copy: Path):
     workflow = repo_copy / ".github/workflows/ci.yml"
     workflow.write_text(workflow.read_text().replace("runs-on:", "runs_on:", 1))
-    problems = ci.schema_problems(repo_copy)
+    problems = cilint.schema_problems(repo_copy)
     assert len(problems) == 1
     assert problems[0].startswith("vendor.github-workflows:")
 
@@ -207,3 +207,16 @@ def test_shellcheck_reports_findings_one_line_each(tmp_path: Path):
 
 def test_shellcheck_passes_on_the_repository():
     assert repofiles.shellcheck(ROOT, repofiles.shell_scripts(ROOT)) == []
+
+
+def test_actionlint_passes_on_the_repository():
+    assert cilint.actionlint_problems(ROOT) == []
+
+
+def test_actionlint_reports_a_broken_workflow(repo_copy: Path):
+    workflow = repo_copy / ".github/workflows/ci.yml"
+    workflow.write_text(workflow.read_text().replace("|| github.ref }}", "|| gitlab.ref }}", 1))
+    problems = cilint.actionlint_problems(repo_copy)
+    assert len(problems) == 1
+    assert problems[0].startswith("actionlint: .github/workflows/ci.yml:")
+    assert "gitlab" in problems[0]

@@ -62,13 +62,81 @@ def test_release_refuses_a_dirty_tree_and_changes_nothing(repo):
     assert (cfg.root / "k8s/overlays/dev/kustomization.yaml").read_text() == before
 
 
-def test_release_again_pins_the_new_head(repo):
+def test_release_again_with_nothing_new_is_a_no_op(repo):
     cfg, git = repo
-    first = release.release(cfg, "dev")
+    first = release.release(cfg, "dev", push=True)
+    second = release.release(cfg, "dev", push=True)
+    assert (second.changed, second.pushed, second.commit) == (False, False, first.commit)
+    assert git("rev-list", "--count", "HEAD") == "2"
+
+
+def test_release_after_a_new_commit_pins_that_commit(repo):
+    cfg, git = repo
+    release.release(cfg, "dev")
+    (cfg.root / "app.txt").write_text("new code\n")
+    git("add", "app.txt")
+    git("commit", "-q", "-m", "feat: new code")
     second = release.release(cfg, "dev")
-    assert second.commit == git("rev-parse", "HEAD~1") != first.commit
+    assert second.commit == git("rev-parse", "HEAD~1")
     assert release.pinned_tag(second.kustomization, "api") == second.commit[:12]
-    assert git("rev-list", "--count", "HEAD") == "3"
+    assert git("rev-list", "--count", "HEAD") == "4"
+
+
+def test_the_task_says_when_there_is_nothing_to_release(repo, capsys):
+    from invoke import Context
+
+    from opskit.tasks.release import release as task
+
+    cfg, git = repo
+    release.release(cfg, "dev")
+    context = Context()
+    context.config._opskit_config = cfg
+    task.body(context, overlay="dev")
+    assert "nothing new to release: dev already pins" in capsys.readouterr().err
+    assert git("rev-list", "--count", "HEAD") == "2"
+
+
+def test_a_release_to_another_registry_keeps_later_renders_working(repo, monkeypatch, root):
+    """The CI release pins newName (what ArgoCD pulls); renders without the override
+    still find the app container (they used to fail: no container runs image ...)."""
+    from opskit import manifests
+
+    cfg, git = repo
+    shutil.copytree(root / "k8s", cfg.root / "k8s", dirs_exist_ok=True, ignore=_dev_pin)
+    git("add", ".")
+    git("commit", "-q", "-m", "k8s")
+    monkeypatch.setenv("OPSKIT_IMAGE", "ghcr.io/acme/gitops-lab/api")
+    result = release.release(config.load(cfg.root / "opskit.yaml"), "dev")
+    assert "newName: ghcr.io/acme/gitops-lab/api" in result.kustomization.read_text()
+    monkeypatch.delenv("OPSKIT_IMAGE")
+    local = config.load(cfg.root / "opskit.yaml")
+    rendered = manifests.render_overlay(local, "dev")
+    images = {c["image"] for o in rendered for _, c in manifests.containers(o)}
+    assert f"ghcr.io/acme/gitops-lab/api:{result.tag}" in images  # what ArgoCD runs
+    pinned = manifests.render_overlay(local, "dev", tag="0123456789ab")
+    images = {c["image"] for o in pinned for _, c in manifests.containers(o)}
+    assert f"{local.app.image}:0123456789ab" in images  # what a local deploy runs
+
+
+def _dev_pin(folder, names):
+    """copytree filter: keep the fixture's own dev kustomization (already committed)."""
+    return ["kustomization.yaml"] if folder.endswith("overlays/dev") else []
+
+
+def test_a_push_rejected_because_main_moved_is_rebased_and_retried(repo, tmp_path):
+    cfg, git = repo
+    git("push", "-q", "origin", "HEAD:main")
+    other = tmp_path / "other"
+    git("clone", "-q", "-b", "main", str(tmp_path / "remote.git"), str(other), cwd=tmp_path)
+    (other / "README").write_text("moved on\n")
+    git("add", "README", cwd=other)
+    git("-c", "user.name=o", "-c", "user.email=o@example.com", "commit", "-qm", "docs", cwd=other)
+    git("push", "-q", "origin", "HEAD:main", cwd=other)
+    result = release.release(cfg, "dev", push=True)
+    remote = tmp_path / "remote.git"
+    assert result.pushed
+    assert git("log", "-1", "--format=%s", "main", cwd=remote).startswith("chore(release):")
+    assert git("log", "-1", "--format=%s", "main~1", cwd=remote) == "docs"
 
 
 def test_push_only_with_push(repo, tmp_path):

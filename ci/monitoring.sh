@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Stage cluster-e2e, step 2: Prometheus (kube-prometheus-stack), which cluster-smoke checks.
+# shellcheck source=_lib.sh source-path=SCRIPTDIR
+source "$(dirname "$0")/_lib.sh"
+setup
+exec invoke monitoring.install
