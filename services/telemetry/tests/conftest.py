@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import secrets
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from infra import Mosquitto, Postgres, make_pki, workdir  # noqa: E402
-from service import Service  # noqa: E402
+from infra import Mosquitto, Postgres, make_pki, workdir
+from service import Service
 
 DEVICES = 100
 
@@ -54,7 +52,9 @@ def postgres():
 
 @pytest.fixture
 def database(postgres, request) -> str:
-    name = "t_" + request.node.name.lower().replace("[", "_").replace("]", "").replace("-", "_")[:40]
+    """A fresh database per test, named after it (a valid, unique identifier)."""
+    digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]
+    name = f"t_{re.sub(r'[^a-z0-9]+', '_', request.node.originalname.lower())[:40]}_{digest}"
     postgres.create_database(name)
     return name
 

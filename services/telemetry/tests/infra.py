@@ -136,7 +136,11 @@ class Mosquitto:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(self.dir / "mosquitto.conf")],
+            [
+                shutil.which("mosquitto") or "/usr/sbin/mosquitto",
+                "-c",
+                str(self.dir / "mosquitto.conf"),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             **_demote(),
@@ -160,7 +164,9 @@ class Mosquitto:
 
 def pg_bin(name: str) -> str:
     """A PostgreSQL server binary from Debian's versioned folder (the newest), else PATH."""
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]))
+    found = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4])
+    )
     return found[-1] if found else (shutil.which(name) or name)
 
 
@@ -192,6 +198,6 @@ class Postgres:
         return self.dsn(name)
 
     def query(self, database: str, sql: str) -> list[list[str]]:
-        out = run(pg_bin("psql"), "-h", HOST, "-p", str(self.port), "-U", "telemetry", "-d", database,
-                  "-AtF", "\t", "-c", sql).stdout  # fmt: skip
+        where = ("-h", HOST, "-p", str(self.port), "-U", "telemetry", "-d", database)
+        out = run(pg_bin("psql"), *where, "-AtF", "\t", "-c", sql).stdout
         return [line.split("\t") for line in out.splitlines()]

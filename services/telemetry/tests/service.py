@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from infra import HOST, Mosquitto, free_port, wait_for_port
 
 
@@ -78,6 +77,14 @@ class Service:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{what} not reached in {seconds}s; log: {self.log()[-2000:]}")
             time.sleep(0.1)
+
+    def wait_metric(self, name: str, value: float, seconds: float = 30.0) -> None:
+        __tracebackhide__ = True
+        self.wait_until(f"{name} == {value}", lambda: self.metrics().get(name) == value, seconds)
+
+    def wait_stored(self, count: int) -> None:
+        __tracebackhide__ = True
+        self.wait_metric("telemetry_readings_stored_total", count)
 
     def wait_subscribed(self) -> None:
         self.wait_until("subscribed", lambda: self.metrics().get("telemetry_broker_connected") == 1)

@@ -8,9 +8,9 @@ from service import simulate
 def test_every_reading_is_stored_exactly_once(service, broker, credentials, postgres, database):
     report = simulate(broker, credentials, "--devices=50", "--readings=20", "--rate=20")
     assert report["published"] == 1000, report
-    service.wait_until("1000 stored", lambda: service.metrics()["telemetry_readings_stored_total"] == 1000)
-    rows = postgres.query(database, "SELECT count(*), count(DISTINCT (device, id)) FROM telemetry.readings")
-    assert rows == [["1000", "1000"]]
+    service.wait_stored(1000)
+    count = "SELECT count(*), count(DISTINCT (device, id)) FROM telemetry.readings"
+    assert postgres.query(database, count) == [["1000", "1000"]]
     devices = service.get("/api/devices").json()["devices"]
     assert len(devices) == 50
     assert {d["readings"] for d in devices} == {20}

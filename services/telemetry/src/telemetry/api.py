@@ -29,7 +29,9 @@ def _since(raw: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise ValueError(f"since={raw!r}: not an ISO 8601 time, e.g. 2026-01-01T00:00:00Z") from None
+        raise ValueError(
+            f"since={raw!r}: not an ISO 8601 time, e.g. 2026-01-01T00:00:00Z"
+        ) from None
     if value.tzinfo is None:
         raise ValueError(f"since={raw!r}: add a time zone, e.g. {raw}Z")
     return value
@@ -43,50 +45,51 @@ def _limit(raw: str | None) -> int:
     return int(raw)
 
 
+async def health(_: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def ready(request: Request) -> Response:
+    """200 while subscribed to the broker and the database answers; 503 says which is not."""
+    state = request.app.state
+    checks = {"broker": state.pipeline.broker, "database": await state.store.ping()}
+    return JSONResponse(checks, status_code=200 if all(checks.values()) else 503)
+
+
+async def metrics_page(request: Request) -> Response:
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def devices(request: Request) -> Response:
+    try:
+        rows = await request.app.state.store.devices()
+    except Unavailable:
+        return _error(503, "database unavailable; retry shortly")
+    return JSONResponse({"devices": [_device(r) for r in rows]})
+
+
+async def readings(request: Request) -> Response:
+    device = request.path_params["device"]
+    if not DEVICE_ID.match(device):
+        return _error(400, f"device id {device!r} is not [A-Za-z0-9_.-]{{1,64}}")
+    query = request.query_params
+    try:
+        since, limit = _since(query.get("since")), _limit(query.get("limit"))
+    except ValueError as exc:
+        return _error(400, str(exc))
+    try:
+        rows = await request.app.state.store.readings(device, since, limit)
+    except Unavailable:
+        return _error(503, "database unavailable; retry shortly")
+    if not rows and since is None:
+        return _error(404, f"no readings from device {device!r}; GET /api/devices lists them")
+    return JSONResponse({"device": device, "readings": [_reading(r) for r in rows]})
+
+
 def create_app(store: Store, state: State, metrics: Metrics) -> Starlette:
     """The ASGI app over one store, the pipeline's state and its metrics."""
-
-    async def health(_: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def ready(_: Request) -> Response:
-        checks = {"broker": state.broker, "database": await store.ping()}
-        return JSONResponse(checks, status_code=200 if all(checks.values()) else 503)
-
-    async def metrics_page(_: Request) -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    async def devices(_: Request) -> Response:
-        try:
-            rows = await store.devices()
-        except Unavailable:
-            return _error(503, "database unavailable; retry shortly")
-        return JSONResponse(
-            {
-                "devices": [
-                    {"id": r["device"], "readings": r["readings"], "last_seen": r["last_seen"].isoformat()}
-                    for r in rows
-                ]
-            }
-        )
-
-    async def readings(request: Request) -> Response:
-        device = request.path_params["device"]
-        if not DEVICE_ID.match(device):
-            return _error(400, f"device id {device!r} is not [A-Za-z0-9_.-]{{1,64}}")
-        try:
-            since, limit = _since(request.query_params.get("since")), _limit(request.query_params.get("limit"))
-        except ValueError as exc:
-            return _error(400, str(exc))
-        try:
-            rows = await store.readings(device, since, limit)
-        except Unavailable:
-            return _error(503, "database unavailable; retry shortly")
-        if not rows and since is None:
-            return _error(404, f"no readings from device {device!r}; GET /api/devices lists them")
-        return JSONResponse({"device": device, "readings": [_reading(r) for r in rows]})
-
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/health", health),
             Route("/ready", ready),
@@ -95,6 +98,16 @@ def create_app(store: Store, state: State, metrics: Metrics) -> Starlette:
             Route("/api/devices/{device}/readings", readings),
         ]
     )
+    app.state.store, app.state.pipeline, app.state.metrics = store, state, metrics
+    return app
+
+
+def _device(row) -> dict[str, object]:
+    return {
+        "id": row["device"],
+        "readings": row["readings"],
+        "last_seen": row["last_seen"].isoformat(),
+    }
 
 
 def _reading(row) -> dict[str, object]:

@@ -16,7 +16,7 @@ class Backoff:
         """The delay before the next attempt: random in [base/2, min(cap, base * 2^n)]."""
         self.attempt += 1
         ceiling = min(self.cap, self.base * 2 ** (self.attempt - 1))
-        return random.uniform(min(self.base / 2, ceiling), ceiling)  # noqa: S311 - not crypto
+        return random.uniform(min(self.base / 2, ceiling), ceiling)
 
     def reset(self) -> None:
         self.attempt = 0

@@ -27,9 +27,13 @@ class Metrics:
         self.dropped = Counter(
             "telemetry_readings_dropped", "Readings given up on, by reason", ["reason"], registry=r
         )
-        self.buffered = Gauge("telemetry_buffer_readings", "Readings waiting to be stored", registry=r)
+        self.buffered = Gauge(
+            "telemetry_buffer_readings", "Readings waiting to be stored", registry=r
+        )
         self.lag = Gauge(
-            "telemetry_lag_seconds", "Publish-to-stored delay of the last batch's oldest", registry=r
+            "telemetry_lag_seconds",
+            "Publish-to-stored delay of the last batch's oldest",
+            registry=r,
         )
         self.latency = Histogram(
             "telemetry_store_latency_seconds",

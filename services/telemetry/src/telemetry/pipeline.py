@@ -89,7 +89,9 @@ async def subscribe(settings: Settings, buffer: Buffer, state: State, metrics: M
                 metrics.broker_up.set(1)
                 metrics.reconnects.inc()
                 backoff.reset()
-                log.info("subscribed to %s on %s:%d as %s", settings.topic, b.host, b.port, b.client_id)
+                log.info(
+                    "subscribed to %s on %s:%d as %s", settings.topic, b.host, b.port, b.client_id
+                )
                 async for message in client.messages:
                     accept(message, buffer, metrics)
         except aiomqtt.MqttError as exc:
@@ -105,7 +107,7 @@ def _observe(batch: list[tuple[str, schema.Reading]], metrics: Metrics) -> None:
     delays = [now - r.ts.timestamp() for _, r in batch]
     for delay in delays:
         metrics.latency.observe(max(delay, 0.0))
-    metrics.lag.set(max(max(delays), 0.0))
+    metrics.lag.set(max(*delays, 0.0))
 
 
 async def write(store: Store, buffer: Buffer, state: State, metrics: Metrics, size: int) -> None:
@@ -118,7 +120,9 @@ async def write(store: Store, buffer: Buffer, state: State, metrics: Metrics, si
         except Unavailable as exc:
             delay = backoff.next()
             if state.database or backoff.attempt == 1:
-                log.warning("database unavailable (%s); %d readings kept, retrying", exc, len(buffer.items))
+                log.warning(
+                    "database unavailable (%s); %d readings kept, retrying", exc, len(buffer.items)
+                )
             state.database = False
             metrics.database_up.set(0)
             await asyncio.sleep(delay)

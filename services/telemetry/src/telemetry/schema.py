@@ -17,7 +17,7 @@ MetricValue = Annotated[float, Field(allow_inf_nan=False)]
 class Reading(BaseModel):
     """One reading; `id` is unique per device, so a redelivery is not a second reading."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
     seq: int = Field(ge=0)
@@ -60,4 +60,3 @@ def parse(topic: str, payload: bytes) -> tuple[str, Reading]:
 def to_json(device: str, reading: Reading) -> dict[str, object]:
     """The reading as the API returns it."""
     return {"device": device, **reading.model_dump(mode="json")}
-

@@ -79,7 +79,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         broker=broker_from(env, client_id="telemetry", username="telemetry"),
         topic=env.get("MQTT_TOPIC", "devices/+/readings"),
         database_url=env.get("DATABASE_URL") or None,
-        http_host=env.get("HTTP_HOST", "0.0.0.0"),  # noqa: S104 - a container listens on all
+        http_host=env.get("HTTP_HOST", "0.0.0.0"),
         http_port=_int(env, "HTTP_PORT", 8080),
         buffer_limit=_int(env, "BUFFER_LIMIT", 100_000),
         batch_size=_int(env, "BATCH_SIZE", 500),

@@ -108,8 +108,8 @@ def reading(device: str, run_id: str, seq: int) -> bytes:
             "seq": seq,
             "ts": datetime.now(UTC).isoformat(),
             "values": {
-                "temperature": round(20 + 5 * math.sin(seq / 10) + random.random(), 3),  # noqa: S311
-                "humidity": round(40 + 10 * random.random(), 3),  # noqa: S311
+                "temperature": round(20 + 5 * math.sin(seq / 10) + random.random(), 3),
+                "humidity": round(40 + 10 * random.random(), 3),
             },
         }
     ).encode()
