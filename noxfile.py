@@ -12,7 +12,7 @@ nox.needs_version = ">=2024.4.15"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "tests", "e2e"]
+nox.options.sessions = ["lint", "tests", "telemetry", "e2e"]
 
 PYTHON = "3.11"
 DEV = ("-e", ".[dev]", "--config-settings", "editable_mode=compat")
@@ -40,6 +40,14 @@ def tests(session: nox.Session) -> None:
     session.run(
         "pytest", "--cov=opskit", "--cov-report=term", "--cov-fail-under=85", *session.posargs
     )
+
+
+@nox.session(python=PYTHON)
+def telemetry(session: nox.Session) -> None:
+    """Telemetry service tests on a real Mosquitto (TLS, passwords) and PostgreSQL they start."""
+    session.install("-e", "services/telemetry[test]")
+    session.chdir("services/telemetry")
+    session.run("pytest", *session.posargs)
 
 
 @nox.session(python=PYTHON, tags=["cluster"])
