@@ -68,7 +68,7 @@ def render_overlay(
         text = render()
     objects = load_documents(text)
     if tag is not None:
-        pin_image(objects, cfg.app.image, tag, where=ov.name)
+        pin_images(cfg, objects, tag, where=ov.name)
     return objects
 
 
@@ -171,19 +171,30 @@ def pin_image(objects: list[dict], image: str, tag: str, where: str = "") -> int
     return pinned
 
 
+def pin_images(cfg: Config, objects: list[dict], tag: str, where: str = "") -> None:
+    """Pin the app image (which must run) and every other project image the overlay runs."""
+    pin_image(objects, cfg.app.image, tag, where=where)
+    for image in list(cfg.images.values())[1:]:
+        if any(split_image(str(c.get("image", "")))[0] == image.repository
+               for obj in objects for _, c in containers(obj)):  # fmt: skip
+            pin_image(objects, image.repository, tag, where=where)
+
+
 @dataclass(frozen=True)
 class ImageChange:
     path: Path
-    old: str | None
+    old: str | None  # the app's tag before
     new: str
+    images: tuple[str, ...] = ()  # the entries (to be) rewritten
 
     @property
     def changed(self) -> bool:
-        return self.old != self.new
+        return bool(self.images)
 
 
 def set_image(cfg: Config, overlay: Overlay | str, tag: str, dry_run: bool = False) -> ImageChange:
-    """Pin the app image of an overlay in its kustomization.yaml; comments and order kept."""
+    """Pin the project's images in an overlay's kustomization.yaml (the app's entry is required,
+    the others where the overlay has one); comments and order kept. `old` is the app's tag."""
     from ruamel.yaml import YAML
 
     check_tag(tag)
@@ -195,13 +206,17 @@ def set_image(cfg: Config, overlay: Overlay | str, tag: str, dry_run: bool = Fal
     data = yaml.load(path.read_text())
     entry = _image_entry(data, cfg.app.name, path)
     old = entry.get("newTag")
-    change = ImageChange(path, None if old is None else str(old), tag)
-    if change.changed and not dry_run:
-        entry["newName"] = cfg.app.image
-        entry["newTag"] = _quoted(tag)
+    entries = {cfg.app.name: entry} | {
+        e["name"]: e for e in data.get("images") or [] if e.get("name") in cfg.images
+    }
+    stale = tuple(name for name, e in entries.items() if str(e.get("newTag")) != tag)
+    if stale and not dry_run:
+        for name in stale:
+            entries[name]["newName"] = cfg.images[name].repository
+            entries[name]["newTag"] = _quoted(tag)
         with path.open("w") as stream:
             yaml.dump(data, stream)
-    return change
+    return ImageChange(path, None if old is None else str(old), tag, stale)
 
 
 def _image_entry(data: Any, name: str, path: Path) -> Any:
