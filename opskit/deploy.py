@@ -234,11 +234,11 @@ def _announce(cfg: Config, plan: Plan, notify: Notify) -> None:
 def _ship_image(cfg: Config, plan: Plan, notify: Notify) -> None:
     from opskit import clusters, image
 
-    ref = image.ImageRef(*plan.image.rsplit(":", 1))
-    if not image.exists_locally(ref):
-        notify(f"building {ref}")
-        shell.run_step(image.build_step(cfg, ref, gitinfo.head(cfg.root)))
-    clusters.current(cfg).load_image(str(ref))
+    for ref in image.refs(cfg, plan.image.rsplit(":", 1)[1]):
+        if not image.exists_locally(ref):
+            notify(f"building {ref}")
+            shell.run_step(image.build_step(cfg, ref, gitinfo.head(cfg.root)))
+        clusters.current(cfg).load_image(str(ref))
 
 
 def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> dict[str, rollout.Workload]:
