@@ -16,6 +16,7 @@ NAMESPACES = (
     "monitoring",
     "lint",
     "app",
+    "telemetry",
 )
 TOP_LEVEL = {
     "doctor": "doctor",

@@ -109,12 +109,15 @@ def build_plan(
         rendered = pool.submit(_render_valid, cfg, overlay, tag.value)
         private = pool.submit(secrets.decrypt_overlay, cfg, overlay)
         tls = pool.submit(certs.tls_secret, cfg, overlay) if overlay.hosts else None
+        broker = pool.submit(certs.tls_secret, cfg, overlay, certs.broker_cert(overlay))
         versions = pool.submit(api_versions, kube)
         before = pool.submit(rollout.snapshot, kube, overlay.namespace) if snapshot else None
         objects, docs = rendered.result(), private.result()
         served, unserved = split_served(versions.result(), objects)
         if tls is not None and any(o["kind"] == "Ingress" for o in objects):
             docs.append(tls.result())
+        if any(_names(o) == ("Service", "mqtt") for o in objects):  # the mqtt component
+            docs.append(broker.result())
     _check_private(cfg, overlay, docs)
     _report_unserved(overlay, unserved, notify)
     image = f"{cfg.app.image}:{tag.value}"
@@ -128,6 +131,10 @@ def build_plan(
         runs_containers,
         before.result() if before else {},
     )
+
+
+def _names(obj: dict) -> tuple[str, str]:
+    return obj.get("kind", ""), (obj.get("metadata") or {}).get("name", "")
 
 
 def _render_valid(cfg: Config, overlay: Overlay, tag: str) -> list[dict]:

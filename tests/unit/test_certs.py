@@ -198,3 +198,19 @@ def test_tls_secret_manifest_without_certificate_says_how(bare):
         certs.tls_secret_manifest(cfg, cfg.overlay("dev"))
     with shell.settings(dry_run=True):
         assert b'"api-tls"' in certs.tls_secret_manifest(cfg, cfg.overlay("dev"))
+
+
+def test_broker_certificate_names_the_mqtt_service_and_carries_the_ca(cfg):
+    dev = cfg.overlay("dev")
+    broker = certs.broker_cert(dev)
+    doc = json.loads(certs.tls_secret(cfg, dev, broker))
+    cert, _ = certs.cert_paths(cfg, dev, broker)
+    assert certs.cert_hosts(cert) == {
+        "mqtt",
+        "mqtt.gitops-lab-dev.svc",
+        "mqtt.gitops-lab-dev.svc.cluster.local",
+    }
+    assert doc["metadata"]["name"] == "mqtt-tls"
+    assert base64.b64decode(doc["data"]["ca.crt"]) == certs.ca_file(cfg).read_bytes()
+    assert certs.status(cfg, dev, broker).fresh
+    assert not certs.status(cfg, dev).fresh  # the Ingress certificate is another file
