@@ -154,7 +154,7 @@ def test_fresh_clone_regenerates_dev_but_never_prod(cfg, tmp_path, monkeypatch):
         other_dev,
         report.key,
     }
-    assert len(secrets.decrypted_secrets(cfg, cfg.overlay("dev"))) == 2
+    assert len(secrets.decrypted_secrets(cfg, cfg.overlay("dev"))) == len(secretgen.GENERATED)
     with pytest.raises(OpsError, match=f"overlay 'prod'.*{other_prod}"):
         secretgen.init(cfg, prod)
     assert {p: p.read_bytes() for p in secrets.secret_files(prod)} == prod_before
@@ -206,7 +206,7 @@ def test_show_task_refuses_a_pipe_without_yes(cfg, capsys):
     assert "SECRET_KEY_BASE" in capsys.readouterr().out
     with pytest.raises(Exit):
         secrets_tasks.show(context(cfg), overlay="dev", name="nope", yes=True)
-    assert "known: api-secrets, postgres-credentials" in capsys.readouterr().err
+    assert "known: api-secrets, mqtt-passwd, postgres-credentials" in capsys.readouterr().err
 
 
 def test_init_and_rotate_tasks_report(cfg, capsys):
