@@ -55,7 +55,7 @@ def cert_paths(cfg, overlay, cert: Cert | None = None) -> tuple[Path, Path]:
     return folder / f"{prefix}{CERT_NAME}", folder / f"{prefix}{KEY_NAME}"
 
 
-def _mkcert(cfg, *args: str, what: str, stores: str | None = None) -> None:
+def _mkcert(cfg, *args: str, what: str, dry_run: bool, stores: str | None = None) -> None:
     env = {"CAROOT": str(caroot(cfg))}
     if stores is not None:
         env["TRUST_STORES"] = stores
@@ -63,21 +63,23 @@ def _mkcert(cfg, *args: str, what: str, stores: str | None = None) -> None:
         ["mkcert", *args],
         env=env,
         mutates=True,
+        dry_run=dry_run,
         timeout=60,
         what=what,
         hint="see `invoke doctor` for mkcert",
     )
 
 
-def init_ca(cfg, trust: bool = False) -> bool:
+def init_ca(cfg, trust: bool = False, dry_run: bool = False) -> bool:
     """Create the project CA if missing (True when created); `trust` installs it system-wide."""
     created = not ca_file(cfg).is_file()
-    if created and not shell.is_dry_run():
+    if created and not dry_run:
         caroot(cfg).mkdir(mode=0o700, parents=True, exist_ok=True)
     if trust:
-        _mkcert(cfg, "-install", what="install the project CA into the trust stores")
+        what = "install the project CA into the trust stores"
+        _mkcert(cfg, "-install", what=what, dry_run=dry_run)
     elif created:  # `-install` with no enabled trust store only creates the CA
-        _mkcert(cfg, "-install", what="create the project CA", stores="none")
+        _mkcert(cfg, "-install", what="create the project CA", dry_run=dry_run, stores="none")
     return created
 
 
@@ -123,17 +125,19 @@ def cert_hosts(cert: Path) -> set[str]:
     }
 
 
-def issue(cfg, overlay, force: bool = False, which: Cert | None = None) -> CertStatus:
+def issue(
+    cfg, overlay, force: bool = False, dry_run: bool = False, which: Cert | None = None
+) -> CertStatus:
     """(Re)issue a certificate of the overlay (default: the Ingress's) when missing, stale,
     mismatched or --force."""
     which = which or ingress_cert(overlay)
-    init_ca(cfg)
+    init_ca(cfg, dry_run=dry_run)
     has_ca = ca_file(cfg).is_file()
     current = status(cfg, overlay, which) if has_ca else CertStatus(False, "no CA yet")
     if current.fresh and not force:
         return current
     cert, key = cert_paths(cfg, overlay, which)
-    if not shell.is_dry_run():
+    if not dry_run:
         cert.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     _mkcert(
         cfg,
@@ -143,24 +147,25 @@ def issue(cfg, overlay, force: bool = False, which: Cert | None = None) -> CertS
         str(key),
         *which.hosts,
         what=f"issue the {overlay.name} certificate for {', '.join(which.hosts)}",
+        dry_run=dry_run,
     )
     return CertStatus(False, "forced" if current.fresh else current.reason)
 
 
-def tls_secret(cfg, overlay, which: Cert | None = None) -> bytes:
+def tls_secret(cfg, overlay, dry_run: bool = False, which: Cert | None = None) -> bytes:
     """What deploy applies: a certificate (issued or renewed first if needed; default: the
     Ingress's) as its TLS Secret, in memory."""
-    issue(cfg, overlay, which=which)
-    return tls_secret_manifest(cfg, overlay, which)
+    issue(cfg, overlay, dry_run=dry_run, which=which)
+    return tls_secret_manifest(cfg, overlay, dry_run, which)
 
 
-def tls_secret_manifest(cfg, overlay, which: Cert | None = None) -> bytes:
+def tls_secret_manifest(cfg, overlay, dry_run: bool = False, which: Cert | None = None) -> bytes:
     """The TLS Secret (kubernetes.io/tls; default `api-tls`) for the overlay, built in memory
     from the current certificate; its key is registered for redaction. Issue first."""
     which = which or ingress_cert(overlay)
     cert, key = cert_paths(cfg, overlay, which)
     if not (cert.is_file() and key.is_file()):
-        if shell.is_dry_run():
+        if dry_run:  # the certificate would be issued first
             return _manifest(cfg, overlay, which, b"<certificate>", b"<key>")
         raise OpsError(
             f"no certificate for overlay {overlay.name!r}",

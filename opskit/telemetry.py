@@ -61,9 +61,10 @@ def service_python(cfg, dry_run: bool) -> Path:
     if python.is_file() and stamp.is_file() and stamp.read_text() == want:
         return python
     shell.run([sys.executable, "-m", "venv", str(venv)], mutates=True, timeout=120,
-              what="create the telemetry venv")  # fmt: skip
+              what="create the telemetry venv", dry_run=dry_run)  # fmt: skip
     shell.run([str(python), "-m", "pip", "install", "-q", str(cfg.root / SERVICE_DIR)],
-              mutates=True, timeout=600, what="install the telemetry package")  # fmt: skip
+              mutates=True, timeout=600, what="install the telemetry package",
+              dry_run=dry_run)  # fmt: skip
     if not dry_run:
         stamp.write_text(want)
     return python

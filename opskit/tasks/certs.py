@@ -17,7 +17,9 @@ def init(c, trust=False, dry_run=False):
     from opskit import certs
 
     cfg = load_config(c)
-    created = certs.init_ca(cfg, trust=trust)
+    created = certs.init_ca(cfg, trust=trust, dry_run=dry_run)
+    if dry_run:
+        return say("dry run: nothing was changed")
     say(
         f"CA {'created' if created else 'exists'}: {certs.ca_file(cfg)}"
         + (" (installed into the trust stores)" if trust else "")
@@ -40,9 +42,12 @@ def issue(c, overlay="dev", force=False, dry_run=False):
     cfg = load_config(c)
     ov = cfg.overlay(overlay)
     for which in (certs.ingress_cert(ov), certs.broker_cert(ov)):
-        result = certs.issue(cfg, ov, force=force, which=which)
+        result = certs.issue(cfg, ov, force=force, dry_run=dry_run, which=which)
         cert, _ = certs.cert_paths(cfg, ov, which)
-        if result.fresh:
-            say(f"{cert} is valid for {', '.join(which.hosts)}; nothing to do")
+        hosts = ", ".join(which.hosts)
+        if dry_run and not result.fresh:
+            say(f"would issue {cert} for {hosts} ({result.reason}); nothing changed")
+        elif result.fresh:
+            say(f"{cert} is valid for {hosts}; nothing to do")
         else:
-            say(f"issued {cert} for {', '.join(which.hosts)} ({result.reason})")
+            say(f"issued {cert} for {hosts} ({result.reason})")

@@ -38,7 +38,7 @@ def simulate(
     argv = telemetry.simulate_argv(python, Path(credentials), devices, seconds, readings, rate)
     env = {"MQTT_HOST": host, "MQTT_PORT": str(port), "MQTT_CA_FILE": str(ca)}
     result = shell.run(argv, env=env, mutates=True, timeout=seconds + 60, check=False,
-                       what=f"simulate {devices} devices")  # fmt: skip
+                       what=f"simulate {devices} devices", dry_run=dry_run)  # fmt: skip
     if dry_run:
         return
     if result.stdout.strip():

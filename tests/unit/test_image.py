@@ -6,6 +6,7 @@ import pytest
 
 from opskit import config, image, shell
 from opskit.errors import CommandFailed, OpsError
+from tests import fakes
 
 
 @pytest.fixture
@@ -16,7 +17,7 @@ def cfg(root):
 def test_build_step_argv_labels_the_revision(cfg, root):
     ref = image.ImageRef("localhost:5000/gitops-lab/api", "0123456789ab")
     step = image.build_step(cfg, ref, "0123456789abcdef")
-    with shell.recorder({"docker": (0, "", "")}) as calls:
+    with fakes.recorder({"docker": (0, "", "")}) as calls:
         shell.run_step(step)
     assert calls == [
         (
@@ -37,7 +38,7 @@ def test_build_step_argv_labels_the_revision(cfg, root):
 def test_push_failure_carries_hint():
     step = image.push_step(image.ImageRef("localhost:5000/x", "abc"))
     with (
-        shell.recorder({"docker": (1, "", "connection refused")}),
+        fakes.recorder({"docker": (1, "", "connection refused")}),
         pytest.raises(CommandFailed) as info,
     ):
         shell.run_step(step)
@@ -47,17 +48,17 @@ def test_push_failure_carries_hint():
 
 def test_dry_run_prints_build_and_runs_nothing(cfg, capsys):
     ref = image.ImageRef("r/api", "abc")
-    with shell.recorder({"docker": (0, "", "")}) as calls, shell.settings(dry_run=True):
-        shell.run_step(image.build_step(cfg, ref, "abcdef"))
+    with fakes.recorder({"docker": (0, "", "")}) as calls:
+        shell.run_step(image.build_step(cfg, ref, "abcdef"), dry_run=True)
     assert calls == []
     assert capsys.readouterr().err.startswith("[dry-run] docker build --pull=false --label ")
 
 
 def test_exists_locally_reads_exit_code():
     ref = image.ImageRef("r/api", "abc")
-    with shell.recorder({"docker": (1, "", "No such image")}):
+    with fakes.recorder({"docker": (1, "", "No such image")}):
         assert not image.exists_locally(ref)
-    with shell.recorder({"docker": (0, "sha256:1", "")}) as calls:
+    with fakes.recorder({"docker": (0, "sha256:1", "")}) as calls:
         assert image.exists_locally(ref)
     assert calls == [("docker", "image", "inspect", "--format", "{{.Id}}", "r/api:abc")]
 
