@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+from pathlib import Path
+
 import pytest
 from service import Service, simulate
 
@@ -62,3 +67,33 @@ def test_health_ready_and_metrics(service):
         "buffer_readings",
     ):
         assert f"telemetry_{name}" in text
+
+
+SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
+
+
+def script(service, name: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TELEMETRY_URL": service.url}
+    argv = [str(SCRIPTS / name), *args]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_curl_wrappers_call_the_real_service(filled):
+    devices = json.loads(script(filled, "telemetry-devices.sh").stdout)["devices"]
+    assert len(devices) == 3
+    first = json.loads(script(filled, "telemetry-readings.sh", "device-000").stdout)
+    since = first["readings"][3]["ts"]  # has a `+`, which the script must URL-encode
+    later = json.loads(script(filled, "telemetry-readings.sh", "device-000", since).stdout)
+    assert [r["seq"] for r in later["readings"]] == [3, 4]
+    assert json.loads(script(filled, "telemetry-ready.sh").stdout) == {
+        "broker": True,
+        "database": True,
+    }
+
+
+def test_curl_wrappers_fail_with_the_status_and_refuse_bad_ids(filled):
+    missing = script(filled, "telemetry-readings.sh", "device-099")
+    assert missing.returncode == 1
+    assert "HTTP 404 from GET" in missing.stderr
+    assert "GET /api/devices lists them" in missing.stderr
+    assert "invalid device id" in script(filled, "telemetry-readings.sh", "../x").stderr
