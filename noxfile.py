@@ -75,8 +75,11 @@ def phoenix_tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, tags=["cluster"], default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks against the kwok cluster; writes bench/results.{json,md}."""
+    """Benchmarks: kwok deploys (bench/results.{json,md}), MQTT telemetry (bench/telemetry.md)."""
     session.install(*DEV)
     session.run("invoke", "tools.install")
     session.run("python", "-m", "compileall", "-q", "opskit", "tasks.py")  # as after a pip install
     session.run("python", "-m", "bench", *session.posargs)
+    session.install("-e", "services/telemetry[test]")  # the MQTT pipeline beside mosquitto_sub
+    session.chdir("services/telemetry")
+    session.run("python", "tests/bench.py", "--out", "../../bench/telemetry.md")
