@@ -202,3 +202,23 @@ def test_init_and_rotate_tasks_report(cfg, capsys):
     assert "rotated k8s/overlays/dev/secrets/postgres-credentials.sops.yaml" in (
         capsys.readouterr().err
     )
+
+
+def test_a_missing_group_is_made_alone_even_in_a_protected_overlay(cfg):
+    """Secrets that belong together are made together; existing ones are never regenerated."""
+    prod = cfg.overlay("prod")
+    secretgen.init(cfg, prod)
+    mqtt = ("mqtt-passwd", "telemetry-mqtt", "simulator-credentials")
+    kept = {
+        p: p.read_bytes() for p in secrets.secret_files(prod) if p.name.split(".")[0] not in mqtt
+    }
+    for name in mqtt:
+        secrets.secret_path(prod, name).unlink()
+    report = secretgen.init(cfg, prod)
+    assert sorted(Path(p).name for p in report.written) == sorted(f"{n}.sops.yaml" for n in mqtt)
+    assert {p: p.read_bytes() for p in kept} == kept
+    device, password = (
+        plain(cfg, "simulator-credentials", "prod")["devices.txt"].split()[0].split(":")
+    )
+    passwd = plain(cfg, "mqtt-passwd", "prod")["passwd"]
+    assert f"\n{device}:$7$101$" in passwd and password not in passwd
