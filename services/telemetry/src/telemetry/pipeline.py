@@ -33,11 +33,17 @@ class Buffer:
     metrics: Metrics
     items: collections.deque = field(default_factory=collections.deque)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    dropped: int = 0
 
     def put(self, item: tuple[str, schema.Reading]) -> None:
         if len(self.items) >= self.limit:
+            self.dropped += 1
             self.metrics.dropped.labels("buffer_full").inc()
-            log.warning("buffer full (%d readings): dropped %s/%s", self.limit, item[0], item[1].id)
+            if self.dropped % 1000 == 1:  # the first, then every 1000th: logs stay readable
+                log.warning(
+                    "buffer full (%d readings): dropped %s/%s (%d dropped so far)",
+                    self.limit, item[0], item[1].id, self.dropped,
+                )  # fmt: skip
             return
         self.items.append(item)
         self.metrics.buffered.set(len(self.items))
