@@ -63,8 +63,8 @@ def test_tag_is_pinned_in_memory_only(cfg, name):
     assert images == {
         f"{cfg.app.image}:0123456789ab",
         f"{telemetry}:0123456789ab",
-        "postgres:16.6",
-        "redis:7.4.1",
+        "postgres:16.14",
+        "redis:7.4.10",
         "eclipse-mosquitto:2.0.20",
     }
     assert (cfg.overlay(name).path / "kustomization.yaml").read_text() == before
