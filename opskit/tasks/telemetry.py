@@ -20,15 +20,23 @@ from opskit.tasks._common import DRY_RUN_HELP, load_config, opskit_task, say
 )
 @opskit_task
 def simulate(
-    c, credentials, devices=10, seconds=30.0, readings=20, rate=5.0,
-    host="127.0.0.1", port=8883, ca_file="", dry_run=False,
+    c, credentials="", devices="10", seconds="30", readings="20", rate="5",
+    host="127.0.0.1", port="8883", ca_file="", dry_run=False,
 ):  # fmt: skip
     """Publish readings from N simulated devices through a broker; print what was published."""
     from pathlib import Path
 
-    from opskit import certs, shell, telemetry
+    from opskit import args, certs, shell, telemetry
     from opskit.errors import OpsError
 
+    devices, readings = (
+        args.positive_int(devices, "--devices"),
+        args.positive_int(readings, "--readings"),
+    )
+    seconds, port = args.seconds(seconds, "--seconds"), args.port(port, "--port")
+    rate = args.decimal(rate, "--rate", args.Bounds(0, 10_000, above=True))
+    if not credentials:
+        raise OpsError("--credentials: missing", "name a file of `device:password` lines")
     cfg = load_config(c)
     ca = Path(ca_file) if ca_file else certs.ca_file(cfg)
     for what, path in (("--credentials", Path(credentials)), ("the CA", ca)):
