@@ -167,24 +167,24 @@ def load(path: Path | str | None = None) -> Config:
     }
     for ov in overlays.values():
         object.__setattr__(ov, "path", (file.parent / ov.path).resolve())
-    images = _images(reader, data)
+    raw_images = data.pop("images", None)
     if "root" in data:
         reader.fail("root", "unknown key", "remove it: the root is the folder of opskit.yaml")
     _check_kubernetes(reader, data)
-    cfg = reader.build(Config, data, "", root=file.parent, overlays=overlays, images=images)
+    cfg = reader.build(Config, data, "", root=file.parent, overlays=overlays, images={})
+    images = _images(reader, cfg.app, raw_images)  # after app: its name is checked first
+    object.__setattr__(cfg, "images", images)
     object.__setattr__(cfg.app, "image", images[cfg.app.name].repository)
     object.__setattr__(cfg.app, "context", images[cfg.app.name].context)
     return cfg
 
 
-def _images(reader: _Reader, data: dict) -> dict[str, Image]:
+def _images(reader: _Reader, app: App, raw: Any) -> dict[str, Image]:
     """`images:` (name -> repository, context), the app's first; without it, the app's alone.
     $OPSKIT_IMAGE (the app's) and $OPSKIT_IMAGE_<NAME> override a repository (a CI registry)."""
-    app = reader.mapping(data.get("app"), "app")
-    name = str(app.get("name", ""))
-    raw = data.pop("images", None)
+    name = app.name
     if raw is None:
-        raw = {name: {"repository": app.get("image"), "context": app.get("context", "app")}}
+        raw = {name: {"repository": app.image or None, "context": app.context}}
     entries = reader.mapping(raw, "images")
     if name not in entries:
         reader.fail("images", f"no entry for the app {name!r}", f"add `images: {{{name}: ...}}`")
