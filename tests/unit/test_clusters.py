@@ -370,7 +370,7 @@ def test_kwok_dry_run_prints_commands_and_creates_nothing(cfg, monkeypatch, caps
     assert err[0].startswith("[dry-run] kwokctl --name lab create cluster --runtime binary ")
     assert err[1] == (
         "[dry-run] kwokctl --name lab scale node --replicas 1 "
-        "--param '.allocatable[\"ephemeral-storage\"]=\"100Gi\"'"
+        '--param \'.allocatable["ephemeral-storage"]="100Gi"\''
     )
     assert not (paths.root() / ".opskit").exists()
 
