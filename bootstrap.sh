@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(git curl openssl age mkcert shellcheck elixir make python3-venv)
+APT_PACKAGES=(git curl openssl age mkcert shellcheck elixir make python3-venv
+  mosquitto mosquitto-clients postgresql)  # the telemetry tests start a broker and a database
 VENV=.venv
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
@@ -18,6 +19,9 @@ install_packages() {
     command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
   done
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+  [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+  command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
   [ "${#missing[@]}" -eq 0 ] && return 0
   say "installing system packages (missing: ${missing[*]})"
   local sudo=""

@@ -12,7 +12,7 @@ nox.needs_version = ">=2024.4.15"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "tests", "e2e", "cleanroom"]
+nox.options.sessions = ["lint", "tests", "telemetry", "e2e", "cleanroom"]
 
 PYTHON = "3.11"
 DEV = ("-e", ".[dev]", "--config-settings", "editable_mode=compat")
@@ -52,6 +52,14 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *coverage, *junit("tests"), *session.posargs)
 
 
+@nox.session(python=PYTHON)
+def telemetry(session: nox.Session) -> None:
+    """Telemetry service tests on a real Mosquitto (TLS, passwords) and PostgreSQL they start."""
+    session.install("-e", "services/telemetry[test]")
+    session.chdir("services/telemetry")
+    session.run("pytest", *session.posargs)
+
+
 @nox.session(python=PYTHON, tags=["cluster"])
 def e2e(session: nox.Session) -> None:
     """End-to-end tests on a fresh embedded (kwok) cluster, torn down afterwards."""
@@ -85,8 +93,11 @@ def phoenix_tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, tags=["cluster"], default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks against the kwok cluster; writes bench/results.{json,md}."""
+    """Benchmarks: kwok deploys (bench/results.{json,md}), MQTT telemetry (bench/telemetry.md)."""
     session.install(*DEV)
     session.run("invoke", "tools.install")
     session.run("python", "-m", "compileall", "-q", "opskit", "tasks.py")  # as after a pip install
     session.run("python", "-m", "bench", *session.posargs)
+    session.install("-e", "services/telemetry[test]")  # the MQTT pipeline beside mosquitto_sub
+    session.chdir("services/telemetry")
+    session.run("python", "tests/bench.py", "--out", "../../bench/telemetry.md")

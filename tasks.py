@@ -17,6 +17,7 @@ from opskit.tasks import (
     monitoring,
     release,
     secrets,
+    telemetry,
     tools,
 )
 
@@ -33,6 +34,7 @@ for module in (
     monitoring,
     lint,
     app,
+    telemetry,
 ):
     ns.add_collection(Collection.from_module(module))
 ns.configure({"run": {"echo": False}})

@@ -1,5 +1,5 @@
-"""mkcert: a project-local CA (git-ignored .certs/ca) and one certificate per overlay, turned
-into the Ingress's TLS Secret in memory at deploy time."""
+"""mkcert: a project-local CA (git-ignored .certs/ca) and, per overlay, the Ingress's
+certificate and the MQTT broker's, turned into TLS Secrets in memory at deploy time."""
 
 from __future__ import annotations
 
@@ -16,6 +16,28 @@ TLS_SECRET = "api-tls"
 CERT_NAME, KEY_NAME = "cert.pem", "key.pem"
 
 
+@dataclass(frozen=True)
+class Cert:
+    """One certificate of an overlay: its file prefix, DNS names and Secret."""
+
+    prefix: str
+    hosts: tuple[str, ...]
+    secret: str
+    with_ca: bool = False  # clients mount ca.crt from the Secret to verify the server
+
+
+def ingress_cert(overlay) -> Cert:
+    return Cert("", tuple(overlay.hosts), TLS_SECRET)
+
+
+def broker_cert(overlay) -> Cert:
+    """The in-cluster names of the MQTT broker's Service `mqtt`."""
+    ns = overlay.namespace
+    return Cert(
+        "mqtt-", ("mqtt", f"mqtt.{ns}.svc", f"mqtt.{ns}.svc.cluster.local"), "mqtt-tls", True
+    )
+
+
 def certs_dir(cfg) -> Path:
     return cfg.root / ".certs"
 
@@ -28,12 +50,13 @@ def ca_file(cfg) -> Path:
     return caroot(cfg) / "rootCA.pem"
 
 
-def cert_paths(cfg, overlay) -> tuple[Path, Path]:
-    """.certs/<overlay>/{cert,key}.pem, refused when a symlink or the name leads elsewhere."""
+def cert_paths(cfg, overlay, cert: Cert | None = None) -> tuple[Path, Path]:
+    """.certs/<overlay>/[<prefix>]{cert,key}.pem, refused when a symlink or the name leads
+    elsewhere."""
     top = certs_dir(cfg).resolve()
-    folder = certs_dir(cfg) / overlay.name
+    folder, prefix = certs_dir(cfg) / overlay.name, cert.prefix if cert else ""
     paths.confine(folder, top / Path(overlay.name).name, "the project's .certs folder")
-    files = folder / CERT_NAME, folder / KEY_NAME
+    files = folder / f"{prefix}{CERT_NAME}", folder / f"{prefix}{KEY_NAME}"
     for file in files:
         paths.confine(file, top / overlay.name / file.name, "the project's .certs folder")
     return files
@@ -73,9 +96,10 @@ class CertStatus:
     reason: str
 
 
-def status(cfg, overlay) -> CertStatus:
-    """Is the overlay's certificate present, from our CA, valid 30+ days, for exactly its hosts?"""
-    cert, key = cert_paths(cfg, overlay)
+def status(cfg, overlay, which: Cert | None = None) -> CertStatus:
+    """Is the certificate present, from our CA, valid 30+ days, for exactly its hosts?"""
+    which = which or ingress_cert(overlay)
+    cert, key = cert_paths(cfg, overlay, which)
     if not (cert.is_file() and key.is_file()):
         return CertStatus(False, "no certificate yet")
     verified = shell.run(
@@ -91,8 +115,8 @@ def status(cfg, overlay) -> CertStatus:
     if ending.returncode != 0:
         return CertStatus(False, "expires within 30 days")
     names = cert_hosts(cert)
-    if names != set(overlay.hosts):
-        return CertStatus(False, f"hosts {sorted(names)} != {sorted(overlay.hosts)}")
+    if names != set(which.hosts):
+        return CertStatus(False, f"hosts {sorted(names)} != {sorted(which.hosts)}")
     return CertStatus(True, "valid")
 
 
@@ -108,13 +132,18 @@ def cert_hosts(cert: Path) -> set[str]:
     }
 
 
-def issue(cfg, overlay, force: bool = False, dry_run: bool = False) -> CertStatus:
-    """(Re)issue the overlay's certificate when missing, stale, mismatched or --force."""
+def issue(
+    cfg, overlay, force: bool = False, dry_run: bool = False, which: Cert | None = None
+) -> CertStatus:
+    """(Re)issue a certificate of the overlay (default: the Ingress's) when missing, stale,
+    mismatched or --force."""
+    which = which or ingress_cert(overlay)
     init_ca(cfg, dry_run=dry_run)
-    current = status(cfg, overlay) if ca_file(cfg).is_file() else CertStatus(False, "no CA yet")
+    has_ca = ca_file(cfg).is_file()
+    current = status(cfg, overlay, which) if has_ca else CertStatus(False, "no CA yet")
     if current.fresh and not force:
         return current
-    cert, key = cert_paths(cfg, overlay)
+    cert, key = cert_paths(cfg, overlay, which)
     if not dry_run:
         cert.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     _mkcert(
@@ -123,39 +152,40 @@ def issue(cfg, overlay, force: bool = False, dry_run: bool = False) -> CertStatu
         str(cert),
         "-key-file",
         str(key),
-        *overlay.hosts,
-        what=f"issue the {overlay.name} certificate",
+        *which.hosts,
+        what=f"issue the {overlay.name} certificate for {', '.join(which.hosts)}",
         dry_run=dry_run,
     )
     return CertStatus(False, "forced" if current.fresh else current.reason)
 
 
-def tls_secret(cfg, overlay, dry_run: bool = False) -> bytes:
-    """What deploy applies: the overlay's certificate (issued or renewed first if needed) as
-    the `api-tls` Secret, in memory."""
-    issue(cfg, overlay, dry_run=dry_run)
-    return tls_secret_manifest(cfg, overlay, dry_run)
+def tls_secret(cfg, overlay, dry_run: bool = False, which: Cert | None = None) -> bytes:
+    """What deploy applies: a certificate (issued or renewed first if needed; default: the
+    Ingress's) as its TLS Secret, in memory."""
+    issue(cfg, overlay, dry_run=dry_run, which=which)
+    return tls_secret_manifest(cfg, overlay, dry_run, which)
 
 
-def tls_secret_manifest(cfg, overlay, dry_run: bool = False) -> bytes:
-    """Secret `api-tls` (kubernetes.io/tls) for the overlay, built in memory from the current
-    certificate; its key is registered for redaction. Issue first with `issue()`."""
-    cert, key = cert_paths(cfg, overlay)
+def tls_secret_manifest(cfg, overlay, dry_run: bool = False, which: Cert | None = None) -> bytes:
+    """The TLS Secret (kubernetes.io/tls; default `api-tls`) for the overlay, built in memory
+    from the current certificate; its key is registered for redaction. Issue first."""
+    which = which or ingress_cert(overlay)
+    cert, key = cert_paths(cfg, overlay, which)
     if not (cert.is_file() and key.is_file()):
         if dry_run:  # the certificate would be issued first
-            return _manifest(cfg, overlay, b"<certificate>", b"<key>")
+            return _manifest(cfg, overlay, which, b"<certificate>", b"<key>")
         raise OpsError(
             f"no certificate for overlay {overlay.name!r}",
             f"run `invoke certs.issue --overlay {overlay.name}`",
         )
     key_bytes = key.read_bytes()
     shell.secret(key_bytes.decode())
-    return _manifest(cfg, overlay, cert.read_bytes(), key_bytes)
+    return _manifest(cfg, overlay, which, cert.read_bytes(), key_bytes)
 
 
-def _manifest(cfg, overlay, cert: bytes, key: bytes) -> bytes:
+def _manifest(cfg, overlay, which: Cert, cert: bytes, key: bytes) -> bytes:
     labels = {
-        "app.kubernetes.io/name": "api",
+        "app.kubernetes.io/name": "mosquitto" if which.with_ca else "api",
         "app.kubernetes.io/part-of": cfg.project.name,
         "app.kubernetes.io/component": "tls",
         "app.kubernetes.io/managed-by": "opskit",
@@ -165,8 +195,10 @@ def _manifest(cfg, overlay, cert: bytes, key: bytes) -> bytes:
     doc = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": TLS_SECRET, "namespace": overlay.namespace, "labels": labels},
+        "metadata": {"name": which.secret, "namespace": overlay.namespace, "labels": labels},
         "type": "kubernetes.io/tls",
         "data": {"tls.crt": base64.b64encode(cert).decode(), "tls.key": encoded_key},
     }
+    if which.with_ca and ca_file(cfg).is_file():
+        doc["data"]["ca.crt"] = base64.b64encode(ca_file(cfg).read_bytes()).decode()
     return json.dumps(doc, indent=2).encode() + b"\n"

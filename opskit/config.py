@@ -34,10 +34,19 @@ class Project:
 @dataclass(frozen=True)
 class App:
     name: str = _checked(args.k8s_name)
-    image: str
+    image: str = ""  # the repository of images[name] (legacy spelling: app.image)
     port: int = _checked(args.port, 4000)
     tag_length: int = _checked(args.bounded(7, 40), 12)
     context: str = "app"
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image built from this repository and tagged by commit, like the app's."""
+
+    name: str
+    repository: str
+    context: str
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,7 @@ class Config:
     argocd: ArgoCD | None = None
     monitoring: Monitoring | None = None
     tools: dict[str, str] = field(default_factory=dict)
+    images: dict[str, Image] = field(default_factory=dict)  # the app's first
 
     def tool_pins(self) -> dict[str, str]:
         """`tools:` plus tools/kube's pin, which is kubernetes.version (named once)."""
@@ -157,12 +167,37 @@ def load(path: Path | str | None = None) -> Config:
     }
     for ov in overlays.values():
         object.__setattr__(ov, "path", (file.parent / ov.path).resolve())
-    if image := os.environ.get("OPSKIT_IMAGE"):  # CI pushes to its own registry
-        data["app"] = {**reader.mapping(data.get("app"), "app"), "image": image}
+    raw_images = data.pop("images", None)
     if "root" in data:
         reader.fail("root", "unknown key", "remove it: the root is the folder of opskit.yaml")
     _check_kubernetes(reader, data)
-    return reader.build(Config, data, "", root=file.parent, overlays=overlays)
+    cfg = reader.build(Config, data, "", root=file.parent, overlays=overlays, images={})
+    images = _images(reader, cfg.app, raw_images)  # after app: its name is checked first
+    object.__setattr__(cfg, "images", images)
+    object.__setattr__(cfg.app, "image", images[cfg.app.name].repository)
+    object.__setattr__(cfg.app, "context", images[cfg.app.name].context)
+    return cfg
+
+
+def _images(reader: _Reader, app: App, raw: Any) -> dict[str, Image]:
+    """`images:` (name -> repository, context), the app's first; without it, the app's alone.
+    $OPSKIT_IMAGE (the app's) and $OPSKIT_IMAGE_<NAME> override a repository (a CI registry)."""
+    name = app.name
+    if raw is None:
+        raw = {name: {"repository": app.image or None, "context": app.context}}
+    entries = reader.mapping(raw, "images")
+    if name not in entries:
+        reader.fail("images", f"no entry for the app {name!r}", f"add `images: {{{name}: ...}}`")
+    images = {}
+    for key in sorted(entries, key=lambda k: k != name):
+        fields = reader.mapping(entries[key], f"images.{key}")
+        override = os.environ.get(f"OPSKIT_IMAGE_{key.upper().replace('-', '_')}")
+        if key == name:
+            override = os.environ.get("OPSKIT_IMAGE") or override
+        if override:  # CI pushes to its own registry
+            fields["repository"] = override
+        images[key] = reader.build(Image, fields, f"images.{key}", name=str(key))
+    return images
 
 
 def _check_kubernetes(reader: _Reader, data: dict) -> None:

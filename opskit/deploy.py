@@ -98,16 +98,23 @@ def build_plan(
         rendered = pool.submit(_render_valid, cfg, overlay, tag.value, not dry_run)
         private = pool.submit(secrets.decrypted_secrets, cfg, overlay)
         tls = pool.submit(certs.tls_secret, cfg, overlay, dry_run) if overlay.hosts else None
+        broker = pool.submit(certs.tls_secret, cfg, overlay, dry_run, certs.broker_cert(overlay))
         versions = pool.submit(api_versions, kube)
         before = None if dry_run else pool.submit(rollout.snapshot, kube, overlay.namespace)
         objects, docs = rendered.result(), private.result()
         served, unserved = split_served(versions.result(), objects)
         if tls is not None and any(o["kind"] == "Ingress" for o in objects):
             docs.append(tls.result())
+        if any(_names(o) == ("Service", "mqtt") for o in objects):  # the mqtt component
+            docs.append(broker.result())
     _check_private(cfg, overlay, docs)
     _report_unserved(overlay, unserved, notify)
     image = f"{cfg.app.image}:{tag.value}"
     return Plan(overlay, target, image, served, unserved, docs, before.result() if before else {})
+
+
+def _names(obj: dict) -> tuple[str, str]:
+    return obj.get("kind", ""), (obj.get("metadata") or {}).get("name", "")
 
 
 def _render_valid(cfg: Config, overlay: Overlay, tag: str, cached: bool) -> list[dict]:
@@ -217,14 +224,14 @@ def _ship_image(cfg: Config, plan: Plan, notify: Notify, dry_run: bool) -> None:
     named); a cluster the suite did not start pulls it from the registry instead."""
     from opskit import image
 
-    ref = image.ImageRef(*plan.image.rsplit(":", 1))
-    if not image.exists_locally(ref):
-        notify(f"building {ref}")
-        shell.run_step(image.build_step(cfg, ref, gitinfo.head(cfg.root)), dry_run=dry_run)
-    if plan.target.cluster is None:
-        notify(f"{plan.kube.context} pulls {ref} from its registry (`invoke image.push`)")
-        return
-    plan.target.cluster.load_image(str(ref), dry_run=dry_run)
+    for ref in image.refs(cfg, plan.image.rsplit(":", 1)[1]):
+        if not image.exists_locally(ref):
+            notify(f"building {ref}")
+            shell.run_step(image.build_step(cfg, ref, gitinfo.head(cfg.root)), dry_run=dry_run)
+        if plan.target.cluster is None:
+            notify(f"{plan.kube.context} pulls {ref} from its registry (`invoke image.push`)")
+            continue
+        plan.target.cluster.load_image(str(ref), dry_run=dry_run)
 
 
 def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> dict[str, rollout.Workload]:

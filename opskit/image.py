@@ -1,4 +1,5 @@
-"""Container images of the app: build, push, load into the cluster, tagged by the commit."""
+"""The project's container images (opskit.yaml `images:`): build, push, load into the cluster,
+each tagged by the commit."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 
 from opskit import shell
 from opskit.config import Config
+from opskit.errors import OpsError
 
 REVISION_LABEL = "org.opencontainers.image.revision"
 
@@ -19,8 +21,22 @@ class ImageRef:
         return f"{self.repository}:{self.tag}"
 
 
+def refs(cfg: Config, tag: str, only: str = "") -> list[ImageRef]:
+    """The project's images at `tag`, the app's first; `only` names one of them."""
+    if only and only not in cfg.images:
+        known = ", ".join(cfg.images)
+        raise OpsError(f"unknown image {only!r}", f"use one of: {known} (opskit.yaml images:)")
+    return [ImageRef(i.repository, tag) for i in cfg.images.values() if only in ("", i.name)]
+
+
+def context(cfg: Config, ref: ImageRef) -> str:
+    """The build context of the project image `ref` names (the app's for any other)."""
+    found = (i.context for i in cfg.images.values() if i.repository == ref.repository)
+    return next(found, cfg.app.context)
+
+
 def build_step(cfg: Config, ref: ImageRef, commit: str) -> shell.Step:
-    """`docker build` of the app with the OCI revision label and build argument."""
+    """`docker build` of the image's context with the OCI revision label and build argument."""
     return shell.Step(
         what=f"build image {ref}",
         argv=(
@@ -33,7 +49,7 @@ def build_step(cfg: Config, ref: ImageRef, commit: str) -> shell.Step:
             f"REVISION={commit}",
             "--tag",
             str(ref),
-            str(cfg.root / cfg.app.context),
+            str(cfg.root / context(cfg, ref)),
         ),
         mutates=True,
         timeout=1800,

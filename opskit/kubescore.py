@@ -40,6 +40,10 @@ IGNORED: tuple[Ignore, ...] = (
     # latency, not data).
     Ignore("deployment-replicas", "dev/Deployment/*", "dev runs one replica of each"),
     Ignore("deployment-replicas", "*/Deployment/redis", "a cache: one replica"),
+    # The telemetry service holds one fixed MQTT client id (its persistent session on the
+    # broker): two pods at once would take the session from each other.
+    Ignore("deployment-replicas", "*/Deployment/telemetry", "one MQTT client id"),
+    Ignore("deployment-strategy", "*/Deployment/telemetry", "Recreate: one MQTT client id"),
 )
 
 

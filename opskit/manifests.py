@@ -68,25 +68,26 @@ def render_overlay(
         text = render()
     objects = load_documents(text)
     if tag is not None:
-        pin_image(objects, cfg.app.image, tag, where=ov.name, also=overlay_images(cfg, ov))
+        pin_images(cfg, objects, tag, where=ov.name, named=overlay_images(cfg, ov))
     return objects
 
 
-def overlay_images(cfg: Config, overlay: Overlay) -> tuple[str, ...]:
-    """The repositories the overlay's kustomization names for the app image (`newName`, e.g.
-    the registry a release pinned), so pinning finds the app whichever registry it names."""
-    import yaml
+def overlay_images(cfg: Config, overlay: Overlay) -> dict[str, str]:
+    """The repository the overlay's kustomization names for each project image (`newName`,
+    e.g. the registry a release pinned), so pinning finds an image whichever registry it
+    names."""
+    from opskit import yamlio
 
     path = overlay.path / "kustomization.yaml"
     if not path.is_file():
-        return ()
-    data = yaml.safe_load(path.read_text()) or {}
+        return {}
+    data = yamlio.load_file(path) or {}
     entries = data.get("images") if isinstance(data, dict) else None
-    return tuple(
-        str(e.get("newName") or e["name"])
+    return {
+        str(e["name"]): str(e.get("newName") or e["name"])
         for e in entries or []
-        if isinstance(e, dict) and e.get("name") == cfg.app.name
-    )
+        if isinstance(e, dict) and e.get("name") in cfg.images
+    }
 
 
 def render_many(cfg: Config, overlays: list[Overlay]) -> dict[str, list[dict]]:
@@ -191,21 +192,38 @@ def pin_image(
     return pinned
 
 
+def pin_images(
+    cfg: Config, objects: list[dict], tag: str, where: str = "", named: dict[str, str] | None = None
+) -> None:
+    """Pin the app image (which must run) and every other project image the overlay runs;
+    `named` is the repository the overlay's kustomization gives each (if another)."""
+    named = named or {}
+
+    def also(name: str) -> tuple[str, ...]:
+        return (named[name],) if name in named else ()
+
+    pin_image(objects, cfg.app.image, tag, where=where, also=also(cfg.app.name))
+    running = {split_image(str(c.get("image", "")))[0] for o in objects for _, c in containers(o)}
+    for name, image in list(cfg.images.items())[1:]:
+        if running & {image.repository, *also(name)}:
+            pin_image(objects, image.repository, tag, where=where, also=also(name))
+
+
 @dataclass(frozen=True)
 class ImageChange:
     path: Path
-    old: str | None
+    old: str | None  # the app's tag before
     new: str
-    old_name: str | None = None  # the repository (`newName`) before and after
-    new_name: str | None = None
+    images: tuple[str, ...] = ()  # the entries (to be) rewritten: tag or repository
 
     @property
     def changed(self) -> bool:
-        return self.old != self.new or self.old_name != self.new_name
+        return bool(self.images)
 
 
 def set_image(cfg: Config, overlay: Overlay | str, tag: str, dry_run: bool = False) -> ImageChange:
-    """Pin the app image of an overlay in its kustomization.yaml; comments and order kept."""
+    """Pin the project's images in an overlay's kustomization.yaml (the app's entry is required,
+    the others where the overlay has one); comments and order kept. `old` is the app's tag."""
     from opskit import yamlio
 
     check_tag(tag)
@@ -213,16 +231,22 @@ def set_image(cfg: Config, overlay: Overlay | str, tag: str, dry_run: bool = Fal
     path = ov.path / "kustomization.yaml"
     yaml, data = yamlio.load_roundtrip(path)
     entry = _image_entry(data, cfg.app.name, path)
-    old, old_name = entry.get("newTag"), entry.get("newName")
-    change = ImageChange(
-        path, None if old is None else str(old), tag, old_name and str(old_name), cfg.app.image
+    old = entry.get("newTag")
+    entries = {cfg.app.name: entry} | {
+        e["name"]: e for e in data.get("images") or [] if e.get("name") in cfg.images
+    }
+    stale = tuple(  # a new tag, or a new repository (e.g. $OPSKIT_IMAGE, a CI registry)
+        name
+        for name, e in entries.items()
+        if str(e.get("newTag")) != tag or e.get("newName") != cfg.images[name].repository
     )
-    if change.changed and not dry_run:
-        entry["newName"] = cfg.app.image
-        entry["newTag"] = _quoted(tag)
+    if stale and not dry_run:
+        for name in stale:
+            entries[name]["newName"] = cfg.images[name].repository
+            entries[name]["newTag"] = _quoted(tag)
         with path.open("w") as stream:
             yaml.dump(data, stream)
-    return change
+    return ImageChange(path, None if old is None else str(old), tag, stale)
 
 
 def _image_entry(data: Any, name: str, path: Path) -> Any:

@@ -18,7 +18,18 @@ HEADER = (
     "# `invoke secrets.init --overlay <name>` adds your public key; then someone who can decrypt\n"
     "# runs `invoke secrets.rotate --overlay <name>` so existing files include it.\n"
 )
-GENERATED = {"api-secrets": ("api", "api"), "postgres-credentials": ("postgres", "database")}
+GENERATED = {
+    "api-secrets": ("api", "api"),
+    "postgres-credentials": ("postgres", "database"),
+    "mqtt-passwd": ("mosquitto", "broker"),
+    "telemetry-mqtt": ("telemetry", "telemetry"),
+    "simulator-credentials": ("device-simulator", "simulator"),
+}
+# Secrets whose values belong together (one password in two places): made together
+GROUPS = (
+    ("api-secrets", "postgres-credentials"),
+    ("mqtt-passwd", "telemetry-mqtt", "simulator-credentials"),
+)
 
 
 # --- the user's key and the overlay's recipients -------------------------------------------
@@ -94,6 +105,8 @@ def _render_rules(items: list[dict]) -> str:
 
 def generate_values(cfg, overlay) -> dict[str, dict[str, str]]:
     """Fresh random values for the overlay's Secrets (URL-safe, so they fit in URLs)."""
+    from opskit import telemetry
+
     user = cfg.project.name.replace("-", "_")
     database = f"{user}_{overlay.name}"
     password = _token(32)
@@ -108,6 +121,7 @@ def generate_values(cfg, overlay) -> dict[str, dict[str, str]]:
             "POSTGRES_PASSWORD": password,
             "POSTGRES_DB": database,
         },
+        **telemetry.secret_values(),
     }
 
 
@@ -147,20 +161,22 @@ class InitReport:
 
 def init(cfg, overlay, force: bool = False, dry_run: bool = False) -> InitReport:
     """Key, recipient and the overlay's generated Secrets; a second run changes nothing."""
-    paths = {name: secrets.secret_path(overlay, name) for name in GENERATED}  # checked first
+    all_paths = {n: secrets.secret_path(overlay, n) for n in GENERATED}  # checked first
     key, created = ensure_key(cfg, dry_run)
     report = InitReport(key, created, add_recipient(cfg, overlay, key, dry_run))
     mine = secrets.my_recipients() or (key,)
-    state = {name: _state(path, mine) for name, path in paths.items()}
-    if force or any(s != "ok" for s in state.values()):
-        if not force:
-            _refuse_partial_protected(cfg, overlay, state, paths, mine)
-        if "foreign" in state.values():
-            report.notes.append(
-                "existing values were encrypted to other keys: regenerated for "
-                "the recipients in .sops.yaml (yours included)"
-            )
-        _write_generated(cfg, overlay, paths, report, dry_run)
+    for group in GROUPS:
+        paths = {name: all_paths[name] for name in group}
+        state = {name: _state(path, mine) for name, path in paths.items()}
+        if force or any(s != "ok" for s in state.values()):
+            if not force:
+                _refuse_partial_protected(cfg, overlay, state, paths, mine)
+            if "foreign" in state.values():
+                report.notes.append(
+                    "existing values were encrypted to other keys: regenerated for "
+                    "the recipients in .sops.yaml (yours included)"
+                )
+            _write_generated(cfg, overlay, paths, report, dry_run)
     _sync_recipients(cfg, overlay, mine, report, dry_run)
     return report
 
@@ -187,6 +203,8 @@ def _write_generated(
     cfg, overlay, paths: dict[str, Path], report: InitReport, dry_run: bool
 ) -> None:
     for name, values in generate_values(cfg, overlay).items():
+        if name not in paths:
+            continue
         for value in values.values():
             shell.secret(value)
         secrets.encrypt(cfg, paths[name], secret_manifest(cfg, overlay, name, values), dry_run)

@@ -19,6 +19,7 @@ NEVER_READY_LABEL = kwok_stages.NEVER_READY_LABEL
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
 UP_TIMEOUT = 180.0
 NODE_READY_TIMEOUT = "120s"
+NODE_EPHEMERAL_STORAGE = "100Gi"  # what pods may request (kwok nodes offer none by default)
 STORAGE_CLASS = """apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
@@ -241,7 +242,11 @@ class KwokCluster(Cluster):
         )
 
     def _scale_argv(self) -> list[str]:
-        return self.kwokctl("scale", "node", "--replicas", str(self.cfg.cluster.nodes))
+        # kwok's node template has no ephemeral-storage: pods requesting it would not schedule
+        return self.kwokctl(
+            "scale", "node", "--replicas", str(self.cfg.cluster.nodes),
+            "--param", f'.allocatable["ephemeral-storage"]="{NODE_EPHEMERAL_STORAGE}"',
+        )  # fmt: skip
 
     def down(self, report=print, dry_run: bool = False) -> None:
         if not self.cluster_dir.exists() and not self.state_dir.exists():

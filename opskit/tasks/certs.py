@@ -35,16 +35,19 @@ def init(c, trust=False, dry_run=False):
 )
 @opskit_task
 def issue(c, overlay="dev", force=False, dry_run=False):
-    """Issue the overlay's certificate for its hosts (again if expiring, mismatched, foreign)."""
+    """Issue the overlay's certificates: its Ingress hosts and the MQTT broker (again if
+    expiring, mismatched, foreign)."""
     from opskit import certs
 
     cfg = load_config(c)
     ov = cfg.overlay(overlay)
-    result = certs.issue(cfg, ov, force=force, dry_run=dry_run)
-    cert, _ = certs.cert_paths(cfg, ov)
-    if dry_run and not result.fresh:
-        say(f"would issue {cert} for {', '.join(ov.hosts)} ({result.reason}); nothing changed")
-    elif result.fresh:
-        say(f"{cert} is valid for {', '.join(ov.hosts)}; nothing to do")
-    else:
-        say(f"issued {cert} for {', '.join(ov.hosts)} ({result.reason})")
+    for which in (certs.ingress_cert(ov), certs.broker_cert(ov)):
+        result = certs.issue(cfg, ov, force=force, dry_run=dry_run, which=which)
+        cert, _ = certs.cert_paths(cfg, ov, which)
+        hosts = ", ".join(which.hosts)
+        if dry_run and not result.fresh:
+            say(f"would issue {cert} for {hosts} ({result.reason}); nothing changed")
+        elif result.fresh:
+            say(f"{cert} is valid for {hosts}; nothing to do")
+        else:
+            say(f"issued {cert} for {hosts} ({result.reason})")

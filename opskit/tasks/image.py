@@ -1,4 +1,4 @@
-"""The app's container image: build, push and load, tagged by the commit."""
+"""The project's container images (opskit.yaml `images:`): build, push and load, by commit."""
 
 from invoke import task
 
@@ -6,16 +6,17 @@ from opskit.tasks._common import CONTEXT_HELP, DRY_RUN_HELP, connect, load_confi
 
 DIRTY_HELP = "allow uncommitted changes (tag <sha>-dirty-<hash>)"
 FORCE_HELP = "run even when the cluster runs no containers (kwok)"
+IMAGE_HELP = "only this image of opskit.yaml `images:` (default: all of them)"
 
 
-def _ref(c, allow_dirty):
+def _refs(c, allow_dirty, only):
     from opskit import gitinfo, image
 
     cfg = load_config(c)
     tag = gitinfo.image_tag(
         cfg.root, cfg.app.tag_length, allow_dirty=allow_dirty, protected=False, what="image"
     )
-    return cfg, image.ImageRef(cfg.app.image, tag.value), tag.commit
+    return cfg, image.refs(cfg, tag.value, only), tag.commit
 
 
 def _needs_containers(cfg, force, context=None):
@@ -30,46 +31,46 @@ def _needs_containers(cfg, force, context=None):
     return target
 
 
-@task(help={"allow_dirty": DIRTY_HELP, "dry_run": DRY_RUN_HELP, "force": FORCE_HELP})
-@opskit_task
-def build(c, allow_dirty=False, dry_run=False, force=False):
-    """docker build app/ as <image>:<commit> with the OCI revision label."""
-    from opskit import image, shell, tools
+HELP = {"allow_dirty": DIRTY_HELP, "dry_run": DRY_RUN_HELP, "image": IMAGE_HELP}
 
-    cfg, ref, commit = _ref(c, allow_dirty)
+
+@task(help={**HELP, "force": FORCE_HELP})
+@opskit_task
+def build(c, allow_dirty=False, dry_run=False, force=False, image=""):
+    """docker build each image's context as <repository>:<commit> with the OCI revision label."""
+    from opskit import image as images
+    from opskit import shell, tools
+
+    cfg, refs, commit = _refs(c, allow_dirty, image)
     if _needs_containers(cfg, force) is None:
         return
     tools.require("docker")
-    shell.run_step(image.build_step(cfg, ref, commit), dry_run=dry_run)
-    say(f"would build {ref}" if dry_run else f"built {ref}")
+    for ref in refs:
+        shell.run_step(images.build_step(cfg, ref, commit), dry_run=dry_run)
+        say(f"would build {ref}" if dry_run else f"built {ref}")
 
 
-@task(help={"allow_dirty": DIRTY_HELP, "dry_run": DRY_RUN_HELP})
+@task(help=HELP)
 @opskit_task
-def push(c, allow_dirty=False, dry_run=False):
-    """Push <image>:<commit> to the configured registry."""
-    from opskit import image, shell, tools
+def push(c, allow_dirty=False, dry_run=False, image=""):
+    """Push each <repository>:<commit> to its registry."""
+    from opskit import image as images
+    from opskit import shell, tools
 
-    _, ref, _ = _ref(c, allow_dirty)
+    _, refs, _ = _refs(c, allow_dirty, image)
     tools.require("docker")
-    shell.run_step(image.push_step(ref), dry_run=dry_run)
-    say(f"would push {ref}" if dry_run else f"pushed {ref}")
+    for ref in refs:
+        shell.run_step(images.push_step(ref), dry_run=dry_run)
+        say(f"would push {ref}" if dry_run else f"pushed {ref}")
 
 
-@task(
-    help={
-        "allow_dirty": DIRTY_HELP,
-        "dry_run": DRY_RUN_HELP,
-        "force": FORCE_HELP,
-        "context": CONTEXT_HELP,
-    }
-)
+@task(help={**HELP, "force": FORCE_HELP, "context": CONTEXT_HELP})
 @opskit_task
-def load(c, allow_dirty=False, dry_run=False, force=False, context=None):
-    """Load <image>:<commit> into the current k3d or minikube cluster."""
+def load(c, allow_dirty=False, dry_run=False, force=False, context=None, image=""):
+    """Load each <repository>:<commit> into the current k3d or minikube cluster."""
     from opskit.errors import OpsError
 
-    cfg, ref, _ = _ref(c, allow_dirty)
+    cfg, refs, _ = _refs(c, allow_dirty, image)
     target = _needs_containers(cfg, force, context)
     if target is None:
         return
@@ -78,5 +79,6 @@ def load(c, allow_dirty=False, dry_run=False, force=False, context=None):
             f"{target.context} is not a cluster this suite started: nothing to load into",
             "push the image to a registry it pulls from: `invoke image.push`",
         )
-    target.cluster.load_image(str(ref), dry_run=dry_run)
-    say(f"would load {ref}" if dry_run else f"loaded {ref} into {target.context}")
+    for ref in refs:
+        target.cluster.load_image(str(ref), dry_run=dry_run)
+        say(f"would load {ref}" if dry_run else f"loaded {ref} into {target.context}")

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from opskit.clusters import kwok
 from opskit.clusters.kwok import NEVER_READY_LABEL, never_ready_patch
 from opskit.errors import CommandFailed
 
@@ -49,6 +50,11 @@ def test_node_is_ready(kube, kwok_cluster):
     assert ready[0]["status"] == "True"
     assert kwok_cluster.context == f"kwok-{kwok_cluster.name}"
     assert kwok_cluster.kubeconfig.name == "kubeconfig"
+
+
+def test_node_offers_ephemeral_storage_so_pods_bounding_it_schedule(kube):
+    node = kube.json("get", "nodes")["items"][0]
+    assert node["status"]["allocatable"]["ephemeral-storage"] == kwok.NODE_EPHEMERAL_STORAGE
 
 
 def test_control_plane_reports_the_pinned_version(kube, kwok_cluster):

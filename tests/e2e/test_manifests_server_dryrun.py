@@ -95,6 +95,8 @@ def test_the_kwok_cluster_lacks_exactly_the_crd_kinds(cfg, served):
     assert missing <= {
         "dev/ServiceMonitor/api",
         "prod/ServiceMonitor/api",
+        "dev/ServiceMonitor/telemetry",
+        "prod/ServiceMonitor/telemetry",
         "argocd/AppProject/gitops-lab",
         "argocd/Application/gitops-lab-dev",
         "argocd/Application/gitops-lab-prod",

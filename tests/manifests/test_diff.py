@@ -12,7 +12,7 @@ from opskit import manifests
 from opskit.errors import OpsError
 from opskit.shell import Result
 
-SERVED = "v1\napps/v1\nnetworking.k8s.io/v1\npolicy/v1\n"
+SERVED = "v1\napps/v1\nbatch/v1\nnetworking.k8s.io/v1\npolicy/v1\n"
 
 
 class StandInKube:
@@ -31,7 +31,10 @@ def test_unserved_kinds_are_listed_not_sent(cfg):
     kube = StandInKube(Result(1, "diff -u ...", ""))
     result = manifests.diff(cfg, "dev", kube, tag="0123456789ab")
     assert (result.changed, result.text) == (True, "diff -u ...")
-    assert result.skipped == ("ServiceMonitor/api: API monitoring.coreos.com/v1 not served",)
+    assert result.skipped == (
+        "ServiceMonitor/api: API monitoring.coreos.com/v1 not served",
+        "ServiceMonitor/telemetry: API monitoring.coreos.com/v1 not served",
+    )
     args, options = kube.calls[1]
     assert args == (
         "diff",

@@ -52,7 +52,8 @@ def test_overlay_pins_the_app_image_its_kustomization_names(cfg, name, render):
     """app.image of opskit.yaml, or the registry a CI release pinned (what ArgoCD pulls)."""
     image = app_container(render(name))["image"]
     repository, _, tag = image.rpartition(":")
-    assert repository in {cfg.app.image, *manifests.overlay_images(cfg, cfg.overlay(name))}
+    named = manifests.overlay_images(cfg, cfg.overlay(name)).get(cfg.app.name)
+    assert repository in {cfg.app.image, named}
     assert repository.endswith(f"/{cfg.app.name}")
     assert re.fullmatch(rf"[0-9a-f]{{{cfg.app.tag_length}}}", tag)
 
@@ -73,7 +74,14 @@ def test_tag_is_pinned_in_memory_only(cfg, name):
     objects = manifests.render_overlay(cfg, name, tag="0123456789ab")
     assert app_container(objects)["image"] == f"{cfg.app.image}:0123456789ab"
     images = {c["image"] for o in objects for _, c in manifests.containers(o)}
-    assert images == {f"{cfg.app.image}:0123456789ab", "postgres:16.14", "redis:7.4.10"}
+    telemetry = cfg.images["telemetry"].repository
+    assert images == {
+        f"{cfg.app.image}:0123456789ab",
+        f"{telemetry}:0123456789ab",
+        "postgres:16.14",
+        "redis:7.4.10",
+        "eclipse-mosquitto:2.0.20",
+    }
     assert (cfg.overlay(name).path / "kustomization.yaml").read_text() == before
 
 

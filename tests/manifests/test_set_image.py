@@ -32,6 +32,8 @@ def test_only_the_image_lines_change_and_comments_stay(cfg, overlay):
     change = manifests.set_image(cfg, overlay, "0123456789ab")
     after = (overlay.path / "kustomization.yaml").read_text()
     assert (change.old, change.new, change.changed) == (old, "0123456789ab", True)
+    assert change.images == ("api", "telemetry")  # every project image the overlay pins
+    assert after.count('newTag: "0123456789ab"') == 2
     expected = before.replace(f'newTag: "{old}"', 'newTag: "0123456789ab"')
     assert after == expected.replace(f"newName: {old_name}", f"newName: {cfg.app.image}")
     assert "# `invoke manifests.set-image --overlay=dev --tag=<sha>`" in after

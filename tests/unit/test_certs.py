@@ -201,6 +201,22 @@ def test_tls_secret_manifest_without_certificate_says_how(bare):
     assert b'"api-tls"' in certs.tls_secret_manifest(cfg, cfg.overlay("dev"), dry_run=True)
 
 
+def test_broker_certificate_names_the_mqtt_service_and_carries_the_ca(cfg):
+    dev = cfg.overlay("dev")
+    broker = certs.broker_cert(dev)
+    doc = json.loads(certs.tls_secret(cfg, dev, which=broker))
+    cert, _ = certs.cert_paths(cfg, dev, broker)
+    assert certs.cert_hosts(cert) == {
+        "mqtt",
+        "mqtt.gitops-lab-dev.svc",
+        "mqtt.gitops-lab-dev.svc.cluster.local",
+    }
+    assert doc["metadata"]["name"] == "mqtt-tls"
+    assert base64.b64decode(doc["data"]["ca.crt"]) == certs.ca_file(cfg).read_bytes()
+    assert certs.status(cfg, dev, broker).fresh
+    assert not certs.status(cfg, dev).fresh  # the Ingress certificate is another file
+
+
 def test_a_key_file_symlinked_out_of_the_certs_folder_is_refused(cfg, tmp_path):
     dev = cfg.overlay("dev")
     cert, key = certs.cert_paths(cfg, dev)

@@ -19,6 +19,26 @@ def test_repository_config_loads(root):
     assert cfg.cluster.provider in config.PROVIDERS
 
 
+def test_images_are_data_the_app_first_each_overridable(root, monkeypatch):
+    monkeypatch.setenv("OPSKIT_IMAGE", "registry.ci/api")
+    monkeypatch.setenv("OPSKIT_IMAGE_TELEMETRY", "registry.ci/telemetry")
+    cfg = config.load(root / "opskit.yaml")
+    assert [(i.name, i.repository, i.context) for i in cfg.images.values()] == [
+        ("api", "registry.ci/api", "app"),
+        ("telemetry", "registry.ci/telemetry", "services/telemetry"),
+    ]
+    assert (cfg.app.image, cfg.app.context) == ("registry.ci/api", "app")
+
+
+def test_without_images_the_app_alone_is_built(root, tmp_path):
+    def legacy(d):
+        d.pop("images")
+        d["app"].update(image="example/api", context="app")
+
+    cfg = config.load(_write(tmp_path, root, legacy))
+    assert [(i.name, i.repository) for i in cfg.images.values()] == [("api", "example/api")]
+
+
 def test_config_is_frozen(root):
     cfg = config.load(root / "opskit.yaml")
     with pytest.raises(AttributeError):
@@ -39,7 +59,11 @@ def _write(tmp_path: Path, root: Path, edit) -> Path:
         (lambda d: d["app"].update(colour="red"), "app.colour: unknown key; allowed keys: name,"),
         (lambda d: d["app"].update(port="80"), "app.port: expected integer, got a string"),
         (lambda d: d["app"].update(port=True), "app.port: expected integer, got a boolean"),
-        (lambda d: d["app"].pop("image"), "app.image: missing key; add `image:` (string)"),
+        (
+            lambda d: d["images"]["api"].pop("repository"),
+            "images.api.repository: missing key; add `repository:` (string)",
+        ),
+        (lambda d: d["images"].pop("api"), "images: no entry for the app 'api'"),
         (lambda d: d.pop("overlays"), "overlays: missing key; define at least one overlay"),
         (
             lambda d: d["overlays"]["dev"].update(hosts="a.b"),

@@ -19,7 +19,7 @@ from tests.unit.conftest import needs_sops
 
 pytestmark = needs_sops
 ROOT = Path(__file__).resolve().parents[2]
-SERVED = "v1\napps/v1\nnetworking.k8s.io/v1\npolicy/v1\nstorage.k8s.io/v1\n"
+SERVED = "v1\napps/v1\nbatch/v1\nnetworking.k8s.io/v1\npolicy/v1\nstorage.k8s.io/v1\n"
 LIVE_CONFIG = {
     "apiVersion": "v1",
     "kind": "ConfigMap",
@@ -92,16 +92,21 @@ def test_plan_holds_every_rendered_object_the_private_docs_and_one_apply(project
         plan = deploy.build_plan(project, dev, target, False, lines.append)
     kinds = sorted({o["kind"] for o in plan.objects})
     assert kinds == [
-        "ConfigMap", "Deployment", "Ingress", "Namespace", "NetworkPolicy", "Service", "StatefulSet"
+        "ConfigMap", "CronJob", "Deployment", "Ingress", "Namespace", "NetworkPolicy", "Service",
+        "StatefulSet",
     ]  # fmt: skip
     assert not any(o["kind"] == "Secret" for o in plan.objects)  # Secrets only in memory
     private = [yaml.safe_load(doc)["metadata"]["name"] for doc in plan.private]
-    assert sorted(private) == ["api-secrets", "api-tls", "postgres-credentials"]
+    assert sorted(private) == [
+        "api-secrets", "api-tls", "mqtt-passwd", "mqtt-tls", "postgres-credentials",
+        "simulator-credentials", "telemetry-mqtt",
+    ]  # fmt: skip
     assert plan.unserved == [
-        "ServiceMonitor/api: API monitoring.coreos.com/v1 not served by this cluster; "
+        f"ServiceMonitor/{name}: API monitoring.coreos.com/v1 not served by this cluster; "
         "install it with `invoke monitoring.install`"
+        for name in ("api", "telemetry")
     ]
-    assert lines == [f"warning: not applied: {plan.unserved[0]}"]
+    assert lines == [f"warning: not applied: {u}" for u in plan.unserved]
     head = gitinfo.head(project.root)
     assert plan.image == f"{project.app.image}:{head[:12]}"
     step = plan.apply_step()

@@ -1,9 +1,11 @@
 """docker cannot run here: exact argv of the image steps, through the shell boundary."""
 
+import re
+
 import pytest
 
 from opskit import config, image, shell
-from opskit.errors import CommandFailed
+from opskit.errors import CommandFailed, OpsError
 from tests import fakes
 
 
@@ -59,3 +61,39 @@ def test_exists_locally_reads_exit_code():
     with fakes.recorder({"docker": (0, "sha256:1", "")}) as calls:
         assert image.exists_locally(ref)
     assert calls == [("docker", "image", "inspect", "--format", "{{.Id}}", "r/api:abc")]
+
+
+def test_refs_are_every_project_image_the_app_first(cfg):
+    assert [str(r) for r in image.refs(cfg, "abc")] == [
+        "localhost:5000/gitops-lab/api:abc",
+        "localhost:5000/gitops-lab/telemetry:abc",
+    ]
+    assert [str(r) for r in image.refs(cfg, "abc", "telemetry")] == [
+        "localhost:5000/gitops-lab/telemetry:abc"
+    ]
+    with pytest.raises(OpsError, match="unknown image 'web'") as info:
+        image.refs(cfg, "abc", "web")
+    assert "api, telemetry" in info.value.hint
+
+
+def test_each_image_builds_from_its_own_context(cfg, root):
+    ref = image.ImageRef("localhost:5000/gitops-lab/telemetry", "abc")
+    assert image.build_step(cfg, ref, "abcdef").argv[-1] == str(root / "services" / "telemetry")
+
+
+@pytest.mark.parametrize("name", ["api", "telemetry"])
+def test_every_dockerfile_runs_non_root_pinned_and_labelled(cfg, root, name):
+    """One lint for every image: numeric non-root USER, pinned bases, the revision label."""
+    text = (root / cfg.images[name].context / "Dockerfile").read_text()
+    users = re.findall(r"^USER\s+(\S+)", text, re.M)
+    assert users, "no USER: the image would run as root"
+    uid = users[-1].split(":")[0]
+    assert uid.isdigit() and int(uid) != 0, f"USER {users[-1]}: use a numeric non-root uid"
+    defaults = dict(re.findall(r"^ARG\s+(\w+)=(\S+)", text, re.M))
+    for base in re.findall(r"^FROM\s+(\S+)", text, re.M):
+        resolved = re.sub(r"\$\{(\w+)\}", lambda m: defaults.get(m.group(1), ""), base)
+        if resolved in re.findall(r"\bAS\s+(\w+)", text):
+            continue
+        assert re.search(r":[\w.-]+$", resolved) and not resolved.endswith(":latest"), base
+    assert re.search(r"^ARG REVISION", text, re.M)
+    assert "org.opencontainers.image.revision=$REVISION" in text

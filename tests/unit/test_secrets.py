@@ -153,7 +153,7 @@ def test_fresh_clone_regenerates_dev_but_never_prod(cfg, tmp_path, monkeypatch):
         other_dev,
         report.key,
     }
-    assert len(secrets.decrypted_secrets(cfg, cfg.overlay("dev"))) == 2
+    assert len(secrets.decrypted_secrets(cfg, cfg.overlay("dev"))) == len(secretgen.GENERATED)
     with pytest.raises(OpsError, match=f"overlay 'prod'.*{other_prod}"):
         secretgen.init(cfg, prod)
     assert {p: p.read_bytes() for p in secrets.secret_files(prod)} == prod_before
@@ -190,7 +190,7 @@ def test_show_task_refuses_a_pipe_without_yes(cfg, capsys):
     assert "SECRET_KEY_BASE" in capsys.readouterr().out
     with pytest.raises(Exit):
         secrets_tasks.show(context(cfg), overlay="dev", name="nope", yes=True)
-    assert "known: api-secrets, postgres-credentials" in capsys.readouterr().err
+    assert "known: api-secrets, mqtt-passwd, postgres-credentials" in capsys.readouterr().err
 
 
 def test_init_and_rotate_tasks_report(cfg, capsys):
@@ -202,3 +202,23 @@ def test_init_and_rotate_tasks_report(cfg, capsys):
     assert "rotated k8s/overlays/dev/secrets/postgres-credentials.sops.yaml" in (
         capsys.readouterr().err
     )
+
+
+def test_a_missing_group_is_made_alone_even_in_a_protected_overlay(cfg):
+    """Secrets that belong together are made together; existing ones are never regenerated."""
+    prod = cfg.overlay("prod")
+    secretgen.init(cfg, prod)
+    mqtt = ("mqtt-passwd", "telemetry-mqtt", "simulator-credentials")
+    kept = {
+        p: p.read_bytes() for p in secrets.secret_files(prod) if p.name.split(".")[0] not in mqtt
+    }
+    for name in mqtt:
+        secrets.secret_path(prod, name).unlink()
+    report = secretgen.init(cfg, prod)
+    assert sorted(Path(p).name for p in report.written) == sorted(f"{n}.sops.yaml" for n in mqtt)
+    assert {p: p.read_bytes() for p in kept} == kept
+    device, password = (
+        plain(cfg, "simulator-credentials", "prod")["devices.txt"].split()[0].split(":")
+    )
+    passwd = plain(cfg, "mqtt-passwd", "prod")["passwd"]
+    assert f"\n{device}:$7$101$" in passwd and password not in passwd

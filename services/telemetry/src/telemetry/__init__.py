@@ -1,0 +1,1 @@
+"""Telemetry backend: devices publish readings over MQTT; they land in PostgreSQL."""
