@@ -1,4 +1,4 @@
-"""Kubernetes manifests in k8s/: render, validate, pin the image tag, diff against a cluster."""
+"""Kubernetes manifests in k8s/: render, validate, pin the image tag, diff two commits."""
 
 from invoke import task
 
@@ -81,13 +81,59 @@ def set_image(c, overlay=None, tag=None, dry_run=False):
         say(f"pinned {cfg.app.image}:{tag} in {where} (was {change.old})")
 
 
-@task(help={"overlay": OVERLAY_HELP, "tag": TAG_HELP})
+DIFF_HELP = {
+    "base": "git ref to compare from (branch, tag, sha), e.g. origin/main; offline",
+    "head": "git ref to compare to; default: the working tree (like `git diff REF`)",
+    "overlay": OVERLAY_HELP + "; default (or `all`): every overlay and k8s/argocd",
+    "format": "text (default) or markdown (a pull-request comment / step summary)",
+    "live": "compare the overlay with the current cluster instead (`kubectl diff`)",
+    "tag": TAG_HELP + " (with --live)",
+}
+FORMATS = ("text", "markdown")
+
+
+@task(help=DIFF_HELP)
 @opskit_task
-def diff(c, overlay="dev", tag=None):
-    """Show what applying an overlay would change in the current cluster (kubectl diff)."""
-    from opskit import manifests
+def diff(c, base=None, head=None, overlay=None, format="text", live=False, tag=None):
+    """Diff the rendered manifests of two commits per object (offline; Secrets by key only).
+
+    Exits 1 when something differs, like `git diff --exit-code`."""
+    from invoke import Exit
+
+    from opskit.errors import OpsError
 
     cfg = load_config(c)
+    if overlay not in (None, "all", "argocd"):
+        cfg.overlay(overlay)  # an unknown name is one line listing the known ones
+    if live:
+        changed = _live_diff(cfg, overlay or "dev", tag)
+    elif not base:
+        raise OpsError(
+            "--base is required (or --live for the cluster)",
+            "e.g. `invoke manifests.diff --base=origin/main`",
+        )
+    elif format not in FORMATS:
+        raise OpsError(f"unknown --format {format!r}", f"use one of: {', '.join(FORMATS)}")
+    else:
+        changed = _offline_diff(cfg, base, head, overlay, format)
+    if changed:
+        raise Exit(code=1)
+
+
+def _offline_diff(cfg, base, head, overlay, format) -> bool:
+    from opskit import diff as offline
+    from opskit import diffformat
+
+    targets = None if overlay in (None, "all") else [overlay]
+    result = offline.run(cfg.root, base, head, targets)
+    print((diffformat.markdown if format == "markdown" else diffformat.text)(result), end="")
+    say(diffformat.summary(result))
+    return result.changed
+
+
+def _live_diff(cfg, overlay, tag) -> bool:
+    from opskit import manifests
+
     ov = cfg.overlay(overlay)
     kube = cluster_kube(cfg)
     result = manifests.diff(cfg, ov, kube, tag=tag)
@@ -98,3 +144,4 @@ def diff(c, overlay="dev", tag=None):
         f"{ov.name} vs {kube.context}: "
         + ("differences above" if result.changed else "no differences")
     )
+    return result.changed
