@@ -23,6 +23,7 @@ TOP_LEVEL = {
     "rollback": "deploy",
     "release": "release",
     "clean": "clean",
+    "status": "status",
 }
 
 ns = Collection()

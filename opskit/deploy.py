@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from opskit import gitinfo, manifests, paths, rollback, rollout, shell, tools
+from opskit import gitinfo, manifests, paths, report, rollback, rollout, shell, tools
 from opskit.config import Config, Overlay
 from opskit.errors import OpsError
 from opskit.kube import FIELD_MANAGER, Kube, api_versions
@@ -197,11 +197,18 @@ def deploy(
     dry_run: bool = False,
     allow_dirty: bool = False,
     notify: Notify = print,
+    record: report.DeployRecord | None = None,
 ) -> None:
+    """`record` (opskit.report) collects what happened, for --report."""
     overlay = cfg.overlay(name)
+    record = record or report.DeployRecord(name)
+    notify = record.tee(notify)
     kube, runs_containers = preflight(cfg, overlay, context)
+    record.context, record.dry_run = kube.context, dry_run
     if dry_run:
-        plan = build_plan(cfg, overlay, kube, runs_containers, allow_dirty, notify, False)
+        with record.check("plan"):
+            plan = build_plan(cfg, overlay, kube, runs_containers, allow_dirty, notify, False)
+        report.planned(record, plan, cfg.root)
         _announce(cfg, plan, notify)
         shell.run_step(plan.apply_step())
         return
@@ -210,9 +217,11 @@ def deploy(
     # one deploy per overlay and cluster at a time; other clusters are not blocked
     lock = paths.state_dir() / "locks" / f"deploy-{kube.context}-{overlay.name}.lock"
     with locking.exclusive(lock, wait=timeout, what=f"a deploy to {overlay.name}", notify=notify):
-        plan = build_plan(cfg, overlay, kube, runs_containers, allow_dirty, notify)
+        with record.check("plan"):
+            plan = build_plan(cfg, overlay, kube, runs_containers, allow_dirty, notify)
+        report.planned(record, plan, cfg.root)
         _announce(cfg, plan, notify)
-        final = _apply_and_wait(plan, timeout, notify)
+        final = _apply_and_wait(plan, timeout, notify, record)
     _summary(plan, final, notify)
 
 
@@ -241,16 +250,22 @@ def _ship_image(cfg: Config, plan: Plan, notify: Notify) -> None:
     clusters.current(cfg).load_image(str(ref))
 
 
-def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> dict[str, rollout.Workload]:
+def _apply_and_wait(
+    plan: Plan, timeout: float, notify: Notify, record: report.DeployRecord
+) -> dict[str, rollout.Workload]:
     """Apply, then wait for what changed; returns the workloads' state when it is known."""
     namespace, before = plan.overlay.namespace, plan.before
-    started = time.monotonic()
-    applied = shell.run_step(plan.apply_step()).stdout
+    started, since = time.monotonic(), report.now()
+    with record.check("apply"):
+        applied = shell.run_step(plan.apply_step()).stdout
+    record.applied(applied, since)
     after = rollout.unchanged(before, applied)
     if after is None:  # something is new or changed: read its live state
         after = rollout.snapshot(plan.kube, namespace)
     fresh = rollout.changed(before, after)
     todo = fresh + [w for w in after.values() if not w.ready and w not in fresh]
+    for workload in after.values():
+        record.rollout(workload, "unchanged")
     if not todo:
         notify(
             f"nothing changed: every workload was already at this revision and ready "
@@ -258,9 +273,13 @@ def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> dict[str, rol
         )
         return after
     try:
-        return rollout.wait(plan.kube, namespace, todo, timeout, notify, first=after)
+        return rollout.wait(
+            plan.kube, namespace, todo, timeout, notify, first=after, on_ready=record.ready
+        )
     except rollout.RolloutFailed as failed:
-        rollback.after_failed_deploy(plan.kube, plan.overlay, before, todo, failed, notify)
+        record.rollout(failed.workload, "failed", detail=str(failed))
+        with report.rolling_back(record, plan.kube, namespace, before, todo):
+            rollback.after_failed_deploy(plan.kube, plan.overlay, before, todo, failed, notify)
 
 
 def _summary(plan: Plan, now: dict[str, rollout.Workload], notify: Notify) -> None:

@@ -14,22 +14,31 @@ CONTEXT_HELP = "kube context (default: the configured cluster's); must be one th
         "timeout": "seconds to wait for the rollout before rolling back (default 300)",
         "dry_run": DRY_RUN_HELP,
         "allow_dirty": "deploy uncommitted changes as <sha>-dirty-<hash> (not for protected)",
+        "report": "write report.json and junit.xml to this folder (and a Markdown summary to "
+        "$GITHUB_STEP_SUMMARY when set), also when the deploy fails",
     }
 )
 @opskit_task
-def deploy(c, overlay="dev", context=None, timeout=300, dry_run=False, allow_dirty=False):
+def deploy(
+    c, overlay="dev", context=None, timeout=300, dry_run=False, allow_dirty=False, report=None
+):
     """Deploy an overlay: tag by HEAD, render, validate, apply, wait; roll back on failure."""
     from opskit import deploy as pipeline
+    from opskit.report import DeployRecord, recorded
 
-    pipeline.deploy(
-        load_config(c),
-        overlay,
-        context=context,
-        timeout=float(timeout),
-        dry_run=dry_run,
-        allow_dirty=allow_dirty,
-        notify=say,
-    )
+    with recorded(DeployRecord(overlay), report) as record:
+        pipeline.deploy(
+            load_config(c),
+            overlay,
+            context=context,
+            timeout=float(timeout),
+            dry_run=dry_run,
+            allow_dirty=allow_dirty,
+            notify=say,
+            record=record,
+        )
+    if report:
+        say(f"report: {report}/report.json, {report}/junit.xml")
 
 
 @task(

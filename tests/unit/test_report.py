@@ -1,0 +1,135 @@
+"""Deploy reports: the record deploy fills, and the files written from it (report.json against
+its JSON Schema, junit.xml through a real JUnit reader, the Markdown step summary).
+
+The end-to-end tests write the same files from real deploys on the kwok cluster."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from junitparser import Failure, JUnitXml
+
+from opskit import report, reportfiles, shell
+from opskit.rollout import Workload
+
+SCHEMA = json.loads(reportfiles.SCHEMA.read_text())
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def workload(name: str, revision: int, kind: str = "Deployment") -> Workload:
+    return Workload(kind, name, 2, revision, True, (("app", name),), (f"img/{name}:1",))
+
+
+def filled(status: str) -> report.DeployRecord:
+    """A record as opskit.deploy leaves it after a passing or a rolled-back deploy."""
+    record = report.DeployRecord("dev", context="kwok-x", commit=COMMIT, image="img/api:0123")
+    record.manifest_hash = "ab" * 32
+    with record.check("plan"):
+        pass
+    record.applied(
+        json.dumps({"kind": "List", "items": [
+            {"kind": "Deployment", "metadata": {"name": "api", "creationTimestamp": "2999-01-01T00:00:00Z"}},
+            {"kind": "Service", "metadata": {"name": "api", "creationTimestamp": "2000-01-01T00:00:00Z"}},
+        ]}),
+        since=report.now(),
+    )  # fmt: skip
+    record.rollout(workload("redis", 1), "unchanged")
+    record.ready(workload("api", 2), 1.23456)
+    if status == "rolled-back":
+        record.tee(lambda _m: None)("--- diagnostics for deployment/api\npod/api-1: Ready=False")
+        record.rollout(workload("api", 2), "failed", detail="deployment/api did not roll out")
+        record.rollback.append(report.Rollback("deployment/api", 2, 1))
+    record.finish(status, "deploy to dev failed" if status != "succeeded" else "")
+    return record
+
+
+@pytest.mark.parametrize("status", ["succeeded", "rolled-back"])
+def test_report_json_matches_its_schema(tmp_path, status):
+    written = reportfiles.write(filled(status), tmp_path)
+    data = json.loads(written[0].read_text())
+    jsonschema.validate(data, SCHEMA, format_checker=jsonschema.FormatChecker())
+    assert data["status"] == status
+    assert data["objects"] == [
+        {"object": "Deployment/api", "result": "created"},
+        {"object": "Service/api", "result": "applied"},
+    ]
+    assert [r["workload"] for r in data["rollouts"]] == ["deployment/redis", "deployment/api"]
+
+
+def test_the_schema_rejects_what_it_does_not_document():
+    data = filled("succeeded").as_json()
+    for broken in ({**data, "status": "fine"}, {**data, "extra": 1}, {**data, "commit": "HEAD"}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, SCHEMA)
+
+
+def cases(path: Path) -> dict[str, object]:
+    suite = next(iter(JUnitXml.fromfile(str(path))))
+    return {f"{case.classname}/{case.name}": case for case in suite}
+
+
+def test_junit_of_a_passing_deploy_has_a_case_per_rollout_and_check(tmp_path):
+    found = cases(reportfiles.write(filled("succeeded"), tmp_path)[1])
+    assert set(found) == {
+        "deploy.dev.check/plan",
+        "deploy.dev.rollout/deployment/redis",
+        "deploy.dev.rollout/deployment/api",
+    }
+    assert all(case.is_passed for case in found.values())
+    assert found["deploy.dev.rollout/deployment/api"].time == pytest.approx(1.235)
+
+
+def test_junit_of_a_rolled_back_deploy_carries_the_diagnostics(tmp_path):
+    found = cases(reportfiles.write(filled("rolled-back"), tmp_path)[1])
+    api = found["deploy.dev.rollout/deployment/api"]
+    (failure,) = api.result
+    assert isinstance(failure, Failure)
+    assert failure.message == "deployment/api did not roll out"
+    assert "pod/api-1: Ready=False" in failure.text
+    assert found["deploy.dev.rollout/deployment/redis"].is_passed
+
+
+def test_a_failed_check_is_a_failed_case_with_the_error(tmp_path):
+    record = report.DeployRecord("dev")
+    with pytest.raises(RuntimeError), record.check("plan"):
+        raise RuntimeError("dev: 1 validation problem(s), nothing applied:\nDeployment/api: x")
+    record.finish("failed", "dev: 1 validation problem(s)")
+    (failure,) = cases(reportfiles.write(record, tmp_path)[1])["deploy.dev.check/plan"].result
+    assert failure.message == "dev: 1 validation problem(s), nothing applied:"
+    assert failure.text.endswith("Deployment/api: x")
+    jsonschema.validate(json.loads((tmp_path / "report.json").read_text()), SCHEMA)
+
+
+def test_step_summary_is_appended_under_github_actions(tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    reportfiles.write(filled("rolled-back"), tmp_path / "out")
+    text = summary.read_text()
+    assert text.startswith("earlier step\n### ❌ deploy dev: rolled-back\n")
+    assert "| deployment/api | failed | 2 | - |" in text
+    assert "- rolled back deployment/api to revision 1" in text
+
+
+def test_no_summary_without_github_actions(tmp_path, monkeypatch):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    assert [p.name for p in reportfiles.write(filled("succeeded"), tmp_path)] == [
+        "report.json",
+        "junit.xml",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junit.xml", "report.json"]
+
+
+def test_a_registered_secret_never_reaches_the_record(tmp_path):
+    shell.secret("hunter2-very-secret")
+    record = report.DeployRecord("dev")
+    record.tee(lambda _m: None)("apply failed: hunter2-very-secret rejected")
+    with pytest.raises(ValueError), record.check("apply"):
+        raise ValueError("bad value hunter2-very-secret")
+    record.finish("failed", "error hunter2-very-secret")
+    reportfiles.write(record, tmp_path)
+    for path in tmp_path.iterdir():
+        assert "hunter2-very-secret" not in path.read_text()
