@@ -29,13 +29,11 @@ def filled(status: str) -> report.DeployRecord:
     record.manifest_hash = "ab" * 32
     with record.check("plan"):
         pass
-    record.applied(
-        json.dumps({"kind": "List", "items": [
-            {"kind": "Deployment", "metadata": {"name": "api", "creationTimestamp": "2999-01-01T00:00:00Z"}},
-            {"kind": "Service", "metadata": {"name": "api", "creationTimestamp": "2000-01-01T00:00:00Z"}},
-        ]}),
-        since=report.now(),
-    )  # fmt: skip
+    items = [
+        {"kind": kind, "metadata": {"name": "api", "creationTimestamp": f"{year}-01-01T00:00:00Z"}}
+        for kind, year in (("Deployment", 2999), ("Service", 2000))
+    ]
+    record.applied(json.dumps({"kind": "List", "items": items}), since=report.now())
     record.rollout(workload("redis", 1), "unchanged")
     record.ready(workload("api", 2), 1.23456)
     if status == "rolled-back":
