@@ -129,12 +129,27 @@ def compare(base: diffsource.Side, head: diffsource.Side) -> list[Change]:
 
 
 def run(root: Path, base: str, head: str | None = None, targets: list[str] | None = None):
-    """Render both sides and compare them; values of Secrets are redacted in every line."""
+    """Render both sides and compare them; values of Secrets are redacted in every line.
+    When git shows no change under k8s/ or in opskit.yaml, nothing is rendered."""
+    if not diffsource.changed_paths(root, base, head):
+        return _unchanged(root, base, head, targets)
     with diffsource.load_both(root, base, head, targets) as (old, new):
         changes = compare(old, new)
         names = tuple(sorted(old.objects.keys() | new.objects.keys()))
         result = Result(_label(old.tree), _label(new.tree), names, tuple(changes))
     return _redacted(result)
+
+
+def _unchanged(root: Path, base: str, head: str | None, targets: list[str] | None) -> Result:
+    from opskit import config
+
+    cfg = config.load(root / "opskit.yaml")
+    for name in targets or ():
+        if name != diffsource.ARGOCD:
+            cfg.overlay(name)
+    names = targets or [*cfg.overlays, diffsource.ARGOCD]
+    labels = [f"{ref} ({diffsource.resolve(root, ref)[:12]})" for ref in (base, head) if ref]
+    return Result(labels[0], labels[1] if head else "working tree", tuple(sorted(names)), ())
 
 
 def _label(tree: diffsource.Tree) -> str:

@@ -61,6 +61,17 @@ def resolve(root: Path, ref: str) -> str:
     return found.stdout.strip()
 
 
+def changed_paths(root: Path, base: str, head: str | None) -> list[str]:
+    """The files under k8s/ and opskit.yaml that differ between the commits (for the working
+    tree: tracked changes and untracked files): none means no object can differ."""
+    versus = [resolve(root, base)] + ([resolve(root, head)] if head is not None else [])
+    out = _git(root, "diff", "--name-only", *versus, "--", *EXPORTED).stdout.split()
+    if head is None:
+        untracked = ("ls-files", "--others", "--exclude-standard", "--", *EXPORTED)
+        out += _git(root, *untracked).stdout.split()
+    return out
+
+
 @contextlib.contextmanager
 def checkout(root: Path, ref: str | None) -> Iterator[Tree]:
     """The tree at `ref` (exported to a temporary folder), or the working tree for None."""
