@@ -8,6 +8,7 @@ are compared by key (opskit.diffsecrets): their values never reach any output.
 from __future__ import annotations
 
 import difflib
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,7 +88,7 @@ def compare_objects(target: str, old: list[dict], new: list[dict], labels) -> li
 def compare_secrets(
     target: str, old: dict[str, SecretFile], new: dict[str, SecretFile], labels, mine
 ) -> list[Change]:
-    """Added, removed and changed Secrets of one overlay, by key only (`mine`: the user's
+    """Added, removed and changed Secrets of one overlay, by key only (`mine()`: the user's
     age recipients)."""
     names = sorted(old.keys() | new.keys())
 
@@ -116,7 +117,7 @@ def _secret_files(side: diffsource.Side, target: str) -> dict[str, SecretFile]:
 def compare(base: diffsource.Side, head: diffsource.Side) -> list[Change]:
     """Every change from `base` to `head`, ordered by target, kind and name."""
     labels = (f"a ({base.tree.short})", f"b ({head.tree.short})")
-    mine = secrets.my_recipients() if base.secret_files or head.secret_files else ()
+    mine = functools.cache(secrets.my_recipients)  # one age-keygen, only if a file differs
     changes = []
     for target in sorted(base.objects.keys() | head.objects.keys()):
         changes += compare_objects(
@@ -130,17 +131,20 @@ def compare(base: diffsource.Side, head: diffsource.Side) -> list[Change]:
 
 def run(root: Path, base: str, head: str | None = None, targets: list[str] | None = None):
     """Render both sides and compare them; values of Secrets are redacted in every line.
-    When git shows no change under k8s/ or in opskit.yaml, nothing is rendered."""
-    if not diffsource.changed_paths(root, base, head):
-        return _unchanged(root, base, head, targets)
-    with diffsource.load_both(root, base, head, targets) as (old, new):
+    `head` None is the working tree. When git shows no change under k8s/ or in opskit.yaml,
+    nothing is rendered."""
+    shas = diffsource.resolve_all(root, [base] + ([head] if head else []))
+    refs = [(base, shas[0]), (head, shas[1]) if head else ("working tree", None)]
+    if not diffsource.changed_paths(root, shas[0], refs[1][1]):
+        return _unchanged(root, refs, targets)
+    with diffsource.load_both(root, refs, targets) as (old, new):
         changes = compare(old, new)
         names = tuple(sorted(old.objects.keys() | new.objects.keys()))
         result = Result(_label(old.tree), _label(new.tree), names, tuple(changes))
     return _redacted(result)
 
 
-def _unchanged(root: Path, base: str, head: str | None, targets: list[str] | None) -> Result:
+def _unchanged(root: Path, refs, targets: list[str] | None) -> Result:
     from opskit import config
 
     cfg = config.load(root / "opskit.yaml")
@@ -148,8 +152,8 @@ def _unchanged(root: Path, base: str, head: str | None, targets: list[str] | Non
         if name != diffsource.ARGOCD:
             cfg.overlay(name)
     names = targets or [*cfg.overlays, diffsource.ARGOCD]
-    labels = [f"{ref} ({diffsource.resolve(root, ref)[:12]})" for ref in (base, head) if ref]
-    return Result(labels[0], labels[1] if head else "working tree", tuple(sorted(names)), ())
+    old, new = (diffsource.Tree(label, sha, cfg) for label, sha in refs)
+    return Result(_label(old), _label(new), tuple(sorted(names)), ())
 
 
 def _label(tree: diffsource.Tree) -> str:

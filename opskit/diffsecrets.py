@@ -12,6 +12,7 @@ import base64
 import binascii
 import contextlib
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,10 +86,11 @@ def _decrypt(file: SecretFile, mine: tuple[str, ...]) -> dict:
     return yaml.safe_load(secrets.decrypt(file.cfg, file.overlay, file.path, mine)) or {}
 
 
-def compare(old: SecretFile, new: SecretFile, mine: tuple[str, ...]) -> Verdict:
-    """How a Secret changed between two files of it."""
+def compare(old: SecretFile, new: SecretFile, recipients: Callable[[], tuple[str, ...]]) -> Verdict:
+    """How a Secret changed between two files of it (`recipients()`: the user's age keys)."""
     if old.path.read_bytes() == new.path.read_bytes():
         return Verdict("", (), ({}, {}))
+    mine = recipients()
     old_enc, new_enc = secrets.load_doc(old.path), secrets.load_doc(new.path)
     rest = (without_values(old_enc), without_values(new_enc))
     if not (secrets.opens(old.path, mine) and secrets.opens(new.path, mine)):

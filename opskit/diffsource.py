@@ -47,10 +47,14 @@ def _git(root: Path, *args: str, check: bool = True) -> shell.Result:
     return shell.run(["git", "-C", str(root), *args], timeout=60, check=check)
 
 
-def resolve(root: Path, ref: str) -> str:
-    """The full sha `ref` names; a one-line error when git knows no such commit."""
+def _check_ref(ref: str) -> None:
     if not ref or ref.startswith("-"):
         raise OpsError(f"invalid git ref {ref!r}", "pass a branch, tag or commit, e.g. main")
+
+
+def resolve(root: Path, ref: str) -> str:
+    """The full sha `ref` names; a one-line error when git knows no such commit."""
+    _check_ref(ref)
     found = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
     if found.returncode != 0:
         raise OpsError(
@@ -61,10 +65,21 @@ def resolve(root: Path, ref: str) -> str:
     return found.stdout.strip()
 
 
+def resolve_all(root: Path, refs: list[str]) -> list[str]:
+    """Full shas of several refs in one git call (one at a time only to name a bad one)."""
+    for ref in refs:
+        _check_ref(ref)
+    found = _git(root, "rev-parse", *(f"{ref}^{{commit}}" for ref in refs), check=False)
+    shas = found.stdout.split()
+    if found.returncode != 0 or len(shas) != len(refs):
+        return [resolve(root, ref) for ref in refs]
+    return shas
+
+
 def changed_paths(root: Path, base: str, head: str | None) -> list[str]:
-    """The files under k8s/ and opskit.yaml that differ between the commits (for the working
-    tree: tracked changes and untracked files): none means no object can differ."""
-    versus = [resolve(root, base)] + ([resolve(root, head)] if head is not None else [])
+    """The files under k8s/ and opskit.yaml that differ between two commits (shas; head None:
+    the working tree, untracked files included): none means no object can differ."""
+    versus = [base] + ([head] if head is not None else [])
     out = _git(root, "diff", "--name-only", *versus, "--", *EXPORTED).stdout.split()
     if head is None:
         untracked = ("ls-files", "--others", "--exclude-standard", "--", *EXPORTED)
@@ -72,23 +87,19 @@ def changed_paths(root: Path, base: str, head: str | None) -> list[str]:
     return out
 
 
-@contextlib.contextmanager
-def checkout(root: Path, ref: str | None) -> Iterator[Tree]:
-    """The tree at `ref` (exported to a temporary folder), or the working tree for None."""
-    if ref is None:
-        yield Tree("working tree", None, config.load(root / "opskit.yaml"))
-        return
-    commit = resolve(root, ref)
-    present = _git(root, "ls-tree", "--name-only", commit, "--", *EXPORTED).stdout.split()
-    if "opskit.yaml" not in present:
-        raise OpsError(f"{ref} ({commit[:12]}) has no opskit.yaml", "pick a newer commit")
-    with tempfile.TemporaryDirectory(prefix="opskit-diff-") as folder:
-        archive = Path(folder) / "tree.tar"
-        _git(root, "archive", "--format=tar", f"--output={archive}", commit, "--", *present)
-        with tarfile.open(archive) as tar:
-            tar.extractall(Path(folder, "tree"), filter="data")
-        archive.unlink()
-        yield Tree(ref, commit, config.load(Path(folder, "tree", "opskit.yaml")))
+def export(root: Path, label: str, commit: str, folder: Path) -> Tree:
+    """Write the commit's k8s/ and opskit.yaml into `folder` (git archive, then untar)."""
+    archive = folder / "tree.tar"
+    wrote = _git(root, "archive", f"--output={archive}", commit, "--", *EXPORTED, check=False)
+    if wrote.returncode != 0:  # a path the commit lacks: archive what it has
+        present = _git(root, "ls-tree", "--name-only", commit, "--", *EXPORTED).stdout.split()
+        if "opskit.yaml" not in present:
+            raise OpsError(f"{label} ({commit[:12]}) has no opskit.yaml", "pick a newer commit")
+        _git(root, "archive", f"--output={archive}", commit, "--", *present)
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder / "tree", filter="data")
+    archive.unlink()
+    return Tree(label, commit, config.load(folder / "tree" / "opskit.yaml"))
 
 
 def load(tree: Tree, names: list[str] | None) -> Side:
@@ -118,13 +129,30 @@ def _secret_name(path: Path) -> str:
 
 @contextlib.contextmanager
 def load_both(
-    root: Path, base: str, head: str | None, names: list[str] | None
+    root: Path, refs: list[tuple[str, str | None]], names: list[str] | None
 ) -> Iterator[tuple[Side, Side]]:
-    """Both sides, rendered at the same time (each is mostly waiting on kustomize)."""
-    with checkout(root, base) as old, checkout(root, head) as new:
-        for name in names or ():
-            if name != ARGOCD and name not in old.cfg.overlays and name not in new.cfg.overlays:
-                new.cfg.overlay(name)  # the one-line error listing the known overlays
+    """Both sides, each (label, sha or None for the working tree) exported and rendered at
+    the same time: each is mostly waiting on git and kustomize."""
+
+    def side(ref: tuple[str, str | None], folder: str) -> Side:
+        label, commit = ref
+        if commit is None:
+            tree = Tree(label, None, config.load(root / "opskit.yaml"))
+        else:
+            tree = export(root, label, commit, Path(folder))
+        _known(tree, names)
+        return load(tree, names)
+
+    with contextlib.ExitStack() as stack:
+        folders = [stack.enter_context(tempfile.TemporaryDirectory(prefix="opskit-diff-"))
+                   for _ in refs]  # fmt: skip
         with ThreadPoolExecutor(max_workers=2) as pool:
-            sides = list(pool.map(lambda tree: load(tree, names), (old, new)))
-        yield sides[0], sides[1]
+            old, new = pool.map(side, refs, folders)
+        yield old, new
+
+
+def _known(tree: Tree, names: list[str] | None) -> None:
+    """An unknown target name is the one-line error listing the known overlays."""
+    for name in names or ():
+        if name != ARGOCD and tree.commit is None:
+            tree.cfg.overlay(name)
