@@ -83,7 +83,9 @@ def offline_diff(ws: Workspace, overlay_paths: list[Path], runs: int, samples: S
     scratch.commit_all(ws.repo, "bench: a change to diff")
     command = ("manifests.diff", f"--base={base}", "--head=HEAD")
     try:
-        ws.invoke(*command, ok=(1,))  # warm-up; exit 1: there are changes
+        shown = ws.invoke(*command, ok=(1,))  # warm-up; exit 1: there are changes
+        if not shown.startswith("dev/Deployment/api: changed\n"):
+            raise BenchError(f"manifests.diff did not show the change: {shown[:200]!r}")
         for index in range(runs):
             pair = [
                 ("diff_commits", lambda: ws.invoke(*command, ok=(1,))),

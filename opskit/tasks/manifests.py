@@ -88,13 +88,25 @@ DIFF_HELP = {
     "format": "text (default) or markdown (a pull-request comment / step summary)",
     "live": "compare the overlay with the current cluster instead (`kubectl diff`)",
     "tag": TAG_HELP + " (with --live)",
+    "step_summary": "also append the Markdown to $GITHUB_STEP_SUMMARY (when it is set)",
+    "exit_zero": "exit 0 even when something differs (for a CI step that only reports)",
 }
 FORMATS = ("text", "markdown")
 
 
 @task(help=DIFF_HELP)
 @opskit_task
-def diff(c, base=None, head=None, overlay=None, format="text", live=False, tag=None):
+def diff(
+    c,
+    base=None,
+    head=None,
+    overlay=None,
+    format="text",
+    live=False,
+    tag=None,
+    step_summary=False,
+    exit_zero=False,
+):
     """Diff the rendered manifests of two commits per object (offline; Secrets by key only).
 
     Exits 1 when something differs, like `git diff --exit-code`."""
@@ -115,18 +127,23 @@ def diff(c, base=None, head=None, overlay=None, format="text", live=False, tag=N
     elif format not in FORMATS:
         raise OpsError(f"unknown --format {format!r}", f"use one of: {', '.join(FORMATS)}")
     else:
-        changed = _offline_diff(cfg, base, head, overlay, format)
-    if changed:
+        changed = _offline_diff(cfg, base, head, overlay, format, step_summary)
+    if changed and not exit_zero:
         raise Exit(code=1)
 
 
-def _offline_diff(cfg, base, head, overlay, format) -> bool:
+def _offline_diff(cfg, base, head, overlay, format, step_summary) -> bool:
+    import os
+
     from opskit import diff as offline
     from opskit import diffformat
 
     targets = None if overlay in (None, "all") else [overlay]
     result = offline.run(cfg.root, base, head, targets)
     print((diffformat.markdown if format == "markdown" else diffformat.text)(result), end="")
+    if step_summary and (summary := os.environ.get("GITHUB_STEP_SUMMARY")):
+        with open(summary, "a", encoding="utf-8") as stream:
+            stream.write(diffformat.markdown(result))
     say(diffformat.summary(result))
     return result.changed
 

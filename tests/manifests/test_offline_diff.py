@@ -31,6 +31,15 @@ pytestmark = needs_sops
 EXTRA = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "extra"}, "data": {"a": "b"}}
 
 
+def cli(repo: Path, *args: str, ok: int = 0, **env: str) -> sh.RunningCommand:
+    """`invoke manifests.diff <args>` in the scratch repository, as a user runs it."""
+    path = f"{ROOT / '.tools' / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    return INVOKE(
+        "manifests.diff", *args, _ok_code=[ok], _return_cmd=True,
+        _env={**os.environ, "OPSKIT_ROOT": str(repo), "PATH": path, **env},
+    )  # fmt: skip
+
+
 def git(repo: Path, *args: str) -> str:
     return shell.run(["git", "-C", str(repo), *args]).stdout.strip()
 
@@ -127,12 +136,11 @@ def test_a_secret_shows_keys_only(result):
 
 def test_no_format_shows_a_secret_value(repo, result):
     outputs = [diffformat.text(result), diffformat.markdown(result), diffformat.summary(result)]
-    cli = INVOKE(
-        "manifests.diff", "--base=base", "--head=HEAD", "--format=markdown",
-        _env={**os.environ, "OPSKIT_ROOT": str(repo)}, _ok_code=[1], _return_cmd=True,
-    )  # fmt: skip
-    outputs += [cli.stdout.decode(), cli.stderr.decode()]
+    done = cli(repo, "--base=base", "--head=HEAD", "--format=markdown", ok=1)
+    outputs += [done.stdout.decode(), done.stderr.decode()]
     assert all(SENTINEL not in text for text in outputs)
+    assert outputs[3] == outputs[1]  # the CLI prints what diffformat gives
+    assert outputs[4].startswith("opskit: 1 added, 1 removed, 2 changed, 2 re-encrypted")
     assert "| dev | 1 | 1 | 2 | 0 |" in outputs[1]
     assert "<details><summary><b>dev</b>: 4 object(s)</summary>" in outputs[1]
     assert "prod/Secret/api-secrets: re-encrypted, value unchanged\n" in outputs[0]
@@ -156,20 +164,13 @@ def test_only_a_re_encryption_exits_0(repo):
 
 
 def test_same_commit_is_no_change_and_exit_0(repo):
-    cli = INVOKE(
-        "manifests.diff", "--base=HEAD", "--head=HEAD",
-        _env={**os.environ, "OPSKIT_ROOT": str(repo)}, _return_cmd=True,
-    )  # fmt: skip
-    assert cli.stdout.decode() == ""
-    assert "opskit: no changes in argocd, dev, prod (HEAD (" in cli.stderr.decode()
+    done = cli(repo, "--base=HEAD", "--head=HEAD")
+    assert done.stdout.decode() == ""
+    assert "opskit: no changes in argocd, dev, prod (HEAD (" in done.stderr.decode()
 
 
 def test_a_bad_ref_is_one_line_and_exit_1(repo):
-    cli = INVOKE(
-        "manifests.diff", "--base=no-such-branch",
-        _env={**os.environ, "OPSKIT_ROOT": str(repo)}, _ok_code=[1], _return_cmd=True,
-    )  # fmt: skip
-    error = cli.stderr.decode()
+    error = cli(repo, "--base=no-such-branch", ok=1).stderr.decode()
     assert error.startswith("opskit: error: unknown git ref 'no-such-branch': no such commit")
     assert error.count("\n") == 1
     with pytest.raises(OpsError, match="invalid git ref"):
@@ -187,3 +188,16 @@ def test_without_a_key_keys_still_show(repo, monkeypatch, tmp_path):
         "stringData.REDIS_URL",
         "stringData.SECRET_KEY_BASE",
     }
+
+
+def test_step_summary_for_ci_and_exit_zero(repo, tmp_path):
+    summary = tmp_path / "summary.md"
+    done = cli(
+        repo, "--base=base", "--head=HEAD", "--step-summary", "--exit-zero",
+        GITHUB_STEP_SUMMARY=str(summary),
+    )  # fmt: skip
+    assert done.stdout.decode().startswith("dev/ConfigMap/extra: added\n")
+    text = summary.read_text()
+    assert text.startswith("### Manifest diff: `base (")
+    assert "- `dev/Secret/api-secrets`: changed" in text
+    assert SENTINEL not in text
