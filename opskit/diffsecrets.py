@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from opskit import secrets
+from opskit import secrets, tools
 
 VALUE_FIELDS = ("data", "stringData")
 REENCRYPTED = "re-encrypted, value unchanged"
@@ -82,6 +82,13 @@ def _compare_keys(old: dict[str, tuple[str, str]], new: dict[str, tuple[str, str
     return lines
 
 
+def _undecrypted(old_enc: dict, new_enc: dict, rest: tuple[dict, dict], why: str) -> Verdict:
+    """Keys only, from the ciphertexts: a changed ciphertext may or may not be a new value."""
+    word = f"ciphertext changed (not decrypted: {why})"
+    keys = _compare_keys(_ciphertexts(old_enc), _ciphertexts(new_enc), word)
+    return Verdict("changed" if keys or rest[0] != rest[1] else "", tuple(keys), rest)
+
+
 def _decrypt(file: SecretFile, mine: tuple[str, ...]) -> dict:
     return yaml.safe_load(secrets.decrypt(file.cfg, file.overlay, file.path, mine)) or {}
 
@@ -90,13 +97,13 @@ def compare(old: SecretFile, new: SecretFile, recipients: Callable[[], tuple[str
     """How a Secret changed between two files of it (`recipients()`: the user's age keys)."""
     if old.path.read_bytes() == new.path.read_bytes():
         return Verdict("", (), ({}, {}))
-    mine = recipients()
     old_enc, new_enc = secrets.load_doc(old.path), secrets.load_doc(new.path)
     rest = (without_values(old_enc), without_values(new_enc))
+    if not tools.which("sops"):
+        return _undecrypted(old_enc, new_enc, rest, "sops is not installed")
+    mine = recipients()
     if not (secrets.opens(old.path, mine) and secrets.opens(new.path, mine)):
-        word = "ciphertext changed (not decrypted: none of your age keys opens it)"
-        keys = _compare_keys(_ciphertexts(old_enc), _ciphertexts(new_enc), word)
-        return Verdict("changed" if keys or rest[0] != rest[1] else "", tuple(keys), rest)
+        return _undecrypted(old_enc, new_enc, rest, "none of your age keys opens it")
     plain_old, plain_new = _decrypt(old, mine), _decrypt(new, mine)
     keys = _compare_keys(_values(plain_old), _values(plain_new), "changed")
     if keys or rest[0] != rest[1]:
