@@ -3,4 +3,4 @@
 # shellcheck source=_lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/_lib.sh"
 setup
-exec nox -s cluster-smoke
+exec nox -s cluster-smoke -- --report=reports/smoke

@@ -3,4 +3,4 @@
 # shellcheck source=_lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/_lib.sh"
 setup
-exec invoke deploy --overlay=dev
+exec invoke deploy --overlay=dev --report=reports/deploy

@@ -59,6 +59,7 @@ class Rollback:
 @dataclass
 class DeployRecord:
     overlay: str
+    kind: str = "deploy"  # or "smoke": the checks of `nox -s cluster-smoke`
     context: str = ""
     commit: str = ""
     image: str = ""
@@ -129,7 +130,7 @@ class DeployRecord:
     def as_json(self) -> dict:
         data = asdict(self)
         data.pop("_started")
-        return {"schema_version": SCHEMA_VERSION, "kind": "deploy", **data}
+        return {"schema_version": SCHEMA_VERSION, **data}
 
 
 def planned(record: DeployRecord, plan, root) -> None:

@@ -17,11 +17,13 @@ FAILED_ROLLOUTS = ("failed", "rolled-back")
 
 def junit(record: DeployRecord) -> str:
     """One testcase per workload rollout and per check; failures carry the diagnostics."""
-    suite = ET.Element("testsuite", name=f"deploy {record.overlay}", timestamp=record.started_at)
+    suite = ET.Element(
+        "testsuite", name=f"{record.kind} {record.overlay}", timestamp=record.started_at
+    )
     failures = 0
     for check in record.checks:
         case = ET.SubElement(
-            suite, "testcase", classname=f"deploy.{record.overlay}.check", name=check.name,
+            suite, "testcase", classname=f"{record.kind}.{record.overlay}.check", name=check.name,
             time=f"{check.seconds:.3f}",
         )  # fmt: skip
         if not check.ok:
@@ -34,9 +36,12 @@ def junit(record: DeployRecord) -> str:
     diagnostics = "\n".join(record.log)
     for item in record.rollouts:
         case = ET.SubElement(
-            suite, "testcase", classname=f"deploy.{record.overlay}.rollout", name=item.workload,
+            suite,
+            "testcase",
+            classname=f"{record.kind}.{record.overlay}.rollout",
+            name=item.workload,
             time=f"{item.seconds or 0:.3f}",
-        )  # fmt: skip
+        )
         if item.status in FAILED_ROLLOUTS:
             failures += 1
             failure = ET.SubElement(case, "failure", message=item.detail or item.status)
@@ -59,10 +64,11 @@ def markdown(record: DeployRecord) -> str:
     """A short summary: the outcome, then a table of rollouts and a list of failed checks."""
     icon = {"succeeded": "✅", "dry-run": "📝"}.get(record.status, "❌")
     lines = [
-        f"### {icon} deploy {record.overlay}: {record.status}",
+        f"### {icon} {record.kind} {record.overlay}: {record.status}",
         "",
         f"`{record.image}` at `{record.commit[:12]}` to `{record.context}` "
-        f"in {record.seconds:.1f}s, {len(record.objects)} objects applied",
+        f"in {record.seconds:.1f}s, {len(record.objects)} objects applied, "
+        f"{sum(c.ok for c in record.checks)}/{len(record.checks)} checks passed",
         "",
     ]
     if record.rollouts:
