@@ -131,3 +131,50 @@ def test_a_registered_secret_never_reaches_the_record(tmp_path):
     reportfiles.write(record, tmp_path)
     for path in tmp_path.iterdir():
         assert "hunter2-very-secret" not in path.read_text()
+
+
+def test_recorded_writes_the_files_however_the_deploy_ends(tmp_path):
+    with report.recorded(report.DeployRecord("dev"), tmp_path / "ok") as record:
+        record.context = "kwok-x"
+    assert json.loads((tmp_path / "ok/report.json").read_text())["status"] == "succeeded"
+    with (
+        pytest.raises(RuntimeError),
+        report.recorded(report.DeployRecord("dev"), tmp_path / "bad") as record,
+    ):
+        record.rollback.append(report.Rollback("deployment/api", 2, 1))
+        raise RuntimeError("deploy to dev failed: deployment/api did not roll out")
+    data = json.loads((tmp_path / "bad/report.json").read_text())
+    assert (data["status"], data["error"]) == (
+        "rolled-back",
+        "deploy to dev failed: deployment/api did not roll out",
+    )
+    jsonschema.validate(data, SCHEMA)
+
+
+def test_recorded_without_a_folder_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with report.recorded(report.DeployRecord("dev", dry_run=True), None) as record:
+        pass
+    assert record.status == "dry-run"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_planned_records_commit_image_and_manifest_hash(tmp_path):
+    import hashlib
+    from types import SimpleNamespace
+
+    from opskit import manifests
+
+    shell.run(["git", "init", "-q", str(tmp_path)])
+    shell.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@x",
+               "commit", "-q", "--allow-empty", "-m", "x"])  # fmt: skip
+    objects = [{"kind": "ConfigMap", "metadata": {"name": "a"}}]
+    plan = SimpleNamespace(image="img:1", objects=objects, unserved=["ServiceMonitor/api: ..."])
+    record = report.DeployRecord("dev")
+    report.planned(record, plan, tmp_path)
+    assert (
+        record.commit == shell.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"]).stdout.strip()
+    )
+    assert record.manifest_hash == hashlib.sha256(manifests.dump(objects).encode()).hexdigest()
+    assert record.checks[-1].name == "served APIs"
+    assert record.checks[-1].detail == "ServiceMonitor/api: ..."
