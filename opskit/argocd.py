@@ -75,11 +75,11 @@ def install_steps(cfg: Any, kube: Kube) -> list[shell.Step]:
     ]
 
 
-def install(cfg: Any, kube: Kube) -> list[shell.Step]:
+def install(cfg: Any, kube: Kube, dry_run: bool = False) -> list[shell.Step]:
     """Install (or upgrade to) the pinned ArgoCD; idempotent. Returns the steps run."""
     steps = install_steps(cfg, kube)
     for step in steps:
-        shell.run_step(step)
+        shell.run_step(step, dry_run=dry_run)
     return steps
 
 
@@ -171,11 +171,11 @@ def bootstrap_step(cfg: Any, kube: Kube, overlay: Any) -> shell.Step:
     )
 
 
-def bootstrap(cfg: Any, kube: Kube, overlay: Any) -> str:
+def bootstrap(cfg: Any, kube: Kube, overlay: Any, dry_run: bool = False) -> str:
     """Apply the AppProject and the overlay's Application; returns the Application name."""
     step = bootstrap_step(cfg, kube, overlay)  # built first: a bad manifest stops here
     require_installed(kube)
-    shell.run_step(step)
+    shell.run_step(step, dry_run=dry_run)
     return application_for(cfg, overlay)["metadata"]["name"]
 
 
@@ -244,9 +244,9 @@ def sync_step(cfg: Any, kube: Kube, overlay: Any) -> shell.Step:
     )  # fmt: skip
 
 
-def sync(cfg: Any, kube: Kube, overlay: Any) -> str:
+def sync(cfg: Any, kube: Kube, overlay: Any, dry_run: bool = False) -> str:
     """Ask the ArgoCD controller to sync the overlay's Application; returns its name."""
     step = sync_step(cfg, kube, overlay)
     require_installed(kube)
-    shell.run_step(step)
+    shell.run_step(step, dry_run=dry_run)
     return step.argv[step.argv.index(APPLICATIONS) + 1]

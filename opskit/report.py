@@ -145,9 +145,9 @@ def planned(record: DeployRecord, plan, root) -> None:
 
 
 @contextlib.contextmanager
-def rolling_back(record: DeployRecord, kube, namespace: str, before: dict, todo: list):
-    """Around opskit.rollback.after_failed_deploy: afterwards, record where each changed
-    workload went back to (read from the cluster)."""
+def restoring(record: DeployRecord, kube, namespace: str, before: dict, todo: list = ()):
+    """Around opskit.rollback's restore after a failed deploy: afterwards, record where each
+    workload the deploy had changed went back to (read from the cluster)."""
     from opskit import rollout
     from opskit.errors import OpsError
 
@@ -156,16 +156,14 @@ def rolling_back(record: DeployRecord, kube, namespace: str, before: dict, todo:
     finally:
         with contextlib.suppress(OpsError):
             current = rollout.snapshot(kube, namespace)
-            failed = {r.workload for r in record.rollouts if r.status == "failed"}
+            failed = {r.workload: r.detail for r in record.rollouts if r.status == "failed"}
             for workload in todo:
-                previous = before.get(workload.ref)
-                if previous is None or previous.revision is None:
-                    continue
-                record.rollback.append(Rollback(workload.ref, workload.revision, previous.revision))
+                if workload.ref not in before:
+                    continue  # new in this deploy: removed again, no revision to go back to
                 now_at = current.get(workload.ref, workload)
+                record.rollback.append(Rollback(workload.ref, workload.revision, now_at.revision))
                 status = "failed" if workload.ref in failed else "rolled-back"
-                detail = next((r.detail for r in record.rollouts if r.workload == workload.ref), "")
-                record.rollout(now_at, status, detail=detail)
+                record.rollout(now_at, status, detail=failed.get(workload.ref, ""))
 
 
 @contextlib.contextmanager

@@ -3,9 +3,10 @@
 from invoke import task
 
 from opskit.tasks._common import (
+    CONTEXT_HELP,
     DRY_RUN_HELP,
     OVERLAY_HELP,
-    cluster_kube,
+    connect,
     load_config,
     opskit_task,
     say,
@@ -88,6 +89,7 @@ DIFF_HELP = {
     "format": "text (default) or markdown (a pull-request comment / step summary)",
     "live": "compare the overlay with the current cluster instead (`kubectl diff`)",
     "tag": TAG_HELP + " (with --live)",
+    "context": CONTEXT_HELP + " (with --live)",
     "step_summary": "also append the Markdown to $GITHUB_STEP_SUMMARY (when it is set)",
     "exit_zero": "exit 0 even when something differs (for a CI step that only reports)",
 }
@@ -106,6 +108,7 @@ def diff(
     tag=None,
     step_summary=False,
     exit_zero=False,
+    context=None,
 ):
     """Diff the rendered manifests of two commits per object (offline; Secrets by key only).
 
@@ -118,7 +121,7 @@ def diff(
     if overlay not in (None, "all", "argocd"):
         cfg.overlay(overlay)  # an unknown name is one line listing the known ones
     if live:
-        changed = _live_diff(cfg, overlay or "dev", tag)
+        changed = _live_diff(cfg, overlay or "dev", tag, context)
     elif not base:
         raise OpsError(
             "--base is required (or --live for the cluster)",
@@ -148,11 +151,11 @@ def _offline_diff(cfg, base, head, overlay, format, step_summary) -> bool:
     return result.changed
 
 
-def _live_diff(cfg, overlay, tag) -> bool:
+def _live_diff(cfg, overlay, tag, context) -> bool:
     from opskit import manifests
 
     ov = cfg.overlay(overlay)
-    kube = cluster_kube(cfg)
+    kube = connect(cfg, ov, context).kube
     result = manifests.diff(cfg, ov, kube, tag=tag)
     print(result.text, end="")
     for line in result.skipped:

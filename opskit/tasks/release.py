@@ -17,7 +17,7 @@ def release(c, overlay="dev", push=False, dry_run=False):
     """Commit the overlay's image tag pinned to HEAD (`chore(release): ...`); push with --push."""
     from opskit import release as releasing
 
-    result = releasing.release(load_config(c), overlay, push=push)
+    result = releasing.release(load_config(c), overlay, push=push, dry_run=dry_run)
     if not result.changed:
         say(f"{result.overlay} already pins {result.image}: nothing to commit")
     elif not dry_run:

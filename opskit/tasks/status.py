@@ -2,9 +2,7 @@
 
 from invoke import task
 
-from opskit.tasks._common import OVERLAY_HELP, load_config, opskit_task, say
-
-CONTEXT_HELP = "kube context (default: the configured cluster's); must be one the overlay allows"
+from opskit.tasks._common import CONTEXT_HELP, OVERLAY_HELP, connect, load_config, opskit_task, say
 
 
 @task(
@@ -24,11 +22,10 @@ def status(c, overlay="dev", context=None, json=False):
     from invoke import Exit
 
     from opskit import status as live
-    from opskit.deploy import preflight
 
     cfg = load_config(c)
     ov = cfg.overlay(overlay)
-    kube, _ = preflight(cfg, ov, context)
+    kube = connect(cfg, ov, context).kube
     found = live.status(cfg, ov, kube)
     if json:
         print(encoding.dumps(found.as_json(), indent=2, sort_keys=True))

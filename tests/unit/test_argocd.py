@@ -5,9 +5,10 @@ import shutil
 
 import pytest
 
-from opskit import argocd, config, shell
+from opskit import argocd, config
 from opskit.errors import OpsError
 from opskit.kube import Kube
+from tests import fakes
 
 KUBE = Kube("/state/kubeconfig", "kwok-gitops-lab")
 BASE = ("kubectl", "--kubeconfig", "/state/kubeconfig", "--context", "kwok-gitops-lab")
@@ -53,7 +54,7 @@ def cfg(tmp_path, root):
 
 
 def test_install_applies_the_pinned_upstream_manifest_server_side(cfg):
-    with shell.recorder({"kubectl": (0, "", "")}) as calls:
+    with fakes.recorder({"kubectl": (0, "", "")}) as calls:
         argocd.install(cfg, KUBE)
     url = "https://raw.githubusercontent.com/argoproj/argo-cd/v2.14.11/manifests/install.yaml"
     assert calls == [
@@ -83,8 +84,8 @@ def test_install_applies_the_pinned_upstream_manifest_server_side(cfg):
 
 
 def test_install_dry_run_prints_every_command_and_runs_none(cfg, capsys):
-    with shell.recorder({"kubectl": (0, "", "")}) as calls, shell.settings(dry_run=True):
-        argocd.install(cfg, KUBE)
+    with fakes.recorder({"kubectl": (0, "", "")}) as calls:
+        argocd.install(cfg, KUBE, dry_run=True)
     lines = capsys.readouterr().err.splitlines()
     assert calls == []
     assert len(lines) == 3 and all(line.startswith("[dry-run] kubectl ") for line in lines)
@@ -108,7 +109,7 @@ def fake_cluster(crd_installed=True, items=()):
 
 def test_bootstrap_applies_the_project_and_only_that_overlays_application(cfg):
     kubectl, applied = fake_cluster()
-    with shell.recorder({"kubectl": kubectl}):
+    with fakes.recorder({"kubectl": kubectl}):
         name = argocd.bootstrap(cfg, KUBE, cfg.overlay("dev"))
     assert name == "gitops-lab-dev"
     ((argv, stdin),) = applied
@@ -131,14 +132,14 @@ def test_bootstrap_applies_the_project_and_only_that_overlays_application(cfg):
 
 def test_bootstrap_of_a_multi_source_application(cfg):
     kubectl, applied = fake_cluster()
-    with shell.recorder({"kubectl": kubectl}):
+    with fakes.recorder({"kubectl": kubectl}):
         assert argocd.bootstrap(cfg, KUBE, cfg.overlay("prod")) == "gitops-lab-prod"
     assert [i["kind"] for i in json.loads(applied[0][1])["items"]] == ["AppProject", "Application"]
 
 
 def test_unreachable_cluster_is_not_mistaken_for_a_missing_argocd(cfg):
     refused = (1, "", "The connection to the server 127.0.0.1:6443 was refused")
-    with shell.recorder({"kubectl": refused}), pytest.raises(OpsError) as info:
+    with fakes.recorder({"kubectl": refused}), pytest.raises(OpsError) as info:
         argocd.status(cfg, KUBE)
     assert str(info.value) == (
         "cannot read the cluster at context kwok-gitops-lab: The connection to the server "
@@ -148,7 +149,7 @@ def test_unreachable_cluster_is_not_mistaken_for_a_missing_argocd(cfg):
 
 def test_bootstrap_without_argocd_says_how_to_install_and_applies_nothing(cfg):
     kubectl, applied = fake_cluster(crd_installed=False)
-    with shell.recorder({"kubectl": kubectl}), pytest.raises(OpsError) as info:
+    with fakes.recorder({"kubectl": kubectl}), pytest.raises(OpsError) as info:
         argocd.bootstrap(cfg, KUBE, cfg.overlay("dev"))
     assert "invoke argocd.install" in str(info.value)
     assert applied == []
@@ -186,7 +187,7 @@ def test_status_reads_sync_and_health_from_the_application_objects(cfg):
         {"metadata": {"name": "gitops-lab-prod"}, "operation": {"sync": {}}},
     ]
     kubectl, _ = fake_cluster(items=items)
-    with shell.recorder({"kubectl": kubectl}) as calls:
+    with fakes.recorder({"kubectl": kubectl}) as calls:
         rows = argocd.status(cfg, KUBE)
     assert calls[-1] == (*BASE, "get", "applications.argoproj.io", "-n", "argocd", "-o", "json")
     assert argocd.table(rows).splitlines() == [
@@ -198,7 +199,7 @@ def test_status_reads_sync_and_health_from_the_application_objects(cfg):
 
 def test_sync_patches_an_operation_into_the_application(cfg):
     kubectl, applied = fake_cluster()
-    with shell.recorder({"kubectl": kubectl}):
+    with fakes.recorder({"kubectl": kubectl}):
         assert argocd.sync(cfg, KUBE, cfg.overlay("prod")) == "gitops-lab-prod"
     ((argv, _),) = applied
     patch = (
