@@ -252,8 +252,7 @@ def _apply_and_wait(
         with record.check("apply"):
             applied = shell.run_step(plan.apply_step()).stdout
     except CommandFailed as failed:
-        with report.restoring(record, plan.kube, namespace, before):
-            rollback.after_failed_apply(plan.kube, plan.overlay, before, previous, failed, notify)
+        rollback.after_failed_apply(plan.kube, plan.overlay, before, previous, failed, notify)
     record.applied(applied, since)
     after = rollout.unchanged(before, applied)
     if after is None:  # something is new or changed: read its live state
@@ -274,7 +273,7 @@ def _apply_and_wait(
         )
     except rollout.RolloutFailed as failed:
         record.rollout(failed.workload, "failed", detail=str(failed))
-        with report.restoring(record, plan.kube, namespace, before, todo):
+        with report.restoring(record, before, todo):
             rollback.after_failed_deploy(plan.kube, plan.overlay, before, previous, failed, notify)
 
 

@@ -145,25 +145,20 @@ def planned(record: DeployRecord, plan, root) -> None:
 
 
 @contextlib.contextmanager
-def restoring(record: DeployRecord, kube, namespace: str, before: dict, todo: list = ()):
-    """Around opskit.rollback's restore after a failed deploy: afterwards, record where each
-    workload the deploy had changed went back to (read from the cluster)."""
-    from opskit import rollout
-    from opskit.errors import OpsError
-
+def restoring(record: DeployRecord, before: dict, todo: list):
+    """Around opskit.rollback's restore after a failed rollout: record each workload the
+    deploy had changed as put back to the revision it had before (its template restored)."""
     try:
         yield
     finally:
-        with contextlib.suppress(OpsError):
-            current = rollout.snapshot(kube, namespace)
-            failed = {r.workload: r.detail for r in record.rollouts if r.status == "failed"}
-            for workload in todo:
-                if workload.ref not in before:
-                    continue  # new in this deploy: removed again, no revision to go back to
-                now_at = current.get(workload.ref, workload)
-                record.rollback.append(Rollback(workload.ref, workload.revision, now_at.revision))
-                status = "failed" if workload.ref in failed else "rolled-back"
-                record.rollout(now_at, status, detail=failed.get(workload.ref, ""))
+        failed = {r.workload: r.detail for r in record.rollouts if r.status == "failed"}
+        for workload in todo:
+            previous = before.get(workload.ref)
+            if previous is None:
+                continue  # new in this deploy: removed again, no revision to go back to
+            record.rollback.append(Rollback(workload.ref, workload.revision, previous.revision))
+            status = "failed" if workload.ref in failed else "rolled-back"
+            record.rollout(workload, status, detail=failed.get(workload.ref, ""))
 
 
 @contextlib.contextmanager
