@@ -31,7 +31,7 @@ class Status:
     image: str  # what the current commit deploys
     workloads: tuple[WorkloadStatus, ...]
     drift: tuple[drift.Drift, ...]
-    skipped: tuple[str, ...]  # objects whose API the cluster does not serve
+    skipped: tuple[str, ...]  # objects whose API the cluster lacks; Secrets not opened
 
     @property
     def in_sync(self) -> bool:
@@ -81,6 +81,19 @@ def workloads(kube: Kube, namespace: str, rendered: list[dict]) -> list[Workload
     return out
 
 
+def _private(cfg: Config, overlay: Overlay, skipped: list[str]) -> list[bytes]:
+    """The decrypted Secrets; none (and a `skipped` line) when the user's key cannot open them."""
+    from opskit.errors import OpsError
+
+    if not secrets.secret_files(overlay):
+        return []
+    try:
+        return secrets.decrypted_secrets(cfg, overlay)
+    except OpsError as cannot:
+        skipped.append(f"Secrets ({str(cannot).split(';')[0]})")
+        return []
+
+
 def status(cfg: Config, overlay: Overlay, kube: Kube) -> Status:
     """The overlay's live state against the current commit (read-only: a server dry run)."""
     tag = gitinfo.image_tag(
@@ -88,12 +101,12 @@ def status(cfg: Config, overlay: Overlay, kube: Kube) -> Status:
     )
     objects = manifests.render_overlay(cfg, overlay, tag=tag.value, cached=True)
     served, unserved = manifests.by_api(objects, api_versions(kube))
+    skipped = [f"{o['kind']}/{o['metadata']['name']} (API not served)" for o in unserved]
     deployed = kube.run("get", "namespace", overlay.namespace, check=False, timeout=30)
     if deployed.returncode != 0:
         found = [drift.Drift(f"Namespace/{overlay.namespace}", ("missing in the cluster",))]
     else:
-        private = secrets.decrypted_secrets(cfg, overlay) if secrets.secret_files(overlay) else []
-        found = drift.detect(kube, served, private)
+        found = drift.detect(kube, served, _private(cfg, overlay, skipped))
     return Status(
         overlay=overlay.name,
         namespace=overlay.namespace,
@@ -102,7 +115,7 @@ def status(cfg: Config, overlay: Overlay, kube: Kube) -> Status:
         image=f"{cfg.app.image}:{tag.value}",
         workloads=tuple(workloads(kube, overlay.namespace, objects)),
         drift=tuple(found),
-        skipped=tuple(f"{o['kind']}/{o['metadata']['name']}" for o in unserved),
+        skipped=tuple(skipped),
     )
 
 
@@ -118,5 +131,5 @@ def text(found: Status) -> str:
     lines = ["  ".join([*(c.ljust(widths[i]) for i, c in enumerate(r[:4])), r[4]]) for r in rows]
     for item in found.drift:
         lines += [f"drift: {item.ref}: {field}" for field in item.fields]
-    lines += [f"not compared: {ref} (API not served by this cluster)" for ref in found.skipped]
+    lines += [f"not compared: {ref}" for ref in found.skipped]
     return "\n".join(lines) + "\n"

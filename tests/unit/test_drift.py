@@ -78,14 +78,14 @@ def test_status_text_and_json():
             status.WorkloadStatus("statefulset/postgres", None, (), 0, 0, "Missing"),
         ),
         drift=(drift.Drift("Deployment/api", ("spec.replicas: live 3, commit 1",)),),
-        skipped=("ServiceMonitor/api",),
+        skipped=("ServiceMonitor/api (API not served)",),
     )
     assert status.text(found).splitlines() == [
         "WORKLOAD              REVISION  READY  HEALTH       IMAGE",
         "deployment/api        2         1/3    Progressing  img:0123456789ab",
         "statefulset/postgres  -         0/0    Missing      -",
         "drift: Deployment/api: spec.replicas: live 3, commit 1",
-        "not compared: ServiceMonitor/api (API not served by this cluster)",
+        "not compared: ServiceMonitor/api (API not served)",
     ]
     data = found.as_json()
     assert data["in_sync"] is False
