@@ -77,6 +77,7 @@ class DeployRecord:
     checks: list[Check] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     _started: float = field(default_factory=time.monotonic, repr=False)
+    _applied: float | None = field(default=None, repr=False)  # when the apply finished
 
     def tee(self, notify: Notify) -> Notify:
         """`notify`, also keeping each line (redacted) for the failure diagnostics."""
@@ -102,7 +103,9 @@ class DeployRecord:
             self.checks.append(item)
 
     def applied(self, output: str, since: str) -> None:
-        """Per-object results from `kubectl apply --output=json` (created after `since`)."""
+        """Per-object results from `kubectl apply --output=json` (created after `since`);
+        rollout seconds count from here."""
+        self._applied = time.monotonic()
         data = json.loads(output or "{}")
         items = data.get("items", []) if data.get("kind") == "List" else [data] if data else []
         for item in items:
@@ -119,7 +122,10 @@ class DeployRecord:
         )
 
     def ready(self, workload, seconds: float) -> None:
-        """opskit.rollout.wait's `on_ready`: a workload finished rolling out."""
+        """opskit.rollout.wait's `on_ready`: a workload finished rolling out (`seconds` of
+        waiting; counted from the apply when the record saw it)."""
+        if self._applied is not None:
+            seconds = time.monotonic() - self._applied
         self.rollout(workload, "rolled-out", round(seconds, 3))
 
     def finish(self, status: str, error: str = "") -> None:
@@ -130,6 +136,7 @@ class DeployRecord:
     def as_json(self) -> dict:
         data = asdict(self)
         data.pop("_started")
+        data.pop("_applied")
         return {"schema_version": SCHEMA_VERSION, **data}
 
 

@@ -5,7 +5,6 @@ passing and of a rolled-back deploy read by a JSON Schema validator and a JUnit 
 from __future__ import annotations
 
 import json
-import os
 
 import jsonschema
 import pytest
@@ -67,7 +66,7 @@ def test_status_in_sync_exits_0(project):
 
 
 def test_a_manual_kubectl_edit_is_drift_with_the_field_named(project, kube):
-    editor = {**os.environ, "KUBE_EDITOR": "sed -i -e 's/^  replicas: 1$/  replicas: 3/'"}
+    editor = {"KUBE_EDITOR": "sed -i -e 's/^  replicas: 1$/  replicas: 3/'"}
     kube.run("edit", "deployment/api", "-n", NAMESPACE, env=editor, timeout=60)
     try:
         result = project.invoke("status", "--overlay=dev", ok=(1,))
@@ -78,7 +77,9 @@ def test_a_manual_kubectl_edit_is_drift_with_the_field_named(project, kube):
         kube.run("scale", "deployment/api", "-n", NAMESPACE, "--replicas=1", mutates=True)
 
 
-def test_a_rolled_back_deploy_writes_valid_reports(project, tmp_path):
+def test_a_rolled_back_deploy_writes_valid_reports(project, kube, tmp_path):
+    api = kube.json("get", "deployment/api", "-n", NAMESPACE)
+    good_revision = int(api["metadata"]["annotations"]["deployment.kubernetes.io/revision"])
     _break_readiness(project)
     project.invoke("deploy", "--overlay=dev", "--timeout=20", f"--report={tmp_path}", ok=(1,))
     data = report(tmp_path)
@@ -86,7 +87,8 @@ def test_a_rolled_back_deploy_writes_valid_reports(project, tmp_path):
     assert data["error"].startswith("deploy to dev failed: deployment/api did not roll out")
     (back,) = data["rollback"]
     assert back["workload"] == "deployment/api"
-    assert back["to_revision"] == 1
+    assert back["to_revision"] == good_revision
+    assert back["from_revision"] is None or back["from_revision"] > good_revision
     api = junit_cases(tmp_path)["deploy.dev.rollout/deployment/api"]
     (failure,) = api.result
     assert isinstance(failure, Failure)

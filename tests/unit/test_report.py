@@ -70,14 +70,25 @@ def cases(path: Path) -> dict[str, object]:
 
 
 def test_junit_of_a_passing_deploy_has_a_case_per_rollout_and_check(tmp_path):
-    found = cases(reportfiles.write(filled("succeeded"), tmp_path)[1])
+    record = filled("succeeded")
+    found = cases(reportfiles.write(record, tmp_path)[1])
     assert set(found) == {
         "deploy.dev.check/plan",
         "deploy.dev.rollout/deployment/redis",
         "deploy.dev.rollout/deployment/api",
     }
     assert all(case.is_passed for case in found.values())
-    assert found["deploy.dev.rollout/deployment/api"].time == pytest.approx(1.235)
+    seconds = next(r.seconds for r in record.rollouts if r.workload == "deployment/api")
+    assert found["deploy.dev.rollout/deployment/api"].time == pytest.approx(seconds, abs=1e-3)
+
+
+def test_rollout_seconds_count_from_the_apply():
+    record = report.DeployRecord("dev")
+    record.ready(workload("api", 1), 1.23456)  # no apply seen: the wait's own seconds
+    assert record.rollouts[-1].seconds == 1.235
+    record.applied("", since=report.now())
+    record.ready(workload("api", 1), 50.0)
+    assert record.rollouts[-1].seconds < 5
 
 
 def test_junit_of_a_rolled_back_deploy_carries_the_diagnostics(tmp_path):
