@@ -4,6 +4,7 @@ passing and of a rolled-back deploy read by a JSON Schema validator and a JUnit 
 
 from __future__ import annotations
 
+import base64
 import json
 
 import jsonschema
@@ -75,6 +76,22 @@ def test_a_manual_kubectl_edit_is_drift_with_the_field_named(project, kube):
         assert "drifted (1 objects)" in result.stderr.decode()
     finally:
         kube.run("scale", "deployment/api", "-n", NAMESPACE, "--replicas=1", mutates=True)
+
+
+def test_a_changed_secret_value_is_drift_by_key_only(project, kube):
+    sentinel = "LiveSentinel-5f0c9e"
+    patch = json.dumps({"stringData": {"DATABASE_URL": sentinel}})
+    kube.run("patch", "secret/api-secrets", "-n", NAMESPACE, "-p", patch, mutates=True)
+    result = project.invoke("status", "--overlay=dev", "--json", ok=(1,))
+    data = json.loads(result.stdout.decode())
+    assert {"object": "Secret/api-secrets", "fields": ["data.DATABASE_URL: differs"]} in (
+        data["drift"]
+    )
+    encoded = base64.b64encode(sentinel.encode()).decode()
+    for text in (result.stdout.decode(), result.stderr.decode()):
+        assert sentinel not in text and encoded not in text
+    project.invoke("deploy", "--overlay=dev", "--timeout=60")  # the commit's value again
+    assert project.invoke("status", "--overlay=dev").exit_code == 0
 
 
 def test_a_rolled_back_deploy_writes_valid_reports(project, kube, tmp_path):
