@@ -45,7 +45,8 @@ def git(repo: Path, *args: str) -> str:
 
 
 def _edit_dev(repo: Path) -> None:
-    """Replicas 1 -> 3, a new ConfigMap, the monitoring component (ServiceMonitor) gone."""
+    """Replicas 1 -> 3, a new ConfigMap, the monitoring component (ServiceMonitor and its
+    NetworkPolicy) gone."""
     dev = repo / "k8s/overlays/dev"
     kustomization = yaml.safe_load((dev / "kustomization.yaml").read_text())
     kustomization["replicas"] = [{"name": "api", "count": 3}]
@@ -109,6 +110,7 @@ def test_every_kind_of_change_is_named_per_object(result):
         "dev/ConfigMap/extra": "added",
         "dev/Deployment/api": "changed",
         "dev/Secret/api-secrets": "changed",
+        "dev/NetworkPolicy/prometheus-to-api": "removed",
         "dev/ServiceMonitor/api": "removed",
         "prod/Secret/api-secrets": "re-encrypted, value unchanged",
         "prod/Secret/postgres-credentials": "re-encrypted, value unchanged",
@@ -140,9 +142,9 @@ def test_no_format_shows_a_secret_value(repo, result):
     outputs += [done.stdout.decode(), done.stderr.decode()]
     assert all(SENTINEL not in text for text in outputs)
     assert outputs[3] == outputs[1]  # the CLI prints what diffformat gives
-    assert outputs[4].startswith("opskit: 1 added, 1 removed, 2 changed, 2 re-encrypted")
-    assert "| dev | 1 | 1 | 2 | 0 |" in outputs[1]
-    assert "<details><summary><b>dev</b>: 4 object(s)</summary>" in outputs[1]
+    assert outputs[4].startswith("opskit: 1 added, 2 removed, 2 changed, 2 re-encrypted")
+    assert "| dev | 1 | 2 | 2 | 0 |" in outputs[1]
+    assert "<details><summary><b>dev</b>: 5 object(s)</summary>" in outputs[1]
     assert "prod/Secret/api-secrets: re-encrypted, value unchanged\n" in outputs[0]
 
 
