@@ -16,9 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from opskit import secrets, tools
+from opskit import secrets, tools, yamlio
 
 VALUE_FIELDS = ("data", "stringData")
 REENCRYPTED = "re-encrypted, value unchanged"
@@ -90,7 +88,8 @@ def _undecrypted(old_enc: dict, new_enc: dict, rest: tuple[dict, dict], why: str
 
 
 def _decrypt(file: SecretFile, mine: tuple[str, ...]) -> dict:
-    return yaml.safe_load(secrets.decrypt(file.cfg, file.overlay, file.path, mine)) or {}
+    text = secrets.decrypt(file.cfg, file.overlay, file.path, mine)
+    return yamlio.load(text, secrets.repo_rel(file.cfg, file.path)) or {}
 
 
 def compare(old: SecretFile, new: SecretFile, recipients: Callable[[], tuple[str, ...]]) -> Verdict:
