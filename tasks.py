@@ -17,11 +17,14 @@ from opskit.tasks import (
     monitoring,
     release,
     secrets,
+    status,
     telemetry,
     tools,
 )
 
-ns = Collection(doctor.doctor, deploy.deploy, deploy.rollback, release.release, clean.clean)
+ns = Collection(
+    doctor.doctor, deploy.deploy, deploy.rollback, release.release, clean.clean, status.status
+)
 for module in (
     config,
     tools,

@@ -106,6 +106,8 @@ def measure(ws: Workspace, args: argparse.Namespace, notes: list[str]) -> dict:
     attempt("start-up", lambda: scenarios.startup(ws, args.runs, notes, samples))
     say("validate: invoke manifests.validate vs kubectl kustomize (dev, prod)")
     attempt("validate", lambda: scenarios.validate(ws, real, args.runs, samples))
+    say("offline diff: invoke manifests.diff of two commits vs kubectl kustomize once each")
+    attempt("offline diff", lambda: scenarios.offline_diff(ws, real, args.runs, samples))
     say("preparing generated overlays (fresh namespaces)")
     try:
         prepare(ws, [*suite, *baseline, *[s for r in rounds for pair in r for s in pair]])

@@ -12,6 +12,8 @@ LABELS = {
     "invoke_doctor": "`invoke doctor`",
     "validate_all": "`invoke manifests.validate` (every overlay + argocd)",
     "raw_render_all": "`kubectl kustomize` of the same overlays",
+    "diff_commits": "`invoke manifests.diff` of two commits (every overlay + argocd)",
+    "diff_raw_render": "`kubectl kustomize` of each overlay, once",
     "deploy_first": "`invoke deploy`, fresh namespace",
     "deploy_noop": "`invoke deploy` again, nothing changed",
     "raw_deploy": "raw commands (render, sops -d, apply, rollout status), fresh namespace",
@@ -24,6 +26,7 @@ COMPARISONS = (
     ("deploy vs raw commands", "deploy_first", "raw_deploy", "deploy_vs_raw"),
     ("no-op redeploy vs first deploy", "deploy_noop", "deploy_first", "noop_vs_first"),
     ("validate vs raw kustomize", "validate_all", "raw_render_all", "validate_vs_raw"),
+    ("offline diff vs rendering once", "diff_commits", "diff_raw_render", "diff_vs_render"),
     ("`invoke --list` vs `python -c pass`", "invoke_list", "python_pass", "list_vs_python"),
     ("`invoke doctor` vs `python -c pass`", "invoke_doctor", "python_pass", "doctor_vs_python"),
 )

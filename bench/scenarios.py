@@ -68,6 +68,37 @@ def validate(ws: Workspace, overlay_paths: list[Path], runs: int, samples: Sampl
     say(_line(samples, ("validate_all", "raw_render_all")))
 
 
+def offline_diff(ws: Workspace, overlay_paths: list[Path], runs: int, samples: Samples) -> None:
+    """`invoke manifests.diff` of every overlay + k8s/argocd between two commits (dev's
+    replicas and image tag changed) against one `kubectl kustomize` of each overlay."""
+    from bench import scratch
+
+    kustomization = ws.repo / "k8s/overlays/dev/kustomization.yaml"
+    original = kustomization.read_text()
+    base = scratch.commit_all(ws.repo, "bench: before the change to diff")
+    kustomization.write_text(
+        original.replace('"000000000000"', '"0123456789ab"')
+        + "replicas:\n  - name: api\n    count: 2\n"
+    )
+    scratch.commit_all(ws.repo, "bench: a change to diff")
+    command = ("manifests.diff", f"--base={base}", "--head=HEAD")
+    try:
+        shown = ws.invoke(*command, ok=(1,))  # warm-up; exit 1: there are changes
+        if not shown.startswith("dev/Deployment/api: changed\n"):
+            raise BenchError(f"manifests.diff did not show the change: {shown[:200]!r}")
+        for index in range(runs):
+            pair = [
+                ("diff_commits", lambda: ws.invoke(*command, ok=(1,))),
+                ("diff_raw_render", lambda: raw.render_all(ws, overlay_paths)),
+            ]
+            for key, action in pair if index % 2 == 0 else reversed(pair):
+                _append(samples, key, timed(action))
+    finally:
+        kustomization.write_text(original)
+        scratch.commit_all(ws.repo, "bench: undo the change to diff")
+    say(_line(samples, ("diff_commits", "diff_raw_render")))
+
+
 @dataclass(frozen=True)
 class RawDeploy:
     image: str

@@ -49,6 +49,7 @@ TARGETS = (
     Target("no-op redeploy vs first deploy", "noop_vs_first", "<=", 0.25, "x"),
     Target("no-op redeploy wall time", "noop_seconds", "<", 2.0, "s"),
     Target("validate all overlays vs raw kustomize", "validate_vs_raw", "<=", 1.5, "x"),
+    Target("offline diff of two commits vs rendering once", "diff_vs_render", "<=", 2.0, "x"),
     Target("`invoke --list` wall time", "list_seconds", "<", 0.4, "s"),
     Target("deploy growth 1 -> 16 workloads", "growth_deploy", "shape"),
     Target("validate growth 1 -> 16 workloads", "growth_validate", "shape"),

@@ -4,4 +4,4 @@
 source "$(dirname "$0")/_lib.sh"
 setup
 need_kubectl
-exec nox -s cluster-smoke
+exec nox -s cluster-smoke -- --report=reports/smoke

@@ -6,4 +6,4 @@ setup
 need_age_key
 need_kubectl
 need_sops
-exec invoke deploy --overlay=dev
+exec invoke deploy --overlay=dev --report=reports/deploy

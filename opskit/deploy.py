@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from opskit import gitinfo, manifests, paths, rollback, rollout, shell, tools
+from opskit import gitinfo, manifests, paths, report, rollback, rollout, shell, tools
 from opskit.clusters.connect import Connection
 from opskit.config import Config, Overlay
 from opskit.errors import CommandFailed, OpsError
@@ -182,13 +182,20 @@ def deploy(
     dry_run: bool = False,
     allow_dirty: bool = False,
     notify: Notify = print,
+    record: report.DeployRecord | None = None,
 ) -> dict[str, rollout.Workload]:
     """Deploy the overlay; returns the workloads as they run afterwards (empty for a dry run,
-    which prints the apply it would run and changes nothing anywhere)."""
+    which prints the apply it would run and changes nothing anywhere). `record`
+    (opskit.report) collects what happened, for --report."""
     overlay = cfg.overlay(name)
+    record = record or report.DeployRecord(name)
+    notify = record.tee(notify)
     target = preflight(cfg, overlay, context)
+    record.context, record.dry_run = target.context, dry_run
     if dry_run:
-        plan = build_plan(cfg, overlay, target, allow_dirty, notify, dry_run=True)
+        with record.check("plan"):
+            plan = build_plan(cfg, overlay, target, allow_dirty, notify, dry_run=True)
+        report.planned(record, plan, cfg.root)
         _announce(cfg, plan, notify, dry_run=True)
         shell.run_step(plan.apply_step(), dry_run=True)
         return {}
@@ -197,9 +204,11 @@ def deploy(
     # one deploy per overlay and cluster at a time; other clusters are not blocked
     lock = paths.state_dir() / "locks" / f"deploy-{target.context}-{overlay.name}.lock"
     with locking.exclusive(lock, wait=timeout, what=f"a deploy to {overlay.name}", notify=notify):
-        plan = build_plan(cfg, overlay, target, allow_dirty, notify)
+        with record.check("plan"):
+            plan = build_plan(cfg, overlay, target, allow_dirty, notify)
+        report.planned(record, plan, cfg.root)
         _announce(cfg, plan, notify)
-        final = _apply_and_wait(plan, timeout, notify)
+        final = _apply_and_wait(plan, timeout, notify, record)
     _summary(plan, final, notify)
     return final
 
@@ -234,23 +243,29 @@ def _ship_image(cfg: Config, plan: Plan, notify: Notify, dry_run: bool) -> None:
         plan.target.cluster.load_image(str(ref), dry_run=dry_run)
 
 
-def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> dict[str, rollout.Workload]:
+def _apply_and_wait(
+    plan: Plan, timeout: float, notify: Notify, record: report.DeployRecord
+) -> dict[str, rollout.Workload]:
     """Apply, then wait for what changed; returns the workloads' state when it is known.
     A rejected apply or a failed rollout puts every object back as it was (restore)."""
     from opskit import restore
 
     namespace, before = plan.overlay.namespace, plan.before
-    started = time.monotonic()
+    started, since = time.monotonic(), report.now()
     previous = restore.capture(plan.kube, plan.documents())
     try:
-        applied = shell.run_step(plan.apply_step()).stdout
+        with record.check("apply"):
+            applied = shell.run_step(plan.apply_step()).stdout
     except CommandFailed as failed:
         rollback.after_failed_apply(plan.kube, plan.overlay, before, previous, failed, notify)
+    record.applied(applied, since)
     after = rollout.unchanged(before, applied)
     if after is None:  # something is new or changed: read its live state
         after = rollout.snapshot(plan.kube, namespace)
     fresh = rollout.changed(before, after)
     todo = fresh + [w for w in after.values() if not w.ready and w not in fresh]
+    for workload in after.values():
+        record.rollout(workload, "unchanged")
     if not todo:
         notify(
             f"nothing changed: every workload was already at this revision and ready "
@@ -258,9 +273,13 @@ def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> dict[str, rol
         )
         return after
     try:
-        return rollout.wait(plan.kube, namespace, todo, timeout, notify, first=after)
+        return rollout.wait(
+            plan.kube, namespace, todo, timeout, notify, first=after, on_ready=record.ready
+        )
     except rollout.RolloutFailed as failed:
-        rollback.after_failed_deploy(plan.kube, plan.overlay, before, previous, failed, notify)
+        record.rollout(failed.workload, "failed", detail=str(failed))
+        with report.restoring(record, before, todo):
+            rollback.after_failed_deploy(plan.kube, plan.overlay, before, previous, failed, notify)
 
 
 def _summary(plan: Plan, now: dict[str, rollout.Workload], notify: Notify) -> None:

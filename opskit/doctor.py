@@ -44,6 +44,26 @@ def table(rows: list[Row]) -> str:
     return "\n".join(text.rstrip() for text in out)
 
 
+def as_json(rows: list[Row], provider: str) -> dict:
+    """The `doctor --json` shape: stable keys, documented in README.md."""
+    return {
+        "provider": provider,
+        "ok": not failures(rows),
+        "missing": failures(rows),
+        "tools": [
+            {
+                "name": row.probe.name,
+                "path": row.probe.path,
+                "version": row.probe.version,
+                "ok": row.probe.ok,
+                "required": row.required,
+                "hint": row.hint,
+            }
+            for row in rows
+        ],
+    }
+
+
 def failures(rows: list[Row]) -> list[str]:
     return [row.probe.name for row in rows if row.required and not row.probe.ok]
 

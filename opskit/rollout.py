@@ -125,10 +125,12 @@ def wait(
     timeout: float,
     notify: Callable[[str], None],
     first: dict[str, Workload] | None = None,
+    on_ready: Callable[[Workload, float], None] | None = None,
 ) -> dict[str, Workload]:
     """Wait for all workloads at once (one kubectl call per poll), sharing one deadline;
     a progress line as each one finishes, and a reminder of what is pending every 10 s.
-    `first` is a snapshot just taken (saves a read); returns the last one."""
+    `first` is a snapshot just taken (saves a read); returns the last one. `on_ready` hears
+    each workload as it finishes, with its seconds."""
     started = time.monotonic()
     pending = {w.ref for w in workloads}
     notify(f"waiting for {', '.join(sorted(pending))} (timeout {timeout:g}s)")
@@ -140,7 +142,10 @@ def wait(
             workload = now.get(ref)
             if workload is not None and workload.ready:
                 pending.discard(ref)
-                notify(f"{ref} rolled out in {time.monotonic() - started:.1f}s")
+                took = time.monotonic() - started
+                notify(f"{ref} rolled out in {took:.1f}s")
+                if on_ready is not None:
+                    on_ready(workload, took)
             elif workload is not None and workload.stalled:
                 raise RolloutFailed(workload, workload.stalled)
         if not pending:

@@ -44,13 +44,27 @@ def down(c, provider=None, name=None, dry_run=False):
     _cluster(c, provider, name).down(report=say, dry_run=dry_run)
 
 
-@task(default=True, help={"provider": PROVIDER_HELP, "name": NAME_HELP})
+@task(
+    default=True,
+    help={
+        "provider": PROVIDER_HELP,
+        "name": NAME_HELP,
+        "json": "print the status as JSON (keys documented in README.md)",
+    },
+)
 @opskit_task
-def status(c, provider=None, name=None):
+def status(c, provider=None, name=None, json=False):
     """Show the cluster's state, context, kubeconfig and Ready nodes (exit 1 unless running)."""
     from invoke import Exit
 
     result = _cluster(c, provider, name).status()
-    print("\n".join(result.lines()))
+    if json:
+        import dataclasses
+        import json as encoding
+
+        data = {**dataclasses.asdict(result), "running": result.running}
+        print(encoding.dumps(data, indent=2, sort_keys=True, default=str))
+    else:
+        print("\n".join(result.lines()))
     if not result.running:
         raise Exit(code=1)

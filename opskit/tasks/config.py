@@ -5,9 +5,15 @@ from invoke import task
 from opskit.tasks._common import OVERLAY_HELP, load_config, opskit_task
 
 
-@task(default=True, help={"overlay": OVERLAY_HELP + "; all overlays when omitted"})
+@task(
+    default=True,
+    help={
+        "overlay": OVERLAY_HELP + "; all overlays when omitted",
+        "json": "print JSON instead of YAML (the same keys as opskit.yaml, resolved)",
+    },
+)
 @opskit_task
-def show(c, overlay=None):
+def show(c, overlay=None, json=False):
     """Print the resolved configuration (of one overlay, or all)."""
     import dataclasses
 
@@ -18,7 +24,12 @@ def show(c, overlay=None):
         data = _plain(dataclasses.asdict(cfg.overlay(overlay)))
     else:
         data = _plain(dataclasses.asdict(cfg))
-    print(yaml.safe_dump(data, sort_keys=False).rstrip())
+    if json:
+        import json as encoding
+
+        print(encoding.dumps(data, indent=2))
+    else:
+        print(yaml.safe_dump(data, sort_keys=False).rstrip())
 
 
 def _plain(value):

@@ -19,24 +19,33 @@ from opskit.tasks._common import (
         "timeout": "seconds to wait for the rollout before rolling back (default 300)",
         "dry_run": DRY_RUN_HELP,
         "allow_dirty": "deploy uncommitted changes as <sha>-dirty-<hash> (not for protected)",
+        "report": "write report.json and junit.xml to this folder (and a Markdown summary to "
+        "$GITHUB_STEP_SUMMARY when set), also when the deploy fails",
     }
 )
 @opskit_task
-def deploy(c, overlay="dev", context=None, timeout="300", dry_run=False, allow_dirty=False):
+def deploy(
+    c, overlay="dev", context=None, timeout="300", dry_run=False, allow_dirty=False, report=None
+):
     """Deploy an overlay: tag by HEAD, render, validate, apply, wait; restore on failure."""
     from opskit import args
     from opskit import deploy as pipeline
+    from opskit.report import DeployRecord, recorded
 
     wait = args.seconds(timeout, "--timeout")
-    pipeline.deploy(
-        load_config(c),
-        overlay,
-        context=context,
-        timeout=wait,
-        dry_run=dry_run,
-        allow_dirty=allow_dirty,
-        notify=say,
-    )
+    with recorded(DeployRecord(overlay), report) as record:
+        pipeline.deploy(
+            load_config(c),
+            overlay,
+            context=context,
+            timeout=wait,
+            dry_run=dry_run,
+            allow_dirty=allow_dirty,
+            notify=say,
+            record=record,
+        )
+    if report:
+        say(f"report: {report}/report.json, {report}/junit.xml")
 
 
 @task(

@@ -5,9 +5,9 @@ from invoke import Exit, task
 from opskit.tasks._common import load_config, opskit_task, say
 
 
-@task
+@task(help={"json": "print the result as JSON (keys documented in README.md)"})
 @opskit_task
-def doctor(c):
+def doctor(c, json=False):
     """Print a table of the external tools; exit 1 if the default workflow lacks one."""
     from opskit import clusters, doctor, tools
 
@@ -16,6 +16,13 @@ def doctor(c):
     if provider == "auto":
         provider = clusters.choose(report=lambda _line: None)
     rows = doctor.check(tools.WORKFLOW[provider])
+    if json:
+        import json as encoding
+
+        print(encoding.dumps(doctor.as_json(rows, provider), indent=2, sort_keys=True))
+        if doctor.failures(rows):
+            raise Exit(code=1)
+        return
     print(doctor.table(rows))
     print(f"\n* needed by the default workflow (cluster provider: {provider})")
     if warning := doctor.kubectl_warning(cfg, rows):

@@ -1,4 +1,4 @@
-"""Kubernetes manifests in k8s/: render, validate, pin the image tag, diff against a cluster."""
+"""Kubernetes manifests in k8s/: render, validate, pin the image tag, diff two commits."""
 
 from invoke import task
 
@@ -84,14 +84,79 @@ def set_image(c, overlay=None, tag=None, dry_run=False):
         say(f"pinned {cfg.app.image}:{tag} in {where} (was {change.old})")
 
 
-@task(help={"overlay": OVERLAY_HELP, "tag": TAG_HELP, "context": CONTEXT_HELP})
+DIFF_HELP = {
+    "base": "git ref to compare from (branch, tag, sha), e.g. origin/main; offline",
+    "head": "git ref to compare to; default: the working tree (like `git diff REF`)",
+    "overlay": OVERLAY_HELP + "; default (or `all`): every overlay and k8s/argocd",
+    "format": "text (default) or markdown (a pull-request comment / step summary)",
+    "live": "compare the overlay with the current cluster instead (`kubectl diff`)",
+    "tag": TAG_HELP + " (with --live)",
+    "context": CONTEXT_HELP + " (with --live)",
+    "step_summary": "also append the Markdown to $GITHUB_STEP_SUMMARY (when it is set)",
+    "exit_zero": "exit 0 even when something differs (for a CI step that only reports)",
+}
+FORMATS = ("text", "markdown")
+
+
+@task(help=DIFF_HELP)
 @opskit_task
-def diff(c, overlay="dev", tag=None, context=None):
-    """Show what applying an overlay would change in the current cluster (kubectl diff)."""
-    from opskit import args, manifests
+def diff(
+    c,
+    base=None,
+    head=None,
+    overlay=None,
+    format="text",
+    live=False,
+    tag=None,
+    step_summary=False,
+    exit_zero=False,
+    context=None,
+):
+    """Diff the rendered manifests of two commits per object (offline; Secrets by key only).
+
+    Exits 1 when something differs, like `git diff --exit-code`."""
+    from invoke import Exit
+
+    from opskit import args
+    from opskit.errors import OpsError
 
     tag = args.image_tag(tag, "--tag")
+    fmt = args.choice(format, "--format", FORMATS)
     cfg = load_config(c)
+    if overlay not in (None, "all", "argocd"):
+        cfg.overlay(overlay)  # an unknown name is one line listing the known ones
+    if live:
+        changed = _live_diff(cfg, overlay or "dev", tag, context)
+    elif not base:
+        raise OpsError(
+            "--base is required (or --live for the cluster)",
+            "e.g. `invoke manifests.diff --base=origin/main`",
+        )
+    else:
+        changed = _offline_diff(cfg, base, head, overlay, fmt, step_summary)
+    if changed and not exit_zero:
+        raise Exit(code=1)
+
+
+def _offline_diff(cfg, base, head, overlay, format, step_summary) -> bool:
+    import os
+
+    from opskit import diff as offline
+    from opskit import diffformat
+
+    targets = None if overlay in (None, "all") else [overlay]
+    result = offline.run(cfg.root, base, head, targets)
+    print((diffformat.markdown if format == "markdown" else diffformat.text)(result), end="")
+    if step_summary and (summary := os.environ.get("GITHUB_STEP_SUMMARY")):
+        with open(summary, "a", encoding="utf-8") as stream:
+            stream.write(diffformat.markdown(result))
+    say(diffformat.summary(result))
+    return result.changed
+
+
+def _live_diff(cfg, overlay, tag, context) -> bool:
+    from opskit import manifests
+
     ov = cfg.overlay(overlay)
     kube = connect(cfg, ov, context).kube
     result = manifests.diff(cfg, ov, kube, tag=tag)
@@ -102,3 +167,4 @@ def diff(c, overlay="dev", tag=None, context=None):
         f"{ov.name} vs {kube.context}: "
         + ("differences above" if result.changed else "no differences")
     )
+    return result.changed

@@ -22,7 +22,9 @@ import testinfra
 
 from opskit import config, shell
 from opskit.kube import Kube
+from tests.smoke.report_plugin import pytest_addoption, pytest_configure  # --report=DIR
 
+__all__ = ["pytest_addoption", "pytest_configure"]
 KWOK_REASON = "kwok simulates pods: no processes run"
 PART_OF = "app.kubernetes.io/part-of=gitops-lab"
 

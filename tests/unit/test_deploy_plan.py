@@ -175,7 +175,7 @@ def test_failed_rollout_restores_and_waits_only_for_workloads_that_were_ready(pr
     new = rollout.Workload("Deployment", "api", 2, 2, False, (("app", "api"),), ("new",))
     waits: list[list[str]] = []
 
-    def wait(kube, namespace, workloads, timeout, notify, first=None):
+    def wait(kube, namespace, workloads, timeout, notify, first=None, on_ready=None):
         waits.append([w.ref for w in workloads])
         if len(waits) == 1:
             raise rollout.RolloutFailed(new, "not ready after 1s")
