@@ -13,6 +13,7 @@ from opskit.errors import ToolMissing
 from opskit.paths import state_dir, tools_bin, write_atomic
 
 BUILT = "run `invoke tools.install` (builds it into .tools/bin from the pins in tools/)"
+GITOPS = "run `invoke tools.install --only=gitops` (builds ArgoCD and kustomize, ~20 min cold)"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ TOOLS: dict[str, Tool] = {
         Tool("kube-scheduler", ("--version",), "1.31", BUILT),
         Tool("etcd", ("--version",), "3.5", BUILT, r"etcd Version: (\d+\.\d+\.\d+)"),
         Tool("sops", ("--version", "--disable-version-check"), "3.8", BUILT),
+        Tool("argocd", ("version", "--client", "--short"), "3.6", GITOPS, r"v(\d+\.\d+\.\d+)"),
+        Tool("kustomize", ("version",), "5.8", GITOPS),
+        Tool("redis-server", ("--version",), "6.0", "apt-get install redis-server", r"v=([\d.]+)"),
         Tool("age", ("--version",), "1.1", "apt-get install age"),
         Tool("age-keygen", ("--version",), "1.1", "apt-get install age"),
         Tool("mkcert", ("-version",), "1.4", "apt-get install mkcert"),
