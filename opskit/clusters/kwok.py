@@ -228,6 +228,7 @@ class KwokCluster(Cluster):
             report(f"kwok cluster {self.name} is not there: nothing to delete")
             return
         volumes = self._volume_folders()
+        self._stop_argocd(report)
         if self.cluster_dir.exists():
             report(f"deleting kwok cluster {self.name}")
             shell.run(
@@ -247,6 +248,13 @@ class KwokCluster(Cluster):
         prune_empty(self.cluster_dir.parent)
         self._forget()
         report(f"kwok cluster {self.name} deleted")
+
+    def _stop_argocd(self, report) -> None:
+        """ArgoCD's local processes (`invoke argocd.install`) go with the cluster."""
+        from opskit import argocd_local
+
+        if not shell.is_dry_run():
+            argocd_local.LocalArgoCD(self.state_dir, self.kubeconfig).stop(report=report)
 
     def _volume_folders(self) -> list[Path]:
         """Folders of the volumes the hostPath provisioner made (when the cluster answers)."""

@@ -1,51 +1,83 @@
-"""ArgoCD through kubectl: install it, bootstrap an overlay's Application, status, sync."""
+"""ArgoCD: install it (local processes on the embedded cluster), bootstrap, status, wait, sync."""
 
 from invoke import task
 
-from opskit.tasks._common import (
-    DRY_RUN_HELP,
-    OVERLAY_HELP,
-    cluster_kube,
-    load_config,
-    opskit_task,
-    say,
-)
+from opskit.tasks._common import DRY_RUN_HELP, OVERLAY_HELP, load_config, opskit_task, say
+
+REVISION_HELP = "commit (SHA, branch or tag) to wait for (default: HEAD)"
+TIMEOUT_HELP = "seconds to wait for Synced+Healthy (default: 180)"
+
+
+def _target(cfg):
+    """The configured cluster and kubectl bound to it."""
+    from opskit import clusters
+
+    cluster = clusters.current(cfg)
+    return cluster, cluster.kube()
 
 
 @task(help={"dry_run": DRY_RUN_HELP})
 @opskit_task
 def install(c, dry_run=False):
-    """Install the pinned ArgoCD release (upstream manifest, server-side apply) and wait."""
+    """Install the pinned ArgoCD with KSOPS-compatible secrets (local processes on kwok)."""
     from opskit import argocd
 
     cfg = load_config(c)
-    argocd.install(cfg, cluster_kube(cfg))
+    cluster, kube = _target(cfg)
+    changed = argocd.install(cfg, cluster, kube, dry_run=dry_run, report=say)
     if dry_run:
         return say("dry run: nothing was changed")
-    say(f"ArgoCD {cfg.argocd.version} installed in namespace {cfg.argocd.namespace}")
+    state = "installed" if changed else "already installed"
+    say(f"ArgoCD {cfg.argocd.version} {state} in namespace {cfg.argocd.namespace}")
 
 
-@task(help={"overlay": OVERLAY_HELP, "dry_run": DRY_RUN_HELP})
+@task(help={"dry_run": DRY_RUN_HELP})
 @opskit_task
-def bootstrap(c, overlay="dev", dry_run=False):
-    """Apply the AppProject and the overlay's Application from k8s/argocd."""
+def bootstrap(c, dry_run=False):
+    """Apply the app-of-apps root Application (k8s/argocd/root.yaml); git does the rest."""
     from opskit import argocd
 
     cfg = load_config(c)
-    name = argocd.bootstrap(cfg, cluster_kube(cfg), cfg.overlay(overlay))
+    cluster, kube = _target(cfg)
+    name = argocd.bootstrap(cfg, cluster, kube, dry_run=dry_run)
     if dry_run:
         return say("dry run: nothing was changed")
-    say(f"Application {name} bootstrapped in namespace {cfg.argocd.namespace}")
+    say(f"root Application {name} applied in namespace {cfg.argocd.namespace}")
 
 
-@task(default=True)
+@task(default=True, help={"json": "print one JSON object per Application (stable keys)"})
 @opskit_task
-def status(c):
-    """Print sync and health of every ArgoCD Application."""
+def status(c, json=False):
+    """Print revision, sync, health and last operation of every ArgoCD Application."""
+    import json as jsonlib
+
     from opskit import argocd
 
     cfg = load_config(c)
-    print(argocd.table(argocd.status(cfg, cluster_kube(cfg))))
+    rows = argocd.states(cfg, _target(cfg)[1])
+    if json:
+        print(jsonlib.dumps([row.as_json() for row in rows], indent=1, sort_keys=True))
+    else:
+        print(argocd.table(rows))
+
+
+@task(help={"overlay": OVERLAY_HELP, "revision": REVISION_HELP, "timeout": TIMEOUT_HELP})
+@opskit_task
+def wait(c, overlay="dev", revision="HEAD", timeout=180):
+    """Wait until the overlay's Application is Synced and Healthy at a commit."""
+    import time
+
+    from opskit import argocd, argocd_wait
+
+    cfg = load_config(c)
+    app = argocd.application_for(cfg, cfg.overlay(overlay))["metadata"]["name"]
+    sha = argocd_wait.commit_of(cfg.root, revision)
+    kube = _target(cfg)[1]
+    argocd.require_installed(kube)
+    started = time.monotonic()
+    say(f"waiting for {app} to be Synced+Healthy at {sha[:12]} (timeout {timeout}s)")
+    argocd_wait.wait(kube, cfg.argocd.namespace, app, sha, float(timeout), report=say)
+    say(f"{app} Synced+Healthy at {sha[:12]} after {time.monotonic() - started:.1f}s")
 
 
 @task(help={"overlay": OVERLAY_HELP, "dry_run": DRY_RUN_HELP})
@@ -55,7 +87,7 @@ def sync(c, overlay="dev", dry_run=False):
     from opskit import argocd
 
     cfg = load_config(c)
-    name = argocd.sync(cfg, cluster_kube(cfg), cfg.overlay(overlay))
+    name = argocd.sync(cfg, _target(cfg)[1], cfg.overlay(overlay), dry_run=dry_run)
     if dry_run:
         return say("dry run: nothing was changed")
     say(f"sync of {name} requested; follow it with `invoke argocd.status`")

@@ -182,7 +182,8 @@ def test_gitops_tools_are_opt_in_and_built_with_the_newer_go_toolchain():
     assert argocd.env() == {"GOTOOLCHAIN": "go1.27.3", "CGO_ENABLED": "0"}
     assert toolbuild.select(("sops",))[0].env()["GOTOOLCHAIN"] == "local"
     argv = argocd.argv("v3.6.1", Path("o"))
-    assert "-X github.com/argoproj/argo-cd/v3/common.version=3.6.1" in argv[argv.index("-ldflags") + 1]
+    flags = argv[argv.index("-ldflags") + 1]
+    assert "-X github.com/argoproj/argo-cd/v3/common.version=3.6.1" in flags
     assert argv[-1] == "github.com/argoproj/argo-cd/v3/cmd"
     assert [t.name for t in toolbuild.select(("argocd", "gitops"))] == ["argocd", "kustomize"]
 
