@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(git curl openssl age mkcert shellcheck elixir make python3-venv)
+APT_PACKAGES=(git curl openssl age mkcert shellcheck elixir make python3-venv redis-server)
 VENV=.venv
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
@@ -14,7 +14,7 @@ die() { say "error: $*"; exit 1; }
 
 install_packages() {
   local missing=()
-  for cmd in git curl openssl age mkcert shellcheck elixir make; do
+  for cmd in git curl openssl age mkcert shellcheck elixir make redis-server; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
   done
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)

@@ -47,6 +47,7 @@ def e2e(session: nox.Session) -> None:
     """End-to-end tests on a fresh embedded (kwok) cluster, torn down afterwards."""
     session.install(*DEV)
     session.run("invoke", "tools.install")
+    session.run("invoke", "tools.install", "--only=gitops")  # ArgoCD + kustomize: the GitOps tests
     session.run("pytest", "tests/e2e", "-p", "no:cacheprovider", *session.posargs)
 
 
@@ -70,5 +71,6 @@ def bench(session: nox.Session) -> None:
     """Benchmarks against the kwok cluster; writes bench/results.{json,md}."""
     session.install(*DEV)
     session.run("invoke", "tools.install")
+    session.run("invoke", "tools.install", "--only=gitops")
     session.run("python", "-m", "compileall", "-q", "opskit", "tasks.py")  # as after a pip install
     session.run("python", "-m", "bench", *session.posargs)

@@ -13,7 +13,7 @@ from typing import Any
 
 from opskit import argocd_install, argocd_local, argocd_wait, paths, secrets, shell, tools
 from opskit.errors import OpsError
-from opskit.kube import FIELD_MANAGER, Kube
+from opskit.kube import FIELD_MANAGER, Kube, api_versions
 
 MANIFESTS_DIR = Path("k8s") / "argocd"
 ROOT_FILE = "root.yaml"  # the app-of-apps root: not in k8s/argocd's kustomization
@@ -35,20 +35,20 @@ def _stamp(cfg: Any) -> str:
     return json.dumps({"version": cfg.argocd.version, "namespace": cfg.argocd.namespace})
 
 
-def install(cfg: Any, cluster: Any, kube: Kube, dry_run: bool = False, report=print) -> bool:
+def install(cfg: Any, conn: Any, dry_run: bool = False, report=print) -> bool:
     """Install (or upgrade to) the pinned ArgoCD; idempotent. False when already there.
 
     A cluster that runs containers gets the release's install.yaml plus KSOPS; the embedded
     one its CRDs and config, with the controllers, redis and a git server of this clone as
     local processes."""
-    ns = cfg.argocd.namespace
-    if cluster.runs_containers:
+    ns, kube = cfg.argocd.namespace, conn.kube
+    if conn.runs_containers:
         release = argocd_install.release_dir(cfg.argocd.version)
         for step in argocd_install.upstream_steps(cfg, kube, release, secrets.key_file()):
             _run(step, dry_run)
         return True
     tools.require("argocd", "kustomize", "sops", "redis-server")
-    home = local(cfg, cluster)
+    home = local(cfg, conn.cluster)
     stamp = home.home / "installed.json"
     applied = stamp.is_file() and stamp.read_text() == _stamp(cfg)
     all_up = len(home.running()) == len(argocd_local.NAMES)
@@ -56,7 +56,8 @@ def install(cfg: Any, cluster: Any, kube: Kube, dry_run: bool = False, report=pr
         return False
     if not applied or not crd_served(kube, APPLICATIONS):
         release = argocd_install.release_dir(cfg.argocd.version)
-        objects = argocd_install.local_objects(release, ns)
+        absent = argocd_install.absent_groups(api_versions(kube))
+        objects = argocd_install.local_objects(release, ns, absent)
         report(f"applying ArgoCD {cfg.argocd.version} CRDs and config to namespace {ns}")
         _run(argocd_install.apply_step(kube, objects, f"ArgoCD {cfg.argocd.version} CRDs"), dry_run)
     home.start(paths.root(), report=report, dry_run=dry_run)
@@ -167,11 +168,12 @@ def require_installed(kube: Kube) -> None:
         )
 
 
-def bootstrap(cfg: Any, cluster: Any, kube: Kube, dry_run: bool = False) -> str:
+def bootstrap(cfg: Any, conn: Any, dry_run: bool = False) -> str:
     """Apply the root Application (one object); ArgoCD syncs the rest from git. Returns
     its name."""
-    repo_url = "" if cluster.runs_containers else local(cfg, cluster).repo_url
-    if repo_url and not local(cfg, cluster).running():
+    kube = conn.kube
+    repo_url = "" if conn.runs_containers else local(cfg, conn.cluster).repo_url
+    if repo_url and not local(cfg, conn.cluster).running():
         raise OpsError("ArgoCD's local processes are not running", NOT_INSTALLED_HINT)
     root = root_application(cfg, repo_url)  # built first: a bad manifest stops here
     require_installed(kube)

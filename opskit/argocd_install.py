@@ -29,6 +29,9 @@ AGE_SECRET = "sops-age"
 AGE_KEY_PATH = "/home/argocd/.config/sops/age"
 # kwok has no ingress controller, so no Ingress ever gets an address: ArgoCD would call it
 # Progressing forever. Judged Healthy with a message saying why (README, GitOps).
+# API groups of kinds the overlays use that only an add-on serves (monitoring: the
+# Prometheus operator's ServiceMonitor); excluded where the cluster does not serve them.
+ADDON_GROUPS = {"monitoring.coreos.com": "monitoring.coreos.com/v1"}
 INGRESS_HEALTH = """hs = {}
 hs.status = "Healthy"
 hs.message = "no ingress controller on the embedded cluster: address not checked"
@@ -53,21 +56,29 @@ def _docs(path: Path) -> list[dict]:
     return [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
 
 
-def _with_plugins(cm: dict, embedded: bool) -> dict:
+def _with_plugins(cm: dict, embedded: bool, absent_groups: tuple[str, ...] = ()) -> dict:
     data = dict(cm.get("data") or {})
     data["kustomize.buildOptions"] = BUILD_OPTIONS
     if embedded:
         data["resource.customizations.health.networking.k8s.io_Ingress"] = INGRESS_HEALTH
+    if absent_groups:  # kinds the cluster cannot serve: skipped, with an ArgoCD warning
+        exclusions = yaml.safe_load(data.get("resource.exclusions") or "[]") or []
+        exclusions.append({"apiGroups": list(absent_groups), "kinds": ["*"], "clusters": ["*"]})
+        data["resource.exclusions"] = yaml.safe_dump(exclusions, sort_keys=False)
     return {**cm, "data": data}
 
 
-def local_objects(release: Path, namespace: str) -> list[dict]:
-    """Namespace, the CRDs and the base config (argocd-cm with exec plugins enabled)."""
+def local_objects(release: Path, namespace: str, absent_groups: tuple[str, ...] = ()) -> list[dict]:
+    """Namespace, the CRDs and the base config (argocd-cm with exec plugins enabled, and
+    the API groups the overlays use but the cluster does not serve excluded)."""
     crd_files = sorted((release / "manifests" / "crds").glob("*-crd.yaml"))
     crds = [d for f in crd_files for d in _docs(f)]
     config_dir = release / "manifests" / "base" / "config"
     config = [d for f in sorted(config_dir.glob("argocd-*.yaml")) for d in _docs(f)]
-    config = [_with_plugins(d, True) if d["metadata"]["name"] == "argocd-cm" else d for d in config]
+    config = [
+        _with_plugins(d, True, absent_groups) if d["metadata"]["name"] == "argocd-cm" else d
+        for d in config
+    ]
     for obj in config:
         obj["metadata"]["namespace"] = namespace
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
@@ -85,6 +96,11 @@ def default_project(namespace: str) -> dict:
     meta = {"name": "default", "namespace": namespace}
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": meta,
             "spec": spec}  # fmt: skip
+
+
+def absent_groups(served: set[str]) -> tuple[str, ...]:
+    """The add-on API groups the cluster does not serve (`kube.api_versions`)."""
+    return tuple(group for group, version in ADDON_GROUPS.items() if version not in served)
 
 
 def _ksops_in_repo_server(deployment: dict) -> dict:

@@ -8,12 +8,23 @@ REVISION_HELP = "commit (SHA, branch or tag) to wait for (default: HEAD)"
 TIMEOUT_HELP = "seconds to wait for Synced+Healthy (default: 180)"
 
 
-def _target(cfg):
-    """The configured cluster and kubectl bound to it."""
+def _target(cfg, overlay=None):
+    """The configured cluster (kubectl bound to it), refused unless the overlay allows
+    its context."""
+    from types import SimpleNamespace
+
     from opskit import clusters
+    from opskit.errors import OpsError
 
     cluster = clusters.current(cfg)
-    return cluster, cluster.kube()
+    if overlay is not None and cluster.context not in overlay.contexts:
+        raise OpsError(
+            f"overlay {overlay.name} may not go to context {cluster.context} "
+            f"(allowed: {', '.join(overlay.contexts)})",
+            f"add it to overlays.{overlay.name}.contexts in opskit.yaml",
+        )
+    return SimpleNamespace(kube=cluster.kube(), cluster=cluster,
+                           runs_containers=cluster.runs_containers)  # fmt: skip
 
 
 @task(help={"dry_run": DRY_RUN_HELP})
@@ -23,8 +34,7 @@ def install(c, dry_run=False):
     from opskit import argocd
 
     cfg = load_config(c)
-    cluster, kube = _target(cfg)
-    changed = argocd.install(cfg, cluster, kube, dry_run=dry_run, report=say)
+    changed = argocd.install(cfg, _target(cfg), dry_run=dry_run, report=say)
     if dry_run:
         return say("dry run: nothing was changed")
     state = "installed" if changed else "already installed"
@@ -38,8 +48,7 @@ def bootstrap(c, dry_run=False):
     from opskit import argocd
 
     cfg = load_config(c)
-    cluster, kube = _target(cfg)
-    name = argocd.bootstrap(cfg, cluster, kube, dry_run=dry_run)
+    name = argocd.bootstrap(cfg, _target(cfg), dry_run=dry_run)
     if dry_run:
         return say("dry run: nothing was changed")
     say(f"root Application {name} applied in namespace {cfg.argocd.namespace}")
@@ -54,7 +63,7 @@ def status(c, json=False):
     from opskit import argocd
 
     cfg = load_config(c)
-    rows = argocd.states(cfg, _target(cfg)[1])
+    rows = argocd.states(cfg, _target(cfg).kube)
     if json:
         print(jsonlib.dumps([row.as_json() for row in rows], indent=1, sort_keys=True))
     else:
@@ -70,9 +79,10 @@ def wait(c, overlay="dev", revision="HEAD", timeout=180):
     from opskit import argocd, argocd_wait
 
     cfg = load_config(c)
-    app = argocd.application_for(cfg, cfg.overlay(overlay))["metadata"]["name"]
+    ov = cfg.overlay(overlay)
+    app = argocd.application_for(cfg, ov)["metadata"]["name"]
     sha = argocd_wait.commit_of(cfg.root, revision)
-    kube = _target(cfg)[1]
+    kube = _target(cfg, ov).kube
     argocd.require_installed(kube)
     started = time.monotonic()
     say(f"waiting for {app} to be Synced+Healthy at {sha[:12]} (timeout {timeout}s)")
@@ -87,7 +97,8 @@ def sync(c, overlay="dev", dry_run=False):
     from opskit import argocd
 
     cfg = load_config(c)
-    name = argocd.sync(cfg, _target(cfg)[1], cfg.overlay(overlay), dry_run=dry_run)
+    ov = cfg.overlay(overlay)
+    name = argocd.sync(cfg, _target(cfg, ov).kube, ov, dry_run=dry_run)
     if dry_run:
         return say("dry run: nothing was changed")
     say(f"sync of {name} requested; follow it with `invoke argocd.status`")

@@ -32,9 +32,21 @@ CRD = {
 
 @dataclass
 class FakeCluster:
-    runs_containers: bool
     state_dir: Path
     kubeconfig: Path = Path("/state/kubeconfig")
+
+
+@dataclass
+class FakeConnection:
+    """What opskit.clusters.connect returns: kubectl, the suite's cluster, containers or not."""
+
+    runs_containers: bool
+    state_dir: Path
+    kube: Kube = KUBE
+
+    @property
+    def cluster(self):
+        return FakeCluster(self.state_dir)
 
 
 @pytest.fixture
@@ -168,7 +180,7 @@ def test_root_is_outside_what_it_renders_so_it_cannot_undo_its_override(cfg):
 def test_bootstrap_applies_exactly_one_object(cfg, tmp_path):
     kubectl, applied = fake_kubectl()
     with shell.recorder({"kubectl": kubectl}):
-        name = argocd.bootstrap(cfg, FakeCluster(True, tmp_path), KUBE)
+        name = argocd.bootstrap(cfg, FakeConnection(True, tmp_path))
     assert name == "gitops-lab"
     ((argv, stdin),) = applied
     assert argv == (*BASE, *APPLY[:4], "-n", "argocd", "-f", "-")
@@ -178,11 +190,11 @@ def test_bootstrap_applies_exactly_one_object(cfg, tmp_path):
 def test_bootstrap_without_argocd_says_how_to_install_and_applies_nothing(cfg, tmp_path):
     kubectl, applied = fake_kubectl(crd_installed=False)
     with shell.recorder({"kubectl": kubectl}), pytest.raises(OpsError) as info:
-        argocd.bootstrap(cfg, FakeCluster(True, tmp_path), KUBE)
+        argocd.bootstrap(cfg, FakeConnection(True, tmp_path))
     assert "invoke argocd.install" in str(info.value)
     assert applied == []
     with pytest.raises(OpsError, match="local processes are not running"):
-        argocd.bootstrap(cfg, FakeCluster(False, tmp_path), KUBE)
+        argocd.bootstrap(cfg, FakeConnection(False, tmp_path))
 
 
 def test_unreachable_cluster_is_not_mistaken_for_a_missing_argocd(cfg):
@@ -330,3 +342,17 @@ def test_a_pid_file_naming_someone_elses_process_is_not_ours(tmp_path):
     assert local.running() == {}
     local.stop(report=lambda _l: None)  # signals nothing, removes the folder
     assert not local.home.exists()
+
+
+def test_addon_kinds_the_cluster_does_not_serve_are_excluded_not_failed(release):
+    assert argocd_install.absent_groups({"v1", "apps/v1"}) == ("monitoring.coreos.com",)
+    assert argocd_install.absent_groups({"monitoring.coreos.com/v1"}) == ()
+    objects = argocd_install.local_objects(release, "argocd", ("monitoring.coreos.com",))
+    cm = next(o for o in objects if o["kind"] == "ConfigMap")
+    assert yaml.safe_load(cm["data"]["resource.exclusions"])[-1] == {
+        "apiGroups": ["monitoring.coreos.com"],
+        "kinds": ["*"],
+        "clusters": ["*"],
+    }
+    plain = argocd_install.local_objects(release, "argocd")
+    assert "resource.exclusions" not in next(o for o in plain if o["kind"] == "ConfigMap")["data"]
