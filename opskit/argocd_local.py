@@ -88,6 +88,7 @@ class LocalArgoCD:
             Daemon("redis", _exe("redis-server"), (
                 "--bind", "127.0.0.1", "--port", str(ports["redis"]), "--save", "",
                 "--appendonly", "no", "--dir", str(self.home / "tmp"), "--protected-mode", "no",
+                "--set-proc-title", "no",  # its title rewrite would overwrite our marker
             ), port="redis"),
             Daemon("git", str(Path(_git_exec_path()) / "git-daemon"), (
                 "--listen=127.0.0.1", f"--port={ports['git']}", "--reuseaddr", "--export-all",
@@ -214,7 +215,7 @@ def _exe(name: str) -> str:
     found = tools.which(name)
     if found is None:
         raise OpsError(f"`{name}` not found", tools.install_hint(name))
-    return str(Path(found).resolve())
+    return str(Path(found).absolute())  # not resolved: redis-server is a link named by role
 
 
 def _git_exec_path() -> str:
