@@ -1,33 +1,38 @@
 """GitOps Lab tasks: `invoke --list` shows them; one module per namespace in opskit/tasks."""
 
-from importlib import import_module
-
 from invoke import Collection
 
-NAMESPACES = (
-    "config",
-    "tools",
-    "cluster",
-    "manifests",
-    "secrets",
-    "certs",
-    "image",
-    "argocd",
-    "monitoring",
-    "lint",
-    "app",
+from opskit.tasks import (
+    app,
+    argocd,
+    certs,
+    clean,
+    cluster,
+    config,
+    deploy,
+    doctor,
+    image,
+    lint,
+    manifests,
+    monitoring,
+    release,
+    secrets,
+    tools,
 )
-TOP_LEVEL = {
-    "doctor": "doctor",
-    "deploy": "deploy",
-    "rollback": "deploy",
-    "release": "release",
-    "clean": "clean",
-}
 
-ns = Collection()
-for name in NAMESPACES:
-    ns.add_collection(Collection.from_module(import_module(f"opskit.tasks.{name}"), name=name))
-for task_name, module in TOP_LEVEL.items():
-    ns.add_task(getattr(import_module(f"opskit.tasks.{module}"), task_name))
+ns = Collection(doctor.doctor, deploy.deploy, deploy.rollback, release.release, clean.clean)
+for module in (
+    config,
+    tools,
+    cluster,
+    manifests,
+    secrets,
+    certs,
+    image,
+    argocd,
+    monitoring,
+    lint,
+    app,
+):
+    ns.add_collection(Collection.from_module(module))
 ns.configure({"run": {"echo": False}})

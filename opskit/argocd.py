@@ -23,7 +23,7 @@ NOT_INSTALLED_HINT = "install it first: `invoke argocd.install`"
 
 def _run(step: shell.Step, dry_run: bool) -> shell.Result:
     """A mutating step, or its dry-run line."""
-    return shell.run_step(step)
+    return shell.run_step(step, dry_run=dry_run)
 
 
 def local(cfg: Any, cluster: Any) -> argocd_local.LocalArgoCD:

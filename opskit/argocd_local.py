@@ -166,16 +166,19 @@ class LocalArgoCD:
 
     def start(self, root: Path, report=print, dry_run: bool = False) -> dict[str, int]:
         """Start what is not running yet; wait until each listens. Returns the ports."""
-        ports = self.choose_ports() if not dry_run else self.ports() or dict.fromkeys(PORTS, 0)
+        if dry_run:
+            ports = self.ports() or dict.fromkeys(PORTS, 0)
+        else:
+            ports = self.choose_ports()
+            for folder in ("run", "logs", "tmp", "bin", "tls", "ssh", "gnupg", "gpg"):
+                (self.home / folder).mkdir(parents=True, exist_ok=True)
+            self._write_helpers()
         up = self.running()
-        for folder in ("run", "logs", "tmp", "bin", "tls", "ssh", "gnupg", "gpg"):
-            (self.home / folder).mkdir(parents=True, exist_ok=True)
-        self._write_helpers()
         for daemon in self.daemons(root, ports):
             if daemon.name in up:
                 continue
             report(f"starting {daemon.name} (log: {self.logfile(daemon.name)})")
-            shell.run_step(self.start_step(daemon))
+            shell.run_step(self.start_step(daemon), dry_run=dry_run)
             if not dry_run:
                 self._wait_listening(daemon, ports[daemon.port])
         return ports
@@ -199,7 +202,7 @@ class LocalArgoCD:
         wrapper = self.home / "bin" / "git-verify-wrapper.sh"
         _write_exe(wrapper, '#!/bin/sh\nexec git verify-commit "$@" 2>&1\n')
 
-    def stop(self, report=print) -> None:
+    def stop(self, report=print, dry_run: bool = False) -> None:
         """Stop our processes (only those provably ours) and remove the state folder."""
         if not self.home.exists():
             return
@@ -207,8 +210,9 @@ class LocalArgoCD:
             if (pid := self.pid(name)) is not None:
                 report(f"stopping ArgoCD's {name}")
                 exe = os.readlink(f"/proc/{pid}/exe")  # start-stop-daemon checks it again
-                shell.run_step(self.stop_step(name, exe))
-        shutil.rmtree(self.home, ignore_errors=True)
+                shell.run_step(self.stop_step(name, exe), dry_run=dry_run)
+        if not dry_run:
+            shutil.rmtree(self.home, ignore_errors=True)
 
 
 def _exe(name: str) -> str:

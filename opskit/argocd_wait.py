@@ -103,7 +103,7 @@ def refresh(kube: Kube, namespace: str, name: str, dry_run: bool = False) -> she
         "-p", json.dumps(REFRESH, separators=(",", ":")), what=f"refresh {name}",
         mutates=True, timeout=30,
     )  # fmt: skip
-    shell.run_step(step)
+    shell.run_step(step, dry_run=dry_run)
     return step
 
 

@@ -33,7 +33,7 @@ def cert_paths(cfg, overlay) -> tuple[Path, Path]:
     return folder / CERT_NAME, folder / KEY_NAME
 
 
-def _mkcert(cfg, *args: str, what: str, stores: str | None = None) -> None:
+def _mkcert(cfg, *args: str, what: str, dry_run: bool, stores: str | None = None) -> None:
     env = {"CAROOT": str(caroot(cfg))}
     if stores is not None:
         env["TRUST_STORES"] = stores
@@ -41,21 +41,23 @@ def _mkcert(cfg, *args: str, what: str, stores: str | None = None) -> None:
         ["mkcert", *args],
         env=env,
         mutates=True,
+        dry_run=dry_run,
         timeout=60,
         what=what,
         hint="see `invoke doctor` for mkcert",
     )
 
 
-def init_ca(cfg, trust: bool = False) -> bool:
+def init_ca(cfg, trust: bool = False, dry_run: bool = False) -> bool:
     """Create the project CA if missing (True when created); `trust` installs it system-wide."""
     created = not ca_file(cfg).is_file()
-    if created and not shell.is_dry_run():
+    if created and not dry_run:
         caroot(cfg).mkdir(mode=0o700, parents=True, exist_ok=True)
     if trust:
-        _mkcert(cfg, "-install", what="install the project CA into the trust stores")
+        what = "install the project CA into the trust stores"
+        _mkcert(cfg, "-install", what=what, dry_run=dry_run)
     elif created:  # `-install` with no enabled trust store only creates the CA
-        _mkcert(cfg, "-install", what="create the project CA", stores="none")
+        _mkcert(cfg, "-install", what="create the project CA", dry_run=dry_run, stores="none")
     return created
 
 
@@ -100,14 +102,14 @@ def cert_hosts(cert: Path) -> set[str]:
     }
 
 
-def issue(cfg, overlay, force: bool = False) -> CertStatus:
+def issue(cfg, overlay, force: bool = False, dry_run: bool = False) -> CertStatus:
     """(Re)issue the overlay's certificate when missing, stale, mismatched or --force."""
-    init_ca(cfg)
+    init_ca(cfg, dry_run=dry_run)
     current = status(cfg, overlay) if ca_file(cfg).is_file() else CertStatus(False, "no CA yet")
     if current.fresh and not force:
         return current
     cert, key = cert_paths(cfg, overlay)
-    if not shell.is_dry_run():
+    if not dry_run:
         cert.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     _mkcert(
         cfg,
@@ -117,23 +119,24 @@ def issue(cfg, overlay, force: bool = False) -> CertStatus:
         str(key),
         *overlay.hosts,
         what=f"issue the {overlay.name} certificate",
+        dry_run=dry_run,
     )
     return CertStatus(False, "forced" if current.fresh else current.reason)
 
 
-def tls_secret(cfg, overlay) -> bytes:
+def tls_secret(cfg, overlay, dry_run: bool = False) -> bytes:
     """What deploy applies: the overlay's certificate (issued or renewed first if needed) as
     the `api-tls` Secret, in memory."""
-    issue(cfg, overlay)
-    return tls_secret_manifest(cfg, overlay)
+    issue(cfg, overlay, dry_run=dry_run)
+    return tls_secret_manifest(cfg, overlay, dry_run)
 
 
-def tls_secret_manifest(cfg, overlay) -> bytes:
+def tls_secret_manifest(cfg, overlay, dry_run: bool = False) -> bytes:
     """Secret `api-tls` (kubernetes.io/tls) for the overlay, built in memory from the current
     certificate; its key is registered for redaction. Issue first with `issue()`."""
     cert, key = cert_paths(cfg, overlay)
     if not (cert.is_file() and key.is_file()):
-        if shell.is_dry_run():
+        if dry_run:  # the certificate would be issued first
             return _manifest(cfg, overlay, b"<certificate>", b"<key>")
         raise OpsError(
             f"no certificate for overlay {overlay.name!r}",

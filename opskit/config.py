@@ -13,7 +13,9 @@ from typing import Any, Literal
 from opskit import paths
 from opskit.errors import ConfigError
 
-PROVIDERS = ("auto", "kwok", "k3d", "minikube")
+# the one list of cluster providers (opskit/clusters/ has a module for each but auto)
+Provider = Literal["auto", "kwok", "k3d", "minikube"]
+PROVIDERS: tuple[str, ...] = typing.get_args(Provider)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class Minikube:
 
 @dataclass(frozen=True)
 class Cluster:
-    provider: Literal["auto", "kwok", "k3d", "minikube"] = "auto"
+    provider: Provider = "auto"
     name: str = "gitops-lab"
     nodes: int = 1
     kwok: Kwok = field(default_factory=Kwok)

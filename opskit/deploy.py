@@ -6,15 +6,14 @@ secrets, TLS) is built; apply is one server-side apply fed from memory through s
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from opskit import gitinfo, manifests, paths, rollback, rollout, shell, tools
+from opskit.clusters.connect import Connection
 from opskit.config import Config, Overlay
-from opskit.errors import OpsError
+from opskit.errors import CommandFailed, OpsError
 from opskit.kube import FIELD_MANAGER, Kube, api_versions
 
 INSTALLS = {
@@ -27,13 +26,20 @@ Notify = Callable[[str], None]
 @dataclass(frozen=True)
 class Plan:
     overlay: Overlay
-    kube: Kube
+    target: Connection
     image: str
     objects: list[dict]  # rendered, validated, served by the cluster
     unserved: list[str]  # `Kind/name: reason; install` lines
     private: list[bytes]  # decrypted Secrets and the TLS Secret, in memory only
-    runs_containers: bool
     before: dict[str, rollout.Workload]  # the workloads as they were (empty for a dry run)
+
+    @property
+    def kube(self) -> Kube:
+        return self.target.kube
+
+    def documents(self) -> list[bytes]:
+        """Everything the apply sends, as documents (the private ones stay in memory)."""
+        return [manifests.dump(self.objects).encode(), *self.private]
 
     def apply_step(self) -> shell.Step:
         payload = "---\n".join([manifests.dump(self.objects), *(d.decode() for d in self.private)])
@@ -54,45 +60,27 @@ class Plan:
         )
 
 
-def preflight(cfg: Config, overlay: Overlay, context: str | None) -> tuple[Kube, bool]:
-    """Tools, then the kube context the overlay allows, then a reachable API server."""
-    tools.require("git", "kubectl", "sops")
-    kube, runs_containers = target(cfg, context)
-    if kube.context not in overlay.contexts:
-        raise OpsError(
-            f"kube context {kube.context!r} is not allowed for overlay {overlay.name} "
-            f"(allowed: {', '.join(overlay.contexts)})",
-            f"add it to overlays.{overlay.name}.contexts in opskit.yaml, or pass --context",
-        )
-    return kube, runs_containers
-
-
-def target(cfg: Config, context: str | None) -> tuple[Kube, bool]:
-    """kubectl bound to the configured cluster, or to `context`: a cluster the suite started
-    (its own kubeconfig) or one from the user's kubeconfig."""
+def preflight(cfg: Config, overlay: Overlay, context: str | None) -> Connection:
+    """Tools, then the kube context the overlay allows (clusters.connect)."""
     from opskit import clusters
 
-    cluster = clusters.current(cfg)
-    if context is None or context == cluster.context:
-        return Kube(cluster.kubeconfig, cluster.context), cluster.runs_containers
-    own = clusters.state_dir_of(context) / "kubeconfig"
-    default = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or Path.home() / ".kube/config"
-    return Kube(own if own.is_file() else default, context), not context.startswith("kwok-")
+    tools.require("git", "kubectl", "sops")
+    return clusters.connect(cfg, overlay, context)
 
 
 def build_plan(
     cfg: Config,
     overlay: Overlay,
-    kube: Kube,
-    runs_containers: bool,
+    target: Connection,
     allow_dirty: bool,
     notify: Notify,
-    snapshot: bool = True,
+    dry_run: bool = False,
 ) -> Plan:
     """Everything before the first write: any failure here leaves the cluster untouched.
 
     The independent parts (render + validate, decrypt, TLS, API discovery) run at once:
-    each is mostly waiting on a tool process.
+    each is mostly waiting on a tool process. A dry run writes nothing (no render cache,
+    no certificate) and reads no workload snapshot.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -105,12 +93,13 @@ def build_plan(
         protected=overlay.protected,
         what=f"deploy to {overlay.name}",
     )
+    kube = target.kube
     with ThreadPoolExecutor(max_workers=4) as pool:
-        rendered = pool.submit(_render_valid, cfg, overlay, tag.value)
-        private = pool.submit(secrets.decrypt_overlay, cfg, overlay)
-        tls = pool.submit(certs.tls_secret, cfg, overlay) if overlay.hosts else None
+        rendered = pool.submit(_render_valid, cfg, overlay, tag.value, not dry_run)
+        private = pool.submit(secrets.decrypted_secrets, cfg, overlay)
+        tls = pool.submit(certs.tls_secret, cfg, overlay, dry_run) if overlay.hosts else None
         versions = pool.submit(api_versions, kube)
-        before = pool.submit(rollout.snapshot, kube, overlay.namespace) if snapshot else None
+        before = None if dry_run else pool.submit(rollout.snapshot, kube, overlay.namespace)
         objects, docs = rendered.result(), private.result()
         served, unserved = split_served(versions.result(), objects)
         if tls is not None and any(o["kind"] == "Ingress" for o in objects):
@@ -118,22 +107,13 @@ def build_plan(
     _check_private(cfg, overlay, docs)
     _report_unserved(overlay, unserved, notify)
     image = f"{cfg.app.image}:{tag.value}"
-    return Plan(
-        overlay,
-        kube,
-        image,
-        served,
-        unserved,
-        docs,
-        runs_containers,
-        before.result() if before else {},
-    )
+    return Plan(overlay, target, image, served, unserved, docs, before.result() if before else {})
 
 
-def _render_valid(cfg: Config, overlay: Overlay, tag: str) -> list[dict]:
+def _render_valid(cfg: Config, overlay: Overlay, tag: str, cached: bool) -> list[dict]:
     from opskit import validate
 
-    objects = manifests.render_overlay(cfg, overlay, tag=tag, cached=True)
+    objects = manifests.render_overlay(cfg, overlay, tag=tag, cached=cached)
     problems = validate.validate_objects(cfg, overlay, objects)
     if problems:
         raise OpsError(
@@ -197,29 +177,32 @@ def deploy(
     dry_run: bool = False,
     allow_dirty: bool = False,
     notify: Notify = print,
-) -> None:
+) -> dict[str, rollout.Workload]:
+    """Deploy the overlay; returns the workloads as they run afterwards (empty for a dry run,
+    which prints the apply it would run and changes nothing anywhere)."""
     overlay = cfg.overlay(name)
-    kube, runs_containers = preflight(cfg, overlay, context)
+    target = preflight(cfg, overlay, context)
     if dry_run:
-        plan = build_plan(cfg, overlay, kube, runs_containers, allow_dirty, notify, False)
-        _announce(cfg, plan, notify)
-        shell.run_step(plan.apply_step())
-        return
+        plan = build_plan(cfg, overlay, target, allow_dirty, notify, dry_run=True)
+        _announce(cfg, plan, notify, dry_run=True)
+        shell.run_step(plan.apply_step(), dry_run=True)
+        return {}
     from opskit import lock as locking
 
     # one deploy per overlay and cluster at a time; other clusters are not blocked
-    lock = paths.state_dir() / "locks" / f"deploy-{kube.context}-{overlay.name}.lock"
+    lock = paths.state_dir() / "locks" / f"deploy-{target.context}-{overlay.name}.lock"
     with locking.exclusive(lock, wait=timeout, what=f"a deploy to {overlay.name}", notify=notify):
-        plan = build_plan(cfg, overlay, kube, runs_containers, allow_dirty, notify)
+        plan = build_plan(cfg, overlay, target, allow_dirty, notify)
         _announce(cfg, plan, notify)
         final = _apply_and_wait(plan, timeout, notify)
     _summary(plan, final, notify)
+    return final
 
 
-def _announce(cfg: Config, plan: Plan, notify: Notify) -> None:
+def _announce(cfg: Config, plan: Plan, notify: Notify, dry_run: bool = False) -> None:
     """Ship the image where the cluster runs containers; say what is about to happen."""
-    if plan.runs_containers:
-        _ship_image(cfg, plan, notify)
+    if plan.target.runs_containers:
+        _ship_image(cfg, plan, notify, dry_run)
     else:
         notify(
             f"image {plan.image}: not built (this cluster simulates pods and runs no "
@@ -231,21 +214,33 @@ def _announce(cfg: Config, plan: Plan, notify: Notify) -> None:
     )
 
 
-def _ship_image(cfg: Config, plan: Plan, notify: Notify) -> None:
-    from opskit import clusters, image
+def _ship_image(cfg: Config, plan: Plan, notify: Notify, dry_run: bool) -> None:
+    """Build the image if missing and load it into the target cluster (the one `--context`
+    named); a cluster the suite did not start pulls it from the registry instead."""
+    from opskit import image
 
     ref = image.ImageRef(*plan.image.rsplit(":", 1))
     if not image.exists_locally(ref):
         notify(f"building {ref}")
-        shell.run_step(image.build_step(cfg, ref, gitinfo.head(cfg.root)))
-    clusters.current(cfg).load_image(str(ref))
+        shell.run_step(image.build_step(cfg, ref, gitinfo.head(cfg.root)), dry_run=dry_run)
+    if plan.target.cluster is None:
+        notify(f"{plan.kube.context} pulls {ref} from its registry (`invoke image.push`)")
+        return
+    plan.target.cluster.load_image(str(ref), dry_run=dry_run)
 
 
 def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> dict[str, rollout.Workload]:
-    """Apply, then wait for what changed; returns the workloads' state when it is known."""
+    """Apply, then wait for what changed; returns the workloads' state when it is known.
+    A rejected apply or a failed rollout puts every object back as it was (restore)."""
+    from opskit import restore
+
     namespace, before = plan.overlay.namespace, plan.before
     started = time.monotonic()
-    applied = shell.run_step(plan.apply_step()).stdout
+    previous = restore.capture(plan.kube, plan.documents())
+    try:
+        applied = shell.run_step(plan.apply_step()).stdout
+    except CommandFailed as failed:
+        rollback.after_failed_apply(plan.kube, plan.overlay, before, previous, failed, notify)
     after = rollout.unchanged(before, applied)
     if after is None:  # something is new or changed: read its live state
         after = rollout.snapshot(plan.kube, namespace)
@@ -260,7 +255,7 @@ def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> dict[str, rol
     try:
         return rollout.wait(plan.kube, namespace, todo, timeout, notify, first=after)
     except rollout.RolloutFailed as failed:
-        rollback.after_failed_deploy(plan.kube, plan.overlay, before, todo, failed, notify)
+        rollback.after_failed_deploy(plan.kube, plan.overlay, before, previous, failed, notify)
 
 
 def _summary(plan: Plan, now: dict[str, rollout.Workload], notify: Notify) -> None:

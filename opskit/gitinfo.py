@@ -17,11 +17,13 @@ class Tag:
     dirty: bool
 
 
-def _git(root: Path, *args: str, mutates: bool = False) -> str:
+def _git(root: Path, *args: str, mutates: bool = False, dry_run: bool = False) -> str:
     return shell.run(
         ["git", "-C", str(root), *args],
+        env={"GIT_OPTIONAL_LOCKS": "0"},  # `git status` then reads the index, never rewrites it
         timeout=30,
         mutates=mutates,
+        dry_run=dry_run,
         hint="is this a git checkout? (`git status`)",
     ).stdout
 
@@ -71,8 +73,8 @@ def image_tag(root: Path, length: int, *, allow_dirty: bool, protected: bool, wh
     return Tag(f"{commit[:length]}-dirty-{dirt_hash(root)}", commit, dirty=True)
 
 
-def commit_paths(root: Path, paths: list[Path], message: str) -> None:
+def commit_paths(root: Path, paths: list[Path], message: str, dry_run: bool = False) -> None:
     """Stage exactly these paths and commit them with the given message."""
     rel = [str(p.relative_to(root)) for p in paths]
-    _git(root, "add", "--", *rel, mutates=True)
-    _git(root, "commit", "--quiet", "-m", message, "--", *rel, mutates=True)
+    _git(root, "add", "--", *rel, mutates=True, dry_run=dry_run)
+    _git(root, "commit", "--quiet", "-m", message, "--", *rel, mutates=True, dry_run=dry_run)

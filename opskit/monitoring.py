@@ -59,10 +59,10 @@ def install_step(cfg: Any, kube: Kube) -> shell.Step:
     )
 
 
-def install(cfg: Any, kube: Kube) -> shell.Step:
+def install(cfg: Any, kube: Kube, dry_run: bool = False) -> shell.Step:
     """Install or upgrade Prometheus; returns the step run."""
     step = install_step(cfg, kube)
-    shell.run_step(step)
+    shell.run_step(step, dry_run=dry_run)
     return step
 
 

@@ -129,24 +129,32 @@ def cleanup_steps(p: Plan) -> list[shell.Step]:
 
 
 def run_tests(
-    cfg: Config, mix_args: tuple[str, ...] = (), *, run_id: str | None = None, wait: float = 60
+    cfg: Config,
+    mix_args: tuple[str, ...] = (),
+    *,
+    run_id: str | None = None,
+    wait: float = 60,
+    dry_run: bool = False,
 ) -> shell.Result:
     """Set up, wait for PostgreSQL, run `mix test`; always clean up. The Result carries the
     test output and exit code (raise with `check` once it is shown)."""
     p = plan(cfg, run_id)
     try:
         for step in setup_steps(p):
-            shell.run_step(step)
-        wait_for_postgres(p, wait)
-        return shell.run_step(mix_test_step(p, mix_args), check=False)
+            shell.run_step(step, dry_run=dry_run)
+        wait_for_postgres(p, wait, dry_run=dry_run)
+        return shell.run_step(mix_test_step(p, mix_args), check=False, dry_run=dry_run)
     finally:
         for step in cleanup_steps(p):
-            shell.run_step(step, check=False)
+            shell.run_step(step, check=False, dry_run=dry_run)
 
 
-def wait_for_postgres(p: Plan, seconds: float, interval: float = 1.0) -> None:
+def wait_for_postgres(
+    p: Plan, seconds: float, interval: float = 1.0, dry_run: bool = False
+) -> None:
     deadline = time.monotonic() + seconds
-    while shell.run_step(postgres_ready_step(p), check=False).returncode != 0:
+    ready = postgres_ready_step(p)
+    while shell.run_step(ready, check=False, dry_run=dry_run).returncode != 0:
         if time.monotonic() >= deadline:
             raise OpsError(
                 f"PostgreSQL ({p.postgres}) not ready after {seconds:g}s",

@@ -72,7 +72,7 @@ def push_argv(root: Path, revision: str) -> tuple[str, ...]:
     return ("git", "push", REMOTE, f"HEAD:{branch}")
 
 
-def release(cfg: Any, overlay_name: str, *, push: bool = False) -> Release:
+def release(cfg: Any, overlay_name: str, *, push: bool = False, dry_run: bool = False) -> Release:
     """Pin the overlay to HEAD's image tag, commit only that file, push if asked."""
     overlay = cfg.overlay(overlay_name)
     kustomization = overlay.path / "kustomization.yaml"
@@ -82,10 +82,10 @@ def release(cfg: Any, overlay_name: str, *, push: bool = False) -> Release:
     commit = gitinfo.head(cfg.root)
     tag = commit[: cfg.app.tag_length]
     message = commit_message(cfg, overlay, tag)
-    changed = pin(cfg, overlay, tag)
+    changed = pin(cfg, overlay, tag, dry_run)
     if changed:
-        gitinfo.commit_paths(cfg.root, [kustomization], message)
-        if not shell.is_dry_run():
+        gitinfo.commit_paths(cfg.root, [kustomization], message, dry_run)
+        if not dry_run:
             verify_commit(cfg.root, kustomization, cfg.app.name, tag)
     argv = push_argv(cfg.root, cfg.project.revision)
     if push:
@@ -93,6 +93,7 @@ def release(cfg: Any, overlay_name: str, *, push: bool = False) -> Release:
             list(argv),
             cwd=str(cfg.root),
             mutates=True,
+            dry_run=dry_run,
             timeout=120,
             hint=f"push by hand: `{' '.join(argv)}`",
         )
@@ -109,13 +110,13 @@ def release(cfg: Any, overlay_name: str, *, push: bool = False) -> Release:
     )
 
 
-def pin(cfg: Any, overlay: Any, tag: str) -> bool:
+def pin(cfg: Any, overlay: Any, tag: str, dry_run: bool = False) -> bool:
     """Write the tag into the overlay's kustomization (only reported under dry-run);
     False when it already pins that tag."""
     from opskit import manifests
 
-    change = manifests.set_image(cfg, overlay, tag, dry_run=shell.is_dry_run())
-    if change.changed and shell.is_dry_run():
+    change = manifests.set_image(cfg, overlay, tag, dry_run=dry_run)
+    if change.changed and dry_run:
         print(
             f"[dry-run] pin {cfg.app.name} to {cfg.app.image}:{tag} in "
             f"{change.path.relative_to(cfg.root)} (was {change.old})",

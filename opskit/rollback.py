@@ -1,46 +1,73 @@
-"""Rolling workloads back: after a failed deploy, and on request (`invoke rollback`)."""
+"""Rolling back: after a failed deploy (every object as it was), and on request
+(`invoke rollback`: one workload to an earlier revision)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import NoReturn
 
-from opskit import rollout
+from opskit import restore, rollout, tools
 from opskit.config import Config, Overlay
-from opskit.errors import OpsError
+from opskit.errors import CommandFailed, OpsError
 from opskit.kube import Kube, api_versions
 
 Notify = Callable[[str], None]
+RESTORE_WAIT = 120.0
 
 
 def after_failed_deploy(
     kube: Kube,
     overlay: Overlay,
-    before: dict[str, rollout.Workload],
-    todo: list[rollout.Workload],
+    workloads: dict[str, rollout.Workload],
+    previous: restore.Before,
     failed: rollout.RolloutFailed,
     notify: Notify,
 ) -> NoReturn:
-    """Report why, return every changed workload to its previous revision, raise."""
-    namespace = overlay.namespace
-    notify(rollout.diagnostics(kube, namespace, failed.workload))
-    undone = []
-    for workload in todo:
-        previous = before.get(workload.ref)
-        if previous is None or previous.revision is None:
-            notify(f"{workload.ref}: new in this deploy, no previous revision to roll back to")
-            continue
-        notify(f"rolling back {workload.ref} to revision {previous.revision}")
-        rollout.undo(kube, namespace, workload, previous.revision)
-        undone.append(workload)
-    if undone:
-        rollout.wait(kube, namespace, undone, 120, notify)
+    """Report why, put every object the deploy changed back as it was, wait for the
+    workloads that were ready before, raise."""
+    notify(rollout.diagnostics(kube, overlay.namespace, failed.workload))
+    put_back = _undo(kube, overlay, workloads, previous, notify)
     raise OpsError(
         f"deploy to {overlay.name} failed: {failed}",
-        "rolled back the changed workloads; see the diagnostics above"
-        if undone
+        f"restored the {len(put_back)} object(s) it had changed or created; see the "
+        "diagnostics above"
+        if put_back
         else "see the diagnostics above",
     )
+
+
+def after_failed_apply(
+    kube: Kube,
+    overlay: Overlay,
+    workloads: dict[str, rollout.Workload],
+    previous: restore.Before,
+    failed: CommandFailed,
+    notify: Notify,
+) -> NoReturn:
+    """The server rejected part of the apply: what it had already taken is put back."""
+    reason = (failed.stderr_tail.strip().splitlines() or [str(failed.returncode)])[-1]
+    notify(f"the API server rejected the apply: {reason}")
+    put_back = _undo(kube, overlay, workloads, previous, notify)
+    raise OpsError(
+        f"apply to {overlay.name} rejected by the API server: {reason}",
+        f"restored the {len(put_back)} object(s) of the plan as they were; fix the object "
+        "named above and deploy again",
+    )
+
+
+def _undo(
+    kube: Kube,
+    overlay: Overlay,
+    workloads: dict[str, rollout.Workload],
+    previous: restore.Before,
+    notify: Notify,
+) -> list[str]:
+    put_back = restore.undo(kube, previous, notify)
+    restored = {ref.lower() for ref in put_back}
+    back = [w for w in workloads.values() if w.ready and w.ref in restored]
+    if back:
+        rollout.wait(kube, overlay.namespace, back, RESTORE_WAIT, notify)
+    return put_back
 
 
 def rollback(
@@ -55,10 +82,11 @@ def rollback(
     notify: Notify = print,
 ) -> None:
     """Undo a workload's rollout (to a revision, or the previous one) and wait for it."""
-    from opskit.deploy import preflight
+    from opskit import clusters
 
     overlay = cfg.overlay(name)
-    kube, _ = preflight(cfg, overlay, context)
+    tools.require("kubectl")
+    kube = clusters.connect(cfg, overlay, context).kube
     api_versions(kube)  # reachable, with the hint to start it
     current = rollout.snapshot(kube, overlay.namespace)
     if workload not in current:
@@ -69,10 +97,10 @@ def rollback(
         )
     target = current[workload]
     notify(
-        f"rolling back {target.ref} from revision {target.revision} to "
-        f"{to_revision or 'the previous revision'}"
+        f"{'would roll' if dry_run else 'rolling'} back {target.ref} from revision "
+        f"{target.revision} to {to_revision or 'the previous revision'}"
     )
-    rollout.undo(kube, overlay.namespace, target, to_revision)
+    rollout.undo(kube, overlay.namespace, target, to_revision, dry_run=dry_run)
     if not dry_run:
         rollout.wait(kube, overlay.namespace, [target], timeout, notify)
         done = rollout.snapshot(kube, overlay.namespace)[workload]

@@ -159,10 +159,22 @@ def wait(
         interval = min(interval * 1.5, 0.2)  # prompt for fast rollouts, light for slow ones
 
 
-def undo(kube: Kube, namespace: str, workload: Workload, revision: int | None) -> None:
+def undo(
+    kube: Kube, namespace: str, workload: Workload, revision: int | None, dry_run: bool = False
+) -> None:
     """`kubectl rollout undo`, to the given revision or the one before the current."""
     extra = [f"--to-revision={revision}"] if revision else []
-    kube.run("rollout", "undo", workload.ref, "-n", namespace, *extra, mutates=True, timeout=60)
+    kube.run(
+        "rollout",
+        "undo",
+        workload.ref,
+        "-n",
+        namespace,
+        *extra,
+        mutates=True,
+        dry_run=dry_run,
+        timeout=60,
+    )
 
 
 def diagnostics(kube: Kube, namespace: str, workload: Workload) -> str:

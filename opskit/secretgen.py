@@ -24,7 +24,7 @@ GENERATED = {"api-secrets": ("api", "api"), "postgres-credentials": ("postgres",
 # --- the user's key and the overlay's recipients -------------------------------------------
 
 
-def ensure_key(cfg) -> tuple[str, bool]:
+def ensure_key(cfg, dry_run: bool = False) -> tuple[str, bool]:
     """The user's public key and whether it was just created (0600, never in the repository)."""
     if mine := secrets.my_recipients():
         return mine[0], False
@@ -34,9 +34,15 @@ def ensure_key(cfg) -> tuple[str, bool]:
             f"age key location {path} is inside the repository",
             "point SOPS_AGE_KEY_FILE outside it (default ~/.config/sops/age/keys.txt)",
         )
-    if not shell.is_dry_run():
+    if not dry_run:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    shell.run(["age-keygen", "-o", str(path)], mutates=True, timeout=20, what="create age key")
+    shell.run(
+        ["age-keygen", "-o", str(path)],
+        mutates=True,
+        dry_run=dry_run,
+        timeout=20,
+        what="create age key",
+    )
     return (secrets.my_recipients() or ("<new age key>",))[0], True
 
 
@@ -45,7 +51,7 @@ def path_regex(cfg, overlay) -> str:
     return "^" + rel.replace(".", r"\.") + r"/secrets/[^/]+\.sops\.yaml$"
 
 
-def add_recipient(cfg, overlay, key: str) -> bool:
+def add_recipient(cfg, overlay, key: str, dry_run: bool = False) -> bool:
     """Add a public key to the overlay's creation rule (created if missing); False if present."""
     current = secrets.rules(cfg)
     regex = path_regex(cfg, overlay)
@@ -57,7 +63,9 @@ def add_recipient(cfg, overlay, key: str) -> bool:
         return False
     rule["age"] = [*secrets.rule_recipients(rule), key]
     config = secrets.SOPS_CONFIG
-    secrets.write_atomic(cfg.root / config, _render_rules(current), f"add {key} to {config}")
+    secrets.write_atomic(
+        cfg.root / config, _render_rules(current), f"add {key} to {config}", dry_run
+    )
     return True
 
 
@@ -137,10 +145,10 @@ class InitReport:
     notes: list[str] = field(default_factory=list)
 
 
-def init(cfg, overlay, force: bool = False) -> InitReport:
+def init(cfg, overlay, force: bool = False, dry_run: bool = False) -> InitReport:
     """Key, recipient and the overlay's generated Secrets; a second run changes nothing."""
-    key, created = ensure_key(cfg)
-    report = InitReport(key, created, add_recipient(cfg, overlay, key))
+    key, created = ensure_key(cfg, dry_run)
+    report = InitReport(key, created, add_recipient(cfg, overlay, key, dry_run))
     mine = secrets.my_recipients() or (key,)
     paths = {name: secrets.secret_path(overlay, name) for name in GENERATED}
     state = {name: _state(path, mine) for name, path in paths.items()}
@@ -152,8 +160,8 @@ def init(cfg, overlay, force: bool = False) -> InitReport:
                 "existing values were encrypted to other keys: regenerated for "
                 "the recipients in .sops.yaml (yours included)"
             )
-        _write_generated(cfg, overlay, paths, report)
-    _sync_recipients(cfg, overlay, mine, report)
+        _write_generated(cfg, overlay, paths, report, dry_run)
+    _sync_recipients(cfg, overlay, mine, report, dry_run)
     return report
 
 
@@ -175,29 +183,33 @@ def _refuse_partial_protected(cfg, overlay, state: dict, paths: dict, mine: tupl
     )
 
 
-def _write_generated(cfg, overlay, paths: dict[str, Path], report: InitReport) -> None:
+def _write_generated(
+    cfg, overlay, paths: dict[str, Path], report: InitReport, dry_run: bool
+) -> None:
     for name, values in generate_values(cfg, overlay).items():
         for value in values.values():
             shell.secret(value)
-        secrets.encrypt(cfg, paths[name], secret_manifest(cfg, overlay, name, values))
+        secrets.encrypt(cfg, paths[name], secret_manifest(cfg, overlay, name, values), dry_run)
         report.written.append(secrets.repo_rel(cfg, paths[name]))
 
 
-def _sync_recipients(cfg, overlay, mine: tuple[str, ...], report: InitReport) -> None:
+def _sync_recipients(
+    cfg, overlay, mine: tuple[str, ...], report: InitReport, dry_run: bool
+) -> None:
     """Re-encrypt files the user can open to the recipients .sops.yaml now lists."""
     wanted = set(secrets.overlay_recipients(cfg, overlay))
     for path in secrets.secret_files(overlay):
         rel = secrets.repo_rel(cfg, path)
         have = set(secrets.file_recipients(path))
         if have != wanted and have & set(mine) and rel not in report.written:
-            secrets.update_keys(cfg, path)
+            secrets.update_keys(cfg, path, dry_run)
             report.updated.append(rel)
 
 
 # --- `secrets.encrypt`: one Secret from stdin ----------------------------------------------
 
 
-def encrypt_manifest(cfg, overlay, text: str, force: bool = False) -> str:
+def encrypt_manifest(cfg, overlay, text: str, force: bool = False, dry_run: bool = False) -> str:
     """Encrypt one plaintext Secret manifest (read from stdin) into the overlay's secrets/."""
     import yaml
 
@@ -222,5 +234,5 @@ def encrypt_manifest(cfg, overlay, text: str, force: bool = False) -> str:
             f"edit it: `invoke secrets.edit --overlay {overlay.name} --name {name}`, "
             "or pass --force to replace it",
         )
-    secrets.encrypt(cfg, path, text)
+    secrets.encrypt(cfg, path, text, dry_run)
     return rel

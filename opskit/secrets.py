@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from opskit import paths, shell
@@ -79,9 +78,9 @@ def overlay_recipients(cfg, overlay) -> tuple[str, ...]:
     return rule_recipients(rule) if rule else ()
 
 
-def write_atomic(path: Path, text: str, what: str) -> None:
+def write_atomic(path: Path, text: str, what: str, dry_run: bool = False) -> None:
     """Write a (non-secret) file atomically; under dry-run only say so."""
-    if shell.is_dry_run():
+    if dry_run:
         print(f"[dry-run] {what}", file=sys.stderr)
         return
     paths.write_atomic(path, text)
@@ -121,14 +120,14 @@ def sops_step(cfg, *args: str, **options) -> shell.Step:
     return shell.Step(argv=("sops", *args), cwd=str(cfg.root), **options)
 
 
-def run_sops(cfg, *args: str, check: bool = True, **options) -> shell.Result:
-    return shell.run_step(sops_step(cfg, *args, **options), check=check)
+def run_sops(cfg, *args: str, check: bool = True, dry_run: bool = False, **options) -> shell.Result:
+    return shell.run_step(sops_step(cfg, *args, **options), check=check, dry_run=dry_run)
 
 
-def encrypt(cfg, path: Path, plaintext: str) -> None:
+def encrypt(cfg, path: Path, plaintext: str, dry_run: bool = False) -> None:
     """Encrypt a manifest held in memory through sops' stdin; only ciphertext reaches the disk."""
     rel = repo_rel(cfg, path)
-    if rule_for(cfg, rel) is None and not shell.is_dry_run():  # dry-run: rule not written
+    if rule_for(cfg, rel) is None and not dry_run:  # dry-run: the rule was not written
         raise OpsError(
             f"no creation rule in {SOPS_CONFIG} matches {rel}",
             "run `invoke secrets.init --overlay <name>` first",
@@ -139,10 +138,10 @@ def encrypt(cfg, path: Path, plaintext: str) -> None:
         *("--encrypt", "--filename-override", rel, *yaml_io, "/dev/stdin"),
         stdin=plaintext,
         mutates=True,
+        dry_run=dry_run,
         what=f"encrypt {rel}",
     )
-    if not shell.is_dry_run():
-        write_atomic(path, done.stdout, f"write {rel}")
+    write_atomic(path, done.stdout, f"write {rel}", dry_run)
 
 
 def register_values(manifest: str) -> None:
@@ -233,43 +232,24 @@ def decrypted_secrets(cfg, overlay) -> list[bytes]:
     return [decrypt(cfg, overlay, path, mine).encode() for path in files]
 
 
-decrypt_overlay = decrypted_secrets  # the name opskit.deploy calls
-
-
-def apply_steps(cfg, overlay, apply_argv: Sequence[str]) -> list[shell.Step]:
-    """One apply Step per Secret, its manifest on stdin from memory (decrypted all first)."""
-    return [
-        shell.Step(
-            argv=tuple(apply_argv),
-            stdin=manifest,
-            mutates=True,
-            what=f"apply Secrets of {overlay.name}",
-            timeout=SOPS_TIMEOUT,
-        )
-        for manifest in decrypted_secrets(cfg, overlay)
-    ]
-
-
-def decrypt_step(cfg, path: Path) -> shell.Step:
-    """`sops --decrypt <file>` as a Step, for a pipeline such as `... | kubectl apply -f -`."""
-    rel = repo_rel(cfg, path)
-    return sops_step(cfg, "--decrypt", rel, what=f"decrypt {rel}")
-
-
-def update_keys(cfg, path: Path) -> None:
+def update_keys(cfg, path: Path, dry_run: bool = False) -> None:
     """Re-encrypt the data key to exactly the recipients .sops.yaml lists for the file."""
     rel = repo_rel(cfg, path)
-    run_sops(cfg, "updatekeys", "--yes", rel, mutates=True, what="update recipients")
+    run_sops(
+        cfg, "updatekeys", "--yes", rel, mutates=True, dry_run=dry_run, what="update recipients"
+    )
 
 
-def rotate(cfg, overlay) -> list[str]:
+def rotate(cfg, overlay, dry_run: bool = False) -> list[str]:
     """New data key for every file of the overlay, encrypted to the current recipients."""
     files = secret_files(overlay)
     require_access(cfg, overlay, files, my_recipients())
     rels = [repo_rel(cfg, p) for p in files]
     for path, rel in zip(files, rels, strict=True):
-        update_keys(cfg, path)
-        run_sops(cfg, "rotate", "--in-place", rel, mutates=True, what="rotate data key")
+        update_keys(cfg, path, dry_run)
+        run_sops(
+            cfg, "rotate", "--in-place", rel, mutates=True, dry_run=dry_run, what="rotate data key"
+        )
     return rels
 
 

@@ -2,6 +2,8 @@
 
 Argument lists only (never a shell), a timeout on every call, echo, dry-run, stdin from
 memory or from another command, redaction of registered secrets, one error type.
+Dry-run is not a switch of this module: every caller passes `dry_run` down explicitly
+(from the task's flag), and a mutating step run with `dry_run=True` is printed, not run.
 Built on plumbum's command objects; stdin is written to the pipe here because plumbum's
 ``<<`` spools data through a temporary file, and secrets must never touch the disk.
 """
@@ -17,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,36 +70,26 @@ class Step:
 
 
 @dataclass
-class _Settings:
+class _Display:
+    """What is shown, never what is done: echo of every command, and the secrets to mask."""
+
     echo: bool = False
-    dry_run: bool = False
     secrets: set[str] = field(default_factory=set)
-    fakes: dict[str, Callable[[Step, bytes], Result]] | None = None
-    calls: list[tuple[str, ...]] | None = None
 
 
-_state = _Settings()
-
-
-def configure(*, echo: bool | None = None, dry_run: bool | None = None) -> None:
-    if echo is not None:
-        _state.echo = echo
-    if dry_run is not None:
-        _state.dry_run = dry_run
-
-
-def is_dry_run() -> bool:
-    return _state.dry_run
+_display = _Display()
 
 
 @contextlib.contextmanager
-def settings(*, echo: bool | None = None, dry_run: bool | None = None) -> Iterator[None]:
-    saved = (_state.echo, _state.dry_run)
-    configure(echo=echo, dry_run=dry_run)
+def echoing(echo: bool | None) -> Iterator[None]:
+    """Print every command (invoke's --echo) for the duration; None leaves it as it is."""
+    saved = _display.echo
+    if echo is not None:
+        _display.echo = echo
     try:
         yield
     finally:
-        _state.echo, _state.dry_run = saved
+        _display.echo = saved
 
 
 def secret(value: str | bytes) -> None:
@@ -105,36 +97,38 @@ def secret(value: str | bytes) -> None:
     text = value.decode() if isinstance(value, bytes) else value
     if len(text) < 4:  # masking tiny strings would garble ordinary output
         return
-    _state.secrets.add(text)
-    _state.secrets.add(base64.b64encode(text.encode()).decode())
+    _display.secrets.add(text)
+    _display.secrets.add(base64.b64encode(text.encode()).decode())
 
 
 def redact(text: str) -> str:
-    for value in sorted(_state.secrets, key=len, reverse=True):
+    for value in sorted(_display.secrets, key=len, reverse=True):
         text = text.replace(value, MASK)
     return text
 
 
 def run(argv: list[str] | tuple[str, ...], **options) -> Result:
-    """Run one command (see `Step` for the options); raise CommandFailed unless check=False."""
+    """Run one command (see `Step` for the options); raise CommandFailed unless check=False.
+    `dry_run=True` prints a mutating command instead of running it."""
     check = options.pop("check", True)
+    dry_run = options.pop("dry_run", False)
     env = options.pop("env", None) or {}
     step = Step(argv=tuple(str(a) for a in argv), env=tuple(env.items()), **options)
-    return run_step(step, check=check)
+    return run_step(step, check=check, dry_run=dry_run)
 
 
-def run_step(step: Step, *, check: bool = True) -> Result:
+def run_step(step: Step, *, check: bool = True, dry_run: bool = False) -> Result:
+    """Run a step (and the steps feeding its stdin). With `dry_run`, a chain that changes
+    something is printed as `[dry-run] ...` and not started; reads still run."""
     chain = step.chain()
-    if _state.echo or (_state.dry_run and any(s.mutates for s in chain)):
-        prefix = "[dry-run] " if _state.dry_run and any(s.mutates for s in chain) else "$ "
-        print(prefix + step.display(), file=sys.stderr, flush=True)
-    if _state.dry_run and any(s.mutates for s in chain):
+    skip = dry_run and any(s.mutates for s in chain)
+    if _display.echo or skip:
+        print(("[dry-run] " if skip else "$ ") + step.display(), file=sys.stderr, flush=True)
+    if skip:
         return Result(0, "", "")
     try:
         if step.interactive:
             result, failed = _run_interactive(step)
-        elif _state.fakes is not None and any(_tool(s) in _state.fakes for s in chain):
-            result, failed = _run_with_fakes(chain)
         else:
             result, failed = _run_chain(chain)
     except _Timeout as exc:
@@ -268,51 +262,3 @@ def _failure(step: Step, result: Result) -> CommandFailed:
         stderr_tail=redact(tail),
         hint=step.hint,
     )
-
-
-Fake = tuple[int, str, str] | Callable[[tuple[str, ...], bytes], tuple[int, str, str]]
-
-
-@contextlib.contextmanager
-def recorder(fakes: dict[str, Fake]) -> Iterator[list[tuple[str, ...]]]:
-    """Replace the named tools (those that cannot run here) with canned results.
-
-    Other tools still run for real. Yields the list of every faked argv, in call order.
-    A fake is a (returncode, stdout, stderr) tuple or a callable (argv, stdin) -> tuple.
-    """
-    saved = (_state.fakes, _state.calls)
-    calls: list[tuple[str, ...]] = []
-    _state.fakes = {name: _as_callable(fake) for name, fake in fakes.items()}
-    _state.calls = calls
-    try:
-        yield calls
-    finally:
-        _state.fakes, _state.calls = saved
-
-
-def _as_callable(fake: Fake) -> Callable[[Step, bytes], Result]:
-    def call(step: Step, stdin: bytes) -> Result:
-        code, out, err = fake(step.argv, stdin) if callable(fake) else fake
-        return Result(code, out, err)
-
-    return call
-
-
-def _run_with_fakes(chain: list[Step]) -> tuple[Result, Step | None]:
-    """Run a pipeline one step at a time, faked tools answered from the recorder."""
-    data = chain[0].stdin if isinstance(chain[0].stdin, bytes | str) else b""
-    data = data.encode() if isinstance(data, str) else data
-    result = Result(0, "", "")
-    for step in chain:
-        fake = _state.fakes.get(_tool(step))
-        if fake is not None:
-            _state.calls.append(step.argv)
-            result = fake(step, data)
-        else:
-            proc = _popen(_resolve(step), step, subprocess.PIPE)
-            ((out, err),) = _collect([proc], data, step.timeout)
-            result = Result(proc.returncode, out, err)
-        if result.returncode != 0:
-            return result, step
-        data = result.stdout.encode()
-    return result, None

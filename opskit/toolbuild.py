@@ -226,8 +226,10 @@ def install(
     names: tuple[str, ...] = (),
     force: bool = False,
     report: Callable[[str], None] = print,
+    dry_run: bool = False,
 ) -> list[Outcome]:
-    """Make every selected tool present at its pinned version; return what was done."""
+    """Make every selected tool present at its pinned version; return what was done.
+    A dry run prints the builds it would run and writes nothing (no stamp, no lock)."""
     tools_dir = paths.root() / "tools"
     plans = [(tool, pinned_version(tool, pins, tools_dir)) for tool in select(names)]
     plans = [(tool, version, input_key(tool, version, tools_dir)) for tool, version in plans]
@@ -236,7 +238,7 @@ def install(
         return [Outcome(tool.name, version, "up to date") for tool, version, _k in plans]
     guard = (
         contextlib.nullcontext()
-        if shell.is_dry_run()
+        if dry_run
         else lock.exclusive(
             stamp_file().with_name("install.lock"),
             wait=BUILD_TIMEOUT,
@@ -246,7 +248,8 @@ def install(
     )
     with guard:  # two installs at once would race on the same binaries
         return [
-            _ensure(tool, version, key, force, tools_dir, report) for tool, version, key in plans
+            _ensure(tool, version, key, force, tools_dir, report, dry_run)
+            for tool, version, key in plans
         ]
 
 
@@ -257,10 +260,15 @@ def _ensure(
     force: bool,
     tools_dir: Path,
     report: Callable[[str], None],
+    dry_run: bool,
 ) -> Outcome:
     stamp = read_stamp()  # re-read: a concurrent install may have just built it
     if not force and up_to_date(tool, key, stamp):
         return Outcome(tool.name, version, "up to date")
+    if dry_run:
+        report(f"{tool.name} {version}: would build from tools/{tool.module_dir}")
+        shell.run(tool.argv(version, paths.tools_bin() / tool.name), mutates=True, dry_run=True)
+        return Outcome(tool.name, version, "would build")
     outcome = _provide(tool, version, tools_dir, report)
     if outcome.action in ("built", "linked"):
         source = {
@@ -274,7 +282,7 @@ def _ensure(
 
 def _provide(tool: GoTool, version: str, tools_dir: Path, report: Callable[[str], None]) -> Outcome:
     target = paths.tools_bin() / tool.name
-    found = None if shell.is_dry_run() else on_path(tool, version)
+    found = on_path(tool, version)
     if found is not None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.unlink(missing_ok=True)
@@ -285,8 +293,6 @@ def _provide(tool: GoTool, version: str, tools_dir: Path, report: Callable[[str]
     started = time.monotonic()
     _build(tool, version, tools_dir, target, report)
     seconds = time.monotonic() - started
-    if shell.is_dry_run():
-        return Outcome(tool.name, version, "would build")
     got = reported_version(tool.name, str(target))
     if got != version.lstrip("v"):
         target.unlink(missing_ok=True)
@@ -323,8 +329,7 @@ def _build(
             hint=f"the Go build of {tool.name} failed; `go version` must be at least "
             f"the `go` line of tools/{tool.module_dir}/go.mod",
         )
-        if not shell.is_dry_run():
-            os.replace(partial, target)
+        os.replace(partial, target)
     finally:
         done.set()
         partial.unlink(missing_ok=True)

@@ -11,12 +11,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def _clean_shell_state():
-    """Secrets, echo and dry-run never leak from one test into another."""
-    saved = set(shell._state.secrets)
-    with shell.settings(echo=False, dry_run=False):
+    """Registered secrets and echo never leak from one test into another."""
+    saved = set(shell._display.secrets)
+    with shell.echoing(False):
         yield
-    shell._state.secrets.clear()
-    shell._state.secrets.update(saved)
+    shell._display.secrets.clear()
+    shell._display.secrets.update(saved)
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """Local clusters: one module per provider behind one interface (`base.Cluster`).
 
 `get(cfg, provider, name)` builds a provider's cluster; `auto` picks k3d or minikube when
-a Docker engine answers, else the embedded kwok cluster. `current(cfg)` is the cluster
-the other tasks (deploy, argocd, ...) talk to.
+a Docker engine answers, else the embedded kwok cluster. `connect(cfg, overlay, context)`
+is the one way every other task (deploy, rollback, argocd, monitoring, status, ...) reaches
+a cluster: it picks the target, its kubeconfig, and enforces the overlay's allowed contexts.
 """
 
 from __future__ import annotations
@@ -10,28 +11,34 @@ from __future__ import annotations
 from typing import Any
 
 from opskit.clusters.base import Cluster, Status, docker_answers, state_dir_of
+from opskit.clusters.connect import Connection, connect, owner_of
+from opskit.config import PROVIDERS
 from opskit.errors import OpsError
-
-PROVIDERS = ("auto", "kwok", "k3d", "minikube")
 
 __all__ = [
     "PROVIDERS",
     "Cluster",
+    "Connection",
     "Status",
     "choose",
+    "connect",
     "current",
     "get",
+    "owner_of",
+    "provider_classes",
     "resolve_provider",
     "state_dir_of",
 ]
 
 
-def _classes() -> dict[str, type[Cluster]]:
+def provider_classes() -> dict[str, type[Cluster]]:
+    """Every provider, by name (the names opskit.yaml's cluster.provider takes, less auto)."""
     from opskit.clusters.k3d import K3dCluster
     from opskit.clusters.kwok import KwokCluster
     from opskit.clusters.minikube import MinikubeCluster
 
-    return {"kwok": KwokCluster, "k3d": K3dCluster, "minikube": MinikubeCluster}
+    classes = {"kwok": KwokCluster, "k3d": K3dCluster, "minikube": MinikubeCluster}
+    return classes
 
 
 def choose(report=print) -> str:
@@ -52,9 +59,8 @@ def choose(report=print) -> str:
 
 def _remembered(name: str) -> str | None:
     """The provider `cluster.up` chose for `auto` last time, if that cluster still exists."""
-    for provider in ("kwok", "k3d", "minikube"):
-        context = {"kwok": f"kwok-{name}", "k3d": f"k3d-{name}", "minikube": name}[provider]
-        if (state_dir_of(context) / "kubeconfig").is_file():
+    for provider, cls in provider_classes().items():
+        if (state_dir_of(cls.context_for(name)) / "kubeconfig").is_file():
             return provider
     return None
 
@@ -81,7 +87,7 @@ def resolve_provider(
 def get(cfg: Any, provider: str | None = None, name: str | None = None, report=print) -> Cluster:
     """The cluster of `provider` (default: opskit.yaml cluster.provider) named `name`."""
     resolved = resolve_provider(cfg, provider, name, report=report)
-    return _classes()[resolved](cfg, name or cfg.cluster.name)
+    return provider_classes()[resolved](cfg, name or cfg.cluster.name)
 
 
 def _quiet(_message: str) -> None:

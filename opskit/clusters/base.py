@@ -63,6 +63,7 @@ class Cluster(ABC):
     provider: ClassVar[str]
     runs_containers: ClassVar[bool]
     tools_needed: ClassVar[tuple[str, ...]]
+    context_prefix: ClassVar[str]  # the provider names its kube context <prefix><name>
 
     def __init__(self, cfg: Any, name: str | None = None) -> None:
         self.cfg = cfg
@@ -73,10 +74,23 @@ class Cluster(ABC):
                 "use 1-40 lowercase letters, digits and '-' (e.g. gitops-lab)",
             )
 
+    @classmethod
+    def context_for(cls, name: str) -> str:
+        """The kube context this provider gives a cluster called `name`."""
+        return f"{cls.context_prefix}{name}"
+
+    @classmethod
+    def name_in(cls, context: str) -> str | None:
+        """The cluster name inside one of this provider's contexts (None: not one of them)."""
+        name = context.removeprefix(cls.context_prefix)
+        if not context.startswith(cls.context_prefix) or not NAME_PATTERN.match(name):
+            return None
+        return name
+
     @property
-    @abstractmethod
     def context(self) -> str:
         """The kube context name in this cluster's kubeconfig."""
+        return self.context_for(self.name)
 
     @property
     def state_dir(self) -> Path:
@@ -90,11 +104,11 @@ class Cluster(ABC):
         return Kube(self.kubeconfig, self.context)
 
     @abstractmethod
-    def up(self, report=print) -> Status:
+    def up(self, report=print, dry_run: bool = False) -> Status:
         """Create (or resume) the cluster; a no-op when it already runs."""
 
     @abstractmethod
-    def down(self, report=print) -> None:
+    def down(self, report=print, dry_run: bool = False) -> None:
         """Delete the cluster and everything `up` created; a no-op when absent."""
 
     @abstractmethod
@@ -102,7 +116,7 @@ class Cluster(ABC):
         """Inspect without changing anything."""
 
     @abstractmethod
-    def load_image(self, image: str) -> None:
+    def load_image(self, image: str, dry_run: bool = False) -> None:
         """Make a locally built image available to the cluster's nodes."""
 
     @abstractmethod

@@ -14,10 +14,7 @@ class K3dCluster(Cluster):
     provider = "k3d"
     runs_containers = True
     tools_needed = ("docker", "k3d", "kubectl")
-
-    @property
-    def context(self) -> str:
-        return f"k3d-{self.name}"
+    context_prefix = "k3d-"
 
     @property
     def registry(self) -> str:
@@ -46,7 +43,7 @@ class K3dCluster(Cluster):
             "--wait",
         ]
 
-    def up(self, report=print) -> Status:
+    def up(self, report=print, dry_run: bool = False) -> Status:
         require_docker(self.provider)
         self.preflight()
         current = self.status()
@@ -55,6 +52,7 @@ class K3dCluster(Cluster):
             shell.run(
                 ["k3d", "cluster", "start", self.name, "--wait"],
                 mutates=True,
+                dry_run=dry_run,
                 timeout=CREATE_TIMEOUT,
             )
         elif current.state == "absent":
@@ -65,32 +63,36 @@ class K3dCluster(Cluster):
             shell.run(
                 self.create_argv(),
                 mutates=True,
+                dry_run=dry_run,
                 timeout=CREATE_TIMEOUT,
                 hint=f"see `docker ps -a --filter name=k3d-{self.name}`; "
                 "`invoke cluster.down` cleans up",
             )
         else:
             report(f"k3d cluster {self.name} already running (context {self.context})")
-        self._write_kubeconfig()
+        self._write_kubeconfig(dry_run)
         return self.status()
 
-    def _write_kubeconfig(self) -> None:
-        if not shell.is_dry_run():
+    def _write_kubeconfig(self, dry_run: bool) -> None:
+        if not dry_run:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         shell.run(
             ["k3d", "kubeconfig", "write", self.name, "--output", str(self.kubeconfig)],
             mutates=True,
+            dry_run=dry_run,
             timeout=60,
         )
 
-    def down(self, report=print) -> None:
+    def down(self, report=print, dry_run: bool = False) -> None:
         require_docker(self.provider)
         if self.status().state == "absent":
             report(f"k3d cluster {self.name} is not there: nothing to delete")
         else:
             report(f"deleting k3d cluster {self.name} and its registry")
-            shell.run(["k3d", "cluster", "delete", self.name], mutates=True, timeout=300)
-        if not shell.is_dry_run():
+            shell.run(
+                ["k3d", "cluster", "delete", self.name], mutates=True, dry_run=dry_run, timeout=300
+            )
+        if not dry_run:
             self._forget()
 
     def status(self) -> Status:
@@ -104,10 +106,11 @@ class K3dCluster(Cluster):
         nodes = ready_nodes(self.kube()) if self.kubeconfig.exists() else ()
         return self._status("running", nodes)
 
-    def load_image(self, image: str) -> None:
+    def load_image(self, image: str, dry_run: bool = False) -> None:
         shell.run(
             ["k3d", "image", "import", image, "--cluster", self.name],
             mutates=True,
+            dry_run=dry_run,
             timeout=600,
             hint="build the image first: `invoke image.build`",
         )

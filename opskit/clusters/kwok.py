@@ -56,10 +56,7 @@ class KwokCluster(Cluster):
     provider = "kwok"
     runs_containers = False
     tools_needed = ("kwokctl", "kwok", *CONTROL_PLANE, "kubectl")
-
-    @property
-    def context(self) -> str:
-        return f"kwok-{self.name}"
+    context_prefix = "kwok-"
 
     @property
     def workdir(self) -> Path:
@@ -127,12 +124,14 @@ class KwokCluster(Cluster):
             "2m",
         )
 
-    def up(self, report=print) -> Status:
+    def up(self, report=print, dry_run: bool = False) -> Status:
         current = self.status()
         if current.running and len(current.nodes) >= self.cfg.cluster.nodes:
             report(f"kwok cluster {self.name} already running (context {self.context})")
             return current
         self.preflight()
+        if dry_run:
+            return self._plan_up(current, report)
         if current.state == "stopped":
             self._restart(report)
         created = current.state == "absent"
@@ -145,10 +144,23 @@ class KwokCluster(Cluster):
             self._scale_nodes(report)
             self.kube().run("apply", "-f", "-", stdin=STORAGE_CLASS, mutates=True, timeout=30)
         except (OpsError, KeyboardInterrupt):
-            if created and not shell.is_dry_run():
+            if created:
                 self.down(report=lambda _msg: None)  # leave nothing half-created
             raise
         return self.status()
+
+    def _plan_up(self, current: Status, report) -> Status:
+        """What `up` would run, printed; nothing started, nothing written."""
+        if current.state == "absent":
+            self._check_port()
+            report(f"would start kwok cluster {self.name}")
+            shell.run(self.create_argv(), env=self._env(), mutates=True, dry_run=True)
+        else:
+            report(f"would restart stopped kwok cluster {self.name}")
+            for verb in ("stop", "start"):
+                shell.run(self.kwokctl(verb, "cluster"), mutates=True, dry_run=True)
+        shell.run(self._scale_argv(), mutates=True, dry_run=True)
+        return current
 
     def _restart(self, report) -> None:
         """Processes gone (a reboot, a kill): stop what is left, start all again; the
@@ -168,7 +180,7 @@ class KwokCluster(Cluster):
         import time
 
         deadline = time.monotonic() + seconds
-        while not shell.is_dry_run() and not self._ready():
+        while not self._ready():
             if time.monotonic() > deadline:
                 raise OpsError(
                     f"kwok cluster {self.name}: apiserver not ready after {seconds:g}s",
@@ -193,9 +205,8 @@ class KwokCluster(Cluster):
             f"starting kwok cluster {self.name} (etcd, kube-apiserver, "
             "kube-controller-manager, kube-scheduler, kwok)"
         )
-        if not shell.is_dry_run():
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            self.config_file.write_text(self.config_text())
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(self.config_text())
         shell.run(
             self.create_argv(),
             env=self._env(),
@@ -208,7 +219,7 @@ class KwokCluster(Cluster):
         count = self.cfg.cluster.nodes
         report(f"scaling to {count} simulated node(s)")
         shell.run(
-            self.kwokctl("scale", "node", "--replicas", str(count)),
+            self._scale_argv(),
             env=self._env(),
             mutates=True,
             timeout=60,
@@ -223,21 +234,25 @@ class KwokCluster(Cluster):
             timeout=150,
         )
 
-    def down(self, report=print) -> None:
+    def _scale_argv(self) -> list[str]:
+        return self.kwokctl("scale", "node", "--replicas", str(self.cfg.cluster.nodes))
+
+    def down(self, report=print, dry_run: bool = False) -> None:
         if not self.cluster_dir.exists() and not self.state_dir.exists():
             report(f"kwok cluster {self.name} is not there: nothing to delete")
             return
         volumes = self._volume_folders()
-        self._stop_argocd(report)
+        self._stop_argocd(report, dry_run)
         if self.cluster_dir.exists():
             report(f"deleting kwok cluster {self.name}")
             shell.run(
                 self.kwokctl("delete", "cluster", "--kubeconfig", str(self.kubeconfig)),
                 env=self._env(),
                 mutates=True,
+                dry_run=dry_run,
                 timeout=120,
             )
-        if shell.is_dry_run():
+        if dry_run:
             return
         shutil.rmtree(self.cluster_dir, ignore_errors=True)
         for folder in volumes:
@@ -249,12 +264,11 @@ class KwokCluster(Cluster):
         self._forget()
         report(f"kwok cluster {self.name} deleted")
 
-    def _stop_argocd(self, report) -> None:
+    def _stop_argocd(self, report, dry_run: bool) -> None:
         """ArgoCD's local processes (`invoke argocd.install`) go with the cluster."""
         from opskit import argocd_local
 
-        if not shell.is_dry_run():
-            argocd_local.LocalArgoCD(self.state_dir, self.kubeconfig).stop(report=report)
+        argocd_local.LocalArgoCD(self.state_dir, self.kubeconfig).stop(report, dry_run=dry_run)
 
     def _volume_folders(self) -> list[Path]:
         """Folders of the volumes the hostPath provisioner made (when the cluster answers)."""
@@ -283,7 +297,7 @@ class KwokCluster(Cluster):
             )
         return self._status("running", ready_nodes(self.kube()))
 
-    def load_image(self, image: str) -> None:
+    def load_image(self, image: str, dry_run: bool = False) -> None:
         """kwok runs no containers: pods only reference images, so there is nothing to load."""
 
     def ingress_address(self) -> str:

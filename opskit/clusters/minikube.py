@@ -15,10 +15,7 @@ class MinikubeCluster(Cluster):
     provider = "minikube"
     runs_containers = True
     tools_needed = ("docker", "minikube", "kubectl")
-
-    @property
-    def context(self) -> str:
-        return self.name  # minikube names the context after the profile
+    context_prefix = ""  # minikube names the context after the profile
 
     def _env(self) -> dict[str, str]:
         """minikube writes the context into $KUBECONFIG: point it at the suite's file."""
@@ -49,7 +46,7 @@ class MinikubeCluster(Cluster):
             "all",
         ]
 
-    def up(self, report=print) -> Status:
+    def up(self, report=print, dry_run: bool = False) -> Status:
         require_docker(self.provider)
         self.preflight()
         current = self.status()
@@ -57,18 +54,19 @@ class MinikubeCluster(Cluster):
             report(f"minikube profile {self.name} already running (context {self.context})")
             return current
         report(f"starting minikube profile {self.name} (ingress + registry addons)")
-        if not shell.is_dry_run():
+        if not dry_run:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         shell.run(
             self.start_argv(),
             env=self._env(),
             mutates=True,
+            dry_run=dry_run,
             timeout=START_TIMEOUT,
             hint=f"see `minikube logs --profile {self.name}`; `invoke cluster.down` cleans up",
         )
         return self.status()
 
-    def down(self, report=print) -> None:
+    def down(self, report=print, dry_run: bool = False) -> None:
         if self.status().state == "absent":
             report(f"minikube profile {self.name} is not there: nothing to delete")
         else:
@@ -77,9 +75,10 @@ class MinikubeCluster(Cluster):
                 ["minikube", "delete", "--profile", self.name],
                 env=self._env(),
                 mutates=True,
+                dry_run=dry_run,
                 timeout=300,
             )
-        if not shell.is_dry_run():
+        if not dry_run:
             self._forget()
 
     def status(self) -> Status:
@@ -101,10 +100,11 @@ class MinikubeCluster(Cluster):
         nodes = ready_nodes(self.kube()) if self.kubeconfig.exists() else ()
         return self._status("running", nodes)
 
-    def load_image(self, image: str) -> None:
+    def load_image(self, image: str, dry_run: bool = False) -> None:
         shell.run(
             ["minikube", "image", "load", image, "--profile", self.name],
             mutates=True,
+            dry_run=dry_run,
             timeout=600,
             hint="build the image first: `invoke image.build`",
         )

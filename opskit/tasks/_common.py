@@ -13,13 +13,15 @@ from invoke import Exit
 PREFIX = "opskit"
 OVERLAY_HELP = "overlay name from opskit.yaml (e.g. dev, prod)"
 DRY_RUN_HELP = "print the exact commands that would change something, and change nothing"
+CONTEXT_HELP = "kube context (default: the configured cluster's); must be one the overlay allows"
 
 
 def opskit_task(body: Callable[..., Any]) -> Callable[..., Any]:
     """Run a task body with the suite's conventions.
 
     Expected failures (OpsError) print one line and exit 1; Ctrl-C exits 130; a bug prints
-    its traceback and exits 3. invoke's --dry and --echo reach the command layer.
+    its traceback and exits 3. invoke's --dry sets the task's own `dry_run` flag, which the
+    task passes down explicitly; --echo prints every command.
     """
 
     @functools.wraps(body)
@@ -31,7 +33,7 @@ def opskit_task(body: Callable[..., Any]) -> Callable[..., Any]:
         if "dry_run" in kwargs:
             kwargs["dry_run"] = dry
         try:
-            with shell.settings(echo=bool(c.config.run.echo) or None, dry_run=dry):
+            with shell.echoing(bool(c.config.run.echo) or None):
                 return body(c, *args, **kwargs)
         except OpsError as exc:
             print(f"{PREFIX}: error: {exc}", file=sys.stderr)
@@ -60,11 +62,12 @@ def load_config(c) -> Any:
     return cached
 
 
-def cluster_kube(cfg) -> Any:
-    """kubectl bound to the configured cluster (its own kubeconfig and context)."""
+def connect(cfg, overlay, context: str | None) -> Any:
+    """The one way a task reaches a cluster (opskit.clusters.connect): kubeconfig, context,
+    and the overlay's allow-list (any overlay's, for platform tasks without one)."""
     from opskit import clusters
 
-    return clusters.current(cfg).kube()
+    return clusters.connect(cfg, overlay, context)
 
 
 def say(message: str) -> None:

@@ -22,7 +22,7 @@ def test_in_docker(c, args="", dry_run=False):
 
     if not dry_run:
         tools.require("docker")
-    result = phoenix.run_tests(load_config(c), tuple(shlex.split(args)))
+    result = phoenix.run_tests(load_config(c), tuple(shlex.split(args)), dry_run=dry_run)
     print(result.stdout, end="")
     print(result.stderr, end="", file=sys.stderr)
     phoenix.check(result)

@@ -17,7 +17,9 @@ def init(c, trust=False, dry_run=False):
     from opskit import certs
 
     cfg = load_config(c)
-    created = certs.init_ca(cfg, trust=trust)
+    created = certs.init_ca(cfg, trust=trust, dry_run=dry_run)
+    if dry_run:
+        return say("dry run: nothing was changed")
     say(
         f"CA {'created' if created else 'exists'}: {certs.ca_file(cfg)}"
         + (" (installed into the trust stores)" if trust else "")
@@ -38,9 +40,11 @@ def issue(c, overlay="dev", force=False, dry_run=False):
 
     cfg = load_config(c)
     ov = cfg.overlay(overlay)
-    result = certs.issue(cfg, ov, force=force)
+    result = certs.issue(cfg, ov, force=force, dry_run=dry_run)
     cert, _ = certs.cert_paths(cfg, ov)
-    if result.fresh:
+    if dry_run and not result.fresh:
+        say(f"would issue {cert} for {', '.join(ov.hosts)} ({result.reason}); nothing changed")
+    elif result.fresh:
         say(f"{cert} is valid for {', '.join(ov.hosts)}; nothing to do")
     else:
         say(f"issued {cert} for {', '.join(ov.hosts)} ({result.reason})")

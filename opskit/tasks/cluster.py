@@ -22,9 +22,9 @@ def up(c, provider=None, name=None, dry_run=False):
 
     started = time.monotonic()
     cluster = _cluster(c, provider, name)
-    status = cluster.up(report=say)
+    status = cluster.up(report=say, dry_run=dry_run)
     if dry_run:
-        return
+        return say("dry run: nothing was started or written")
     say(
         f"cluster {cluster.name} ({cluster.provider}) {status.state} in "
         f"{time.monotonic() - started:.1f}s; ready nodes: {', '.join(status.nodes) or 'none'}"
@@ -36,7 +36,7 @@ def up(c, provider=None, name=None, dry_run=False):
 @opskit_task
 def down(c, provider=None, name=None, dry_run=False):
     """Delete the cluster and every process and file `cluster.up` created; idempotent."""
-    _cluster(c, provider, name).down(report=say)
+    _cluster(c, provider, name).down(report=say, dry_run=dry_run)
 
 
 @task(default=True, help={"provider": PROVIDER_HELP, "name": NAME_HELP})

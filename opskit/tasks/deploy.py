@@ -2,9 +2,14 @@
 
 from invoke import task
 
-from opskit.tasks._common import DRY_RUN_HELP, OVERLAY_HELP, load_config, opskit_task, say
-
-CONTEXT_HELP = "kube context (default: the configured cluster's); must be one the overlay allows"
+from opskit.tasks._common import (
+    CONTEXT_HELP,
+    DRY_RUN_HELP,
+    OVERLAY_HELP,
+    load_config,
+    opskit_task,
+    say,
+)
 
 
 @task(
@@ -18,7 +23,7 @@ CONTEXT_HELP = "kube context (default: the configured cluster's); must be one th
 )
 @opskit_task
 def deploy(c, overlay="dev", context=None, timeout=300, dry_run=False, allow_dirty=False):
-    """Deploy an overlay: tag by HEAD, render, validate, apply, wait; roll back on failure."""
+    """Deploy an overlay: tag by HEAD, render, validate, apply, wait; restore on failure."""
     from opskit import deploy as pipeline
 
     pipeline.deploy(

@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from opskit.tasks._common import DRY_RUN_HELP, load_config, opskit_task, say
+from opskit.tasks._common import CONTEXT_HELP, DRY_RUN_HELP, connect, load_config, opskit_task, say
 
 DIRTY_HELP = "allow uncommitted changes (tag <sha>-dirty-<hash>)"
 FORCE_HELP = "run even when the cluster runs no containers (kwok)"
@@ -18,17 +18,16 @@ def _ref(c, allow_dirty):
     return cfg, image.ImageRef(cfg.app.image, tag.value), tag.commit
 
 
-def _needs_containers(cfg, force):
-    from opskit import clusters
-
-    cluster = clusters.current(cfg)
-    if not cluster.runs_containers and not force:
+def _needs_containers(cfg, force, context=None):
+    """The connection to the target cluster, or None (said why) when it runs no containers."""
+    target = connect(cfg, None, context)
+    if not target.runs_containers and not force:
         say(
-            f"skipped: cluster {cluster.context} runs no containers (kwok); pass --force to "
+            f"skipped: cluster {target.context} runs no containers (kwok); pass --force to "
             "build anyway"
         )
         return None
-    return cluster
+    return target
 
 
 @task(help={"allow_dirty": DIRTY_HELP, "dry_run": DRY_RUN_HELP, "force": FORCE_HELP})
@@ -41,8 +40,8 @@ def build(c, allow_dirty=False, dry_run=False, force=False):
     if _needs_containers(cfg, force) is None:
         return
     tools.require("docker")
-    shell.run_step(image.build_step(cfg, ref, commit))
-    say(f"built {ref}")
+    shell.run_step(image.build_step(cfg, ref, commit), dry_run=dry_run)
+    say(f"would build {ref}" if dry_run else f"built {ref}")
 
 
 @task(help={"allow_dirty": DIRTY_HELP, "dry_run": DRY_RUN_HELP})
@@ -53,17 +52,31 @@ def push(c, allow_dirty=False, dry_run=False):
 
     _, ref, _ = _ref(c, allow_dirty)
     tools.require("docker")
-    shell.run_step(image.push_step(ref))
-    say(f"pushed {ref}")
+    shell.run_step(image.push_step(ref), dry_run=dry_run)
+    say(f"would push {ref}" if dry_run else f"pushed {ref}")
 
 
-@task(help={"allow_dirty": DIRTY_HELP, "dry_run": DRY_RUN_HELP, "force": FORCE_HELP})
+@task(
+    help={
+        "allow_dirty": DIRTY_HELP,
+        "dry_run": DRY_RUN_HELP,
+        "force": FORCE_HELP,
+        "context": CONTEXT_HELP,
+    }
+)
 @opskit_task
-def load(c, allow_dirty=False, dry_run=False, force=False):
+def load(c, allow_dirty=False, dry_run=False, force=False, context=None):
     """Load <image>:<commit> into the current k3d or minikube cluster."""
+    from opskit.errors import OpsError
+
     cfg, ref, _ = _ref(c, allow_dirty)
-    cluster = _needs_containers(cfg, force)
-    if cluster is None:
+    target = _needs_containers(cfg, force, context)
+    if target is None:
         return
-    cluster.load_image(str(ref))
-    say(f"loaded {ref} into {cluster.context}")
+    if target.cluster is None:
+        raise OpsError(
+            f"{target.context} is not a cluster this suite started: nothing to load into",
+            "push the image to a registry it pulls from: `invoke image.push`",
+        )
+    target.cluster.load_image(str(ref), dry_run=dry_run)
+    say(f"would load {ref}" if dry_run else f"loaded {ref} into {target.context}")

@@ -3,9 +3,10 @@
 from invoke import task
 
 from opskit.tasks._common import (
+    CONTEXT_HELP,
     DRY_RUN_HELP,
     OVERLAY_HELP,
-    cluster_kube,
+    connect,
     load_config,
     opskit_task,
     say,
@@ -81,15 +82,15 @@ def set_image(c, overlay=None, tag=None, dry_run=False):
         say(f"pinned {cfg.app.image}:{tag} in {where} (was {change.old})")
 
 
-@task(help={"overlay": OVERLAY_HELP, "tag": TAG_HELP})
+@task(help={"overlay": OVERLAY_HELP, "tag": TAG_HELP, "context": CONTEXT_HELP})
 @opskit_task
-def diff(c, overlay="dev", tag=None):
+def diff(c, overlay="dev", tag=None, context=None):
     """Show what applying an overlay would change in the current cluster (kubectl diff)."""
     from opskit import manifests
 
     cfg = load_config(c)
     ov = cfg.overlay(overlay)
-    kube = cluster_kube(cfg)
+    kube = connect(cfg, ov, context).kube
     result = manifests.diff(cfg, ov, kube, tag=tag)
     print(result.text, end="")
     for line in result.skipped:

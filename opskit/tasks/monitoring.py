@@ -2,17 +2,17 @@
 
 from invoke import task
 
-from opskit.tasks._common import DRY_RUN_HELP, cluster_kube, load_config, opskit_task, say
+from opskit.tasks._common import CONTEXT_HELP, DRY_RUN_HELP, connect, load_config, opskit_task, say
 
 
-@task(help={"dry_run": DRY_RUN_HELP})
+@task(help={"context": CONTEXT_HELP, "dry_run": DRY_RUN_HELP})
 @opskit_task
-def install(c, dry_run=False):
+def install(c, context=None, dry_run=False):
     """Install or upgrade kube-prometheus-stack at the pinned chart version and wait."""
     from opskit import monitoring
 
     cfg = load_config(c)
-    monitoring.install(cfg, cluster_kube(cfg))
+    monitoring.install(cfg, connect(cfg, None, context).kube, dry_run=dry_run)
     if dry_run:
         return say("dry run: nothing was changed")
     say(
@@ -21,16 +21,17 @@ def install(c, dry_run=False):
     )
 
 
-@task(default=True)
+@task(default=True, help={"context": CONTEXT_HELP})
 @opskit_task
-def status(c):
+def status(c, context=None):
     """Report the Helm release, the ServiceMonitor API and each overlay's ServiceMonitor."""
     from invoke import Exit
 
     from opskit import monitoring
 
     cfg = load_config(c)
-    checks = monitoring.status(cfg, cluster_kube(cfg), list(cfg.overlays.values()))
+    kube = connect(cfg, None, context).kube
+    checks = monitoring.status(cfg, kube, list(cfg.overlays.values()))
     for check in checks:
         print(check.line())
     if not all(check.ok for check in checks):

@@ -2,7 +2,14 @@
 
 from invoke import task
 
-from opskit.tasks._common import DRY_RUN_HELP, OVERLAY_HELP, load_config, opskit_task, say
+from opskit.tasks._common import (
+    DRY_RUN_HELP,
+    OVERLAY_HELP,
+    connect,
+    load_config,
+    opskit_task,
+    say,
+)
 
 
 @task(
@@ -22,7 +29,7 @@ def release(c, overlay="dev", push=False, watch=False, timeout=180, dry_run=Fals
 
     cfg = load_config(c)
     watching = _prepare_watch(cfg, overlay, timeout) if watch and not dry_run else None
-    result = releasing.release(cfg, overlay, push=push)
+    result = releasing.release(cfg, overlay, push=push, dry_run=dry_run)
     if not result.changed:
         say(f"{result.overlay} already pins {result.image}: nothing to commit")
     elif not dry_run:
@@ -36,10 +43,10 @@ def release(c, overlay="dev", push=False, watch=False, timeout=180, dry_run=Fals
 
 
 def _prepare_watch(cfg, overlay, timeout):
-    from opskit import argocd_watch, clusters
+    from opskit import argocd_watch
 
-    kube = clusters.current(cfg).kube()
-    return argocd_watch.prepare(cfg, kube, cfg.overlay(overlay), float(timeout))
+    ov = cfg.overlay(overlay)
+    return argocd_watch.prepare(cfg, connect(cfg, ov, None).kube, ov, float(timeout))
 
 
 def _follow(cfg, watching, result):

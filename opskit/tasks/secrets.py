@@ -20,7 +20,9 @@ def init(c, overlay="dev", force=False, dry_run=False):
     from opskit import secretgen, secrets
 
     cfg = load_config(c)
-    report = secretgen.init(cfg, cfg.overlay(overlay), force=force)
+    report = secretgen.init(cfg, cfg.overlay(overlay), force=force, dry_run=dry_run)
+    if dry_run:
+        return say("dry run: nothing was changed (the commands above are what init would run)")
     origin = f"created at {secrets.key_file()}" if report.key_created else "existing"
     say(f"age key {report.key} ({origin})")
     if report.recipient_added:
@@ -66,8 +68,11 @@ def encrypt(c, overlay="dev", force=False, dry_run=False):
             "no manifest on stdin",
             f"pipe one: `invoke secrets.encrypt --overlay {overlay} < secret.yaml`",
         )
-    rel = secretgen.encrypt_manifest(cfg, cfg.overlay(overlay), sys.stdin.read(), force=force)
-    say(f"wrote {rel} (encrypted)")
+    text = sys.stdin.read()
+    rel = secretgen.encrypt_manifest(cfg, cfg.overlay(overlay), text, force=force, dry_run=dry_run)
+    say(
+        f"would write {rel} (encrypted); nothing changed" if dry_run else f"wrote {rel} (encrypted)"
+    )
 
 
 @task(help={"overlay": OVERLAY_HELP, "dry_run": DRY_RUN_HELP})
@@ -77,8 +82,8 @@ def rotate(c, overlay="dev", dry_run=False):
     from opskit import secrets
 
     cfg = load_config(c)
-    for rel in secrets.rotate(cfg, cfg.overlay(overlay)):
-        say(f"rotated {rel}")
+    for rel in secrets.rotate(cfg, cfg.overlay(overlay), dry_run=dry_run):
+        say(f"would rotate {rel}; nothing changed" if dry_run else f"rotated {rel}")
 
 
 @task(

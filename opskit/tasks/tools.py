@@ -22,7 +22,9 @@ def install(c, only=None, force=False, dry_run=False):
     from opskit import toolbuild
 
     started = time.monotonic()
-    outcomes = toolbuild.install(load_config(c).tools, tuple(only or ()), force, report=say)
+    outcomes = toolbuild.install(
+        load_config(c).tools, tuple(only or ()), force, report=say, dry_run=dry_run
+    )
     fresh = [o for o in outcomes if o.action != "up to date"]
     if not fresh:
         say(f"all {len(outcomes)} tools up to date in .tools/bin")

@@ -101,22 +101,90 @@ def _break_readiness(project: Project) -> None:
     project.commit_all("test: a release whose pods never become ready")
 
 
-def test_never_ready_release_is_rolled_back_and_old_revision_keeps_serving(project, kube):
-    project.invoke("deploy", "--overlay=dev", "--timeout=60")  # the dry-run commit, healthy
+def _set_pool_size(project: Project, value: str) -> None:
+    """Change a value of the dev overlay's ConfigMap patch (not yet committed)."""
+    patch = project.path / "k8s" / "overlays" / "dev" / "api-config.yaml"
+    data = yaml.safe_load(patch.read_text())
+    data["data"]["POOL_SIZE"] = value
+    patch.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _pool_size(kube) -> str:
+    return kube.json("get", "configmap", "api-config", "-n", NAMESPACE)["data"]["POOL_SIZE"]
+
+
+def test_library_dry_run_applies_nothing_and_writes_nothing(project, kube, monkeypatch):
+    """`opskit.deploy.deploy(..., dry_run=True)` called as a library: no apply, no file."""
+    from opskit import config, deploy, paths
+
+    _set_pool_size(project, "42")
+    tag = project.commit_all("test: a change for the library dry run")[:12]
+    before = _api(kube)["metadata"]["resourceVersion"], _pool_size(kube)
+    for name in ("XDG_CONFIG_HOME", "SOPS_AGE_KEY_FILE"):
+        monkeypatch.setenv(name, project.env[name])
+    cache = paths.state_dir() / "cache" / "render"
+    cached = sorted(cache.glob("*")) if cache.is_dir() else []
+    tree = project.git("status", "--porcelain", "--ignored")
+    lines: list[str] = []
+    cfg = config.load(project.path / "opskit.yaml")
+    assert deploy.deploy(cfg, "dev", dry_run=True, notify=lines.append) == {}
+    assert (_api(kube)["metadata"]["resourceVersion"], _pool_size(kube)) == before
+    assert tag not in json.dumps(_api(kube)["spec"]["template"])
+    assert (sorted(cache.glob("*")) if cache.is_dir() else []) == cached
+    assert project.git("status", "--porcelain", "--ignored") == tree
+    assert any(line.startswith("plan: ") for line in lines)
+
+
+def test_failed_release_restores_every_object_it_changed(project, kube):
+    """The old pods must read the old config: the ConfigMap comes back with the template."""
+    project.invoke("deploy", "--overlay=dev", "--timeout=60")  # the previous commit, healthy
     good = _api(kube)
     good_image = good["spec"]["template"]["spec"]["containers"][0]["image"]
-    good_revision = int(good["metadata"]["annotations"]["deployment.kubernetes.io/revision"])
+    good_pool = _pool_size(kube)
+    _set_pool_size(project, "77")
     _break_readiness(project)
     result = project.invoke("deploy", "--overlay=dev", "--timeout=20", ok=(1,))
     err = result.stderr.decode()
     print(err)  # quoted in the issue note: the rollback report as a user sees it
     assert "--- diagnostics for deployment/api" in err
     assert "Ready=False" in err
-    assert f"rolling back deployment/api to revision {good_revision}" in err
-    assert "opskit: error: deploy to dev failed: deployment/api did not roll out" in err
+    assert "restored" in err and "as they were before this deploy" in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("opskit: error: deploy to dev failed: deployment/api did not roll out")
+    assert _pool_size(kube) == good_pool != "77"
     after = _api(kube)
     template = after["spec"]["template"]
     assert template["spec"]["containers"][0]["image"] == good_image
     assert "opskit.dev/never-ready" not in json.dumps(template["metadata"])
-    assert after["status"].get("availableReplicas") == after["spec"]["replicas"]
     kube.run("rollout", "status", "deployment/api", "-n", NAMESPACE, "--timeout=30s")
+    assert _api(kube)["status"].get("availableReplicas") == after["spec"]["replicas"]
+    project.git("revert", "--no-edit", "HEAD")  # the next tests start from a healthy commit
+
+
+def test_rejected_apply_restores_what_was_applied_before_it(project, kube):
+    """A ConfigMap change lands before the server rejects an immutable selector change: the
+    ConfigMap is put back, and the Deployment is untouched."""
+    project.invoke("deploy", "--overlay=dev", "--timeout=60")
+    good_pool, good = _pool_size(kube), _api(kube)
+    _set_pool_size(project, "88")
+    kustomization = project.path / "k8s" / "overlays" / "dev" / "kustomization.yaml"
+    data = yaml.safe_load(kustomization.read_text())
+    label = {"opskit.dev/track": "canary"}  # selector and template agree: valid offline
+    patch = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "api"},
+        "spec": {"selector": {"matchLabels": label}, "template": {"metadata": {"labels": label}}},
+    }
+    data.setdefault("patches", []).append({"patch": yaml.safe_dump(patch)})
+    kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
+    project.commit_all("test: an immutable field change the API server rejects")
+    result = project.invoke("deploy", "--overlay=dev", "--timeout=20", ok=(1,))
+    err = result.stderr.decode()
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("opskit: error: apply to dev rejected by the API server: ")
+    assert "immutable" in last and "restored the" in last
+    assert _pool_size(kube) == good_pool != "88"
+    assert _api(kube)["spec"]["selector"] == good["spec"]["selector"]
+    assert _api(kube)["metadata"]["generation"] == good["metadata"]["generation"]
+    project.git("revert", "--no-edit", "HEAD")

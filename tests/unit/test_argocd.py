@@ -12,6 +12,7 @@ import yaml
 from opskit import argocd, argocd_install, argocd_local, argocd_wait, config, shell
 from opskit.errors import OpsError
 from opskit.kube import Kube
+from tests import fakes
 
 KUBE = Kube("/state/kubeconfig", "k3d-gitops-lab")
 BASE = ("kubectl", "--kubeconfig", "/state/kubeconfig", "--context", "k3d-gitops-lab")
@@ -88,7 +89,7 @@ def fake_kubectl(crd_installed=True, items=()):
 
 def test_release_module_is_found_with_the_go_command_and_the_newer_toolchain(root):
     answer = json.dumps({"Dir": "/mod/github.com/argoproj/argo-cd/v3@v3.6.1"})
-    with shell.recorder({"go": (0, answer, "")}) as calls:
+    with fakes.recorder({"go": (0, answer, "")}) as calls:
         found = argocd_install.release_dir("v3.6.1")
     assert found == Path("/mod/github.com/argoproj/argo-cd/v3@v3.6.1")
     assert calls == [("go", "mod", "download", "-json", "github.com/argoproj/argo-cd/v3@v3.6.1")]
@@ -100,7 +101,7 @@ def test_container_cluster_gets_the_release_manifest_plus_ksops_and_the_age_key(
     key = tmp_path / "keys.txt"
     key.write_text("AGE-SECRET-KEY-1TEST\n")
     kubectl, applied = fake_kubectl()
-    with shell.recorder({"kubectl": kubectl}) as calls:
+    with fakes.recorder({"kubectl": kubectl}) as calls:
         steps = argocd_install.upstream_steps(cfg, KUBE, release, key)
         for step in steps:
             shell.run_step(step)
@@ -179,7 +180,7 @@ def test_root_is_outside_what_it_renders_so_it_cannot_undo_its_override(cfg):
 
 def test_bootstrap_applies_exactly_one_object(cfg, tmp_path):
     kubectl, applied = fake_kubectl()
-    with shell.recorder({"kubectl": kubectl}):
+    with fakes.recorder({"kubectl": kubectl}):
         name = argocd.bootstrap(cfg, FakeConnection(True, tmp_path))
     assert name == "gitops-lab"
     ((argv, stdin),) = applied
@@ -189,7 +190,7 @@ def test_bootstrap_applies_exactly_one_object(cfg, tmp_path):
 
 def test_bootstrap_without_argocd_says_how_to_install_and_applies_nothing(cfg, tmp_path):
     kubectl, applied = fake_kubectl(crd_installed=False)
-    with shell.recorder({"kubectl": kubectl}), pytest.raises(OpsError) as info:
+    with fakes.recorder({"kubectl": kubectl}), pytest.raises(OpsError) as info:
         argocd.bootstrap(cfg, FakeConnection(True, tmp_path))
     assert "invoke argocd.install" in str(info.value)
     assert applied == []
@@ -199,7 +200,7 @@ def test_bootstrap_without_argocd_says_how_to_install_and_applies_nothing(cfg, t
 
 def test_unreachable_cluster_is_not_mistaken_for_a_missing_argocd(cfg):
     refused = (1, "", "The connection to the server 127.0.0.1:6443 was refused")
-    with shell.recorder({"kubectl": refused}), pytest.raises(OpsError) as info:
+    with fakes.recorder({"kubectl": refused}), pytest.raises(OpsError) as info:
         argocd.states(cfg, KUBE)
     assert str(info.value) == (
         "cannot read the cluster at context k3d-gitops-lab: The connection to the server "
@@ -223,7 +224,7 @@ def app(sync="Synced", health="Healthy", revision="a" * 40, phase="Succeeded", r
 def test_status_table_and_json_have_revision_sync_health_and_last_operation(cfg):
     prod = {"metadata": {"name": "gitops-lab-prod"}, "operation": {"sync": {}}}
     kubectl, _ = fake_kubectl(items=[app(), prod])
-    with shell.recorder({"kubectl": kubectl}) as calls:
+    with fakes.recorder({"kubectl": kubectl}) as calls:
         rows = argocd.states(cfg, KUBE)
     assert calls[-1] == (*BASE, "get", "applications.argoproj.io", "-n", "argocd", "-o", "json")
     assert argocd.table(rows).splitlines() == [
@@ -259,7 +260,7 @@ def test_wait_reports_each_change_and_returns_at_the_revision(monkeypatch):
     answers = [app(), app("OutOfSync", "Healthy"), app("Synced", "Progressing", new, "Running"),
                app("Synced", "Healthy", new)]  # fmt: skip
     lines = []
-    with shell.recorder({"kubectl": scripted(answers)}):
+    with fakes.recorder({"kubectl": scripted(answers)}):
         state = argocd_wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 30, report=lines.append)
     assert state.revision == new
     assert lines == [
@@ -277,14 +278,14 @@ def test_wait_fails_in_one_line_naming_the_unhealthy_resource(monkeypatch):
     degraded = app(
         "Synced", "Degraded", new, resources=[{**stuck, "health": {"status": "Degraded"}}]
     )
-    with shell.recorder({"kubectl": scripted([degraded])}), pytest.raises(OpsError) as info:
+    with fakes.recorder({"kubectl": scripted([degraded])}), pytest.raises(OpsError) as info:
         argocd_wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 30, report=lambda _l: None)
     assert info.value.message == (
         "gitops-lab-dev is Degraded: Deployment gitops-lab-dev/api Degraded"
     )
     ticks = iter(range(0, 1000, 10))
     progressing = app("Synced", "Progressing", new, resources=[stuck])
-    with shell.recorder({"kubectl": scripted([progressing])}), pytest.raises(OpsError) as info:
+    with fakes.recorder({"kubectl": scripted([progressing])}), pytest.raises(OpsError) as info:
         argocd_wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 25, report=lambda _l: None,
                          clock=lambda: next(ticks))  # fmt: skip
     assert info.value.message == (
@@ -305,7 +306,7 @@ REFRESH = argocd_wait.REFRESH
 
 
 def test_refresh_is_a_hard_refresh_annotation():
-    with shell.recorder({"kubectl": (0, "", "")}) as calls:
+    with fakes.recorder({"kubectl": (0, "", "")}) as calls:
         argocd_wait.refresh(KUBE, "argocd", "gitops-lab-dev")
     assert calls == [(
         *BASE, "patch", "applications.argoproj.io", "gitops-lab-dev", "-n", "argocd",
@@ -356,3 +357,16 @@ def test_addon_kinds_the_cluster_does_not_serve_are_excluded_not_failed(release)
     }
     plain = argocd_install.local_objects(release, "argocd")
     assert "resource.exclusions" not in next(o for o in plain if o["kind"] == "ConfigMap")["data"]
+
+
+def test_install_dry_run_prints_every_change_and_runs_none(cfg, release, tmp_path, capsys,
+                                                         monkeypatch):  # fmt: skip
+    key = tmp_path / "keys.txt"
+    key.write_text("AGE-SECRET-KEY-1TEST\n")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key))
+    with fakes.recorder({"kubectl": (0, "", "")}) as calls:
+        assert argocd.install(cfg, FakeConnection(True, tmp_path), dry_run=True)
+    lines = capsys.readouterr().err.splitlines()
+    assert calls == []
+    assert len(lines) == 4 and all(line.startswith("[dry-run] kubectl ") for line in lines)
+    assert "create secret generic sops-age" in lines[1] and "AGE-SECRET-KEY" not in lines[1]

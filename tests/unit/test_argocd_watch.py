@@ -8,6 +8,7 @@ import pytest
 from opskit import argocd_wait, argocd_watch, config, release, shell
 from opskit.errors import OpsError
 from opskit.kube import Kube
+from tests import fakes
 
 KUBE = Kube("/state/kubeconfig", "kwok-gitops-lab")
 
@@ -66,7 +67,7 @@ def test_degraded_release_is_reverted_to_the_last_good_revision(repo, monkeypatc
     good = git("rev-parse", "HEAD")
     kubectl, patches = argocd_answers(git)
     lines = []
-    with shell.recorder({"kubectl": kubectl}):
+    with fakes.recorder({"kubectl": kubectl}):
         watch = argocd_watch.prepare(cfg, KUBE, cfg.overlay("dev"), 30)
         assert watch.last_good == good
         result = release.release(cfg, "dev")
@@ -93,7 +94,7 @@ def test_healthy_release_is_left_alone(repo, monkeypatch):
     cfg, git = repo
     monkeypatch.setattr(argocd_wait, "POLL_SECONDS", 0)
     kubectl, _ = argocd_answers(git, bad_health="Healthy")
-    with shell.recorder({"kubectl": kubectl}):
+    with fakes.recorder({"kubectl": kubectl}):
         watch = argocd_watch.prepare(cfg, KUBE, cfg.overlay("dev"), 30)
         result = release.release(cfg, "dev")
         state = argocd_watch.watch_release(watch, cfg.root, result, report=lambda _l: None)

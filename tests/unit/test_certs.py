@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from opskit import certs, config, shell, tools
+from tests import fakes
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = sorted(config.load(ROOT / "opskit.yaml").overlays)
@@ -60,7 +61,7 @@ def test_init_creates_a_project_ca_once_without_trusting_it(bare):
 def test_trust_installs_into_the_system_stores(bare):
     cfg = bare
     # the system trust store is outside this sandbox: assert the exact command instead
-    with shell.recorder({"mkcert": (0, "", "")}) as calls:
+    with fakes.recorder({"mkcert": (0, "", "")}) as calls:
         certs.init_ca(cfg, trust=True)
     assert calls == [("mkcert", "-install")]
 
@@ -196,5 +197,4 @@ def test_tls_secret_manifest_without_certificate_says_how(bare):
 
     with pytest.raises(OpsError, match=r"certs\.issue --overlay dev"):
         certs.tls_secret_manifest(cfg, cfg.overlay("dev"))
-    with shell.settings(dry_run=True):
-        assert b'"api-tls"' in certs.tls_secret_manifest(cfg, cfg.overlay("dev"))
+    assert b'"api-tls"' in certs.tls_secret_manifest(cfg, cfg.overlay("dev"), dry_run=True)

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opskit import clusters, config, paths, shell
+from opskit import clusters, config, paths
 from opskit.clusters import kwok, kwok_stages
 from opskit.clusters.k3d import K3dCluster
 from opskit.clusters.minikube import MinikubeCluster
 from opskit.errors import CommandFailed, OpsError
+from tests import fakes
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSIONS = {
@@ -52,8 +53,8 @@ def cfg(tmp_path, monkeypatch):
     return config.load(ROOT / "opskit.yaml")
 
 
-def _recorded(fakes):
-    return shell.recorder({name: FakeCli(answers) for name, answers in fakes.items()})
+def _recorded(answers_by_tool):
+    return fakes.recorder({name: FakeCli(answers) for name, answers in answers_by_tool.items()})
 
 
 def _actions(calls):
@@ -62,12 +63,12 @@ def _actions(calls):
 
 def test_k3d_up_creates_cluster_with_ingress_ports_and_registry(cfg):
     listed = iter(["[]", json.dumps([{"name": "gitops-lab", "serversRunning": 1}])])
-    fakes = {
+    answers = {
         "docker": {},
         "kubectl": {},
         "k3d": {("k3d", "cluster", "list"): lambda _a: (0, next(listed), "")},
     }
-    with _recorded(fakes) as calls:
+    with _recorded(answers) as calls:
         status = K3dCluster(cfg).up(report=lambda _m: None)
     kubeconfig = str(paths.root() / ".opskit" / "clusters" / "k3d-gitops-lab" / "kubeconfig")
     assert _actions(calls) == [
@@ -144,14 +145,14 @@ def test_k3d_without_docker_engine_is_one_clear_error_and_creates_nothing(cfg):
 
 
 def test_k3d_create_failure_carries_argv_and_stderr(cfg):
-    fakes = {
+    answers = {
         "docker": {},
         "k3d": {
             ("k3d", "cluster", "list"): (0, "[]", ""),
             ("k3d", "cluster", "create"): (1, "", "port 8080 taken"),
         },
     }
-    with _recorded(fakes), pytest.raises(CommandFailed) as err:
+    with _recorded(answers), pytest.raises(CommandFailed) as err:
         K3dCluster(cfg).up(report=lambda _m: None)
     assert err.value.argv[:4] == ("k3d", "cluster", "create", "gitops-lab")
     assert "port 8080 taken" in str(err.value)
@@ -165,12 +166,12 @@ def test_minikube_start_with_ingress_and_registry_addons(cfg):
             (0, json.dumps({"Host": "Running", "APIServer": "Running"}), ""),
         ]
     )
-    fakes = {
+    answers = {
         "docker": {},
         "kubectl": {},
         "minikube": {("minikube", "status"): lambda _a: next(statuses)},
     }
-    with _recorded(fakes) as calls:
+    with _recorded(answers) as calls:
         status = MinikubeCluster(cfg).up(report=lambda _m: None)
     assert _actions(calls)[1:] == [
         ("minikube", "status", "--profile", "gitops-lab", "--output", "json"),
@@ -210,10 +211,10 @@ def test_minikube_writes_its_context_to_the_suites_kubeconfig(cfg):
 def test_minikube_load_delete_and_stopped_status(cfg):
     stopped = (2, json.dumps({"Host": "Stopped", "APIServer": "Stopped"}), "")
     cluster = MinikubeCluster(cfg)
-    fakes = {
+    answers = {
         "minikube": {("minikube", "status"): stopped, ("minikube", "ip"): (0, "192.168.49.2\n", "")}
     }
-    with _recorded(fakes) as calls:
+    with _recorded(answers) as calls:
         assert cluster.status().state == "stopped"
         cluster.load_image("localhost:5000/gitops-lab/api:abc123")
         assert cluster.ingress_address() == "http://192.168.49.2"
@@ -349,7 +350,7 @@ def test_kwok_missing_binary_is_one_line_and_creates_nothing(cfg, monkeypatch):
 
 def test_kwok_down_on_nothing_is_fine(cfg):
     lines = []
-    with shell.recorder({"kwokctl": (1, "", "must not run")}) as calls:
+    with fakes.recorder({"kwokctl": (1, "", "must not run")}) as calls:
         kwok.KwokCluster(cfg, "lab").down(report=lines.append)
     assert calls == [] and lines == ["kwok cluster lab is not there: nothing to delete"]
 
@@ -357,8 +358,7 @@ def test_kwok_down_on_nothing_is_fine(cfg):
 def test_kwok_dry_run_prints_commands_and_creates_nothing(cfg, monkeypatch, capsys):
     cluster = kwok.KwokCluster(cfg, "lab")
     monkeypatch.setattr(cluster, "preflight", lambda: None)
-    with shell.settings(dry_run=True):
-        cluster.up(report=lambda _m: None)
+    cluster.up(report=lambda _m: None, dry_run=True)
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("[dry-run] kwokctl --name lab create cluster --runtime binary ")
     assert err[1] == "[dry-run] kwokctl --name lab scale node --replicas 1"
@@ -367,7 +367,7 @@ def test_kwok_dry_run_prints_commands_and_creates_nothing(cfg, monkeypatch, caps
 
 def test_kwok_runs_no_containers_so_images_need_no_loading(cfg):
     cluster = kwok.KwokCluster(cfg, "lab")
-    with shell.recorder({"docker": (1, "", "must not run")}) as calls:
+    with fakes.recorder({"docker": (1, "", "must not run")}) as calls:
         cluster.load_image("localhost:5000/gitops-lab/api:abc")
     assert calls == [] and not cluster.runs_containers and cluster.ingress_address() == ""
 

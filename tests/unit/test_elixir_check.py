@@ -4,8 +4,9 @@ import shutil
 
 import pytest
 
-from opskit import elixir_check, shell, tools
+from opskit import elixir_check, tools
 from opskit.errors import CommandFailed
+from tests import fakes
 
 pytestmark = pytest.mark.skipif(
     tools.which("elixir") is None, reason="needs elixir (apt-get install elixir)"
@@ -80,7 +81,7 @@ def test_only_elixir_sources_are_checked(app):
     (app / "_build" / "x.ex").parent.mkdir()
     (app / "_build" / "x.ex").write_text("not elixir (")
     assert not [f for f in elixir_check.sources(app) if "deps" in f.parts or "_build" in f.parts]
-    with shell.recorder({"elixir": (1, "", "must not run")}) as calls:
+    with fakes.recorder({"elixir": (1, "", "must not run")}) as calls:
         assert (
             elixir_check.check([app / "Dockerfile", app / "rel" / "overlays" / "bin" / "server"])
             == []

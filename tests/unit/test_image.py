@@ -4,6 +4,7 @@ import pytest
 
 from opskit import config, image, shell
 from opskit.errors import CommandFailed
+from tests import fakes
 
 
 @pytest.fixture
@@ -14,7 +15,7 @@ def cfg(root):
 def test_build_step_argv_labels_the_revision(cfg, root):
     ref = image.ImageRef("localhost:5000/gitops-lab/api", "0123456789ab")
     step = image.build_step(cfg, ref, "0123456789abcdef")
-    with shell.recorder({"docker": (0, "", "")}) as calls:
+    with fakes.recorder({"docker": (0, "", "")}) as calls:
         shell.run_step(step)
     assert calls == [
         (
@@ -35,7 +36,7 @@ def test_build_step_argv_labels_the_revision(cfg, root):
 def test_push_failure_carries_hint():
     step = image.push_step(image.ImageRef("localhost:5000/x", "abc"))
     with (
-        shell.recorder({"docker": (1, "", "connection refused")}),
+        fakes.recorder({"docker": (1, "", "connection refused")}),
         pytest.raises(CommandFailed) as info,
     ):
         shell.run_step(step)
@@ -45,16 +46,16 @@ def test_push_failure_carries_hint():
 
 def test_dry_run_prints_build_and_runs_nothing(cfg, capsys):
     ref = image.ImageRef("r/api", "abc")
-    with shell.recorder({"docker": (0, "", "")}) as calls, shell.settings(dry_run=True):
-        shell.run_step(image.build_step(cfg, ref, "abcdef"))
+    with fakes.recorder({"docker": (0, "", "")}) as calls:
+        shell.run_step(image.build_step(cfg, ref, "abcdef"), dry_run=True)
     assert calls == []
     assert capsys.readouterr().err.startswith("[dry-run] docker build --pull=false --label ")
 
 
 def test_exists_locally_reads_exit_code():
     ref = image.ImageRef("r/api", "abc")
-    with shell.recorder({"docker": (1, "", "No such image")}):
+    with fakes.recorder({"docker": (1, "", "No such image")}):
         assert not image.exists_locally(ref)
-    with shell.recorder({"docker": (0, "sha256:1", "")}) as calls:
+    with fakes.recorder({"docker": (0, "sha256:1", "")}) as calls:
         assert image.exists_locally(ref)
     assert calls == [("docker", "image", "inspect", "--format", "{{.Id}}", "r/api:abc")]

@@ -54,19 +54,18 @@ def env(tmp_path, monkeypatch):
 def run_flows(cfg, c, capfd) -> tuple[list[str], str]:
     """Every secret flow, echo on; returns (captured texts, show's stdout)."""
     texts = []
-    with shell.settings(echo=True):
+    with shell.echoing(True):
         secrets_tasks.init(c, overlay="dev")
         secrets_tasks.init(c, overlay="prod")
-        with shell.settings(dry_run=True):
-            secrets_tasks.init(c, overlay="dev", force=True)
+        secrets_tasks.init(c, overlay="dev", force=True, dry_run=True)
         texts.append(capfd.readouterr().out)
         secrets_tasks.show(c, overlay="dev", name="api-secrets", yes=True)
         shown = capfd.readouterr()
         texts.append(shown.err)
         manifests = secrets.decrypted_secrets(cfg, cfg.overlay("dev"))
-        for step in secrets.apply_steps(cfg, cfg.overlay("dev"), ["kubectl", "apply", "-f", "-"]):
-            with shell.settings(dry_run=True):
-                shell.run_step(step)
+        for manifest in manifests:  # an apply of them, as deploy's dry run prints it
+            apply = shell.Step(argv=("kubectl", "apply", "-f", "-"), stdin=manifest, mutates=True)
+            shell.run_step(apply, dry_run=True)
         # a failing command that echoes its stdin (the decrypted Secrets) to stderr
         failing = shell.Step(argv=("sh", "-c", "cat >&2; exit 3"), stdin=b"---\n".join(manifests))
         with pytest.raises(OpsError) as failed:

@@ -4,9 +4,10 @@ import shutil
 
 import pytest
 
-from opskit import config, monitoring, shell
+from opskit import config, monitoring
 from opskit.errors import OpsError
 from opskit.kube import Kube
+from tests import fakes
 
 KUBE = Kube("/state/kubeconfig", "k3d-gitops-lab")
 BASE = ("kubectl", "--kubeconfig", "/state/kubeconfig", "--context", "k3d-gitops-lab")
@@ -21,7 +22,7 @@ def cfg(tmp_path, root):
 
 
 def test_install_is_one_pinned_helm_upgrade_install(cfg):
-    with shell.recorder({"helm": (0, "", "")}) as calls:
+    with fakes.recorder({"helm": (0, "", "")}) as calls:
         step = monitoring.install(cfg, KUBE)
     assert calls == [
         (
@@ -52,8 +53,8 @@ def test_install_is_one_pinned_helm_upgrade_install(cfg):
 
 
 def test_install_dry_run_prints_the_helm_command(cfg, capsys):
-    with shell.recorder({"helm": (0, "", "")}) as calls, shell.settings(dry_run=True):
-        monitoring.install(cfg, KUBE)
+    with fakes.recorder({"helm": (0, "", "")}) as calls:
+        monitoring.install(cfg, KUBE, dry_run=True)
     assert calls == []
     assert capsys.readouterr().err.startswith(
         "[dry-run] helm upgrade --install kps kube-prometheus-stack --repo "
@@ -62,14 +63,14 @@ def test_install_dry_run_prints_the_helm_command(cfg, capsys):
 
 def test_missing_values_file_stops_before_helm(cfg):
     (cfg.root / "k8s" / "monitoring" / "values.yaml").unlink()
-    with shell.recorder({"helm": (0, "", "")}) as calls, pytest.raises(OpsError, match="values"):
+    with fakes.recorder({"helm": (0, "", "")}) as calls, pytest.raises(OpsError, match="values"):
         monitoring.install(cfg, KUBE)
     assert calls == []
 
 
 def test_helm_failure_is_one_actionable_error(cfg):
     with (
-        shell.recorder({"helm": (1, "", "Error: chart not found")}),
+        fakes.recorder({"helm": (1, "", "Error: chart not found")}),
         pytest.raises(OpsError) as info,
     ):
         monitoring.install(cfg, KUBE)
@@ -89,7 +90,7 @@ def fake_kubectl(served=True, releases="1 superseded\n2 deployed\n", monitors="a
 
 
 def test_status_reports_release_api_and_servicemonitors(cfg):
-    with shell.recorder({"kubectl": fake_kubectl()}) as calls:
+    with fakes.recorder({"kubectl": fake_kubectl()}) as calls:
         checks = monitoring.status(cfg, KUBE, [cfg.overlay("dev")])
     assert [c.line() for c in checks] == [
         "ok       helm release kps (kube-prometheus-stack 66.3.1): revision 2 deployed",
@@ -111,7 +112,7 @@ def test_status_reports_release_api_and_servicemonitors(cfg):
 
 
 def test_status_without_prometheus_says_how_to_install(cfg):
-    with shell.recorder({"kubectl": fake_kubectl(served=False, releases="")}):
+    with fakes.recorder({"kubectl": fake_kubectl(served=False, releases="")}):
         checks = monitoring.status(cfg, KUBE, [cfg.overlay("dev")])
     assert [c.ok for c in checks] == [False, False]
     assert all("invoke monitoring.install" in c.detail for c in checks)

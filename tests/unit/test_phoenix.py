@@ -4,6 +4,7 @@ import pytest
 
 from opskit import config, phoenix, shell
 from opskit.errors import CommandFailed, OpsError
+from tests import fakes
 
 BUILDER = "hexpm/elixir:1.14.5-erlang-25.3.2.2-debian-bookworm-20230612-slim"
 NET = "gitops-lab-phoenix-tests-t1"
@@ -70,7 +71,7 @@ def test_builder_image_is_the_dockerfiles(root):
 
 
 def test_green_run_argv_in_order(cfg, root):
-    with shell.recorder({"docker": fake_docker()}) as calls:
+    with fakes.recorder({"docker": fake_docker()}) as calls:
         result = phoenix.run_tests(cfg, ("--seed", "0"), run_id="t1")
     assert calls == [*setup_calls(), PROBE, mix_call(root, "--seed", "0"), *CLEANUP]
     assert result.returncode == 0
@@ -78,13 +79,13 @@ def test_green_run_argv_in_order(cfg, root):
 
 
 def test_waits_until_postgres_answers(cfg, root):
-    with shell.recorder({"docker": fake_docker(probe_failures=2)}) as calls:
+    with fakes.recorder({"docker": fake_docker(probe_failures=2)}) as calls:
         phoenix.run_tests(cfg, run_id="t1")
     assert calls == [*setup_calls(), PROBE, PROBE, PROBE, mix_call(root), *CLEANUP]
 
 
 def test_failing_tests_still_clean_up_and_report_the_summary(cfg, root):
-    with shell.recorder({"docker": fake_docker(fail_on=("run", "--rm"), code=2)}) as calls:
+    with fakes.recorder({"docker": fake_docker(fail_on=("run", "--rm"), code=2)}) as calls:
         result = phoenix.run_tests(cfg, run_id="t1")
     assert calls[-3:] == [mix_call(root), *CLEANUP]
     assert result.returncode == 2
@@ -94,7 +95,7 @@ def test_failing_tests_still_clean_up_and_report_the_summary(cfg, root):
 
 def test_failed_setup_cleans_up_what_it_started(cfg):
     failing = fake_docker(fail_on=("run", "--detach", "--name", f"{NET}-redis"))
-    with shell.recorder({"docker": failing}) as calls, pytest.raises(CommandFailed) as info:
+    with fakes.recorder({"docker": failing}) as calls, pytest.raises(CommandFailed) as info:
         phoenix.run_tests(cfg, run_id="t1")
     assert calls == [*setup_calls(), *CLEANUP]
     assert "docker info" in str(info.value)
@@ -102,7 +103,7 @@ def test_failed_setup_cleans_up_what_it_started(cfg):
 
 def test_postgres_never_ready_is_an_error_and_cleans_up(cfg):
     docker = fake_docker(probe_failures=10**6)
-    with shell.recorder({"docker": docker}) as calls, pytest.raises(OpsError) as info:
+    with fakes.recorder({"docker": docker}) as calls, pytest.raises(OpsError) as info:
         phoenix.run_tests(cfg, run_id="t1", wait=0)
     assert calls == [*setup_calls(), PROBE, *CLEANUP]
     assert f"docker logs {NET}-postgres" in str(info.value)
@@ -114,14 +115,14 @@ def test_interrupt_during_tests_still_cleans_up(cfg):
             raise KeyboardInterrupt
         return (0, "", "")
 
-    with shell.recorder({"docker": docker}) as calls, pytest.raises(KeyboardInterrupt):
+    with fakes.recorder({"docker": docker}) as calls, pytest.raises(KeyboardInterrupt):
         phoenix.run_tests(cfg, run_id="t1")
     assert calls[-2:] == CLEANUP
 
 
 def test_dry_run_prints_every_step_and_runs_nothing(cfg, capsys):
-    with shell.recorder({"docker": (0, "", "")}) as calls, shell.settings(dry_run=True):
-        result = phoenix.run_tests(cfg, run_id="t1")
+    with fakes.recorder({"docker": (0, "", "")}) as calls:
+        result = phoenix.run_tests(cfg, run_id="t1", dry_run=True)
     assert calls == []
     assert result.returncode == 0
     lines = capsys.readouterr().err.splitlines()

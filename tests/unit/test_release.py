@@ -82,8 +82,7 @@ def test_push_only_with_push(repo, tmp_path):
 def test_dry_run_prints_pin_commit_and_push_and_changes_nothing(repo, capsys):
     cfg, git = repo
     before = (cfg.root / "k8s/overlays/dev/kustomization.yaml").read_text()
-    with shell.settings(dry_run=True):
-        result = release.release(cfg, "dev", push=True)
+    result = release.release(cfg, "dev", push=True, dry_run=True)
     err = capsys.readouterr().err
     assert f"[dry-run] pin api to localhost:5000/gitops-lab/api:{result.tag}" in err
     assert "[dry-run] git -C" in err and "commit --quiet -m 'chore(release): deploy api" in err

@@ -14,6 +14,7 @@ from invoke import Context, Exit
 from opskit import secretgen, secrets, shell
 from opskit.errors import OpsError
 from opskit.tasks import secrets as secrets_tasks
+from tests import fakes
 from tests.unit.conftest import needs_sops
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,8 +100,7 @@ def test_init_twice_changes_nothing_unless_forced(cfg):
 
 
 def test_init_dry_run_writes_nothing(cfg, capsys):
-    with shell.settings(dry_run=True):
-        secretgen.init(cfg, cfg.overlay("dev"))
+    secretgen.init(cfg, cfg.overlay("dev"), dry_run=True)
     assert not secrets.key_file().exists()
     assert not (cfg.root / ".sops.yaml").exists()
     assert not secrets.secret_files(cfg.overlay("dev"))
@@ -128,9 +128,8 @@ def test_foreign_key_fails_with_one_line_and_nothing_is_applied(cfg, tmp_path, m
     public = encrypt_as_other(cfg, monkeypatch, tmp_path, "dev")
     secretgen.ensure_key(cfg)
     dev = cfg.overlay("dev")
-    with shell.recorder({"kubectl": (0, "", "")}) as calls, pytest.raises(OpsError) as caught:
-        for step in secrets.apply_steps(cfg, dev, ["kubectl", "apply", "-f", "-"]):
-            shell.run_step(step)
+    with fakes.recorder({"kubectl": (0, "", "")}) as calls, pytest.raises(OpsError) as caught:
+        secrets.decrypted_secrets(cfg, dev)  # what deploy decrypts before anything is applied
     assert calls == []
     message = str(caught.value)
     assert "\n" not in message
@@ -179,21 +178,6 @@ def test_decrypted_secrets_need_files(cfg):
     secretgen.ensure_key(cfg)
     with pytest.raises(OpsError, match=r"no encrypted Secrets.*secrets\.init --overlay dev"):
         secrets.decrypted_secrets(cfg, cfg.overlay("dev"))
-
-
-def test_decrypt_step_is_a_pipeline_source(cfg):
-    dev = cfg.overlay("dev")
-    secretgen.init(cfg, dev)
-    step = shell.Step(
-        argv=("kubectl", "apply", "-f", "-"),
-        stdin=secrets.decrypt_step(cfg, secrets.secret_files(dev)[0]),
-    )
-    assert step.display() == (
-        "sops --decrypt k8s/overlays/dev/secrets/api-secrets.sops.yaml | kubectl apply -f -"
-    )
-    with shell.recorder({"kubectl": lambda argv, data: (0, data.decode(), "")}):
-        applied = shell.run_step(step).stdout
-    assert yaml.safe_load(applied)["stringData"] == plain(cfg)
 
 
 def test_show_task_refuses_a_pipe_without_yes(cfg, capsys):

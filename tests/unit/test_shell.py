@@ -6,6 +6,7 @@ import pytest
 
 from opskit import shell
 from opskit.errors import CommandFailed, ToolMissing
+from tests import fakes
 
 SECRET = "s3cr3t-sentinel-value"
 
@@ -98,7 +99,7 @@ def test_env_and_cwd(tmp_path):
 
 def test_echo_prints_redacted_command(capsys):
     shell.secret(SECRET)
-    with shell.settings(echo=True):
+    with shell.echoing(True):
         shell.run(["echo", f"--password={SECRET}"])
     err = capsys.readouterr().err
     assert err == "$ echo --password=***\n"
@@ -107,9 +108,12 @@ def test_echo_prints_redacted_command(capsys):
 def test_dry_run_skips_mutating_commands_and_prints_them(tmp_path, capsys):
     target = tmp_path / "created"
     shell.secret(SECRET)
-    with shell.settings(dry_run=True):
-        result = shell.run(["touch", str(target), SECRET], mutates=True)
-        read_only = shell.run(["echo", "still runs"])
+    result = shell.run(["touch", str(target), SECRET], mutates=True, dry_run=True)
+    read_only = shell.run(["echo", "still runs"], dry_run=True)
+    assert not target.exists()
+    shell.run(["touch", str(target)], mutates=True)  # the same command without dry_run runs
+    assert target.exists()
+    target.unlink()
     assert result == shell.Result(0, "", "")
     assert read_only.stdout == "still runs\n"
     assert not target.exists()
@@ -119,8 +123,7 @@ def test_dry_run_skips_mutating_commands_and_prints_them(tmp_path, capsys):
 def test_dry_run_of_pipeline_shows_both_sides_and_memory_input(capsys):
     upstream = shell.Step(argv=("sops", "-d", "x.yaml"))
     step = shell.Step(argv=("kubectl", "apply", "-f", "-"), stdin=upstream, mutates=True)
-    with shell.settings(dry_run=True):
-        shell.run_step(step)
+    shell.run_step(step, dry_run=True)
     memory = shell.Step(argv=("kubectl", "apply", "-f", "-"), stdin=b"abc", mutates=True)
     assert capsys.readouterr().err == "[dry-run] sops -d x.yaml | kubectl apply -f -\n"
     assert memory.display() == "kubectl apply -f - < <3 bytes from memory>"
@@ -149,14 +152,14 @@ def test_short_values_are_not_registered():
 
 
 def test_recorder_fakes_only_named_tools():
-    with shell.recorder({"docker": (0, "fake-id\n", "")}) as calls:
+    with fakes.recorder({"docker": (0, "fake-id\n", "")}) as calls:
         assert shell.run(["docker", "build", "."]).stdout == "fake-id\n"
         assert shell.run(["echo", "real"]).stdout == "real\n"
     assert calls == [("docker", "build", ".")]
 
 
 def test_recorder_failure_raises_command_failed():
-    with shell.recorder({"helm": (1, "", "Error: boom")}), pytest.raises(CommandFailed) as info:
+    with fakes.recorder({"helm": (1, "", "Error: boom")}), pytest.raises(CommandFailed) as info:
         shell.run(["helm", "install", "x"])
     assert (info.value.tool, info.value.stderr_tail) == ("helm", "Error: boom")
 
@@ -169,7 +172,7 @@ def test_recorder_pipeline_passes_real_output_to_fake():
         return (0, "applied", "")
 
     upstream = shell.Step(argv=("printf", "manifest"))
-    with shell.recorder({"kubectl": fake}) as calls:
+    with fakes.recorder({"kubectl": fake}) as calls:
         result = shell.run(["kubectl", "apply", "-f", "-"], stdin=upstream)
     assert (result.stdout, seen, calls) == (
         "applied",

@@ -9,6 +9,7 @@ import pytest
 
 from opskit import config, paths, shell, toolbuild, tools
 from opskit.errors import CommandFailed, OpsError
+from tests import fakes
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLO_MAIN = """package main
@@ -138,7 +139,7 @@ def test_suitable_tool_on_path_is_linked_not_built(lab, monkeypatch):
     (bindir / "hello").write_text("#!/bin/sh\necho 'hello version v1.2.3'\n")
     (bindir / "hello").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
-    with shell.recorder({"go": (1, "", "must not build")}) as calls:
+    with fakes.recorder({"go": (1, "", "must not build")}) as calls:
         outcomes = toolbuild.install({"hello": "v1.2.3"}, report=lambda _m: None)
     assert calls == []
     assert outcomes[0].action == "linked"
@@ -152,7 +153,7 @@ def test_tool_on_path_at_another_version_is_built(lab, monkeypatch):
     (bindir / "hello").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
     with (
-        shell.recorder({"go": (1, "", "go: no network")}) as calls,
+        fakes.recorder({"go": (1, "", "go: no network")}) as calls,
         pytest.raises(CommandFailed, match="`go` exited with code 1"),
     ):
         toolbuild.install({"hello": "v1.2.3"}, report=lambda _m: None)
@@ -162,11 +163,10 @@ def test_tool_on_path_at_another_version_is_built(lab, monkeypatch):
 
 
 def test_dry_run_prints_the_build_and_builds_nothing(lab, capsys):
-    with shell.settings(dry_run=True):
-        outcomes = toolbuild.install({"hello": "v1.2.3"}, report=lambda _m: None)
+    outcomes = toolbuild.install({"hello": "v1.2.3"}, report=lambda _m: None, dry_run=True)
     assert outcomes[0].action == "would build"
     err = capsys.readouterr().err
-    out = lab / ".tools" / "bin" / ".hello.partial"
+    out = lab / ".tools" / "bin" / "hello"
     assert (
         f"[dry-run] go build -trimpath -ldflags '-s -w -X main.version=v1.2.3' -o {out} "
         "example.com/hello"

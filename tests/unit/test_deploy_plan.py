@@ -1,0 +1,190 @@
+"""The deploy orchestrator without a cluster: the Plan it builds, the one apply it runs, and
+what it does when the apply or the rollout fails. kustomize, sops, age, git and mkcert run
+for real; only the kubectl calls that need a cluster are answered at the shell boundary."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from opskit import clusters, deploy, gitinfo, paths, rollout, secretgen
+from opskit.errors import OpsError
+from tests import fakes
+from tests.unit.conftest import needs_sops
+
+pytestmark = needs_sops
+ROOT = Path(__file__).resolve().parents[2]
+SERVED = "v1\napps/v1\nnetworking.k8s.io/v1\npolicy/v1\nstorage.k8s.io/v1\n"
+LIVE_CONFIG = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {
+        "name": "api-config",
+        "namespace": "gitops-lab-dev",
+        "uid": "u-1",
+        "resourceVersion": "41",
+        "creationTimestamp": "2026-01-01T00:00:00Z",
+        "managedFields": [{"manager": "opskit"}],
+        "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}", "keep": "me"},
+    },
+    "data": {"POOL_SIZE": "5"},
+}
+
+
+@pytest.fixture
+def project(secrets_project, monkeypatch):
+    """A committed copy of k8s/ with dev secrets for this test's own age key."""
+    cfg = secrets_project
+    root = cfg.root
+    shutil.copytree(ROOT / "k8s", root / "k8s")
+    shutil.copy(ROOT / ".sops.yaml", root / ".sops.yaml")
+    (root / ".tools").symlink_to(ROOT / ".tools")
+    monkeypatch.setattr(paths, "root", lambda: root)
+    monkeypatch.delenv("OPSKIT_STATE_DIR", raising=False)
+    secretgen.init(cfg, cfg.overlay("dev"))
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t"}
+    env["GIT_COMMITTER_EMAIL"] = "t@t"
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    (root / ".gitignore").write_text(".opskit/\n.certs/\n.tools\n")
+    subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(root), "commit", "-qm", "test"], check=True)
+    return cfg
+
+
+class Cluster:
+    """Answers the cluster-facing kubectl calls; `kubectl kustomize` runs for real."""
+
+    def __init__(self, live=(), apply=(0, "{}", "")):
+        self.live, self.apply = list(live), apply
+        self.stdin: dict[str, list[bytes]] = {}
+
+    def __call__(self, argv, stdin):
+        if "--kubeconfig" not in argv:  # kustomize, version probes: no cluster needed
+            return fakes.real(argv, stdin)
+        verb = argv[5]
+        self.stdin.setdefault(verb, []).append(stdin)
+        if verb == "api-versions":
+            return 0, SERVED, ""
+        if verb == "get" and argv[6] == "-f":
+            return 0, json.dumps({"kind": "List", "items": self.live}), ""
+        if verb == "get":
+            return 0, json.dumps({"items": []}), ""
+        if verb == "apply" and "--output=json" in argv:
+            return self.apply
+        return 0, "", ""
+
+
+def _verbs(calls):
+    return [c[5] if "--kubeconfig" in c else c[1] for c in calls]
+
+
+def test_plan_holds_every_rendered_object_the_private_docs_and_one_apply(project):
+    dev = project.overlay("dev")
+    target = clusters.connect(project, dev)
+    lines: list[str] = []
+    with fakes.recorder({"kubectl": Cluster()}):
+        plan = deploy.build_plan(project, dev, target, False, lines.append)
+    kinds = sorted({o["kind"] for o in plan.objects})
+    assert kinds == [
+        "ConfigMap", "Deployment", "Ingress", "Namespace", "Service", "StatefulSet"
+    ]  # fmt: skip
+    assert not any(o["kind"] == "Secret" for o in plan.objects)  # Secrets only in memory
+    private = [yaml.safe_load(doc)["metadata"]["name"] for doc in plan.private]
+    assert sorted(private) == ["api-secrets", "api-tls", "postgres-credentials"]
+    assert plan.unserved == [
+        "ServiceMonitor/api: API monitoring.coreos.com/v1 not served by this cluster; "
+        "install it with `invoke monitoring.install`"
+    ]
+    assert lines == [f"warning: not applied: {plan.unserved[0]}"]
+    head = gitinfo.head(project.root)
+    assert plan.image == f"{project.app.image}:{head[:12]}"
+    step = plan.apply_step()
+    assert step.argv == (
+        *target.kube.argv(
+            "apply",
+            "--server-side",
+            "--validate=false",
+            "--field-manager=opskit",
+            "--force-conflicts",
+            "--output=json",
+            "-f",
+            "-",
+        ),
+    )
+    assert step.mutates and step.stdin.count(b"\n---\n") >= len(plan.objects) + 1
+
+
+def test_dry_run_called_as_a_library_mutates_nothing_and_writes_nothing(project, capsys):
+    cluster = Cluster()
+    with fakes.recorder({"kubectl": cluster}) as calls:
+        assert deploy.deploy(project, "dev", dry_run=True, notify=lambda _m: None) == {}
+    assert set(_verbs(calls)) - {"kustomize", "version"} == {"api-versions"}  # reads only
+    assert "[dry-run] kubectl --kubeconfig " in capsys.readouterr().err
+    assert not (paths.state_dir() / "cache").exists()  # no render cache
+    assert not (paths.state_dir() / "locks").exists()
+
+
+def test_rejected_apply_puts_back_what_existed_and_deletes_what_it_created(project):
+    rejected = (1, "", 'Error from server (Invalid): Deployment.apps "api" is invalid: immutable')
+    cluster = Cluster(live=[LIVE_CONFIG], apply=rejected)
+    lines: list[str] = []
+    with fakes.recorder({"kubectl": cluster}) as calls, pytest.raises(OpsError) as caught:
+        deploy.deploy(project, "dev", notify=lines.append)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("apply to dev rejected by the API server: Error from server")
+    verbs = [v for v in _verbs(calls) if v not in ("kustomize", "version", "api-versions")]
+    assert verbs == ["get", "get", "apply", "apply", "delete"]  # snapshot, capture, ...
+    restored = json.loads(cluster.stdin["apply"][1])["items"]
+    assert restored == [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "api-config",
+                "namespace": "gitops-lab-dev",
+                "annotations": {"keep": "me"},
+            },
+            "data": {"POOL_SIZE": "5"},
+        }
+    ]
+    deleted = {f"{o['kind']}/{o['metadata']['name']}" for o in _items(cluster.stdin["delete"][0])}
+    assert "Deployment/api" in deleted and "Secret/api-secrets" in deleted
+    assert "Namespace/gitops-lab-dev" not in deleted  # never removed by an undo
+    assert "ConfigMap/api-config" not in deleted  # it existed: restored instead
+    assert any("restored 1 object(s)" in line for line in lines)
+
+
+def _items(data: bytes) -> list[dict]:
+    return json.loads(data)["items"]
+
+
+def test_failed_rollout_restores_and_waits_only_for_workloads_that_were_ready(project, monkeypatch):
+    ready = rollout.Workload("Deployment", "api", 1, 1, True, (("app", "api"),), ("old",))
+    new = rollout.Workload("Deployment", "api", 2, 2, False, (("app", "api"),), ("new",))
+    waits: list[list[str]] = []
+
+    def wait(kube, namespace, workloads, timeout, notify, first=None):
+        waits.append([w.ref for w in workloads])
+        if len(waits) == 1:
+            raise rollout.RolloutFailed(new, "not ready after 1s")
+        return {}
+
+    snapshots = iter([{"deployment/api": ready}, {"deployment/api": new}])  # before, after
+    monkeypatch.setattr(rollout, "snapshot", lambda kube, ns: next(snapshots))
+    monkeypatch.setattr(rollout, "unchanged", lambda before, applied: None)
+    monkeypatch.setattr(rollout, "diagnostics", lambda kube, ns, w: "--- diagnostics")
+    monkeypatch.setattr(rollout, "wait", wait)
+    live = dict(LIVE_CONFIG, kind="Deployment", metadata={"name": "api", "namespace": "x"})
+    cluster = Cluster(live=[live])
+    with fakes.recorder({"kubectl": cluster}), pytest.raises(OpsError) as caught:
+        deploy.deploy(project, "dev", timeout=1, notify=lambda _m: None)
+    assert str(caught.value).startswith("deploy to dev failed: deployment/api did not roll out")
+    assert waits == [["deployment/api"], ["deployment/api"]]  # the rollout, then the restore
+    assert [i["kind"] for i in json.loads(cluster.stdin["apply"][1])["items"]] == ["Deployment"]
