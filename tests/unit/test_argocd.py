@@ -370,3 +370,27 @@ def test_install_dry_run_prints_every_change_and_runs_none(cfg, release, tmp_pat
     assert calls == []
     assert len(lines) == 4 and all(line.startswith("[dry-run] kubectl ") for line in lines)
     assert "create secret generic sops-age" in lines[1] and "AGE-SECRET-KEY" not in lines[1]
+
+
+@pytest.mark.skipif(
+    shutil.which("redis-server") is None or shutil.which("start-stop-daemon") is None,
+    reason="needs redis-server and start-stop-daemon (apt-get install redis-server)",
+)
+def test_redis_and_git_server_really_start_serve_and_stop(tmp_path, root, monkeypatch):
+    local = argocd_local.LocalArgoCD(tmp_path / "cluster", tmp_path / "kubeconfig")
+    full = local.daemons
+    monkeypatch.setattr(local, "daemons", lambda r, p: [d for d in full(r, p)
+                                                      if d.name in ("redis", "git")])  # fmt: skip
+    monkeypatch.setattr(argocd_local, "_exe", lambda name: shutil.which(name) or name)
+    lines = []
+    ports = local.start(root, report=lines.append)
+    try:
+        assert sorted(local.running()) == ["git", "redis"]
+        refs = shell.run(["git", "ls-remote", local.repo_url, "HEAD"]).stdout.split()[0]
+        assert refs == shell.run(["git", "-C", str(root), "rev-parse", "HEAD"]).stdout.strip()
+        assert ports == local.ports() and len(set(ports.values())) == len(ports)
+        assert local.start(root, report=lines.append) == ports  # running: nothing started
+        assert [line.split(" (")[0] for line in lines] == ["starting redis", "starting git"]
+    finally:
+        local.stop(report=lines.append)
+    assert local.running() == {} and not local.home.exists()
