@@ -32,7 +32,10 @@ def local(cfg: Any, cluster: Any) -> argocd_local.LocalArgoCD:
 
 
 def _stamp(cfg: Any) -> str:
-    return json.dumps({"version": cfg.argocd.version, "namespace": cfg.argocd.namespace})
+    """What a running install was made from: another version or clone restarts it."""
+    return json.dumps(
+        {"version": cfg.argocd.version, "namespace": cfg.argocd.namespace, "root": str(cfg.root)}
+    )
 
 
 def install(cfg: Any, conn: Any, dry_run: bool = False, report=print) -> bool:
@@ -54,13 +57,15 @@ def install(cfg: Any, conn: Any, dry_run: bool = False, report=print) -> bool:
     all_up = len(home.running()) == len(argocd_local.NAMES)
     if applied and all_up and crd_served(kube, APPLICATIONS):
         return False
+    if not applied and home.running():
+        home.stop(report=report, dry_run=dry_run)  # made from another version or clone
+    release = argocd_install.release_dir(cfg.argocd.version)
     if not applied or not crd_served(kube, APPLICATIONS):
-        release = argocd_install.release_dir(cfg.argocd.version)
         absent = argocd_install.absent_groups(api_versions(kube))
         objects = argocd_install.local_objects(release, ns, absent)
         report(f"applying ArgoCD {cfg.argocd.version} CRDs and config to namespace {ns}")
-        _run(argocd_install.apply_step(kube, objects, f"ArgoCD {cfg.argocd.version} CRDs"), dry_run)
-    home.start(paths.root(), report=report, dry_run=dry_run)
+        argocd_install.apply_local(kube, objects, cfg.argocd.version, dry_run)
+    home.start(cfg.root, report=report, dry_run=dry_run, release=release)
     if not dry_run:
         paths.write_atomic(stamp, _stamp(cfg))
     return True

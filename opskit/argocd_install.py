@@ -13,6 +13,7 @@ KSOPS generators render inside the repo-server:
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from opskit.errors import OpsError
 from opskit.kube import FIELD_MANAGER, Kube
 
 ARGOCD_MODULE = "github.com/argoproj/argo-cd/v3"
+ESTABLISHED_TIMEOUT = 60.0
 BUILD_OPTIONS = "--enable-alpha-plugins --enable-exec"
 KSOPS_IMAGE = "viaductoss/ksops:v4.4.0"
 AGE_SECRET = "sops-age"
@@ -83,6 +85,26 @@ def local_objects(release: Path, namespace: str, absent_groups: tuple[str, ...] 
         obj["metadata"]["namespace"] = namespace
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
     return [ns, *crds, *config, default_project(namespace)]
+
+
+def apply_local(kube: Kube, objects: list[dict], version: str, dry_run: bool) -> None:
+    """Apply the objects; the AppProject once its CRD is established (a fresh CRD has no
+    conditions yet, which `kubectl wait` takes for an error)."""
+    projects = [o for o in objects if o["kind"] == "AppProject"]
+    rest = [o for o in objects if o["kind"] != "AppProject"]
+    shell.run_step(apply_step(kube, rest, f"ArgoCD {version} CRDs and config"), dry_run=dry_run)
+    deadline = time.monotonic() + ESTABLISHED_TIMEOUT
+    query = '{.status.conditions[?(@.type=="Established")].status}'
+    while not dry_run:
+        found = kube.run("get", "crd", "appprojects.argoproj.io", "-o", f"jsonpath={query}",
+                         check=False, timeout=30)  # fmt: skip
+        if found.stdout.strip() == "True":
+            break
+        if time.monotonic() > deadline:
+            raise OpsError("the AppProject CRD was not established in time",
+                           "check the cluster: `invoke cluster.status`")  # fmt: skip
+        time.sleep(0.2)
+    shell.run_step(apply_step(kube, projects, "AppProject default"), dry_run=dry_run)
 
 
 def default_project(namespace: str) -> dict:

@@ -164,15 +164,18 @@ class LocalArgoCD:
     def running(self) -> dict[str, int]:
         return {name: pid for name in NAMES if (pid := self.pid(name)) is not None}
 
-    def start(self, root: Path, report=print, dry_run: bool = False) -> dict[str, int]:
-        """Start what is not running yet; wait until each listens. Returns the ports."""
+    def start(
+        self, root: Path, report=print, dry_run: bool = False, release: Path | None = None
+    ) -> dict[str, int]:
+        """Start what is not running yet; wait until each listens. Returns the ports.
+        `release`: the pinned ArgoCD source, whose hack/ has the repo-server's helpers."""
         if dry_run:
             ports = self.ports() or dict.fromkeys(PORTS, 0)
         else:
             ports = self.choose_ports()
             for folder in ("run", "logs", "tmp", "bin", "tls", "ssh", "gnupg", "gpg"):
                 (self.home / folder).mkdir(parents=True, exist_ok=True)
-            self._write_helpers()
+            self._write_helpers(release)
         up = self.running()
         for daemon in self.daemons(root, ports):
             if daemon.name in up:
@@ -194,13 +197,14 @@ class LocalArgoCD:
                 )
             time.sleep(0.2)
 
-    def _write_helpers(self) -> None:
+    def _write_helpers(self, release: Path | None) -> None:
         """bin/ksops (this suite's KSOPS-compatible plugin) and bin/git-verify-wrapper.sh
         (the repo-server execs it even with GPG off; the image ships it from hack/)."""
         ksops = self.home / "bin" / "ksops"
         _write_exe(ksops, f'#!/bin/sh\nexec "{sys.executable}" -m opskit.ksops "$@"\n')
-        wrapper = self.home / "bin" / "git-verify-wrapper.sh"
-        _write_exe(wrapper, '#!/bin/sh\nexec git verify-commit "$@" 2>&1\n')
+        if release is not None:
+            wrapper = release / "hack" / "git-verify-wrapper.sh"
+            _write_exe(self.home / "bin" / wrapper.name, wrapper.read_text())
 
     def stop(self, report=print, dry_run: bool = False) -> None:
         """Stop our processes (only those provably ours) and remove the state folder."""

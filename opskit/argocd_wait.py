@@ -35,7 +35,9 @@ class State:
     message: str  # the last operation's message
 
     @classmethod
-    def of(cls, obj: dict) -> State:
+    def of(cls, obj: dict, name: str = "") -> State:
+        if not obj:  # not created yet
+            return cls(name, "", "Missing", "Missing", "", "", "not created yet")
         status = obj.get("status") or {}
         sync = status.get("sync") or {}
         op = status.get("operationState") or {}
@@ -85,15 +87,18 @@ def commit_of(root: Path, revision: str) -> str:
     return result.stdout.strip()
 
 
-def read(kube: Kube, namespace: str, name: str) -> dict:
+def read(kube: Kube, namespace: str, name: str, missing_ok: bool = False) -> dict:
+    """The Application; with `missing_ok` an absent one is {} (the root has not made it yet)."""
     result = kube.run("get", APPLICATIONS, name, "-n", namespace, "-o", "json", check=False,
                       timeout=30)  # fmt: skip
-    if result.returncode != 0:
-        raise OpsError(
-            f"Application {namespace}/{name} not found",
-            "bootstrap it first: `invoke argocd.bootstrap`",
-        )
-    return json.loads(result.stdout)
+    if result.returncode == 0:
+        return json.loads(result.stdout)
+    if missing_ok and "NotFound" in result.stderr:
+        return {}
+    raise OpsError(
+        f"Application {namespace}/{name} not found",
+        "bootstrap it first: `invoke argocd.bootstrap`",
+    )
 
 
 def refresh(kube: Kube, namespace: str, name: str, dry_run: bool = False) -> shell.Step:
@@ -135,8 +140,8 @@ def wait(kube: Kube, namespace: str, name: str, revision: str, timeout: float,
     deadline = clock() + timeout
     last = ""
     while True:
-        obj = read(kube, namespace, name)
-        state = State.of(obj)
+        obj = read(kube, namespace, name, missing_ok=True)
+        state = State.of(obj, name)
         if done(state, revision):
             return state
         if state.line() != last:

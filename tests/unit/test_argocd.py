@@ -394,3 +394,16 @@ def test_redis_and_git_server_really_start_serve_and_stop(tmp_path, root, monkey
     finally:
         local.stop(report=lines.append)
     assert local.running() == {} and not local.home.exists()
+
+
+def test_wait_outlasts_an_application_the_root_has_not_created_yet(monkeypatch):
+    monkeypatch.setattr(argocd_wait, "POLL_SECONDS", 0)
+    answers = iter([(1, "", 'Error from server (NotFound): applications "x" not found')] * 2
+                   + [(0, json.dumps(app()), "")])  # fmt: skip
+    lines = []
+    with fakes.recorder({"kubectl": lambda argv, stdin: next(answers)}):
+        state = argocd_wait.wait(KUBE, "argocd", "gitops-lab-dev", "a" * 40, 30, lines.append)
+    assert state.health == "Healthy"
+    assert lines == ["gitops-lab-dev: Missing/Missing at -"]
+    with fakes.recorder({"kubectl": (1, "", "connection refused")}), pytest.raises(OpsError):
+        argocd_wait.read(KUBE, "argocd", "gitops-lab-dev", missing_ok=True)
