@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from opskit import argocd_install, argocd_local, argocd_wait, paths, secrets, shell, tools
+from opskit import argocd_local, argocd_wait, paths, shell, tools
 from opskit.errors import OpsError
 from opskit.kube import FIELD_MANAGER, Kube, api_versions
 
@@ -44,31 +44,40 @@ def install(cfg: Any, conn: Any, dry_run: bool = False, report=print) -> bool:
     A cluster that runs containers gets the release's install.yaml plus KSOPS; the embedded
     one its CRDs and config, with the controllers, redis and a git server of this clone as
     local processes."""
-    ns, kube = cfg.argocd.namespace, conn.kube
+    from opskit import argocd_install, secrets
+
     if conn.runs_containers:
         release = argocd_install.release_dir(cfg.argocd.version)
-        for step in argocd_install.upstream_steps(cfg, kube, release, secrets.key_file()):
+        for step in argocd_install.upstream_steps(cfg, conn.kube, release, secrets.key_file()):
             _run(step, dry_run)
         return True
-    tools.require("argocd", "kustomize", "sops", "redis-server")
     home = local(cfg, conn.cluster)
     stamp = home.home / "installed.json"
     applied = stamp.is_file() and stamp.read_text() == _stamp(cfg)
     all_up = len(home.running()) == len(argocd_local.NAMES)
-    if applied and all_up and crd_served(kube, APPLICATIONS):
-        return False
+    served = applied and crd_served(conn.kube, APPLICATIONS)
+    if applied and all_up and served:
+        return False  # a file read, /proc reads and one kubectl call
+    _install_local(cfg, conn.kube, home, applied and served, dry_run, report)
+    if not dry_run:
+        paths.write_atomic(stamp, _stamp(cfg))
+    return True
+
+
+def _install_local(cfg: Any, kube: Kube, home: Any, applied: bool, dry_run: bool, report) -> None:
+    from opskit import argocd_install
+
+    tools.require("argocd", "kustomize", "sops", "redis-server")
     if not applied and home.running():
         home.stop(report=report, dry_run=dry_run)  # made from another version or clone
     release = argocd_install.release_dir(cfg.argocd.version)
-    if not applied or not crd_served(kube, APPLICATIONS):
+    if not applied:
+        ns = cfg.argocd.namespace
         absent = argocd_install.absent_groups(api_versions(kube))
         objects = argocd_install.local_objects(release, ns, absent)
         report(f"applying ArgoCD {cfg.argocd.version} CRDs and config to namespace {ns}")
         argocd_install.apply_local(kube, objects, cfg.argocd.version, dry_run)
     home.start(cfg.root, report=report, dry_run=dry_run, release=release)
-    if not dry_run:
-        paths.write_atomic(stamp, _stamp(cfg))
-    return True
 
 
 # --- manifests in k8s/argocd ------------------------------------------------------------

@@ -25,6 +25,8 @@ from opskit.kube import FIELD_MANAGER, Kube
 
 ARGOCD_MODULE = "github.com/argoproj/argo-cd/v3"
 ESTABLISHED_TIMEOUT = 60.0
+# each resource's health in the Application (off by default since v3): argocd.wait names it
+CMD_PARAMS = {"controller.resource.health.persist": "true"}
 BUILD_OPTIONS = "--enable-alpha-plugins --enable-exec"
 KSOPS_IMAGE = "viaductoss/ksops:v4.4.0"
 AGE_SECRET = "sops-age"
@@ -159,6 +161,8 @@ def upstream_objects(release: Path, namespace: str) -> list[dict]:
         obj = doc
         if kind == "ConfigMap" and name == "argocd-cm":
             obj = _with_plugins(doc, False)
+        elif kind == "ConfigMap" and name == "argocd-cmd-params-cm":
+            obj = {**doc, "data": {**(doc.get("data") or {}), **CMD_PARAMS}}
         elif kind == "Deployment" and name == "argocd-repo-server":
             obj = _ksops_in_repo_server(doc)
         if kind != "CustomResourceDefinition" and not kind.startswith("Cluster"):

@@ -29,7 +29,13 @@ NAMES = ("redis", "git", "repo-server", "controller")
 PORTS = ("redis", "git", "repo-server", "repo-metrics", "controller-metrics")
 READY_TIMEOUT = 90.0
 # fast pickup (see README, GitOps): resync every 10 s, git refs cached 5 s
-CONTROLLER_FLAGS = ("--app-resync", "10", "--app-resync-jitter", "0")
+CONTROLLER_FLAGS = (
+    "--app-resync",
+    "10",
+    "--app-resync-jitter",
+    "0",
+    "--persist-resource-health",
+)  # fmt: skip  (argocd.wait names the culprit)
 REPO_SERVER_FLAGS = ("--revision-cache-expiration", "5s")
 
 

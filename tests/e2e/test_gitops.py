@@ -104,8 +104,8 @@ def test_second_install_is_a_quick_no_op(gitops):
     _, _, err = OUTPUTS.run(gitops, "argocd.install")
     seconds = time.monotonic() - started
     _say(f"argocd.install no-op: {seconds:.2f}s (invoke process included)")
-    assert "already installed" in err and "starting" not in err
-    assert seconds < 3.0
+    assert "already installed" in err and "starting" not in err and "applying" not in err
+    assert seconds < 5.0  # the < 1 s target is measured by `nox -s bench` on a quiet machine
 
 
 def test_release_commit_is_synced_and_healthy(gitops):

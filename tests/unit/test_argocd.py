@@ -18,6 +18,7 @@ KUBE = Kube("/state/kubeconfig", "k3d-gitops-lab")
 BASE = ("kubectl", "--kubeconfig", "/state/kubeconfig", "--context", "k3d-gitops-lab")
 APPLY = ("apply", "--server-side", "--force-conflicts", "--field-manager=opskit", "-f", "-")
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm"}, "data": {}}
+PARAMS = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cmd-params-cm"}}
 REPO_SERVER = {
     "apiVersion": "apps/v1",
     "kind": "Deployment",
@@ -65,7 +66,7 @@ def release(tmp_path, monkeypatch):
     (folder / "base" / "config").mkdir(parents=True)
     (folder / "crds" / "application-crd.yaml").write_text(yaml.safe_dump(CRD))
     (folder / "base" / "config" / "argocd-cm.yaml").write_text(yaml.safe_dump(CM))
-    (folder / "install.yaml").write_text(yaml.safe_dump_all([CRD, CM, REPO_SERVER]))
+    (folder / "install.yaml").write_text(yaml.safe_dump_all([CRD, CM, PARAMS, REPO_SERVER]))
     monkeypatch.setattr(argocd_install, "release_dir", lambda version: folder.parent)
     return folder.parent
 
@@ -118,8 +119,9 @@ def test_container_cluster_gets_the_release_manifest_plus_ksops_and_the_age_key(
     ]  # fmt: skip
     assert "AGE-SECRET-KEY" not in " ".join(" ".join(a) for a in calls)
     items = json.loads(applied[2][1])["items"]
-    cm = next(i for i in items if i["kind"] == "ConfigMap")
+    cm, params = (i for i in items if i["kind"] == "ConfigMap")
     assert cm["data"]["kustomize.buildOptions"] == "--enable-alpha-plugins --enable-exec"
+    assert params["data"] == {"controller.resource.health.persist": "true"}
     assert cm["metadata"]["namespace"] == "argocd"
     server = next(i for i in items if i["kind"] == "Deployment")["spec"]["template"]["spec"]
     assert server["initContainers"][0]["image"] == "viaductoss/ksops:v4.4.0"
