@@ -190,7 +190,7 @@ def test_bad_input_is_one_line_and_changes_nothing(gitops):
         _, _, err = OUTPUTS.run(gitops, "argocd.wait", "--overlay=dev", ok=(1,))
     finally:
         config.write_text(saved)
-    assert len(err.strip().splitlines()) == 1 and "may not go to context" in err
+    assert len(err.strip().splitlines()) == 1 and "is not allowed for overlay dev" in err
     assert gitops.git("rev-parse", "HEAD") == before
 
 
