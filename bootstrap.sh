@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(git curl openssl age mkcert shellcheck elixir make python3-venv
-  mosquitto mosquitto-clients postgresql)  # the telemetry tests start a broker and a database
+  mosquitto mosquitto-clients postgresql  # the telemetry tests start a broker and a database
+  redis-server)                           # ArgoCD's cache on the embedded cluster
 VENV=.venv
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
@@ -15,7 +16,7 @@ die() { say "error: $*"; exit 1; }
 
 install_packages() {
   local missing=()
-  for cmd in git curl openssl age mkcert shellcheck elixir make; do
+  for cmd in git curl openssl age mkcert shellcheck elixir make redis-server; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
   done
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)

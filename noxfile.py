@@ -65,6 +65,8 @@ def e2e(session: nox.Session) -> None:
     """End-to-end tests on a fresh embedded (kwok) cluster, torn down afterwards."""
     session.install(*DEV)
     session.run_install("invoke", "tools.install")
+    # ArgoCD + kustomize: the GitOps tests (only they need them; deploy does not)
+    session.run_install("invoke", "tools.install", "--only=gitops")
     session.run("pytest", "tests/e2e", "-p", "no:cacheprovider", *junit("e2e"), *session.posargs)
 
 
@@ -96,6 +98,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: kwok deploys (bench/results.{json,md}), MQTT telemetry (bench/telemetry.md)."""
     session.install(*DEV)
     session.run("invoke", "tools.install")
+    session.run("invoke", "tools.install", "--only=gitops")
     session.run("python", "-m", "compileall", "-q", "opskit", "tasks.py")  # as after a pip install
     session.run("python", "-m", "bench", *session.posargs)
     session.install("-e", "services/telemetry[test]")  # the MQTT pipeline beside mosquitto_sub

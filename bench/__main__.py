@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import report, results, scenarios, scratch
+from bench import gitops, report, results, scenarios, scratch
 from bench.scenarios import DEPLOY, Slot
 from bench.workspace import BenchError, Workspace, say
 
@@ -124,6 +124,7 @@ def measure(ws: Workspace, args: argparse.Namespace, notes: list[str]) -> dict:
     attempt("deploy", lambda: scenarios.deploys(ws, suite[1:], baseline[1:], raw_deploy, samples))
     say(f"growth: {', '.join(map(str, SIZES))} app Deployments, {args.growth_runs} rounds")
     attempt("growth", lambda: scenarios.growth(ws, rounds, args.runs, raw_deploy, samples))
+    attempt("gitops", lambda: gitops.measure(ws, args.runs, samples))
     return samples
 
 

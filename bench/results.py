@@ -21,6 +21,9 @@ LABELS = {
     "growth_validate": "`invoke manifests.validate --overlay` with {n} app Deployment(s)",
     "growth_render": "`kubectl kustomize` with {n} app Deployment(s)",
     "growth_raw": "raw commands with {n} app Deployment(s), fresh namespace",
+    "argocd_install_noop": "`invoke argocd.install` again, nothing changed",
+    "gitops_commit_refresh": "commit -> ArgoCD Synced/Healthy, refresh requested (as release)",
+    "gitops_commit_poll": "commit -> ArgoCD Synced/Healthy by polling (resync 10 s)",
 }
 COMPARISONS = (
     ("deploy vs raw commands", "deploy_first", "raw_deploy", "deploy_vs_raw"),
@@ -29,7 +32,9 @@ COMPARISONS = (
     ("offline diff vs rendering once", "diff_commits", "diff_raw_render", "diff_vs_render"),
     ("`invoke --list` vs `python -c pass`", "invoke_list", "python_pass", "list_vs_python"),
     ("`invoke doctor` vs `python -c pass`", "invoke_doctor", "python_pass", "doctor_vs_python"),
-)
+    ("commit -> healthy: refresh vs polling", "gitops_commit_refresh", "gitops_commit_poll",
+     "refresh_vs_poll"),
+)  # fmt: skip
 _SIZED = re.compile(r"^(growth_\w+?)_(\d+)$")
 
 
@@ -93,6 +98,8 @@ def metrics(found: dict[str, dict], ratios: list[dict], grown: dict[str, dict]) 
     values: dict[str, float | str | None] = {r["metric"]: r["ratio"] for r in ratios}
     values["noop_seconds"] = found.get("deploy_noop", {}).get("median")
     values["list_seconds"] = found.get("invoke_list", {}).get("median")
+    values["gitops_commit_seconds"] = found.get("gitops_commit_refresh", {}).get("median")
+    values["argocd_noop_seconds"] = found.get("argocd_install_noop", {}).get("median")
     for what in ("deploy", "validate"):
         values[f"growth_{what}"] = grown[what]["shape"] if what in grown else None
     return values

@@ -53,6 +53,8 @@ TARGETS = (
     Target("`invoke --list` wall time", "list_seconds", "<", 0.4, "s"),
     Target("deploy growth 1 -> 16 workloads", "growth_deploy", "shape"),
     Target("validate growth 1 -> 16 workloads", "growth_validate", "shape"),
+    Target("commit -> ArgoCD Synced/Healthy (median)", "gitops_commit_seconds", "<", 5.0, "s"),
+    Target("`invoke argocd.install` no-op", "argocd_noop_seconds", "<", 1.0, "s"),
 )
 
 

@@ -8,79 +8,76 @@ into it (what `argocd app sync` does through the API server).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opskit import shell
+from opskit import argocd_local, argocd_wait, paths, shell, tools
 from opskit.errors import OpsError
-from opskit.kube import FIELD_MANAGER, Kube
+from opskit.kube import FIELD_MANAGER, Kube, api_versions
 
 MANIFESTS_DIR = Path("k8s") / "argocd"
-INSTALL_URL = "https://raw.githubusercontent.com/argoproj/argo-cd/{version}/manifests/install.yaml"
+ROOT_FILE = "root.yaml"  # the app-of-apps root: not in k8s/argocd's kustomization
 APPLICATIONS = "applications.argoproj.io"
 NOT_INSTALLED_HINT = "install it first: `invoke argocd.install`"
 
 
-def install_url(version: str) -> str:
-    """The upstream install manifest of exactly this ArgoCD release."""
-    return INSTALL_URL.format(version=version)
+def _run(step: shell.Step, dry_run: bool) -> shell.Result:
+    """A mutating step, or its dry-run line."""
+    return shell.run_step(step, dry_run=dry_run)
 
 
-def namespace_manifest(namespace: str) -> str:
-    return json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+def local(cfg: Any, cluster: Any) -> argocd_local.LocalArgoCD:
+    """The local processes of ArgoCD next to an embedded cluster."""
+    return argocd_local.LocalArgoCD(cluster.state_dir, cluster.kubeconfig, cfg.argocd.namespace)
 
 
-def install_steps(cfg: Any, kube: Kube) -> list[shell.Step]:
-    """Namespace, then the pinned manifest (server-side: its CRDs exceed the annotation
-    limit of client-side apply), then wait until every ArgoCD Deployment is available."""
-    ns = cfg.argocd.namespace
-    return [
-        kube.step(
-            "apply",
-            "--server-side",
-            f"--field-manager={FIELD_MANAGER}",
-            "-f",
-            "-",
-            what=f"namespace {ns}",
-            stdin=namespace_manifest(ns),
-            mutates=True,
-        ),
-        kube.step(
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            f"--field-manager={FIELD_MANAGER}",
-            "-n",
-            ns,
-            "-f",
-            install_url(cfg.argocd.version),
-            what=f"ArgoCD {cfg.argocd.version}",
-            mutates=True,
-            timeout=300,
-            hint="the manifest is fetched from GitHub: check network access",
-        ),
-        kube.step(
-            "wait",
-            "-n",
-            ns,
-            "--for=condition=Available",
-            "deployment",
-            "--all",
-            "--timeout=300s",
-            what="ArgoCD available",
-            mutates=True,
-            timeout=320,
-        ),
-    ]
+def _stamp(cfg: Any) -> str:
+    """What a running install was made from: another version or clone restarts it."""
+    return json.dumps(
+        {"version": cfg.argocd.version, "namespace": cfg.argocd.namespace, "root": str(cfg.root)}
+    )
 
 
-def install(cfg: Any, kube: Kube, dry_run: bool = False) -> list[shell.Step]:
-    """Install (or upgrade to) the pinned ArgoCD; idempotent. Returns the steps run."""
-    steps = install_steps(cfg, kube)
-    for step in steps:
-        shell.run_step(step, dry_run=dry_run)
-    return steps
+def install(cfg: Any, conn: Any, dry_run: bool = False, report=print) -> bool:
+    """Install (or upgrade to) the pinned ArgoCD; idempotent. False when already there.
+
+    A cluster that runs containers gets the release's install.yaml plus KSOPS; the embedded
+    one its CRDs and config, with the controllers, redis and a git server of this clone as
+    local processes."""
+    from opskit import argocd_install, secrets
+
+    if conn.runs_containers:
+        release = argocd_install.release_dir(cfg.argocd.version)
+        for step in argocd_install.upstream_steps(cfg, conn.kube, release, secrets.key_file()):
+            _run(step, dry_run)
+        return True
+    home = local(cfg, conn.cluster)
+    stamp = home.home / "installed.json"
+    applied = stamp.is_file() and stamp.read_text() == _stamp(cfg)
+    all_up = len(home.running()) == len(argocd_local.NAMES)
+    served = applied and crd_served(conn.kube, APPLICATIONS)
+    if applied and all_up and served:
+        return False  # a file read, /proc reads and one kubectl call
+    _install_local(cfg, conn.kube, home, applied and served, dry_run, report)
+    if not dry_run:
+        paths.write_atomic(stamp, _stamp(cfg))
+    return True
+
+
+def _install_local(cfg: Any, kube: Kube, home: Any, applied: bool, dry_run: bool, report) -> None:
+    from opskit import argocd_install
+
+    tools.require("argocd", "kustomize", "sops", "redis-server")
+    if not applied and home.running():
+        home.stop(report=report, dry_run=dry_run)  # made from another version or clone
+    release = argocd_install.release_dir(cfg.argocd.version)
+    if not applied:
+        ns = cfg.argocd.namespace
+        absent = argocd_install.absent_groups(api_versions(kube))
+        objects = argocd_install.local_objects(release, ns, absent)
+        report(f"applying ArgoCD {cfg.argocd.version} CRDs and config to namespace {ns}")
+        argocd_install.apply_local(kube, objects, cfg.argocd.version, dry_run)
+    home.start(cfg.root, report=report, dry_run=dry_run, release=release)
 
 
 # --- manifests in k8s/argocd ------------------------------------------------------------
@@ -122,15 +119,46 @@ def source_paths(app: dict) -> list[str]:
     return [str(source.get("path", "")).strip("/") for source in sources]
 
 
-def bootstrap_objects(cfg: Any, overlay: Any) -> list[dict]:
-    """The AppProject(s) and the overlay's Application, in the ArgoCD namespace."""
-    projects = [d for d in load_manifests(cfg.root) if d.get("kind") == "AppProject"]
-    if not projects:
-        raise OpsError(f"{MANIFESTS_DIR}: no AppProject found", "add k8s/argocd/project.yaml")
-    objects = [*projects, application_for(cfg, overlay)]
-    for obj in objects:
-        obj.setdefault("metadata", {})["namespace"] = cfg.argocd.namespace
-    return objects
+def root_application(cfg: Any, repo_url: str = "") -> dict:
+    """k8s/argocd/root.yaml, the one object `argocd.bootstrap` applies. With `repo_url`
+    (the embedded cluster's git server) it reads the repository from there and rewrites
+    the repoURLs of the Applications and AppProjects it renders (kustomize patches in the
+    root's spec: the committed files keep project.repo_url)."""
+    import yaml
+
+    file = cfg.root / MANIFESTS_DIR / ROOT_FILE
+    if not file.is_file():
+        raise OpsError(f"{file}: not found", "add the app-of-apps root Application there")
+    root = yaml.safe_load(file.read_text())
+    root.setdefault("metadata", {})["namespace"] = cfg.argocd.namespace
+    if repo_url:
+        source = root["spec"]["source"]
+        source["repoURL"] = repo_url
+        source.setdefault("kustomize", {})["patches"] = url_patches(cfg, repo_url)
+    return root
+
+
+def url_patches(cfg: Any, repo_url: str) -> list[dict]:
+    """Kustomize patches that point every rendered Application source, and every
+    AppProject, at `repo_url`."""
+    from opskit import validate
+
+    patches = []
+    for obj in validate.argocd_objects(cfg):
+        kind, name, spec = obj.get("kind"), obj["metadata"]["name"], obj.get("spec") or {}
+        if kind == "Application":
+            paths_ = (
+                [f"/spec/sources/{i}/repoURL" for i in range(len(spec["sources"]))]
+                if spec.get("sources")
+                else ["/spec/source/repoURL"]
+            )
+            ops = [{"op": "replace", "path": p, "value": repo_url} for p in paths_]
+        elif kind == "AppProject":
+            ops = [{"op": "add", "path": "/spec/sourceRepos/-", "value": repo_url}]
+        else:
+            continue
+        patches.append({"target": {"kind": kind, "name": name}, "patch": json.dumps(ops)})
+    return patches
 
 
 def crd_served(kube: Kube, crd: str) -> bool:
@@ -154,69 +182,39 @@ def require_installed(kube: Kube) -> None:
         )
 
 
-def bootstrap_step(cfg: Any, kube: Kube, overlay: Any) -> shell.Step:
-    objects = bootstrap_objects(cfg, overlay)
-    document = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=1)
-    return kube.step(
-        "apply",
-        "--server-side",
-        f"--field-manager={FIELD_MANAGER}",
-        "-n",
-        cfg.argocd.namespace,
-        "-f",
-        "-",
-        stdin=document,
-        mutates=True,
-        what=f"ArgoCD project + application for {overlay.name}",
-    )
-
-
-def bootstrap(cfg: Any, kube: Kube, overlay: Any, dry_run: bool = False) -> str:
-    """Apply the AppProject and the overlay's Application; returns the Application name."""
-    step = bootstrap_step(cfg, kube, overlay)  # built first: a bad manifest stops here
+def bootstrap(cfg: Any, conn: Any, dry_run: bool = False) -> str:
+    """Apply the root Application (one object); ArgoCD syncs the rest from git. Returns
+    its name."""
+    kube = conn.kube
+    repo_url = "" if conn.runs_containers else local(cfg, conn.cluster).repo_url
+    if repo_url and not local(cfg, conn.cluster).running():
+        raise OpsError("ArgoCD's local processes are not running", NOT_INSTALLED_HINT)
+    root = root_application(cfg, repo_url)  # built first: a bad manifest stops here
     require_installed(kube)
-    shell.run_step(step, dry_run=dry_run)
-    return application_for(cfg, overlay)["metadata"]["name"]
+    step = kube.step(
+        "apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}",
+        "-n", cfg.argocd.namespace, "-f", "-", stdin=json.dumps(root, indent=1),
+        mutates=True, what=f"ArgoCD root Application {root['metadata']['name']}",
+    )  # fmt: skip
+    _run(step, dry_run)
+    return root["metadata"]["name"]
 
 
 # --- status and sync --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AppStatus:
-    name: str
-    sync: str
-    health: str
-    revision: str
-    operation: str
-
-    @classmethod
-    def from_object(cls, obj: dict) -> AppStatus:
-        status = obj.get("status") or {}
-        sync = status.get("sync") or {}
-        operation = (status.get("operationState") or {}).get("phase", "")
-        if obj.get("operation"):
-            operation = "Requested"
-        return cls(
-            name=obj["metadata"]["name"],
-            sync=sync.get("status", "Unknown"),
-            health=(status.get("health") or {}).get("status", "Unknown"),
-            revision=str(sync.get("revision") or (sync.get("revisions") or [""])[0])[:12] or "-",
-            operation=operation or "-",
-        )
-
-
-def status(cfg: Any, kube: Kube) -> list[AppStatus]:
-    """Sync and health of every Application in the ArgoCD namespace."""
+def states(cfg: Any, kube: Kube) -> list[argocd_wait.State]:
+    """Revision, sync, health and last operation of every Application in ArgoCD's namespace."""
     require_installed(kube)
     data = kube.json("get", APPLICATIONS, "-n", cfg.argocd.namespace, timeout=30)
-    return [AppStatus.from_object(item) for item in data.get("items", [])]
+    return [argocd_wait.State.of(item) for item in data.get("items", [])]
 
 
-def table(rows: list[AppStatus]) -> str:
+def table(rows: list[argocd_wait.State]) -> str:
     """A fixed-width table, one Application per line."""
     header = ("APPLICATION", "SYNC", "HEALTH", "REVISION", "OPERATION")
-    lines = [header, *((r.name, r.sync, r.health, r.revision, r.operation) for r in rows)]
+    lines = [header, *((r.name, r.sync, r.health, r.revision[:12] or "-", r.operation or "-")
+                       for r in rows)]  # fmt: skip
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
@@ -248,5 +246,5 @@ def sync(cfg: Any, kube: Kube, overlay: Any, dry_run: bool = False) -> str:
     """Ask the ArgoCD controller to sync the overlay's Application; returns its name."""
     step = sync_step(cfg, kube, overlay)
     require_installed(kube)
-    shell.run_step(step, dry_run=dry_run)
+    _run(step, dry_run)
     return step.argv[step.argv.index(APPLICATIONS) + 1]

@@ -23,6 +23,7 @@ from opskit import lock, paths, shell
 from opskit.errors import OpsError
 
 GO_ENV = {"GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
+GO_1_27 = "go1.27.3"  # fetched by the go command itself (module proxy) for modules needing it
 BUILD_TIMEOUT = 3600.0
 HEARTBEAT_SECONDS = 60.0
 _KUBE_VERSION_PKGS = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
@@ -46,6 +47,10 @@ def _kube_score_ldflags(version: str) -> tuple[str, ...]:
     return (f"-X main.version={version.lstrip('v')}",)
 
 
+def _argocd_ldflags(version: str) -> tuple[str, ...]:
+    return (f"-X github.com/argoproj/argo-cd/v3/common.version={version.lstrip('v')}",)
+
+
 @dataclass(frozen=True)
 class GoTool:
     """One binary: which tools/ module builds it, from which package, with which flags."""
@@ -57,6 +62,11 @@ class GoTool:
     package: str
     tags: tuple[str, ...] = ()
     ldflags: Callable[[str], tuple[str, ...]] = lambda version: ()
+    toolchain: str = ""  # a Go toolchain newer than the local one (GOTOOLCHAIN)
+    optional: bool = False  # built only when named (--only), not by a plain tools.install
+
+    def env(self) -> dict[str, str]:
+        return {**GO_ENV, "GOTOOLCHAIN": self.toolchain} if self.toolchain else dict(GO_ENV)
 
     def argv(self, version: str, output: Path) -> list[str]:
         flags = " ".join(("-s", "-w", *self.ldflags(version)))
@@ -89,6 +99,8 @@ SOPS = "github.com/getsops/sops/v3"
 ETCD = "go.etcd.io/etcd/server/v3"
 ACTIONLINT = "github.com/rhysd/actionlint"
 KUBE_SCORE = "github.com/zegl/kube-score"
+ARGOCD = "github.com/argoproj/argo-cd/v3"
+KUSTOMIZE = "sigs.k8s.io/kustomize/kustomize/v5"
 
 GO_TOOLS: tuple[GoTool, ...] = (
     _kube("kube-apiserver"),
@@ -108,7 +120,17 @@ GO_TOOLS: tuple[GoTool, ...] = (
         f"{KUBE_SCORE}/cmd/kube-score",
         ldflags=_kube_score_ldflags,
     ),
-)
+    GoTool(
+        "argocd", "argocd", "argocd", ARGOCD, f"{ARGOCD}/cmd",
+        ldflags=_argocd_ldflags, toolchain=GO_1_27, optional=True,
+    ),
+    GoTool(
+        "kustomize", "kustomize", "kustomize", KUSTOMIZE, KUSTOMIZE,
+        toolchain=GO_1_27, optional=True,
+    ),
+)  # fmt: skip
+# Names that stand for several tools in `--only`.
+GROUPS: dict[str, tuple[str, ...]] = {"gitops": ("argocd", "kustomize")}
 
 
 @dataclass(frozen=True)
@@ -125,12 +147,17 @@ def stamp_file() -> Path:
 
 
 def select(names: tuple[str, ...] = ()) -> tuple[GoTool, ...]:
-    """The named tools (all when empty); an unknown name is a one-line error."""
+    """The named tools or groups (the non-optional tools when empty); an unknown name is a
+    one-line error."""
     known = {tool.name: tool for tool in GO_TOOLS}
+    names = tuple(dict.fromkeys(n for name in names for n in GROUPS.get(name, (name,))))
     unknown = [name for name in names if name not in known]
     if unknown:
-        raise OpsError(f"unknown tool {unknown[0]!r}", f"use one of: {', '.join(known)}")
-    return tuple(known[name] for name in names) if names else GO_TOOLS
+        choices = ", ".join((*known, *GROUPS))
+        raise OpsError(f"unknown tool {unknown[0]!r}", f"use one of: {choices}")
+    if names:
+        return tuple(known[name] for name in names)
+    return tuple(tool for tool in GO_TOOLS if not tool.optional)
 
 
 def pinned_version(tool: GoTool, pins: dict[str, str], tools_dir: Path) -> str:
@@ -159,7 +186,7 @@ def input_key(tool: GoTool, version: str, tools_dir: Path) -> str:
     """What the binary depends on: pin, flags and the module's go.mod/go.sum."""
     digest = hashlib.sha256()
     module = tools_dir / tool.module_dir
-    for part in (version, " ".join(tool.argv(version, Path("out"))), str(GO_ENV)):
+    for part in (version, " ".join(tool.argv(version, Path("out"))), str(tool.env())):
         digest.update(part.encode() + b"\0")
     for name in ("go.mod", "go.sum"):
         file = module / name
@@ -312,7 +339,7 @@ def _build(
         shell.run(
             tool.argv(version, partial),
             cwd=str(tools_dir / tool.module_dir),
-            env=GO_ENV,
+            env=tool.env(),
             mutates=True,
             timeout=BUILD_TIMEOUT,
             hint=f"the Go build of {tool.name} failed; `go version` must be at least "

@@ -14,6 +14,7 @@ from opskit.errors import OpsError, ToolMissing
 from opskit.paths import state_dir, tools_bin, write_atomic
 
 BUILT = "run `invoke tools.install` (builds it into .tools/bin from the pins in tools/)"
+GITOPS = "run `invoke tools.install --only=gitops` (builds ArgoCD and kustomize, ~20 min cold)"
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ TOOLS: dict[str, Tool] = {
         Tool("sops", ("--version", "--disable-version-check"), "3.8", BUILT),
         Tool("actionlint", ("-version",), "1.7", BUILT),
         Tool("kube-score", ("version",), "1.20", BUILT, r"kube-score version: (\d+\.\d+\.\d+)"),
+        Tool("argocd", ("version", "--client", "--short"), "3.6", GITOPS, r"v(\d+\.\d+\.\d+)"),
+        Tool("kustomize", ("version",), "5.8", GITOPS),
+        Tool("redis-server", ("--version",), "6.0", "apt-get install redis-server", r"v=([\d.]+)"),
         Tool("age", ("--version",), "1.1", "apt-get install age"),
         Tool("age-keygen", ("--version",), "1.1", "apt-get install age"),
         Tool("mkcert", ("-version",), "1.4", "apt-get install mkcert"),

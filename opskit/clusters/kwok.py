@@ -253,6 +253,7 @@ class KwokCluster(Cluster):
             report(f"kwok cluster {self.name} is not there: nothing to delete")
             return
         folders = self._volume_folders()  # before kwokctl deletes etcd's data
+        self._stop_argocd(report, dry_run)
         if self.cluster_dir.exists():
             report(f"deleting kwok cluster {self.name}")
             if not dry_run:
@@ -271,6 +272,12 @@ class KwokCluster(Cluster):
         prune_empty(self.cluster_dir.parent)
         self._forget()
         report(f"kwok cluster {self.name} deleted")
+
+    def _stop_argocd(self, report, dry_run: bool) -> None:
+        """ArgoCD's local processes (`invoke argocd.install`) go with the cluster."""
+        from opskit import argocd_local
+
+        argocd_local.LocalArgoCD(self.state_dir, self.kubeconfig).stop(report, dry_run=dry_run)
 
     def _drop_stale_pids(self, report) -> None:
         """kwokctl signals whatever its pid files name: drop the ones naming no process of

@@ -1,4 +1,4 @@
-"""ArgoCD through kubectl: install it, bootstrap an overlay's Application, status, sync."""
+"""ArgoCD: install it (local processes on the embedded cluster), bootstrap, status, wait, sync."""
 
 from invoke import task
 
@@ -12,42 +12,78 @@ from opskit.tasks._common import (
     say,
 )
 
+REVISION_HELP = "commit (SHA, branch or tag) to wait for (default: HEAD)"
+TIMEOUT_HELP = "seconds to wait for Synced+Healthy (default: 180)"
+
 
 @task(help={"context": CONTEXT_HELP, "dry_run": DRY_RUN_HELP})
 @opskit_task
 def install(c, context=None, dry_run=False):
-    """Install the pinned ArgoCD release (upstream manifest, server-side apply) and wait."""
+    """Install the pinned ArgoCD with KSOPS-compatible secrets (local processes on kwok)."""
     from opskit import argocd
 
     cfg = load_config(c)
-    argocd.install(cfg, connect(cfg, None, context).kube, dry_run=dry_run)
+    changed = argocd.install(cfg, connect(cfg, None, context), dry_run=dry_run, report=say)
     if dry_run:
         return say("dry run: nothing was changed")
-    say(f"ArgoCD {cfg.argocd.version} installed in namespace {cfg.argocd.namespace}")
+    state = "installed" if changed else "already installed"
+    say(f"ArgoCD {cfg.argocd.version} {state} in namespace {cfg.argocd.namespace}")
 
 
-@task(help={"overlay": OVERLAY_HELP, "context": CONTEXT_HELP, "dry_run": DRY_RUN_HELP})
+@task(help={"context": CONTEXT_HELP, "dry_run": DRY_RUN_HELP})
 @opskit_task
-def bootstrap(c, overlay="dev", context=None, dry_run=False):
-    """Apply the AppProject and the overlay's Application from k8s/argocd."""
+def bootstrap(c, context=None, dry_run=False):
+    """Apply the app-of-apps root Application (k8s/argocd/root.yaml); git does the rest."""
     from opskit import argocd
+
+    cfg = load_config(c)
+    name = argocd.bootstrap(cfg, connect(cfg, None, context), dry_run=dry_run)
+    if dry_run:
+        return say("dry run: nothing was changed")
+    say(f"root Application {name} applied in namespace {cfg.argocd.namespace}")
+
+
+@task(
+    default=True,
+    help={"json": "print a JSON list, one object per Application (stable keys)",
+          "context": CONTEXT_HELP},
+)  # fmt: skip
+@opskit_task
+def status(c, json=False, context=None):
+    """Print revision, sync, health and last operation of every ArgoCD Application."""
+    import json as jsonlib
+
+    from opskit import argocd
+
+    cfg = load_config(c)
+    rows = argocd.states(cfg, connect(cfg, None, context).kube)
+    if json:
+        print(jsonlib.dumps([row.as_json() for row in rows], indent=1, sort_keys=True))
+    else:
+        print(argocd.table(rows))
+
+
+@task(
+    help={"overlay": OVERLAY_HELP, "revision": REVISION_HELP, "timeout": TIMEOUT_HELP,
+          "context": CONTEXT_HELP},
+)  # fmt: skip
+@opskit_task
+def wait(c, overlay="dev", revision="HEAD", timeout=180, context=None):
+    """Wait until the overlay's Application is Synced and Healthy at a commit."""
+    import time
+
+    from opskit import argocd, argocd_wait
 
     cfg = load_config(c)
     ov = cfg.overlay(overlay)
-    name = argocd.bootstrap(cfg, connect(cfg, ov, context).kube, ov, dry_run=dry_run)
-    if dry_run:
-        return say("dry run: nothing was changed")
-    say(f"Application {name} bootstrapped in namespace {cfg.argocd.namespace}")
-
-
-@task(default=True, help={"context": CONTEXT_HELP})
-@opskit_task
-def status(c, context=None):
-    """Print sync and health of every ArgoCD Application."""
-    from opskit import argocd
-
-    cfg = load_config(c)
-    print(argocd.table(argocd.status(cfg, connect(cfg, None, context).kube)))
+    app = argocd.application_for(cfg, ov)["metadata"]["name"]
+    sha = argocd_wait.commit_of(cfg.root, revision)
+    kube = connect(cfg, ov, context).kube
+    argocd.require_installed(kube)
+    started = time.monotonic()
+    say(f"waiting for {app} to be Synced+Healthy at {sha[:12]} (timeout {timeout}s)")
+    argocd_wait.wait(kube, cfg.argocd.namespace, app, sha, float(timeout), report=say)
+    say(f"{app} Synced+Healthy at {sha[:12]} after {time.monotonic() - started:.1f}s")
 
 
 @task(help={"overlay": OVERLAY_HELP, "context": CONTEXT_HELP, "dry_run": DRY_RUN_HELP})

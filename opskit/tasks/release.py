@@ -2,22 +2,34 @@
 
 from invoke import task
 
-from opskit.tasks._common import DRY_RUN_HELP, OVERLAY_HELP, load_config, opskit_task, say
+from opskit.tasks._common import (
+    DRY_RUN_HELP,
+    OVERLAY_HELP,
+    connect,
+    load_config,
+    opskit_task,
+    say,
+)
 
 
 @task(
     help={
         "overlay": OVERLAY_HELP,
         "push": "also push the release commit (default: print the push command)",
+        "watch": "wait until ArgoCD has it Synced+Healthy; on Degraded or timeout revert it "
+        "in git (pushed like the release) and exit 1",
+        "timeout": "seconds --watch waits for Healthy (default: 180)",
         "dry_run": DRY_RUN_HELP,
     }
 )
 @opskit_task
-def release(c, overlay="dev", push=False, dry_run=False):
+def release(c, overlay="dev", push=False, watch=False, timeout=180, dry_run=False):
     """Commit the overlay's image tag pinned to HEAD (`chore(release): ...`); push with --push."""
     from opskit import release as releasing
 
-    result = releasing.release(load_config(c), overlay, push=push, dry_run=dry_run)
+    cfg = load_config(c)
+    watching = _prepare_watch(cfg, overlay, timeout) if watch and not dry_run else None
+    result = releasing.release(cfg, overlay, push=push, dry_run=dry_run)
     if not result.changed:
         return say(
             f"nothing new to release: {result.overlay} already pins {result.image} "
@@ -29,3 +41,23 @@ def release(c, overlay="dev", push=False, dry_run=False):
         say("pushed" if not dry_run else "push skipped (dry run)")
     else:
         say(f"to deploy it through ArgoCD, push: {result.push_command()}")
+    if watching is not None:
+        _follow(cfg, watching, result)
+
+
+def _prepare_watch(cfg, overlay, timeout):
+    from opskit import argocd_watch
+
+    ov = cfg.overlay(overlay)
+    return argocd_watch.prepare(cfg, connect(cfg, ov, None).kube, ov, float(timeout))
+
+
+def _follow(cfg, watching, result):
+    import time
+
+    from opskit import argocd_watch
+
+    started = time.monotonic()
+    state = argocd_watch.watch_release(watching, cfg.root, result, report=say)
+    say(f"{state.name} Synced+Healthy at {state.revision[:12]} after "
+        f"{time.monotonic() - started:.1f}s")  # fmt: skip

@@ -1,98 +1,77 @@
-"""ArgoCD tasks: exact kubectl argv (its controllers cannot run here), manifests from a tmp repo."""
+"""ArgoCD tasks: exact kubectl argv and manifests where its controllers cannot run (k3d,
+minikube), the root Application and its repo-URL override, status and wait logic."""
 
 import json
 import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+import yaml
 
-from opskit import argocd, config
+from opskit import argocd, argocd_install, argocd_local, argocd_wait, config, shell
 from opskit.errors import OpsError
 from opskit.kube import Kube
 from tests import fakes
 
-KUBE = Kube("/state/kubeconfig", "kwok-gitops-lab")
-BASE = ("kubectl", "--kubeconfig", "/state/kubeconfig", "--context", "kwok-gitops-lab")
-PROJECT = """\
-apiVersion: argoproj.io/v1alpha1
-kind: AppProject
-metadata: {name: gitops-lab}
-spec: {sourceRepos: ['*'], destinations: [{server: '*', namespace: '*'}]}
-"""
-APP = """\
-apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata: {{name: gitops-lab-{name}}}
-spec:
-  project: gitops-lab
-  source: {{repoURL: https://example.invalid/x.git, targetRevision: main, path: {path}}}
-  destination: {{server: https://kubernetes.default.svc, namespace: gitops-lab-{name}}}
-"""
-MULTI_SOURCE_APP = """\
-apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata: {{name: gitops-lab-{name}}}
-spec:
-  project: gitops-lab
-  sources:
-    - {{repoURL: https://example.invalid/x.git, targetRevision: main, path: {path}}}
-    - {{repoURL: https://example.invalid/x.git, targetRevision: main, path: {path}/secrets}}
-  destination: {{server: https://kubernetes.default.svc, namespace: gitops-lab-{name}}}
-"""
+KUBE = Kube("/state/kubeconfig", "k3d-gitops-lab")
+BASE = ("kubectl", "--kubeconfig", "/state/kubeconfig", "--context", "k3d-gitops-lab")
+APPLY = ("apply", "--server-side", "--force-conflicts", "--field-manager=opskit", "-f", "-")
+CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm"}, "data": {}}
+PARAMS = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cmd-params-cm"}}
+REPO_SERVER = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "argocd-repo-server"},
+    "spec": {"template": {"spec": {"containers": [{"name": "argocd-repo-server"}]}}},
+}
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "applications.argoproj.io"},
+}
+
+
+@dataclass
+class FakeCluster:
+    state_dir: Path
+    kubeconfig: Path = Path("/state/kubeconfig")
+
+
+@dataclass
+class FakeConnection:
+    """What opskit.clusters.connect returns: kubectl, the suite's cluster, containers or not."""
+
+    runs_containers: bool
+    state_dir: Path
+    kube: Kube = KUBE
+
+    @property
+    def cluster(self):
+        return FakeCluster(self.state_dir)
 
 
 @pytest.fixture
 def cfg(tmp_path, root):
     shutil.copy(root / "opskit.yaml", tmp_path / "opskit.yaml")
-    folder = tmp_path / "k8s" / "argocd"
-    folder.mkdir(parents=True)
-    (folder / "project.yaml").write_text(PROJECT)
-    (folder / "dev.yaml").write_text(APP.format(name="dev", path="k8s/overlays/dev"))
-    (folder / "prod.yaml").write_text(
-        MULTI_SOURCE_APP.format(name="prod", path="k8s/overlays/prod")
-    )
+    shutil.copytree(root / "k8s" / "argocd", tmp_path / "k8s" / "argocd")
     return config.load(tmp_path / "opskit.yaml")
 
 
-def test_install_applies_the_pinned_upstream_manifest_server_side(cfg):
-    with fakes.recorder({"kubectl": (0, "", "")}) as calls:
-        argocd.install(cfg, KUBE)
-    url = "https://raw.githubusercontent.com/argoproj/argo-cd/v2.14.11/manifests/install.yaml"
-    assert calls == [
-        (*BASE, "apply", "--server-side", "--field-manager=opskit", "-f", "-"),
-        (
-            *BASE,
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "--field-manager=opskit",
-            "-n",
-            "argocd",
-            "-f",
-            url,
-        ),
-        (
-            *BASE,
-            "wait",
-            "-n",
-            "argocd",
-            "--for=condition=Available",
-            "deployment",
-            "--all",
-            "--timeout=300s",
-        ),
-    ]
+@pytest.fixture
+def release(tmp_path, monkeypatch):
+    """A stand-in for the release module's manifests/ (the real one is 36k lines)."""
+    folder = tmp_path / "argo-cd@v3.6.1" / "manifests"
+    (folder / "crds").mkdir(parents=True)
+    (folder / "base" / "config").mkdir(parents=True)
+    (folder / "crds" / "application-crd.yaml").write_text(yaml.safe_dump(CRD))
+    (folder / "base" / "config" / "argocd-cm.yaml").write_text(yaml.safe_dump(CM))
+    (folder / "install.yaml").write_text(yaml.safe_dump_all([CRD, CM, PARAMS, REPO_SERVER]))
+    monkeypatch.setattr(argocd_install, "release_dir", lambda version: folder.parent)
+    return folder.parent
 
 
-def test_install_dry_run_prints_every_command_and_runs_none(cfg, capsys):
-    with fakes.recorder({"kubectl": (0, "", "")}) as calls:
-        argocd.install(cfg, KUBE, dry_run=True)
-    lines = capsys.readouterr().err.splitlines()
-    assert calls == []
-    assert len(lines) == 3 and all(line.startswith("[dry-run] kubectl ") for line in lines)
-    assert "argo-cd/v2.14.11/manifests/install.yaml" in lines[1]
-
-
-def fake_cluster(crd_installed=True, items=()):
+def fake_kubectl(crd_installed=True, items=()):
     applied = []
 
     def kubectl(argv, stdin):
@@ -101,119 +80,332 @@ def fake_cluster(crd_installed=True, items=()):
             return (0, "crd\n", "") if crd_installed else (1, "", "NotFound")
         if verb == "get":
             return 0, json.dumps({"items": list(items)}), ""
+        if verb == "create":  # the age-key Secret, rendered client-side
+            return 0, '{"kind": "Secret"}', ""
         applied.append((argv, stdin))
         return 0, "", ""
 
     return kubectl, applied
 
 
-def test_bootstrap_applies_the_project_and_only_that_overlays_application(cfg):
-    kubectl, applied = fake_cluster()
-    with fakes.recorder({"kubectl": kubectl}):
-        name = argocd.bootstrap(cfg, KUBE, cfg.overlay("dev"))
-    assert name == "gitops-lab-dev"
-    ((argv, stdin),) = applied
-    assert argv == (
-        *BASE,
-        "apply",
-        "--server-side",
-        "--field-manager=opskit",
-        "-n",
-        "argocd",
-        "-f",
-        "-",
+def test_release_module_is_found_with_the_go_command_and_the_newer_toolchain(root):
+    answer = json.dumps({"Dir": "/mod/github.com/argoproj/argo-cd/v3@v3.6.1"})
+    with fakes.recorder({"go": (0, answer, "")}) as calls:
+        found = argocd_install.release_dir("v3.6.1")
+    assert found == Path("/mod/github.com/argoproj/argo-cd/v3@v3.6.1")
+    assert calls == [("go", "mod", "download", "-json", "github.com/argoproj/argo-cd/v3@v3.6.1")]
+
+
+def test_container_cluster_gets_the_release_manifest_plus_ksops_and_the_age_key(
+    cfg, release, tmp_path
+):
+    key = tmp_path / "keys.txt"
+    key.write_text("AGE-SECRET-KEY-1TEST\n")
+    kubectl, applied = fake_kubectl()
+    with fakes.recorder({"kubectl": kubectl}) as calls:
+        steps = argocd_install.upstream_steps(cfg, KUBE, release, key)
+        for step in steps:
+            shell.run_step(step)
+    assert calls[1] == (
+        *BASE, "create", "secret", "generic", "sops-age", "-n", "argocd",
+        f"--from-file=keys.txt={key}", "--dry-run=client", "-o", "json",
+    )  # fmt: skip
+    assert [argv for argv, _ in applied] == [
+        (*BASE, *APPLY),
+        (*BASE, *APPLY),  # the age key, piped from `create --dry-run`
+        (*BASE, *APPLY),
+        (*BASE, "wait", "-n", "argocd", "--for=condition=Available", "deployment", "--all",
+         "--timeout=300s"),
+    ]  # fmt: skip
+    assert "AGE-SECRET-KEY" not in " ".join(" ".join(a) for a in calls)
+    items = json.loads(applied[2][1])["items"]
+    cm, params = (i for i in items if i["kind"] == "ConfigMap")
+    assert cm["data"]["kustomize.buildOptions"] == "--enable-alpha-plugins --enable-exec"
+    assert params["data"] == {"controller.resource.health.persist": "true"}
+    assert cm["metadata"]["namespace"] == "argocd"
+    server = next(i for i in items if i["kind"] == "Deployment")["spec"]["template"]["spec"]
+    assert server["initContainers"][0]["image"] == "viaductoss/ksops:v4.4.0"
+    container = server["containers"][0]
+    assert {"mountPath": "/usr/local/bin/ksops", "name": "custom-tools", "subPath": "ksops"} in (
+        container["volumeMounts"]
     )
-    items = json.loads(stdin)["items"]
-    assert [(i["kind"], i["metadata"]["name"], i["metadata"]["namespace"]) for i in items] == [
-        ("AppProject", "gitops-lab", "argocd"),
-        ("Application", "gitops-lab-dev", "argocd"),
+    assert container["env"] == [
+        {"name": "SOPS_AGE_KEY_FILE", "value": "/home/argocd/.config/sops/age/keys.txt"}
     ]
+    assert {"name": "sops-age", "secret": {"secretName": "sops-age"}} in server["volumes"]
+    crd = next(i for i in items if i["kind"] == "CustomResourceDefinition")
+    assert "namespace" not in crd["metadata"]
 
 
-def test_bootstrap_of_a_multi_source_application(cfg):
-    kubectl, applied = fake_cluster()
+def test_embedded_install_objects_enable_plugins_judge_ingress_and_add_default_project(release):
+    objects = argocd_install.local_objects(release, "argocd")
+    kinds = [(o["kind"], o["metadata"]["name"]) for o in objects]
+    assert kinds == [
+        ("Namespace", "argocd"),
+        ("CustomResourceDefinition", "applications.argoproj.io"),
+        ("ConfigMap", "argocd-cm"),
+        ("AppProject", "default"),
+    ]
+    data = objects[2]["data"]
+    assert data["kustomize.buildOptions"] == "--enable-alpha-plugins --enable-exec"
+    assert (
+        "no ingress controller" in data["resource.customizations.health.networking.k8s.io_Ingress"]
+    )
+
+
+def test_root_application_on_the_embedded_cluster_reads_the_loopback_git_server(cfg):
+    url = "git://127.0.0.1:9418/"
+    root = argocd.root_application(cfg, url)
+    assert root["metadata"] == {**root["metadata"], "name": "gitops-lab", "namespace": "argocd"}
+    source = root["spec"]["source"]
+    assert (source["repoURL"], source["path"]) == (url, "k8s/argocd")
+    patches = {(p["target"]["kind"], p["target"]["name"]): json.loads(p["patch"])
+               for p in source["kustomize"]["patches"]}  # fmt: skip
+    assert patches[("AppProject", "gitops-lab")] == [
+        {"op": "add", "path": "/spec/sourceRepos/-", "value": url}
+    ]
+    assert patches[("Application", "gitops-lab-dev")] == [
+        {"op": "replace", "path": f"/spec/sources/{i}/repoURL", "value": url} for i in (0, 1)
+    ]
+    committed = argocd.root_application(cfg)
+    assert committed["spec"]["source"]["repoURL"] == cfg.project.repo_url
+    assert "kustomize" not in committed["spec"]["source"]
+
+
+def test_root_is_outside_what_it_renders_so_it_cannot_undo_its_override(cfg):
+    kustomization = yaml.safe_load((cfg.root / "k8s/argocd/kustomization.yaml").read_text())
+    assert argocd.ROOT_FILE not in kustomization["resources"]
+    root = yaml.safe_load((cfg.root / "k8s/argocd/root.yaml").read_text())
+    assert root["spec"]["project"] == "default"
+    assert root["spec"]["source"]["targetRevision"] == cfg.project.revision
+
+
+def test_bootstrap_applies_exactly_one_object(cfg, tmp_path):
+    kubectl, applied = fake_kubectl()
     with fakes.recorder({"kubectl": kubectl}):
-        assert argocd.bootstrap(cfg, KUBE, cfg.overlay("prod")) == "gitops-lab-prod"
-    assert [i["kind"] for i in json.loads(applied[0][1])["items"]] == ["AppProject", "Application"]
+        name = argocd.bootstrap(cfg, FakeConnection(True, tmp_path))
+    assert name == "gitops-lab"
+    ((argv, stdin),) = applied
+    assert argv == (*BASE, *APPLY[:4], "-n", "argocd", "-f", "-")
+    assert json.loads(stdin)["kind"] == "Application"
+
+
+def test_bootstrap_without_argocd_says_how_to_install_and_applies_nothing(cfg, tmp_path):
+    kubectl, applied = fake_kubectl(crd_installed=False)
+    with fakes.recorder({"kubectl": kubectl}), pytest.raises(OpsError) as info:
+        argocd.bootstrap(cfg, FakeConnection(True, tmp_path))
+    assert "invoke argocd.install" in str(info.value)
+    assert applied == []
+    with pytest.raises(OpsError, match="local processes are not running"):
+        argocd.bootstrap(cfg, FakeConnection(False, tmp_path))
 
 
 def test_unreachable_cluster_is_not_mistaken_for_a_missing_argocd(cfg):
     refused = (1, "", "The connection to the server 127.0.0.1:6443 was refused")
     with fakes.recorder({"kubectl": refused}), pytest.raises(OpsError) as info:
-        argocd.status(cfg, KUBE)
+        argocd.states(cfg, KUBE)
     assert str(info.value) == (
-        "cannot read the cluster at context kwok-gitops-lab: The connection to the server "
+        "cannot read the cluster at context k3d-gitops-lab: The connection to the server "
         "127.0.0.1:6443 was refused; is it running? (`invoke cluster.status`, `invoke cluster.up`)"
     )
 
 
-def test_bootstrap_without_argocd_says_how_to_install_and_applies_nothing(cfg):
-    kubectl, applied = fake_cluster(crd_installed=False)
-    with fakes.recorder({"kubectl": kubectl}), pytest.raises(OpsError) as info:
-        argocd.bootstrap(cfg, KUBE, cfg.overlay("dev"))
-    assert "invoke argocd.install" in str(info.value)
-    assert applied == []
-
-
-def test_overlay_without_application_is_a_clear_error(cfg):
-    (cfg.root / "k8s" / "argocd" / "prod.yaml").unlink()
-    with pytest.raises(
-        OpsError,
-        match=r"no Application has source path k8s/overlays/prod "
-        r"\(Applications: gitops-lab-dev\)",
-    ):
-        argocd.bootstrap_objects(cfg, cfg.overlay("prod"))
-
-
-def test_real_repository_has_a_project_and_an_application_per_overlay(root):
-    if not any((root / "k8s" / "argocd").glob("*.yaml")):
-        pytest.skip("k8s/argocd not written yet")
-    cfg = config.load(root / "opskit.yaml")
-    for overlay in cfg.overlays.values():
-        kinds = [o["kind"] for o in argocd.bootstrap_objects(cfg, overlay)]
-        assert kinds[-1] == "Application" and "AppProject" in kinds
-
-
-def test_status_reads_sync_and_health_from_the_application_objects(cfg):
-    items = [
-        {
-            "metadata": {"name": "gitops-lab-dev"},
-            "status": {
-                "sync": {"status": "Synced", "revisions": ["0123456789abcdef0123", "x"]},
-                "health": {"status": "Healthy"},
-                "operationState": {"phase": "Succeeded"},
-            },
+def app(sync="Synced", health="Healthy", revision="a" * 40, phase="Succeeded", resources=()):
+    return {
+        "metadata": {"name": "gitops-lab-dev"},
+        "status": {
+            "sync": {"status": sync, "revisions": [revision, revision]},
+            "health": {"status": health},
+            "operationState": {"phase": phase, "message": "successfully synced",
+                               "syncResult": {"revisions": [revision]}},
+            "resources": list(resources),
         },
-        {"metadata": {"name": "gitops-lab-prod"}, "operation": {"sync": {}}},
-    ]
-    kubectl, _ = fake_cluster(items=items)
+    }  # fmt: skip
+
+
+def test_status_table_and_json_have_revision_sync_health_and_last_operation(cfg):
+    prod = {"metadata": {"name": "gitops-lab-prod"}, "operation": {"sync": {}}}
+    kubectl, _ = fake_kubectl(items=[app(), prod])
     with fakes.recorder({"kubectl": kubectl}) as calls:
-        rows = argocd.status(cfg, KUBE)
+        rows = argocd.states(cfg, KUBE)
     assert calls[-1] == (*BASE, "get", "applications.argoproj.io", "-n", "argocd", "-o", "json")
     assert argocd.table(rows).splitlines() == [
         "APPLICATION      SYNC     HEALTH   REVISION      OPERATION",
-        "gitops-lab-dev   Synced   Healthy  0123456789ab  Succeeded",
+        "gitops-lab-dev   Synced   Healthy  aaaaaaaaaaaa  Succeeded",
         "gitops-lab-prod  Unknown  Unknown  -             Requested",
+    ]
+    assert rows[0].as_json() == {
+        "name": "gitops-lab-dev",
+        "revision": "a" * 40,
+        "sync": "Synced",
+        "health": "Healthy",
+        "last_operation": {
+            "phase": "Succeeded", "revision": "a" * 40, "message": "successfully synced",
+        },
+    }  # fmt: skip
+
+
+def scripted(objects):
+    """kubectl answering each `get application` with the next object (the last repeats)."""
+    queue = list(objects)
+
+    def kubectl(argv, stdin):
+        obj = queue.pop(0) if len(queue) > 1 else queue[0]
+        return 0, json.dumps(obj), ""
+
+    return kubectl
+
+
+def test_wait_reports_each_change_and_returns_at_the_revision(monkeypatch):
+    monkeypatch.setattr(argocd_wait, "POLL_SECONDS", 0)
+    new = "b" * 40
+    answers = [app(), app("OutOfSync", "Healthy"), app("Synced", "Progressing", new, "Running"),
+               app("Synced", "Healthy", new)]  # fmt: skip
+    lines = []
+    with fakes.recorder({"kubectl": scripted(answers)}):
+        state = argocd_wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 30, report=lines.append)
+    assert state.revision == new
+    assert lines == [
+        "gitops-lab-dev: Synced/Healthy at aaaaaaaaaaaa, operation Succeeded",
+        "gitops-lab-dev: OutOfSync/Healthy at aaaaaaaaaaaa, operation Succeeded",
+        "gitops-lab-dev: Synced/Progressing at bbbbbbbbbbbb, operation Running",
     ]
 
 
-def test_sync_patches_an_operation_into_the_application(cfg):
-    kubectl, applied = fake_cluster()
-    with fakes.recorder({"kubectl": kubectl}):
-        assert argocd.sync(cfg, KUBE, cfg.overlay("prod")) == "gitops-lab-prod"
-    ((argv, _),) = applied
-    patch = (
-        '{"operation":{"initiatedBy":{"username":"opskit"},"sync":{"syncStrategy":{"hook":{}}}}}'
+def test_wait_fails_in_one_line_naming_the_unhealthy_resource(monkeypatch):
+    monkeypatch.setattr(argocd_wait, "POLL_SECONDS", 0)
+    new = "c" * 40
+    stuck = {"kind": "Deployment", "namespace": "gitops-lab-dev", "name": "api",
+             "health": {"status": "Progressing", "message": "1 of 2 updated replicas"}}  # fmt: skip
+    degraded = app(
+        "Synced", "Degraded", new, resources=[{**stuck, "health": {"status": "Degraded"}}]
     )
-    assert argv == (
-        *BASE,
-        "patch",
-        "applications.argoproj.io",
-        "gitops-lab-prod",
-        "-n",
-        "argocd",
-        "--type",
-        "merge",
-        "-p",
-        patch,
+    with fakes.recorder({"kubectl": scripted([degraded])}), pytest.raises(OpsError) as info:
+        argocd_wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 30, report=lambda _l: None)
+    assert info.value.message == (
+        "gitops-lab-dev is Degraded: Deployment gitops-lab-dev/api Degraded"
     )
+    ticks = iter(range(0, 1000, 10))
+    progressing = app("Synced", "Progressing", new, resources=[stuck])
+    with fakes.recorder({"kubectl": scripted([progressing])}), pytest.raises(OpsError) as info:
+        argocd_wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 25, report=lambda _l: None,
+                         clock=lambda: next(ticks))  # fmt: skip
+    assert info.value.message == (
+        "gitops-lab-dev not Synced+Healthy at cccccccccccc after 25s: Deployment "
+        "gitops-lab-dev/api Progressing (1 of 2 updated replicas)"
+    )
+    assert "\n" not in str(info.value)
+
+
+def test_a_revision_that_is_not_a_commit_is_refused(root):
+    head = argocd_wait.commit_of(root, "HEAD")
+    assert len(head) == 40
+    with pytest.raises(OpsError, match=r"revision 'no-such-thing' is not a commit"):
+        argocd_wait.commit_of(root, "no-such-thing")
+
+
+REFRESH = argocd_wait.REFRESH
+
+
+def test_refresh_is_a_hard_refresh_annotation():
+    with fakes.recorder({"kubectl": (0, "", "")}) as calls:
+        argocd_wait.refresh(KUBE, "argocd", "gitops-lab-dev")
+    assert calls == [(
+        *BASE, "patch", "applications.argoproj.io", "gitops-lab-dev", "-n", "argocd",
+        "--type", "merge", "-p", json.dumps(REFRESH, separators=(",", ":")),
+    )]  # fmt: skip
+    assert REFRESH == {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "hard"}}}
+
+
+def test_local_processes_start_and_stop_through_start_stop_daemon(tmp_path):
+    local = argocd_local.LocalArgoCD(tmp_path / "cluster", tmp_path / "kubeconfig")
+    daemon = argocd_local.Daemon("redis", "/usr/bin/redis-server", ("--port", "1"))
+    step = local.start_step(daemon)
+    home = tmp_path / "cluster" / "argocd"
+    assert step.argv == (
+        "start-stop-daemon", "--start", "--background", "--make-pidfile",
+        "--pidfile", f"{home}/run/redis.pid", "--output", f"{home}/logs/redis.log",
+        "--chdir", str(home), "--exec", "/usr/bin/redis-server", "--", "--port", "1",
+    )  # fmt: skip
+    assert dict(step.env)["OPSKIT_ARGOCD"] == str(home)
+    assert local.stop_step("redis", "/usr/bin/redis-server").argv == (
+        "start-stop-daemon", "--stop", "--pidfile", f"{home}/run/redis.pid",
+        "--exec", "/usr/bin/redis-server", "--retry", "TERM/10/KILL/5", "--remove-pidfile",
+        "--oknodo",
+    )  # fmt: skip
+
+
+def test_a_pid_file_naming_someone_elses_process_is_not_ours(tmp_path):
+    import os
+
+    local = argocd_local.LocalArgoCD(tmp_path / "cluster", tmp_path / "kubeconfig")
+    local.pidfile("redis").parent.mkdir(parents=True)
+    local.pidfile("redis").write_text(f"{os.getppid()}\n")  # pytest's parent: not ours
+    assert local.pid("redis") is None
+    assert local.running() == {}
+    local.stop(report=lambda _l: None)  # signals nothing, removes the folder
+    assert not local.home.exists()
+
+
+def test_addon_kinds_the_cluster_does_not_serve_are_excluded_not_failed(release):
+    assert argocd_install.absent_groups({"v1", "apps/v1"}) == ("monitoring.coreos.com",)
+    assert argocd_install.absent_groups({"monitoring.coreos.com/v1"}) == ()
+    objects = argocd_install.local_objects(release, "argocd", ("monitoring.coreos.com",))
+    cm = next(o for o in objects if o["kind"] == "ConfigMap")
+    assert yaml.safe_load(cm["data"]["resource.exclusions"])[-1] == {
+        "apiGroups": ["monitoring.coreos.com"],
+        "kinds": ["*"],
+        "clusters": ["*"],
+    }
+    plain = argocd_install.local_objects(release, "argocd")
+    assert "resource.exclusions" not in next(o for o in plain if o["kind"] == "ConfigMap")["data"]
+
+
+def test_install_dry_run_prints_every_change_and_runs_none(cfg, release, tmp_path, capsys,
+                                                         monkeypatch):  # fmt: skip
+    key = tmp_path / "keys.txt"
+    key.write_text("AGE-SECRET-KEY-1TEST\n")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key))
+    with fakes.recorder({"kubectl": (0, "", "")}) as calls:
+        assert argocd.install(cfg, FakeConnection(True, tmp_path), dry_run=True)
+    lines = capsys.readouterr().err.splitlines()
+    assert calls == []
+    assert len(lines) == 4 and all(line.startswith("[dry-run] kubectl ") for line in lines)
+    assert "create secret generic sops-age" in lines[1] and "AGE-SECRET-KEY" not in lines[1]
+
+
+@pytest.mark.skipif(
+    shutil.which("redis-server") is None or shutil.which("start-stop-daemon") is None,
+    reason="needs redis-server and start-stop-daemon (apt-get install redis-server)",
+)
+def test_redis_and_git_server_really_start_serve_and_stop(tmp_path, root, monkeypatch):
+    local = argocd_local.LocalArgoCD(tmp_path / "cluster", tmp_path / "kubeconfig")
+    full = local.daemons
+    monkeypatch.setattr(local, "daemons", lambda r, p: [d for d in full(r, p)
+                                                      if d.name in ("redis", "git")])  # fmt: skip
+    monkeypatch.setattr(argocd_local, "_exe", lambda name: shutil.which(name) or name)
+    lines = []
+    ports = local.start(root, report=lines.append)
+    try:
+        assert sorted(local.running()) == ["git", "redis"]
+        refs = shell.run(["git", "ls-remote", local.repo_url, "HEAD"]).stdout.split()[0]
+        assert refs == shell.run(["git", "-C", str(root), "rev-parse", "HEAD"]).stdout.strip()
+        assert ports == local.ports() and len(set(ports.values())) == len(ports)
+        assert local.start(root, report=lines.append) == ports  # running: nothing started
+        assert [line.split(" (")[0] for line in lines] == ["starting redis", "starting git"]
+    finally:
+        local.stop(report=lines.append)
+    assert local.running() == {} and not local.home.exists()
+
+
+def test_wait_outlasts_an_application_the_root_has_not_created_yet(monkeypatch):
+    monkeypatch.setattr(argocd_wait, "POLL_SECONDS", 0)
+    answers = iter([(1, "", 'Error from server (NotFound): applications "x" not found')] * 2
+                   + [(0, json.dumps(app()), "")])  # fmt: skip
+    lines = []
+    with fakes.recorder({"kubectl": lambda argv, stdin: next(answers)}):
+        state = argocd_wait.wait(KUBE, "argocd", "gitops-lab-dev", "a" * 40, 30, lines.append)
+    assert state.health == "Healthy"
+    assert lines == ["gitops-lab-dev: Missing/Missing at -"]
+    with fakes.recorder({"kubectl": (1, "", "connection refused")}), pytest.raises(OpsError):
+        argocd_wait.read(KUBE, "argocd", "gitops-lab-dev", missing_ok=True)

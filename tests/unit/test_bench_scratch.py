@@ -1,5 +1,8 @@
 """bench.scratch: the generated overlays and config of the bench's scratch repository."""
 
+import shutil
+import subprocess
+
 import yaml
 
 from bench import scratch
@@ -80,3 +83,19 @@ def test_volume_pool_is_static_volumes_without_a_storage_class():
     assert all(v["kind"] == "PersistentVolume" for v in volumes)
     assert all("storageClassName" not in v["spec"] for v in volumes)
     assert volumes[0]["spec"]["capacity"] == {"storage": "1Gi"}
+
+
+def test_the_shared_tools_link_of_a_copy_is_not_committed(tmp_path, root):
+    """A copy's `.tools` is a symlink to the checkout's: git must ignore it like the folder
+    (else every scratch commit carries it, and ArgoCD refuses the out-of-bounds link)."""
+    source, target = tmp_path / "source", tmp_path / "target"
+    (source / ".tools" / "bin").mkdir(parents=True)
+    (source / "opskit.yaml").write_text("project: {}\n")
+    shutil.copy(root / ".gitignore", source / ".gitignore")
+    subprocess.run(["git", "-C", str(source), "init", "-q"], check=True)
+    scratch.copy_checkout(source, target)
+    assert (target / ".tools").is_symlink()
+    scratch.commit_all(target, "copy")
+    files = subprocess.run(["git", "-C", str(target), "ls-files"], capture_output=True,
+                           text=True, check=True).stdout.split()  # fmt: skip
+    assert ".tools" not in files and "opskit.yaml" in files

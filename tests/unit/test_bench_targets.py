@@ -19,6 +19,8 @@ ALL_MET = {
     "list_seconds": 0.3,
     "growth_deploy": "linear",
     "growth_validate": "sublinear",
+    "gitops_commit_seconds": 3.2,
+    "argocd_noop_seconds": 0.6,
 }
 
 
@@ -33,6 +35,8 @@ def test_every_issue_target_is_present_with_its_limit():
         "list_seconds": ("<", 0.4),
         "growth_deploy": ("shape", None),
         "growth_validate": ("shape", None),
+        "gitops_commit_seconds": ("<", 5.0),
+        "argocd_noop_seconds": ("<", 1.0),
     }
 
 
@@ -50,6 +54,8 @@ def test_all_met():
         ("list_seconds", 0.4),  # strictly under 0.4 s
         ("growth_deploy", "superlinear"),
         ("growth_validate", "superlinear"),
+        ("gitops_commit_seconds", 5.0),
+        ("argocd_noop_seconds", 1.0),
     ],
 )
 def test_a_missed_target_is_not_met(metric, value):

@@ -172,3 +172,22 @@ def test_dry_run_prints_the_build_and_builds_nothing(lab, capsys):
         "example.com/hello"
     ) in err
     assert not (lab / ".tools" / "stamp.json").exists()
+
+
+def test_gitops_tools_are_opt_in_and_built_with_the_newer_go_toolchain():
+    default = {tool.name for tool in toolbuild.select(())}
+    assert "argocd" not in default and "kustomize" not in default and "sops" in default
+    argocd, kustomize = toolbuild.select(("gitops",))
+    assert (argocd.name, kustomize.name) == ("argocd", "kustomize")
+    assert argocd.env() == {"GOTOOLCHAIN": "go1.27.3", "CGO_ENABLED": "0"}
+    assert toolbuild.select(("sops",))[0].env()["GOTOOLCHAIN"] == "local"
+    argv = argocd.argv("v3.6.1", Path("o"))
+    flags = argv[argv.index("-ldflags") + 1]
+    assert "-X github.com/argoproj/argo-cd/v3/common.version=3.6.1" in flags
+    assert argv[-1] == "github.com/argoproj/argo-cd/v3/cmd"
+    assert [t.name for t in toolbuild.select(("argocd", "gitops"))] == ["argocd", "kustomize"]
+
+
+def test_argocd_pin_and_the_release_installed_agree():
+    cfg = config.load(ROOT / "opskit.yaml")
+    assert cfg.argocd.version == cfg.tools["argocd"]

@@ -1,0 +1,122 @@
+"""release --watch: the rollback in git with real git; ArgoCD's answers scripted (kubectl)."""
+
+import json
+import shutil
+
+import pytest
+
+from opskit import argocd_wait, argocd_watch, config, release, shell
+from opskit.errors import OpsError
+from opskit.kube import Kube
+from tests import fakes
+
+KUBE = Kube("/state/kubeconfig", "kwok-gitops-lab")
+
+
+@pytest.fixture
+def repo(tmp_path, root):
+    """A project with the real opskit.yaml, dev overlay kustomization and k8s/argocd."""
+    work = tmp_path / "work"
+    shutil.copytree(root / "k8s" / "argocd", work / "k8s" / "argocd")
+    (work / "k8s" / "overlays" / "dev").mkdir(parents=True)
+    shutil.copy(root / "opskit.yaml", work / "opskit.yaml")
+    shutil.copy(root / "k8s/overlays/dev/kustomization.yaml", work / "k8s/overlays/dev")
+
+    def git(*args):
+        return shell.run(["git", "-C", str(work), *args]).stdout.strip()
+
+    git("init", "-q", "-b", "main")
+    git("config", "user.email", "t@example.com")
+    git("config", "user.name", "t")
+    git("add", ".")
+    git("commit", "-q", "-m", "init")
+    return config.load(work / "opskit.yaml"), git
+
+
+def application(revision, sync="Synced", health="Healthy", resources=()):
+    status = {"sync": {"status": sync, "revisions": [revision, revision]},
+              "health": {"status": health}, "resources": list(resources)}  # fmt: skip
+    return {"metadata": {"name": "gitops-lab-dev"}, "status": status}
+
+
+def argocd_answers(git, bad_health="Degraded"):
+    """ArgoCD as the controller would answer: the release goes `bad_health`, anything
+    else at HEAD is Synced and Healthy."""
+    api = {"kind": "Deployment", "namespace": "gitops-lab-dev", "name": "api",
+           "health": {"status": bad_health, "message": "deadline exceeded"}}  # fmt: skip
+    patches = []
+
+    def kubectl(argv, stdin):
+        if "patch" in argv:
+            patches.append(argv)
+            return 0, "", ""
+        if argv[5:7] == ("get", "crd"):
+            return 0, "crd", ""
+        head = git("rev-parse", "HEAD")
+        released = git("log", "-1", "--format=%s").startswith("chore(release): deploy")
+        if released:
+            return 0, json.dumps(application(head, "Synced", bad_health, [api])), ""
+        return 0, json.dumps(application(head)), ""
+
+    return kubectl, patches
+
+
+def test_degraded_release_is_reverted_to_the_last_good_revision(repo, monkeypatch):
+    cfg, git = repo
+    monkeypatch.setattr(argocd_wait, "POLL_SECONDS", 0)
+    good = git("rev-parse", "HEAD")
+    kubectl, patches = argocd_answers(git)
+    lines = []
+    with fakes.recorder({"kubectl": kubectl}):
+        watch = argocd_watch.prepare(cfg, KUBE, cfg.overlay("dev"), 30)
+        assert watch.last_good == good
+        result = release.release(cfg, "dev")
+        with pytest.raises(OpsError) as info:
+            argocd_watch.watch_release(watch, cfg.root, result, report=lines.append)
+    revert = git("rev-parse", "HEAD")
+    assert str(info.value) == (
+        f"release {result.tag} to dev failed (gitops-lab-dev is Degraded: Deployment "
+        f"gitops-lab-dev/api Degraded (deadline exceeded)); rolled back in git: {revert[:12]} "
+        "is Synced and Healthy"
+    )
+    assert (
+        git("log", "-1", "--format=%s") == f"chore(release): revert deploy api {result.tag} to dev"
+    )
+    assert git("diff", good, "HEAD") == ""
+    assert git("rev-list", "--count", "HEAD") == "3"
+    assert len(patches) == 2  # a refresh for the release, one for the revert
+    assert f"committed `chore(release): revert deploy api {result.tag} to dev` ({revert[:12]})" in (
+        lines
+    )
+
+
+def test_healthy_release_is_left_alone(repo, monkeypatch):
+    cfg, git = repo
+    monkeypatch.setattr(argocd_wait, "POLL_SECONDS", 0)
+    kubectl, _ = argocd_answers(git, bad_health="Healthy")
+    with fakes.recorder({"kubectl": kubectl}):
+        watch = argocd_watch.prepare(cfg, KUBE, cfg.overlay("dev"), 30)
+        result = release.release(cfg, "dev")
+        state = argocd_watch.watch_release(watch, cfg.root, result, report=lambda _l: None)
+    assert state.revision == git("rev-parse", "HEAD")
+    assert git("log", "-1", "--format=%s").startswith("chore(release): deploy api")
+
+
+def test_without_a_last_good_revision_only_the_release_commit_is_reverted(repo):
+    cfg, git = repo
+    (cfg.root / "notes.txt").write_text("kept\n")
+    git("add", "notes.txt")
+    git("commit", "-q", "-m", "notes")
+    result = release.release(cfg, "dev")
+    sha = argocd_watch.revert(
+        cfg.root,
+        git("rev-parse", "HEAD"),
+        "",
+        result.message.removeprefix("chore(release): "),
+        "why",
+    )
+    assert sha == git("rev-parse", "HEAD")
+    assert (cfg.root / "notes.txt").is_file()
+    assert git("diff", "HEAD~2", "HEAD") == ""
+    body = git("log", "-1", "--format=%b")
+    assert "why" in body and f"reverts {git('rev-parse', 'HEAD~1')[:12]}" in body
