@@ -10,6 +10,7 @@ from opskit.tasks import (
     cluster,
     config,
     deploy,
+    dev,
     doctor,
     image,
     lint,
@@ -20,7 +21,9 @@ from opskit.tasks import (
     tools,
 )
 
-ns = Collection(doctor.doctor, deploy.deploy, deploy.rollback, release.release, clean.clean)
+ns = Collection(
+    doctor.doctor, deploy.deploy, deploy.rollback, dev.dev, release.release, clean.clean
+)
 for module in (
     config,
     tools,

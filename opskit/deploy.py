@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from opskit import gitinfo, manifests, paths, rollback, rollout, shell, tools
+from opskit import gitinfo, manifests, rollback, rollout, shell, tools
 from opskit.clusters.connect import Connection
 from opskit.config import Config, Overlay
 from opskit.errors import CommandFailed, OpsError
@@ -21,6 +21,16 @@ INSTALLS = {
     "argoproj.io": "invoke argocd.install",
 }
 Notify = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What a deploy did: the workloads as they run afterwards, each applied object's outcome
+    by `Kind/name` (created, changed or unchanged), and the workloads that rolled out."""
+
+    workloads: dict[str, rollout.Workload]
+    objects: dict[str, str]
+    rolled_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -177,26 +187,26 @@ def deploy(
     dry_run: bool = False,
     allow_dirty: bool = False,
     notify: Notify = print,
-) -> dict[str, rollout.Workload]:
-    """Deploy the overlay; returns the workloads as they run afterwards (empty for a dry run,
-    which prints the apply it would run and changes nothing anywhere)."""
+) -> Deployed:
+    """Deploy the overlay; returns what it did (empty for a dry run, which prints the apply
+    it would run and changes nothing anywhere)."""
     overlay = cfg.overlay(name)
     target = preflight(cfg, overlay, context)
     if dry_run:
         plan = build_plan(cfg, overlay, target, allow_dirty, notify, dry_run=True)
         _announce(cfg, plan, notify, dry_run=True)
         shell.run_step(plan.apply_step(), dry_run=True)
-        return {}
+        return Deployed({}, {})
     from opskit import lock as locking
 
     # one deploy per overlay and cluster at a time; other clusters are not blocked
-    lock = paths.state_dir() / "locks" / f"deploy-{target.context}-{overlay.name}.lock"
+    lock = locking.deploy_lock(target.context, overlay.name)
     with locking.exclusive(lock, wait=timeout, what=f"a deploy to {overlay.name}", notify=notify):
         plan = build_plan(cfg, overlay, target, allow_dirty, notify)
         _announce(cfg, plan, notify)
-        final = _apply_and_wait(plan, timeout, notify)
-    _summary(plan, final, notify)
-    return final
+        done = _apply_and_wait(plan, timeout, notify)
+    _summary(plan, done.workloads, notify)
+    return done
 
 
 def _announce(cfg: Config, plan: Plan, notify: Notify, dry_run: bool = False) -> None:
@@ -229,7 +239,7 @@ def _ship_image(cfg: Config, plan: Plan, notify: Notify, dry_run: bool) -> None:
     plan.target.cluster.load_image(str(ref), dry_run=dry_run)
 
 
-def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> dict[str, rollout.Workload]:
+def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> Deployed:
     """Apply, then wait for what changed; returns the workloads' state when it is known.
     A rejected apply or a failed rollout puts every object back as it was (restore)."""
     from opskit import restore
@@ -241,6 +251,7 @@ def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> dict[str, rol
         applied = shell.run_step(plan.apply_step()).stdout
     except CommandFailed as failed:
         rollback.after_failed_apply(plan.kube, plan.overlay, before, previous, failed, notify)
+    objects = restore.outcomes(previous, applied)
     after = rollout.unchanged(before, applied)
     if after is None:  # something is new or changed: read its live state
         after = rollout.snapshot(plan.kube, namespace)
@@ -251,11 +262,12 @@ def _apply_and_wait(plan: Plan, timeout: float, notify: Notify) -> dict[str, rol
             f"nothing changed: every workload was already at this revision and ready "
             f"({time.monotonic() - started:.1f}s)"
         )
-        return after
+        return Deployed(after, objects)
     try:
-        return rollout.wait(plan.kube, namespace, todo, timeout, notify, first=after)
+        final = rollout.wait(plan.kube, namespace, todo, timeout, notify, first=after)
     except rollout.RolloutFailed as failed:
         rollback.after_failed_deploy(plan.kube, plan.overlay, before, previous, failed, notify)
+    return Deployed(final, objects, tuple(w.ref for w in todo))
 
 
 def _summary(plan: Plan, now: dict[str, rollout.Workload], notify: Notify) -> None:
