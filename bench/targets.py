@@ -50,6 +50,8 @@ TARGETS = (
     Target("no-op redeploy wall time", "noop_seconds", "<", 2.0, "s"),
     Target("validate all overlays vs raw kustomize", "validate_vs_raw", "<=", 1.5, "x"),
     Target("`invoke --list` wall time", "list_seconds", "<", 0.4, "s"),
+    Target("dev loop: save -> rolled out", "devloop_seconds", "<", 2.0, "s"),
+    Target("dev loop vs a one-line-change deploy", "devloop_vs_deploy", "<=", 1.0, "x"),
     Target("deploy growth 1 -> 16 workloads", "growth_deploy", "shape"),
     Target("validate growth 1 -> 16 workloads", "growth_validate", "shape"),
 )

@@ -156,7 +156,7 @@ class Loop:
             for line in exc.stderr_tail.splitlines():
                 self.problem(f"  | {line}")
         hint = f"; {exc.hint}" if exc.hint else ""
-        self.notify(f"{label}: {describe(changed)} -> FAILED: {first}{hint}")
+        self.notify(f"{label}: {describe(changed)} -> FAILED: {first.rstrip(':')}{hint}")
 
     def _run_tests(self, changed: list[str]) -> list[str]:
         if not self.test:

@@ -16,6 +16,8 @@ ALL_MET = {
     "noop_seconds": 1.2,
     "validate_vs_raw": 1.4,
     "list_seconds": 0.3,
+    "devloop_seconds": 1.1,
+    "devloop_vs_deploy": 0.6,
     "growth_deploy": "linear",
     "growth_validate": "sublinear",
 }
@@ -29,6 +31,8 @@ def test_every_issue_target_is_present_with_its_limit():
         "noop_seconds": ("<", 2.0),
         "validate_vs_raw": ("<=", 1.5),
         "list_seconds": ("<", 0.4),
+        "devloop_seconds": ("<", 2.0),
+        "devloop_vs_deploy": ("<=", 1.0),
         "growth_deploy": ("shape", None),
         "growth_validate": ("shape", None),
     }
