@@ -3,6 +3,7 @@ comes, with the time each line arrived: for the e2e tests and the bench alike.""
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import re
 import signal
@@ -67,4 +68,5 @@ class Running:
         """Kill it if it still runs (cleanup after a failed test)."""
         if self.process.is_alive():
             self.process.kill()
-            self.process.wait()
+            with contextlib.suppress(sh.ErrorReturnCode):  # killed: that is the point
+                self.process.wait()

@@ -48,7 +48,7 @@ def status_line(label: str, changed: list[str], deployed, seconds: float, notes:
     """`dev #2: k8s/x.yaml -> applied: 1 changed (ConfigMap/api-config), 16 unchanged;
     rolled out deployment/api; ready 1.20s after save` (deployed: opskit.deploy.Deployed)."""
     rolled = f"rolled out {', '.join(deployed.rolled_out)}" if deployed.rolled_out else "no rollout"
-    ready = f"ready {seconds:.2f}s after save"
+    ready = f"ready {seconds:.2f}s after {'save' if changed else 'start'}"
     parts = [f"applied: {_applied(deployed.objects)}", rolled, *notes, ready]
     return f"{label}: {describe(changed)} -> " + "; ".join(parts)
 
@@ -141,7 +141,7 @@ class Loop:
             except OpsError as exc:
                 self._failed(label, changed, exc)
                 return False
-        self.notify(status_line(label, changed, done, time.time() - saved, notes))
+            self.notify(status_line(label, changed, done, time.time() - saved, notes))
         return True
 
     def _deploy_line(self, line: str) -> None:

@@ -21,8 +21,9 @@ STATUS = rf"^opskit: {OVERLAY} #\d+: "
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, kwok_cluster) -> Project:
-    """A scratch copy with an overlay of its own (namespace gitops-lab-loop)."""
+def project(tmp_path_factory, kwok_cluster, kube) -> Project:
+    """A scratch copy with an overlay of its own (namespace gitops-lab-loop, new)."""
+    kube.run("delete", "namespace", NAMESPACE, "--ignore-not-found", timeout=120)
     project = make_project(tmp_path_factory.mktemp("devloop") / "repo", kwok_cluster.name)
     data = scratch.load_config(project.path)
     scratch.add_overlay(project.path, data, OVERLAY, NAMESPACE)
@@ -145,7 +146,7 @@ def test_once_with_tests_handles_one_app_change_and_skips_the_build(project):
         (project.path / "app" / "NOTES.md").write_text("a change under app/\n")
         _, line = running.expect(STATUS)
         assert line.startswith(f"opskit: {OVERLAY} #1: app/NOTES.md -> applied: ")
-        assert "; tests passed: lint.elixir (" in line
+        assert "; tests passed: invoke lint.elixir (" in line
         assert "; image build skipped: kwok-" in line and " runs no containers; " in line
         assert running.wait() == 0
     finally:
