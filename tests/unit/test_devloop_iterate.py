@@ -8,6 +8,7 @@ import dataclasses
 import json
 import time
 
+import pytest
 import yaml
 
 from opskit import clusters, devloop
@@ -90,3 +91,23 @@ def test_failing_fast_tests_stop_the_iteration_before_the_deploy(project):  # no
     ]
     assert any("tests/manifests" in line for line in problems)  # pytest's own words
     assert _verbs(calls) == []  # not even a read of the cluster
+
+
+def test_secrets_are_decrypted_again_only_when_a_file_or_the_key_changes(project, monkeypatch):  # noqa: F811
+    from opskit import secrets, shell
+
+    dev = project.overlay("dev")
+    first = secrets.decrypted_secrets(project, dev)
+    value = next(iter(yaml.safe_load(first[0])["stringData"].values()))
+    shell._display.secrets.clear()
+
+    def no_sops(*_args, **_kwargs):
+        raise AssertionError("sops ran again")
+
+    monkeypatch.setattr(secrets, "run_sops", no_sops)
+    assert secrets.decrypted_secrets(project, dev) == first  # the loop's next iteration
+    assert shell.redact(f"x {value} y") == "x *** y"  # still masked in every output
+    changed = secrets.secret_files(dev)[0]
+    changed.write_text(changed.read_text() + "# edited\n")
+    with pytest.raises(AssertionError, match="sops ran again"):
+        secrets.decrypted_secrets(project, dev)
