@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,8 +128,23 @@ def issue(cfg, overlay, force: bool = False, dry_run: bool = False) -> CertStatu
 def tls_secret(cfg, overlay, dry_run: bool = False) -> bytes:
     """What deploy applies: the overlay's certificate (issued or renewed first if needed) as
     the `api-tls` Secret, in memory."""
-    issue(cfg, overlay, dry_run=dry_run)
+    seen = (*(_stat(p) for p in (*cert_paths(cfg, overlay), ca_file(cfg))), *overlay.hosts)
+    known = _fresh.get(overlay.name)
+    stale = dry_run or known is None or known[0] != seen or time.monotonic() - known[1] > RECHECK
+    if stale and issue(cfg, overlay, dry_run=dry_run).fresh and not dry_run:
+        _fresh[overlay.name] = (seen, time.monotonic())
     return tls_secret_manifest(cfg, overlay, dry_run)
+
+
+# A long-lived process (`invoke dev`) checks a certificate again (three openssl runs) only
+# when its files changed, or after RECHECK seconds: overlay -> (the files, when found fresh).
+_fresh: dict[str, tuple[tuple, float]] = {}
+RECHECK = 3600.0
+
+
+def _stat(path: Path) -> tuple:
+    stat = path.stat() if path.is_file() else None
+    return (str(path), stat and (stat.st_ino, stat.st_mtime_ns, stat.st_size))
 
 
 def tls_secret_manifest(cfg, overlay, dry_run: bool = False) -> bytes:

@@ -111,3 +111,21 @@ def test_secrets_are_decrypted_again_only_when_a_file_or_the_key_changes(project
     changed.write_text(changed.read_text() + "# edited\n")
     with pytest.raises(AssertionError, match="sops ran again"):
         secrets.decrypted_secrets(project, dev)
+
+
+def test_the_certificate_is_checked_again_only_when_its_files_change(project, monkeypatch):  # noqa: F811
+    from opskit import certs
+
+    dev = project.overlay("dev")
+    certs.tls_secret(project, dev)  # issued if it was missing
+    first = certs.tls_secret(project, dev)  # checked: fresh
+    checks: list[str] = []
+    stale = certs.CertStatus(False, "stale")
+    monkeypatch.setattr(certs, "status", lambda cfg, ov: checks.append(ov.name) or stale)
+    assert certs.tls_secret(project, dev) == first  # the loop's next iteration: no openssl
+    assert checks == []
+    cert, _key = certs.cert_paths(project, dev)
+    cert.write_bytes(cert.read_bytes())  # rewritten: a new mtime
+    monkeypatch.setattr(certs, "_mkcert", lambda *a, **k: None)
+    certs.tls_secret(project, dev)
+    assert checks == ["dev"]
