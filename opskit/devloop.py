@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from opskit import shell
+from opskit.clusters.connect import Connection
 from opskit.config import Config, Overlay
 from opskit.errors import CommandFailed, OpsError
 
@@ -113,7 +114,7 @@ class Loop:
 
     cfg: Config
     overlay: Overlay
-    target: object  # opskit.clusters.Connection
+    target: Connection
     timeout: float
     test: bool
     verbose: bool

@@ -41,7 +41,7 @@ def start(project: Project, *args: str) -> Running:
 
 @pytest.fixture(scope="module")
 def loop(project):
-    running = start(project)
+    running = start(project, "--timeout=8")  # a rollout that never finishes fails fast
     running.expect(r"^opskit: watching k8s/, app/, opskit\.yaml", timeout=180)
     yield running
     running.stop()
@@ -96,6 +96,31 @@ def test_the_fix_is_applied(project, loop, kube):
     _, line = loop.expect(STATUS)
     assert line.startswith(f"opskit: {OVERLAY} #3: {PATCH} -> applied: ")
     assert _config(kube)["data"]["POOL_SIZE"] == "8"
+
+
+def test_a_failed_rollout_is_restored_and_the_loop_goes_on(project, loop, kube):
+    from opskit.clusters import kwok_stages
+
+    kustomization = project.path / "k8s" / "overlays" / OVERLAY / "kustomization.yaml"
+    good_text = kustomization.read_text()
+    good_template = _api(kube)["spec"]["template"]
+    data = yaml.safe_load(good_text)
+    label = {kwok_stages.NEVER_READY_LABEL: "true"}
+    patch = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api"},
+             "spec": {"template": {"metadata": {"labels": label}}}}  # fmt: skip
+    data.setdefault("patches", []).append({"patch": yaml.safe_dump(patch)})
+    kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
+    _, line = loop.expect(STATUS, timeout=120)
+    assert " -> FAILED: deploy to loop failed: deployment/api did not roll out" in line
+    assert "restored the " in line
+    assert _api(kube)["spec"]["template"] == good_template
+    kustomization.write_text(good_text)
+    _, line = loop.expect(STATUS, timeout=120)
+    assert " -> applied: " in line
+
+
+def _api(kube) -> dict:
+    return kube.json("get", "deployment", "api", "-n", NAMESPACE)
 
 
 def test_editor_temp_files_do_not_start_an_iteration(project, loop):
