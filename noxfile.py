@@ -20,9 +20,11 @@ DEV = ("-e", ".[dev]", "--config-settings", "editable_mode=compat")
 
 @nox.session(python=PYTHON, tags=["static"])
 def lint(session: nox.Session) -> None:
-    """Static checks: ruff, yamllint, shellcheck, Elixir syntax+format, secrets, CI schemas."""
+    """Static checks: ruff, yamllint, shellcheck, Elixir syntax+format, secrets, CI schemas,
+    kube-score over the rendered overlays."""
     session.install(*DEV)
-    session.run("invoke", "tools.install", "--only=sops")  # secrets.check decrypts
+    # secrets.check decrypts; kube-score scores the overlays
+    session.run("invoke", "tools.install", "--only=sops", "--only=kube-score")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("yamllint", "--strict", ".")
@@ -30,13 +32,14 @@ def lint(session: nox.Session) -> None:
     session.run("invoke", "lint.elixir")
     session.run("invoke", "secrets.check")
     session.run("invoke", "lint.ci")
+    session.run("invoke", "lint.kube-score")
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Unit and manifest tests with coverage (floor: 85% of opskit/)."""
     session.install(*DEV)
-    session.run("invoke", "tools.install", "--only=sops")
+    session.run("invoke", "tools.install", "--only=sops", "--only=kube-score")
     session.run(
         "pytest", "--cov=opskit", "--cov-report=term", "--cov-fail-under=85", *session.posargs
     )

@@ -5,8 +5,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-K3D_VERSION="v5.7.5"
-KUBECTL_VERSION="v1.32.4"
+# Versions live in opskit.yaml only (kubernetes.version, cluster.k3d.version).
+pinned() {
+  .venv/bin/python -c "from opskit import config; print(config.load().$1)"
+}
 
 # System packages and the project venv, through the same bootstrap people run.
 setup() {
@@ -20,6 +22,8 @@ need_k3d() {
   if command -v k3d >/dev/null; then
     return
   fi
+  local K3D_VERSION
+  K3D_VERSION="$(pinned cluster.k3d.version)"
   curl -fsSL "https://raw.githubusercontent.com/k3d-io/k3d/${K3D_VERSION}/install.sh" |
     TAG="$K3D_VERSION" bash
 }
@@ -29,6 +33,8 @@ need_kubectl() {
   if command -v kubectl >/dev/null; then
     return
   fi
+  local KUBECTL_VERSION
+  KUBECTL_VERSION="v$(pinned kubernetes.version)"
   curl -fsSLo /usr/local/bin/kubectl \
     "https://dl.k8s.io/release/${KUBECTL_VERSION}/bin/linux/amd64/kubectl"
   chmod +x /usr/local/bin/kubectl

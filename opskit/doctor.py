@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from opskit import tools
+from opskit import paths, tools
+from opskit.errors import OpsError
+
+if TYPE_CHECKING:
+    from opskit.config import Config
 
 
 @dataclass(frozen=True)
@@ -41,3 +46,53 @@ def table(rows: list[Row]) -> str:
 
 def failures(rows: list[Row]) -> list[str]:
     return [row.probe.name for row in rows if row.required and not row.probe.ok]
+
+
+# -- agreement with opskit.yaml -----------------------------------------------------------
+
+
+def stale_tools(cfg: Config) -> list[str]:
+    """Built tools whose inputs (pin, flags, go.mod/go.sum) changed since they were built:
+    `invoke tools.install` rebuilds exactly these. Reads files only, starts no process."""
+    from opskit import toolbuild
+
+    stamp = toolbuild.read_stamp()
+    pins = cfg.tool_pins()
+    found = []
+    for tool in toolbuild.GO_TOOLS:
+        entry = stamp.get(tool.name)
+        if entry is None:  # never built here: the table shows where it comes from
+            continue
+        try:
+            version = toolbuild.pinned_version(tool, pins, cfg.root / "tools")
+        except OpsError:
+            version = pins.get(tool.pin, "?")
+            found.append(f"{tool.name} {entry.get('version')} (pinned {version})")
+            continue
+        if entry.get("key") != toolbuild.input_key(tool, version, cfg.root / "tools"):
+            found.append(f"{tool.name} {entry.get('version')} (pinned {version})")
+    return found
+
+
+def kubectl_warning(cfg: Config, rows: list[Row]) -> str | None:
+    """kubectl should be the one built at kubernetes.version; another is a fallback."""
+    probe = next((row.probe for row in rows if row.probe.name == "kubectl"), None)
+    if probe is None or probe.path is None:
+        return None
+    built = str(paths.tools_bin() / "kubectl")
+    minor = cfg.kubernetes.minor
+    if probe.path == built and _skew(probe.version, minor) <= 1:
+        return None
+    return (
+        f"kubectl {probe.version or '?'} at {probe.path} is a fallback: the project's kubectl "
+        f"is {minor} in .tools/bin (Kubernetes {cfg.kubernetes.version}, supported skew ±1); "
+        "run `invoke tools.install`"
+    )
+
+
+def _skew(version: str | None, minor: str) -> int:
+    if not version:
+        return 99
+    have = [int(part) for part in version.split(".")[:2]]
+    want = [int(part) for part in minor.split(".")[:2]]
+    return 99 if have[0] != want[0] else abs(have[1] - want[1])

@@ -34,12 +34,14 @@ def exclusive(
     if _held.get(key) == threading.get_ident():
         yield  # this thread holds it already: flock would make it wait on itself
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    paths.ensure_dir(path.parent)
+    with paths.writing(path):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         _acquire(fd, path, wait, what, notify)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        with paths.writing(path):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         _held[key] = threading.get_ident()
         try:
             yield
@@ -57,13 +59,22 @@ def _acquire(fd: int, path: Path, wait: float, what: str, notify: Callable[[str]
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
         except BlockingIOError:
-            holder = path.read_text().strip() or "another process"
+            holder = _holder(path)
             if time.monotonic() >= deadline:
                 raise OpsError(
-                    f"{what} is already running (pid {holder}, lock {path})",
+                    f"{what} is already running ({holder}, lock {path})",
                     "wait for it to finish, then run again",
                 ) from None
             if not announced:
-                notify(f"{what} is running in pid {holder}; waiting up to {wait:g}s")
+                notify(f"{what} is running in {holder}; waiting up to {wait:g}s")
                 announced = True
             time.sleep(0.2)
+
+
+def _holder(path: Path) -> str:
+    """`pid N` as the holder wrote it; anything else (being written, foreign) is no pid."""
+    try:
+        text = path.read_bytes().decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    return f"pid {text}" if text.isdigit() else "another process"

@@ -17,9 +17,9 @@ from opskit import shell
 from opskit.config import Config
 from opskit.errors import OpsError
 
-# The versions the manifests run (k8s/base).
-POSTGRES_IMAGE = "postgres:16.6"
-REDIS_IMAGE = "redis:7.4.1"
+# The versions the manifests run (k8s/base; tests/manifests/test_versions.py keeps them equal).
+POSTGRES_IMAGE = "postgres:16.14"
+REDIS_IMAGE = "redis:7.4.10"
 DATABASE_URL = "ecto://postgres@postgres/api_test"
 REDIS_URL = "redis://redis:6379/0"
 DOCKER_HINT = "is the Docker engine running? (`docker info`)"

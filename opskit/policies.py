@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opskit import crds
-from opskit.manifests import containers, load_documents, split_image
+from opskit import crds, netpolicy, podpolicy, policies_services
+from opskit.errors import OpsError
+from opskit.manifests import containers, split_image
+from opskit.yamlio import load_file_all
 
 if TYPE_CHECKING:
     from opskit.config import Config
@@ -54,7 +56,11 @@ def check_object(cfg: Config, target: Target, obj: dict) -> Iterator[Problem]:
         yield from _resources(path, container)
         if ".containers[" in path and obj.get("kind") not in RUN_ONCE:
             yield from _probes(path, container)
+            yield from podpolicy.probes_differ(path, container)
     yield from _non_root(obj)
+    yield from podpolicy.check(obj)
+    if obj.get("kind") == "NetworkPolicy":
+        yield from netpolicy.check(obj)
     if obj.get("kind") == "Ingress":
         yield from _ingress(target, obj)
 
@@ -123,7 +129,7 @@ def _probes(path: str, container: dict) -> Iterator[Problem]:
 
 
 def _non_root(obj: dict) -> Iterator[Problem]:
-    pod = _pod_spec(obj)
+    pod = podpolicy.pod_spec(obj)
     pod_context = pod.get("securityContext") or {}
     for path, container in containers(obj):
         context = container.get("securityContext") or {}
@@ -136,13 +142,6 @@ def _non_root(obj: dict) -> Iterator[Problem]:
             )
         if user == 0:
             yield (f"{path}.securityContext.runAsUser", "is 0 (root); use a non-root uid")
-
-
-def _pod_spec(obj: dict) -> dict:
-    spec = obj.get("spec") or {}
-    if obj.get("kind") == "CronJob":
-        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
-    return spec if obj.get("kind") == "Pod" else (spec.get("template") or {}).get("spec") or {}
 
 
 def _ingress(target: Target, obj: dict) -> Iterator[Problem]:
@@ -180,6 +179,9 @@ def check_together(
             yield from ((obj, p, m) for p, m in crds.check_service_monitor(obj, services))
     if target.name == "argocd":
         yield from crds.check_argocd(cfg, objects)
+    else:
+        yield from netpolicy.check_together(objects)
+    yield from policies_services.check_selectors(target, objects)
 
 
 # -- files in git --------------------------------------------------------------------------
@@ -190,8 +192,8 @@ def scan_tree(root: Path, folder: Path) -> Iterator[tuple[str, str, str, str, st
     for file in sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]):
         origin = str(file.relative_to(root))
         try:
-            documents = load_documents(file.read_text())
-        except Exception:  # a YAML error: kustomize and yamllint report it in detail
+            documents = load_file_all(file)
+        except OpsError:  # a YAML error: kustomize and yamllint report it in detail
             yield (origin, "File", file.name, "(file)", "invalid YAML; run yamllint on it")
             continue
         for doc in documents:

@@ -42,6 +42,10 @@ def _kwok_ldflags(version: str) -> tuple[str, ...]:
     return (f"-X sigs.k8s.io/kwok/pkg/consts.Version={version}",)
 
 
+def _kube_score_ldflags(version: str) -> tuple[str, ...]:
+    return (f"-X main.version={version.lstrip('v')}",)
+
+
 @dataclass(frozen=True)
 class GoTool:
     """One binary: which tools/ module builds it, from which package, with which flags."""
@@ -83,15 +87,25 @@ def _kwok(name: str) -> GoTool:
 
 SOPS = "github.com/getsops/sops/v3"
 ETCD = "go.etcd.io/etcd/server/v3"
+KUBE_SCORE = "github.com/zegl/kube-score"
 
 GO_TOOLS: tuple[GoTool, ...] = (
     _kube("kube-apiserver"),
     _kube("kube-controller-manager"),
     _kube("kube-scheduler"),
+    _kube("kubectl"),
     GoTool("etcd", "etcd", "etcd", ETCD, ETCD),
     _kwok("kwok"),
     _kwok("kwokctl"),
     GoTool("sops", "sops", "sops", SOPS, f"{SOPS}/cmd/sops"),
+    GoTool(
+        "kube-score",
+        "kube-score",
+        "kube-score",
+        KUBE_SCORE,
+        f"{KUBE_SCORE}/cmd/kube-score",
+        ldflags=_kube_score_ldflags,
+    ),
 )
 
 
@@ -153,10 +167,10 @@ def input_key(tool: GoTool, version: str, tools_dir: Path) -> str:
 
 def read_stamp() -> dict[str, dict[str, str]]:
     """Per tool: version, input key, source (built | linked) and linked path."""
-    try:
-        return json.loads(stamp_file().read_text()).get("tools", {})
-    except (FileNotFoundError, ValueError):
-        return {}
+    from opskit import yamlio
+
+    tools = yamlio.read_json_cache(stamp_file()).get("tools")
+    return tools if isinstance(tools, dict) else {}
 
 
 def _write_stamp(entries: dict[str, dict[str, str]]) -> None:

@@ -9,7 +9,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from opskit.errors import ToolMissing
+from opskit import yamlio
+from opskit.errors import OpsError, ToolMissing
 from opskit.paths import state_dir, tools_bin, write_atomic
 
 BUILT = "run `invoke tools.install` (builds it into .tools/bin from the pins in tools/)"
@@ -28,22 +29,18 @@ TOOLS: dict[str, Tool] = {
     t.name: t
     for t in (
         Tool("git", ("--version",), "2.30", "apt-get install git"),
-        Tool(
-            "kubectl",
-            ("version", "--client"),
-            "1.31",
-            "apt-get install kubectl, or see kubernetes.io/docs/tasks/tools",
-        ),
+        Tool("kubectl", ("version", "--client"), "1.31", BUILT),  # doctor: minor skew
         Tool("docker", ("--version",), "24.0", "install Docker Engine or Docker Desktop"),
         Tool("k3d", ("version",), "5.6", "see k3d.io (install.sh) or `brew install k3d`"),
         Tool("minikube", ("version", "--short"), "1.32", "see minikube.sigs.k8s.io/docs/start"),
-        Tool("kwokctl", ("--version",), "0.7", BUILT, r"kwokctl version v?(\d+\.\d+\.\d+)"),
-        Tool("kwok", ("--version",), "0.7", BUILT, r"kwok version v?(\d+\.\d+\.\d+)"),
-        Tool("kube-apiserver", ("--version",), "1.31", BUILT),
-        Tool("kube-controller-manager", ("--version",), "1.31", BUILT),
-        Tool("kube-scheduler", ("--version",), "1.31", BUILT),
-        Tool("etcd", ("--version",), "3.5", BUILT, r"etcd Version: (\d+\.\d+\.\d+)"),
+        Tool("kwokctl", ("--version",), "0.8", BUILT, r"kwokctl version v?(\d+\.\d+\.\d+)"),
+        Tool("kwok", ("--version",), "0.8", BUILT, r"kwok version v?(\d+\.\d+\.\d+)"),
+        Tool("kube-apiserver", ("--version",), "1.37", BUILT),
+        Tool("kube-controller-manager", ("--version",), "1.37", BUILT),
+        Tool("kube-scheduler", ("--version",), "1.37", BUILT),
+        Tool("etcd", ("--version",), "3.7", BUILT, r"etcd Version: (\d+\.\d+\.\d+)"),
         Tool("sops", ("--version", "--disable-version-check"), "3.8", BUILT),
+        Tool("kube-score", ("version",), "1.20", BUILT, r"kube-score version: (\d+\.\d+\.\d+)"),
         Tool("age", ("--version",), "1.1", "apt-get install age"),
         Tool("age-keygen", ("--version",), "1.1", "apt-get install age"),
         Tool("mkcert", ("-version",), "1.4", "apt-get install mkcert"),
@@ -130,22 +127,22 @@ def _fingerprint(path: str) -> str:
     return f"{info.st_mtime_ns}:{info.st_size}"
 
 
+def _read_cache() -> dict:
+    return yamlio.read_json_cache(_cache_file())
+
+
 def _cached_version(path: str) -> str | None:
-    try:
-        entry = json.loads(_cache_file().read_text()).get(path, {})
-    except (OSError, ValueError):
+    entry = _read_cache().get(path)
+    if not isinstance(entry, dict):
         return None
     return entry.get("version") if entry.get("fingerprint") == _fingerprint(path) else None
 
 
 def _remember_version(path: str, version: str) -> None:
     """Version probes cost a process each; cache them so preflight stays fast."""
-    try:
-        cache = json.loads(_cache_file().read_text())
-    except (OSError, ValueError):
-        cache = {}
+    cache = _read_cache()
     cache[path] = {"fingerprint": _fingerprint(path), "version": version}
-    with contextlib.suppress(OSError):  # a cache that cannot be written only costs speed
+    with contextlib.suppress(OpsError):  # a cache that cannot be written only costs speed
         write_atomic(_cache_file(), json.dumps(cache, indent=1, sort_keys=True))
 
 

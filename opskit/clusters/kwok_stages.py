@@ -2,7 +2,8 @@
 
 Giving kwokctl any Stage replaces all of its built-in ones, so the defaults of kwok
 v0.7.0 (kustomize/stage/node/fast, node/heartbeat-with-lease, pod/fast) are carried here
-verbatim, except that `pod-ready` skips pods labelled NEVER_READY_LABEL. Those pods match
+verbatim (v0.8.0 serves the same template functions), except that `pod-ready` skips
+pods labelled NEVER_READY_LABEL. Those pods match
 `pod-never-ready` instead: Running, with a container that never becomes Ready, like an
 app whose readiness probe keeps failing. Selectors are disjoint (kwok picks at random
 among matches).

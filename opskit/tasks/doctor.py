@@ -18,10 +18,18 @@ def doctor(c):
     rows = doctor.check(tools.WORKFLOW[provider])
     print(doctor.table(rows))
     print(f"\n* needed by the default workflow (cluster provider: {provider})")
+    if warning := doctor.kubectl_warning(cfg, rows):
+        say(f"warning: {warning}")
     missing = doctor.failures(rows)
     if missing:
         say(
             f"error: missing or too old for the {provider} workflow: {', '.join(missing)}; "
             "see the hint column (`invoke tools.install` builds the Go tools)"
+        )
+        raise Exit(code=1)
+    if stale := doctor.stale_tools(cfg):
+        say(
+            f"error: .tools/bin is older than the pins in opskit.yaml/tools/: {', '.join(stale)}; "
+            "run `invoke tools.install` (it rebuilds only these)"
         )
         raise Exit(code=1)

@@ -64,3 +64,27 @@ def elixir(c):
             "fix them, or run `mix format` in app/",
         )
     say(f"Elixir: {len(paths)} files clean")
+
+
+@task(name="kube-score")
+@opskit_task
+def kube_score(c):
+    """kube-score over every rendered overlay; findings not in opskit/kubescore.py fail."""
+    from opskit import kubescore, tools
+    from opskit.errors import OpsError
+
+    cfg = load_config(c)
+    tools.require("kube-score")
+    results = kubescore.score(cfg, tools.which("kube-score"))
+    new, stale = kubescore.verdict(results)
+    for finding in new:
+        print(finding)
+    for entry in stale:
+        print(f"opskit/kubescore.py: IGNORED {entry.check} {entry.where}: matches nothing")
+    if new or stale:
+        raise OpsError(
+            f"kube-score: {len(new)} new findings, {len(stale)} stale ignores",
+            "fix the manifests, or add the finding to IGNORED with the reason it is deliberate",
+        )
+    counts = ", ".join(f"{name} {len(found)}" for name, found in results.items())
+    say(f"kube-score: no new findings (deliberate, in opskit/kubescore.py: {counts})")

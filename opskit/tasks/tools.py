@@ -23,7 +23,7 @@ def install(c, only=None, force=False, dry_run=False):
 
     started = time.monotonic()
     outcomes = toolbuild.install(
-        load_config(c).tools, tuple(only or ()), force, report=say, dry_run=dry_run
+        load_config(c).tool_pins(), tuple(only or ()), force, report=say, dry_run=dry_run
     )
     fresh = [o for o in outcomes if o.action != "up to date"]
     if not fresh:

@@ -109,3 +109,26 @@ def test_diff_against_the_cluster_runs_and_names_what_it_skips(cfg, kube, served
         if o["apiVersion"] not in served
     }
     assert set(result.skipped) == expected
+
+
+FLOWS = {"default-deny", "allow-dns-egress", "api-to-postgres", "api-egress-postgres",
+         "api-to-redis", "api-egress-redis", "ingress-to-api", "prometheus-to-api"}  # fmt: skip
+
+
+@pytest.mark.parametrize("target", ["dev", "prod"])
+def test_the_api_server_accepts_the_network_policies_and_refuses_a_broken_one(cfg, kube, target):
+    namespace, objects = rendered(cfg, target)
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    assert {p["metadata"]["name"] for p in policies} == FLOWS
+    ensure_namespace(kube, namespace, objects)
+    dry_run = ("apply", "--server-side", "--dry-run=server", "--field-manager=opskit", "-f", "-")
+    result = kube.run(*dry_run, stdin=manifests.dump(policies), timeout=60)
+    assert sorted(result.stdout.splitlines()) == sorted(
+        f"networkpolicy.networking.k8s.io/{name} serverside-applied (server dry run)"
+        for name in FLOWS
+    )
+    broken = next(p for p in policies if p["metadata"]["name"] == "api-to-postgres")
+    broken["spec"]["ingress"][0]["ports"][0]["protocol"] = "ICMP"
+    refused = kube.run(*dry_run, stdin=manifests.dump([broken]), timeout=60, check=False)
+    assert refused.returncode != 0
+    assert 'Unsupported value: "ICMP"' in refused.stderr

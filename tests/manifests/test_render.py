@@ -59,7 +59,7 @@ def test_tag_is_pinned_in_memory_only(cfg, name):
     objects = manifests.render_overlay(cfg, name, tag="0123456789ab")
     assert app_container(objects)["image"] == f"{cfg.app.image}:0123456789ab"
     images = {c["image"] for o in objects for _, c in manifests.containers(o)}
-    assert images == {f"{cfg.app.image}:0123456789ab", "postgres:16.6", "redis:7.4.1"}
+    assert images == {f"{cfg.app.image}:0123456789ab", "postgres:16.14", "redis:7.4.10"}
     assert (cfg.overlay(name).path / "kustomization.yaml").read_text() == before
 
 

@@ -120,7 +120,7 @@ def deployment(render):
 
 
 def test_schemas_are_the_minor_version_of_opskit_yaml(schemas):
-    assert schemas.version == "1.32"
+    assert schemas.version == "1.37"
     assert ("apps/v1", "Deployment") in schemas.kinds
     assert ("policy/v1", "PodDisruptionBudget") in schemas.kinds
 
@@ -157,7 +157,7 @@ def test_unknown_kinds_have_no_schema(schemas):
     assert schemas.check(obj) == [
         (
             "apiVersion",
-            "no schema for apps/v2 Deployment in Kubernetes 1.32 or the CRDs this repo uses",
+            "no schema for apps/v2 Deployment in Kubernetes 1.37 or the CRDs this repo uses",
         ),
     ]
 
@@ -192,6 +192,8 @@ def test_root_missing_resources_and_no_tag_are_reported(cfg, deployment):
         "container or the pod); containers run as non-root",
         f"dev/Deployment/api: {CONTAINER}.securityContext.runAsUser: is 0 (root); use a "
         "non-root uid",
+        f"dev/Deployment/api: {CONTAINER}.resources.limits.ephemeral-storage: missing; "
+        "bound the container's logs and writable layer",
     ]
 
 

@@ -119,22 +119,54 @@ def test_doctor_exits_1_when_a_needed_tool_is_missing(tmp_path):
 
 
 def test_doctor_exits_0_when_the_workflow_is_complete(tmp_path):
-    from opskit import tools
 
     (tmp_path / "opskit.yaml").write_text(
         (ROOT / "opskit.yaml").read_text().replace("provider: auto", "provider: kwok")
     )
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
+    _complete_kwok_workflow(bin_dir)
+    result = _invoke("doctor", OPSKIT_ROOT=str(tmp_path), PATH=f"{bin_dir}:/usr/bin:/bin")
+    assert result.exit_code == 0
+    assert "MISSING" not in str(result)
+    # kubectl on PATH (not .tools/bin, and 1.32) is only a fallback: a warning
+    assert (
+        f"opskit: warning: kubectl 1.32.4 at {bin_dir / 'kubectl'} is a fallback: the project's "
+        "kubectl is 1.37 in .tools/bin (Kubernetes 1.37.2, supported skew ±1); run "
+        "`invoke tools.install`"
+    ) in result.stderr.decode()
+
+
+def _complete_kwok_workflow(bin_dir):
+    from opskit import tools
+
     versions = {
-        "etcd": "etcd Version: 3.5.35",
-        "kwokctl": "kwokctl version v0.7.0",
-        "kwok": "kwok version v0.7.0",
+        "etcd": "etcd Version: 3.7.3",
+        "kwokctl": "kwokctl version v0.8.0",
+        "kwok": "kwok version v0.8.0",
+        "kubectl": "Client Version: v1.32.4",
     }
     for name in tools.WORKFLOW["kwok"]:
         script = bin_dir / name
         script.write_text(f"#!/bin/sh\necho '{versions.get(name, name + ' v9.9.9')}'\n")
         script.chmod(0o755)
-    result = _invoke("doctor", OPSKIT_ROOT=str(tmp_path), PATH=f"{bin_dir}:/usr/bin:/bin")
-    assert result.exit_code == 0
-    assert "MISSING" not in str(result)
+
+
+def test_doctor_names_tools_built_from_an_older_pin_and_the_fix(tmp_path):
+    import shutil
+
+    (tmp_path / "opskit.yaml").write_text(
+        (ROOT / "opskit.yaml").read_text().replace("provider: auto", "provider: kwok")
+    )
+    shutil.copytree(ROOT / "tools", tmp_path / "tools")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _complete_kwok_workflow(bin_dir)
+    stamp = {"tools": {"etcd": {"version": "v3.5.35", "key": "built-from-3.5", "source": "built"}}}
+    (tmp_path / ".tools").mkdir()
+    (tmp_path / ".tools" / "stamp.json").write_text(json.dumps(stamp))
+    result = _invoke("doctor", ok=(1,), OPSKIT_ROOT=str(tmp_path), PATH=f"{bin_dir}:/usr/bin:/bin")
+    assert result.stderr.decode().splitlines()[-1] == (
+        "opskit: error: .tools/bin is older than the pins in opskit.yaml/tools/: etcd v3.5.35 "
+        "(pinned v3.7.3); run `invoke tools.install` (it rebuilds only these)"
+    )

@@ -91,3 +91,31 @@ def test_the_holding_thread_takes_it_again_without_waiting_on_itself(tmp_path):
 def test_deploy_lock_is_per_cluster_and_overlay(tmp_path, monkeypatch):
     monkeypatch.setenv("OPSKIT_STATE_DIR", str(tmp_path))
     assert lock.deploy_lock("kwok-a", "dev") == tmp_path / "locks" / "deploy-kwok-a-dev.lock"
+
+
+GARBAGE_HOLDER = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, b"\\xff\\xfe not a pid\\n")
+print("held", flush=True)
+time.sleep(5)
+"""
+
+
+def test_a_lock_file_without_a_pid_is_still_one_line(tmp_path):
+    path = tmp_path / "deploy-dev.lock"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", GARBAGE_HOLDER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        with pytest.raises(OpsError) as info, lock.exclusive(path, wait=0, what="a deploy"):
+            pass
+        assert str(info.value) == (
+            f"a deploy is already running (another process, lock {path}); "
+            "wait for it to finish, then run again"
+        )
+    finally:
+        proc.kill()
+        proc.wait()

@@ -34,7 +34,7 @@ def test_install_is_one_pinned_helm_upgrade_install(cfg):
             "--repo",
             "https://prometheus-community.github.io/helm-charts",
             "--version",
-            "66.3.1",
+            "91.5.0",
             "--namespace",
             "monitoring",
             "--create-namespace",
@@ -93,7 +93,7 @@ def test_status_reports_release_api_and_servicemonitors(cfg):
     with fakes.recorder({"kubectl": fake_kubectl()}) as calls:
         checks = monitoring.status(cfg, KUBE, [cfg.overlay("dev")])
     assert [c.line() for c in checks] == [
-        "ok       helm release kps (kube-prometheus-stack 66.3.1): revision 2 deployed",
+        "ok       helm release kps (kube-prometheus-stack 91.5.0): revision 2 deployed",
         "ok       ServiceMonitor API: served",
         "ok       ServiceMonitor in gitops-lab-dev: api",
     ]

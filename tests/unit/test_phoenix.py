@@ -6,7 +6,7 @@ from opskit import config, phoenix, shell
 from opskit.errors import CommandFailed, OpsError
 from tests import fakes
 
-BUILDER = "hexpm/elixir:1.14.5-erlang-25.3.2.2-debian-bookworm-20230612-slim"
+BUILDER = "hexpm/elixir:1.19.6-erlang-28.5.0.7-debian-trixie-20260918-slim"
 NET = "gitops-lab-phoenix-tests-t1"
 
 
@@ -24,9 +24,9 @@ def setup_calls():
     return [
         ("docker", "network", "create", NET),
         ("docker", "run", "--detach", "--name", f"{NET}-postgres", "--network", NET,
-         "--network-alias", "postgres", "-e", "POSTGRES_HOST_AUTH_METHOD=trust", "postgres:16.6"),
+         "--network-alias", "postgres", "-e", "POSTGRES_HOST_AUTH_METHOD=trust", "postgres:16.14"),
         ("docker", "run", "--detach", "--name", f"{NET}-redis", "--network", NET,
-         "--network-alias", "redis", "redis:7.4.1"),
+         "--network-alias", "redis", "redis:7.4.10"),
     ]  # fmt: skip
 
 

@@ -56,12 +56,12 @@ def _no_process(*args, **kwargs):
 
 def test_kube_binaries_get_version_ldflags_on_both_version_packages():
     apiserver = toolbuild.select(("kube-apiserver",))[0]
-    argv = apiserver.argv("v1.32.2", Path("/out/kube-apiserver"))
+    argv = apiserver.argv("v1.37.2", Path("/out/kube-apiserver"))
     flags = argv[argv.index("-ldflags") + 1].split()
     assert argv[:5] == ["go", "build", "-trimpath", "-tags", "selinux,notest"]
     assert argv[-3:] == ["-o", "/out/kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver"]
     for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
-        for setting in ("gitVersion=v1.32.2", "gitMajor=1", "gitMinor=32"):
+        for setting in ("gitVersion=v1.37.2", "gitMajor=1", "gitMinor=37"):
             assert f"{pkg}.{setting}" in flags
 
 
@@ -76,7 +76,7 @@ def test_every_go_tool_is_in_the_registry_so_doctor_knows_it():
 
 
 def test_repo_pins_agree_with_the_go_modules():
-    pins = config.load(ROOT / "opskit.yaml").tools
+    pins = config.load(ROOT / "opskit.yaml").tool_pins()
     for tool in toolbuild.GO_TOOLS:
         assert toolbuild.pinned_version(tool, pins, ROOT / "tools") == pins[tool.pin]
 
@@ -86,7 +86,7 @@ def test_pin_that_disagrees_with_go_mod_is_one_clear_error():
     with pytest.raises(
         OpsError,
         match=r"opskit.yaml pins etcd v3.4.0 but tools/etcd/go.mod "
-        r"requires go.etcd.io/etcd/server/v3 v3\.5\.\d+",
+        r"requires go.etcd.io/etcd/server/v3 v3\.7\.\d+",
     ):
         toolbuild.pinned_version(etcd, {"etcd": "v3.4.0"}, ROOT / "tools")
     with pytest.raises(OpsError, match=r"tools.etcd: missing key"):

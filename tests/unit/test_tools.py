@@ -83,3 +83,43 @@ def test_version_probe_is_cached_until_the_executable_changes(fake_path, monkeyp
     _fake_tool(fake_path, "helm", "v3.18.10")  # rebuilt: new size and mtime
     assert tools.probe("helm").version == "3.18.10"
     assert paths.state_dir() != fake_path / "state"  # the real cache was not touched
+
+
+def test_kubectl_outside_tools_bin_or_skewed_is_a_fallback_warning(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from opskit import paths
+
+    monkeypatch.setattr(paths, "root", lambda: tmp_path)
+    cfg = SimpleNamespace(kubernetes=SimpleNamespace(version="1.37.2", minor="1.37"))
+    built = str(tmp_path / ".tools" / "bin" / "kubectl")
+
+    def rows(path, version):
+        return [doctor.Row(tools.Probe("kubectl", path, version, True), True, "")]
+
+    assert doctor.kubectl_warning(cfg, rows(built, "1.37.2")) is None
+    assert doctor.kubectl_warning(cfg, rows(built, "1.36.0")) is None  # within ±1
+    assert "kubectl 1.35.1 at " in doctor.kubectl_warning(cfg, rows(built, "1.35.1"))
+    assert doctor.kubectl_warning(cfg, rows("/usr/bin/kubectl", "1.37.2")).startswith(
+        "kubectl 1.37.2 at /usr/bin/kubectl is a fallback"
+    )
+    assert doctor.kubectl_warning(cfg, rows(None, None)) is None  # missing: the table says so
+
+
+def test_the_project_kubectl_wins_over_the_one_on_path(tmp_path, monkeypatch):
+    from opskit import shell
+
+    system, built = tmp_path / "usr-bin", tmp_path / ".tools" / "bin"
+    system.mkdir()
+    built.mkdir(parents=True)
+    _fake_tool(system, "kubectl", "Client Version: v1.32.4")
+    _fake_tool(built, "kubectl", "Client Version: v1.37.2")
+    monkeypatch.setenv("PATH", f"{system}:/usr/bin:/bin")
+    monkeypatch.setattr(tools, "tools_bin", lambda: built)
+    assert shell.run(["kubectl", "version", "--client"]).stdout.strip() == (
+        "Client Version: v1.37.2"
+    )
+    (built / "kubectl").unlink()  # not built yet: the one on PATH is the fallback
+    assert shell.run(["kubectl", "version", "--client"]).stdout.strip() == (
+        "Client Version: v1.32.4"
+    )

@@ -1,0 +1,77 @@
+"""One Kubernetes release (opskit.yaml kubernetes.version) everywhere it is used, and one
+version per image: each place below is read the way its consumer reads it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import sh
+
+from opskit import config, phoenix, toolbuild, validate
+from opskit.clusters import k3d
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def gomod(module: str) -> str:
+    return (ROOT / "tools" / module / "go.mod").read_text()
+
+
+def test_tools_kube_builds_the_configured_release_with_matching_staging_twins(cfg):
+    text = gomod("kube")
+    version = cfg.kubernetes.version
+    assert f"\tk8s.io/kubernetes v{version} // indirect" in text
+    staging = re.findall(r"^replace (k8s\.io/\S+) => (\S+) (\S+)$", text, re.MULTILINE)
+    assert len(staging) >= 30
+    major_minor_patch = "0." + ".".join(version.split(".")[1:])
+    assert {(name == twin, tag) for name, twin, tag in staging} == {(True, f"v{major_minor_patch}")}
+    pins = cfg.tool_pins()
+    for tool in toolbuild.GO_TOOLS:
+        if tool.module_dir == "kube":
+            assert toolbuild.pinned_version(tool, pins, ROOT / "tools") == f"v{version}"
+
+
+def test_kubectl_is_built_with_the_control_plane():
+    kubectl = toolbuild.select(("kubectl",))[0]
+    assert (kubectl.module_dir, kubectl.package) == ("kube", "k8s.io/kubernetes/cmd/kubectl")
+    flags = kubectl.argv("v1.37.2", Path("o"))
+    assert "-X k8s.io/client-go/pkg/version.gitVersion=v1.37.2" in " ".join(flags)
+
+
+def test_schemas_are_of_the_same_minor(cfg):
+    assert validate.load_schemas(cfg.kubernetes.version).version == cfg.kubernetes.minor
+
+
+def test_the_k3s_image_is_of_the_same_release(cfg):
+    argv = k3d.K3dCluster(cfg).create_argv()
+    assert argv[argv.index("--image") + 1] == f"rancher/k3s:v{cfg.kubernetes.version}-k3s1"
+
+
+def test_ci_installs_the_configured_kubectl_and_k3d(cfg):
+    script = 'source ci/_lib.sh; echo "$(pinned kubernetes.version) $(pinned cluster.k3d.version)"'
+    out = sh.bash("-c", script, _cwd=ROOT, _return_cmd=True)
+    assert str(out).split() == [cfg.kubernetes.version, cfg.cluster.k3d.version]
+    lib = (ROOT / "ci" / "_lib.sh").read_text()
+    assert 'KUBECTL_VERSION="v$(pinned kubernetes.version)"' in lib
+    assert re.search(r"\d+\.\d+\.\d+", lib.replace("${0##*/}", "")) is None  # no literal pins
+
+
+def test_the_phoenix_test_services_run_the_manifests_images(render):
+    images = {
+        c["image"]
+        for o in render("dev")
+        for c in (o.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or [])
+    }
+    assert {phoenix.POSTGRES_IMAGE, phoenix.REDIS_IMAGE} <= images
+
+
+def test_a_second_place_naming_the_kubernetes_release_is_refused(tmp_path):
+    text = (ROOT / "opskit.yaml").read_text().replace("tools:", "tools:\n  kubernetes: v1.36.0", 1)
+    (tmp_path / "opskit.yaml").write_text(text)
+    try:
+        config.load(tmp_path / "opskit.yaml")
+    except config.ConfigError as exc:
+        assert "tools.kubernetes: the Kubernetes release is named once" in str(exc)
+    else:
+        raise AssertionError("tools.kubernetes was accepted")
