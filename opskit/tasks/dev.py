@@ -22,17 +22,18 @@ def _problem(line: str) -> None:
     }
 )
 @opskit_task
-def dev(c, overlay="dev", context=None, once=False, test=False, timeout=120, verbose=False):
+def dev(c, overlay="dev", context=None, once=False, test=False, timeout="120", verbose=False):
     """Deploy the working tree, then watch k8s/, app/, opskit.yaml and deploy each save."""
-    from opskit import devloop
+    from opskit import args, devloop
 
+    wait = args.seconds(timeout, "--timeout")
     devloop.run(
         load_config(c),
         overlay,
         context=context,
         once=once,
         test=test,
-        timeout=float(timeout),
+        timeout=wait,
         verbose=verbose,
         notify=say,
         problem=_problem,
