@@ -6,7 +6,7 @@
 export OVERLAY ?= dev
 BIN := .venv/bin
 
-.PHONY: help setup lint test e2e build push deploy rollback smoke release \
+.PHONY: help setup lint test e2e build push deploy dev rollback smoke release \
 	cluster-up cluster-down doctor bench clean
 
 help: ## list these targets (OVERLAY defaults to dev: `make deploy OVERLAY=prod`)
@@ -32,6 +32,9 @@ push: ## push the app image to the configured registry
 
 deploy: ## deploy OVERLAY to the current cluster (validate everything, then apply)
 	$(BIN)/invoke deploy --overlay=$(OVERLAY)
+
+dev: ## deploy OVERLAY, then again on every save (watch loop; Ctrl-C stops)
+	$(BIN)/invoke dev --overlay=$(OVERLAY)
 
 rollback: ## roll OVERLAY back to the previous revision
 	$(BIN)/invoke rollback --overlay=$(OVERLAY)

@@ -10,6 +10,7 @@ from opskit.tasks import (
     cluster,
     config,
     deploy,
+    dev,
     doctor,
     image,
     lint,
@@ -23,7 +24,13 @@ from opskit.tasks import (
 )
 
 ns = Collection(
-    doctor.doctor, deploy.deploy, deploy.rollback, release.release, clean.clean, status.status
+    doctor.doctor,
+    deploy.deploy,
+    deploy.rollback,
+    dev.dev,
+    release.release,
+    clean.clean,
+    status.status,
 )
 for module in (
     config,

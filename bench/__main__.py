@@ -25,6 +25,7 @@ from bench.workspace import BenchError, Workspace, say
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent
 CLUSTER = "gitops-lab-bench"
+SCENARIOS = ("startup", "validate", "diff", "deploy", "devloop", "growth", "gitops")
 SIZES = (1, 4, 8, 16)  # 8: so the shape is judged on two steps past the start
 VOLUMES = 64  # one claim per generated overlay (postgres)
 
@@ -44,6 +45,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--keep",
         action="store_true",
         help="keep the scratch repository and its cluster (prints where)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=SCENARIOS,
+        action="append",
+        help="run only this scenario (repeatable; default: all)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is NOT MET")
     parser.add_argument(
@@ -94,23 +101,40 @@ def measure(ws: Workspace, args: argparse.Namespace, notes: list[str]) -> dict:
     samples: dict[str, list[float]] = {}
     real = [ws.repo / "k8s/overlays" / name for name in ("dev", "prod")]
     suite, baseline, rounds = plan_slots(args.runs, args.growth_runs)
+    loop = tuple(Slot(f"bench-{n}", f"gitops-lab-bench-{n}") for n in ("loop", "hand"))
+    wanted = set(args.only or SCENARIOS)
 
-    def attempt(what: str, action) -> None:
+    def attempt(scenario: str, title: str, action) -> None:
+        if scenario not in wanted:
+            return
+        say(title)
         try:
             action()
         except BenchError as exc:
-            notes.append(f"{what} not measured: {_gist(exc)}")
-            say(f"{what} FAILED: {exc}")
+            notes.append(f"{scenario} not measured: {_gist(exc)}")
+            say(f"{scenario} FAILED: {exc}")
 
-    say("start-up: invoke --list, invoke doctor, python -c pass")
-    attempt("start-up", lambda: scenarios.startup(ws, args.runs, notes, samples))
-    say("validate: invoke manifests.validate vs kubectl kustomize (dev, prod)")
-    attempt("validate", lambda: scenarios.validate(ws, real, args.runs, samples))
-    say("offline diff: invoke manifests.diff of two commits vs kubectl kustomize once each")
-    attempt("offline diff", lambda: scenarios.offline_diff(ws, real, args.runs, samples))
+    attempt(
+        "startup",
+        "start-up: invoke --list, invoke doctor, python -c pass",
+        lambda: scenarios.startup(ws, args.runs, notes, samples),
+    )
+    attempt(
+        "validate",
+        "validate: invoke manifests.validate vs kubectl kustomize (dev, prod)",
+        lambda: scenarios.validate(ws, real, args.runs, samples),
+    )
+    attempt(
+        "diff",
+        "offline diff: invoke manifests.diff of two commits vs kubectl kustomize once each",
+        lambda: scenarios.offline_diff(ws, real, args.runs, samples),
+    )
     say("preparing generated overlays (fresh namespaces)")
+    slots = [*suite, *baseline] if wanted & {"deploy", "growth"} else []
+    slots += list(loop) if "devloop" in wanted else []
+    slots += [s for r in rounds for pair in r for s in pair] if "growth" in wanted else []
     try:
-        prepare(ws, [*suite, *baseline, *[s for r in rounds for pair in r for s in pair]])
+        prepare(ws, slots)
     except BenchError as exc:
         notes.append(f"deploy figures not measured: {_gist(exc)}")
         say(f"prepare FAILED: {exc}")
@@ -118,13 +142,31 @@ def measure(ws: Workspace, args: argparse.Namespace, notes: list[str]) -> dict:
     raw_deploy = scenarios.RawDeploy(
         scratch.load_config(ws.repo)["app"]["image"], set(ws.kubectl("api-versions").split())
     )
-    say("warm-up deploys (not counted)")
-    attempt("warm-up", lambda: _warm_up(ws, suite[0], baseline[0], raw_deploy))
-    say(f"deploy: first + no-op (invoke) vs raw commands, {args.runs} rounds")
-    attempt("deploy", lambda: scenarios.deploys(ws, suite[1:], baseline[1:], raw_deploy, samples))
-    say(f"growth: {', '.join(map(str, SIZES))} app Deployments, {args.growth_runs} rounds")
-    attempt("growth", lambda: scenarios.growth(ws, rounds, args.runs, raw_deploy, samples))
-    attempt("gitops", lambda: gitops.measure(ws, args.runs, samples))
+    attempt(
+        "deploy",
+        "warm-up deploys (not counted)",
+        lambda: _warm_up(ws, suite[0], baseline[0], raw_deploy),
+    )
+    attempt(
+        "deploy",
+        f"deploy: first + no-op (invoke) vs raw commands, {args.runs} rounds",
+        lambda: scenarios.deploys(ws, suite[1:], baseline[1:], raw_deploy, samples),
+    )
+    attempt(
+        "devloop",
+        f"dev loop: save -> rolled out vs a one-line change deployed by hand, {args.runs} edits",
+        lambda: scenarios.dev_loop(ws, *loop, args.runs, samples),
+    )
+    attempt(
+        "growth",
+        f"growth: {', '.join(map(str, SIZES))} app Deployments, {args.growth_runs} rounds",
+        lambda: scenarios.growth(ws, rounds, args.runs, raw_deploy, samples),
+    )
+    attempt(
+        "gitops",
+        "gitops: commit -> Synced/Healthy through ArgoCD, and a no-op argocd.install",
+        lambda: gitops.measure(ws, args.runs, samples),
+    )
     return samples
 
 

@@ -17,6 +17,8 @@ LABELS = {
     "deploy_first": "`invoke deploy`, fresh namespace",
     "deploy_noop": "`invoke deploy` again, nothing changed",
     "raw_deploy": "raw commands (render, sops -d, apply, rollout status), fresh namespace",
+    "devloop_save_to_ready": "`invoke dev`: a saved ConfigMap value -> rolled out (status line)",
+    "deploy_one_line": "`invoke deploy --allow-dirty` after the same one-line change",
     "growth_deploy": "`invoke deploy` with {n} app Deployment(s), fresh namespace",
     "growth_validate": "`invoke manifests.validate --overlay` with {n} app Deployment(s)",
     "growth_render": "`kubectl kustomize` with {n} app Deployment(s)",
@@ -28,6 +30,12 @@ LABELS = {
 COMPARISONS = (
     ("deploy vs raw commands", "deploy_first", "raw_deploy", "deploy_vs_raw"),
     ("no-op redeploy vs first deploy", "deploy_noop", "deploy_first", "noop_vs_first"),
+    (
+        "dev loop vs one-line-change deploy",
+        "devloop_save_to_ready",
+        "deploy_one_line",
+        "devloop_vs_deploy",
+    ),
     ("validate vs raw kustomize", "validate_all", "raw_render_all", "validate_vs_raw"),
     ("offline diff vs rendering once", "diff_commits", "diff_raw_render", "diff_vs_render"),
     ("`invoke --list` vs `python -c pass`", "invoke_list", "python_pass", "list_vs_python"),
@@ -100,6 +108,7 @@ def metrics(found: dict[str, dict], ratios: list[dict], grown: dict[str, dict]) 
     values["list_seconds"] = found.get("invoke_list", {}).get("median")
     values["gitops_commit_seconds"] = found.get("gitops_commit_refresh", {}).get("median")
     values["argocd_noop_seconds"] = found.get("argocd_install_noop", {}).get("median")
+    values["devloop_seconds"] = found.get("devloop_save_to_ready", {}).get("median")
     for what in ("deploy", "validate"):
         values[f"growth_{what}"] = grown[what]["shape"] if what in grown else None
     return values

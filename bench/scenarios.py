@@ -3,11 +3,14 @@ side (interleaved, alternating which goes first, so drift hits both alike)."""
 
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench import raw
-from bench.workspace import BenchError, Workspace, say, timed
+from bench.background import Running
+from bench.workspace import BenchError, Workspace, program, say, timed
 
 Samples = dict[str, list[float]]
 DEPLOY = ("deploy", "--timeout=120", "--overlay")  # fail fast, the same pipeline
@@ -160,3 +163,41 @@ def growth(
 def _line(samples: Samples, prefix: str | tuple[str, ...] = "", last: bool = False) -> str:
     pick = (lambda v: v[-1]) if last else (lambda v: sorted(v)[len(v) // 2])
     return ", ".join(f"{k} {pick(v):.3f}s" for k, v in samples.items() if k.startswith(prefix))
+
+
+def dev_loop(ws: Workspace, loop: Slot, by_hand: Slot, runs: int, samples: Samples) -> None:
+    """Save -> rolled out: `invoke dev` running in the background against the same one-line
+    ConfigMap change deployed by hand (`invoke deploy --allow-dirty`), each on an overlay of
+    its own. By hand first: the loop would also pick up those saves."""
+    command = (*DEPLOY[:2], "--allow-dirty", "--overlay", by_hand.name)
+    ws.invoke(*command)  # the first deploy into its namespace: not counted
+    for index in range(runs + 1):
+        _save(ws, by_hand, index)
+        seconds = timed(lambda: ws.invoke(*command))
+        if index:  # the first one warms the render of the new tree shape
+            _append(samples, "deploy_one_line", seconds)
+    running = Running(program("invoke"), "dev", "--overlay", loop.name, cwd=ws.repo, env=ws.env)
+    try:
+        running.expect(r"^opskit: watching ", timeout=300)
+        for index in range(runs + 1):
+            saved = _save(ws, loop, index)
+            arrived, line = running.expect(rf"^opskit: {loop.name} #\d+: ", timeout=180)
+            if " -> applied: " not in line:
+                raise BenchError(f"dev loop iteration failed: {line}\n{running.tail()}")
+            if index:
+                _append(samples, "devloop_save_to_ready", arrived - saved)
+    except AssertionError as exc:  # an expected line did not come
+        raise BenchError(str(exc)) from None
+    finally:
+        code = running.interrupt()
+    if code != 130:
+        raise BenchError(f"`invoke dev` exited {code} on Ctrl-C, not 130:\n{running.tail()}")
+    say(_line(samples, ("devloop_save_to_ready", "deploy_one_line")))
+
+
+def _save(ws: Workspace, slot: Slot, index: int) -> float:
+    """Change one value of the slot's ConfigMap patch; returns when the file was saved."""
+    path = slot.path(ws) / "api-config.yaml"
+    text = re.sub(r'POOL_SIZE: "?\d+"?', f'POOL_SIZE: "{20 + index}"', path.read_text())
+    path.write_text(text)
+    return time.time()

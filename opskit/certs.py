@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,8 +163,25 @@ def issue(
 def tls_secret(cfg, overlay, dry_run: bool = False, which: Cert | None = None) -> bytes:
     """What deploy applies: a certificate (issued or renewed first if needed; default: the
     Ingress's) as its TLS Secret, in memory."""
-    issue(cfg, overlay, dry_run=dry_run, which=which)
+    which = which or ingress_cert(overlay)
+    files = (*cert_paths(cfg, overlay, which), ca_file(cfg))
+    seen = (*(_stat(p) for p in files), *which.hosts)
+    known = _fresh.get((overlay.name, which.secret))
+    stale = dry_run or known is None or known[0] != seen or time.monotonic() - known[1] > RECHECK
+    if stale and issue(cfg, overlay, dry_run=dry_run, which=which).fresh and not dry_run:
+        _fresh[(overlay.name, which.secret)] = (seen, time.monotonic())
     return tls_secret_manifest(cfg, overlay, dry_run, which)
+
+
+# A long-lived process (`invoke dev`) checks a certificate again (three openssl runs) only
+# when its files changed, or after RECHECK seconds: (overlay, Secret) -> (files, when fresh).
+_fresh: dict[tuple[str, str], tuple[tuple, float]] = {}
+RECHECK = 3600.0
+
+
+def _stat(path: Path) -> tuple:
+    stat = path.stat() if path.is_file() else None
+    return (str(path), stat and (stat.st_ino, stat.st_mtime_ns, stat.st_size))
 
 
 def tls_secret_manifest(cfg, overlay, dry_run: bool = False, which: Cert | None = None) -> bytes:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from opskit import gitinfo, manifests, paths, report, rollback, rollout, shell, tools
+from opskit import gitinfo, manifests, report, rollback, rollout, shell, tools
 from opskit.clusters.connect import Connection
 from opskit.config import Config, Overlay
 from opskit.errors import CommandFailed, OpsError
@@ -21,6 +21,16 @@ INSTALLS = {
     "argoproj.io": "invoke argocd.install",
 }
 Notify = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What a deploy did: the workloads as they run afterwards, each applied object's outcome
+    by `Kind/name` (created, changed or unchanged), and the workloads that rolled out."""
+
+    workloads: dict[str, rollout.Workload]
+    objects: dict[str, str]
+    rolled_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,10 +193,10 @@ def deploy(
     allow_dirty: bool = False,
     notify: Notify = print,
     record: report.DeployRecord | None = None,
-) -> dict[str, rollout.Workload]:
-    """Deploy the overlay; returns the workloads as they run afterwards (empty for a dry run,
-    which prints the apply it would run and changes nothing anywhere). `record`
-    (opskit.report) collects what happened, for --report."""
+) -> Deployed:
+    """Deploy the overlay; returns what it did (empty for a dry run, which prints the apply
+    it would run and changes nothing anywhere). `record` (opskit.report) collects what
+    happened, for --report."""
     overlay = cfg.overlay(name)
     record = record or report.DeployRecord(name)
     notify = record.tee(notify)
@@ -198,19 +208,19 @@ def deploy(
         report.planned(record, plan, cfg.root)
         _announce(cfg, plan, notify, dry_run=True)
         shell.run_step(plan.apply_step(), dry_run=True)
-        return {}
+        return Deployed({}, {})
     from opskit import lock as locking
 
     # one deploy per overlay and cluster at a time; other clusters are not blocked
-    lock = paths.state_dir() / "locks" / f"deploy-{target.context}-{overlay.name}.lock"
+    lock = locking.deploy_lock(target.context, overlay.name)
     with locking.exclusive(lock, wait=timeout, what=f"a deploy to {overlay.name}", notify=notify):
         with record.check("plan"):
             plan = build_plan(cfg, overlay, target, allow_dirty, notify)
         report.planned(record, plan, cfg.root)
         _announce(cfg, plan, notify)
-        final = _apply_and_wait(plan, timeout, notify, record)
-    _summary(plan, final, notify)
-    return final
+        done = _apply_and_wait(plan, timeout, notify, record)
+    _summary(plan, done.workloads, notify)
+    return done
 
 
 def _announce(cfg: Config, plan: Plan, notify: Notify, dry_run: bool = False) -> None:
@@ -245,7 +255,7 @@ def _ship_image(cfg: Config, plan: Plan, notify: Notify, dry_run: bool) -> None:
 
 def _apply_and_wait(
     plan: Plan, timeout: float, notify: Notify, record: report.DeployRecord
-) -> dict[str, rollout.Workload]:
+) -> Deployed:
     """Apply, then wait for what changed; returns the workloads' state when it is known.
     A rejected apply or a failed rollout puts every object back as it was (restore)."""
     from opskit import restore
@@ -259,6 +269,7 @@ def _apply_and_wait(
     except CommandFailed as failed:
         rollback.after_failed_apply(plan.kube, plan.overlay, before, previous, failed, notify)
     record.applied(applied, since)
+    objects = restore.outcomes(previous, applied)
     after = rollout.unchanged(before, applied)
     if after is None:  # something is new or changed: read its live state
         after = rollout.snapshot(plan.kube, namespace)
@@ -271,15 +282,16 @@ def _apply_and_wait(
             f"nothing changed: every workload was already at this revision and ready "
             f"({time.monotonic() - started:.1f}s)"
         )
-        return after
+        return Deployed(after, objects)
     try:
-        return rollout.wait(
+        final = rollout.wait(
             plan.kube, namespace, todo, timeout, notify, first=after, on_ready=record.ready
         )
     except rollout.RolloutFailed as failed:
         record.rollout(failed.workload, "failed", detail=str(failed))
         with report.restoring(record, before, todo):
             rollback.after_failed_deploy(plan.kube, plan.overlay, before, previous, failed, notify)
+    return Deployed(final, objects, tuple(w.ref for w in todo))
 
 
 def _summary(plan: Plan, now: dict[str, rollout.Workload], notify: Notify) -> None:

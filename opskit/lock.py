@@ -1,10 +1,15 @@
-"""One deploy per overlay at a time: an exclusive file lock in the state folder."""
+"""One deploy per overlay at a time: an exclusive file lock in the state folder.
+
+The lock is re-entrant within one thread: `invoke dev` holds an overlay's deploy lock for
+its whole loop, and every deploy it runs takes the same lock again without waiting on itself.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,12 +17,23 @@ from pathlib import Path
 from opskit import paths
 from opskit.errors import OpsError
 
+_held: dict[Path, int] = {}  # lock files this process holds -> the holding thread
+
+
+def deploy_lock(context: str, overlay: str) -> Path:
+    """The lock of deploys of `overlay` to the cluster of `context` (others are not blocked)."""
+    return paths.state_dir() / "locks" / f"deploy-{context}-{overlay}.lock"
+
 
 @contextlib.contextmanager
 def exclusive(
     path: Path, *, wait: float, what: str, notify: Callable[[str], None] = lambda _m: None
 ) -> Iterator[None]:
     """Hold `path` locked; wait up to `wait` seconds for another holder, then refuse."""
+    key = path.absolute()
+    if _held.get(key) == threading.get_ident():
+        yield  # this thread holds it already: flock would make it wait on itself
+        return
     paths.ensure_dir(path.parent)
     with paths.writing(path):
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -26,7 +42,11 @@ def exclusive(
         with paths.writing(path):
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
-        yield
+        _held[key] = threading.get_ident()
+        try:
+            yield
+        finally:
+            del _held[key]
     finally:
         os.close(fd)  # closing releases the lock
 

@@ -85,6 +85,21 @@ def capture(kube: Kube, documents: list[bytes]) -> Before:
     return Before(tuple(_as_applied(obj) for obj in live), created)
 
 
+def outcomes(before: Before, applied: str) -> dict[str, str]:
+    """`Kind/name` -> created, changed or unchanged: each object of the apply's output
+    (`-o json`) against the object as it was before."""
+    was = {_key(obj): obj for obj in before.previous}
+    found = {}
+    for obj in _items(applied):
+        if not obj.get("kind"):
+            continue  # an empty answer
+        old = was.get(_key(obj))
+        found[ref(obj)] = (
+            "created" if old is None else "unchanged" if _as_applied(obj) == old else "changed"
+        )
+    return found
+
+
 def _items(text: str) -> list[dict]:
     if not text.strip():
         return []

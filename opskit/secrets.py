@@ -266,9 +266,31 @@ def decrypted_secrets(cfg, overlay) -> list[bytes]:
             f"{repo_rel(cfg, overlay.path)}/secrets",
             f"run `invoke secrets.init --overlay {overlay.name}`",
         )
+    source = (_identity(), *((str(path), path.read_bytes()) for path in files))
+    known = _decrypted.get(overlay.name)
+    if known is not None and known[0] == source:
+        for manifest in known[1]:
+            register_values(manifest)
+        return [manifest.encode() for manifest in known[1]]
     mine = my_recipients()
     require_access(cfg, overlay, files, mine)
-    return [decrypt(cfg, overlay, path, mine).encode() for path in files]
+    manifests = [decrypt(cfg, overlay, path, mine) for path in files]
+    _decrypted[overlay.name] = (source, manifests)
+    return [manifest.encode() for manifest in manifests]
+
+
+# A long-lived process (`invoke dev`) decrypts an overlay again only when one of its files
+# or the user's key changed: overlay -> (what it was decrypted from, the manifests).
+_decrypted: dict[str, tuple[tuple, list[str]]] = {}
+
+
+def _identity() -> tuple:
+    """What decryption depends on besides the files: the user's age key."""
+    if content := os.environ.get("SOPS_AGE_KEY"):
+        return ("env", content)
+    file = key_file()
+    stat = file.stat() if file.is_file() else None
+    return (str(file), stat and (stat.st_ino, stat.st_mtime_ns, stat.st_size))
 
 
 def update_keys(cfg, path: Path, dry_run: bool = False) -> None:

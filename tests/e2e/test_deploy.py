@@ -127,7 +127,7 @@ def test_library_dry_run_applies_nothing_and_writes_nothing(project, kube, monke
     tree = project.git("status", "--porcelain", "--ignored")
     lines: list[str] = []
     cfg = config.load(project.path / "opskit.yaml")
-    assert deploy.deploy(cfg, "dev", dry_run=True, notify=lines.append) == {}
+    assert deploy.deploy(cfg, "dev", dry_run=True, notify=lines.append).workloads == {}
     assert (_api(kube)["metadata"]["resourceVersion"], _pool_size(kube)) == before
     assert tag not in json.dumps(_api(kube)["spec"]["template"])
     assert (sorted(cache.glob("*")) if cache.is_dir() else []) == cached

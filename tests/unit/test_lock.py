@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -63,6 +64,33 @@ def test_lock_is_reentrant_after_release(tmp_path):
         pass
     with lock.exclusive(path, wait=0, what="x"):
         assert path.read_text().strip().isdigit()
+
+
+def test_the_holding_thread_takes_it_again_without_waiting_on_itself(tmp_path):
+    path = tmp_path / "deploy-dev.lock"
+    with lock.exclusive(path, wait=0, what="a dev loop"):
+        with lock.exclusive(path, wait=0, what="a deploy to dev"):  # `invoke dev` -> deploy
+            pass
+        refused = []
+
+        def other_thread():
+            try:
+                with lock.exclusive(path, wait=0, what="a deploy to dev"):
+                    pass
+            except OpsError as exc:
+                refused.append(str(exc))
+
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        assert refused and refused[0].startswith("a deploy to dev is already running")
+    proc = _hold(path, 0)  # released by the outer block, not by the inner one
+    proc.wait()
+
+
+def test_deploy_lock_is_per_cluster_and_overlay(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPSKIT_STATE_DIR", str(tmp_path))
+    assert lock.deploy_lock("kwok-a", "dev") == tmp_path / "locks" / "deploy-kwok-a-dev.lock"
 
 
 GARBAGE_HOLDER = """

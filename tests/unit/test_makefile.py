@@ -13,7 +13,7 @@ from opskit import ci
 ROOT = Path(__file__).resolve().parents[2]
 MAKE = sh.Command("make").bake("-C", str(ROOT), "--no-print-directory")
 TARGETS = [
-    "help", "setup", "lint", "test", "e2e", "build", "push", "deploy", "rollback", "smoke",
+    "help", "setup", "lint", "test", "e2e", "build", "push", "deploy", "dev", "rollback", "smoke",
     "release", "cluster-up", "cluster-down", "doctor", "bench", "clean",
 ]  # fmt: skip
 ALIASES = [t for t in TARGETS if t not in ("help", "setup")]
@@ -46,7 +46,7 @@ def test_setup_runs_the_shared_bootstrap():
     assert recipe("setup") == ["./bootstrap.sh setup"]
 
 
-@pytest.mark.parametrize("target", ["deploy", "rollback", "release"])
+@pytest.mark.parametrize("target", ["deploy", "dev", "rollback", "release"])
 def test_overlay_defaults_to_dev_and_can_be_overridden(target: str):
     assert recipe(target)[0].endswith(f"invoke {target} --overlay=dev")
     assert recipe(target, "OVERLAY=prod")[0].endswith(f"invoke {target} --overlay=prod")
