@@ -68,12 +68,13 @@ def status(c, json=False, context=None):
           "context": CONTEXT_HELP},
 )  # fmt: skip
 @opskit_task
-def wait(c, overlay="dev", revision="HEAD", timeout=180, context=None):
+def wait(c, overlay="dev", revision="HEAD", timeout="180", context=None):
     """Wait until the overlay's Application is Synced and Healthy at a commit."""
     import time
 
-    from opskit import argocd, argocd_wait
+    from opskit import argocd, argocd_wait, args
 
+    timeout = args.seconds(timeout, "--timeout")
     cfg = load_config(c)
     ov = cfg.overlay(overlay)
     app = argocd.application_for(cfg, ov)["metadata"]["name"]
@@ -81,8 +82,8 @@ def wait(c, overlay="dev", revision="HEAD", timeout=180, context=None):
     kube = connect(cfg, ov, context).kube
     argocd.require_installed(kube)
     started = time.monotonic()
-    say(f"waiting for {app} to be Synced+Healthy at {sha[:12]} (timeout {timeout}s)")
-    argocd_wait.wait(kube, cfg.argocd.namespace, app, sha, float(timeout), report=say)
+    say(f"waiting for {app} to be Synced+Healthy at {sha[:12]} (timeout {timeout:g}s)")
+    argocd_wait.wait(kube, cfg.argocd.namespace, app, sha, timeout, report=say)
     say(f"{app} Synced+Healthy at {sha[:12]} after {time.monotonic() - started:.1f}s")
 
 

@@ -23,10 +23,12 @@ from opskit.tasks._common import (
     }
 )
 @opskit_task
-def release(c, overlay="dev", push=False, watch=False, timeout=180, dry_run=False):
+def release(c, overlay="dev", push=False, watch=False, timeout="180", dry_run=False):
     """Commit the overlay's image tag pinned to HEAD (`chore(release): ...`); push with --push."""
+    from opskit import args
     from opskit import release as releasing
 
+    timeout = args.seconds(timeout, "--timeout")
     cfg = load_config(c)
     watching = _prepare_watch(cfg, overlay, timeout) if watch and not dry_run else None
     result = releasing.release(cfg, overlay, push=push, dry_run=dry_run)
@@ -49,7 +51,7 @@ def _prepare_watch(cfg, overlay, timeout):
     from opskit import argocd_watch
 
     ov = cfg.overlay(overlay)
-    return argocd_watch.prepare(cfg, connect(cfg, ov, None).kube, ov, float(timeout))
+    return argocd_watch.prepare(cfg, connect(cfg, ov, None).kube, ov, timeout)
 
 
 def _follow(cfg, watching, result):

@@ -47,11 +47,17 @@ def test_github_jobs_that_build_go_tools_set_up_go_first(job):  # defect 1
 
 
 def test_the_ci_go_is_new_enough_for_every_tool_module():  # defect 1
+    """The CI Go builds every module, but those whose build names a newer toolchain
+    (toolbuild's GOTOOLCHAIN, fetched by the go command: ArgoCD's 1.27)."""
+    from opskit import toolbuild
+
+    own_toolchain = {t.module_dir for t in toolbuild.GO_TOOLS if t.toolchain}
     needed = []
     for gomod in (ROOT / "tools").glob("*/go.mod"):
         line = re.search(r"^go (\d+)\.(\d+)", gomod.read_text(), re.M)
-        needed.append((int(line[1]), int(line[2])))
-    assert go_version() >= max(needed)
+        if gomod.parent.name not in own_toolchain:
+            needed.append((int(line[1]), int(line[2])))
+    assert own_toolchain and go_version() >= max(needed)
 
 
 @pytest.mark.parametrize("job", BITBUCKET.values(), ids=lambda j: j.name)

@@ -121,7 +121,9 @@ def test_the_certificate_is_checked_again_only_when_its_files_change(project, mo
     first = certs.tls_secret(project, dev)  # checked: fresh
     checks: list[str] = []
     stale = certs.CertStatus(False, "stale")
-    monkeypatch.setattr(certs, "status", lambda cfg, ov: checks.append(ov.name) or stale)
+    monkeypatch.setattr(
+        certs, "status", lambda cfg, ov, which=None: checks.append(ov.name) or stale
+    )
     assert certs.tls_secret(project, dev) == first  # the loop's next iteration: no openssl
     assert checks == []
     cert, _key = certs.cert_paths(project, dev)

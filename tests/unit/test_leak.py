@@ -85,7 +85,8 @@ def test_sentinel_appears_nowhere_but_where_it_was_asked_for(env, tmp_path, capf
     final = capfd.readouterr()
     texts += [final.out, final.err, caplog.text]
     assert SENTINEL in shown  # the flows really carried the sentinel
-    assert len(values) == 6  # SECRET_KEY_BASE and a password: dev, prod, dev --dry-run
+    # every generated value of three inits (dev, prod, dev --dry-run): the same set each time
+    assert len(values) >= 6 and len(values) % 3 == 0
     needles = [SENTINEL, *(base64.b64encode(v.encode()).decode() for v in values)]
     for text in texts:
         assert not [n for n in needles if n in text]
