@@ -1,9 +1,11 @@
 """kwok Stages for the suite's clusters: kwok's defaults plus one failure stage.
 
 Giving kwokctl any Stage replaces all of its built-in ones, so the defaults of kwok
-v0.7.0 (kustomize/stage/node/fast, node/heartbeat-with-lease, pod/fast) are carried here
-verbatim (v0.8.0 serves the same template functions), except that `pod-ready` skips pods labelled NEVER_READY_LABEL. Those pods match
-`pod-never-ready` instead: Running, with a container that never becomes Ready, like an
+v0.8.0 (kustomize/stage/node/fast, node/heartbeat-with-lease, pod/fast) are carried here
+(node-initialize as in v0.8.0: it no longer repeats the IPv4 and IPv6 InternalIP addresses
+kwokctl v0.8 gives a node, which the API server refuses as duplicates; the others as in
+v0.7.0, whose template functions v0.8.0 still serves), except that `pod-ready` skips pods
+labelled NEVER_READY_LABEL. Those pods match `pod-never-ready` instead: Running, with a container that never becomes Ready, like an
 app whose readiness probe keeps failing. Selectors are disjoint (kwok picks at random
 among matches).
 """
@@ -39,14 +41,26 @@ spec:
         type: {{ .type  | Quote}}
       {{ end }}
 
+      {{ $hasInternalIP := false }}
+      {{ $hasHostname := false }}
+      {{ range .status.addresses }}
+        {{ if eq .type "InternalIP" }}
+          {{ $hasInternalIP = true }}
+        {{ end }}
+        {{ if eq .type "Hostname" }}
+          {{ $hasHostname = true }}
+        {{ end }}
+      {{ end }}
+      {{ if or (not $hasInternalIP) (not $hasHostname) }}
       addresses:
-      {{ with .status.addresses }}
-      {{ YAML . 1 }}
-      {{ else }}
+      {{ end }}
+      {{ if not $hasInternalIP }}
       {{ with NodeIP }}
       - address: {{ . | Quote }}
         type: InternalIP
       {{ end }}
+      {{ end }}
+      {{ if not $hasHostname }}
       {{ with NodeName }}
       - address: {{ . | Quote }}
         type: Hostname
