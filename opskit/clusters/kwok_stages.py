@@ -5,9 +5,9 @@ v0.8.0 (kustomize/stage/node/fast, node/heartbeat-with-lease, pod/fast) are carr
 (node-initialize as in v0.8.0: it no longer repeats the IPv4 and IPv6 InternalIP addresses
 kwokctl v0.8 gives a node, which the API server refuses as duplicates; the others as in
 v0.7.0, whose template functions v0.8.0 still serves), except that `pod-ready` skips pods
-labelled NEVER_READY_LABEL. Those pods match `pod-never-ready` instead: Running, with a container that never becomes Ready, like an
-app whose readiness probe keeps failing. Selectors are disjoint (kwok picks at random
-among matches).
+labelled NEVER_READY_LABEL. Those pods match `pod-never-ready` instead: Running, with a
+container that never becomes Ready, like an app whose readiness probe keeps failing.
+Selectors are disjoint (kwok picks at random among matches).
 """
 
 NEVER_READY_LABEL = "opskit.dev/never-ready"
