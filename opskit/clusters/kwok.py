@@ -20,6 +20,7 @@ NEVER_READY_LABEL = kwok_stages.NEVER_READY_LABEL
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
 UP_TIMEOUT = 180.0
 NODE_READY_TIMEOUT = "120s"
+NODE_STORAGE = '.allocatable["ephemeral-storage"] = "100Gi"'  # a kwokctl scale --param
 # kube-controller-manager's hostPath provisioner (enabled in config_text) makes each volume a
 # folder below HOSTPATH_ROOT; `down` removes the ones still there.
 HOSTPATH_ROOT = "/tmp/hostpath_pv/"
@@ -235,7 +236,10 @@ class KwokCluster(Cluster):
         )
 
     def _scale_argv(self) -> list[str]:
-        return self.kwokctl("scale", "node", "--replicas", str(self.cfg.cluster.nodes))
+        """Nodes that also offer ephemeral storage (kwok's default node has none, and the
+        manifests request some, as every container should)."""
+        count = str(self.cfg.cluster.nodes)
+        return self.kwokctl("scale", "node", "--replicas", count, "--param", NODE_STORAGE)
 
     def down(self, report=print, dry_run: bool = False) -> None:
         if not self.cluster_dir.exists() and not self.state_dir.exists():
