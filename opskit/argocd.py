@@ -88,7 +88,7 @@ def install(cfg: Any, kube: Kube, dry_run: bool = False) -> list[shell.Step]:
 
 def load_manifests(root: Path) -> list[dict]:
     """Every object in k8s/argocd/*.yaml (any file layout), in file order."""
-    import yaml
+    from opskit import yamlio
 
     folder = root / MANIFESTS_DIR
     if not folder.is_dir():
@@ -97,7 +97,7 @@ def load_manifests(root: Path) -> list[dict]:
     for file in sorted(folder.rglob("*.yaml")):
         if file.name == "kustomization.yaml":
             continue
-        docs += [d for d in yaml.safe_load_all(file.read_text()) if isinstance(d, dict)]
+        docs += [d for d in yamlio.load_file_all(file) if isinstance(d, dict)]
     return docs
 
 

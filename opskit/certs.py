@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from opskit import shell
+from opskit import paths, shell
 from opskit.errors import OpsError
 
 RENEW_BEFORE_SECONDS = 30 * 24 * 3600
@@ -29,8 +29,14 @@ def ca_file(cfg) -> Path:
 
 
 def cert_paths(cfg, overlay) -> tuple[Path, Path]:
+    """.certs/<overlay>/{cert,key}.pem, refused when a symlink or the name leads elsewhere."""
+    top = certs_dir(cfg).resolve()
     folder = certs_dir(cfg) / overlay.name
-    return folder / CERT_NAME, folder / KEY_NAME
+    paths.confine(folder, top / Path(overlay.name).name, "the project's .certs folder")
+    files = folder / CERT_NAME, folder / KEY_NAME
+    for file in files:
+        paths.confine(file, top / overlay.name / file.name, "the project's .certs folder")
+    return files
 
 
 def _mkcert(cfg, *args: str, what: str, dry_run: bool, stores: str | None = None) -> None:

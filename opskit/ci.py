@@ -127,12 +127,9 @@ def bitbucket_steps(root: Path) -> dict[str, list[str]]:
 
 
 def _load(path: Path) -> dict:
-    import yaml
+    from opskit import yamlio
 
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise OpsError(f"{path.name} is not valid YAML: {exc}", "fix the syntax") from None
+    data = yamlio.load_file(path)
     return data if isinstance(data, dict) else {}
 
 

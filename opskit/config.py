@@ -11,12 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from opskit import paths
-from opskit.errors import ConfigError
+from opskit import args, paths
+from opskit.errors import ConfigError, OpsError
 
 # the one list of cluster providers (opskit/clusters/ has a module for each but auto)
 Provider = Literal["auto", "kwok", "k3d", "minikube"]
 PROVIDERS: tuple[str, ...] = typing.get_args(Provider)
+
+
+def _checked(parse: Any, default: Any = dataclasses.MISSING) -> Any:
+    """A field whose loaded value goes through `parse(value, key)` (an opskit.args parser)."""
+    return field(default=default, metadata={"parse": parse})
 
 
 @dataclass(frozen=True)
@@ -28,10 +33,10 @@ class Project:
 
 @dataclass(frozen=True)
 class App:
-    name: str
+    name: str = _checked(args.k8s_name)
     image: str
-    port: int = 4000
-    tag_length: int = 12
+    port: int = _checked(args.port, 4000)
+    tag_length: int = _checked(args.bounded(7, 40), 12)
     context: str = "app"
 
 
@@ -48,29 +53,29 @@ class Kubernetes:
 
 @dataclass(frozen=True)
 class Kwok:
-    apiserver_port: int = 0
+    apiserver_port: int = _checked(args.port_or_free, 0)
 
 
 @dataclass(frozen=True)
 class K3d:
     version: str = "v5.9.0"  # installed by CI (ci/_lib.sh); a user installs k3d themselves
-    registry_port: int = 5000
-    http_port: int = 8080
-    https_port: int = 8443
+    registry_port: int = _checked(args.port, 5000)
+    http_port: int = _checked(args.port, 8080)
+    https_port: int = _checked(args.port, 8443)
 
 
 @dataclass(frozen=True)
 class Minikube:
     driver: str = "docker"
-    cpus: int = 2
-    memory: int = 4096
+    cpus: int = _checked(args.positive_int, 2)
+    memory: int = _checked(args.positive_int, 4096)  # MiB
 
 
 @dataclass(frozen=True)
 class Cluster:
     provider: Provider = "auto"
-    name: str = "gitops-lab"
-    nodes: int = 1
+    name: str = _checked(args.dns_label, "gitops-lab")
+    nodes: int = _checked(args.positive_int, 1)
     kwok: Kwok = field(default_factory=Kwok)
     k3d: K3d = field(default_factory=K3d)
     minikube: Minikube = field(default_factory=Minikube)
@@ -80,7 +85,7 @@ class Cluster:
 class Overlay:
     name: str
     path: Path
-    namespace: str
+    namespace: str = _checked(args.dns_label)
     hosts: tuple[str, ...]
     contexts: tuple[str, ...]
     protected: bool = False
@@ -131,17 +136,15 @@ class Config:
 
 def load(path: Path | str | None = None) -> Config:
     """Read and validate opskit.yaml (default: the project root's)."""
-    import yaml
+    from opskit import yamlio
 
     file = Path(path) if path else paths.root() / paths.CONFIG_NAME
-    if not file.is_file():
+    if not file.exists():
         raise ConfigError(f"{file}: not found", "run from the repository or set OPSKIT_ROOT")
     try:
-        raw = yaml.safe_load(file.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{file}:{where} invalid YAML", "fix the syntax") from None
+        raw = yamlio.load_file(file) or {}
+    except OpsError as exc:
+        raise ConfigError(exc.message, exc.hint) from None
     reader = _Reader(file)
     data = reader.mapping(raw, "")
     if not data.get("overlays"):
@@ -204,11 +207,19 @@ class _Reader:
             where = f"{key}.{name}" if key else name
             if name in data:
                 values[name] = self.convert(data[name], hints[name], where)
+                if parse := spec.metadata.get("parse"):
+                    values[name] = self.checked(parse, values[name], where)
             elif (
                 spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
             ):
                 self.fail(where, "missing key", f"add `{name}:` ({_describe(hints[name])})")
         return cls(**values, **ready)
+
+    def checked(self, parse: Any, value: Any, where: str) -> Any:
+        try:
+            return parse(value, where)
+        except OpsError as exc:
+            raise ConfigError(f"{self.file}: {exc.message}", exc.hint) from None
 
     def convert(self, value: Any, kind: Any, where: str) -> Any:
         origin, args = typing.get_origin(kind), typing.get_args(kind)

@@ -126,11 +126,9 @@ def _render_valid(cfg: Config, overlay: Overlay, tag: str, cached: bool) -> list
 
 def _check_private(cfg: Config, overlay: Overlay, docs: list[bytes]) -> None:
     """Decrypted Secrets get the same strict schema check as the rendered objects."""
-    import yaml
+    from opskit import validate, yamlio
 
-    from opskit import validate
-
-    objects = [yaml.safe_load(doc) for doc in docs]
+    objects = [yamlio.load(doc, "a decrypted Secret") for doc in docs]
     problems = [shell.redact(p) for p in validate.schema_problems(cfg, overlay, objects)]
     if problems:
         raise OpsError(

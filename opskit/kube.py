@@ -6,13 +6,20 @@ cluster other than the one it was given.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from opskit import shell
+from opskit.errors import CommandFailed, OpsError
 
 FIELD_MANAGER = "opskit"  # owner of every field the suite writes with server-side apply
 UNREACHABLE_HINT = "is the cluster up? start it with `invoke cluster.up`"
+# what kubectl says when nothing answers at the server's address
+UNREACHABLE = re.compile(
+    r"connection to the server \S+ was refused|connect: connection refused|"
+    r"Unable to connect to the server|no route to host"
+)
 
 
 @dataclass(frozen=True)
@@ -29,8 +36,12 @@ class Kube:
         return shell.Step(argv=tuple(self.argv(*args)), **options)
 
     def run(self, *args: str, **shell_kwargs) -> shell.Result:
-        """Run kubectl against this cluster (shell.run options pass through)."""
-        return shell.run(self.argv(*args), **shell_kwargs)
+        """Run kubectl against this cluster (shell.run options pass through); an API server
+        that does not answer is one line with the way to bring it back."""
+        try:
+            return shell.run(self.argv(*args), **shell_kwargs)
+        except CommandFailed as exc:
+            raise unreachable(self.context, exc) or exc from None
 
     def json(self, *args: str, **shell_kwargs) -> dict:
         """`kubectl <args> -o json`, parsed."""
@@ -42,3 +53,30 @@ class Kube:
 def api_versions(kube: Kube) -> set[str]:
     """The API group/versions the cluster serves; also proves it is reachable."""
     return set(kube.run("api-versions", timeout=30, hint=UNREACHABLE_HINT).stdout.split())
+
+
+def check_kubeconfig(path: Path) -> None:
+    """`path` parses as a kubeconfig (when it exists), else one line naming it."""
+    from opskit import yamlio
+    from opskit.errors import OpsError
+
+    if not path.is_file():
+        return
+    again = "write it again: `invoke cluster.down`, then `invoke cluster.up`"
+    try:
+        data = yamlio.load_file(path)
+    except OpsError as exc:
+        raise OpsError(exc.message, again) from None
+    if not isinstance(data, dict) or not isinstance(data.get("contexts", []), list):
+        raise OpsError(f"{path}: not a kubeconfig (a mapping with a `contexts:` list)", again)
+
+
+def unreachable(context: str, failed: CommandFailed) -> OpsError | None:
+    """The one-line error for a kubectl that found no API server (None for other failures):
+    a cluster that crashed or a machine that restarted is recovered by `cluster.up`."""
+    if failed.tool != "kubectl" or not UNREACHABLE.search(failed.stderr_tail):
+        return None
+    return OpsError(
+        f"the API server of {context} does not answer (connection refused)",
+        "if the cluster crashed or the machine restarted, recover it with `invoke cluster.up`",
+    )

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from opskit import paths
 from opskit.errors import OpsError
 
 
@@ -17,12 +18,14 @@ def exclusive(
     path: Path, *, wait: float, what: str, notify: Callable[[str], None] = lambda _m: None
 ) -> Iterator[None]:
     """Hold `path` locked; wait up to `wait` seconds for another holder, then refuse."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    paths.ensure_dir(path.parent)
+    with paths.writing(path):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         _acquire(fd, path, wait, what, notify)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        with paths.writing(path):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         yield
     finally:
         os.close(fd)  # closing releases the lock
@@ -36,13 +39,22 @@ def _acquire(fd: int, path: Path, wait: float, what: str, notify: Callable[[str]
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
         except BlockingIOError:
-            holder = path.read_text().strip() or "another process"
+            holder = _holder(path)
             if time.monotonic() >= deadline:
                 raise OpsError(
-                    f"{what} is already running (pid {holder}, lock {path})",
+                    f"{what} is already running ({holder}, lock {path})",
                     "wait for it to finish, then run again",
                 ) from None
             if not announced:
-                notify(f"{what} is running in pid {holder}; waiting up to {wait:g}s")
+                notify(f"{what} is running in {holder}; waiting up to {wait:g}s")
                 announced = True
             time.sleep(0.2)
+
+
+def _holder(path: Path) -> str:
+    """`pid N` as the holder wrote it; anything else (being written, foreign) is no pid."""
+    try:
+        text = path.read_bytes().decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    return f"pid {text}" if text.isdigit() else "another process"

@@ -106,12 +106,11 @@ def _render_together(overlays: list[Overlay]) -> dict[str, list[dict]] | None:
     return split
 
 
-def load_documents(text: str) -> list[dict]:
-    """Every non-empty YAML document of `text` (the C loader when PyYAML has it)."""
-    import yaml
+def load_documents(text: str, origin: str = "kustomize output") -> list[dict]:
+    """Every non-empty YAML document of `text`; `origin` names it in errors."""
+    from opskit import yamlio
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return [doc for doc in yaml.load_all(text, Loader=loader) if doc is not None]
+    return yamlio.load_all(text, origin)
 
 
 def dump(objects: list[dict]) -> str:
@@ -184,15 +183,12 @@ class ImageChange:
 
 def set_image(cfg: Config, overlay: Overlay | str, tag: str, dry_run: bool = False) -> ImageChange:
     """Pin the app image of an overlay in its kustomization.yaml; comments and order kept."""
-    from ruamel.yaml import YAML
+    from opskit import yamlio
 
     check_tag(tag)
     ov = _overlay(cfg, overlay)
     path = ov.path / "kustomization.yaml"
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    data = yaml.load(path.read_text())
+    yaml, data = yamlio.load_roundtrip(path)
     entry = _image_entry(data, cfg.app.name, path)
     old = entry.get("newTag")
     change = ImageChange(path, None if old is None else str(old), tag)

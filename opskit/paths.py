@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import tempfile
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
+from opskit.errors import OpsError
+
 CONFIG_NAME = "opskit.yaml"
+FULL = "free some space on that disk, then run again"
 
 
 @cache
@@ -38,14 +44,63 @@ def state_dir() -> Path:
 def write_atomic(path: Path, text: str) -> None:
     """Replace `path` in one step: readers see the old or the new file, never half of one.
     The temporary name is unique, so threads and processes may write at once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    ensure_dir(path.parent)
+    with writing(path):
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+            # mkstemp makes 0600 files; keep the mode a plain write would give
+            os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def ensure_dir(path: Path) -> Path:
+    """`path` as a folder (parents made too), or one line saying why it cannot be."""
+    with writing(path, "cannot create the folder"):
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def writing(path: Path, failed: str = "cannot write it") -> Iterator[None]:
+    """Any OSError while writing `path` becomes one line naming it, with what to do."""
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        # mkstemp makes 0600 files; keep the mode a plain write would give
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        yield
+    except OSError as exc:
+        raise write_error(path, exc, failed) from None
+
+
+def write_error(path: Path, exc: OSError, failed: str = "cannot write it") -> OpsError:
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST) and blocker is not None:
+        return OpsError(
+            f"{path}: {failed}: {blocker} is not a folder", f"remove or rename {blocker}"
+        )
+    elsewhere = "set OPSKIT_STATE_DIR to a writable folder"
+    hints = {
+        errno.ENOSPC: FULL,
+        errno.EDQUOT: FULL,
+        errno.EROFS: f"the file system is mounted read-only; remount it writable or {elsewhere}",
+        errno.EACCES: f"give your user write access to {path.parent}, or {elsewhere}",
+        errno.EPERM: f"give your user write access to {path.parent}, or {elsewhere}",
+    }
+    reason = exc.strerror or type(exc).__name__
+    return OpsError(f"{path}: {failed} ({reason})", hints.get(exc.errno, "check the folder"))
+
+
+def confine(path: Path, expected: Path, what: str) -> None:
+    """Refuse `path` when it resolves anywhere but `expected` (an absolute path with no
+    symlinks left in it) because of a symlink or a `..`:
+    files the suite writes or reads stay where their name says."""
+    from opskit.errors import OpsError
+
+    real = path.resolve()
+    if real != expected:
+        raise OpsError(
+            f"{path} resolves to {real}, outside {what} (a symlink?)",
+            f"replace the symlink with a real {'folder' if path.is_dir() else 'file'}",
+        )

@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opskit import crds, netpolicy, podpolicy
-from opskit.manifests import containers, load_documents, split_image
+from opskit import crds, netpolicy, podpolicy, policies_services
+from opskit.errors import OpsError
+from opskit.manifests import containers, split_image
+from opskit.yamlio import load_file_all
 
 if TYPE_CHECKING:
     from opskit.config import Config
@@ -179,6 +181,7 @@ def check_together(
         yield from crds.check_argocd(cfg, objects)
     else:
         yield from netpolicy.check_together(objects)
+    yield from policies_services.check_selectors(target, objects)
 
 
 # -- files in git --------------------------------------------------------------------------
@@ -189,8 +192,8 @@ def scan_tree(root: Path, folder: Path) -> Iterator[tuple[str, str, str, str, st
     for file in sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]):
         origin = str(file.relative_to(root))
         try:
-            documents = load_documents(file.read_text())
-        except Exception:  # a YAML error: kustomize and yamllint report it in detail
+            documents = load_file_all(file)
+        except OpsError:  # a YAML error: kustomize and yamllint report it in detail
             yield (origin, "File", file.name, "(file)", "invalid YAML; run yamllint on it")
             continue
         for doc in documents:

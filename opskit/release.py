@@ -43,9 +43,9 @@ def commit_message(cfg: Any, overlay: Any, tag: str) -> str:
 
 def pinned_tag(kustomization: Path, image_name: str) -> str | None:
     """The `newTag` the kustomization pins for `image_name` (None when it pins none)."""
-    import yaml
+    from opskit import yamlio
 
-    data = yaml.safe_load(kustomization.read_text()) or {}
+    data = yamlio.load_file(kustomization) or {}
     for entry in data.get("images") or []:
         if entry.get("name") == image_name:
             tag = entry.get("newTag")

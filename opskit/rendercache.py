@@ -1,8 +1,9 @@
 """Rendered overlays cached by what they are made of, so a no-op deploy skips kustomize.
 
 The key covers every file under k8s/ (overlays reference nothing outside it) and the
-identity of the kubectl binary that renders. Rendered output holds no Secret values
-(Secrets are decrypted separately, in memory), so caching it on disk is safe.
+identity of the kubectl binary that renders. The suite's Secrets are decrypted separately,
+in memory; a render that holds a Secret anyway (a secretGenerator, which deploy refuses) is
+never written, so no Secret value reaches the disk through the cache.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from opskit import paths, tools
+from opskit import paths, tools, yamlio
 
 KEEP = 8
+CHECKSUM = "# opskit-render sha256:"  # first line: a cut-short file (full disk) is not used
 
 
 def key(manifests_dir: Path) -> str:
@@ -33,12 +35,39 @@ def rendered(manifests_dir: Path, overlay_path: Path, render: Callable[[], str])
     folder = paths.state_dir() / "cache" / "render"
     name = hashlib.sha256(str(overlay_path).encode()).hexdigest()[:12]
     file = folder / f"{name}-{key(manifests_dir)}.yaml"
-    if file.is_file():
-        return file.read_text()
+    cached = yamlio.read_cache(file, _verified)
+    if cached is not None:
+        return cached
     text = render()
-    paths.write_atomic(file, text)
-    _prune(folder)
+    if not holds_secret(text):
+        paths.write_atomic(file, f"{CHECKSUM}{_digest(text)}\n{text}")
+        _prune(folder)
     return text
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _verified(content: str) -> str:
+    header, _, text = content.partition("\n")
+    if header != f"{CHECKSUM}{_digest(text)}":
+        raise ValueError("checksum mismatch")
+    return text
+
+
+def holds_secret(text: str) -> bool:
+    """Whether any document of a render is a Secret (its values would be in the file)."""
+    if "Secret" not in text:  # the fast path: most renders hold none
+        return False
+    from opskit import yamlio
+    from opskit.errors import OpsError
+
+    try:
+        docs = yamlio.load_all(text, "the render")
+    except OpsError:
+        return True  # unreadable: assume the worst, do not store it
+    return any(isinstance(d, dict) and d.get("kind") == "Secret" for d in docs)
 
 
 def _prune(folder: Path) -> None:

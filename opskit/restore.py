@@ -69,7 +69,7 @@ class Before:
 def capture(kube: Kube, documents: list[bytes]) -> Before:
     """Read the live state of every object in `documents` (YAML or JSON, Secrets included:
     they stay in memory and their values are registered for redaction)."""
-    import yaml
+    from opskit import yamlio
 
     payload = b"\n---\n".join(documents)
     result = kube.run(
@@ -77,7 +77,7 @@ def capture(kube: Kube, documents: list[bytes]) -> Before:
     )
     live = _items(result.stdout)
     found = {_key(obj) for obj in live}
-    wanted = [doc for text in documents for doc in yaml.safe_load_all(text) if doc]
+    wanted = [doc for text in documents for doc in yamlio.load_all(text, "a deploy document")]
     created = tuple(_stub(doc) for doc in wanted if _key(doc) not in found)
     for obj in live:
         if obj.get("kind") == "Secret":

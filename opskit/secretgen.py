@@ -147,10 +147,10 @@ class InitReport:
 
 def init(cfg, overlay, force: bool = False, dry_run: bool = False) -> InitReport:
     """Key, recipient and the overlay's generated Secrets; a second run changes nothing."""
+    paths = {name: secrets.secret_path(overlay, name) for name in GENERATED}  # checked first
     key, created = ensure_key(cfg, dry_run)
     report = InitReport(key, created, add_recipient(cfg, overlay, key, dry_run))
     mine = secrets.my_recipients() or (key,)
-    paths = {name: secrets.secret_path(overlay, name) for name in GENERATED}
     state = {name: _state(path, mine) for name, path in paths.items()}
     if force or any(s != "ok" for s in state.values()):
         if not force:
@@ -211,21 +211,17 @@ def _sync_recipients(
 
 def encrypt_manifest(cfg, overlay, text: str, force: bool = False, dry_run: bool = False) -> str:
     """Encrypt one plaintext Secret manifest (read from stdin) into the overlay's secrets/."""
-    import yaml
+    from opskit import yamlio
 
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError:
-        raise OpsError("stdin is not valid YAML", "pipe one Secret manifest") from None
+    docs = yamlio.load_all(text, "stdin")
     if len(docs) != 1 or not isinstance(docs[0], dict) or docs[0].get("kind") != "Secret":
         raise OpsError(
             "stdin must hold exactly one `kind: Secret` manifest",
             "split multi-document files, one Secret per file",
         )
-    name = (docs[0].get("metadata") or {}).get("name")
-    if not name:
-        raise OpsError("the Secret has no metadata.name", "add one")
     secrets.register_values(text)
+    check_secret(docs[0])
+    name = secrets.check_name(docs[0]["metadata"]["name"])
     path = secrets.secret_path(overlay, name)
     rel = secrets.repo_rel(cfg, path)
     if path.exists() and not force:
@@ -236,3 +232,45 @@ def encrypt_manifest(cfg, overlay, text: str, force: bool = False, dry_run: bool
         )
     secrets.encrypt(cfg, path, text, dry_run)
     return rel
+
+
+SECRET_FIELDS = ("apiVersion", "kind", "metadata", "type", "immutable", "data", "stringData")
+
+
+def check_secret(doc: dict) -> None:
+    """A v1 Secret with only the fields Kubernetes knows, string values (base64 under
+    `data`): what sops leaves unencrypted (any other field) never reaches the disk."""
+    import difflib
+
+    for key in doc:
+        if key not in SECRET_FIELDS:
+            close = difflib.get_close_matches(str(key), SECRET_FIELDS, n=1, cutoff=0.6)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            raise OpsError(
+                f"the Secret has an unknown field {key!r}{guess}; it would be stored unencrypted",
+                f"use only {', '.join(SECRET_FIELDS)}",
+            )
+    if doc.get("apiVersion") != "v1":
+        raise OpsError("the Secret's apiVersion must be v1", "set `apiVersion: v1`")
+    if not isinstance(doc.get("metadata"), dict) or not doc["metadata"].get("name"):
+        raise OpsError("the Secret has no metadata.name", "add one")
+    for section in ("data", "stringData"):
+        _check_values(doc.get(section) or {}, section)
+
+
+def _check_values(values: object, section: str) -> None:
+    import base64
+    import binascii
+
+    if not isinstance(values, dict):
+        raise OpsError(f"the Secret's {section} is not a mapping", "use `KEY: value` lines")
+    for key, value in values.items():
+        if not isinstance(value, str):
+            raise OpsError(f"{section}.{key} is not a string", "quote the value")
+        if section == "data":
+            try:
+                base64.b64decode(value, validate=True)
+            except binascii.Error:
+                raise OpsError(
+                    f"{section}.{key} is not base64", "encode it, or put it under stringData"
+                ) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -48,14 +49,20 @@ def my_recipients() -> tuple[str, ...]:
 
 def repo_rel(cfg, path: Path) -> str:
     """A path as .sops.yaml rules and messages name it: relative to the repository root."""
-    return path.resolve().relative_to(cfg.root.resolve()).as_posix()
+    real, top = path.resolve(), cfg.root.resolve()
+    if not real.is_relative_to(top):
+        raise OpsError(
+            f"{path} resolves to {real}, outside the repository {top} (a symlink?)",
+            "keep overlays and their secrets/ folders inside the repository, not symlinked out",
+        )
+    return real.relative_to(top).as_posix()
 
 
 def rules(cfg) -> list[dict]:
-    import yaml
+    from opskit import yamlio
 
     file = cfg.root / SOPS_CONFIG
-    data = yaml.safe_load(file.read_text()) if file.is_file() else None
+    data = yamlio.load_file(file) if file.exists() else None
     return list((data or {}).get("creation_rules") or [])
 
 
@@ -68,7 +75,6 @@ def rule_recipients(rule: dict) -> tuple[str, ...]:
 
 def rule_for(cfg, rel: str) -> dict | None:
     """The first creation rule whose path_regex matches a repo-relative path (sops' own order)."""
-    import re
 
     return next((r for r in rules(cfg) if re.search(r.get("path_regex", "$^"), rel)), None)
 
@@ -89,19 +95,52 @@ def write_atomic(path: Path, text: str, what: str, dry_run: bool = False) -> Non
 # --- encrypted files -----------------------------------------------------------------------
 
 
+# A Secret's name is a DNS-1123 subdomain (Kubernetes' rule), so it can never be a path.
+NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+NAME_MAX = 253
+
+
+def check_name(name: object) -> str:
+    """`name` when it is a valid Kubernetes Secret name; a one-line error otherwise."""
+    text = str(name) if name is not None else ""
+    if len(text) > NAME_MAX or not NAME_PATTERN.match(text):
+        raise OpsError(
+            f"{text[:60]!r} is not a valid Secret name",
+            f"use at most {NAME_MAX} lowercase letters, digits, '-' and '.', starting and "
+            "ending with a letter or digit (e.g. api-secrets)",
+        )
+    return text
+
+
+def secrets_dir(overlay) -> Path:
+    """The overlay's secrets/ folder, refused when a symlink takes it anywhere else."""
+    folder = overlay.path / "secrets"
+    paths.confine(folder, overlay.path.resolve() / "secrets", "the overlay's secrets folder")
+    return folder
+
+
 def secret_path(overlay, name: str) -> Path:
-    return overlay.path / "secrets" / f"{name}{SUFFIX}"
+    """secrets/<name>.sops.yaml of the overlay: a valid name, and the file not a symlink."""
+    folder = secrets_dir(overlay)
+    path = folder / f"{check_name(name)}{SUFFIX}"
+    paths.confine(path, folder.resolve() / path.name, "a Secret file")
+    return path
 
 
 def secret_files(overlay) -> list[Path]:
-    return sorted((overlay.path / "secrets").glob(f"*{SUFFIX}"))
+    """Every encrypted file of the overlay; one that is a symlink or misnamed is refused."""
+    found = sorted(secrets_dir(overlay).glob(f"*{SUFFIX}"))
+    return [secret_path(overlay, path.name.removesuffix(SUFFIX)) for path in found]
 
 
 def load_doc(path: Path) -> dict:
-    import yaml
+    """An encrypted file's document (its keys are plaintext, its values ciphertext)."""
+    from opskit import yamlio
 
-    doc = yaml.safe_load(path.read_text())
-    return doc if isinstance(doc, dict) else {}
+    doc = yamlio.load_file(path)
+    if not isinstance(doc, dict):
+        raise OpsError(f"{path}: not a SOPS-encrypted YAML mapping", "restore it from git")
+    return doc
 
 
 def doc_recipients(doc: dict) -> tuple[str, ...]:
@@ -149,9 +188,9 @@ def register_values(manifest: str) -> None:
     import base64
     import binascii
 
-    import yaml
+    from opskit import yamlio
 
-    for doc in yaml.safe_load_all(manifest):
+    for doc in yamlio.load_all(manifest, "a decrypted Secret"):
         if not isinstance(doc, dict):
             continue
         for value in (doc.get("stringData") or {}).values():
@@ -251,27 +290,3 @@ def rotate(cfg, overlay, dry_run: bool = False) -> list[str]:
             cfg, "rotate", "--in-place", rel, mutates=True, dry_run=dry_run, what="rotate data key"
         )
     return rels
-
-
-# --- show / edit ---------------------------------------------------------------------------
-
-
-def show(cfg, overlay, name: str) -> str:
-    """The decrypted manifest of one Secret (for a terminal; the caller decides)."""
-    path = secret_path(overlay, name)
-    if not path.is_file():
-        known = ", ".join(p.name.removesuffix(SUFFIX) for p in secret_files(overlay)) or "none"
-        raise OpsError(f"overlay {overlay.name!r} has no Secret {name!r}", f"known: {known}")
-    return decrypt(cfg, overlay, path)
-
-
-def edit(cfg, overlay, name: str) -> None:
-    """Open one Secret in $EDITOR through sops (which re-encrypts on save)."""
-    path = secret_path(overlay, name)
-    rel = repo_rel(cfg, path)
-    if not path.is_file():
-        raise OpsError(
-            f"{rel} not found",
-            f"create it: `invoke secrets.encrypt --overlay {overlay.name} < x.yaml`",
-        )
-    run_sops(cfg, "edit", rel, mutates=True, interactive=True, timeout=3600, what=f"edit {name}")

@@ -84,11 +84,12 @@ def _literal(match, code: bool) -> bool:
 
 
 def _check_yaml(cfg, rel: str, text: str, mine: tuple[str, ...]) -> list[str]:
-    import yaml
+    from opskit import yamlio
+    from opskit.errors import OpsError
 
     try:
-        docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
-    except yaml.YAMLError:
+        docs = [d for d in yamlio.load_all(text, rel) if isinstance(d, dict)]
+    except OpsError:
         return []  # yamllint reports syntax; templated files are not Secrets
     found = []
     for doc in docs:
@@ -112,12 +113,36 @@ def _check_yaml(cfg, rel: str, text: str, mine: tuple[str, ...]) -> list[str]:
     return found
 
 
+# Fields of a SOPS file that identify the object and are not secret; every other leaf
+# (outside the `sops` metadata) must be ciphertext.
+CLEAR_FIELDS = {"sops", "apiVersion", "kind", "metadata", "type", "immutable"}
+
+
+def plaintext_fields(doc: dict) -> list[str]:
+    """Dotted paths of the leaves that sops left unencrypted (values never returned)."""
+    found: list[str] = []
+
+    def walk(value, where: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{where}.{key}" if where else str(key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{where}[{index}]")
+        elif not (isinstance(value, str) and value.startswith("ENC[")):
+            found.append(where)
+
+    walk({k: v for k, v in doc.items() if k not in CLEAR_FIELDS}, "")
+    return found
+
+
 def _check_encrypted(cfg, rel: str, doc: dict, mine: tuple[str, ...]) -> list[str]:
-    values = [*(doc.get("data") or {}).values(), *(doc.get("stringData") or {}).values()]
-    if any(not str(v).startswith("ENC[") for v in values):
+    if clear := plaintext_fields(doc):
+        shown = ", ".join(clear[:3]) + (f" and {len(clear) - 3} more" if len(clear) > 3 else "")
         return [
-            f"{rel}: some data/stringData values are not encrypted; re-encrypt the file "
-            "(`invoke secrets.edit` and save)"
+            f"{rel}: {shown} not encrypted (plaintext in a SOPS file); fix the manifest, "
+            "re-encrypt it (`invoke secrets.encrypt --overlay <name> --force`) and change "
+            "the exposed value"
         ]
     rule = secrets.rule_for(cfg, rel)
     have = secrets.doc_recipients(doc)

@@ -158,6 +158,10 @@ def _run_interactive(step: Step) -> tuple[Result, Step | None]:
         proc.kill()
         proc.wait()
         raise _Timeout(step.timeout) from None
+    except BaseException:  # Ctrl-C, a closed terminal: the command does not outlive us
+        proc.kill()
+        proc.wait()
+        raise
     return Result(code, "", ""), (step if code else None)
 
 

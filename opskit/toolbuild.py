@@ -167,10 +167,10 @@ def input_key(tool: GoTool, version: str, tools_dir: Path) -> str:
 
 def read_stamp() -> dict[str, dict[str, str]]:
     """Per tool: version, input key, source (built | linked) and linked path."""
-    try:
-        return json.loads(stamp_file().read_text()).get("tools", {})
-    except (FileNotFoundError, ValueError):
-        return {}
+    from opskit import yamlio
+
+    tools = yamlio.read_json_cache(stamp_file()).get("tools")
+    return tools if isinstance(tools, dict) else {}
 
 
 def _write_stamp(entries: dict[str, dict[str, str]]) -> None:

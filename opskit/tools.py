@@ -9,7 +9,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from opskit.errors import ToolMissing
+from opskit import yamlio
+from opskit.errors import OpsError, ToolMissing
 from opskit.paths import state_dir, tools_bin, write_atomic
 
 BUILT = "run `invoke tools.install` (builds it into .tools/bin from the pins in tools/)"
@@ -126,22 +127,22 @@ def _fingerprint(path: str) -> str:
     return f"{info.st_mtime_ns}:{info.st_size}"
 
 
+def _read_cache() -> dict:
+    return yamlio.read_json_cache(_cache_file())
+
+
 def _cached_version(path: str) -> str | None:
-    try:
-        entry = json.loads(_cache_file().read_text()).get(path, {})
-    except (OSError, ValueError):
+    entry = _read_cache().get(path)
+    if not isinstance(entry, dict):
         return None
     return entry.get("version") if entry.get("fingerprint") == _fingerprint(path) else None
 
 
 def _remember_version(path: str, version: str) -> None:
     """Version probes cost a process each; cache them so preflight stays fast."""
-    try:
-        cache = json.loads(_cache_file().read_text())
-    except (OSError, ValueError):
-        cache = {}
+    cache = _read_cache()
     cache[path] = {"fingerprint": _fingerprint(path), "version": version}
-    with contextlib.suppress(OSError):  # a cache that cannot be written only costs speed
+    with contextlib.suppress(OpsError):  # a cache that cannot be written only costs speed
         write_atomic(_cache_file(), json.dumps(cache, indent=1, sort_keys=True))
 
 

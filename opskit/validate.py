@@ -250,12 +250,12 @@ def validate_all(cfg: Config, names: list[str] | None = None) -> Report:
 def argocd_objects(cfg: Config) -> list[dict]:
     """k8s/argocd's objects, read from the files its kustomization lists (it transforms
     nothing; tests/manifests checks this equals `kubectl kustomize k8s/argocd`)."""
-    from opskit import manifests
+    from opskit import yamlio
 
     folder = cfg.root / "k8s" / "argocd"
-    kustomization = manifests.load_documents((folder / "kustomization.yaml").read_text())[0]
+    kustomization = yamlio.load_file(folder / "kustomization.yaml")
     return [
         obj
         for name in kustomization.get("resources", [])
-        for obj in manifests.load_documents((folder / name).read_text())
+        for obj in yamlio.load_file_all(folder / name)
     ]

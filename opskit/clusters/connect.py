@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from opskit.errors import OpsError
-from opskit.kube import Kube
+from opskit.kube import Kube, check_kubeconfig
 
 if TYPE_CHECKING:
     from opskit.clusters.base import Cluster
@@ -60,6 +60,7 @@ def connect(
     else:
         target = _by_context(cfg, context)
     _allowed(cfg, overlay, target.context)
+    check_kubeconfig(Path(target.kube.kubeconfig))  # else kubectl's multi-line complaint
     return target
 
 

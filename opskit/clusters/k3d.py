@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from opskit import shell
+from opskit import paths, shell
 from opskit.clusters.base import Cluster, Status, ready_nodes, require_docker
 
 CREATE_TIMEOUT = 600.0
@@ -75,7 +75,7 @@ class K3dCluster(Cluster):
 
     def _write_kubeconfig(self, dry_run: bool) -> None:
         if not dry_run:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            paths.ensure_dir(self.state_dir)
         shell.run(
             ["k3d", "kubeconfig", "write", self.name, "--output", str(self.kubeconfig)],
             mutates=True,

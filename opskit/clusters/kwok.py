@@ -5,14 +5,13 @@ downloads: every binary comes from .tools/bin (`invoke tools.install`).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import shutil
 import socket
 from pathlib import Path
 
 from opskit import paths, shell, tools
-from opskit.clusters import kwok_stages
+from opskit.clusters import encryption, kwok_stages, processes, volumes
 from opskit.clusters.base import Cluster, Status, prune_empty, ready_nodes
 from opskit.errors import OpsError
 
@@ -21,9 +20,6 @@ CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", 
 UP_TIMEOUT = 180.0
 NODE_READY_TIMEOUT = "120s"
 NODE_STORAGE = '.allocatable["ephemeral-storage"] = "100Gi"'  # a kwokctl scale --param
-# kube-controller-manager's hostPath provisioner (enabled in config_text) makes each volume a
-# folder below HOSTPATH_ROOT; `down` removes the ones still there.
-HOSTPATH_ROOT = "/tmp/hostpath_pv/"
 STORAGE_CLASS = """apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
@@ -72,6 +68,11 @@ class KwokCluster(Cluster):
     def config_file(self) -> Path:
         return self.state_dir / "kwokctl.yaml"
 
+    @property
+    def encryption_file(self) -> Path:
+        """The apiserver's EncryptionConfiguration: this cluster's own key (0600)."""
+        return self.state_dir / "encryption.yaml"
+
     def kwokctl(self, *args: str) -> list[str]:
         return ["kwokctl", "--name", self.name, *args]
 
@@ -94,6 +95,9 @@ class KwokCluster(Cluster):
             "- name: kube-controller-manager\n"  # PVCs of StatefulSets get volumes
             "  extraArgs:\n"
             "  - {key: enable-hostpath-provisioner, value: 'true'}\n"
+            "- name: kube-apiserver\n"  # Secrets encrypted at rest in etcd
+            "  extraArgs:\n"
+            f"  - {{key: encryption-provider-config, value: '{self.encryption_file}'}}\n"
         )
         return f"{options}---\n{kwok_stages.STAGES}"
 
@@ -167,6 +171,7 @@ class KwokCluster(Cluster):
         """Processes gone (a reboot, a kill): stop what is left, start all again; the
         etcd data survives."""
         report(f"restarting stopped kwok cluster {self.name}")
+        self._drop_stale_pids(report)
         for verb in ("stop", "start"):
             shell.run(
                 self.kwokctl(verb, "cluster"),
@@ -206,8 +211,9 @@ class KwokCluster(Cluster):
             f"starting kwok cluster {self.name} (etcd, kube-apiserver, "
             "kube-controller-manager, kube-scheduler, kwok)"
         )
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(self.config_text())
+        paths.ensure_dir(self.state_dir)
+        encryption.write_config(self.encryption_file)
+        paths.write_atomic(self.config_file, self.config_text())
         shell.run(
             self.create_argv(),
             env=self._env(),
@@ -245,9 +251,11 @@ class KwokCluster(Cluster):
         if not self.cluster_dir.exists() and not self.state_dir.exists():
             report(f"kwok cluster {self.name} is not there: nothing to delete")
             return
-        volumes = self._volume_folders()
+        folders = self._volume_folders()  # before kwokctl deletes etcd's data
         if self.cluster_dir.exists():
             report(f"deleting kwok cluster {self.name}")
+            if not dry_run:
+                self._drop_stale_pids(report)
             shell.run(
                 self.kwokctl("delete", "cluster", "--kubeconfig", str(self.kubeconfig)),
                 env=self._env(),
@@ -258,32 +266,25 @@ class KwokCluster(Cluster):
         if dry_run:
             return
         shutil.rmtree(self.cluster_dir, ignore_errors=True)
-        for folder in volumes:
-            shutil.rmtree(folder, ignore_errors=True)
-        if volumes:
-            with contextlib.suppress(OSError):  # shared by all kwok clusters: only if empty
-                Path(HOSTPATH_ROOT).rmdir()
+        volumes.remove(folders)
         prune_empty(self.cluster_dir.parent)
         self._forget()
         report(f"kwok cluster {self.name} deleted")
 
+    def _drop_stale_pids(self, report) -> None:
+        """kwokctl signals whatever its pid files name: drop the ones naming no process of
+        this cluster (a pid recycled since a crash or a reboot) before it reads them."""
+        for line in processes.drop_stale(self.cluster_dir / "pids", self.cluster_dir):
+            report(line)
+
     def _volume_folders(self) -> list[Path]:
-        """Folders of the volumes the hostPath provisioner made (when the cluster answers)."""
-        if not self.cluster_dir.exists() or not self._ready():
+        """Folders of the volumes the hostPath provisioner made: from the API server when it
+        answers, else from etcd's files (its processes died)."""
+        if not self.cluster_dir.exists():
             return []
-        paths_out = (
-            self.kube()
-            .run(
-                "get",
-                "pv",
-                "-o",
-                "jsonpath={.items[*].spec.hostPath.path}",
-                check=False,
-                timeout=15,
-            )
-            .stdout.split()
-        )
-        return [Path(p) for p in paths_out if p.startswith(HOSTPATH_ROOT) and ".." not in p]
+        if self._ready():
+            return volumes.from_api(self.kube())
+        return volumes.from_etcd(self.cluster_dir / "etcd")
 
     def status(self) -> Status:
         if not self.cluster_dir.exists():

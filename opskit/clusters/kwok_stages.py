@@ -1,13 +1,14 @@
 """kwok Stages for the suite's clusters: kwok's defaults plus one failure stage.
 
 Giving kwokctl any Stage replaces all of its built-in ones, so the defaults of kwok
-v0.8.0 (kustomize/stage/node/fast, node/heartbeat-with-lease, pod/fast) are carried here
-(node-initialize as in v0.8.0: it no longer repeats the IPv4 and IPv6 InternalIP addresses
-kwokctl v0.8 gives a node, which the API server refuses as duplicates; the others as in
-v0.7.0, whose template functions v0.8.0 still serves), except that `pod-ready` skips pods
-labelled NEVER_READY_LABEL. Those pods match `pod-never-ready` instead: Running, with a
-container that never becomes Ready, like an app whose readiness probe keeps failing.
-Selectors are disjoint (kwok picks at random among matches).
+v0.7.0 (kustomize/stage/node/fast, node/heartbeat-with-lease, pod/fast) are carried here
+verbatim (v0.8.0 serves the same template functions), except that:
+- node-initialize adds only the addresses a node lacks (kwok v0.8.0's own form: its nodes
+  come with dual-stack InternalIPs, and Kubernetes 1.37 refuses a patch repeating one);
+- `pod-ready` skips pods labelled NEVER_READY_LABEL. Those pods match `pod-never-ready`
+  instead: Running, with a container that never becomes Ready, like an app whose
+  readiness probe keeps failing. Selectors are disjoint (kwok picks at random
+among matches).
 """
 
 NEVER_READY_LABEL = "opskit.dev/never-ready"

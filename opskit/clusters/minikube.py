@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from opskit import shell
+from opskit import paths, shell
 from opskit.clusters.base import Cluster, Status, ready_nodes, require_docker
 
 START_TIMEOUT = 900.0
@@ -55,7 +55,7 @@ class MinikubeCluster(Cluster):
             return current
         report(f"starting minikube profile {self.name} (ingress + registry addons)")
         if not dry_run:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            paths.ensure_dir(self.state_dir)
         shell.run(
             self.start_argv(),
             env=self._env(),

@@ -15,14 +15,15 @@ from opskit.tasks._common import DRY_RUN_HELP, load_config, opskit_task, say
 @opskit_task
 def test_in_docker(c, args="", dry_run=False):
     """`mix test` of app/ in Docker beside PostgreSQL and Redis containers, removed after."""
-    import shlex
     import sys
 
     from opskit import phoenix, tools
+    from opskit.args import words
 
+    argv = words(args, "--args")
     if not dry_run:
         tools.require("docker")
-    result = phoenix.run_tests(load_config(c), tuple(shlex.split(args)), dry_run=dry_run)
+    result = phoenix.run_tests(load_config(c), argv, dry_run=dry_run)
     print(result.stdout, end="")
     print(result.stderr, end="", file=sys.stderr)
     phoenix.check(result)

@@ -9,7 +9,12 @@ NAME_HELP = "cluster name (default: cluster.name in opskit.yaml)"
 
 
 def _cluster(c, provider, name):
-    from opskit import clusters
+    from opskit import args, clusters
+
+    if provider is not None:
+        args.choice(provider, "--provider", clusters.PROVIDERS)
+    if name is not None:
+        args.dns_label(name, "--name")
 
     return clusters.get(load_config(c), provider, name, report=say)
 

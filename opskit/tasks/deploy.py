@@ -22,15 +22,17 @@ from opskit.tasks._common import (
     }
 )
 @opskit_task
-def deploy(c, overlay="dev", context=None, timeout=300, dry_run=False, allow_dirty=False):
+def deploy(c, overlay="dev", context=None, timeout="300", dry_run=False, allow_dirty=False):
     """Deploy an overlay: tag by HEAD, render, validate, apply, wait; restore on failure."""
+    from opskit import args
     from opskit import deploy as pipeline
 
+    wait = args.seconds(timeout, "--timeout")
     pipeline.deploy(
         load_config(c),
         overlay,
         context=context,
-        timeout=float(timeout),
+        timeout=wait,
         dry_run=dry_run,
         allow_dirty=allow_dirty,
         notify=say,
@@ -49,19 +51,24 @@ def deploy(c, overlay="dev", context=None, timeout=300, dry_run=False, allow_dir
 )
 @opskit_task
 def rollback(
-    c, overlay="dev", workload=None, to_revision=None, context=None, timeout=300, dry_run=False
+    c, overlay="dev", workload=None, to_revision=None, context=None, timeout="300", dry_run=False
 ):
     """Roll a workload back to its previous (or a given) revision and wait for it."""
+    from opskit import args
     from opskit import rollback as undo
 
+    if workload is not None:
+        workload = args.workload(workload, "--workload", ("deployment", "statefulset"))
+    revision = args.revision(to_revision, "--to-revision")
+    wait = args.seconds(timeout, "--timeout")
     cfg = load_config(c)
     undo.rollback(
         cfg,
         overlay,
         workload=workload or f"deployment/{cfg.app.name}",
-        to_revision=int(to_revision) if to_revision else None,
+        to_revision=revision,
         context=context,
-        timeout=float(timeout),
+        timeout=wait,
         dry_run=dry_run,
         notify=say,
     )

@@ -19,8 +19,9 @@ TAG_HELP = "image tag to pin (the 12-character commit sha); default: the overlay
 @opskit_task
 def render(c, overlay="dev", tag=None):
     """Render an overlay with kustomize and print the YAML (Secrets are not part of it)."""
-    from opskit import manifests
+    from opskit import args, manifests
 
+    tag = args.image_tag(tag, "--tag")
     cfg = load_config(c)
     print(manifests.render_text(cfg, cfg.overlay(overlay), tag=tag), end="")
 
@@ -62,7 +63,7 @@ def validate(c, overlay=None):
 @opskit_task
 def set_image(c, overlay=None, tag=None, dry_run=False):
     """Pin the app image tag in an overlay's kustomization.yaml (comments and order kept)."""
-    from opskit import manifests
+    from opskit import args, manifests
     from opskit.errors import OpsError
 
     if not overlay or not tag:
@@ -71,6 +72,7 @@ def set_image(c, overlay=None, tag=None, dry_run=False):
             "e.g. `invoke manifests.set-image --overlay=dev "
             "--tag=$(git rev-parse --short=12 HEAD)`",
         )
+    tag = args.image_tag(tag, "--tag")
     cfg = load_config(c)
     change = manifests.set_image(cfg, cfg.overlay(overlay), tag, dry_run=dry_run)
     where = change.path.relative_to(cfg.root)
@@ -86,8 +88,9 @@ def set_image(c, overlay=None, tag=None, dry_run=False):
 @opskit_task
 def diff(c, overlay="dev", tag=None, context=None):
     """Show what applying an overlay would change in the current cluster (kubectl diff)."""
-    from opskit import manifests
+    from opskit import args, manifests
 
+    tag = args.image_tag(tag, "--tag")
     cfg = load_config(c)
     ov = cfg.overlay(overlay)
     kube = connect(cfg, ov, context).kube

@@ -41,10 +41,11 @@ def init(c, overlay="dev", force=False, dry_run=False):
 @opskit_task
 def edit(c, overlay="dev", name="api-secrets"):
     """Edit one Secret in $EDITOR (sops decrypts to its editor and re-encrypts on save)."""
-    from opskit import secrets
+    from opskit import args, secretedit
 
+    name = args.k8s_name(name, "--name")
     cfg = load_config(c)
-    secrets.edit(cfg, cfg.overlay(overlay), name)
+    secretedit.edit(cfg, cfg.overlay(overlay), name)
 
 
 @task(
@@ -98,16 +99,17 @@ def show(c, overlay="dev", name="api-secrets", yes=False):
     """Print one decrypted Secret to the terminal (refuses files and pipes unless --yes)."""
     import sys
 
-    from opskit import secrets
+    from opskit import args, secretedit
     from opskit.errors import OpsError
 
+    name = args.k8s_name(name, "--name")
     cfg = load_config(c)
     if not (sys.stdout.isatty() or yes):
         raise OpsError(
             "refusing to write decrypted values to a file or pipe",
             "run it in a terminal, or pass --yes if you really mean it",
         )
-    print(secrets.show(cfg, cfg.overlay(overlay), name), end="")
+    print(secretedit.show(cfg, cfg.overlay(overlay), name), end="")
 
 
 @task

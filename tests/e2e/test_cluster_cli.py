@@ -118,7 +118,7 @@ def test_unknown_provider_is_one_line_and_exit_1():
     result = invoke("cluster.up", "--provider", "kind")
     assert result.exit_code == 1
     assert result.stderr.decode().splitlines() == [
-        "opskit: error: unknown cluster provider 'kind'; use one of: auto, kwok, k3d, minikube"
+        "opskit: error: --provider: 'kind' is not allowed; use one of: auto, kwok, k3d, minikube"
     ]
 
 

@@ -28,3 +28,37 @@ def secrets_project(tmp_path, monkeypatch):
     shutil.copy(ROOT / "opskit.yaml", repo / "opskit.yaml")
     shell.run(["git", "init", "-q", str(repo)])
     return config.load(repo / "opskit.yaml")
+
+
+@pytest.fixture
+def restore_task_help():
+    """invoke pops each task's help dict while parsing; put it back for later tests."""
+    import tasks
+
+    def walk(collection):
+        yield from collection.tasks.values()
+        for sub in collection.collections.values():
+            yield from walk(sub)
+
+    saved = [(task, dict(task.help)) for task in walk(tasks.ns)]
+    yield
+    for task, help_ in saved:
+        task.help.clear()
+        task.help.update(help_)
+
+
+@pytest.fixture
+def refuse_processes(monkeypatch):
+    """Any process start fails the test: subprocess's Popen and the one plumbum bound at
+    import (the suite's command layer), so nothing slips past by the other name."""
+    import importlib
+    import subprocess
+
+    # `plumbum.machines.local` as an attribute is the `local` machine; this is the module
+    plumbum_local = importlib.import_module("plumbum.machines.local")
+
+    def refuse(*args, **_kwargs):
+        raise AssertionError(f"a process was started: {args[:1]}")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    monkeypatch.setattr(plumbum_local, "Popen", refuse)

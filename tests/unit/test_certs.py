@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from opskit import certs, config, shell, tools
+from opskit.errors import OpsError
 from tests import fakes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,3 +199,24 @@ def test_tls_secret_manifest_without_certificate_says_how(bare):
     with pytest.raises(OpsError, match=r"certs\.issue --overlay dev"):
         certs.tls_secret_manifest(cfg, cfg.overlay("dev"))
     assert b'"api-tls"' in certs.tls_secret_manifest(cfg, cfg.overlay("dev"), dry_run=True)
+
+
+def test_a_key_file_symlinked_out_of_the_certs_folder_is_refused(cfg, tmp_path):
+    dev = cfg.overlay("dev")
+    cert, key = certs.cert_paths(cfg, dev)
+    cert.parent.mkdir(parents=True)
+    outside = tmp_path / "outside-key.pem"
+    key.symlink_to(outside)
+    with pytest.raises(OpsError) as caught:
+        certs.issue(cfg, dev, force=True)
+    assert "\n" not in str(caught.value) and "symlink" in str(caught.value)
+    assert not outside.exists()
+
+
+def test_an_overlay_name_cannot_leave_the_certs_folder(cfg, tmp_path):
+    text = (cfg.root / "opskit.yaml").read_text().replace("  dev:\n", "  ../../escaped:\n", 1)
+    (cfg.root / "opskit.yaml").write_text(text)
+    hostile = config.load(cfg.root / "opskit.yaml").overlay("../../escaped")
+    with pytest.raises(OpsError, match=r"outside the project's \.certs folder"):
+        certs.issue(cfg, hostile)
+    assert not (tmp_path / "escaped").exists()

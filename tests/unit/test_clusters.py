@@ -1,6 +1,7 @@
 """Cluster providers: exact argv of k3d/minikube/docker (faked at the shell boundary),
 provider choice, and kwok's offline command line and failure stages (no cluster started)."""
 
+import base64
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -296,7 +297,13 @@ def test_kwok_create_passes_every_binary_and_its_own_kubeconfig(cfg, monkeypatch
         {
             "name": "kube-controller-manager",
             "extraArgs": [{"key": "enable-hostpath-provisioner", "value": "true"}],
-        }
+        },
+        {
+            "name": "kube-apiserver",
+            "extraArgs": [
+                {"key": "encryption-provider-config", "value": str(state / "encryption.yaml")}
+            ],
+        },
     ]
     assert cluster._env()["KWOK_WORKDIR"] == str(paths.root() / ".opskit" / "kwok")
     for flag in (
@@ -429,3 +436,18 @@ def test_kwok_status_is_stopped_when_its_apiserver_does_not_answer(cfg):
         f"kubeconfig: {cluster.kubeconfig}",
         f"detail:     apiserver not answering; logs in {cluster.cluster_dir / 'logs'}",
     ]
+
+
+def test_kwok_encryption_key_is_per_cluster_private_and_kept(tmp_path):
+    from opskit.clusters import encryption
+
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    encryption.write_config(first)
+    encryption.write_config(second)
+    assert first.stat().st_mode & 0o777 == 0o600
+    keys = [yaml.safe_load(f.read_text())["resources"][0]["providers"][0] for f in (first, second)]
+    secret = keys[0]["secretbox"]["keys"][0]["secret"]
+    assert len(base64.b64decode(secret)) == 32 and keys[0] != keys[1]
+    before = first.read_bytes()
+    encryption.write_config(first)  # a restart keeps the key its etcd data needs
+    assert first.read_bytes() == before

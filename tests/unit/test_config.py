@@ -56,6 +56,48 @@ def _write(tmp_path: Path, root: Path, edit) -> Path:
         (lambda d: d.update(extra=1), "extra: unknown key"),
         (lambda d: d.update(root="/x"), "root: unknown key"),
         (lambda d: d.update(app=[1]), "app: expected a mapping, got a list"),
+        (
+            lambda d: d["app"].update(port=70000),
+            "app.port: '70000' is not allowed; use an integer from 1 to 65535",
+        ),
+        (lambda d: d["app"].update(port=0), "app.port: '0' is not allowed"),
+        (
+            lambda d: d["app"].update(tag_length=6),
+            "app.tag_length: '6' is not allowed; use an integer from 7 to 40",
+        ),
+        (lambda d: d["app"].update(tag_length=41), "app.tag_length: '41' is not allowed"),
+        (
+            lambda d: d["cluster"].update(nodes=0),
+            "cluster.nodes: '0' is not allowed; use an integer of at least 1",
+        ),
+        (
+            lambda d: d["cluster"].setdefault("kwok", {}).update(apiserver_port=-1),
+            "cluster.kwok.apiserver_port: '-1' is not allowed; use an integer from 0 to 65535",
+        ),
+        (
+            lambda d: d["cluster"].setdefault("k3d", {}).update(https_port=65536),
+            "cluster.k3d.https_port: '65536' is not allowed",
+        ),
+        (
+            lambda d: d["cluster"].setdefault("minikube", {}).update(cpus=0),
+            "cluster.minikube.cpus: '0' is not allowed; use an integer of at least 1",
+        ),
+        (
+            lambda d: d["cluster"].setdefault("minikube", {}).update(memory=-4096),
+            "cluster.minikube.memory: '-4096' is not allowed",
+        ),
+        (
+            lambda d: d["cluster"].update(name="../../tmp"),
+            "cluster.name: '../../tmp' is not a valid name",
+        ),
+        (
+            lambda d: d["overlays"]["dev"].update(namespace="Dev_NS"),
+            "overlays.dev.namespace: 'Dev_NS' is not a valid name",
+        ),
+        (
+            lambda d: d["app"].update(name="my app"),
+            "app.name: 'my app' is not a valid name",
+        ),
     ],
 )
 def test_bad_config_is_one_line(tmp_path, root, edit, message):
@@ -82,7 +124,9 @@ def test_missing_file_and_invalid_yaml(tmp_path):
         config.load(tmp_path / "absent.yaml")
     bad = tmp_path / "opskit.yaml"
     bad.write_text("app: [\n")
-    with pytest.raises(ConfigError, match=r"opskit.yaml: line \d+ invalid YAML; fix the syntax"):
+    with pytest.raises(
+        ConfigError, match=r"opskit.yaml: line \d+: invalid YAML \(.*\); fix the file"
+    ):
         config.load(bad)
 
 

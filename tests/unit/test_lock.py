@@ -63,3 +63,31 @@ def test_lock_is_reentrant_after_release(tmp_path):
         pass
     with lock.exclusive(path, wait=0, what="x"):
         assert path.read_text().strip().isdigit()
+
+
+GARBAGE_HOLDER = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, b"\\xff\\xfe not a pid\\n")
+print("held", flush=True)
+time.sleep(5)
+"""
+
+
+def test_a_lock_file_without_a_pid_is_still_one_line(tmp_path):
+    path = tmp_path / "deploy-dev.lock"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", GARBAGE_HOLDER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        with pytest.raises(OpsError) as info, lock.exclusive(path, wait=0, what="a deploy"):
+            pass
+        assert str(info.value) == (
+            f"a deploy is already running (another process, lock {path}); "
+            "wait for it to finish, then run again"
+        )
+    finally:
+        proc.kill()
+        proc.wait()

@@ -1,8 +1,11 @@
 """The render cache: reused for identical k8s/ files, invalidated by any change."""
 
+import shutil
+
 import pytest
 
-from opskit import rendercache
+from opskit import rendercache, shell
+from opskit.manifests import render_step
 
 
 @pytest.fixture
@@ -46,3 +49,49 @@ def test_old_renders_are_pruned(tree, monkeypatch):
         (tree / "base" / "n.yaml").write_text(f"n: {index}\n")
         rendercache.rendered(tree, overlay, lambda i=index: f"{i}\n")
     assert len(list((tree.parent / "state" / "cache" / "render").glob("*.yaml"))) == 2
+
+
+SECRET_RENDER = """apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+---
+apiVersion: v1
+data:
+  PASSWORD: c2VudGluZWwtdmFsdWU=
+kind: Secret
+metadata: {name: generated-7k8hd2}
+"""
+
+
+def cache_files(tree):
+    return list((tree.parent / "state" / "cache" / "render").glob("*"))
+
+
+def test_a_render_that_holds_a_secret_is_never_written(tree):
+    calls = []
+
+    def render():
+        calls.append(1)
+        return SECRET_RENDER
+
+    overlay = tree / "overlays" / "dev"
+    assert rendercache.rendered(tree, overlay, render) == SECRET_RENDER
+    assert rendercache.rendered(tree, overlay, render) == SECRET_RENDER
+    assert len(calls) == 2 and cache_files(tree) == []
+
+
+@pytest.mark.skipif(not shutil.which("kubectl"), reason="needs kubectl (apt-get install kubectl)")
+def test_a_secret_generator_literal_does_not_reach_the_cache(tree):
+    """The real kustomize output for a refused overlay: its literal stays in memory."""
+    (tree / "overlays" / "dev" / "kustomization.yaml").write_text(
+        "resources: [../../base]\n"
+        "secretGenerator:\n- name: leaky\n  literals: [PASSWORD=literal-sentinel-51c3]\n"
+    )
+    (tree / "base" / "kustomization.yaml").write_text("resources: [deployment.yaml]\n")
+    (tree / "base" / "deployment.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\n"
+    )
+    overlay = tree / "overlays" / "dev"
+    text = rendercache.rendered(tree, overlay, lambda: shell.run_step(render_step(overlay)).stdout)
+    assert "kind: Secret" in text
+    assert cache_files(tree) == []

@@ -118,7 +118,7 @@ def test_partially_encrypted_and_corrupt_files(cfg):
     path = secrets.secret_files(cfg.overlay("dev"))[0]
     text = path.read_text()
     path.write_text(text.replace("    REDIS_URL: ENC[", "    REDIS_URL: plain\n    X: ENC[", 1))
-    assert "some data/stringData values are not encrypted" in secretscan.check(cfg)[0]
+    assert "stringData.REDIS_URL not encrypted" in secretscan.check(cfg)[0]
     start = text.index("SECRET_KEY_BASE: ENC[AES256_GCM,data:") + 38
     flipped = "A" if text[start] != "A" else "B"
     path.write_text(text[:start] + flipped + text[start + 1 :])
