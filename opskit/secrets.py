@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from opskit import paths, shell
+from opskit import args, paths, shell
 from opskit.errors import CommandFailed, OpsError
 
 SOPS_CONFIG = ".sops.yaml"
@@ -95,23 +95,6 @@ def write_atomic(path: Path, text: str, what: str, dry_run: bool = False) -> Non
 # --- encrypted files -----------------------------------------------------------------------
 
 
-# A Secret's name is a DNS-1123 subdomain (Kubernetes' rule), so it can never be a path.
-NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-NAME_MAX = 253
-
-
-def check_name(name: object) -> str:
-    """`name` when it is a valid Kubernetes Secret name; a one-line error otherwise."""
-    text = str(name) if name is not None else ""
-    if len(text) > NAME_MAX or not NAME_PATTERN.match(text):
-        raise OpsError(
-            f"{text[:60]!r} is not a valid Secret name",
-            f"use at most {NAME_MAX} lowercase letters, digits, '-' and '.', starting and "
-            "ending with a letter or digit (e.g. api-secrets)",
-        )
-    return text
-
-
 def secrets_dir(overlay) -> Path:
     """The overlay's secrets/ folder, refused when a symlink takes it anywhere else."""
     folder = overlay.path / "secrets"
@@ -122,7 +105,7 @@ def secrets_dir(overlay) -> Path:
 def secret_path(overlay, name: str) -> Path:
     """secrets/<name>.sops.yaml of the overlay: a valid name, and the file not a symlink."""
     folder = secrets_dir(overlay)
-    path = folder / f"{check_name(name)}{SUFFIX}"
+    path = folder / f"{args.k8s_name(name, 'Secret name')}{SUFFIX}"  # never a path
     paths.confine(path, folder.resolve() / path.name, "a Secret file")
     return path
 
