@@ -2,12 +2,12 @@
 
 Giving kwokctl any Stage replaces all of its built-in ones, so the defaults of kwok
 v0.7.0 (kustomize/stage/node/fast, node/heartbeat-with-lease, pod/fast) are carried here
-verbatim (v0.8.0 serves the same template functions), except that `node-initialize` is
-v0.8.0's (it adds only missing addresses: kwokctl v0.8.0 makes dual-stack nodes whose two
-InternalIPs, patched back, Kubernetes 1.37 refuses as duplicates) and `pod-ready` skips
-pods labelled NEVER_READY_LABEL. Those pods match
-`pod-never-ready` instead: Running, with a container that never becomes Ready, like an
-app whose readiness probe keeps failing. Selectors are disjoint (kwok picks at random
+verbatim (v0.8.0 serves the same template functions), except that:
+- node-initialize adds only the addresses a node lacks (kwok v0.8.0's own form: its nodes
+  come with dual-stack InternalIPs, and Kubernetes 1.37 refuses a patch repeating one);
+- `pod-ready` skips pods labelled NEVER_READY_LABEL. Those pods match `pod-never-ready`
+  instead: Running, with a container that never becomes Ready, like an app whose
+  readiness probe keeps failing. Selectors are disjoint (kwok picks at random
 among matches).
 """
 
