@@ -53,7 +53,7 @@ def test_node_is_ready(kube, kwok_cluster):
 
 def test_control_plane_reports_the_pinned_version(kube, kwok_cluster):
     version = json.loads(kube.run("version", "-o", "json").stdout)["serverVersion"]
-    assert version["gitVersion"] == kwok_cluster.cfg.tools["kubernetes"]
+    assert version["gitVersion"] == f"v{kwok_cluster.cfg.kubernetes.version}"  # opskit.yaml
 
 
 def test_deployment_rolls_out(kube, namespace):
