@@ -8,7 +8,7 @@ import secrets as random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opskit import secrets, shell
+from opskit import args, secrets, shell
 from opskit.errors import OpsError
 
 ENCRYPTED_REGEX = "^(data|stringData)$"
@@ -239,7 +239,7 @@ def encrypt_manifest(cfg, overlay, text: str, force: bool = False, dry_run: bool
         )
     secrets.register_values(text)
     check_secret(docs[0])
-    name = secrets.check_name(docs[0]["metadata"]["name"])
+    name = args.k8s_name(docs[0]["metadata"]["name"], "metadata.name")
     path = secrets.secret_path(overlay, name)
     rel = secrets.repo_rel(cfg, path)
     if path.exists() and not force:

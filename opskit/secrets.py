@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from opskit import paths, shell
+from opskit import args, paths, shell
 from opskit.errors import CommandFailed, OpsError
 
 SOPS_CONFIG = ".sops.yaml"
@@ -95,14 +95,6 @@ def write_atomic(path: Path, text: str, what: str, dry_run: bool = False) -> Non
 # --- encrypted files -----------------------------------------------------------------------
 
 
-def check_name(name: object) -> str:
-    """`name` when it is a valid Kubernetes Secret name (a DNS-1123 subdomain, so never a
-    path); a one-line error otherwise."""
-    from opskit import args
-
-    return args.k8s_name(name, "Secret name")
-
-
 def secrets_dir(overlay) -> Path:
     """The overlay's secrets/ folder, refused when a symlink takes it anywhere else."""
     folder = overlay.path / "secrets"
@@ -113,7 +105,7 @@ def secrets_dir(overlay) -> Path:
 def secret_path(overlay, name: str) -> Path:
     """secrets/<name>.sops.yaml of the overlay: a valid name, and the file not a symlink."""
     folder = secrets_dir(overlay)
-    path = folder / f"{check_name(name)}{SUFFIX}"
+    path = folder / f"{args.k8s_name(name, 'Secret name')}{SUFFIX}"  # never a path
     paths.confine(path, folder.resolve() / path.name, "a Secret file")
     return path
 

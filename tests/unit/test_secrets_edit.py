@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from tests.unit.conftest import needs_sops
 pytestmark = needs_sops
 ROOT = Path(__file__).resolve().parents[2]
 INVOKE = Path(sys.executable).parent / "invoke"
-SENTINEL = "edit-sentinel-8c2e51a7"
+SENTINEL = f"edit-sentinel-{uuid.uuid4().hex}"  # made at run time: no file holds it
 
 
 @pytest.fixture

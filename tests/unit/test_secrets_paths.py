@@ -50,7 +50,7 @@ def test_encrypt_refuses_a_name_that_is_not_a_kubernetes_name(cfg, name, tmp_pat
     with pytest.raises(OpsError) as caught:
         secretgen.encrypt_manifest(cfg, cfg.overlay("dev"), manifest(name), force=True)
     message = str(caught.value)
-    assert "\n" not in message and "Secret name: " in message and "is not a valid name" in message
+    assert "\n" not in message and "metadata.name: " in message and "is not a valid name" in message
     assert every_file(tmp_path) == before
 
 
