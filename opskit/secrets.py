@@ -95,21 +95,12 @@ def write_atomic(path: Path, text: str, what: str, dry_run: bool = False) -> Non
 # --- encrypted files -----------------------------------------------------------------------
 
 
-# A Secret's name is a DNS-1123 subdomain (Kubernetes' rule), so it can never be a path.
-NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-NAME_MAX = 253
-
-
 def check_name(name: object) -> str:
-    """`name` when it is a valid Kubernetes Secret name; a one-line error otherwise."""
-    text = str(name) if name is not None else ""
-    if len(text) > NAME_MAX or not NAME_PATTERN.match(text):
-        raise OpsError(
-            f"{text[:60]!r} is not a valid Secret name",
-            f"use at most {NAME_MAX} lowercase letters, digits, '-' and '.', starting and "
-            "ending with a letter or digit (e.g. api-secrets)",
-        )
-    return text
+    """`name` when it is a valid Kubernetes Secret name (a DNS-1123 subdomain, so it can
+    never be a path); a one-line error otherwise."""
+    from opskit import args
+
+    return args.k8s_name(name, "", "Secret name")
 
 
 def secrets_dir(overlay) -> Path:
