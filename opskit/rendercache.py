@@ -63,7 +63,7 @@ def holds_secret(text: str) -> bool:
     from opskit.errors import OpsError
 
     try:
-        docs = yamlio.load_all(text, "kustomize output")
+        docs = yamlio.load_all(text, "the render")
     except OpsError:
         return True  # unreadable: assume the worst, do not store it
     return any(isinstance(d, dict) and d.get("kind") == "Secret" for d in docs)
