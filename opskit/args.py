@@ -113,21 +113,27 @@ def bounded(minimum: float | None = None, maximum: float | None = None):
     return parse
 
 
-def k8s_name(value: Any, name: str) -> str:
+def k8s_name(value: Any, name: str, what: str = "name") -> str:
     """A Kubernetes object name (DNS subdomain): also safe as a file name (no `/`, no `..`)."""
-    return _dns(value, name, DNS_SUBDOMAIN, 253, "'-' and '.'")
+    return _dns(value, name, what, DNS_SUBDOMAIN, 253, "'-' and '.'")
 
 
-def dns_label(value: Any, name: str) -> str:
-    """A namespace or cluster name (DNS label): lowercase letters, digits, '-'."""
-    return _dns(value, name, DNS_LABEL, 63, "'-'")
+def dns_label(value: Any, name: str, what: str = "name") -> str:
+    """A namespace name (DNS label): lowercase letters, digits, '-'."""
+    return _dns(value, name, what, DNS_LABEL, 63, "'-'")
 
 
-def _dns(value: Any, name: str, pattern: re.Pattern, longest: int, extra: str) -> str:
+def cluster_name(value: Any, name: str) -> str:
+    """A local cluster's name: a DNS label short enough for every provider's prefixes."""
+    return _dns(value, name, "cluster name", DNS_LABEL, 40, "'-'")
+
+
+def _dns(value: Any, name: str, what: str, pattern: re.Pattern, longest: int, extra: str) -> str:
+    """`name` labels the error (a flag, a config key; empty: the value speaks for itself)."""
     text = "" if value is None else str(value)
     if len(text) > longest or not pattern.fullmatch(text):
         raise OpsError(
-            f"{name}: {text!r} is not a valid name",
+            f"{name + ': ' if name else ''}{text[:60]!r} is not a valid {what}",
             f"use at most {longest} lowercase letters, digits and {extra}, starting and "
             "ending with a letter or digit",
         )

@@ -83,7 +83,7 @@ class Minikube:
 @dataclass(frozen=True)
 class Cluster:
     provider: Provider = "auto"
-    name: str = _checked(args.dns_label, "gitops-lab")
+    name: str = _checked(args.cluster_name, "gitops-lab")
     nodes: int = _checked(args.positive_int, 1)
     kwok: Kwok = field(default_factory=Kwok)
     k3d: K3d = field(default_factory=K3d)

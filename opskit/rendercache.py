@@ -60,7 +60,6 @@ def holds_secret(text: str) -> bool:
     """Whether any document of a render is a Secret (its values would be in the file)."""
     if "Secret" not in text:  # the fast path: most renders hold none
         return False
-    from opskit import yamlio
     from opskit.errors import OpsError
 
     try:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from opskit import paths
+from opskit import args, paths
 from opskit.errors import OpsError
 from opskit.kube import Kube
 
@@ -17,9 +16,6 @@ from opskit.kube import Kube
 def state_dir_of(context: str) -> Path:
     """Where the suite keeps a cluster's own kubeconfig and state, by kube context."""
     return paths.state_dir() / "clusters" / context
-
-
-NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -67,12 +63,7 @@ class Cluster(ABC):
 
     def __init__(self, cfg: Any, name: str | None = None) -> None:
         self.cfg = cfg
-        self.name = name or cfg.cluster.name
-        if not NAME_PATTERN.match(self.name):
-            raise OpsError(
-                f"invalid cluster name {self.name!r}",
-                "use 1-40 lowercase letters, digits and '-' (e.g. gitops-lab)",
-            )
+        self.name = args.cluster_name(name or cfg.cluster.name, "")
 
     @classmethod
     def context_for(cls, name: str) -> str:
@@ -83,9 +74,12 @@ class Cluster(ABC):
     def name_in(cls, context: str) -> str | None:
         """The cluster name inside one of this provider's contexts (None: not one of them)."""
         name = context.removeprefix(cls.context_prefix)
-        if not context.startswith(cls.context_prefix) or not NAME_PATTERN.match(name):
+        if not context.startswith(cls.context_prefix):
             return None
-        return name
+        try:
+            return args.cluster_name(name, "")
+        except OpsError:
+            return None
 
     @property
     def context(self) -> str:

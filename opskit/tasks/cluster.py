@@ -14,7 +14,7 @@ def _cluster(c, provider, name):
     if provider is not None:
         args.choice(provider, "--provider", clusters.PROVIDERS)
     if name is not None:
-        args.dns_label(name, "--name")
+        args.cluster_name(name, "--name")
 
     return clusters.get(load_config(c), provider, name, report=say)
 

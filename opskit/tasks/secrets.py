@@ -43,7 +43,7 @@ def edit(c, overlay="dev", name="api-secrets"):
     """Edit one Secret in $EDITOR (sops decrypts to its editor and re-encrypts on save)."""
     from opskit import args, secretedit
 
-    name = args.k8s_name(name, "--name")
+    name = args.k8s_name(name, "--name", "Secret name")
     cfg = load_config(c)
     secretedit.edit(cfg, cfg.overlay(overlay), name)
 
@@ -102,7 +102,7 @@ def show(c, overlay="dev", name="api-secrets", yes=False):
     from opskit import args, secretedit
     from opskit.errors import OpsError
 
-    name = args.k8s_name(name, "--name")
+    name = args.k8s_name(name, "--name", "Secret name")
     cfg = load_config(c)
     if not (sys.stdout.isatty() or yes):
         raise OpsError(

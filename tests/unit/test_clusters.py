@@ -278,7 +278,7 @@ def test_unknown_provider_names_the_allowed_ones(cfg):
 
 
 def test_bad_cluster_name_is_refused(cfg):
-    with pytest.raises(OpsError, match="invalid cluster name 'My_Cluster'"):
+    with pytest.raises(OpsError, match="'My_Cluster' is not a valid cluster name; use at most 40"):
         clusters.get(cfg, "kwok", "My_Cluster")
 
 

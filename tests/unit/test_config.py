@@ -112,7 +112,7 @@ def _write(tmp_path: Path, root: Path, edit) -> Path:
         ),
         (
             lambda d: d["cluster"].update(name="../../tmp"),
-            "cluster.name: '../../tmp' is not a valid name",
+            "cluster.name: '../../tmp' is not a valid cluster name",
         ),
         (
             lambda d: d["overlays"]["dev"].update(namespace="Dev_NS"),

@@ -65,3 +65,4 @@ def test_a_good_kubeconfig_to_a_stopped_cluster_says_to_start_it(tmp_path):
     with pytest.raises(OpsError) as info:
         api_versions(Kube(path, "kwok-gitops-lab"))
     assert "invoke cluster.up" in info.value.hint and "\n" not in str(info.value)
+    assert "not a kubeconfig" not in str(info.value)
