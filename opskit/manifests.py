@@ -75,12 +75,12 @@ def render_overlay(
 def overlay_images(cfg: Config, overlay: Overlay) -> tuple[str, ...]:
     """The repositories the overlay's kustomization names for the app image (`newName`, e.g.
     the registry a release pinned), so pinning finds the app whichever registry it names."""
-    import yaml
+    from opskit import yamlio
 
     path = overlay.path / "kustomization.yaml"
     if not path.is_file():
         return ()
-    data = yaml.safe_load(path.read_text()) or {}
+    data = yamlio.load_file(path) or {}
     entries = data.get("images") if isinstance(data, dict) else None
     return tuple(
         str(e.get("newName") or e["name"])
