@@ -10,8 +10,7 @@ pinned() {
   .venv/bin/python -c "from opskit import config; print(config.load().$1)"
 }
 
-# the k3d version of opskit.yaml and the sha256 of its k3d-linux-amd64 release binary
-K3D_SHA256="v5.9.0 06d8f25bc3a971c4eb29e0ff08429b180402db0f4dec838c9eac427e296800a0"
+CHECKSUMS="$PWD/ci/checksums.sha256"  # sha256 of each downloaded binary, by name and version
 CI_BIN="$PWD/.tools/ci-bin"  # downloaded CI-only binaries (git-ignored with .tools)
 STAGE="${0##*/}"
 
@@ -41,30 +40,32 @@ fetch_verified() {
 
 # k3d for the containerized-cluster stage: the pinned release binary, checksum-verified.
 need_k3d() {
-  local version
+  local version sum
   version="$(pinned cluster.k3d.version)"
   if [ "$(k3d version 2>/dev/null | sed -n 's/^k3d version //p')" = "$version" ]; then
     return
   fi
-  [ "${K3D_SHA256% *}" = "$version" ] ||
-    die "no checksum for k3d $version: put its k3d-linux-amd64 sha256 in K3D_SHA256 (ci/_lib.sh)"
+  sum="$(awk -v name="k3d-$version-linux-amd64" '$2 == name {print $1}' "$CHECKSUMS")"
+  [ -n "$sum" ] ||
+    die "no checksum for k3d $version: add its k3d-linux-amd64 sha256 to ci/checksums.sha256"
   fetch_verified "https://github.com/k3d-io/k3d/releases/download/$version/k3d-linux-amd64" \
-    "$CI_BIN/k3d" "${K3D_SHA256#* }"
+    "$CI_BIN/k3d" "$sum"
 }
 
 # kubectl at the cluster's version (opskit.yaml kubernetes.version), so client and server
 # never skew; the checksum is the one dl.k8s.io publishes beside the binary.
 need_kubectl() {
-  local want have url
-  want="v$(pinned kubernetes.version)"
+  local KUBECTL_VERSION have url
+  KUBECTL_VERSION="v$(pinned kubernetes.version)"
   have="$(kubectl version --client -o json 2>/dev/null |
     python -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])' \
     2>/dev/null || true)"
-  if [ "${have%.*}" = "${want%.*}" ]; then
+  if [ "${have%.*}" = "${KUBECTL_VERSION%.*}" ]; then
     return
   fi
-  say "kubectl ${have:-missing} does not match the cluster's ${want%.*}: installing $want"
-  url="https://dl.k8s.io/release/$want/bin/linux/amd64/kubectl"
+  say "kubectl ${have:-missing} does not match the cluster's ${KUBECTL_VERSION%.*}:" \
+    "installing $KUBECTL_VERSION"
+  url="https://dl.k8s.io/release/$KUBECTL_VERSION/bin/linux/amd64/kubectl"
   fetch_verified "$url" "$CI_BIN/kubectl" "$(curl -fsSL "$url.sha256")"
 }
 

@@ -253,10 +253,10 @@ class Room:
 
 def _k3d_pin(work: Path) -> str:
     """The k3d version the job's opskit.yaml pins (what the k3d stand-in reports)."""
-    import yaml
+    from opskit import yamlio
 
     file = work / "opskit.yaml"
-    data = yaml.safe_load(file.read_text()) if file.is_file() else {}
+    data = (yamlio.load_file(file) or {}) if file.is_file() else {}
     return str(((data.get("cluster") or {}).get("k3d") or {}).get("version", ""))
 
 

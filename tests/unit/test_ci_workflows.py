@@ -158,12 +158,17 @@ def test_one_action_version_has_one_commit():  # defect 10: no two pins of a ver
 def test_the_registry_name_is_lower_cased_and_k3d_is_checksummed():  # defect 11
     lib = (ROOT / "ci/_lib.sh").read_text()
     assert 'OPSKIT_IMAGE="${OPSKIT_IMAGE,,}"' in lib
-    assert re.search(r'K3D_SHA256="v[\d.]+ [0-9a-f]{64}"', lib)
+    k3d = config.load(ROOT / "opskit.yaml").cluster.k3d.version
+    sums = (ROOT / "ci/checksums.sha256").read_text()
+    assert re.search(rf"^[0-9a-f]{{64}}  k3d-{re.escape(k3d)}-linux-amd64$", sums, re.M)
+    assert "fetch_verified" in lib.split("need_k3d()")[1].split("\n}")[0]
     assert not re.search(r"curl[^\n]*\|\s*(?:\w+=\S+\s+)*(?:ba)?sh\b", lib), "no curl | bash"
     assert "need_image" in (ROOT / "ci/release.sh").read_text().splitlines()
 
 
 def test_ci_kubectl_follows_the_cluster_version():  # defect 11
     lib = (ROOT / "ci/_lib.sh").read_text()
-    assert "KUBECTL_VERSION=" not in lib, "read it from opskit.yaml kubernetes.version"
-    assert 'want="v$(pinned kubernetes.version)"' in lib
+    assert not re.search(r'KUBECTL_VERSION="v?\d', lib), (
+        "read it from opskit.yaml kubernetes.version"
+    )
+    assert 'KUBECTL_VERSION="v$(pinned kubernetes.version)"' in lib
