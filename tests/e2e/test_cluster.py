@@ -59,7 +59,7 @@ def test_node_offers_ephemeral_storage_so_pods_bounding_it_schedule(kube):
 
 def test_control_plane_reports_the_pinned_version(kube, kwok_cluster):
     version = json.loads(kube.run("version", "-o", "json").stdout)["serverVersion"]
-    assert version["gitVersion"] == kwok_cluster.cfg.tools["kubernetes"]
+    assert version["gitVersion"] == kwok_cluster.cfg.tool_pins()["kubernetes"]
 
 
 def test_deployment_rolls_out(kube, namespace):
