@@ -121,7 +121,7 @@ def generate_values(cfg, overlay) -> dict[str, dict[str, str]]:
             "POSTGRES_PASSWORD": password,
             "POSTGRES_DB": database,
         },
-        **telemetry.secret_values(),
+        **telemetry.secret_values(token=_token),
     }
 
 
@@ -165,18 +165,21 @@ def init(cfg, overlay, force: bool = False, dry_run: bool = False) -> InitReport
     key, created = ensure_key(cfg, dry_run)
     report = InitReport(key, created, add_recipient(cfg, overlay, key, dry_run))
     mine = secrets.my_recipients() or (key,)
+    todo: dict[str, Path] = {}
     for group in GROUPS:
         paths = {name: all_paths[name] for name in group}
         state = {name: _state(path, mine) for name, path in paths.items()}
         if force or any(s != "ok" for s in state.values()):
             if not force:
                 _refuse_partial_protected(cfg, overlay, state, paths, mine)
-            if "foreign" in state.values():
+            if "foreign" in state.values() and not report.notes:
                 report.notes.append(
                     "existing values were encrypted to other keys: regenerated for "
                     "the recipients in .sops.yaml (yours included)"
                 )
-            _write_generated(cfg, overlay, paths, report, dry_run)
+            todo |= paths
+    if todo:
+        _write_generated(cfg, overlay, todo, report, dry_run)
     _sync_recipients(cfg, overlay, mine, report, dry_run)
     return report
 
@@ -206,7 +209,7 @@ def _write_generated(
         if name not in paths:
             continue
         for value in values.values():
-            shell.secret(value)
+            secrets.mask(value)
         secrets.encrypt(cfg, paths[name], secret_manifest(cfg, overlay, name, values), dry_run)
         report.written.append(secrets.repo_rel(cfg, paths[name]))
 

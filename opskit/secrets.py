@@ -177,11 +177,19 @@ def register_values(manifest: str) -> None:
         if not isinstance(doc, dict):
             continue
         for value in (doc.get("stringData") or {}).values():
-            shell.secret(str(value))
+            mask(str(value))
         for value in (doc.get("data") or {}).values():
             shell.secret(str(value))
             with contextlib.suppress(binascii.Error, UnicodeDecodeError):
-                shell.secret(base64.b64decode(str(value), validate=True).decode())
+                mask(base64.b64decode(str(value), validate=True).decode())
+
+
+def mask(value: str) -> None:
+    """A value, and each line of a multi-line one (a password file prints line by line)."""
+    shell.secret(value)
+    for line in value.splitlines() if "\n" in value.strip() else ():
+        if line.strip():
+            shell.secret(line.strip())
 
 
 def cannot_decrypt(cfg, overlay, path: Path, mine: tuple[str, ...]) -> OpsError:

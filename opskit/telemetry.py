@@ -28,10 +28,10 @@ def device_names(count: int = DEVICES) -> list[str]:
     return [f"device-{i:03d}" for i in range(count)]
 
 
-def secret_values(devices: int = DEVICES) -> dict[str, dict[str, str]]:
+def secret_values(devices: int = DEVICES, token=random.token_urlsafe) -> dict[str, dict[str, str]]:
     """The broker's password file, the service's password and the devices' credentials."""
-    users = {"telemetry": random.token_urlsafe(24)}
-    users |= {name: random.token_urlsafe(24) for name in device_names(devices)}
+    users = {"telemetry": token(24)}
+    users |= {name: token(24) for name in device_names(devices)}
     return {
         "mqtt-passwd": {"passwd": "".join(f"{password_line(u, p)}\n" for u, p in users.items())},
         "telemetry-mqtt": {"password": users["telemetry"]},

@@ -114,7 +114,9 @@ def test_diff_against_the_cluster_runs_and_names_what_it_skips(cfg, kube, served
 
 
 FLOWS = {"default-deny", "allow-dns-egress", "api-to-postgres", "api-egress-postgres",
-         "api-to-redis", "api-egress-redis", "ingress-to-api", "prometheus-to-api"}  # fmt: skip
+         "api-to-redis", "api-egress-redis", "ingress-to-api", "prometheus-to-api",
+         "clients-to-mosquitto", "device-simulator-egress-mosquitto", "telemetry-egress",
+         "telemetry-to-postgres", "prometheus-to-telemetry"}  # fmt: skip
 
 
 @pytest.mark.parametrize("target", ["dev", "prod"])
