@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opskit import clusters, deploy, gitinfo, paths, rollout, secretgen
+from opskit import clusters, deploy, gitinfo, paths, restore, rollout, secretgen
 from opskit.errors import OpsError
 from tests import fakes
 from tests.unit.conftest import needs_sops
@@ -123,7 +123,7 @@ def test_plan_holds_every_rendered_object_the_private_docs_and_one_apply(project
 def test_dry_run_called_as_a_library_mutates_nothing_and_writes_nothing(project, capsys):
     cluster = Cluster()
     with fakes.recorder({"kubectl": cluster}) as calls:
-        assert deploy.deploy(project, "dev", dry_run=True, notify=lambda _m: None) == {}
+        assert deploy.deploy(project, "dev", dry_run=True, notify=lambda _m: None).workloads == {}
     assert set(_verbs(calls)) - {"kustomize", "version"} == {"api-versions"}  # reads only
     assert "[dry-run] kubectl --kubeconfig " in capsys.readouterr().err
     assert not (paths.state_dir() / "cache").exists()  # no render cache
@@ -188,3 +188,20 @@ def test_failed_rollout_restores_and_waits_only_for_workloads_that_were_ready(pr
     assert str(caught.value).startswith("deploy to dev failed: deployment/api did not roll out")
     assert waits == [["deployment/api"], ["deployment/api"]]  # the rollout, then the restore
     assert [i["kind"] for i in json.loads(cluster.stdin["apply"][1])["items"]] == ["Deployment"]
+
+
+def test_outcomes_tell_changed_unchanged_and_created_from_the_apply_output():
+    before = restore.Before(previous=(restore._as_applied(LIVE_CONFIG),), created=())
+    same = dict(LIVE_CONFIG, metadata={**LIVE_CONFIG["metadata"], "resourceVersion": "42"})
+    changed = dict(LIVE_CONFIG, data={"POOL_SIZE": "6"})
+    new = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", "namespace": "x"}}
+
+    def output(*items):
+        return json.dumps({"kind": "List", "items": list(items)})
+
+    assert restore.outcomes(before, output(same, new)) == {
+        "ConfigMap/api-config": "unchanged",  # server-set metadata does not count
+        "Service/api": "created",
+    }
+    assert restore.outcomes(before, output(changed)) == {"ConfigMap/api-config": "changed"}
+    assert restore.outcomes(before, "") == restore.outcomes(before, "{}") == {}
