@@ -60,12 +60,12 @@ def holds_secret(text: str) -> bool:
     """Whether any document of a render is a Secret (its values would be in the file)."""
     if "Secret" not in text:  # the fast path: most renders hold none
         return False
-    import yaml
+    from opskit import yamlio
+    from opskit.errors import OpsError
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        docs = list(yaml.load_all(text, Loader=loader))
-    except yaml.YAMLError:
+        docs = yamlio.load_all(text, "the render")
+    except OpsError:
         return True  # unreadable: assume the worst, do not store it
     return any(isinstance(d, dict) and d.get("kind") == "Secret" for d in docs)
 

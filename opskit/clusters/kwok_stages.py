@@ -2,12 +2,12 @@
 
 Giving kwokctl any Stage replaces all of its built-in ones, so the defaults of kwok
 v0.7.0 (kustomize/stage/node/fast, node/heartbeat-with-lease, pod/fast) are carried here
-verbatim (v0.8.0 serves the same template functions), except that the node stages
-take v0.8.0's `addresses` block (a node that already has an InternalIP keeps its list:
-re-sending two InternalIP entries is a duplicate Kubernetes 1.37 refuses, and the node
-never becomes Ready) and `pod-ready` skips pods labelled NEVER_READY_LABEL. Those pods match
-`pod-never-ready` instead: Running, with a container that never becomes Ready, like an
-app whose readiness probe keeps failing. Selectors are disjoint (kwok picks at random
+verbatim (v0.8.0 serves the same template functions), except that:
+- node-initialize adds only the addresses a node lacks (kwok v0.8.0's own form: its nodes
+  come with dual-stack InternalIPs, and Kubernetes 1.37 refuses a patch repeating one);
+- `pod-ready` skips pods labelled NEVER_READY_LABEL. Those pods match `pod-never-ready`
+  instead: Running, with a container that never becomes Ready, like an app whose
+  readiness probe keeps failing. Selectors are disjoint (kwok picks at random
 among matches).
 """
 
@@ -141,26 +141,14 @@ spec:
         type: {{ .type | Quote }}
       {{ end }}
 
-      {{ $hasInternalIP := false }}
-      {{ $hasHostname := false }}
-      {{ range .status.addresses }}
-        {{ if eq .type "InternalIP" }}
-          {{ $hasInternalIP = true }}
-        {{ end }}
-        {{ if eq .type "Hostname" }}
-          {{ $hasHostname = true }}
-        {{ end }}
-      {{ end }}
-      {{ if or (not $hasInternalIP) (not $hasHostname) }}
       addresses:
-      {{ end }}
-      {{ if not $hasInternalIP }}
+      {{ with .status.addresses }}
+      {{ YAML . 1 }}
+      {{ else }}
       {{ with NodeIP }}
       - address: {{ . | Quote }}
         type: InternalIP
       {{ end }}
-      {{ end }}
-      {{ if not $hasHostname }}
       {{ with NodeName }}
       - address: {{ . | Quote }}
         type: Hostname

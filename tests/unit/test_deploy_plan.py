@@ -92,7 +92,7 @@ def test_plan_holds_every_rendered_object_the_private_docs_and_one_apply(project
         plan = deploy.build_plan(project, dev, target, False, lines.append)
     kinds = sorted({o["kind"] for o in plan.objects})
     assert kinds == [
-        "ConfigMap", "Deployment", "Ingress", "Namespace", "Service", "StatefulSet"
+        "ConfigMap", "Deployment", "Ingress", "Namespace", "NetworkPolicy", "Service", "StatefulSet"
     ]  # fmt: skip
     assert not any(o["kind"] == "Secret" for o in plan.objects)  # Secrets only in memory
     private = [yaml.safe_load(doc)["metadata"]["name"] for doc in plan.private]

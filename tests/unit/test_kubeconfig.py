@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from opskit import clusters, config
-from opskit.errors import CommandFailed, OpsError
+from opskit.errors import OpsError
 from opskit.kube import Kube, api_versions
 
 GOOD = """apiVersion: v1
@@ -62,6 +62,6 @@ def test_connect_takes_a_good_kubeconfig(kubeconfig):
 def test_a_good_kubeconfig_to_a_stopped_cluster_says_to_start_it(tmp_path):
     path = tmp_path / "kubeconfig"
     path.write_text(GOOD)
-    with pytest.raises(CommandFailed) as info:
+    with pytest.raises(OpsError) as info:
         api_versions(Kube(path, "kwok-gitops-lab"))
     assert "invoke cluster.up" in info.value.hint
