@@ -19,6 +19,8 @@ NEVER_READY_LABEL = kwok_stages.NEVER_READY_LABEL
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
 UP_TIMEOUT = 180.0
 NODE_READY_TIMEOUT = "120s"
+# kwokctl's node template has no ephemeral-storage: pods requesting some would never fit
+NODE_STORAGE = '.allocatable["ephemeral-storage"]="1Ti"'
 STORAGE_CLASS = """apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
@@ -241,7 +243,9 @@ class KwokCluster(Cluster):
         )
 
     def _scale_argv(self) -> list[str]:
-        return self.kwokctl("scale", "node", "--replicas", str(self.cfg.cluster.nodes))
+        return self.kwokctl(
+            "scale", "node", "--replicas", str(self.cfg.cluster.nodes), "--param", NODE_STORAGE,
+        )  # fmt: skip
 
     def down(self, report=print, dry_run: bool = False) -> None:
         if not self.cluster_dir.exists() and not self.state_dir.exists():

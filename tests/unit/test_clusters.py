@@ -368,7 +368,10 @@ def test_kwok_dry_run_prints_commands_and_creates_nothing(cfg, monkeypatch, caps
     cluster.up(report=lambda _m: None, dry_run=True)
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("[dry-run] kwokctl --name lab create cluster --runtime binary ")
-    assert err[1] == "[dry-run] kwokctl --name lab scale node --replicas 1"
+    assert err[1] == (
+        "[dry-run] kwokctl --name lab scale node --replicas 1 "
+        """--param '.allocatable["ephemeral-storage"]="1Ti"'"""
+    )  # the overlays request ephemeral storage: nodes must have some
     assert not (paths.root() / ".opskit").exists()
 
 
