@@ -81,8 +81,17 @@ def wait_for(marker: Path, proc: subprocess.Popen) -> tuple[int, int, Path]:
 def plaintext_anywhere(since: float, *folders: Path) -> list[Path]:
     """Files written since `since` below the temporary folders that hold the value."""
     found = []
+
+    def recent(path: str) -> bool:
+        with contextlib.suppress(OSError):
+            return os.lstat(path).st_mtime >= since
+        return False
+
     for folder in folders:
-        for dirpath, _dirs, names in os.walk(folder, onerror=lambda _e: None):
+        for dirpath, dirs, names in os.walk(folder, onerror=lambda _e: None):
+            # a folder untouched since the edit began holds no new entry of its own; new
+            # folders (sops' own, wherever it made one) are walked whole
+            dirs[:] = [d for d in dirs if recent(os.path.join(dirpath, d))]
             for name in names:
                 file = Path(dirpath, name)
                 with contextlib.suppress(OSError):
