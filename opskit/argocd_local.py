@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from opskit import paths, shell, tools
+from opskit import paths, shell, tools, yamlio
 from opskit.errors import OpsError
 
 MARKER = "OPSKIT_ARGOCD"
@@ -66,8 +66,8 @@ class LocalArgoCD:
 
     def ports(self) -> dict[str, int]:
         try:
-            return json.loads((self.home / "ports.json").read_text())
-        except (OSError, ValueError):
+            return yamlio.load_json_file(self.home / "ports.json")
+        except (OSError, ValueError, OpsError):
             return {}
 
     def choose_ports(self) -> dict[str, int]:
