@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from opskit import argocd_local, argocd_wait, paths, shell, tools
+from opskit import argocd_local, argocd_wait, paths, shell, tools, yamlio
 from opskit.errors import OpsError
 from opskit.kube import FIELD_MANAGER, Kube, api_versions
 
@@ -124,12 +124,11 @@ def root_application(cfg: Any, repo_url: str = "") -> dict:
     (the embedded cluster's git server) it reads the repository from there and rewrites
     the repoURLs of the Applications and AppProjects it renders (kustomize patches in the
     root's spec: the committed files keep project.repo_url)."""
-    import yaml
 
     file = cfg.root / MANIFESTS_DIR / ROOT_FILE
     if not file.is_file():
         raise OpsError(f"{file}: not found", "add the app-of-apps root Application there")
-    root = yaml.safe_load(file.read_text())
+    root = yamlio.load_file(file)
     root.setdefault("metadata", {})["namespace"] = cfg.argocd.namespace
     if repo_url:
         source = root["spec"]["source"]

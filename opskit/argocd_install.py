@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from opskit import paths, shell, toolbuild
+from opskit import paths, shell, toolbuild, yamlio
 from opskit.errors import OpsError
 from opskit.kube import FIELD_MANAGER, Kube
 
@@ -57,7 +57,7 @@ def release_dir(version: str) -> Path:
 
 
 def _docs(path: Path) -> list[dict]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
+    return [d for d in yamlio.load_file_all(path) if isinstance(d, dict)]
 
 
 def _with_plugins(cm: dict, embedded: bool, absent_groups: tuple[str, ...] = ()) -> dict:
@@ -66,7 +66,7 @@ def _with_plugins(cm: dict, embedded: bool, absent_groups: tuple[str, ...] = ())
     if embedded:
         data["resource.customizations.health.networking.k8s.io_Ingress"] = INGRESS_HEALTH
     if absent_groups:  # kinds the cluster cannot serve: skipped, with an ArgoCD warning
-        exclusions = yaml.safe_load(data.get("resource.exclusions") or "[]") or []
+        exclusions = yamlio.load(data.get("resource.exclusions") or "[]", "argocd-cm") or []
         exclusions.append({"apiGroups": list(absent_groups), "kinds": ["*"], "clusters": ["*"]})
         data["resource.exclusions"] = yaml.safe_dump(exclusions, sort_keys=False)
     return {**cm, "data": data}

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from opskit import paths, shell, tools
+from opskit import paths, shell, tools, yamlio
 from opskit.errors import OpsError
 
 MARKER = "OPSKIT_ARGOCD"
@@ -66,7 +66,7 @@ class LocalArgoCD:
 
     def ports(self) -> dict[str, int]:
         try:
-            return json.loads((self.home / "ports.json").read_text())
+            return yamlio.loads_json((self.home / "ports.json").read_text(), "ports.json")
         except (OSError, ValueError):
             return {}
 

@@ -68,13 +68,14 @@ def status(c, json=False, context=None):
           "context": CONTEXT_HELP},
 )  # fmt: skip
 @opskit_task
-def wait(c, overlay="dev", revision="HEAD", timeout=180, context=None):
+def wait(c, overlay="dev", revision="HEAD", timeout="180", context=None):
     """Wait until the overlay's Application is Synced and Healthy at a commit."""
     import time
 
-    from opskit import argocd, argocd_wait
+    from opskit import argocd, argocd_wait, args
 
     cfg = load_config(c)
+    seconds = args.seconds(timeout, "--timeout")
     ov = cfg.overlay(overlay)
     app = argocd.application_for(cfg, ov)["metadata"]["name"]
     sha = argocd_wait.commit_of(cfg.root, revision)
@@ -82,7 +83,7 @@ def wait(c, overlay="dev", revision="HEAD", timeout=180, context=None):
     argocd.require_installed(kube)
     started = time.monotonic()
     say(f"waiting for {app} to be Synced+Healthy at {sha[:12]} (timeout {timeout}s)")
-    argocd_wait.wait(kube, cfg.argocd.namespace, app, sha, float(timeout), report=say)
+    argocd_wait.wait(kube, cfg.argocd.namespace, app, sha, seconds, report=say)
     say(f"{app} Synced+Healthy at {sha[:12]} after {time.monotonic() - started:.1f}s")
 
 

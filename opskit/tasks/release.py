@@ -23,12 +23,14 @@ from opskit.tasks._common import (
     }
 )
 @opskit_task
-def release(c, overlay="dev", push=False, watch=False, timeout=180, dry_run=False):
+def release(c, overlay="dev", push=False, watch=False, timeout="180", dry_run=False):
     """Commit the overlay's image tag pinned to HEAD (`chore(release): ...`); push with --push."""
+    from opskit import args
     from opskit import release as releasing
 
     cfg = load_config(c)
-    watching = _prepare_watch(cfg, overlay, timeout) if watch and not dry_run else None
+    wait = args.seconds(timeout, "--timeout")  # a bad number: one line, before anything
+    watching = _prepare_watch(cfg, overlay, wait) if watch and not dry_run else None
     result = releasing.release(cfg, overlay, push=push, dry_run=dry_run)
     if not result.changed:
         say(f"{result.overlay} already pins {result.image}: nothing to commit")
@@ -46,7 +48,7 @@ def _prepare_watch(cfg, overlay, timeout):
     from opskit import argocd_watch
 
     ov = cfg.overlay(overlay)
-    return argocd_watch.prepare(cfg, connect(cfg, ov, None).kube, ov, float(timeout))
+    return argocd_watch.prepare(cfg, connect(cfg, ov, None).kube, ov, timeout)
 
 
 def _follow(cfg, watching, result):
