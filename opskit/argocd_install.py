@@ -66,8 +66,7 @@ def _with_plugins(cm: dict, embedded: bool, absent_groups: tuple[str, ...] = ())
     if embedded:
         data["resource.customizations.health.networking.k8s.io_Ingress"] = INGRESS_HEALTH
     if absent_groups:  # kinds the cluster cannot serve: skipped, with an ArgoCD warning
-        exclusions = yamlio.load(data.get("resource.exclusions") or "[]", "resource.exclusions")
-        exclusions = exclusions or []
+        exclusions = yamlio.load(data.get("resource.exclusions") or "[]", "argocd-cm") or []
         exclusions.append({"apiGroups": list(absent_groups), "kinds": ["*"], "clusters": ["*"]})
         data["resource.exclusions"] = yaml.safe_dump(exclusions, sort_keys=False)
     return {**cm, "data": data}

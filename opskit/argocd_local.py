@@ -66,8 +66,8 @@ class LocalArgoCD:
 
     def ports(self) -> dict[str, int]:
         try:
-            return yamlio.load_json_file(self.home / "ports.json")
-        except (OSError, ValueError, OpsError):
+            return yamlio.loads_json((self.home / "ports.json").read_text(), "ports.json")
+        except (OSError, ValueError):
             return {}
 
     def choose_ports(self) -> dict[str, int]:

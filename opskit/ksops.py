@@ -28,7 +28,7 @@ QUIET = {"SOPS_DISABLE_VERSION_CHECK": "1"}
 
 def generator_config(text: str) -> dict:
     """The ksops object: the functionConfig of a ResourceList, or the object itself."""
-    doc = yamlio.load(text, "the ksops generator") or {}
+    doc = yamlio.load(text, "the generator") or {}
     config = doc.get("functionConfig", doc) if doc.get("kind") == "ResourceList" else doc
     if (config or {}).get("kind") != KIND:
         raise OpsError(
@@ -48,7 +48,7 @@ def decrypt(file: Path) -> list[dict]:
         timeout=60,
         hint="the repo-server needs an age key of a recipient (SOPS_AGE_KEY_FILE)",
     )
-    return [d for d in yamlio.load_all(result.stdout, "sops output") if isinstance(d, dict)]
+    return [doc for doc in yamlio.load_all(result.stdout, str(file)) if isinstance(doc, dict)]
 
 
 def generate(config: dict, folder: Path) -> list[dict]:

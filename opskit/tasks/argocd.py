@@ -74,16 +74,16 @@ def wait(c, overlay="dev", revision="HEAD", timeout="180", context=None):
 
     from opskit import argocd, argocd_wait, args
 
-    timeout = args.seconds(timeout, "--timeout")
     cfg = load_config(c)
+    seconds = args.seconds(timeout, "--timeout")
     ov = cfg.overlay(overlay)
     app = argocd.application_for(cfg, ov)["metadata"]["name"]
     sha = argocd_wait.commit_of(cfg.root, revision)
     kube = connect(cfg, ov, context).kube
     argocd.require_installed(kube)
     started = time.monotonic()
-    say(f"waiting for {app} to be Synced+Healthy at {sha[:12]} (timeout {timeout:g}s)")
-    argocd_wait.wait(kube, cfg.argocd.namespace, app, sha, timeout, report=say)
+    say(f"waiting for {app} to be Synced+Healthy at {sha[:12]} (timeout {timeout}s)")
+    argocd_wait.wait(kube, cfg.argocd.namespace, app, sha, seconds, report=say)
     say(f"{app} Synced+Healthy at {sha[:12]} after {time.monotonic() - started:.1f}s")
 
 

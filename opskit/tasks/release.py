@@ -28,9 +28,9 @@ def release(c, overlay="dev", push=False, watch=False, timeout="180", dry_run=Fa
     from opskit import args
     from opskit import release as releasing
 
-    timeout = args.seconds(timeout, "--timeout")
+    wait = args.seconds(timeout, "--timeout")  # a bad number: one line, before anything
     cfg = load_config(c)
-    watching = _prepare_watch(cfg, overlay, timeout) if watch and not dry_run else None
+    watching = _prepare_watch(cfg, overlay, wait) if watch and not dry_run else None
     result = releasing.release(cfg, overlay, push=push, dry_run=dry_run)
     if not result.changed:
         return say(
