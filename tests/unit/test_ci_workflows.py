@@ -172,3 +172,21 @@ def test_ci_kubectl_follows_the_cluster_version():  # defect 11
         "read it from opskit.yaml kubernetes.version"
     )
     assert 'KUBECTL_VERSION="v$(pinned kubernetes.version)"' in lib
+
+
+def test_cluster_e2e_keeps_the_deploy_and_smoke_reports_on_both_systems():
+    """ci/deploy.sh and ci/cluster-smoke.sh write reports/ (report.json, junit.xml): kept
+    whatever the outcome, not only when the stage failed."""
+    from opskit import yamlio
+
+    github = yamlio.load_file(ROOT / ".github/workflows/ci.yml")["jobs"]["cluster-e2e"]["steps"]
+    kept = [
+        s
+        for s in github
+        if str(s.get("uses", "")).startswith("actions/upload-artifact@")
+        and "reports/" in str((s.get("with") or {}).get("path", ""))
+    ]
+    assert kept and all(s.get("if") == "${{ !cancelled() }}" for s in kept)
+    bitbucket = yamlio.load_file(ROOT / "bitbucket-pipelines.yml")["definitions"]["steps"]
+    step = next(s["step"] for s in bitbucket if s["step"]["name"].startswith("cluster-e2e"))
+    assert "reports/**" in step["artifacts"]
