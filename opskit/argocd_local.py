@@ -28,6 +28,7 @@ MARKER = "OPSKIT_ARGOCD"
 NAMES = ("redis", "git", "repo-server", "controller")
 PORTS = ("redis", "git", "repo-server", "repo-metrics", "controller-metrics")
 READY_TIMEOUT = 90.0
+PID_GRACE = 10.0  # seconds for a just-started daemon's pid file to appear
 # fast pickup (see README, GitOps): resync every 10 s, git refs cached 5 s
 CONTROLLER_FLAGS = (
     "--app-resync",
@@ -193,9 +194,15 @@ class LocalArgoCD:
         return ports
 
     def _wait_listening(self, daemon: Daemon, port: int) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
+        started = time.monotonic()
+        deadline, seen = started + READY_TIMEOUT, False
         while not _listening(port):
-            if self.pid(daemon.name) is None or time.monotonic() > deadline:
+            alive = self.pid(daemon.name) is not None
+            seen = seen or alive
+            # start-stop-daemon may return before its child wrote the pid file: a process
+            # not seen yet is given a few seconds; one seen and then gone has died
+            gone = (seen and not alive) or (not seen and time.monotonic() > started + PID_GRACE)
+            if gone or time.monotonic() > deadline:
                 tail = _last_line(self.logfile(daemon.name))
                 raise OpsError(
                     f"ArgoCD's {daemon.name} did not start listening on 127.0.0.1:{port}: {tail}",

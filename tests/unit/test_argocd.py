@@ -409,3 +409,20 @@ def test_wait_outlasts_an_application_the_root_has_not_created_yet(monkeypatch):
     assert lines == ["gitops-lab-dev: Missing/Missing at -"]
     with fakes.recorder({"kubectl": (1, "", "connection refused")}), pytest.raises(OpsError):
         argocd_wait.read(KUBE, "argocd", "gitops-lab-dev", missing_ok=True)
+
+
+def test_a_daemon_whose_pid_file_comes_late_is_waited_for(tmp_path, monkeypatch):
+    """start-stop-daemon can return before its child writes the pid file: not an error."""
+    local = argocd_local.LocalArgoCD(tmp_path / "cluster", tmp_path / "kubeconfig")
+    pids = iter([None, None, 4242])
+    listening = iter([False, False, False, True])
+    monkeypatch.setattr(local, "pid", lambda name: next(pids, 4242))
+    monkeypatch.setattr(argocd_local, "_listening", lambda port: next(listening))
+    monkeypatch.setattr(argocd_local.time, "sleep", lambda seconds: None)
+    daemon = argocd_local.Daemon("redis", "/usr/bin/redis-server", ())
+    local._wait_listening(daemon, 6379)  # returns once it listens; raised before the fix
+    gone = iter([4242, None])
+    monkeypatch.setattr(local, "pid", lambda name: next(gone, None))
+    monkeypatch.setattr(argocd_local, "_listening", lambda port: False)
+    with pytest.raises(OpsError, match="did not start listening on 127.0.0.1:6379"):
+        local._wait_listening(daemon, 6379)  # seen, then gone: it died
