@@ -424,5 +424,5 @@ def test_a_daemon_whose_pid_file_comes_late_is_waited_for(tmp_path, monkeypatch)
     gone = iter([4242, None])
     monkeypatch.setattr(local, "pid", lambda name: next(gone, None))
     monkeypatch.setattr(argocd_local, "_listening", lambda port: False)
-    with pytest.raises(OpsError, match="did not start listening on 127.0.0.1:6379"):
+    with pytest.raises(OpsError, match=r"did not start listening on 127\.0\.0\.1:6379"):
         local._wait_listening(daemon, 6379)  # seen, then gone: it died
