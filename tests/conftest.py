@@ -1,5 +1,6 @@
 """Shared fixtures: the repository root and a fresh command-layer state per test."""
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,12 @@ import pytest
 from opskit import shell
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The tests send Ctrl-C (SIGINT) to the suite's processes, as a terminal does. A runner that
+# starts them as a background job hands them SIGINT ignored, which every child would inherit:
+# give the test process Python's own handler, so children start with the default again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
