@@ -24,6 +24,11 @@ APT = {  # Debian/Ubuntu package -> the commands it installs
     "elixir": ("elixir", "elixirc", "iex", "mix", "erl", "erlc", "escript"),
     "make": ("make",),
     "python3-venv": (),  # with python3: see Image.apt_python
+    # the telemetry tests' broker and database, ArgoCD's cache (bootstrap.sh installs them)
+    "mosquitto": ("mosquitto", "mosquitto_passwd"),
+    "mosquitto-clients": ("mosquitto_pub", "mosquitto_sub"),
+    "postgresql": (),  # initdb/pg_ctl live in /usr/lib/postgresql/<major>/bin
+    "redis-server": ("redis-server", "redis-cli"),
 }
 PROJECT_TOOLS = {  # never taken from the host unless an image or a setup step provides them
     *(c for cmds in APT.values() for c in cmds),
