@@ -80,7 +80,10 @@ need_image() {
   [ -n "${OPSKIT_IMAGE:-}" ] ||
     die "OPSKIT_IMAGE is not set: set it to the registry repository the release pushes to"
   OPSKIT_IMAGE="${OPSKIT_IMAGE,,}"
-  export OPSKIT_IMAGE
+  # the telemetry image (opskit.yaml images:) lives beside the app's, in the same registry
+  OPSKIT_IMAGE_TELEMETRY="${OPSKIT_IMAGE_TELEMETRY:-${OPSKIT_IMAGE%/*}/telemetry}"
+  OPSKIT_IMAGE_TELEMETRY="${OPSKIT_IMAGE_TELEMETRY,,}"
+  export OPSKIT_IMAGE OPSKIT_IMAGE_TELEMETRY
 }
 
 # A registry login where the CI gives credentials as variables (GitHub logs in by an action).

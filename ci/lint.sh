@@ -3,4 +3,5 @@
 # shellcheck source=_lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/_lib.sh"
 setup
+need_kubectl  # kube-score scores the overlays kubectl renders
 exec nox -s lint
