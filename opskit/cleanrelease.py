@@ -22,9 +22,11 @@ MAIN_CHECKS = (  # run in a fresh clone of the released main: what a release use
 def check_release(room, outcome) -> str:
     """A problem line, or "" when the release is what it should be."""
     pushes = [shlex.split(r)[2] for r in outcome.record if r.startswith("docker push ")]
-    if len(pushes) != 1:
-        return f"expected one `docker push`, recorded {pushes or 'none'}"
-    pushed = pushes[0]
+    cfg = config.load(room.work / "opskit.yaml")
+    if len(pushes) != len(cfg.images) or len(set(pushes)) != len(pushes):
+        return f"expected one `docker push` per image of opskit.yaml, recorded {pushes or 'none'}"
+    app = f"/{cfg.app.name}:"
+    pushed = next((p for p in pushes if app in p), pushes[0])
     git = ["git", "-C", str(room.remote)]
     head = shell.run([*git, "rev-parse", "main"]).stdout.strip()
     parent = shell.run([*git, "rev-parse", "main~1"], check=False).stdout.strip()
