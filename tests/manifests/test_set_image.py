@@ -35,7 +35,11 @@ def test_only_the_image_lines_change_and_comments_stay(cfg, overlay):
     assert change.images == ("api", "telemetry")  # every project image the overlay pins
     assert after.count('newTag: "0123456789ab"') == 2
     expected = before.replace(f'newTag: "{old}"', 'newTag: "0123456789ab"')
-    assert after == expected.replace(f"newName: {old_name}", f"newName: {cfg.app.image}")
+    for entry in yaml.safe_load(before)["images"]:  # each image back to its repository
+        if entry["name"] in cfg.images and entry.get("newName"):
+            repository = cfg.images[entry["name"]].repository
+            expected = expected.replace(f"newName: {entry['newName']}", f"newName: {repository}")
+    assert old_name and after == expected
     assert "# `invoke manifests.set-image --overlay=dev --tag=<sha>`" in after
 
 
