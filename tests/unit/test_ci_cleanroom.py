@@ -25,7 +25,8 @@ def project(tmp_path: Path):
         (tmp_path / ".github/workflows").mkdir(parents=True)
         workflow = "name: ci\non: push\njobs:\n" + textwrap.indent(textwrap.dedent(jobs), "  ")
         (tmp_path / ".github/workflows/ci.yml").write_text(workflow)
-        (tmp_path / ".go-version").write_text((ROOT / ".go-version").read_text())
+        for name in (".go-version", "opskit.yaml"):
+            (tmp_path / name).write_text((ROOT / name).read_text())
         git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
         shell.run([*git, "init", "-q", "-b", "main"])
         shell.run([*git, "add", "."])
@@ -205,8 +206,11 @@ def test_a_release_check_wants_one_push_and_one_release_commit(project, tmp_path
     outcome = run("release")
     room = Room(tmp_path, tmp_path / "remote.git", outcome.job)
     room.commit_of_job = "0" * 40
-    assert cleanrelease.check_release(room, outcome) == "expected one `docker push`, recorded none"
+    wanted = "expected one `docker push` per image of opskit.yaml, recorded"
+    assert cleanrelease.check_release(room, outcome) == f"{wanted} none"
     outcome.record = ["docker push ghcr.io/acme/api:1"]
+    assert cleanrelease.check_release(room, outcome) == f"{wanted} ['ghcr.io/acme/api:1']"
+    outcome.record = ["docker push ghcr.io/acme/api:1", "docker push ghcr.io/acme/telemetry:1"]
     assert "not one release on the job's commit" in cleanrelease.check_release(room, outcome)
 
 
