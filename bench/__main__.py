@@ -140,7 +140,8 @@ def measure(ws: Workspace, args: argparse.Namespace, notes: list[str]) -> dict:
         say(f"prepare FAILED: {exc}")
         return samples
     raw_deploy = scenarios.RawDeploy(
-        scratch.load_config(ws.repo)["app"]["image"], set(ws.kubectl("api-versions").split())
+        tuple(i["repository"] for i in scratch.load_config(ws.repo)["images"].values()),
+        set(ws.kubectl("api-versions").split()),
     )
     attempt(
         "deploy",
@@ -230,12 +231,19 @@ def main(argv: list[str]) -> int:
         _teardown(ws, tmp, args.keep)
     document = results.build(samples, meta(args, ws, time.monotonic() - started), notes)
     write(args, document)
-    missed = [t["name"] for t in document["targets"] if t["status"] != "met"]
-    say(
-        f"done in {time.monotonic() - started:.0f}s; "
-        + (f"targets NOT MET: {'; '.join(missed)}" if missed else "every target met")
-    )
+    say(f"done in {time.monotonic() - started:.0f}s; {verdict(document['targets'])}")
+    missed = [t for t in document["targets"] if t["status"] != "met"]
     return 1 if missed and args.strict else 0
+
+
+def verdict(targets: list[dict]) -> str:
+    """One line: the targets not met, then those not measured (a partial run has many)."""
+    parts = []
+    for status in ("NOT MET", "NOT MEASURED"):
+        names = [t["name"] for t in targets if t["status"] == status]
+        if names:
+            parts.append(f"{len(names)} {status}: {'; '.join(names)}")
+    return ". ".join(parts) if parts else "every target met"
 
 
 def _report_only(args: argparse.Namespace) -> int:

@@ -38,9 +38,11 @@ def workloads(text: str) -> list[str]:
     return found
 
 
-def pin(text: str, image: str, tag: str) -> str:
-    """The app image pinned to `tag` (what `sed` would do to the rendered stream)."""
-    return text.replace(f"{image}:{PLACEHOLDER_TAG}", f"{image}:{tag}")
+def pin(text: str, images: tuple[str, ...], tag: str) -> str:
+    """Every image of the repository pinned to `tag` (what `sed` would do to the stream)."""
+    for image in images:
+        text = text.replace(f"{image}:{PLACEHOLDER_TAG}", f"{image}:{tag}")
+    return text
 
 
 def render(ws: Workspace, overlay_path: Path) -> str:
@@ -51,14 +53,14 @@ def deploy(
     ws: Workspace,
     overlay_path: Path,
     namespace: str,
-    image: str,
+    images: tuple[str, ...],
     served: set[str],
     cert: tuple[Path, Path] | None,
 ) -> None:
     """git rev-parse | kubectl kustomize | pin | sops -d each Secret | (TLS Secret) |
     kubectl apply --server-side | kubectl rollout status of each workload."""
     tag = ws.tool("git", "rev-parse", "--short=12", "HEAD").strip()
-    rendered = pin(render(ws, overlay_path), image, tag)
+    rendered = pin(render(ws, overlay_path), images, tag)
     parts = [drop_unserved(rendered, served)]
     for secret in sorted((overlay_path / "secrets").glob("*.sops.yaml")):
         parts.append(ws.tool("sops", "--decrypt", str(secret)))

@@ -104,7 +104,7 @@ def offline_diff(ws: Workspace, overlay_paths: list[Path], runs: int, samples: S
 
 @dataclass(frozen=True)
 class RawDeploy:
-    image: str
+    images: tuple[str, ...]  # the repositories of opskit.yaml's images:
     served: set[str]
 
     def cert(self, ws: Workspace, slot: Slot) -> tuple[Path, Path] | None:
@@ -113,7 +113,7 @@ class RawDeploy:
         return files if all(f.is_file() for f in files) else None
 
     def __call__(self, ws: Workspace, slot: Slot) -> None:
-        raw.deploy(ws, slot.path(ws), slot.namespace, self.image, self.served, self.cert(ws, slot))
+        raw.deploy(ws, slot.path(ws), slot.namespace, self.images, self.served, self.cert(ws, slot))
 
 
 def deploys(

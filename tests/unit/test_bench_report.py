@@ -146,7 +146,21 @@ def test_raw_drop_unserved_keeps_served_api_versions():
     ]
 
 
-def test_raw_pin_replaces_the_placeholder_tag():
-    pinned = raw.pin(RENDERED, "localhost:5000/gitops-lab/api", "0123456789ab")
+def test_raw_pin_replaces_the_placeholder_tag_of_every_image():
+    rendered = RENDERED + "---\nimage: localhost:5000/gitops-lab/telemetry:000000000000\n"
+    images = ("localhost:5000/gitops-lab/api", "localhost:5000/gitops-lab/telemetry")
+    pinned = raw.pin(rendered, images, "0123456789ab")
     assert "localhost:5000/gitops-lab/api:0123456789ab" in pinned
+    assert "localhost:5000/gitops-lab/telemetry:0123456789ab" in pinned
     assert "000000000000" not in pinned
+
+
+def test_the_closing_line_tells_not_met_from_not_measured():
+    from bench.__main__ import verdict
+
+    line = verdict(built()["targets"])
+    not_met, not_measured = line.split(". ")
+    assert not_met.startswith("3 NOT MET: ") and "no-op redeploy vs first deploy" in not_met
+    assert not_measured.startswith("5 NOT MEASURED: ") and "dev loop" in not_measured
+    measured_nothing = verdict(results.build({}, META, [])["targets"])
+    assert "NOT MET" not in measured_nothing and measured_nothing.startswith("12 NOT MEASURED: ")
