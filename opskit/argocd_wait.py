@@ -19,6 +19,12 @@ from opskit.kube import Kube
 APPLICATIONS = "applications.argoproj.io"
 REFRESH = {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "hard"}}}
 POLL_SECONDS = 0.5
+# A comparison error (e.g. ArgoCD 3.6's "error unmarshaling predicted live for secret
+# masking", seen under load) can stick: the server-side diff is reused from the controller's
+# cache while the live object is unchanged. A hard refresh compares without that cache, so
+# `wait` asks for one when an error outlasts STUCK_SECONDS, and again every REFRESH_EVERY.
+STUCK_SECONDS = 5.0
+REFRESH_EVERY = 15.0
 UNHEALTHY = ("Degraded", "Missing", "Unknown", "Suspended", "Progressing")
 
 
@@ -123,6 +129,14 @@ def unhealthy(obj: dict) -> str:
     return ""
 
 
+def comparison_error(obj: dict) -> str:
+    """The controller's first error condition (ComparisonError, InvalidSpecError, ...)."""
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if str(condition.get("type", "")).endswith("Error"):
+            return f"{condition['type']}: {str(condition.get('message', ''))[:200]}"
+    return ""
+
+
 def done(state: State, revision: str) -> bool:
     return (
         state.sync == "Synced"
@@ -138,7 +152,7 @@ def wait(kube: Kube, namespace: str, name: str, revision: str, timeout: float,
     change; an OpsError naming the unhealthy resource on Degraded (after the sync of the
     revision) or on timeout."""
     deadline = clock() + timeout
-    last = ""
+    last, erring_since, refreshed = "", None, None
     while True:
         obj = read(kube, namespace, name, missing_ok=True)
         state = State.of(obj, name)
@@ -147,17 +161,29 @@ def wait(kube: Kube, namespace: str, name: str, revision: str, timeout: float,
         if state.line() != last:
             last = state.line()
             report(last)
+        error, now = comparison_error(obj), clock()
+        erring_since = (now if erring_since is None else erring_since) if error else None
+        if (
+            error
+            and now - erring_since >= STUCK_SECONDS
+            and (refreshed is None or now - refreshed >= REFRESH_EVERY)
+        ):
+            report(f"{name}: {error}; asking for a hard refresh (compares without the cache)")
+            refresh(kube, namespace, name)
+            refreshed = now
         at_revision = state.revision == revision and state.operation not in ("Running", "Requested")
         if at_revision and state.health == "Degraded":
             raise OpsError(_failure(state, obj, "is Degraded"), _hint(name))
-        if clock() > deadline:
+        if now > deadline:
             raise OpsError(_failure(state, obj, f"not Synced+Healthy at {revision[:12]} after "
                                     f"{timeout:g}s"), _hint(name))  # fmt: skip
         time.sleep(POLL_SECONDS)
 
 
 def _failure(state: State, obj: dict, what: str) -> str:
-    culprit = unhealthy(obj) or state.message or f"{state.sync}/{state.health}"
+    culprit = (
+        unhealthy(obj) or comparison_error(obj) or state.message or f"{state.sync}/{state.health}"
+    )
     return f"{state.name} {what}: {culprit}"
 
 

@@ -23,16 +23,7 @@ import yaml
 from opskit import argocd_local, tools
 from tests.e2e.project import Project, make_project
 
-# Seen once in a fresh-clone run on a loaded machine (passed 8/8 before and after): ArgoCD's
-# controller logged "error unmarshaling predicted live for secret masking" for the dev
-# Secrets and kept the sync status Unknown, so four tests timed out. Until that is understood
-# (issue 19 is open) a failure here is reported as XFAIL instead of failing the whole run;
-# a pass shows as XPASS.
 pytestmark = [
-    pytest.mark.xfail(
-        reason="ArgoCD sometimes keeps sync Unknown (secret masking error), under investigation",
-        strict=False,
-    ),
     pytest.mark.skipif(
         tools.which("argocd") is None or tools.which("kustomize") is None,
         reason="needs ArgoCD and kustomize: `invoke tools.install --only=gitops`",

@@ -276,6 +276,40 @@ def test_wait_reports_each_change_and_returns_at_the_revision(monkeypatch):
     ]
 
 
+def test_wait_asks_for_a_hard_refresh_when_a_comparison_error_sticks(monkeypatch):
+    monkeypatch.setattr(argocd_wait, "POLL_SECONDS", 0)
+    new = "d" * 40
+    error = {"type": "ComparisonError", "message": "error unmarshaling predicted live"}
+    stuck = app("Unknown", "Healthy", new)
+    stuck["status"]["conditions"] = [error]
+    reads = scripted([stuck] * 8 + [app("Synced", "Healthy", new)])  # reads at 0, 2, ... 14 s
+
+    def kubectl(argv, stdin):
+        return (0, "{}", "") if "patch" in argv else reads(argv, stdin)
+
+    ticks, lines = iter(range(0, 1000, 2)), []
+    with fakes.recorder({"kubectl": kubectl}) as calls:
+        argocd_wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 60, report=lines.append,
+                         clock=lambda: next(ticks))  # fmt: skip
+    patches = [c for c in calls if "patch" in c]
+    assert len(patches) == 1  # after 5 s of the error, not again before 15 s more
+    assert patches[0][-2:] == (
+        "-p",
+        '{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"hard"}}}',
+    )
+    assert lines[-1] == (
+        "gitops-lab-dev: ComparisonError: error unmarshaling predicted live; asking for a hard "
+        "refresh (compares without the cache)"
+    )
+    ticks = iter(range(0, 1000, 10))
+    with fakes.recorder({"kubectl": scripted([stuck])}), pytest.raises(OpsError) as info:
+        argocd_wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 25, report=lambda _l: None,
+                         clock=lambda: next(ticks))  # fmt: skip
+    assert info.value.message.endswith(
+        "after 25s: ComparisonError: error unmarshaling predicted live"
+    )
+
+
 def test_wait_fails_in_one_line_naming_the_unhealthy_resource(monkeypatch):
     monkeypatch.setattr(argocd_wait, "POLL_SECONDS", 0)
     new = "c" * 40
