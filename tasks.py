@@ -2,6 +2,7 @@
 
 from invoke import Collection
 
+from opskit import fastexit
 from opskit.tasks import (
     app,
     argocd,
@@ -22,6 +23,8 @@ from opskit.tasks import (
     telemetry,
     tools,
 )
+
+fastexit.install()  # the interpreter's teardown skipped once the run is over (see the module)
 
 ns = Collection(
     doctor.doctor,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +80,17 @@ def _mkcert(cfg, *args: str, what: str, dry_run: bool, stores: str | None = None
 
 
 def init_ca(cfg, trust: bool = False, dry_run: bool = False) -> bool:
-    """Create the project CA if missing (True when created); `trust` installs it system-wide."""
+    """Create the project CA if missing (True when created); `trust` installs it system-wide.
+    One at a time: deploy issues the Ingress's and the broker's certificates at once, and two
+    CAs made side by side would leave one certificate signed by a CA that was overwritten."""
+    with _ca_lock:
+        return _init_ca(cfg, trust, dry_run)
+
+
+_ca_lock = threading.Lock()
+
+
+def _init_ca(cfg, trust: bool, dry_run: bool) -> bool:
     created = not ca_file(cfg).is_file()
     if created and not dry_run:
         caroot(cfg).mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -165,23 +176,45 @@ def tls_secret(cfg, overlay, dry_run: bool = False, which: Cert | None = None) -
     Ingress's) as its TLS Secret, in memory."""
     which = which or ingress_cert(overlay)
     files = (*cert_paths(cfg, overlay, which), ca_file(cfg))
-    seen = (*(_stat(p) for p in files), *which.hosts)
-    known = _fresh.get((overlay.name, which.secret))
-    stale = dry_run or known is None or known[0] != seen or time.monotonic() - known[1] > RECHECK
+    seen = [*(_stat(p) for p in files), *which.hosts]
+    name = f"{overlay.name}/{which.secret}"
+    known = _fresh_checks().get(name) or {}
+    stale = dry_run or known.get("seen") != seen or time.time() - known.get("at", 0) > RECHECK
     if stale and issue(cfg, overlay, dry_run=dry_run, which=which).fresh and not dry_run:
-        _fresh[(overlay.name, which.secret)] = (seen, time.monotonic())
+        _remember_check(name, seen)
     return tls_secret_manifest(cfg, overlay, dry_run, which)
 
 
-# A long-lived process (`invoke dev`) checks a certificate again (three openssl runs) only
-# when its files changed, or after RECHECK seconds: (overlay, Secret) -> (files, when fresh).
-_fresh: dict[tuple[str, str], tuple[tuple, float]] = {}
+# A certificate is checked again (three openssl runs) only when its files changed, or after
+# RECHECK seconds (so the 30-day renewal margin is kept to within an hour). What was checked
+# is kept in the state folder: file stats and host names only, never key material.
 RECHECK = 3600.0
 
 
-def _stat(path: Path) -> tuple:
+def _checks_file() -> Path:
+    return paths.state_dir() / "cache" / "tls-checks.json"
+
+
+def _fresh_checks() -> dict:
+    from opskit import yamlio
+
+    return yamlio.read_json_cache(_checks_file())
+
+
+def _remember_check(name: str, seen: list) -> None:
+    with _checks_lock:
+        checks = _fresh_checks()
+        checks[name] = {"seen": seen, "at": time.time()}
+        paths.ensure_dir(_checks_file().parent)
+        paths.write_atomic(_checks_file(), json.dumps(checks, indent=1, sort_keys=True) + "\n")
+
+
+_checks_lock = threading.Lock()
+
+
+def _stat(path: Path) -> list:
     stat = path.stat() if path.is_file() else None
-    return (str(path), stat and (stat.st_ino, stat.st_mtime_ns, stat.st_size))
+    return [str(path), stat and [stat.st_ino, stat.st_mtime_ns, stat.st_size]]
 
 
 def tls_secret_manifest(cfg, overlay, dry_run: bool = False, which: Cert | None = None) -> bytes:

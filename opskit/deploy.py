@@ -6,15 +6,17 @@ secrets, TLS) is built; apply is one server-side apply fed from memory through s
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from opskit import gitinfo, manifests, report, rollback, rollout, shell, tools
+from opskit import applied, gitinfo, manifests, report, rollback, rollout, shell, tools
 from opskit.clusters.connect import Connection
 from opskit.config import Config, Overlay
 from opskit.errors import CommandFailed, OpsError
 from opskit.kube import FIELD_MANAGER, Kube, api_versions
+from opskit.restore import Before
 
 INSTALLS = {
     "monitoring.coreos.com": "invoke monitoring.install",
@@ -40,19 +42,29 @@ class Plan:
     image: str
     objects: list[dict]  # rendered, validated, served by the cluster
     unserved: list[str]  # `Kind/name: reason; install` lines
-    private: list[bytes]  # decrypted Secrets and the TLS Secret, in memory only
+    private: list[bytes]  # decrypted Secrets and the TLS Secrets, in memory only
     before: dict[str, rollout.Workload]  # the workloads as they were (empty for a dry run)
+    previous: Before | None = None  # every object of the plan as it was (None: dry run)
+    prints: dict[str, str] = field(default_factory=dict)  # applied.key -> fingerprint
+    unchanged: tuple[dict, ...] = ()  # live objects the last deploy left as they are: not sent
+    identities: tuple[bytes, ...] = ()  # every object of the plan as kind/name/namespace only
+    commit: str = ""  # the full SHA the image tag names
 
     @property
     def kube(self) -> Kube:
         return self.target.kube
 
+    def sent(self) -> list[dict]:
+        """The rendered objects the apply sends (not those known to be unchanged)."""
+        skip = {applied.key(o) for o in self.unchanged}
+        return [o for o in self.objects if applied.key(o) not in skip]
+
     def documents(self) -> list[bytes]:
         """Everything the apply sends, as documents (the private ones stay in memory)."""
-        return [manifests.dump(self.objects).encode(), *self.private]
+        return [manifests.dump(self.sent()).encode(), *self.private]
 
     def apply_step(self) -> shell.Step:
-        payload = "---\n".join([manifests.dump(self.objects), *(d.decode() for d in self.private)])
+        payload = "---\n".join([manifests.dump(self.sent()), *(d.decode() for d in self.private)])
         return self.kube.step(
             "apply",
             "--server-side",
@@ -94,7 +106,7 @@ def build_plan(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from opskit import certs, secrets
+    from opskit import certs
 
     tag = gitinfo.image_tag(
         cfg.root,
@@ -106,21 +118,53 @@ def build_plan(
     kube = target.kube
     with ThreadPoolExecutor(max_workers=4) as pool:
         rendered = pool.submit(_render_valid, cfg, overlay, tag.value, not dry_run)
-        private = pool.submit(secrets.decrypted_secrets, cfg, overlay)
         tls = pool.submit(certs.tls_secret, cfg, overlay, dry_run) if overlay.hosts else None
         broker = pool.submit(certs.tls_secret, cfg, overlay, dry_run, certs.broker_cert(overlay))
         versions = pool.submit(api_versions, kube)
         before = None if dry_run else pool.submit(rollout.snapshot, kube, overlay.namespace)
-        objects, docs = rendered.result(), private.result()
+        objects = rendered.result()
         served, unserved = split_served(versions.result(), objects)
+        extra = []  # the TLS Secrets: built from the certificate files, in memory
         if tls is not None and any(o["kind"] == "Ingress" for o in objects):
-            docs.append(tls.result())
+            extra.append(tls.result())
         if any(_names(o) == ("Service", "mqtt") for o in objects):  # the mqtt component
-            docs.append(broker.result())
+            extra.append(broker.result())
+        previous, unchanged, prints, docs, ids = _changes(
+            cfg, overlay, target, served, extra, dry_run
+        )
     _check_private(cfg, overlay, docs)
     _report_unserved(overlay, unserved, notify)
     image = f"{cfg.app.image}:{tag.value}"
-    return Plan(overlay, target, image, served, unserved, docs, before.result() if before else {})
+    return Plan(overlay, target, image, served, unserved, docs, before.result() if before else {},
+                previous, prints, tuple(unchanged), tuple(ids), tag.commit)  # fmt: skip
+
+
+def _changes(cfg: Config, overlay: Overlay, target: Connection, served: list[dict],
+             extra: list[bytes], dry_run: bool):  # fmt: skip
+    """What is live, what the last deploy left unchanged (opskit.applied: not sent again,
+    a Secret not even decrypted), the fingerprints of everything, and the private documents
+    to send (decrypted Secrets, TLS Secrets)."""
+    from opskit import restore, secrets, yamlio
+
+    files = secrets.secret_files(overlay)
+    stubs = {path: secrets.stub(path, overlay) for path in files}
+    extra_docs = [yamlio.load(doc, "a TLS Secret") for doc in extra]
+    prints = {applied.key(o): applied.fingerprint(o) for o in served}
+    prints |= {applied.key(stubs[p]): applied.fingerprint(p.read_bytes()) for p in files}
+    prints |= {applied.key(d): applied.fingerprint(b) for d, b in zip(extra_docs, extra,
+                                                                         strict=True)}  # fmt: skip
+    previous, unchanged = None, []
+    ids = [json.dumps(restore.stub(o)).encode() for o in (*served, *stubs.values(), *extra_docs)]
+    if not dry_run:
+        previous = restore.capture(target.kube, ids)
+        record = applied.load(target.context, overlay.name)
+        live = {applied.key(o): o for o in previous.live}
+        unchanged = [live[k] for k, p in prints.items() if applied.same(record, k, p, live.get(k))]
+    skip = {applied.key(o) for o in unchanged}
+    need = [p for p in files if applied.key(stubs[p]) not in skip]
+    docs = secrets.decrypted_secrets(cfg, overlay, only=need) if need or not files else []
+    docs += [b for d, b in zip(extra_docs, extra, strict=True) if applied.key(d) not in skip]
+    return previous, unchanged, prints, docs, ids
 
 
 def _names(obj: dict) -> tuple[str, str]:
@@ -232,9 +276,11 @@ def _announce(cfg: Config, plan: Plan, notify: Notify, dry_run: bool = False) ->
             f"image {plan.image}: not built (this cluster simulates pods and runs no "
             "containers; `invoke image.build --force` builds anyway)"
         )
+    spared = f"; {len(plan.unchanged)} unchanged since the last deploy, not sent" if (
+        plan.unchanged) else ""  # fmt: skip
     notify(
-        f"plan: {len(plan.objects)} objects + {len(plan.private)} secrets (decrypted in "
-        f"memory) -> {plan.kube.context}, namespace {plan.overlay.namespace}"
+        f"plan: {len(plan.sent())} objects + {len(plan.private)} secrets (decrypted in "
+        f"memory) -> {plan.kube.context}, namespace {plan.overlay.namespace}{spared}"
     )
 
 
@@ -246,7 +292,8 @@ def _ship_image(cfg: Config, plan: Plan, notify: Notify, dry_run: bool) -> None:
     for ref in image.refs(cfg, plan.image.rsplit(":", 1)[1]):
         if not image.exists_locally(ref):
             notify(f"building {ref}")
-            shell.run_step(image.build_step(cfg, ref, gitinfo.head(cfg.root)), dry_run=dry_run)
+            commit = plan.commit or gitinfo.head(cfg.root)
+            shell.run_step(image.build_step(cfg, ref, commit), dry_run=dry_run)
         if plan.target.cluster is None:
             notify(f"{plan.kube.context} pulls {ref} from its registry (`invoke image.push`)")
             continue
@@ -256,21 +303,27 @@ def _ship_image(cfg: Config, plan: Plan, notify: Notify, dry_run: bool) -> None:
 def _apply_and_wait(
     plan: Plan, timeout: float, notify: Notify, record: report.DeployRecord
 ) -> Deployed:
-    """Apply, then wait for what changed; returns the workloads' state when it is known.
-    A rejected apply or a failed rollout puts every object back as it was (restore)."""
+    """Apply what changed, then wait for the workloads it changed; returns the workloads'
+    state when it is known. A rejected apply or a failed rollout puts every object back as
+    it was (restore), and the record of what was applied is dropped (opskit.applied)."""
     from opskit import restore
 
     namespace, before = plan.overlay.namespace, plan.before
     started, since = time.monotonic(), report.now()
-    previous = restore.capture(plan.kube, plan.documents())
-    try:
-        with record.check("apply"):
-            applied = shell.run_step(plan.apply_step()).stdout
-    except CommandFailed as failed:
-        rollback.after_failed_apply(plan.kube, plan.overlay, before, previous, failed, notify)
-    record.applied(applied, since)
-    objects = restore.outcomes(previous, applied)
-    after = rollout.unchanged(before, applied)
+    previous = plan.previous or restore.capture(plan.kube, plan.documents())
+    context, name = plan.kube.context, plan.overlay.name
+    output = '{"kind": "List", "items": []}'
+    if plan.sent() or plan.private:
+        applied.forget(context, name)  # until this deploy has succeeded
+        try:
+            with record.check("apply"):
+                output = shell.run_step(plan.apply_step()).stdout
+        except CommandFailed as failed:
+            rollback.after_failed_apply(plan.kube, plan.overlay, before, previous, failed, notify)
+    result = _with_unchanged(output, plan.unchanged)
+    record.applied(result, since)
+    objects = restore.outcomes(previous, result)
+    after = rollout.unchanged(before, result)
     if after is None:  # something is new or changed: read its live state
         after = rollout.snapshot(plan.kube, namespace)
     fresh = rollout.changed(before, after)
@@ -278,6 +331,7 @@ def _apply_and_wait(
     for workload in after.values():
         record.rollout(workload, "unchanged")
     if not todo:
+        _remember(plan, output)
         notify(
             f"nothing changed: every workload was already at this revision and ready "
             f"({time.monotonic() - started:.1f}s)"
@@ -291,7 +345,29 @@ def _apply_and_wait(
         record.rollout(failed.workload, "failed", detail=str(failed))
         with report.restoring(record, before, todo):
             rollback.after_failed_deploy(plan.kube, plan.overlay, before, previous, failed, notify)
+    _remember(plan, output)
     return Deployed(final, objects, tuple(w.ref for w in todo))
+
+
+def _with_unchanged(output: str, unchanged: tuple[dict, ...]) -> str:
+    """The apply's answer (`-o json`) plus the objects it was spared, as one List: what the
+    server holds for every object of the plan."""
+    from opskit import restore
+
+    items = [i for i in restore.items(output) if i.get("kind")] + list(unchanged)
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+
+
+def _remember(plan: Plan, output: str) -> None:
+    """After a deploy that succeeded: the fingerprints of what the cluster now holds, with
+    the resourceVersions read once the workloads are ready (their status writes bump them).
+    Nothing is written when nothing was sent."""
+    from opskit import restore
+
+    if not (plan.sent() or plan.private):
+        return
+    live = restore.capture(plan.kube, list(plan.identities)).live
+    applied.save(plan.kube.context, plan.overlay.name, plan.prints, list(live))
 
 
 def _summary(plan: Plan, now: dict[str, rollout.Workload], notify: Notify) -> None:

@@ -53,10 +53,27 @@ def dirt_hash(root: Path) -> str:
     return digest.hexdigest()[:8]
 
 
+def head_and_changes(root: Path) -> tuple[str, list[str]]:
+    """HEAD's full SHA and the changed paths (as dirty_paths), from one `git status`."""
+    out = _git(root, "status", "--porcelain=v2", "--branch", "--untracked-files=all")
+    commit, changed = "", []
+    for line in out.splitlines():
+        if line.startswith("# branch.oid "):
+            commit = line.split()[2]
+        elif line.startswith(("1 ", "u ")):  # changed, unmerged: the path is the last field
+            changed.append(line.split(" ", 8 if line[0] == "1" else 10)[-1])
+        elif line.startswith("2 "):  # renamed or copied: `path<TAB>original`
+            changed.append(line.split(" ", 9)[-1].split("\t")[0])
+        elif line.startswith("? "):
+            changed.append(line[2:])
+    if len(commit) < 40:  # `(initial)`: no commit yet
+        raise OpsError(f"{root}: no git commit to tag images with", "commit first (`git commit`)")
+    return commit, changed
+
+
 def image_tag(root: Path, length: int, *, allow_dirty: bool, protected: bool, what: str) -> Tag:
     """The tag for an image of this tree: `<sha>` clean, `<sha>-dirty-<hash>` when allowed."""
-    commit = head(root)
-    changed = dirty_paths(root)
+    commit, changed = head_and_changes(root)
     if not changed:
         return Tag(commit[:length], commit, dirty=False)
     sample = ", ".join(changed[:3]) + (" ..." if len(changed) > 3 else "")

@@ -146,7 +146,8 @@ def planned(record: DeployRecord, plan, root) -> None:
 
     from opskit import gitinfo, manifests
 
-    record.image, record.commit = plan.image, gitinfo.head(root)
+    record.image = plan.image
+    record.commit = plan.commit or gitinfo.head(root)
     record.manifest_hash = hashlib.sha256(manifests.dump(plan.objects).encode()).hexdigest()
     record.checks.append(Check("served APIs", True, 0.0, "\n".join(plan.unserved)))
 

@@ -60,6 +60,7 @@ class Before:
 
     previous: tuple[dict, ...]
     created: tuple[dict, ...]
+    live: tuple[dict, ...] = ()  # `previous` as the server has them (uid, resourceVersion)
 
     @property
     def empty(self) -> bool:
@@ -67,22 +68,36 @@ class Before:
 
 
 def capture(kube: Kube, documents: list[bytes]) -> Before:
-    """Read the live state of every object in `documents` (YAML or JSON, Secrets included:
-    they stay in memory and their values are registered for redaction)."""
+    """Read the live state of every object in `documents` (YAML or JSON; only their kind,
+    name and namespace are sent; Secrets come back in memory only, their values registered
+    for redaction)."""
     from opskit import yamlio
 
-    payload = b"\n---\n".join(documents)
-    result = kube.run(
-        "get", "-f", "-", "--ignore-not-found", "-o", "json", stdin=payload, timeout=60
-    )
-    live = _items(result.stdout)
-    found = {_key(obj) for obj in live}
     wanted = [doc for text in documents for doc in yamlio.load_all(text, "a deploy document")]
-    created = tuple(_stub(doc) for doc in wanted if _key(doc) not in found)
+    live = _read_live(kube, [stub(doc) for doc in wanted])
+    found = {_key(obj) for obj in live}
+    created = tuple(stub(doc) for doc in wanted if _key(doc) not in found)
     for obj in live:
         if obj.get("kind") == "Secret":
             _register(obj)
-    return Before(tuple(_as_applied(obj) for obj in live), created)
+    return Before(tuple(_as_applied(obj) for obj in live), created, tuple(live))
+
+
+def _read_live(kube: Kube, stubs: list[dict]) -> list[dict]:
+    """The live objects of `stubs` (absent ones left out): in-process where it can, else one
+    `kubectl get -f -` fed from memory."""
+    from opskit import kubeapi
+
+    if (api := kubeapi.client(kube)) is not None:
+        try:
+            return api.read_all(stubs)
+        except kubeapi.Unavailable:
+            pass
+    payload = json.dumps({"apiVersion": "v1", "kind": "List", "items": stubs}).encode()
+    result = kube.run(
+        "get", "-f", "-", "--ignore-not-found", "-o", "json", stdin=payload, timeout=60
+    )
+    return items(result.stdout)
 
 
 def outcomes(before: Before, applied: str) -> dict[str, str]:
@@ -90,7 +105,7 @@ def outcomes(before: Before, applied: str) -> dict[str, str]:
     (`-o json`) against the object as it was before."""
     was = {_key(obj): obj for obj in before.previous}
     found = {}
-    for obj in _items(applied):
+    for obj in items(applied):
         if not obj.get("kind"):
             continue  # an empty answer
         old = was.get(_key(obj))
@@ -100,14 +115,14 @@ def outcomes(before: Before, applied: str) -> dict[str, str]:
     return found
 
 
-def _items(text: str) -> list[dict]:
+def items(text: str) -> list[dict]:
     if not text.strip():
         return []
     data = json.loads(text)
     return list(data.get("items", [])) if data.get("kind") == "List" else [data]
 
 
-def _stub(obj: dict) -> dict:
+def stub(obj: dict) -> dict:
     meta = obj["metadata"]
     stub_meta = {
         "name": meta["name"],

@@ -31,7 +31,7 @@ class Workload:
 
 def snapshot(kube: Kube, namespace: str) -> dict[str, Workload]:
     """Every Deployment and StatefulSet in the namespace, keyed by `kind/name`."""
-    items = kube.json("get", KINDS, "-n", namespace, timeout=30)["items"]
+    items = _items(kube, namespace)
     revisions = {
         i["metadata"]["name"]: int(i["revision"])
         for i in items
@@ -39,6 +39,21 @@ def snapshot(kube: Kube, namespace: str) -> dict[str, Workload]:
     }
     workloads = (_workload(i, revisions) for i in items if i["kind"] != "ControllerRevision")
     return {w.ref: w for w in workloads}
+
+
+def _items(kube: Kube, namespace: str) -> list[dict]:
+    from opskit import kubeapi
+
+    if (api := kubeapi.client(kube)) is not None:
+        try:
+            return [
+                item
+                for kind in ("Deployment", "StatefulSet", "ControllerRevision")
+                for item in api.list("apps/v1", kind, namespace)
+            ]
+        except kubeapi.Unavailable:
+            pass
+    return kube.json("get", KINDS, "-n", namespace, timeout=30)["items"]
 
 
 def _workload(item: dict, revisions: dict[str, int]) -> Workload:

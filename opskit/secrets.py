@@ -116,6 +116,21 @@ def secret_files(overlay) -> list[Path]:
     return [secret_path(overlay, path.name.removesuffix(SUFFIX)) for path in found]
 
 
+def stub(path: Path, overlay) -> dict:
+    """The kind, name and namespace of an encrypted Secret (plaintext in the file): enough
+    to read it from the cluster without decrypting it."""
+    doc = load_doc(path)
+    meta = doc.get("metadata") or {}
+    return {
+        "apiVersion": doc.get("apiVersion", "v1"),
+        "kind": doc.get("kind", "Secret"),
+        "metadata": {
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace") or overlay.namespace,
+        },
+    }
+
+
 def load_doc(path: Path) -> dict:
     """An encrypted file's document (its keys are plaintext, its values ciphertext)."""
     from opskit import yamlio
@@ -244,12 +259,15 @@ def decrypt(cfg, overlay, path: Path, mine: tuple[str, ...] | None = None) -> st
     return out.stdout
 
 
-def decrypted_secrets(cfg, overlay) -> list[bytes]:
-    """Every Secret of the overlay decrypted in memory, all before any is applied.
+def decrypted_secrets(cfg, overlay, only: list[Path] | None = None) -> list[bytes]:
+    """Every Secret of the overlay (or the `only` files of it) decrypted in memory, all
+    before any is applied; one sops process per file, at once.
 
     Validation first: a file the user's key cannot open fails with one line naming the overlay
     and the recipients it needs, before any decryption starts.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     files = secret_files(overlay)
     if not files:
         raise OpsError(
@@ -257,6 +275,9 @@ def decrypted_secrets(cfg, overlay) -> list[bytes]:
             f"{repo_rel(cfg, overlay.path)}/secrets",
             f"run `invoke secrets.init --overlay {overlay.name}`",
         )
+    files = files if only is None else [f for f in files if f in set(only)]
+    if not files:
+        return []
     source = (_identity(), *((str(path), path.read_bytes()) for path in files))
     known = _decrypted.get(overlay.name)
     if known is not None and known[0] == source:
@@ -265,7 +286,8 @@ def decrypted_secrets(cfg, overlay) -> list[bytes]:
         return [manifest.encode() for manifest in known[1]]
     mine = my_recipients()
     require_access(cfg, overlay, files, mine)
-    manifests = [decrypt(cfg, overlay, path, mine) for path in files]
+    with ThreadPoolExecutor(max_workers=min(4, len(files))) as pool:
+        manifests = list(pool.map(lambda path: decrypt(cfg, overlay, path, mine), files))
     _decrypted[overlay.name] = (source, manifests)
     return [manifest.encode() for manifest in manifests]
 

@@ -92,6 +92,11 @@ def echoing(echo: bool | None) -> Iterator[None]:
         _display.echo = saved
 
 
+def echo_enabled() -> bool:
+    """Whether commands are echoed (in-process API reads print their requests then too)."""
+    return _display.echo
+
+
 def secret(value: str | bytes) -> None:
     """Register a secret value: it is masked in every echoed line, dry-run line and error."""
     text = value.decode() if isinstance(value, bytes) else value

@@ -236,3 +236,28 @@ def test_an_overlay_name_cannot_leave_the_certs_folder(cfg, tmp_path):
     with pytest.raises(OpsError, match=r"outside the project's \.certs folder"):
         certs.issue(cfg, hostile)
     assert not (tmp_path / "escaped").exists()
+
+
+def test_a_passed_check_is_kept_on_disk_without_key_material_and_expires(
+    cfg, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("OPSKIT_STATE_DIR", str(tmp_path / "state"))
+    dev = cfg.overlay("dev")
+    certs.tls_secret(cfg, dev)  # issued
+    certs.tls_secret(cfg, dev)  # checked: fresh, kept on disk
+    cache = certs._checks_file()
+    text = cache.read_text()
+    _cert, key = certs.cert_paths(cfg, dev)
+    assert "dev/api-tls" in text and "PRIVATE KEY" not in text and key.read_text() not in text
+    checks: list[str] = []
+    monkeypatch.setattr(
+        certs, "status", lambda c, ov, which=None: checks.append(ov.name) or certs.CertStatus(
+            True, "fine")
+    )  # fmt: skip
+    certs.tls_secret(cfg, dev)  # another process: the check on disk still holds
+    assert checks == []
+    data = json.loads(text)
+    data["dev/api-tls"]["at"] -= certs.RECHECK + 1  # an hour later
+    cache.write_text(json.dumps(data))
+    certs.tls_secret(cfg, dev)
+    assert checks == ["dev"]

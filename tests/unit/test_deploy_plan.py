@@ -210,3 +210,92 @@ def test_outcomes_tell_changed_unchanged_and_created_from_the_apply_output():
     }
     assert restore.outcomes(before, output(changed)) == {"ConfigMap/api-config": "changed"}
     assert restore.outcomes(before, "") == restore.outcomes(before, "{}") == {}
+
+
+class Server(Cluster):
+    """A cluster that keeps what is applied: `get -f -` answers the objects asked for,
+    `apply` stores each one with a new resourceVersion (the uid kept); no workloads run."""
+
+    def __init__(self):
+        super().__init__()
+        self.objects: dict[tuple, dict] = {}
+        self.version = 0
+        self.reject = False
+
+    def __call__(self, argv, stdin):
+        from opskit import yamlio
+
+        if "--kubeconfig" not in argv or argv[5] == "api-versions":
+            return super().__call__(argv, stdin)
+        verb = argv[5]
+        self.stdin.setdefault(verb, []).append(stdin)
+        if verb == "get" and argv[6] == "-f":
+            keys = [restore._key(d) for d in _items(stdin)]
+            found = [self.objects[k] for k in keys if k in self.objects]
+            return 0, json.dumps({"kind": "List", "items": found}), ""
+        if verb == "apply" and self.reject:
+            return 1, "", "Error from server (Invalid): rejected"
+        if verb == "apply":
+            out = []
+            for doc in yamlio.load_all(stdin, "applied"):
+                key = restore._key(doc)
+                self.version += 1
+                old = (self.objects.get(key) or {}).get("metadata", {})
+                uid = old.get("uid", f"u{self.version}")
+                meta = {**doc["metadata"], "uid": uid, "resourceVersion": str(self.version)}
+                self.objects[key] = out_obj = {**doc, "metadata": meta}
+                out.append(out_obj)
+            return 0, json.dumps({"kind": "List", "items": out}), ""
+        return 0, json.dumps({"items": []}), ""  # the workload snapshot
+
+    def applied_names(self, index: int) -> list[str]:
+        from opskit import yamlio
+
+        docs = yamlio.load_all(self.stdin["apply"][index], "applied")
+        return sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs)
+
+
+def test_a_redeploy_sends_only_what_changed_since_the_last_one(project, monkeypatch):
+    from opskit import applied, secrets
+
+    server, quiet, calls = Server(), (lambda _m: None), []
+    real_sops = secrets.run_sops
+
+    def counted(cfg, *args, **kwargs):  # sops runs for real; the test counts its decrypts
+        calls.append(("sops", *args))
+        return real_sops(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(secrets, "run_sops", counted)
+    with fakes.recorder({"kubectl": server}):
+        deploy.deploy(project, "dev", notify=quiet)
+        first = len(server.applied_names(0))
+        decrypts = sum(1 for c in calls if c[0] == "sops")
+        assert first == 35 and decrypts == 5  # everything, every Secret decrypted
+        record = (paths.state_dir() / "applied").rglob("dev.json")
+        text = next(record).read_text()
+        docs = [d for d in yaml.safe_load_all(server.stdin["apply"][0]) if d]
+        secret = next(d for d in docs if d["metadata"]["name"] == "postgres-credentials")
+        assert all(str(v) not in text for v in secret["stringData"].values())  # digests only
+
+        lines: list[str] = []
+        deploy.deploy(project, "dev", notify=lines.append)  # nothing changed
+        assert len(server.stdin["apply"]) == 1, server.applied_names(1)
+        assert sum(c[0] == "sops" for c in calls) == decrypts
+        assert any("35 unchanged since the last deploy, not sent" in line for line in lines)
+
+        key = ("ConfigMap", "gitops-lab-dev", "api-config")
+        server.objects[key]["metadata"]["resourceVersion"] = "edited"  # someone changed it
+        secret_key = ("Secret", "gitops-lab-dev", "api-secrets")
+        server.objects[secret_key]["metadata"]["resourceVersion"] = "edited-too"
+        deploy.deploy(project, "dev", notify=quiet)
+        assert server.applied_names(1) == ["ConfigMap/api-config", "Secret/api-secrets"]
+        assert sum(c[0] == "sops" for c in calls) == decrypts + 1  # only that Secret's file
+
+        server.reject = True
+        server.objects[key]["metadata"]["resourceVersion"] = "edited-again"
+        with pytest.raises(OpsError):
+            deploy.deploy(project, "dev", notify=quiet)
+        assert applied.load("k3d-gitops-lab", "dev") == {}  # a failed deploy forgets
+        server.reject = False
+        deploy.deploy(project, "dev", notify=quiet)
+        assert len(server.applied_names(len(server.stdin["apply"]) - 1)) == 35  # all again

@@ -57,6 +57,22 @@ def test_no_commit_is_a_clear_error(tmp_path):
     shell.run(["git", "-C", str(tmp_path), "init", "-q"])
     with pytest.raises(OpsError, match="no git commit to tag images with; commit first"):
         gitinfo.head(tmp_path)
+    with pytest.raises(OpsError, match="no git commit to tag images with; commit first"):
+        gitinfo.image_tag(tmp_path, 12, allow_dirty=True, protected=False, what="deploy")
+
+
+def test_one_git_status_gives_head_and_every_kind_of_change(repo):
+    path, git = repo
+    (path / "b c.txt").write_text("b\n")
+    git("add", "b c.txt")
+    git("commit", "-q", "-m", "two")
+    (path / "a.txt").write_text("changed\n")
+    git("mv", "b c.txt", "d e.txt")
+    (path / "sub").mkdir()
+    (path / "sub" / "new.txt").write_text("untracked\n")
+    commit, changed = gitinfo.head_and_changes(path)
+    assert commit == git("rev-parse", "HEAD")
+    assert changed == ["a.txt", "d e.txt", "sub/new.txt"]
 
 
 def test_commit_paths_commits_only_given_files(repo):

@@ -180,12 +180,16 @@ def test_planned_records_commit_image_and_manifest_hash(tmp_path):
     shell.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@x",
                "commit", "-q", "--allow-empty", "-m", "x"])  # fmt: skip
     objects = [{"kind": "ConfigMap", "metadata": {"name": "a"}}]
-    plan = SimpleNamespace(image="img:1", objects=objects, unserved=["ServiceMonitor/api: ..."])
+    plan = SimpleNamespace(
+        image="img:1", objects=objects, unserved=["ServiceMonitor/api: ..."], commit=""
+    )
     record = report.DeployRecord("dev")
-    report.planned(record, plan, tmp_path)
+    report.planned(record, plan, tmp_path)  # a plan without its commit: read from git
     assert (
         record.commit == shell.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"]).stdout.strip()
     )
+    report.planned(record, SimpleNamespace(**{**vars(plan), "commit": "f" * 40}), tmp_path)
+    assert record.commit == "f" * 40  # the plan's own: no second git call
     assert record.manifest_hash == hashlib.sha256(manifests.dump(objects).encode()).hexdigest()
     assert record.checks[-1].name == "served APIs"
     assert record.checks[-1].detail == "ServiceMonitor/api: ..."
