@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent
 CLUSTER = "gitops-lab-bench"
 SCENARIOS = ("startup", "validate", "diff", "deploy", "devloop", "growth", "gitops")
-SIZES = (1, 4, 8, 16)  # 8: so the shape is judged on two steps past the start
+SIZES = (1, 4, 8, 16, 32)  # 8: so the shape is judged on two steps past the start
 VOLUMES = 64  # one claim per generated overlay (postgres)
 
 

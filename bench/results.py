@@ -16,6 +16,8 @@ LABELS = {
     "diff_raw_render": "`kubectl kustomize` of each overlay, once",
     "deploy_first": "`invoke deploy`, fresh namespace",
     "deploy_noop": "`invoke deploy` again, nothing changed",
+    "noop_floor": "floor of a no-op: `python -c pass` + `git rev-parse` + `sops -d` of one "
+    "Secret + one `kubectl apply --server-side` of the overlay",
     "raw_deploy": "raw commands (render, sops -d, apply, rollout status), fresh namespace",
     "devloop_save_to_ready": "`invoke dev`: a saved ConfigMap value -> rolled out (status line)",
     "deploy_one_line": "`invoke deploy --allow-dirty` after the same one-line change",
@@ -23,12 +25,15 @@ LABELS = {
     "growth_validate": "`invoke manifests.validate --overlay` with {n} app Deployment(s)",
     "growth_render": "`kubectl kustomize` with {n} app Deployment(s)",
     "growth_raw": "raw commands with {n} app Deployment(s), fresh namespace",
+    "growth_wait": "of which the cluster's: the longest rollout wait, {n} app Deployment(s)",
+    "growth_own": "of which the suite's own (start, plan, apply, reads), {n} app Deployment(s)",
     "argocd_install_noop": "`invoke argocd.install` again, nothing changed",
     "gitops_commit_refresh": "commit -> ArgoCD Synced/Healthy, refresh requested (as release)",
     "gitops_commit_poll": "commit -> ArgoCD Synced/Healthy by polling (resync 10 s)",
 }
 COMPARISONS = (
     ("deploy vs raw commands", "deploy_first", "raw_deploy", "deploy_vs_raw"),
+    ("no-op redeploy vs its floor", "deploy_noop", "noop_floor", "noop_vs_floor"),
     ("no-op redeploy vs first deploy", "deploy_noop", "deploy_first", "noop_vs_first"),
     (
         "dev loop vs one-line-change deploy",

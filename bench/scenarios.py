@@ -15,7 +15,7 @@ from bench.workspace import BenchError, Workspace, program, say, timed
 Samples = dict[str, list[float]]
 DEPLOY = ("deploy", "--timeout=120", "--overlay")  # fail fast, the same pipeline
 STARTUP = ("python_pass", "invoke_list", "invoke_doctor")
-DEPLOYS = ("deploy_first", "deploy_noop", "raw_deploy")
+DEPLOYS = ("deploy_first", "deploy_noop", "noop_floor", "raw_deploy")
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,10 @@ class RawDeploy:
     def __call__(self, ws: Workspace, slot: Slot) -> None:
         raw.deploy(ws, slot.path(ws), slot.namespace, self.images, self.served, self.cert(ws, slot))
 
+    def payload(self, ws: Workspace, slot: Slot) -> str:
+        return raw.payload(ws, slot.path(ws), slot.namespace, self.images, self.served,
+                           self.cert(ws, slot))[0]  # fmt: skip
+
 
 def deploys(
     ws: Workspace, suite: list[Slot], baseline: list[Slot], raw_deploy: RawDeploy, samples: Samples
@@ -125,7 +129,7 @@ def deploys(
 
         def ours(slot=mine):
             _append(samples, "deploy_first", timed(lambda: ws.invoke(*DEPLOY, slot.name)))
-            _append(samples, "deploy_noop", timed(lambda: ws.invoke(*DEPLOY, slot.name)))
+            _noops(ws, slot, raw_deploy, samples)
 
         def raws(slot=theirs):
             _append(samples, "raw_deploy", timed(lambda: raw_deploy(ws, slot)))
@@ -133,6 +137,25 @@ def deploys(
         for step in (ours, raws) if index % 2 == 0 else (raws, ours):
             step()
         say(f"deploy round {index + 1}/{len(suite)}: " + _line(samples, DEPLOYS, last=True))
+
+
+NOOPS_PER_ROUND = 3  # no-op redeploys and floors, interleaved, after each first deploy
+
+
+def _noops(ws: Workspace, slot: Slot, raw_deploy: RawDeploy, samples: Samples) -> None:
+    """No-op redeploys of a deployed slot, each beside its floor (raw.floor), taking turns;
+    the floor's first apply (its managedFields entry) and the suite's answer to it are
+    warm-ups."""
+    text = raw_deploy.payload(ws, slot)
+    raw.floor(ws, slot.path(ws), text)
+    ws.invoke(*DEPLOY, slot.name)
+    for index in range(NOOPS_PER_ROUND):
+        pair = (
+            lambda: _append(samples, "deploy_noop", timed(lambda: ws.invoke(*DEPLOY, slot.name))),
+            lambda: _append(samples, "noop_floor", raw.floor(ws, slot.path(ws), text)),
+        )
+        for step in pair if index % 2 == 0 else reversed(pair):
+            step()
 
 
 def growth(
@@ -146,7 +169,7 @@ def growth(
     for number, pairs in enumerate(rounds, 1):
         for mine, theirs in pairs if number % 2 else reversed(pairs):
             n = mine.app_count
-            _append(samples, f"growth_deploy_{n}", timed(lambda s=mine: ws.invoke(*DEPLOY, s.name)))
+            _growth_deploy(ws, mine, samples)
             _append(samples, f"growth_raw_{n}", timed(lambda s=theirs: raw_deploy(ws, s)))
             for _ in range(validate_runs if number == 1 else 0):
                 _append(
@@ -158,6 +181,24 @@ def growth(
                     samples, f"growth_render_{n}", timed(lambda s=mine: raw.render(ws, s.path(ws)))
                 )
         say(f"growth round {number}/{len(rounds)}: " + _line(samples, "growth_", last=True))
+
+
+def _growth_deploy(ws: Workspace, slot: Slot, samples: Samples) -> None:
+    """A first deploy of `slot`, its seconds split from its report: the cluster's part (the
+    longest rollout wait: controllers and simulated pods) and the suite's own (the rest:
+    start, plan, apply, the waiting loop's reads)."""
+    import json
+    import tempfile
+
+    n = slot.app_count
+    with tempfile.TemporaryDirectory(prefix="bench-report-") as folder:
+        seconds = timed(lambda: ws.invoke(*DEPLOY, slot.name, f"--report={folder}"))
+        report = json.loads((Path(folder) / "report.json").read_text())
+    waits = [r.get("seconds") or 0.0 for r in report.get("rollouts", [])]
+    wait = max(waits, default=0.0)
+    _append(samples, f"growth_deploy_{n}", seconds)
+    _append(samples, f"growth_wait_{n}", wait)
+    _append(samples, f"growth_own_{n}", seconds - wait)
 
 
 def _line(samples: Samples, prefix: str | tuple[str, ...] = "", last: bool = False) -> str:

@@ -21,7 +21,8 @@ SAMPLES = {
     "validate_all": [1.0, 1.2, 1.1],
     "raw_render_all": [0.5, 0.6, 0.55],
     "deploy_first": [3.0, 3.3, 3.1],
-    "deploy_noop": [1.5, 1.4, 1.6],
+    "deploy_noop": [0.45, 0.42, 0.48],
+    "noop_floor": [0.3, 0.32, 0.31],
     "raw_deploy": [2.5, 2.7, 2.6],
     "growth_deploy_1": [3.0, 3.2],
     "growth_deploy_4": [3.6, 3.7],
@@ -55,8 +56,9 @@ def test_ratios_and_targets():
     ratios = {c["metric"]: c["ratio"] for c in document["comparisons"]}
     assert round(ratios["deploy_vs_raw"], 3) == round(3.1 / 2.6, 3)
     assert status(document, "deploy_vs_raw") == "NOT MET"  # 1.19x > 1.10x
-    assert status(document, "noop_vs_first") == "NOT MET"  # 0.48x > 0.25x
-    assert status(document, "noop_seconds") == "met"  # 1.5 s < 2 s
+    assert round(ratios["noop_vs_floor"], 3) == round(0.45 / 0.31, 3)
+    assert status(document, "noop_vs_floor") == "met"  # 1.45x <= 1.5x: against its floor
+    assert status(document, "noop_seconds") == "NOT MET"  # 450 ms, not < 400 ms
     assert status(document, "validate_vs_raw") == "NOT MET"  # 2.0x > 1.5x
     assert status(document, "list_seconds") == "met"
     assert status(document, "growth_deploy") == "met"
@@ -160,7 +162,7 @@ def test_the_closing_line_tells_not_met_from_not_measured():
 
     line = verdict(built()["targets"])
     not_met, not_measured = line.split(". ")
-    assert not_met.startswith("3 NOT MET: ") and "no-op redeploy vs first deploy" in not_met
+    assert not_met.startswith("3 NOT MET: ") and "no-op redeploy wall time" in not_met
     assert not_measured.startswith("5 NOT MEASURED: ") and "dev loop" in not_measured
     measured_nothing = verdict(results.build({}, META, [])["targets"])
     assert "NOT MET" not in measured_nothing and measured_nothing.startswith("12 NOT MEASURED: ")

@@ -1,0 +1,54 @@
+"""The in-process reads (opskit.kubeapi) answer what kubectl answers, on a real API server."""
+
+from __future__ import annotations
+
+import json
+
+from opskit import kubeapi, restore, rollout
+from opskit.kube import Kube
+
+
+def _kubectl_versions(kube: Kube) -> set[str]:
+    return set(kube.run("api-versions").stdout.split())
+
+
+def test_discovery_reads_and_lists_match_kubectl(kube: Kube, namespace: str):
+    api = kubeapi.client(kube)
+    assert api is not None  # the embedded cluster's kubeconfig names certificate files
+    assert api.api_versions() == _kubectl_versions(kube)
+    meta = {"name": "probe", "namespace": namespace}
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": "v"}}
+    kube.run("apply", "--server-side", "--field-manager=e2e", "-f", "-",
+             stdin=json.dumps(config).encode())  # fmt: skip
+    absent = {**config, "metadata": {**meta, "name": "absent"}}
+    namespace_stub = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    stubs = [restore.stub(config), restore.stub(absent), namespace_stub]
+    mine = api.read_all(stubs)
+    listing = json.dumps({"kind": "List", "apiVersion": "v1", "items": stubs}).encode()
+    got = kube.run("get", "-f", "-", "--ignore-not-found", "-o", "json", stdin=listing)
+    theirs = restore.items(got.stdout)
+
+    def ids(objects):
+        return [(o["kind"], o["metadata"]["name"], o["metadata"]["resourceVersion"])
+                for o in objects]  # fmt: skip
+
+    assert ids(mine) == ids(theirs) and len(mine) == 2
+    assert mine[0]["data"] == {"k": "v"}
+
+
+def test_the_workload_snapshot_is_the_same_either_way(kube: Kube, namespace: str, monkeypatch):
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "web", "image": "nginx:1"}]}}},
+    }  # fmt: skip
+    kube.run("apply", "--server-side", "--field-manager=e2e", "-f", "-",
+             stdin=json.dumps(deployment).encode())  # fmt: skip
+    in_process = rollout.snapshot(kube, namespace)
+    monkeypatch.setattr(kubeapi, "client", lambda _kube: None)  # as for a k3d kubeconfig
+    with_kubectl = rollout.snapshot(kube, namespace)
+    assert list(in_process) == ["deployment/web"]
+    assert in_process["deployment/web"].generation == with_kubectl["deployment/web"].generation
+    assert in_process["deployment/web"].images == ("nginx:1",)
