@@ -71,3 +71,14 @@ def save(context: str, overlay: str, prints: dict[str, str], live: list[dict]) -
 
 def forget(context: str, overlay: str) -> None:
     _file(context, overlay).unlink(missing_ok=True)
+
+
+def forget_cluster(context: str) -> None:
+    """Every record of a cluster (`cluster.down`: its objects are gone with it)."""
+    import shutil
+
+    from opskit.clusters.base import prune_empty
+
+    folder = _file(context, "-").parent
+    shutil.rmtree(folder, ignore_errors=True)
+    prune_empty(folder.parent)

@@ -127,9 +127,12 @@ class Cluster(ABC):
 
     def _forget(self) -> None:
         """Remove this cluster's folder under .opskit (kubeconfig included), and the
-        folders above it that are left empty."""
+        folders above it that are left empty; and what deploys recorded of it."""
+        from opskit import applied
+
         shutil.rmtree(self.state_dir, ignore_errors=True)
         prune_empty(self.state_dir.parent)
+        applied.forget_cluster(self.context)
 
 
 def prune_empty(folder: Path) -> None:

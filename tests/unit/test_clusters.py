@@ -215,11 +215,18 @@ def test_minikube_load_delete_and_stopped_status(cfg):
     answers = {
         "minikube": {("minikube", "status"): stopped, ("minikube", "ip"): (0, "192.168.49.2\n", "")}
     }
+    from opskit import applied
+
+    applied.save(cluster.context, "dev", {"ConfigMap//a": "f"}, [{"kind": "ConfigMap",
+                 "metadata": {"name": "a", "uid": "u", "resourceVersion": "1"}}])  # fmt: skip
+    applied.save("kwok-gitops-lab", "dev", {}, [])  # another cluster's record stays
     with _recorded(answers) as calls:
         assert cluster.status().state == "stopped"
         cluster.load_image("localhost:5000/gitops-lab/api:abc123")
         assert cluster.ingress_address() == "http://192.168.49.2"
         cluster.down(report=lambda _m: None)
+    assert applied.load(cluster.context, "dev") == {}  # its objects went with it
+    assert (paths.state_dir() / "applied" / "kwok-gitops-lab" / "dev.json").is_file()
     assert _actions(calls)[1:] == [
         (
             "minikube",
