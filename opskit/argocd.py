@@ -42,7 +42,9 @@ def _run(step: shell.Step, dry_run: bool) -> shell.Result:
 
 def local(cfg: Any, cluster: Any) -> argocd_local.LocalArgoCD:
     """The local processes of ArgoCD next to an embedded cluster."""
-    return argocd_local.LocalArgoCD(cluster.state_dir, cluster.kubeconfig, cfg.argocd.namespace)
+    return argocd_local.LocalArgoCD(
+        cluster.state_dir, cluster.kubeconfig, cfg.argocd.namespace, cfg.argocd.local_polling
+    )
 
 
 def _stamp(cfg: Any) -> str:
@@ -68,7 +70,7 @@ def install(cfg: Any, conn: Any, dry_run: bool = False, report=print) -> bool:
     home = local(cfg, conn.cluster)
     stamp = home.home / "installed.json"
     applied = stamp.is_file() and stamp.read_text() == _stamp(cfg)
-    all_up = len(home.running()) == len(argocd_local.NAMES)
+    all_up = len(home.running()) == len(argocd_local.NAMES) and home.polling_current()
     served = applied and crd_served(conn.kube, APPLICATIONS)
     if applied and all_up and served:
         return False  # a file read, /proc reads and one kubectl call

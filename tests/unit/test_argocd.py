@@ -532,3 +532,48 @@ def test_a_daemon_whose_pid_file_comes_late_is_waited_for(tmp_path, monkeypatch)
     monkeypatch.setattr(argocd_local, "_listening", lambda port: False)
     with pytest.raises(OpsError, match=r"did not start listening on 127\.0\.0\.1:6379"):
         local._wait_listening(daemon, 6379)  # seen, then gone: it died
+
+
+def _daemon_args(local, monkeypatch) -> dict[str, tuple[str, ...]]:
+    monkeypatch.setattr(argocd_local, "_exe", lambda name: f"/bin/{name}")
+    ports = dict.fromkeys(argocd_local.PORTS, 1)
+    return {d.name: d.args for d in local.daemons(Path("/repo"), ports)}
+
+
+def test_local_polling_fast_by_default_and_upstream_leaves_argocd_defaults(
+    cfg, tmp_path, monkeypatch
+):
+    assert cfg.argocd.local_polling == "fast"
+    fast = _daemon_args(argocd.local(cfg, FakeCluster(tmp_path)), monkeypatch)
+    assert fast["controller"][-5:] == (
+        "--app-resync", "10", "--app-resync-jitter", "0", "--persist-resource-health",
+    )  # fmt: skip
+    assert fast["repo-server"][-2:] == ("--revision-cache-expiration", "5s")
+    upstream = argocd_local.LocalArgoCD(tmp_path, Path("/k"), polling="upstream")
+    slow = _daemon_args(upstream, monkeypatch)
+    assert slow["controller"][-1] == "--persist-resource-health"
+    flags = " ".join((*slow["controller"], *slow["repo-server"]))
+    assert "--app-resync" not in flags and "--revision-cache-expiration" not in flags
+
+
+def test_a_polling_change_restarts_only_the_controller_and_repo_server(
+    local_argocd_running, monkeypatch
+):
+    home = local_argocd_running
+    home.polling_file().write_text("fast\n")
+    assert home.polling_current()
+    upstream = argocd_local.LocalArgoCD(home.home.parent, home.kubeconfig, polling="upstream")
+    assert not upstream.polling_current()
+    monkeypatch.setattr(argocd_local, "_exe", lambda name: f"/bin/{name}")
+    monkeypatch.setattr(argocd_local, "_listening", lambda port: True)
+    monkeypatch.setattr(upstream, "_write_helpers", lambda release: None)
+    with fakes.recorder({"start-stop-daemon": (0, "", "")}) as calls:
+        upstream.start(Path("/repo"), report=lambda _line: None)
+    assert [(argv[1], argv[argv.index("--pidfile") + 1]) for argv in calls] == [
+        ("--stop", str(home.pidfile("repo-server"))),
+        ("--stop", str(home.pidfile("controller"))),
+        ("--start", str(home.pidfile("repo-server"))),
+        ("--start", str(home.pidfile("controller"))),
+    ]
+    assert "--app-resync" not in calls[-1]
+    assert upstream.polling_current()
