@@ -74,7 +74,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         type=_samples,
         metavar="N",
         help="gitops: also commit -> Synced/Healthy under ArgoCD's default polling, N samples "
-        f"(default {DEFAULT_POLL_SAMPLES}; opt-in: about 5 minutes whatever N)",
+        f"(default {DEFAULT_POLL_SAMPLES}; opt-in: about 10 minutes whatever N)",
     )
     parser.add_argument(
         "--report-only",

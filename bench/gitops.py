@@ -14,10 +14,11 @@ from bench.workspace import BenchError, Workspace, say, timed
 APP = "gitops-lab-dev"
 KEYS = ("argocd_install_noop", "gitops_commit_refresh", "gitops_commit_poll")
 DEFAULT_POLL = "gitops_commit_default_poll"
-# ArgoCD's --app-resync default (120 s) plus the mean of its up-to-60-s jitter: the mean
-# interval between two reconciliations of an Application under the defaults
-UPSTREAM_PERIOD = 150.0
-SAMPLE_TIMEOUT = 600.0  # resync + jitter + a 3 min refs cache, with room
+# How far apart ArgoCD's defaults pick up a new commit: a reconciliation every 120-240 s
+# (resync 120 s, up to 60 s jitter, skipped until the last one is 120 s old), and one within
+# 3 min of the previous `git ls-remote` reuses its answer; a run measured pickups ~5 min apart
+PICKUP_SPREAD = 300.0
+SAMPLE_TIMEOUT = 900.0
 
 
 def _release_commit(ws: Workspace, index: int) -> str:
@@ -71,18 +72,18 @@ def measure(ws: Workspace, runs: int, samples: dict[str, list[float]]) -> None:
 def measure_default_poll(ws: Workspace, count: int, samples: dict[str, list[float]]) -> None:
     """commit -> Synced/Healthy under ArgoCD's default polling (opskit.yaml
     argocd.local_polling: upstream restarts only the local controller and repo-server with
-    ArgoCD's own defaults), `count` samples in about one resync period plus one pickup.
+    ArgoCD's own defaults), `count` samples in about 10 minutes whatever `count`.
 
-    Waiting for each commit in turn would take `count` x ~3 min. The commits are made while
-    earlier ones are still pending instead, one in each of `count` equal slices of a
-    reconciliation period (UPSTREAM_PERIOD) at a random point of its slice (stratified: a
-    commit lands at any phase of the controller's timer, as a real one does); each sample
-    ends when the Application is first Synced/Healthy at a revision containing its commit.
-    Honest, not independent: commits picked up by one reconciliation share its moment."""
-    say(f"gitops: ArgoCD's default polling, {count} commits over one resync period")
+    Waiting for each commit in turn would take `count` x 3-6 min. The commits are made while
+    earlier ones are still pending instead, one in each of `count` equal slices of
+    PICKUP_SPREAD at a random point of its slice (stratified: a commit lands at any phase of
+    the controller's timers, as a real one does); each sample ends when the Application is
+    first Synced/Healthy at a revision containing its commit. Honest, not independent:
+    commits picked up by one reconciliation share its moment."""
+    say(f"gitops: ArgoCD's default polling, {count} commits over {PICKUP_SPREAD:.0f}s")
     _set_polling(ws, "upstream")
     started = time.monotonic()
-    offsets = sorted((i + random.random()) * UPSTREAM_PERIOD / count for i in range(count))
+    offsets = sorted((i + random.random()) * PICKUP_SPREAD / count for i in range(count))
     pending: dict[str, float] = {}
     found = samples.setdefault(DEFAULT_POLL, [])  # kept if a later sample times out
     while offsets or pending:
