@@ -136,12 +136,12 @@ def source_paths(app: dict) -> list[str]:
 
 
 def root_application(cfg: Any, repo_url: str = "", platform: bool = True) -> dict:
-    """k8s/argocd/root.yaml, the one object `argocd.bootstrap` applies. It renders
-    k8s/platform (the overlays' Applications plus monitoring), or with `platform=False`
-    k8s/argocd alone. With `repo_url` (the embedded cluster's git server) it reads the
-    repository from there and rewrites the repository sources of the Applications and
-    AppProjects it renders (kustomize patches in the root's spec: the committed files keep
-    project.repo_url)."""
+    """k8s/argocd/root.yaml, the one object `argocd.bootstrap` applies. It renders its
+    committed path, k8s/platform (the overlays' Applications plus monitoring), or with
+    `platform=False` k8s/argocd alone. With `repo_url` (the embedded cluster's git server)
+    it reads the repository from there and rewrites the repository sources of the
+    Applications and AppProjects it renders (kustomize patches in the root's spec: the
+    committed files keep project.repo_url)."""
 
     file = cfg.root / MANIFESTS_DIR / ROOT_FILE
     if not file.is_file():
@@ -149,7 +149,7 @@ def root_application(cfg: Any, repo_url: str = "", platform: bool = True) -> dic
     root = yamlio.load_file(file)
     root.setdefault("metadata", {})["namespace"] = cfg.argocd.namespace
     source = root["spec"]["source"]
-    folder = PLATFORM_DIR if platform else MANIFESTS_DIR
+    folder = Path(source.get("path") or PLATFORM_DIR) if platform else MANIFESTS_DIR
     source["path"] = folder.as_posix()
     if repo_url:
         source["repoURL"] = repo_url

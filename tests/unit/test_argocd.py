@@ -577,3 +577,9 @@ def test_a_polling_change_restarts_only_the_controller_and_repo_server(
     ]
     assert "--app-resync" not in calls[-1]
     assert upstream.polling_current()
+
+
+def test_the_committed_root_path_is_kept_where_containers_run(cfg):
+    file = cfg.root / "k8s/argocd/root.yaml"
+    file.write_text(file.read_text().replace("path: k8s/platform", "path: k8s/argocd"))
+    assert argocd.root_application(cfg)["spec"]["source"]["path"] == "k8s/argocd"
