@@ -28,10 +28,23 @@ CLUSTER = "gitops-lab-bench"
 SCENARIOS = ("startup", "validate", "diff", "deploy", "devloop", "growth", "gitops")
 SIZES = (1, 4, 8, 16, 32)  # 8: so the shape is judged on two steps past the start
 VOLUMES = 64  # one claim per generated overlay (postgres)
+DEFAULT_POLL_SAMPLES = 5
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        """Bad input: one line and exit 1 (argparse's own is usage + exit 2)."""
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
+def _samples(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of samples (1 or more)")
+    return int(text)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = _Parser(prog="python -m bench", description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (default 5)")
     parser.add_argument(
         "--growth-runs",
@@ -54,11 +67,24 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is NOT MET")
     parser.add_argument(
+        "--default-poll",
+        nargs="?",
+        const=DEFAULT_POLL_SAMPLES,
+        default=0,
+        type=_samples,
+        metavar="N",
+        help="gitops: also commit -> Synced/Healthy under ArgoCD's default polling, N samples "
+        f"(default {DEFAULT_POLL_SAMPLES}; opt-in: about 10 minutes whatever N)",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="rebuild results.{json,md} from the samples in results.json (no cluster)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.default_poll and args.only and "gitops" not in args.only:
+        parser.error("--default-poll measures in the gitops scenario: add `--only gitops`")
+    return args
 
 
 def plan_slots(
@@ -168,6 +194,12 @@ def measure(ws: Workspace, args: argparse.Namespace, notes: list[str]) -> dict:
         "gitops: commit -> Synced/Healthy through ArgoCD, and a no-op argocd.install",
         lambda: gitops.measure(ws, args.runs, samples),
     )
+    if args.default_poll:
+        attempt(
+            "gitops",
+            "gitops: commit -> Synced/Healthy under ArgoCD's default polling",
+            lambda: gitops.measure_default_poll(ws, args.default_poll, samples),
+        )
     return samples
 
 

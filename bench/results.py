@@ -30,6 +30,8 @@ LABELS = {
     "argocd_install_noop": "`invoke argocd.install` again, nothing changed",
     "gitops_commit_refresh": "commit -> ArgoCD Synced/Healthy, refresh requested (as release)",
     "gitops_commit_poll": "commit -> ArgoCD Synced/Healthy by polling (resync 10 s)",
+    "gitops_commit_default_poll": "commit -> ArgoCD Synced/Healthy by ArgoCD's default polling "
+    "(resync 120 s + <= 60 s jitter, refs cached 3 min; `--default-poll`)",
 }
 COMPARISONS = (
     ("deploy vs raw commands", "deploy_first", "raw_deploy", "deploy_vs_raw"),
@@ -47,6 +49,8 @@ COMPARISONS = (
     ("`invoke doctor` vs `python -c pass`", "invoke_doctor", "python_pass", "doctor_vs_python"),
     ("commit -> healthy: refresh vs polling", "gitops_commit_refresh", "gitops_commit_poll",
      "refresh_vs_poll"),
+    ("commit -> healthy: refresh vs ArgoCD's default polling", "gitops_commit_refresh",
+     "gitops_commit_default_poll", "refresh_vs_default_poll"),
 )  # fmt: skip
 _SIZED = re.compile(r"^(growth_\w+?)_(\d+)$")
 

@@ -1,5 +1,6 @@
 """ArgoCD through kubectl only: install the pinned upstream manifest, bootstrap the
-AppProject and an overlay's Application from k8s/argocd, read their status, trigger a sync.
+app-of-apps root (k8s/argocd/root.yaml: k8s/platform, or k8s/argocd where no container
+runs), read the Applications' status, trigger a sync.
 
 No argocd CLI: an Application is a Kubernetes object, and a sync is an `operation` written
 into it (what `argocd app sync` does through the API server).
@@ -16,9 +17,22 @@ from opskit.errors import OpsError
 from opskit.kube import FIELD_MANAGER, Kube, api_versions
 
 MANIFESTS_DIR = Path("k8s") / "argocd"
+PLATFORM_DIR = Path("k8s") / "platform"  # k8s/argocd plus monitoring: what the root renders
 ROOT_FILE = "root.yaml"  # the app-of-apps root: not in k8s/argocd's kustomization
 APPLICATIONS = "applications.argoproj.io"
 NOT_INSTALLED_HINT = "install it first: `invoke argocd.install`"
+NO_MONITORING = (
+    f"monitoring is not synced here: the embedded cluster runs no containers and cannot fetch "
+    f"the Helm chart, so the root renders {MANIFESTS_DIR.as_posix()} only; on k3d/minikube it "
+    f"renders {PLATFORM_DIR.as_posix()}, which adds the monitoring Application"
+)
+
+
+def rendered_folder(root: Path) -> Path:
+    """The committed root's folder: k8s/platform, or k8s/argocd in a tree from before the
+    platform folder (an older commit in `manifests.diff`)."""
+    platform = root / PLATFORM_DIR
+    return platform if (platform / "kustomization.yaml").is_file() else root / MANIFESTS_DIR
 
 
 def _run(step: shell.Step, dry_run: bool) -> shell.Result:
@@ -28,7 +42,9 @@ def _run(step: shell.Step, dry_run: bool) -> shell.Result:
 
 def local(cfg: Any, cluster: Any) -> argocd_local.LocalArgoCD:
     """The local processes of ArgoCD next to an embedded cluster."""
-    return argocd_local.LocalArgoCD(cluster.state_dir, cluster.kubeconfig, cfg.argocd.namespace)
+    return argocd_local.LocalArgoCD(
+        cluster.state_dir, cluster.kubeconfig, cfg.argocd.namespace, cfg.argocd.local_polling
+    )
 
 
 def _stamp(cfg: Any) -> str:
@@ -54,7 +70,7 @@ def install(cfg: Any, conn: Any, dry_run: bool = False, report=print) -> bool:
     home = local(cfg, conn.cluster)
     stamp = home.home / "installed.json"
     applied = stamp.is_file() and stamp.read_text() == _stamp(cfg)
-    all_up = len(home.running()) == len(argocd_local.NAMES)
+    all_up = len(home.running()) == len(argocd_local.NAMES) and home.polling_current()
     served = applied and crd_served(conn.kube, APPLICATIONS)
     if applied and all_up and served:
         return False  # a file read, /proc reads and one kubectl call
@@ -119,44 +135,54 @@ def source_paths(app: dict) -> list[str]:
     return [str(source.get("path", "")).strip("/") for source in sources]
 
 
-def root_application(cfg: Any, repo_url: str = "") -> dict:
-    """k8s/argocd/root.yaml, the one object `argocd.bootstrap` applies. With `repo_url`
-    (the embedded cluster's git server) it reads the repository from there and rewrites
-    the repoURLs of the Applications and AppProjects it renders (kustomize patches in the
-    root's spec: the committed files keep project.repo_url)."""
+def root_application(cfg: Any, repo_url: str = "", platform: bool = True) -> dict:
+    """k8s/argocd/root.yaml, the one object `argocd.bootstrap` applies. It renders its
+    committed path, k8s/platform (the overlays' Applications plus monitoring), or with
+    `platform=False` k8s/argocd alone. With `repo_url` (the embedded cluster's git server)
+    it reads the repository from there and rewrites the repository sources of the
+    Applications and AppProjects it renders (kustomize patches in the root's spec: the
+    committed files keep project.repo_url)."""
 
     file = cfg.root / MANIFESTS_DIR / ROOT_FILE
     if not file.is_file():
         raise OpsError(f"{file}: not found", "add the app-of-apps root Application there")
     root = yamlio.load_file(file)
     root.setdefault("metadata", {})["namespace"] = cfg.argocd.namespace
+    source = root["spec"]["source"]
+    folder = Path(source.get("path") or PLATFORM_DIR) if platform else MANIFESTS_DIR
+    source["path"] = folder.as_posix()
     if repo_url:
-        source = root["spec"]["source"]
         source["repoURL"] = repo_url
-        source.setdefault("kustomize", {})["patches"] = url_patches(cfg, repo_url)
+        source.setdefault("kustomize", {})["patches"] = url_patches(cfg, repo_url, folder)
     return root
 
 
-def url_patches(cfg: Any, repo_url: str) -> list[dict]:
-    """Kustomize patches that point every rendered Application source, and every
-    AppProject, at `repo_url`."""
+def url_patches(cfg: Any, repo_url: str, folder: Path = MANIFESTS_DIR) -> list[dict]:
+    """Kustomize patches that point every repository source of the Applications rendered
+    from `folder`, and every AppProject, at `repo_url`. A Helm chart source keeps its
+    chart repository."""
     from opskit import validate
 
     patches = []
-    for obj in validate.argocd_objects(cfg):
+    for obj in validate.argocd_objects(cfg, cfg.root / folder):
         kind, name, spec = obj.get("kind"), obj["metadata"]["name"], obj.get("spec") or {}
         if kind == "Application":
-            paths_ = (
-                [f"/spec/sources/{i}/repoURL" for i in range(len(spec["sources"]))]
+            sources = (
+                [(f"/spec/sources/{i}", source) for i, source in enumerate(spec["sources"])]
                 if spec.get("sources")
-                else ["/spec/source/repoURL"]
+                else [("/spec/source", spec.get("source") or {})]
             )
-            ops = [{"op": "replace", "path": p, "value": repo_url} for p in paths_]
+            ops = [
+                {"op": "replace", "path": f"{where}/repoURL", "value": repo_url}
+                for where, source in sources
+                if "chart" not in source
+            ]
         elif kind == "AppProject":
             ops = [{"op": "add", "path": "/spec/sourceRepos/-", "value": repo_url}]
         else:
             continue
-        patches.append({"target": {"kind": kind, "name": name}, "patch": json.dumps(ops)})
+        if ops:
+            patches.append({"target": {"kind": kind, "name": name}, "patch": json.dumps(ops)})
     return patches
 
 
@@ -181,14 +207,14 @@ def require_installed(kube: Kube) -> None:
         )
 
 
-def bootstrap(cfg: Any, conn: Any, dry_run: bool = False) -> str:
+def bootstrap(cfg: Any, conn: Any, dry_run: bool = False, report=print) -> str:
     """Apply the root Application (one object); ArgoCD syncs the rest from git. Returns
-    its name."""
+    its name. Where the cluster runs no containers the root renders k8s/argocd only."""
     kube = conn.kube
     repo_url = "" if conn.runs_containers else local(cfg, conn.cluster).repo_url
     if repo_url and not local(cfg, conn.cluster).running():
         raise OpsError("ArgoCD's local processes are not running", NOT_INSTALLED_HINT)
-    root = root_application(cfg, repo_url)  # built first: a bad manifest stops here
+    root = root_application(cfg, repo_url, platform=conn.runs_containers)  # a bad one stops here
     require_installed(kube)
     step = kube.step(
         "apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}",
@@ -196,6 +222,8 @@ def bootstrap(cfg: Any, conn: Any, dry_run: bool = False) -> str:
         mutates=True, what=f"ArgoCD root Application {root['metadata']['name']}",
     )  # fmt: skip
     _run(step, dry_run)
+    if not conn.runs_containers:
+        report(NO_MONITORING)
     return root["metadata"]["name"]
 
 

@@ -29,15 +29,19 @@ NAMES = ("redis", "git", "repo-server", "controller")
 PORTS = ("redis", "git", "repo-server", "repo-metrics", "controller-metrics")
 READY_TIMEOUT = 90.0
 PID_GRACE = 10.0  # seconds for a just-started daemon's pid file to appear
-# fast pickup (see README, GitOps): resync every 10 s, git refs cached 5 s
-CONTROLLER_FLAGS = (
-    "--app-resync",
-    "10",
-    "--app-resync-jitter",
-    "0",
-    "--persist-resource-health",
-)  # fmt: skip  (argocd.wait names the culprit)
-REPO_SERVER_FLAGS = ("--revision-cache-expiration", "5s")
+# How the controller polls git, by opskit.yaml argocd.local_polling. fast (the default; see
+# README, GitOps): resync every 10 s, git refs cached 5 s. upstream: no flags, so ArgoCD's own
+# defaults hold (--app-resync 120, --app-resync-jitter 60, --revision-cache-expiration 3m;
+# cmd/argocd-application-controller/commands, reposerver/cache), for the bench's comparison.
+POLLING: dict[str, dict[str, tuple[str, ...]]] = {
+    "fast": {
+        "controller": ("--app-resync", "10", "--app-resync-jitter", "0"),
+        "repo-server": ("--revision-cache-expiration", "5s"),
+    },
+    "upstream": {"controller": (), "repo-server": ()},
+}
+CONTROLLER_FLAGS = ("--persist-resource-health",)  # argocd.wait names the culprit
+POLLED = ("repo-server", "controller")  # restarted when the polling mode changes
 
 
 @dataclass(frozen=True)
@@ -52,10 +56,13 @@ class Daemon:
 class LocalArgoCD:
     """The processes of one cluster's local ArgoCD, by its state folder."""
 
-    def __init__(self, cluster_state: Path, kubeconfig: Path, namespace: str = "argocd"):
+    def __init__(
+        self, cluster_state: Path, kubeconfig: Path, namespace: str = "argocd", polling="fast"
+    ):
         self.home = cluster_state / "argocd"
         self.kubeconfig = kubeconfig
         self.namespace = namespace
+        self.polling = polling
 
     # --- files -------------------------------------------------------------------------
 
@@ -64,6 +71,16 @@ class LocalArgoCD:
 
     def logfile(self, name: str) -> Path:
         return self.home / "logs" / f"{name}.log"
+
+    def polling_file(self) -> Path:
+        return self.home / "run" / "polling"
+
+    def polling_current(self) -> bool:
+        """Whether the running controller and repo-server poll as `self.polling` says."""
+        try:
+            return self.polling_file().read_text().strip() == self.polling
+        except OSError:
+            return False
 
     def ports(self) -> dict[str, int]:
         try:
@@ -104,12 +121,13 @@ class LocalArgoCD:
             Daemon("repo-server", argocd, (
                 "--address", "127.0.0.1", "--port", str(ports["repo-server"]),
                 "--metrics-port", str(ports["repo-metrics"]), "--redis", redis,
-                *REPO_SERVER_FLAGS,
+                *POLLING[self.polling]["repo-server"],
             ), (*common, ("ARGOCD_BINARY_NAME", "argocd-repo-server")), port="repo-server"),
             Daemon("controller", argocd, (
                 "--namespace", self.namespace, "--redis", redis,
                 "--repo-server", f"127.0.0.1:{ports['repo-server']}",
-                "--metrics-port", str(ports["controller-metrics"]), *CONTROLLER_FLAGS,
+                "--metrics-port", str(ports["controller-metrics"]),
+                *POLLING[self.polling]["controller"], *CONTROLLER_FLAGS,
             ), (*common, ("ARGOCD_BINARY_NAME", "argocd-application-controller")),
                 port="controller-metrics"),
         ]  # fmt: skip
@@ -184,6 +202,10 @@ class LocalArgoCD:
                 (self.home / folder).mkdir(parents=True, exist_ok=True)
             self._write_helpers(release)
         up = self.running()
+        if not self.polling_current():  # another polling mode: only these two change
+            for name in POLLED:
+                if up.pop(name, None) is not None:
+                    self._stop_one(name, report, dry_run)
         for daemon in self.daemons(root, ports):
             if daemon.name in up:
                 continue
@@ -191,6 +213,8 @@ class LocalArgoCD:
             shell.run_step(self.start_step(daemon), dry_run=dry_run)
             if not dry_run:
                 self._wait_listening(daemon, ports[daemon.port])
+        if not dry_run:
+            paths.write_atomic(self.polling_file(), self.polling + "\n")
         return ports
 
     def _wait_listening(self, daemon: Daemon, port: int) -> None:
@@ -224,12 +248,15 @@ class LocalArgoCD:
         if not self.home.exists():
             return
         for name in reversed(NAMES):
-            if (pid := self.pid(name)) is not None:
-                report(f"stopping ArgoCD's {name}")
-                exe = os.readlink(f"/proc/{pid}/exe")  # start-stop-daemon checks it again
-                shell.run_step(self.stop_step(name, exe), dry_run=dry_run)
+            self._stop_one(name, report, dry_run)
         if not dry_run:
             shutil.rmtree(self.home, ignore_errors=True)
+
+    def _stop_one(self, name: str, report, dry_run: bool) -> None:
+        if (pid := self.pid(name)) is not None:
+            report(f"stopping ArgoCD's {name}")
+            exe = os.readlink(f"/proc/{pid}/exe")  # start-stop-daemon checks it again
+            shell.run_step(self.stop_step(name, exe), dry_run=dry_run)
 
 
 def _exe(name: str) -> str:

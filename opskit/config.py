@@ -105,6 +105,9 @@ class Overlay:
 class ArgoCD:
     version: str
     namespace: str = "argocd"
+    # how the embedded cluster's local controller polls git (opskit/argocd_local.py): fast
+    # (resync 10 s, refs cached 5 s) or upstream (ArgoCD's defaults; the bench compares them)
+    local_polling: Literal["fast", "upstream"] = "fast"
 
 
 @dataclass(frozen=True)

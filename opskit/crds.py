@@ -164,14 +164,23 @@ def check_service_monitor(obj: dict, services: list[dict]) -> Iterator[Problem]:
 
 
 def check_argocd(cfg: Config, objects: list[dict]) -> Iterator[tuple[dict, str, str]]:
-    """Applications and the AppProject agree with opskit.yaml; every overlay has one."""
+    """Applications and AppProjects agree with opskit.yaml; every overlay has one."""
+    from opskit import platformapps
+
     projects = {o["metadata"].get("name"): o for o in objects if o.get("kind") == "AppProject"}
     deployed: dict[str, str] = {}
+    # project: the repositories and namespaces its Applications should use (what it must allow)
+    needs: dict[str, tuple[set[str], set[str]]] = {}
     for app in (o for o in objects if o.get("kind") == "Application"):
         project = (app.get("spec") or {}).get("project")
         if project not in projects:
             yield (app, "spec.project", f'AppProject "{project}" is not defined in k8s/argocd')
-        for path, message in _application(cfg, app, deployed):
+        repos, namespaces = needs.setdefault(project, ({cfg.project.repo_url}, set()))
+        if platformapps.is_chart_application(app):
+            problems = platformapps.check_monitoring(cfg, app, repos, namespaces)
+        else:
+            problems = _application(cfg, app, deployed, namespaces)
+        for path, message in problems:
             yield (app, path, message)
     for name, overlay in cfg.overlays.items():
         if name not in deployed:
@@ -182,12 +191,14 @@ def check_argocd(cfg: Config, objects: list[dict]) -> Iterator[tuple[dict, str, 
                 f"missing: no Application deploys overlay {name} "
                 f"({overlay.path.relative_to(cfg.root)})",
             )
-    for project in projects.values():
-        for path, message in _app_project(cfg, project, set(deployed.values())):
+    for name, project in projects.items():
+        for path, message in _app_project(cfg, project, *needs.get(name, (set(), set()))):
             yield (project, path, message)
 
 
-def _application(cfg: Config, app: dict, deployed: dict[str, str]) -> Iterator[Problem]:
+def _application(
+    cfg: Config, app: dict, deployed: dict[str, str], namespaces: set[str]
+) -> Iterator[Problem]:
     spec = app.get("spec") or {}
     key = "sources" if spec.get("sources") else "source"
     sources = spec.get("sources") or [spec.get("source") or {}]
@@ -212,6 +223,7 @@ def _application(cfg: Config, app: dict, deployed: dict[str, str]) -> Iterator[P
         yield (f"spec.{key}", "deploys no overlay path of opskit.yaml")
         return
     deployed[overlay.name] = overlay.namespace
+    namespaces.add(overlay.namespace)
     namespace = (spec.get("destination") or {}).get("namespace")
     if namespace != overlay.namespace:
         yield ("spec.destination.namespace", f'is "{namespace}", expected "{overlay.namespace}"')
@@ -229,10 +241,15 @@ def _application(cfg: Config, app: dict, deployed: dict[str, str]) -> Iterator[P
             )
 
 
-def _app_project(cfg: Config, project: dict, namespaces: set[str]) -> Iterator[Problem]:
+def _app_project(
+    cfg: Config, project: dict, repos: set[str], namespaces: set[str]
+) -> Iterator[Problem]:
     spec = project.get("spec") or {}
-    if cfg.project.repo_url not in (spec.get("sourceRepos") or []):
+    listed = spec.get("sourceRepos") or []
+    if cfg.project.repo_url not in listed:
         yield ("spec.sourceRepos", f"does not list {cfg.project.repo_url} (project.repo_url)")
+    for repo in sorted(repos - set(listed) - {cfg.project.repo_url}):
+        yield ("spec.sourceRepos", f"does not list {repo}, a source of its Applications")
     allowed = {d.get("namespace") for d in spec.get("destinations") or []}
     for namespace in sorted(namespaces - allowed):
         yield ("spec.destinations", f"does not allow namespace {namespace}")

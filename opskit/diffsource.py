@@ -105,7 +105,7 @@ def export(root: Path, label: str, commit: str, folder: Path) -> Tree:
 def load(tree: Tree, names: list[str] | None) -> Side:
     """Render the named targets (default: every overlay and k8s/argocd) and list their
     SOPS files; an overlay missing on this side has no objects."""
-    from opskit import validate
+    from opskit import argocd, validate
 
     cfg = tree.cfg
     wanted = names or [*cfg.overlays, ARGOCD]
@@ -114,7 +114,7 @@ def load(tree: Tree, names: list[str] | None) -> Side:
     side = Side(tree)
     if overlays:
         side.objects.update(manifests.render_many(cfg, overlays))
-    if ARGOCD in wanted and (cfg.root / "k8s" / ARGOCD / "kustomization.yaml").is_file():
+    if ARGOCD in wanted and (argocd.rendered_folder(cfg.root) / "kustomization.yaml").is_file():
         side.objects[ARGOCD] = validate.argocd_objects(cfg)
     for ov in overlays:
         side.secret_files[ov.name] = {_secret_name(path): path for path in secrets.secret_files(ov)}

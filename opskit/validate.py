@@ -247,15 +247,16 @@ def validate_all(cfg: Config, names: list[str] | None = None) -> Report:
     return report
 
 
-def argocd_objects(cfg: Config) -> list[dict]:
-    """k8s/argocd's objects, read from the files its kustomization lists (it transforms
-    nothing; tests/manifests checks this equals `kubectl kustomize k8s/argocd`)."""
-    from opskit import yamlio
+def argocd_objects(cfg: Config, folder: Path | None = None) -> list[dict]:
+    """The ArgoCD objects of `folder` (default: what the committed root renders, k8s/platform),
+    read from the files its kustomization lists, a listed folder through its own (they
+    transform nothing; tests/manifests checks this equals `kubectl kustomize`)."""
+    from opskit import argocd, yamlio
 
-    folder = cfg.root / "k8s" / "argocd"
+    folder = folder or argocd.rendered_folder(cfg.root)
     kustomization = yamlio.load_file(folder / "kustomization.yaml")
-    return [
-        obj
-        for name in kustomization.get("resources", [])
-        for obj in yamlio.load_file_all(folder / name)
-    ]
+    objects = []
+    for name in kustomization.get("resources", []):
+        path = (folder / name).resolve()
+        objects += argocd_objects(cfg, path) if path.is_dir() else yamlio.load_file_all(path)
+    return objects

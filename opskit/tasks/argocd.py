@@ -37,7 +37,7 @@ def bootstrap(c, context=None, dry_run=False):
     from opskit import argocd
 
     cfg = load_config(c)
-    name = argocd.bootstrap(cfg, connect(cfg, None, context), dry_run=dry_run)
+    name = argocd.bootstrap(cfg, connect(cfg, None, context), dry_run=dry_run, report=say)
     if dry_run:
         return say("dry run: nothing was changed")
     say(f"root Application {name} applied in namespace {cfg.argocd.namespace}")

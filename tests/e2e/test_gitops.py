@@ -50,6 +50,7 @@ class Outputs(list):
 
 
 OUTPUTS = Outputs()
+BOOTSTRAP: list[str] = []  # argocd.bootstrap's stdout and stderr
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def gitops(kwok_cluster, tmp_path_factory) -> Project:
     started = time.monotonic()
     OUTPUTS.run(project, "argocd.install")
     _say(f"argocd.install (cold) took {time.monotonic() - started:.1f}s")
-    OUTPUTS.run(project, "argocd.bootstrap")
+    BOOTSTRAP.extend(OUTPUTS.run(project, "argocd.bootstrap")[1:])
     return project
 
 
@@ -94,6 +95,12 @@ def test_bootstrap_syncs_dev_at_head_with_the_decrypted_secrets(gitops, kube):
         decoded = {k: base64.b64decode(v).decode() for k, v in live["data"].items()}
         assert decoded == plain["stringData"]
     assert decoded_sentinel(kube) == SENTINEL
+    root = kube.json("get", "applications.argoproj.io", "gitops-lab", "-n", "argocd")
+    assert root["spec"]["source"]["path"] == "k8s/argocd"  # no monitoring: no containers
+    apps = kube.json("get", "applications.argoproj.io", "-n", "argocd")["items"]
+    assert "gitops-lab-monitoring" not in {a["metadata"]["name"] for a in apps}
+    said = [line for line in "\n".join(BOOTSTRAP).splitlines() if "monitoring" in line]
+    assert len(said) == 1 and "monitoring is not synced here" in said[0]
 
 
 def decoded_sentinel(kube) -> str:

@@ -1,8 +1,10 @@
-"""k8s/argocd: one Application per overlay, in step with opskit.yaml."""
+"""k8s/argocd: one Application per overlay, and k8s/platform: those plus monitoring, in step
+with opskit.yaml."""
 
 from __future__ import annotations
 
 import copy
+import shutil
 
 import pytest
 
@@ -18,9 +20,21 @@ def application(objects: list[dict], overlay: str) -> dict:
     return next(o for o in objects if o["metadata"]["name"] == f"gitops-lab-{overlay}")
 
 
-def test_files_are_what_kustomize_renders(cfg, objects, root):
-    rendered = shell.run(["kubectl", "kustomize", str(root / "k8s" / "argocd")]).stdout
-    assert sorted(manifests.load_documents(rendered), key=_key) == sorted(objects, key=_key)
+@pytest.mark.parametrize("folder", ["argocd", "platform"])
+def test_files_are_what_kustomize_renders(cfg, root, folder):
+    rendered = shell.run(["kubectl", "kustomize", str(root / "k8s" / folder)]).stdout
+    read = validate.argocd_objects(cfg, root / "k8s" / folder)
+    assert sorted(manifests.load_documents(rendered), key=_key) == sorted(read, key=_key)
+
+
+def test_validation_covers_the_platform(objects):
+    assert {(o["kind"], o["metadata"]["name"]) for o in objects} == {
+        ("AppProject", "gitops-lab"),
+        ("AppProject", "platform"),
+        ("Application", "gitops-lab-dev"),
+        ("Application", "gitops-lab-prod"),
+        ("Application", "gitops-lab-monitoring"),
+    }
 
 
 def _key(obj: dict) -> tuple[str, str]:
@@ -98,3 +112,52 @@ def test_an_overlay_without_application_is_reported(cfg, objects):
         "argocd/Application/gitops-lab-prod: spec.sources: missing: no Application deploys "
         "overlay prod (k8s/overlays/prod)",
     ]
+
+
+def test_monitoring_application_drift_is_reported(cfg, objects):
+    changed = copy.deepcopy(objects)
+    mon = next(o for o in changed if o["metadata"]["name"] == "gitops-lab-monitoring")
+    chart, values = mon["spec"]["sources"]
+    chart["repoURL"] = "https://charts.example.invalid"
+    chart["helm"]["valueFiles"] = ["values.yaml"]
+    values["targetRevision"] = "v1"
+    mon["spec"]["destination"]["namespace"] = "default"
+    mon["spec"]["syncPolicy"]["syncOptions"] = ["CreateNamespace=true"]
+    target = validate.Target("argocd", cfg.argocd.namespace)
+    assert sorted(str(v) for v in validate.check_target(cfg, target, changed)) == [
+        'argocd/Application/gitops-lab-monitoring: spec.destination.namespace: is "default", '
+        'expected "monitoring" (monitoring.namespace in opskit.yaml)',
+        "argocd/Application/gitops-lab-monitoring: spec.sources[0].helm.valueFiles: must be "
+        "[$values/k8s/monitoring/values.yaml] (as helm's -f)",
+        "argocd/Application/gitops-lab-monitoring: spec.sources[0].repoURL: is "
+        '"https://charts.example.invalid", expected '
+        '"https://prometheus-community.github.io/helm-charts" (monitoring.repo_url in opskit.yaml)',
+        'argocd/Application/gitops-lab-monitoring: spec.sources[1].targetRevision: is "v1", '
+        'expected "main" (project.revision in opskit.yaml)',
+        "argocd/Application/gitops-lab-monitoring: spec.syncPolicy.syncOptions: must include "
+        "ServerSideApply=true",
+    ]
+
+
+def test_each_project_must_allow_the_namespaces_of_its_own_applications(cfg, objects):
+    changed = copy.deepcopy(objects)
+    platform = next(o for o in changed if o["metadata"]["name"] == "platform")
+    platform["spec"]["destinations"] = platform["spec"]["destinations"][1:]  # no monitoring
+    platform["spec"]["sourceRepos"] = platform["spec"]["sourceRepos"][1:]  # no chart repo
+    target = validate.Target("argocd", cfg.argocd.namespace)
+    assert [str(v) for v in validate.check_target(cfg, target, changed)] == [
+        "argocd/AppProject/platform: spec.sourceRepos: does not list "
+        "https://prometheus-community.github.io/helm-charts, a source of its Applications",
+        "argocd/AppProject/platform: spec.destinations: does not allow namespace monitoring",
+    ]
+
+
+def test_a_commit_from_before_k8s_platform_still_diffs_its_k8s_argocd(cfg, root, tmp_path):
+    """manifests.diff --base=<older commit>: that side has k8s/argocd but no k8s/platform."""
+    from opskit import config, diffsource
+
+    shutil.copy(root / "opskit.yaml", tmp_path / "opskit.yaml")
+    shutil.copytree(root / "k8s" / "argocd", tmp_path / "k8s" / "argocd")
+    old = diffsource.Tree("base", "0" * 40, config.load(tmp_path / "opskit.yaml"))
+    names = {o["metadata"]["name"] for o in diffsource.load(old, ["argocd"]).objects["argocd"]}
+    assert names == {"gitops-lab", "gitops-lab-dev", "gitops-lab-prod"}

@@ -1,5 +1,6 @@
-"""One Kubernetes release (opskit.yaml kubernetes.version) everywhere it is used, and one
-version per image: each place below is read the way its consumer reads it."""
+"""One Kubernetes release (opskit.yaml kubernetes.version) everywhere it is used, one
+version per image, one monitoring release (Helm and ArgoCD): each place below is read the
+way its consumer reads it."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import sh
 
-from opskit import config, phoenix, toolbuild, validate
+from opskit import config, monitoring, phoenix, toolbuild, validate
 from opskit.clusters import k3d
+from opskit.kube import Kube
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,3 +77,38 @@ def test_a_second_place_naming_the_kubernetes_release_is_refused(tmp_path):
         assert "tools.kubernetes: the Kubernetes release is named once" in str(exc)
     else:
         raise AssertionError("tools.kubernetes was accepted")
+
+
+def test_argocd_syncs_the_monitoring_release_that_helm_installs(cfg):
+    """k8s/platform/monitoring.yaml and `invoke monitoring.install` name the same chart,
+    version, release and namespace: opskit.yaml's `monitoring:` pins."""
+    app = next(
+        o for o in validate.argocd_objects(cfg) if o["metadata"]["name"].endswith("-monitoring")
+    )
+    chart = next(s for s in app["spec"]["sources"] if "chart" in s)
+    mon = cfg.monitoring
+    assert (chart["repoURL"], chart["chart"], chart["targetRevision"]) == (
+        mon.repo_url, mon.chart, mon.version,
+    )  # fmt: skip
+    assert chart["helm"]["releaseName"] == mon.release
+    assert app["spec"]["destination"]["namespace"] == mon.namespace == "monitoring"
+    assert chart["helm"]["valueFiles"] == [f"$values/{monitoring.VALUES.as_posix()}"]
+    argv = monitoring.install_step(cfg, Kube("/k", "ctx")).argv
+    assert argv[3:5] == (mon.release, mon.chart)
+    assert argv[argv.index("--version") + 1] == chart["targetRevision"]
+    assert argv[argv.index("--namespace") + 1] == app["spec"]["destination"]["namespace"]
+    assert argv[argv.index("-f") + 1] == monitoring.VALUES.as_posix()
+
+
+def test_a_monitoring_application_at_another_version_fails_validation(cfg):
+    objects = validate.argocd_objects(cfg)
+    app = next(o for o in objects if o["metadata"]["name"].endswith("-monitoring"))
+    app["spec"]["sources"][0]["targetRevision"] = "1.0.0"
+    app["spec"]["sources"][0]["helm"]["releaseName"] = "other"
+    target = validate.Target("argocd", cfg.argocd.namespace)
+    assert sorted(str(v) for v in validate.check_target(cfg, target, objects)) == [
+        "argocd/Application/gitops-lab-monitoring: spec.sources[0].helm.releaseName: is "
+        f'"other", expected "{cfg.monitoring.release}" (monitoring.release in opskit.yaml)',
+        "argocd/Application/gitops-lab-monitoring: spec.sources[0].targetRevision: is "
+        f'"1.0.0", expected "{cfg.monitoring.version}" (monitoring.version in opskit.yaml)',
+    ]

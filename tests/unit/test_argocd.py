@@ -58,7 +58,8 @@ class FakeConnection:
 @pytest.fixture
 def cfg(tmp_path, root):
     shutil.copy(root / "opskit.yaml", tmp_path / "opskit.yaml")
-    shutil.copytree(root / "k8s" / "argocd", tmp_path / "k8s" / "argocd")
+    for folder in ("argocd", "platform", "monitoring"):
+        shutil.copytree(root / "k8s" / folder, tmp_path / "k8s" / folder)
     return config.load(tmp_path / "opskit.yaml")
 
 
@@ -159,7 +160,7 @@ def test_embedded_install_objects_enable_plugins_judge_ingress_and_add_default_p
 
 def test_root_application_on_the_embedded_cluster_reads_the_loopback_git_server(cfg):
     url = "git://127.0.0.1:9418/"
-    root = argocd.root_application(cfg, url)
+    root = argocd.root_application(cfg, url, platform=False)
     assert root["metadata"] == {**root["metadata"], "name": "gitops-lab", "namespace": "argocd"}
     source = root["spec"]["source"]
     assert (source["repoURL"], source["path"]) == (url, "k8s/argocd")
@@ -173,7 +174,29 @@ def test_root_application_on_the_embedded_cluster_reads_the_loopback_git_server(
     ]
     committed = argocd.root_application(cfg)
     assert committed["spec"]["source"]["repoURL"] == cfg.project.repo_url
+    assert committed["spec"]["source"]["path"] == "k8s/platform"
     assert "kustomize" not in committed["spec"]["source"]
+
+
+def test_url_patches_rewrite_repository_sources_but_never_the_chart_repository(cfg):
+    """The patches, run through kustomize for real: the monitoring chart still comes from
+    its Helm repository, its values (`ref: values`) from the embedded git server."""
+    url = "git://127.0.0.1:9418/"
+    source = argocd.root_application(cfg, url)["spec"]["source"]
+    assert source["path"] == "k8s/platform"
+    folder = cfg.root / "k8s" / "platform"
+    kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    kustomization["patches"] = source["kustomize"]["patches"]
+    (folder / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    rendered = shell.run(["kubectl", "kustomize", str(folder)]).stdout
+    objects = {o["metadata"]["name"]: o for o in yaml.safe_load_all(rendered)}
+    chart, values = objects["gitops-lab-monitoring"]["spec"]["sources"]
+    assert (chart["repoURL"], chart["chart"]) == (cfg.monitoring.repo_url, cfg.monitoring.chart)
+    assert (values["repoURL"], values["ref"]) == (url, "values")
+    assert {s["repoURL"] for s in objects["gitops-lab-dev"]["spec"]["sources"]} == {url}
+    assert objects["platform"]["spec"]["sourceRepos"] == [
+        cfg.monitoring.repo_url, cfg.project.repo_url, url,
+    ]  # fmt: skip
 
 
 def test_root_is_outside_what_it_renders_so_it_cannot_undo_its_override(cfg):
@@ -192,6 +215,51 @@ def test_bootstrap_applies_exactly_one_object(cfg, tmp_path):
     ((argv, stdin),) = applied
     assert argv == (*BASE, *APPLY[:4], "-n", "argocd", "-f", "-")
     assert json.loads(stdin)["kind"] == "Application"
+
+
+@pytest.fixture
+def local_argocd_running(tmp_path):
+    """Processes that carry the local ArgoCD's marker (what `running()` checks), git on 9418."""
+    import subprocess
+
+    home = argocd_local.LocalArgoCD(tmp_path, Path("/state/kubeconfig"))
+    (home.home / "run").mkdir(parents=True)
+    (home.home / "ports.json").write_text(json.dumps({"git": 9418}))
+    env = {argocd_local.MARKER: str(home.home), "PATH": "/usr/bin:/bin"}
+    procs = [subprocess.Popen(["sleep", "120"], env=env) for _ in argocd_local.NAMES]
+    for name, proc in zip(argocd_local.NAMES, procs, strict=True):
+        home.pidfile(name).write_text(f"{proc.pid}\n")
+    yield home
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize(
+    ("runs_containers", "path", "repo_url"),
+    [(False, "k8s/argocd", "git://127.0.0.1:9418/"),  # kwok: no monitoring
+     (True, "k8s/platform", "https://github.com/gitops-lab/gitops-lab.git")],  # k3d, minikube
+)  # fmt: skip
+def test_bootstrap_renders_the_platform_only_where_containers_run(
+    cfg, tmp_path, local_argocd_running, runs_containers, path, repo_url
+):
+    kubectl, applied = fake_kubectl()
+    lines = []
+    with fakes.recorder({"kubectl": kubectl}) as calls:
+        argocd.bootstrap(cfg, FakeConnection(runs_containers, tmp_path), report=lines.append)
+    assert calls == [
+        (*BASE, "get", "crd", "applications.argoproj.io", "-o", "name"),
+        (*BASE, *APPLY[:4], "-n", "argocd", "-f", "-"),
+    ]
+    ((_argv, stdin),) = applied
+    source = json.loads(stdin)["spec"]["source"]
+    assert (source["path"], source["repoURL"]) == (path, repo_url)
+    if runs_containers:
+        assert lines == []
+    else:
+        (line,) = lines
+        assert line.startswith("monitoring is not synced here: the embedded cluster runs no ")
+        assert "renders k8s/argocd only; on k3d/minikube it renders k8s/platform" in line
 
 
 def test_bootstrap_without_argocd_says_how_to_install_and_applies_nothing(cfg, tmp_path):
@@ -464,3 +532,54 @@ def test_a_daemon_whose_pid_file_comes_late_is_waited_for(tmp_path, monkeypatch)
     monkeypatch.setattr(argocd_local, "_listening", lambda port: False)
     with pytest.raises(OpsError, match=r"did not start listening on 127\.0\.0\.1:6379"):
         local._wait_listening(daemon, 6379)  # seen, then gone: it died
+
+
+def _daemon_args(local, monkeypatch) -> dict[str, tuple[str, ...]]:
+    monkeypatch.setattr(argocd_local, "_exe", lambda name: f"/bin/{name}")
+    ports = dict.fromkeys(argocd_local.PORTS, 1)
+    return {d.name: d.args for d in local.daemons(Path("/repo"), ports)}
+
+
+def test_local_polling_fast_by_default_and_upstream_leaves_argocd_defaults(
+    cfg, tmp_path, monkeypatch
+):
+    assert cfg.argocd.local_polling == "fast"
+    fast = _daemon_args(argocd.local(cfg, FakeCluster(tmp_path)), monkeypatch)
+    assert fast["controller"][-5:] == (
+        "--app-resync", "10", "--app-resync-jitter", "0", "--persist-resource-health",
+    )  # fmt: skip
+    assert fast["repo-server"][-2:] == ("--revision-cache-expiration", "5s")
+    upstream = argocd_local.LocalArgoCD(tmp_path, Path("/k"), polling="upstream")
+    slow = _daemon_args(upstream, monkeypatch)
+    assert slow["controller"][-1] == "--persist-resource-health"
+    flags = " ".join((*slow["controller"], *slow["repo-server"]))
+    assert "--app-resync" not in flags and "--revision-cache-expiration" not in flags
+
+
+def test_a_polling_change_restarts_only_the_controller_and_repo_server(
+    local_argocd_running, monkeypatch
+):
+    home = local_argocd_running
+    home.polling_file().write_text("fast\n")
+    assert home.polling_current()
+    upstream = argocd_local.LocalArgoCD(home.home.parent, home.kubeconfig, polling="upstream")
+    assert not upstream.polling_current()
+    monkeypatch.setattr(argocd_local, "_exe", lambda name: f"/bin/{name}")
+    monkeypatch.setattr(argocd_local, "_listening", lambda port: True)
+    monkeypatch.setattr(upstream, "_write_helpers", lambda release: None)
+    with fakes.recorder({"start-stop-daemon": (0, "", "")}) as calls:
+        upstream.start(Path("/repo"), report=lambda _line: None)
+    assert [(argv[1], argv[argv.index("--pidfile") + 1]) for argv in calls] == [
+        ("--stop", str(home.pidfile("repo-server"))),
+        ("--stop", str(home.pidfile("controller"))),
+        ("--start", str(home.pidfile("repo-server"))),
+        ("--start", str(home.pidfile("controller"))),
+    ]
+    assert "--app-resync" not in calls[-1]
+    assert upstream.polling_current()
+
+
+def test_the_committed_root_path_is_kept_where_containers_run(cfg):
+    file = cfg.root / "k8s/argocd/root.yaml"
+    file.write_text(file.read_text().replace("path: k8s/platform", "path: k8s/argocd"))
+    assert argocd.root_application(cfg)["spec"]["source"]["path"] == "k8s/argocd"

@@ -17,7 +17,8 @@ KUBE = Kube("/state/kubeconfig", "kwok-gitops-lab")
 def repo(tmp_path, root):
     """A project with the real opskit.yaml, dev overlay kustomization and k8s/argocd."""
     work = tmp_path / "work"
-    shutil.copytree(root / "k8s" / "argocd", work / "k8s" / "argocd")
+    for folder in ("argocd", "platform"):
+        shutil.copytree(root / "k8s" / folder, work / "k8s" / folder)
     (work / "k8s" / "overlays" / "dev").mkdir(parents=True)
     shutil.copy(root / "opskit.yaml", work / "opskit.yaml")
     shutil.copy(root / "k8s/overlays/dev/kustomization.yaml", work / "k8s/overlays/dev")

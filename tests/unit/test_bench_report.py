@@ -166,3 +166,21 @@ def test_the_closing_line_tells_not_met_from_not_measured():
     assert not_measured.startswith("5 NOT MEASURED: ") and "dev loop" in not_measured
     measured_nothing = verdict(results.build({}, META, [])["targets"])
     assert "NOT MET" not in measured_nothing and measured_nothing.startswith("12 NOT MEASURED: ")
+
+
+def test_default_polling_is_side_by_side_with_the_refresh():
+    samples = {
+        "gitops_commit_refresh": [2.0, 2.2, 2.1],
+        "gitops_commit_poll": [6.0, 7.0, 6.5],
+        "gitops_commit_default_poll": [150.0, 95.0, 210.0],
+    }
+    document = results.build(samples, META, [])
+    rows = {c["metric"]: c for c in document["comparisons"]}
+    assert rows["refresh_vs_default_poll"]["baseline"] == "gitops_commit_default_poll"
+    assert round(rows["refresh_vs_default_poll"]["ratio"], 4) == round(2.1 / 150.0, 4)
+    text = report.to_markdown(document)
+    assert (
+        "| commit -> healthy: refresh vs ArgoCD's default polling | 2.10 s | 150.00 s | 0.01x |"
+        in text
+    )
+    assert "| commit -> ArgoCD Synced/Healthy by ArgoCD's default polling (resync 120 s" in text

@@ -74,6 +74,10 @@ def _write(tmp_path: Path, root: Path, edit) -> Path:
             "overlays.dev.missing_api: 'ignore' is not allowed; use one of: warn, fail",
         ),
         (
+            lambda d: d["argocd"].update(local_polling="slow"),
+            "argocd.local_polling: 'slow' is not allowed; use one of: fast, upstream",
+        ),
+        (
             lambda d: d["cluster"].update(provider="kind"),
             "cluster.provider: 'kind' is not allowed; use one of: auto, kwok, k3d, minikube",
         ),
