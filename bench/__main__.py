@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import gitops, report, results, scenarios, scratch
+from bench import gitops, peers, report, results, scenarios, scratch
 from bench.scenarios import DEPLOY, Slot
 from bench.workspace import BenchError, Workspace, say
 
@@ -81,6 +81,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="rebuild results.{json,md} from the samples in results.json (no cluster)",
     )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="also measure Skaffold (`invoke tools.install --only=peers`) beside invoke deploy",
+    )
     args = parser.parse_args(argv)
     if args.default_poll and args.only and "gitops" not in args.only:
         parser.error("--default-poll measures in the gitops scenario: add `--only gitops`")
@@ -128,7 +133,7 @@ def measure(ws: Workspace, args: argparse.Namespace, notes: list[str]) -> dict:
     real = [ws.repo / "k8s/overlays" / name for name in ("dev", "prod")]
     suite, baseline, rounds = plan_slots(args.runs, args.growth_runs)
     loop = tuple(Slot(f"bench-{n}", f"gitops-lab-bench-{n}") for n in ("loop", "hand"))
-    wanted = set(args.only or SCENARIOS)
+    wanted = set(args.only or SCENARIOS) | ({"peers"} if args.peers else set())
 
     def attempt(scenario: str, title: str, action) -> None:
         if scenario not in wanted:
@@ -159,6 +164,10 @@ def measure(ws: Workspace, args: argparse.Namespace, notes: list[str]) -> dict:
     slots = [*suite, *baseline] if wanted & {"deploy", "growth"} else []
     slots += list(loop) if "devloop" in wanted else []
     slots += [s for r in rounds for pair in r for s in pair] if "growth" in wanted else []
+    peer_pairs = [(Slot(f"bench-pinv{i}", f"gitops-lab-bench-pinv{i}"),
+                   Slot(f"bench-pskf{i}", f"gitops-lab-bench-pskf{i}"))
+                  for i in range(args.runs)] if args.peers else []  # fmt: skip
+    slots += [s for pair in peer_pairs for s in pair]
     try:
         prepare(ws, slots)
     except BenchError as exc:
@@ -188,6 +197,11 @@ def measure(ws: Workspace, args: argparse.Namespace, notes: list[str]) -> dict:
         "growth",
         f"growth: {', '.join(map(str, SIZES))} app Deployments, {args.growth_runs} rounds",
         lambda: scenarios.growth(ws, rounds, args.runs, raw_deploy, samples),
+    )
+    attempt(
+        "peers",
+        f"peers: invoke deploy vs Skaffold v2.19 (first deploy, no-op), {args.runs} rounds",
+        lambda: peers.measure(ws, peer_pairs, raw_deploy, samples, notes),
     )
     attempt(
         "gitops",

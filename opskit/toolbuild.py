@@ -47,6 +47,10 @@ def _kube_score_ldflags(version: str) -> tuple[str, ...]:
     return (f"-X main.version={version.lstrip('v')}",)
 
 
+def _skaffold_ldflags(version: str) -> tuple[str, ...]:
+    return (f"-X {SKAFFOLD}/pkg/skaffold/version.version={version}",)
+
+
 def _argocd_ldflags(version: str) -> tuple[str, ...]:
     return (f"-X github.com/argoproj/argo-cd/v3/common.version={version.lstrip('v')}",)
 
@@ -101,6 +105,7 @@ ACTIONLINT = "github.com/rhysd/actionlint"
 KUBE_SCORE = "github.com/zegl/kube-score"
 ARGOCD = "github.com/argoproj/argo-cd/v3"
 KUSTOMIZE = "sigs.k8s.io/kustomize/kustomize/v5"
+SKAFFOLD = "github.com/GoogleContainerTools/skaffold/v2"
 
 GO_TOOLS: tuple[GoTool, ...] = (
     _kube("kube-apiserver"),
@@ -128,9 +133,16 @@ GO_TOOLS: tuple[GoTool, ...] = (
         "kustomize", "kustomize", "kustomize", KUSTOMIZE, KUSTOMIZE,
         toolchain=GO_1_27, optional=True,
     ),
+    GoTool(
+        "skaffold", "skaffold", "skaffold", SKAFFOLD, f"{SKAFFOLD}/cmd/skaffold",
+        ldflags=_skaffold_ldflags, optional=True,
+    ),
 )  # fmt: skip
 # Names that stand for several tools in `--only`.
-GROUPS: dict[str, tuple[str, ...]] = {"gitops": ("argocd", "kustomize")}
+GROUPS: dict[str, tuple[str, ...]] = {
+    "gitops": ("argocd", "kustomize"),
+    "peers": ("skaffold", "kustomize"),  # `nox -s bench -- --peers`
+}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from opskit.paths import state_dir, tools_bin, write_atomic
 
 BUILT = "run `invoke tools.install` (builds it into .tools/bin from the pins in tools/)"
 GITOPS = "run `invoke tools.install --only=gitops` (builds ArgoCD and kustomize, ~20 min cold)"
+PEERS = "run `invoke tools.install --only=peers` (builds Skaffold for the benchmark, ~7 min cold)"
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ TOOLS: dict[str, Tool] = {
         Tool("kube-score", ("version",), "1.20", BUILT, r"kube-score version: (\d+\.\d+\.\d+)"),
         Tool("argocd", ("version", "--client", "--short"), "3.6", GITOPS, r"v(\d+\.\d+\.\d+)"),
         Tool("kustomize", ("version",), "5.8", GITOPS),
+        Tool("skaffold", ("version",), "2.19", PEERS, r"v(\d+\.\d+\.\d+)"),
         Tool("redis-server", ("--version",), "6.0", "apt-get install redis-server", r"v=([\d.]+)"),
         Tool("age", ("--version",), "1.1", "apt-get install age"),
         Tool("age-keygen", ("--version",), "1.1", "apt-get install age"),
