@@ -117,21 +117,27 @@ def build_plan(
     )
     kube = target.kube
     with ThreadPoolExecutor(max_workers=4) as pool:
-        rendered = pool.submit(_render_valid, cfg, overlay, tag.value, not dry_run)
+        rendered = pool.submit(manifests.render_overlay, cfg, overlay, tag.value, not dry_run)
         tls = pool.submit(certs.tls_secret, cfg, overlay, dry_run) if overlay.hosts else None
         broker = pool.submit(certs.tls_secret, cfg, overlay, dry_run, certs.broker_cert(overlay))
         versions = pool.submit(api_versions, kube)
         before = None if dry_run else pool.submit(rollout.snapshot, kube, overlay.namespace)
         objects = rendered.result()
+        valid = pool.submit(_validate, cfg, overlay, objects)  # beside the reads below
         served, unserved = split_served(versions.result(), objects)
         extra = []  # the TLS Secrets: built from the certificate files, in memory
         if tls is not None and any(o["kind"] == "Ingress" for o in objects):
             extra.append(tls.result())
         if any(_names(o) == ("Service", "mqtt") for o in objects):  # the mqtt component
             extra.append(broker.result())
-        previous, unchanged, prints, docs, ids = _changes(
-            cfg, overlay, target, served, extra, dry_run
-        )
+        try:
+            previous, unchanged, prints, docs, ids = _changes(
+                cfg, overlay, target, served, extra, dry_run
+            )
+        except OpsError:
+            valid.result()  # an invalid object explains a failed read better: say that first
+            raise
+        valid.result()  # a problem stops the deploy here: nothing was written yet
     _check_private(cfg, overlay, docs)
     _report_unserved(overlay, unserved, notify)
     image = f"{cfg.app.image}:{tag.value}"
@@ -171,10 +177,9 @@ def _names(obj: dict) -> tuple[str, str]:
     return obj.get("kind", ""), (obj.get("metadata") or {}).get("name", "")
 
 
-def _render_valid(cfg: Config, overlay: Overlay, tag: str, cached: bool) -> list[dict]:
+def _validate(cfg: Config, overlay: Overlay, objects: list[dict]) -> None:
     from opskit import validate
 
-    objects = manifests.render_overlay(cfg, overlay, tag=tag, cached=cached)
     problems = validate.validate_objects(cfg, overlay, objects)
     if problems:
         raise OpsError(
@@ -182,7 +187,6 @@ def _render_valid(cfg: Config, overlay: Overlay, tag: str, cached: bool) -> list
             + "\n".join(problems),
             "fix them and run again",
         )
-    return objects
 
 
 def _check_private(cfg: Config, overlay: Overlay, docs: list[bytes]) -> None:

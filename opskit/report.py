@@ -140,15 +140,22 @@ class DeployRecord:
         return {"schema_version": SCHEMA_VERSION, **data}
 
 
+def manifest_hash(objects: list[dict]) -> str:
+    """sha256 of the rendered objects as canonical JSON (sorted keys): the same objects give
+    the same hash whatever their YAML layout."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
+
+
 def planned(record: DeployRecord, plan, root) -> None:
     """What the plan settled: the image, the commit, the hash of the rendered objects."""
-    import hashlib
-
-    from opskit import gitinfo, manifests
+    from opskit import gitinfo
 
     record.image = plan.image
     record.commit = plan.commit or gitinfo.head(root)
-    record.manifest_hash = hashlib.sha256(manifests.dump(plan.objects).encode()).hexdigest()
+    record.manifest_hash = manifest_hash(plan.objects)
     record.checks.append(Check("served APIs", True, 0.0, "\n".join(plan.unserved)))
 
 

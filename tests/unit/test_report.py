@@ -174,8 +174,6 @@ def test_planned_records_commit_image_and_manifest_hash(tmp_path):
     import hashlib
     from types import SimpleNamespace
 
-    from opskit import manifests
-
     shell.run(["git", "init", "-q", str(tmp_path)])
     shell.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@x",
                "commit", "-q", "--allow-empty", "-m", "x"])  # fmt: skip
@@ -190,6 +188,7 @@ def test_planned_records_commit_image_and_manifest_hash(tmp_path):
     )
     report.planned(record, SimpleNamespace(**{**vars(plan), "commit": "f" * 40}), tmp_path)
     assert record.commit == "f" * 40  # the plan's own: no second git call
-    assert record.manifest_hash == hashlib.sha256(manifests.dump(objects).encode()).hexdigest()
+    canonical = json.dumps(objects, sort_keys=True).encode()
+    assert record.manifest_hash == hashlib.sha256(canonical).hexdigest()
     assert record.checks[-1].name == "served APIs"
     assert record.checks[-1].detail == "ServiceMonitor/api: ..."
