@@ -87,7 +87,7 @@ def offline_diff(ws: Workspace, overlay_paths: list[Path], runs: int, samples: S
     command = ("manifests.diff", f"--base={base}", "--head=HEAD")
     try:
         shown = ws.invoke(*command, ok=(1,))  # warm-up; exit 1: there are changes
-        if not shown.startswith("dev/Deployment/api: changed\n"):
+        if "dev/Deployment/api: changed\n" not in shown:  # objects come in name order
             raise BenchError(f"manifests.diff did not show the change: {shown[:200]!r}")
         for index in range(runs):
             pair = [
@@ -230,7 +230,10 @@ def dev_loop(ws: Workspace, loop: Slot, by_hand: Slot, runs: int, samples: Sampl
     except AssertionError as exc:  # an expected line did not come
         raise BenchError(str(exc)) from None
     finally:
+        from bench import scratch
+
         code = running.interrupt()
+        scratch.commit_all(ws.repo, "bench: the dev loop's edits")  # later deploys: a clean tree
     if code != 130:
         raise BenchError(f"`invoke dev` exited {code} on Ctrl-C, not 130:\n{running.tail()}")
     say(_line(samples, ("devloop_save_to_ready", "deploy_one_line")))
