@@ -68,9 +68,10 @@ def commit_all(repo: Path, message: str) -> str:
     return str(git("rev-parse", "HEAD")).strip()
 
 
-def configure(data: dict, cluster: str, nodes: int = 4) -> dict:
+def configure(data: dict, cluster: str, nodes: int = 12) -> dict:
     """opskit.yaml for the bench: the kwok cluster `cluster` with `nodes` simulated nodes
-    (110 pods each; the bench runs ~120), every overlay allowed on it."""
+    (110 pods each: with growth to 32 workloads the bench runs ~700 pods), every overlay
+    allowed on it."""
     data = copy.deepcopy(data)
     data["cluster"].update({"provider": "kwok", "name": cluster, "nodes": nodes})
     for overlay in data["overlays"].values():
