@@ -38,7 +38,7 @@ def test_configure_points_every_overlay_at_the_bench_cluster():
         "overlays": {"dev": {"contexts": ["kwok-gitops-lab"]}, "prod": {"contexts": []}},
     }
     done = scratch.configure(data, "gitops-lab-bench")
-    assert done["cluster"] == {"provider": "kwok", "name": "gitops-lab-bench", "nodes": 4}
+    assert done["cluster"] == {"provider": "kwok", "name": "gitops-lab-bench", "nodes": 12}
     assert {n: o["contexts"] for n, o in done["overlays"].items()} == {
         "dev": ["kwok-gitops-lab-bench"],
         "prod": ["kwok-gitops-lab-bench"],
