@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 IGNORED = ("*.swp", "*.swo", "*.swx", "*~", ".#*", "#*#", "4913", "*.tmp", "___jb_*___")
 IGNORED_DIRS = (".git", "__pycache__", ".elixir_ls")
-QUIET = 0.1  # seconds without a new event that end a batch
+QUIET = 0.05  # seconds without a new event that end a batch (an editor writes a save in ms)
 LONGEST = 2.0  # a batch is handed over after this long even while saves keep coming
 POLL = 0.2  # how often a wait for the first event looks up (so Ctrl-C is prompt)
 
