@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from opskit import applied, gitinfo, manifests, report, rollback, rollout, shell, tools
+from opskit import applied, gitinfo, manifests, report, rollout, shell, tools
 from opskit.clusters.connect import Connection
 from opskit.config import Config, Overlay
 from opskit.errors import CommandFailed, OpsError
@@ -123,7 +123,7 @@ def build_plan(
         versions = pool.submit(api_versions, kube)
         before = None if dry_run else pool.submit(rollout.snapshot, kube, overlay.namespace)
         objects = rendered.result()
-        valid = pool.submit(_validate, cfg, overlay, objects)  # beside the reads below
+        valid = pool.submit(_validate, cfg, overlay, objects, not dry_run)  # beside the reads
         served, unserved = split_served(versions.result(), objects)
         extra = []  # the TLS Secrets: built from the certificate files, in memory
         if tls is not None and any(o["kind"] == "Ingress" for o in objects):
@@ -177,7 +177,14 @@ def _names(obj: dict) -> tuple[str, str]:
     return obj.get("kind", ""), (obj.get("metadata") or {}).get("name", "")
 
 
-def _validate(cfg: Config, overlay: Overlay, objects: list[dict]) -> None:
+def _validate(cfg: Config, overlay: Overlay, objects: list[dict], keep: bool = True) -> None:
+    """Schemas and policies, unless these very objects passed before (opskit.validcache);
+    `keep` records a pass (a dry run writes nothing)."""
+    from opskit import validcache
+
+    digest = validcache.key(cfg, overlay, objects)
+    if validcache.known(digest):
+        return
     from opskit import validate
 
     problems = validate.validate_objects(cfg, overlay, objects)
@@ -187,10 +194,14 @@ def _validate(cfg: Config, overlay: Overlay, objects: list[dict]) -> None:
             + "\n".join(problems),
             "fix them and run again",
         )
+    if keep:
+        validcache.remember(digest)
 
 
 def _check_private(cfg: Config, overlay: Overlay, docs: list[bytes]) -> None:
     """Decrypted Secrets get the same strict schema check as the rendered objects."""
+    if not docs:  # a no-op deploy decrypts nothing
+        return
     from opskit import validate, yamlio
 
     objects = [yamlio.load(doc, "a decrypted Secret") for doc in docs]
@@ -323,6 +334,8 @@ def _apply_and_wait(
             with record.check("apply"):
                 output = shell.run_step(plan.apply_step()).stdout
         except CommandFailed as failed:
+            from opskit import rollback
+
             rollback.after_failed_apply(plan.kube, plan.overlay, before, previous, failed, notify)
     result = _with_unchanged(output, plan.unchanged)
     record.applied(result, since)
@@ -347,6 +360,8 @@ def _apply_and_wait(
         )
     except rollout.RolloutFailed as failed:
         record.rollout(failed.workload, "failed", detail=str(failed))
+        from opskit import rollback
+
         with report.restoring(record, before, todo):
             rollback.after_failed_deploy(plan.kube, plan.overlay, before, previous, failed, notify)
     _remember(plan, output)

@@ -299,3 +299,26 @@ def test_a_redeploy_sends_only_what_changed_since_the_last_one(project, monkeypa
         server.reject = False
         deploy.deploy(project, "dev", notify=quiet)
         assert len(server.applied_names(len(server.stdin["apply"]) - 1)) == 35  # all again
+
+
+def test_objects_that_passed_validation_are_not_validated_again(project, monkeypatch):
+    from opskit import validate, validcache
+
+    dev = project.overlay("dev")
+    objects = deploy.manifests.render_overlay(project, dev, tag="0123456789ab")
+    deploy._validate(project, dev, objects, keep=False)  # a dry run: nothing kept
+    assert not (paths.state_dir() / "cache" / "valid").exists()
+    deploy._validate(project, dev, objects)
+    assert validcache.known(validcache.key(project, dev, objects))
+    calls = []
+    monkeypatch.setattr(validate, "validate_objects", lambda *a: calls.append(a) or [])
+    deploy._validate(project, dev, objects)
+    assert calls == []  # the same objects: the pass is known
+    objects[0]["metadata"]["labels"] = {"bad label": "x"}
+    deploy._validate(project, dev, objects)
+    assert len(calls) == 1  # anything different is validated again
+    monkeypatch.undo()
+    with pytest.raises(OpsError, match="validation problem"):
+        deploy._validate(project, dev, objects)  # and a failure is never kept
+    with pytest.raises(OpsError, match="validation problem"):
+        deploy._validate(project, dev, objects)
