@@ -19,10 +19,13 @@ from opskit.kube import Kube
 APPLICATIONS = "applications.argoproj.io"
 REFRESH = {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "hard"}}}
 POLL_SECONDS = 0.5
-# A comparison error (e.g. ArgoCD 3.6's "error unmarshaling predicted live for secret
-# masking", seen under load) can stick: the server-side diff is reused from the controller's
-# cache while the live object is unchanged. A hard refresh compares without that cache, so
-# `wait` asks for one when an error outlasts STUCK_SECONDS, and again every REFRESH_EVERY.
+# A comparison error can come from a stale cached diff (with ServerSideApply the controller
+# reuses its server-side diffs while the live objects are unchanged); a hard refresh compares
+# without that cache, so `wait` asks for one when an error outlasts STUCK_SECONDS, and again
+# every REFRESH_EVERY, and names the error if it stays. (The one seen here was not of that
+# kind: a claim template rendered differently by two kustomize versions, an immutable field;
+# see tests/e2e/test_render_parity.py. ArgoCD 3.6 then reports "error unmarshaling predicted
+# live for secret masking" in its log, the real message is in the Application's conditions.)
 STUCK_SECONDS = 5.0
 REFRESH_EVERY = 15.0
 UNHEALTHY = ("Degraded", "Missing", "Unknown", "Suspended", "Progressing")
