@@ -42,7 +42,7 @@ class _Target:
     token: str | None
 
 
-_clients: dict[tuple[str, str], Client | None] = {}
+_clients: dict[tuple, Client | None] = {}
 _lock = threading.Lock()
 
 
@@ -51,7 +51,11 @@ def client(kube: Kube) -> Client | None:
     kubeconfig = getattr(kube, "kubeconfig", None)
     if kubeconfig is None:  # a stand-in without a kubeconfig
         return None
-    key = (str(kubeconfig), kube.context)
+    try:  # a cluster made again writes its kubeconfig (and CA) again: a new client then
+        stat = Path(kubeconfig).stat()
+    except OSError:
+        return None
+    key = (str(kubeconfig), kube.context, stat.st_ino, stat.st_mtime_ns, stat.st_size)
     with _lock:
         if key not in _clients:
             try:

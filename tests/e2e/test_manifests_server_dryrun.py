@@ -100,6 +100,8 @@ def test_the_kwok_cluster_lacks_exactly_the_crd_kinds(cfg, served):
         "argocd/AppProject/gitops-lab",
         "argocd/Application/gitops-lab-dev",
         "argocd/Application/gitops-lab-prod",
+        "argocd/AppProject/platform",  # k8s/platform: the root on clusters that run containers
+        "argocd/Application/gitops-lab-monitoring",
     }
 
 

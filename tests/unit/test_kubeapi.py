@@ -65,3 +65,19 @@ def test_a_missing_kubeconfig_or_context_means_kubectl(tmp_path):
     assert kubeapi.client(Kube(tmp_path / "absent", "ctx")) is None
     path = kubeconfig(tmp_path, {"token": "t"})
     assert kubeapi.client(Kube(path, "other")) is None
+
+
+def test_a_kubeconfig_written_again_gets_a_new_client(tmp_path, monkeypatch):
+    made = []
+
+    class Recorded:
+        def __init__(self, target):
+            made.append(target)
+
+    monkeypatch.setattr(kubeapi, "Client", Recorded)
+    path = kubeconfig(tmp_path, {"token": "t"})
+    kube = Kube(path, "ctx")
+    first = kubeapi.client(kube)
+    assert kubeapi.client(kube) is first and len(made) == 1  # one per process
+    path.write_text(path.read_text() + "\n")  # cluster.up of a new cluster rewrites it
+    assert kubeapi.client(kube) is not first and len(made) == 2
