@@ -59,10 +59,6 @@ class Plan:
         skip = {applied.key(o) for o in self.unchanged}
         return [o for o in self.objects if applied.key(o) not in skip]
 
-    def documents(self) -> list[bytes]:
-        """Everything the apply sends, as documents (the private ones stay in memory)."""
-        return [manifests.dump(self.sent()).encode(), *self.private]
-
     def apply_step(self) -> shell.Step:
         payload = "---\n".join([manifests.dump(self.sent()), *(d.decode() for d in self.private)])
         return self.kube.step(
@@ -325,7 +321,8 @@ def _apply_and_wait(
 
     namespace, before = plan.overlay.namespace, plan.before
     started, since = time.monotonic(), report.now()
-    previous = plan.previous or restore.capture(plan.kube, plan.documents())
+    previous = plan.previous  # read by build_plan, before the first write
+    assert previous is not None, "a dry-run plan is never applied"
     context, name = plan.kube.context, plan.overlay.name
     output = '{"kind": "List", "items": []}'
     if plan.sent() or plan.private:

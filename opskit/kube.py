@@ -54,11 +54,8 @@ def api_versions(kube: Kube) -> set[str]:
     """The API group/versions the cluster serves; also proves it is reachable."""
     from opskit import kubeapi
 
-    if (api := kubeapi.client(kube)) is not None:
-        try:
-            return api.api_versions()
-        except kubeapi.Unavailable:
-            pass  # kubectl says why, in its words
+    if (versions := kubeapi.attempt(kube, kubeapi.Client.api_versions)) is not None:
+        return versions
     return set(kube.run("api-versions", timeout=30, hint=UNREACHABLE_HINT).stdout.split())
 
 

@@ -18,14 +18,17 @@ import json
 import ssl
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote, urlsplit
 
 from opskit import shell, yamlio
 from opskit.kube import Kube
 
 TIMEOUT = 30.0
+T = TypeVar("T")
 
 
 class Unavailable(Exception):
@@ -63,6 +66,18 @@ def client(kube: Kube) -> Client | None:
             except (Unavailable, OSError, ssl.SSLError, KeyError, TypeError, ValueError):
                 _clients[key] = None
         return _clients[key]
+
+
+def attempt(kube: Kube, read: Callable[[Client], T]) -> T | None:
+    """`read(client)` in-process, or None when this cluster is not reachable that way (the
+    caller then runs kubectl, whose errors are the ones users know)."""
+    api = client(kube)
+    if api is None:
+        return None
+    try:
+        return read(api)
+    except Unavailable:
+        return None
 
 
 def _target(kubeconfig: Path, context: str) -> _Target:

@@ -88,11 +88,8 @@ def _read_live(kube: Kube, stubs: list[dict]) -> list[dict]:
     `kubectl get -f -` fed from memory."""
     from opskit import kubeapi
 
-    if (api := kubeapi.client(kube)) is not None:
-        try:
-            return api.read_all(stubs)
-        except kubeapi.Unavailable:
-            pass
+    if (live := kubeapi.attempt(kube, lambda api: api.read_all(stubs))) is not None:
+        return live
     payload = json.dumps({"apiVersion": "v1", "kind": "List", "items": stubs}).encode()
     result = kube.run(
         "get", "-f", "-", "--ignore-not-found", "-o", "json", stdin=payload, timeout=60

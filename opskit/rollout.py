@@ -44,15 +44,12 @@ def snapshot(kube: Kube, namespace: str) -> dict[str, Workload]:
 def _items(kube: Kube, namespace: str) -> list[dict]:
     from opskit import kubeapi
 
-    if (api := kubeapi.client(kube)) is not None:
-        try:
-            return [
-                item
-                for kind in ("Deployment", "StatefulSet", "ControllerRevision")
-                for item in api.list("apps/v1", kind, namespace)
-            ]
-        except kubeapi.Unavailable:
-            pass
+    def listed(api: kubeapi.Client) -> list[dict]:
+        kinds = ("Deployment", "StatefulSet", "ControllerRevision")
+        return [item for kind in kinds for item in api.list("apps/v1", kind, namespace)]
+
+    if (items := kubeapi.attempt(kube, listed)) is not None:
+        return items
     return kube.json("get", KINDS, "-n", namespace, timeout=30)["items"]
 
 
