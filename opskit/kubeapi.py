@@ -28,6 +28,11 @@ from opskit import shell, yamlio
 from opskit.kube import Kube
 
 TIMEOUT = 30.0
+PARALLEL = 4  # requests at once (one connection each)
+# aggregated discovery (Kubernetes >= 1.30): every group's resources in one answer
+AGGREGATED = ",".join(
+    ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList", "application/json")
+)
 T = TypeVar("T")
 
 
@@ -122,7 +127,7 @@ def _path(kubeconfig: Path, value: str) -> str:
 
 
 class Client:
-    """GET against one API server; one kept-alive connection per thread."""
+    """GET against one API server over a few kept-alive connections, shared by threads."""
 
     def __init__(self, target: _Target) -> None:
         if target.cert is None and target.token is None:
@@ -132,66 +137,126 @@ class Client:
         if target.cert:
             context.load_cert_chain(*target.cert)
         self._ssl = context
-        self._local = threading.local()
-        self._resources: dict[str, dict[str, tuple[str, bool]]] = {}
+        self._idle: list[http.client.HTTPSConnection] = []  # connections not in use
+        self._idle_lock = threading.Lock()
+        self._discovering = threading.Lock()
+        self._served: dict[str, dict[str, tuple[str, bool]]] | None = None
+        self._roots: dict[str, tuple[str, dict]] = {}  # discovery root -> (ETag, kinds)
 
-    def _connection(self) -> http.client.HTTPSConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = http.client.HTTPSConnection(
-                self.target.host, self.target.port, context=self._ssl, timeout=TIMEOUT
-            )
-            self._local.conn = conn
-        return conn
+    def _take(self) -> http.client.HTTPSConnection:
+        with self._idle_lock:
+            if self._idle:
+                return self._idle.pop()
+        return http.client.HTTPSConnection(
+            self.target.host, self.target.port, context=self._ssl, timeout=TIMEOUT
+        )
 
-    def get(self, path: str) -> tuple[int, dict]:
-        """(status, parsed body); raises Unavailable when the server cannot be reached."""
+    def _give(self, conn: http.client.HTTPSConnection) -> None:
+        with self._idle_lock:
+            self._idle.append(conn)
+
+    def fetch(
+        self, path: str, accept: str = "application/json", etag: str = ""
+    ) -> tuple[int, bytes, str]:
+        """(status, body, ETag); `etag` asks for 304 if unchanged. Raises Unavailable when
+        the server cannot be reached."""
         if shell.echo_enabled():
             print(f"$ GET https://{self.target.host}:{self.target.port}{path}", file=sys.stderr)
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
         if self.target.token:
             headers["Authorization"] = f"Bearer {self.target.token}"
         for attempt in (1, 2):  # a kept-alive connection the server closed: reconnect once
-            conn = self._connection()
+            conn = self._take()
             try:
                 conn.request("GET", path, headers=headers)
                 response = conn.getresponse()
                 body = response.read()
-                break
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                self._local.conn = None
                 if attempt == 2:
                     raise Unavailable(str(exc)) from None
+                continue
+            self._give(conn)
+            return response.status, body, response.getheader("ETag") or ""
+        raise AssertionError("unreachable")
+
+    def get(self, path: str, accept: str = "application/json") -> tuple[int, dict]:
+        """(status, parsed body); raises Unavailable when the server cannot be reached."""
+        status, body, _etag = self.fetch(path, accept)
         try:
-            return response.status, json.loads(body or b"{}")
+            return status, json.loads(body or b"{}")
         except ValueError:
             raise Unavailable(f"GET {path}: not JSON") from None
 
-    def ok(self, path: str) -> dict:
-        status, body = self.get(path)
+    def ok(self, path: str, accept: str = "application/json") -> dict:
+        status, body = self.get(path, accept)
         if status != 200:
             raise Unavailable(f"GET {path}: HTTP {status} {body.get('message', '')}")
         return body
 
     def api_versions(self) -> set[str]:
-        """What `kubectl api-versions` prints, as a set."""
-        versions = set(self.ok("/api").get("versions") or [])
-        for group in self.ok("/apis").get("groups") or []:
-            versions.update(v["groupVersion"] for v in group.get("versions") or [])
-        return versions
+        """What `kubectl api-versions` prints, as a set (asked afresh: a CRD may be new)."""
+        return set(self._discovery(fresh=True))
+
+    def _discovery(self, fresh: bool = False) -> dict[str, dict[str, tuple[str, bool]]]:
+        """Every served group-version with its kinds as (plural, namespaced): two requests
+        (/api, /apis) of aggregated discovery, kept by the client; `fresh` asks again,
+        which the server answers with 304 when nothing changed (ETag). A server without
+        aggregated discovery gets one request per group-version instead."""
+        with self._discovering:
+            if self._served is None or fresh:
+                served: dict[str, dict[str, tuple[str, bool]]] = {}
+                for root in ("/api", "/apis"):
+                    served |= self._discover(root)
+                self._served = served
+            return self._served
+
+    def _discover(self, root: str) -> dict[str, dict[str, tuple[str, bool]]]:
+        etag, known = self._roots.get(root, ("", {}))
+        status, raw, new_etag = self.fetch(root, AGGREGATED, etag)
+        if status == 304 and etag:
+            return known
+        try:
+            body = json.loads(raw) if status == 200 else None
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise Unavailable(f"GET {root}: HTTP {status}")
+        if body.get("kind") == "APIGroupDiscoveryList":
+            kinds = {
+                _group_version(group, version["version"]): {
+                    r["responseKind"]["kind"]: (r["resource"], r.get("scope") == "Namespaced")
+                    for r in version.get("resources") or []
+                    if r.get("responseKind", {}).get("kind")
+                }
+                for group in body.get("items") or []
+                for version in group.get("versions") or []
+            }
+            if new_etag:
+                self._roots[root] = (new_etag, kinds)
+            return kinds
+        if root == "/api":  # APIVersions: the core group's versions
+            versions = body.get("versions") or []
+        else:  # APIGroupList
+            versions = [v["groupVersion"] for g in body.get("groups") or []
+                        for v in g.get("versions") or []]  # fmt: skip
+        return {gv: self._resources_of(gv) for gv in versions}
+
+    def _resources_of(self, api_version: str) -> dict[str, tuple[str, bool]]:
+        base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        return {
+            r["kind"]: (r["name"], bool(r.get("namespaced")))
+            for r in self.ok(base).get("resources") or []
+            if "/" not in r["name"]  # subresources (deployments/scale, ...)
+        }
 
     def _resource(self, api_version: str, kind: str) -> tuple[str, bool]:
-        """(plural, namespaced) of a kind, from the group-version's discovery document."""
-        if api_version not in self._resources:
-            base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-            listing = self.ok(base).get("resources") or []
-            self._resources[api_version] = {
-                r["kind"]: (r["name"], bool(r.get("namespaced")))
-                for r in listing
-                if "/" not in r["name"]  # subresources (deployments/scale, ...)
-            }
-        found = self._resources[api_version].get(kind)
+        """(plural, namespaced) of a kind."""
+        found = self._discovery().get(api_version, {}).get(kind)
+        if found is None:  # perhaps a CRD made since: ask once more
+            found = self._discovery(fresh=True).get(api_version, {}).get(kind)
         if found is None:
             raise Unavailable(f"{api_version} {kind}: not served")
         return found
@@ -222,24 +287,55 @@ class Client:
             meta = stub["metadata"]
             where = (stub["apiVersion"], stub["kind"], meta.get("namespace", ""))
             groups.setdefault(where, []).append(meta["name"])
-        found: dict[tuple[str, str, str, str], dict] = {}
-        for (api_version, kind, namespace), names in groups.items():
+
+        def fetch(where: tuple[str, str, str], names: list[str]) -> list[dict]:
+            api_version, kind, namespace = where
             if len(names) == 1:
                 meta = {"name": names[0], "namespace": namespace}
                 obj = self.read({"apiVersion": api_version, "kind": kind, "metadata": meta}, "")
-                listed = [obj] if obj is not None else []
-            else:
-                wanted = set(names)
-                listed = [o for o in self.list(api_version, kind, namespace)
-                          if o["metadata"]["name"] in wanted]  # fmt: skip
+                return [obj] if obj is not None else []
+            wanted = set(names)
+            return [o for o in self.list(api_version, kind, namespace)
+                    if o["metadata"]["name"] in wanted]  # fmt: skip
+
+        found: dict[tuple[str, str, str, str], dict] = {}
+        for where, listed in zip(groups, self.each(fetch, groups.items()), strict=True):
             for obj in listed:
-                found[(api_version, kind, namespace, obj["metadata"]["name"])] = obj
+                found[(*where, obj["metadata"]["name"])] = obj
         keys = [(s["apiVersion"], s["kind"], s["metadata"].get("namespace", ""),
                  s["metadata"]["name"]) for s in stubs]  # fmt: skip
         return [found[k] for k in keys if k in found]
+
+    def each(self, read: Callable[..., T], calls) -> list[T]:
+        """`read(*args)` for each args of `calls`, a few at once (each thread its own
+        connection), results in order; the first failure is raised."""
+        calls = list(calls)
+        self._discovery()  # once, before the threads ask for it
+        if len(calls) < 2:
+            return [read(*args) for args in calls]
+        return list(_executor().map(lambda args: read(*args), calls))
 
     def list(self, api_version: str, kind: str, namespace: str) -> list[dict]:
         """Every object of a kind in the namespace, each with its apiVersion and kind (a
         LIST answer leaves them out of the items)."""
         items = self.ok(self.url(api_version, kind, namespace)).get("items") or []
         return [{"apiVersion": api_version, "kind": kind, **item} for item in items]
+
+
+def _group_version(group: dict, version: str) -> str:
+    name = (group.get("metadata") or {}).get("name") or ""
+    return f"{name}/{version}" if name else version
+
+
+_pool: list = []
+
+
+def _executor():
+    """The threads `Client.each` runs requests on: made once, kept for the process (a
+    thread costs ~2 ms to start; a deploy asks in several rounds)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _lock:
+        if not _pool:
+            _pool.append(ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="kubeapi"))
+        return _pool[0]

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from opskit.kube import Kube
 
-KINDS = "deployments,statefulsets,controllerrevisions"  # one call: revisions come along
+KIND_NAMES = ("Deployment", "StatefulSet", "ControllerRevision")  # revisions come along
+KINDS = "deployments,statefulsets,controllerrevisions"  # kubectl's one call for the three
 REVISION = "deployment.kubernetes.io/revision"
 
 
@@ -45,8 +46,8 @@ def _items(kube: Kube, namespace: str) -> list[dict]:
     from opskit import kubeapi
 
     def listed(api: kubeapi.Client) -> list[dict]:
-        kinds = ("Deployment", "StatefulSet", "ControllerRevision")
-        return [item for kind in kinds for item in api.list("apps/v1", kind, namespace)]
+        kinds = [("apps/v1", kind, namespace) for kind in KIND_NAMES]
+        return [item for items in api.each(api.list, kinds) for item in items]
 
     if (items := kubeapi.attempt(kube, listed)) is not None:
         return items

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from opskit import kubeapi, restore, rollout
 from opskit.kube import Kube
@@ -52,3 +53,39 @@ def test_the_workload_snapshot_is_the_same_either_way(kube: Kube, namespace: str
     assert list(in_process) == ["deployment/web"]
     assert in_process["deployment/web"].generation == with_kubectl["deployment/web"].generation
     assert in_process["deployment/web"].images == ("nginx:1",)
+
+
+def _fresh_client(kube: Kube) -> kubeapi.Client:
+    return kubeapi.Client(kubeapi._target(Path(kube.kubeconfig), kube.context))
+
+
+def test_discovery_is_two_requests_then_two_304s(kube: Kube, monkeypatch):
+    """Aggregated discovery: /api and /apis hold every group's kinds; asked again (a CRD
+    may be new), the server answers 304 to the ETags."""
+    api = _fresh_client(kube)
+    seen = []
+    real = api.fetch
+
+    def fetch(path, accept="application/json", etag=""):
+        status, body, tag = real(path, accept, etag)
+        seen.append((path, status))
+        return status, body, tag
+
+    monkeypatch.setattr(api, "fetch", fetch)
+    first = api.api_versions()
+    assert seen == [("/api", 200), ("/apis", 200)]
+    assert api.api_versions() == first == _kubectl_versions(kube)
+    assert seen[2:] == [("/api", 304), ("/apis", 304)]
+    assert api.url("apps/v1", "Deployment", "ns") == "/apis/apps/v1/namespaces/ns/deployments"
+    assert api.url("v1", "Namespace", "ns") == "/api/v1/namespaces"
+    assert len(seen) == 4  # kinds come from the discovery already held
+
+
+def test_reads_in_parallel_share_a_few_connections(kube: Kube, namespace: str):
+    api = _fresh_client(kube)
+    kinds = ["ConfigMap", "Secret", "Service", "ServiceAccount", "PersistentVolumeClaim",
+             "Endpoints", "Event", "LimitRange", "ResourceQuota"]  # fmt: skip
+    stubs = [{"apiVersion": "v1", "kind": kind, "metadata": {"name": n, "namespace": namespace}}
+             for kind in kinds for n in ("a", "b")]  # fmt: skip
+    assert api.read_all(stubs) == []  # none of them exists
+    assert 1 <= len(api._idle) <= kubeapi.PARALLEL  # every connection back, none extra
