@@ -104,21 +104,20 @@ def build_plan(
 
     from opskit import certs
 
-    tag = gitinfo.image_tag(
-        cfg.root,
-        cfg.app.tag_length,
-        allow_dirty=allow_dirty,
-        protected=overlay.protected,
-        what=f"deploy to {overlay.name}",
-    )
     kube = target.kube
     with ThreadPoolExecutor(max_workers=4) as pool:
-        rendered = pool.submit(manifests.render_overlay, cfg, overlay, tag.value, not dry_run)
-        tls = pool.submit(certs.tls_secret, cfg, overlay, dry_run) if overlay.hosts else None
-        broker = pool.submit(certs.tls_secret, cfg, overlay, dry_run, certs.broker_cert(overlay))
+        # git answers while the reads run; the certificates wait for its verdict
+        tagged = pool.submit(gitinfo.image_tag, cfg.root, cfg.app.tag_length,
+                             allow_dirty=allow_dirty, protected=overlay.protected,
+                             what=f"deploy to {overlay.name}")  # fmt: skip
+        rendered = pool.submit(manifests.render_overlay, cfg, overlay, None, not dry_run)
         versions = pool.submit(api_versions, kube)
         before = None if dry_run else pool.submit(rollout.snapshot, kube, overlay.namespace)
+        tag = tagged.result()
+        tls = pool.submit(certs.tls_secret, cfg, overlay, dry_run) if overlay.hosts else None
+        broker = pool.submit(certs.tls_secret, cfg, overlay, dry_run, certs.broker_cert(overlay))
         objects = rendered.result()
+        manifests.pin_overlay(cfg, overlay, objects, tag.value)
         valid = pool.submit(_validate, cfg, overlay, objects, not dry_run)  # beside the reads
         served, unserved = split_served(versions.result(), objects)
         extra = []  # the TLS Secrets: built from the certificate files, in memory

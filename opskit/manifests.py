@@ -63,13 +63,17 @@ def render_overlay(
     if cached and ov.path.is_relative_to(cfg.root / "k8s"):
         from opskit import rendercache
 
-        text = rendercache.rendered(cfg.root / "k8s", ov.path, render)
+        objects = rendercache.rendered(cfg.root / "k8s", ov.path, render)
     else:
-        text = render()
-    objects = load_documents(text)
+        objects = load_documents(render())
     if tag is not None:
-        pin_images(cfg, objects, tag, where=ov.name, named=overlay_images(cfg, ov))
+        pin_overlay(cfg, ov, objects, tag)
     return objects
+
+
+def pin_overlay(cfg: Config, overlay: Overlay, objects: list[dict], tag: str) -> None:
+    """Pin the overlay's project images in its rendered `objects` to `tag`."""
+    pin_images(cfg, objects, tag, where=overlay.name, named=overlay_images(cfg, overlay))
 
 
 def overlay_images(cfg: Config, overlay: Overlay) -> dict[str, str]:

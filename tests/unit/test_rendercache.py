@@ -1,5 +1,6 @@
 """The render cache: reused for identical k8s/ files, invalidated by any change."""
 
+import json
 import shutil
 
 import pytest
@@ -24,22 +25,25 @@ def test_second_render_of_the_same_files_comes_from_the_cache(tree):
 
     def render():
         calls.append(1)
-        return f"rendered {len(calls)}\n"
+        return f"kind: ConfigMap\nmetadata: {{name: rendered-{len(calls)}}}\n"
 
     overlay = tree / "overlays" / "dev"
-    assert rendercache.rendered(tree, overlay, render) == "rendered 1\n"
-    assert rendercache.rendered(tree, overlay, render) == "rendered 1\n"
+    first = [{"kind": "ConfigMap", "metadata": {"name": "rendered-1"}}]
+    assert rendercache.rendered(tree, overlay, render) == first
+    assert rendercache.rendered(tree, overlay, render) == first
     assert len(calls) == 1
+    (cached,) = cache_files(tree)  # the parsed objects, as JSON after a checksum line
+    assert json.loads(cached.read_text().partition("\n")[2]) == first
 
 
 def test_any_change_under_k8s_renders_again(tree):
-    outputs = iter(["first\n", "second\n", "third\n"])
+    outputs = iter(["n: 1\n", "n: 2\n", "n: 3\n"])
     overlay = tree / "overlays" / "dev"
-    assert rendercache.rendered(tree, overlay, lambda: next(outputs)) == "first\n"
+    assert rendercache.rendered(tree, overlay, lambda: next(outputs)) == [{"n": 1}]
     (tree / "base" / "deployment.yaml").write_text("kind: Deployment\nspec: {}\n")
-    assert rendercache.rendered(tree, overlay, lambda: next(outputs)) == "second\n"
+    assert rendercache.rendered(tree, overlay, lambda: next(outputs)) == [{"n": 2}]
     (tree / "base" / "service.yaml").write_text("kind: Service\n")
-    assert rendercache.rendered(tree, overlay, lambda: next(outputs)) == "third\n"
+    assert rendercache.rendered(tree, overlay, lambda: next(outputs)) == [{"n": 3}]
 
 
 def test_old_renders_are_pruned(tree, monkeypatch):
@@ -47,8 +51,8 @@ def test_old_renders_are_pruned(tree, monkeypatch):
     overlay = tree / "overlays" / "dev"
     for index in range(4):
         (tree / "base" / "n.yaml").write_text(f"n: {index}\n")
-        rendercache.rendered(tree, overlay, lambda i=index: f"{i}\n")
-    assert len(list((tree.parent / "state" / "cache" / "render").glob("*.yaml"))) == 2
+        rendercache.rendered(tree, overlay, lambda i=index: f"n: {i}\n")
+    assert len(cache_files(tree)) == 2
 
 
 SECRET_RENDER = """apiVersion: v1
@@ -75,8 +79,9 @@ def test_a_render_that_holds_a_secret_is_never_written(tree):
         return SECRET_RENDER
 
     overlay = tree / "overlays" / "dev"
-    assert rendercache.rendered(tree, overlay, render) == SECRET_RENDER
-    assert rendercache.rendered(tree, overlay, render) == SECRET_RENDER
+    objects = rendercache.rendered(tree, overlay, render)
+    assert [o["kind"] for o in objects] == ["ConfigMap", "Secret"]
+    assert rendercache.rendered(tree, overlay, render) == objects
     assert len(calls) == 2 and cache_files(tree) == []
 
 
@@ -92,6 +97,8 @@ def test_a_secret_generator_literal_does_not_reach_the_cache(tree):
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\n"
     )
     overlay = tree / "overlays" / "dev"
-    text = rendercache.rendered(tree, overlay, lambda: shell.run_step(render_step(overlay)).stdout)
-    assert "kind: Secret" in text
+    objects = rendercache.rendered(
+        tree, overlay, lambda: shell.run_step(render_step(overlay)).stdout
+    )
+    assert "Secret" in [o["kind"] for o in objects]
     assert cache_files(tree) == []

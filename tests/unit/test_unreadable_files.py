@@ -130,10 +130,11 @@ def test_a_truncated_render_cache_is_rendered_again(tmp_path, monkeypatch, capsy
     (k8s / "overlays" / "dev" / "kustomization.yaml").write_text("resources: []\n")
     overlay = k8s / "overlays" / "dev"
     full = "kind: ConfigMap\nmetadata:\n  name: a\n"
-    assert rendercache.rendered(k8s, overlay, lambda: full) == full
-    (cached,) = (tmp_path / "state" / "cache" / "render").glob("*.yaml")
+    objects = [{"kind": "ConfigMap", "metadata": {"name": "a"}}]
+    assert rendercache.rendered(k8s, overlay, lambda: full) == objects
+    (cached,) = (tmp_path / "state" / "cache" / "render").glob("*.json")
     cached.write_text(cached.read_text()[:-10])  # a disk that filled up mid-write
-    assert rendercache.rendered(k8s, overlay, lambda: full) == full
+    assert rendercache.rendered(k8s, overlay, lambda: full) == objects
     assert (
         capsys.readouterr().err
         == f"opskit: ignoring the unreadable cache {cached} (it is rebuilt)\n"
