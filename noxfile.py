@@ -101,7 +101,6 @@ def bench(session: nox.Session) -> None:
     session.run("invoke", "tools.install", "--only=gitops")
     if "--peers" in session.posargs:  # Skaffold beside invoke deploy
         session.run("invoke", "tools.install", "--only=peers")
-    session.run("python", "-m", "compileall", "-q", "opskit", "tasks.py")  # as after a pip install
     session.run("python", "-m", "bench", *session.posargs)
     session.install("-e", "services/telemetry[test]")  # the MQTT pipeline beside mosquitto_sub
     session.chdir("services/telemetry")

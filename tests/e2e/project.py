@@ -54,6 +54,7 @@ def make_project(target: Path, cluster_name: str) -> Project:
     """Copy the working tree (as the bench does), point opskit.yaml at the kwok cluster
     `cluster_name`, set up keys and a CA."""
     scratch.copy_checkout(ROOT, target)  # .tools is shared through a symlink
+    scratch.compile_bytecode(target)  # each `invoke` of the tests then skips compiling
     config_path = target / "opskit.yaml"
     data = yaml.safe_load(config_path.read_text())
     data = scratch.configure(data, cluster_name, nodes=data["cluster"]["nodes"])

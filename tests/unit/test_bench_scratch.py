@@ -99,3 +99,15 @@ def test_the_shared_tools_link_of_a_copy_is_not_committed(tmp_path, root):
     files = subprocess.run(["git", "-C", str(target), "ls-files"], capture_output=True,
                            text=True, check=True).stdout.split()  # fmt: skip
     assert ".tools" not in files and "opskit.yaml" in files
+
+
+def test_the_copy_is_byte_compiled_even_where_bytecode_is_not_written(tmp_path, monkeypatch):
+    """The bench times `invoke` runs of the copy: with PYTHONDONTWRITEBYTECODE set each run
+    would compile opskit again, a cost no installed or once-run checkout pays."""
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    (tmp_path / "opskit").mkdir()
+    (tmp_path / "opskit" / "__init__.py").write_text("")
+    (tmp_path / "tasks.py").write_text("X = 1\n")
+    scratch.compile_bytecode(tmp_path)
+    assert list((tmp_path / "opskit" / "__pycache__").glob("__init__.*.pyc"))
+    assert list((tmp_path / "__pycache__").glob("tasks.*.pyc"))
