@@ -64,3 +64,55 @@ def test_exit_status_mapping():
     assert [fastexit.exit_status(c) for c in (None, 0, 1, True, 256 + 7, "x")] == [
         0, 0, 1, 1, 7, None,
     ]  # fmt: skip
+
+
+TASKS = """
+import atexit, sys
+sys.path.insert(0, {root!r})
+from invoke import Exit, task
+atexit.register(lambda: open({marker!r} + ".teardown", "w").write("x"))  # runs after _finish
+from opskit import fastexit
+fastexit.install()
+atexit.register(lambda: open({marker!r}, "w").write("handler ran"))
+
+
+@task
+def ok(c):
+    print("out", end="")
+
+
+@task
+def fail(c):
+    raise Exit(code=3)
+
+
+@task
+def crash(c):
+    raise RuntimeError("a bug")
+
+
+@task
+def bare(c):
+    raise SystemExit(4)
+"""
+
+
+@pytest.mark.parametrize(
+    "task_name, status, skipped",
+    [("ok", 0, True), ("fail", 3, True), ("crash", 1, False), ("bare", 4, False)],
+)
+def test_the_invoke_command_itself(tmp_path, task_name, status, skipped):
+    """The real `invoke` script (`sys.exit(program.run())` looks `sys.exit` up before
+    tasks.py loads): a task run that returns skips the teardown with status 0, a failed one
+    keeps its status; a crash or a bare SystemExit is left to Python."""
+    invoke = Path(sys.executable).with_name("invoke")
+    marker = tmp_path / "marker"
+    (tmp_path / "tasks.py").write_text(TASKS.format(root=str(ROOT), marker=str(marker)))
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("COV_", "COVERAGE"))}
+    done = subprocess.run([str(invoke), "-r", str(tmp_path), task_name], capture_output=True,
+                          text=True, env=clean, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == status, done.stderr
+    assert marker.is_file()  # the handlers registered after install() ran either way
+    assert Path(f"{marker}.teardown").is_file() is not skipped
+    if task_name == "ok":
+        assert done.stdout == "out"
