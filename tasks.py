@@ -1,9 +1,12 @@
 """GitOps Lab tasks: `invoke --list` shows them; one module per namespace in opskit/tasks."""
 
-from invoke import Collection
+from opskit import startup
 
-from opskit import fastexit
-from opskit.tasks import (
+startup.prepare()  # first: bytecode kept for the modules below, the teardown skipped at exit
+
+from invoke import Collection  # noqa: E402
+
+from opskit.tasks import (  # noqa: E402
     app,
     argocd,
     certs,
@@ -23,8 +26,6 @@ from opskit.tasks import (
     telemetry,
     tools,
 )
-
-fastexit.install()  # the interpreter's teardown skipped once the run is over (see the module)
 
 ns = Collection(
     doctor.doctor,
