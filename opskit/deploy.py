@@ -47,7 +47,7 @@ class Plan:
     previous: Before | None = None  # every object of the plan as it was (None: dry run)
     prints: dict[str, str] = field(default_factory=dict)  # applied.key -> fingerprint
     unchanged: tuple[dict, ...] = ()  # live objects the last deploy left as they are: not sent
-    identities: tuple[bytes, ...] = ()  # every object of the plan as kind/name/namespace only
+    identities: tuple[dict, ...] = ()  # every object of the plan as kind/name/namespace only
     commit: str = ""  # the full SHA the image tag names
 
     @property
@@ -155,7 +155,7 @@ def _changes(cfg: Config, overlay: Overlay, target: Connection, served: list[dic
     prints |= {applied.key(d): applied.fingerprint(b) for d, b in zip(extra_docs, extra,
                                                                          strict=True)}  # fmt: skip
     previous, unchanged = None, []
-    ids = [json.dumps(restore.stub(o)).encode() for o in (*served, *stubs.values(), *extra_docs)]
+    ids = [restore.stub(o) for o in (*served, *stubs.values(), *extra_docs)]
     if not dry_run:
         previous = restore.capture(target.kube, ids)
         record = applied.load(target.context, overlay.name)

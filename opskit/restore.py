@@ -67,13 +67,9 @@ class Before:
         return not (self.previous or self.created)
 
 
-def capture(kube: Kube, documents: list[bytes]) -> Before:
-    """Read the live state of every object in `documents` (YAML or JSON; only their kind,
-    name and namespace are sent; Secrets come back in memory only, their values registered
-    for redaction)."""
-    from opskit import yamlio
-
-    wanted = [doc for text in documents for doc in yamlio.load_all(text, "a deploy document")]
+def capture(kube: Kube, wanted: list[dict]) -> Before:
+    """Read the live state of every object in `wanted` (only their kind, name and namespace
+    are sent; Secrets come back in memory only, their values registered for redaction)."""
     live = _read_live(kube, [stub(doc) for doc in wanted])
     found = {_key(obj) for obj in live}
     created = tuple(stub(doc) for doc in wanted if _key(doc) not in found)
