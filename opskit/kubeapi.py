@@ -28,7 +28,7 @@ from opskit import shell, yamlio
 from opskit.kube import Kube
 
 TIMEOUT = 30.0
-PARALLEL = 4  # requests at once (one connection each)
+PARALLEL = 4  # requests at once (each on a connection of its own while it runs)
 # aggregated discovery (Kubernetes >= 1.30): every group's resources in one answer
 AGGREGATED = ",".join(
     ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList", "application/json")
@@ -185,10 +185,7 @@ class Client:
     def get(self, path: str, accept: str = "application/json") -> tuple[int, dict]:
         """(status, parsed body); raises Unavailable when the server cannot be reached."""
         status, body, _etag = self.fetch(path, accept)
-        try:
-            return status, json.loads(body or b"{}")
-        except ValueError:
-            raise Unavailable(f"GET {path}: not JSON") from None
+        return status, _parsed(path, body)
 
     def ok(self, path: str, accept: str = "application/json") -> dict:
         status, body = self.get(path, accept)
@@ -218,10 +215,7 @@ class Client:
         status, raw, new_etag = self.fetch(root, AGGREGATED, etag)
         if status == 304 and etag:
             return known
-        try:
-            body = json.loads(raw) if status == 200 else None
-        except ValueError:
-            body = None
+        body = _parsed(root, raw) if status == 200 else None
         if not isinstance(body, dict):
             raise Unavailable(f"GET {root}: HTTP {status}")
         if body.get("kind") == "APIGroupDiscoveryList":
@@ -245,10 +239,9 @@ class Client:
         return {gv: self._resources_of(gv) for gv in versions}
 
     def _resources_of(self, api_version: str) -> dict[str, tuple[str, bool]]:
-        base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
         return {
             r["kind"]: (r["name"], bool(r.get("namespaced")))
-            for r in self.ok(base).get("resources") or []
+            for r in self.ok(_base(api_version)).get("resources") or []
             if "/" not in r["name"]  # subresources (deployments/scale, ...)
         }
 
@@ -263,9 +256,8 @@ class Client:
 
     def url(self, api_version: str, kind: str, namespace: str, name: str = "") -> str:
         plural, namespaced = self._resource(api_version, kind)
-        base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
         where = f"/namespaces/{quote(namespace)}" if namespaced and namespace else ""
-        return f"{base}{where}/{plural}" + (f"/{quote(name)}" if name else "")
+        return f"{_base(api_version)}{where}/{plural}" + (f"/{quote(name)}" if name else "")
 
     def read(self, obj: dict, namespace: str) -> dict | None:
         """The live object named like `obj` (its namespace, else `namespace`), or None."""
@@ -307,8 +299,9 @@ class Client:
         return [found[k] for k in keys if k in found]
 
     def each(self, read: Callable[..., T], calls) -> list[T]:
-        """`read(*args)` for each args of `calls`, a few at once (each thread its own
-        connection), results in order; the first failure is raised."""
+        """`read(*args)` for each args of `calls`, up to PARALLEL at once on the kept
+        threads (sharing the client's connections), results in order; the first failure is
+        raised."""
         calls = list(calls)
         self._discovery()  # once, before the threads ask for it
         if len(calls) < 2:
@@ -320,6 +313,18 @@ class Client:
         LIST answer leaves them out of the items)."""
         items = self.ok(self.url(api_version, kind, namespace)).get("items") or []
         return [{"apiVersion": api_version, "kind": kind, **item} for item in items]
+
+
+def _base(api_version: str) -> str:
+    """The path of a group-version: the core group is under /api, the others under /apis."""
+    return "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+
+
+def _parsed(path: str, body: bytes) -> dict:
+    try:
+        return json.loads(body or b"{}")
+    except ValueError:
+        raise Unavailable(f"GET {path}: not JSON") from None
 
 
 def _group_version(group: dict, version: str) -> str:
