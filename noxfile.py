@@ -74,7 +74,7 @@ def e2e(session: nox.Session) -> None:
 def cleanroom(session: nox.Session) -> None:
     """Every GitHub job and Bitbucket step in a fresh clone with only what its runner has."""
     session.install(*DEV)
-    session.run("python", "-m", "opskit.cleanroom", *session.posargs)
+    session.run("python", "-m", "cleanroom", *session.posargs)
 
 
 @nox.session(name="cluster-smoke", python=PYTHON, tags=["cluster"], default=False)

@@ -1,6 +1,6 @@
 """GitOps Lab tasks: `invoke --list` shows them; one module per namespace in opskit/tasks."""
 
-from opskit import startup
+from opskit.core import startup
 
 startup.prepare()  # first: bytecode kept for the modules below, the teardown skipped at exit
 

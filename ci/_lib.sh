@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Versions live in opskit.yaml only (kubernetes.version, cluster.k3d.version).
 pinned() {
-  .venv/bin/python -c "from opskit import config; print(config.load().$1)"
+  .venv/bin/python -c "from opskit.core import config; print(config.load().$1)"
 }
 
 CHECKSUMS="$PWD/ci/checksums.sha256"  # sha256 of each downloaded binary, by name and version

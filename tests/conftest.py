@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from opskit import shell
+from opskit.core import shell
 
 ROOT = Path(__file__).resolve().parents[1]
 

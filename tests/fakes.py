@@ -1,6 +1,6 @@
 """The process boundary replaced for the tools that cannot run here (docker, k3d, helm, ...).
 
-`recorder({"docker": (0, "out", "")})` swaps opskit.shell's one process runner for a serial
+`recorder({"docker": (0, "out", "")})` swaps opskit.core.shell's one process runner for a serial
 one: the named tools answer from the fakes (a (code, stdout, stderr) tuple or a callable
 (argv, stdin) -> tuple), every other command in the same pipeline runs for real. It yields
 the argv of every faked call, in order, for the test to assert. Nothing of this lives in
@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from unittest import mock
 
-from opskit import shell
+from opskit.core import shell
 
 Fake = tuple[int, str, str] | Callable[[tuple[str, ...], bytes], tuple[int, str, str]]
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from opskit import args, paths
-from opskit.errors import OpsError
-from opskit.kube import Kube
+from opskit.core import args, paths, toolcheck
+from opskit.core.errors import OpsError
+from opskit.kube.kubectl import Kube
 
 
 def state_dir_of(context: str) -> Path:
@@ -118,9 +118,8 @@ class Cluster(ABC):
         """Base URL where the cluster's ingress answers ("" when there is none)."""
 
     def preflight(self) -> None:
-        from opskit import tools
 
-        tools.require(*self.tools_needed)
+        toolcheck.require(*self.tools_needed)
 
     def _status(self, state: str, nodes: tuple[str, ...] = (), detail: str = "") -> Status:
         return Status(self.provider, self.name, self.context, self.kubeconfig, state, nodes, detail)
@@ -128,21 +127,11 @@ class Cluster(ABC):
     def _forget(self) -> None:
         """Remove this cluster's folder under .opskit (kubeconfig included), and the
         folders above it that are left empty; and what deploys recorded of it."""
-        from opskit import applied
+        from opskit.kube import applied
 
         shutil.rmtree(self.state_dir, ignore_errors=True)
-        prune_empty(self.state_dir.parent)
+        paths.prune_empty(self.state_dir.parent)
         applied.forget_cluster(self.context)
-
-
-def prune_empty(folder: Path) -> None:
-    """Remove `folder` and its parents up to .opskit itself while they are empty."""
-    top = paths.state_dir()
-    while folder.is_dir() and folder.is_relative_to(top) and not any(folder.iterdir()):
-        folder.rmdir()
-        if folder == top:
-            return
-        folder = folder.parent
 
 
 def ready_nodes(kube: Kube) -> tuple[str, ...]:
@@ -163,8 +152,8 @@ DOCKER_INFO = ("docker", "info", "--format", "{{.ServerVersion}}")
 
 def docker_answers() -> bool:
     """True when a Docker engine answers (`docker info`); False when absent or down."""
-    from opskit import shell
-    from opskit.errors import ToolMissing
+    from opskit.core import shell
+    from opskit.core.errors import ToolMissing
 
     try:
         return shell.run(DOCKER_INFO, check=False, timeout=20).returncode == 0

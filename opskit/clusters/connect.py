@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opskit.errors import OpsError
-from opskit.kube import Kube, check_kubeconfig
+from opskit.core.errors import OpsError
+from opskit.kube.kubectl import Kube, check_kubeconfig
 
 if TYPE_CHECKING:
     from opskit.clusters.base import Cluster
-    from opskit.config import Config, Overlay
+    from opskit.core.config import Config, Overlay
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,11 @@ def connect(
     Without an overlay (platform tasks: argocd.install, monitoring.*) the context must be
     one that some overlay allows. Nothing is started and nothing is read from the cluster.
     """
-    from opskit import clusters
+    from opskit.clusters import providers
 
     if isinstance(overlay, str):
         overlay = cfg.overlay(overlay)
-    configured = clusters.current(cfg, report=report)
+    configured = providers.current(cfg, report=report)
     if context is None or context == configured.context:
         target = Connection(configured.kube(), configured)
     else:
@@ -67,7 +67,8 @@ def connect(
 def owner_of(cfg: Config, context: str) -> Cluster | None:
     """The suite's own cluster whose context this is (it has a kubeconfig in the state
     folder), or None."""
-    from opskit.clusters import provider_classes, state_dir_of
+    from opskit.clusters.base import state_dir_of
+    from opskit.clusters.providers import provider_classes
 
     if not (state_dir_of(context) / "kubeconfig").is_file():
         return None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from opskit import paths, shell
 from opskit.clusters.base import Cluster, Status, ready_nodes, require_docker
+from opskit.core import paths, shell
 
 CREATE_TIMEOUT = 600.0
 

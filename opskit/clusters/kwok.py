@@ -10,10 +10,10 @@ import shutil
 import socket
 from pathlib import Path
 
-from opskit import paths, shell, tools
 from opskit.clusters import encryption, kwok_stages, processes, volumes
-from opskit.clusters.base import Cluster, Status, prune_empty, ready_nodes
-from opskit.errors import OpsError
+from opskit.clusters.base import Cluster, Status, ready_nodes
+from opskit.core import paths, shell, tools
+from opskit.core.errors import OpsError
 
 NEVER_READY_LABEL = kwok_stages.NEVER_READY_LABEL
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
@@ -269,13 +269,13 @@ class KwokCluster(Cluster):
             return
         shutil.rmtree(self.cluster_dir, ignore_errors=True)
         volumes.remove(folders)
-        prune_empty(self.cluster_dir.parent)
+        paths.prune_empty(self.cluster_dir.parent)
         self._forget()
         report(f"kwok cluster {self.name} deleted")
 
     def _stop_argocd(self, report, dry_run: bool) -> None:
         """ArgoCD's local processes (`invoke argocd.install`) go with the cluster."""
-        from opskit import argocd_local
+        from opskit.clusters import argocd_local
 
         argocd_local.LocalArgoCD(self.state_dir, self.kubeconfig).stop(report, dry_run=dry_run)
 

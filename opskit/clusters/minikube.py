@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from opskit import paths, shell
 from opskit.clusters.base import Cluster, Status, ready_nodes, require_docker
+from opskit.core import paths, shell
 
 START_TIMEOUT = 900.0
 PROFILE_NOT_FOUND = 85  # minikube's exit code for an unknown profile

@@ -9,7 +9,7 @@ import re
 import shutil
 from pathlib import Path
 
-from opskit.kube import Kube
+from opskit.kube.kubectl import Kube
 
 HOSTPATH_ROOT = "/tmp/hostpath_pv/"
 # the provisioner names each folder by a fresh UUID, so a path found in this cluster's etcd

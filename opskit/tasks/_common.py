@@ -26,8 +26,8 @@ def opskit_task(body: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(body)
     def wrapper(c, *args: Any, **kwargs: Any) -> Any:
-        from opskit import shell
-        from opskit.errors import OpsError
+        from opskit.core import shell
+        from opskit.core.errors import OpsError
 
         dry = bool(kwargs.get("dry_run")) or bool(c.config.run.dry)
         if "dry_run" in kwargs:
@@ -53,7 +53,7 @@ def opskit_task(body: Callable[..., Any]) -> Callable[..., Any]:
 
 def load_config(c) -> Any:
     """The project config, loaded once per invoke run."""
-    from opskit import config
+    from opskit.core import config
 
     cached = getattr(c.config, "_opskit_config", None)
     if cached is None:

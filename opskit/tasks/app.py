@@ -2,6 +2,7 @@
 
 from invoke import task
 
+from opskit.core import toolcheck
 from opskit.tasks._common import DRY_RUN_HELP, load_config, opskit_task, say
 
 
@@ -17,12 +18,12 @@ def test_in_docker(c, args="", dry_run=False):
     """`mix test` of app/ in Docker beside PostgreSQL and Redis containers, removed after."""
     import sys
 
-    from opskit import phoenix, tools
-    from opskit.args import words
+    from opskit.core.args import words
+    from opskit.images import phoenix
 
     argv = words(args, "--args")
     if not dry_run:
-        tools.require("docker")
+        toolcheck.require("docker")
     result = phoenix.run_tests(load_config(c), argv, dry_run=dry_run)
     print(result.stdout, end="")
     print(result.stderr, end="", file=sys.stderr)

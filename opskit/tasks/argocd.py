@@ -20,7 +20,7 @@ TIMEOUT_HELP = "seconds to wait for Synced+Healthy (default: 180)"
 @opskit_task
 def install(c, context=None, dry_run=False):
     """Install the pinned ArgoCD with KSOPS-compatible secrets (local processes on kwok)."""
-    from opskit import argocd
+    from opskit.gitops import argocd
 
     cfg = load_config(c)
     changed = argocd.install(cfg, connect(cfg, None, context), dry_run=dry_run, report=say)
@@ -34,7 +34,7 @@ def install(c, context=None, dry_run=False):
 @opskit_task
 def bootstrap(c, context=None, dry_run=False):
     """Apply the app-of-apps root Application (k8s/argocd/root.yaml); git does the rest."""
-    from opskit import argocd
+    from opskit.gitops import argocd
 
     cfg = load_config(c)
     name = argocd.bootstrap(cfg, connect(cfg, None, context), dry_run=dry_run, report=say)
@@ -53,7 +53,7 @@ def status(c, json=False, context=None):
     """Print revision, sync, health and last operation of every ArgoCD Application."""
     import json as jsonlib
 
-    from opskit import argocd
+    from opskit.gitops import argocd
 
     cfg = load_config(c)
     rows = argocd.states(cfg, connect(cfg, None, context).kube)
@@ -72,18 +72,19 @@ def wait(c, overlay="dev", revision="HEAD", timeout="180", context=None):
     """Wait until the overlay's Application is Synced and Healthy at a commit."""
     import time
 
-    from opskit import argocd, argocd_wait, args
+    from opskit.core import args
+    from opskit.gitops import argocd, wait
 
     cfg = load_config(c)
     seconds = args.seconds(timeout, "--timeout")
     ov = cfg.overlay(overlay)
     app = argocd.application_for(cfg, ov)["metadata"]["name"]
-    sha = argocd_wait.commit_of(cfg.root, revision)
+    sha = wait.commit_of(cfg.root, revision)
     kube = connect(cfg, ov, context).kube
     argocd.require_installed(kube)
     started = time.monotonic()
     say(f"waiting for {app} to be Synced+Healthy at {sha[:12]} (timeout {timeout}s)")
-    argocd_wait.wait(kube, cfg.argocd.namespace, app, sha, seconds, report=say)
+    wait.wait(kube, cfg.argocd.namespace, app, sha, seconds, report=say)
     say(f"{app} Synced+Healthy at {sha[:12]} after {time.monotonic() - started:.1f}s")
 
 
@@ -91,7 +92,7 @@ def wait(c, overlay="dev", revision="HEAD", timeout="180", context=None):
 @opskit_task
 def sync(c, overlay="dev", context=None, dry_run=False):
     """Ask ArgoCD to sync the overlay's Application now (an `operation` patch, no CLI)."""
-    from opskit import argocd
+    from opskit.gitops import argocd
 
     cfg = load_config(c)
     ov = cfg.overlay(overlay)

@@ -14,7 +14,7 @@ from opskit.tasks._common import DRY_RUN_HELP, OVERLAY_HELP, load_config, opskit
 @opskit_task
 def init(c, trust=False, dry_run=False):
     """Create the project-local mkcert CA (not trusted system-wide unless --trust)."""
-    from opskit import certs
+    from opskit.secrets import certs
 
     cfg = load_config(c)
     created = certs.init_ca(cfg, trust=trust, dry_run=dry_run)
@@ -37,7 +37,7 @@ def init(c, trust=False, dry_run=False):
 def issue(c, overlay="dev", force=False, dry_run=False):
     """Issue the overlay's certificates: its Ingress hosts and the MQTT broker (again if
     expiring, mismatched, foreign)."""
-    from opskit import certs
+    from opskit.secrets import certs
 
     cfg = load_config(c)
     ov = cfg.overlay(overlay)

@@ -9,7 +9,8 @@ NAME_HELP = "cluster name (default: cluster.name in opskit.yaml)"
 
 
 def _cluster(c, provider, name):
-    from opskit import args, clusters
+    from opskit import clusters
+    from opskit.core import args
 
     if provider is not None:
         args.choice(provider, "--provider", clusters.PROVIDERS)

@@ -28,9 +28,10 @@ def deploy(
     c, overlay="dev", context=None, timeout="300", dry_run=False, allow_dirty=False, report=None
 ):
     """Deploy an overlay: tag by HEAD, render, validate, apply, wait; restore on failure."""
-    from opskit import args
-    from opskit import deploy as pipeline
-    from opskit.report import DeployRecord, recorded
+    from opskit.core import args
+    from opskit.deploy import pipeline
+    from opskit.deploy.records import recorded
+    from opskit.deploy.report import DeployRecord
 
     wait = args.seconds(timeout, "--timeout")
     with recorded(DeployRecord(overlay), report) as record:
@@ -63,15 +64,15 @@ def rollback(
     c, overlay="dev", workload=None, to_revision=None, context=None, timeout="300", dry_run=False
 ):
     """Roll a workload back to its previous (or a given) revision and wait for it."""
-    from opskit import args
-    from opskit import rollback as undo
+    from opskit.core import args
+    from opskit.deploy import rollback
 
     if workload is not None:
         workload = args.workload(workload, "--workload", ("deployment", "statefulset"))
     revision = args.revision(to_revision, "--to-revision")
     wait = args.seconds(timeout, "--timeout")
     cfg = load_config(c)
-    undo.rollback(
+    rollback.rollback(
         cfg,
         overlay,
         workload=workload or f"deployment/{cfg.app.name}",

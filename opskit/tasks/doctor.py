@@ -9,7 +9,9 @@ from opskit.tasks._common import load_config, opskit_task, say
 @opskit_task
 def doctor(c, json=False):
     """Print a table of the external tools; exit 1 if the default workflow lacks one."""
-    from opskit import clusters, doctor, tools
+    from opskit import clusters
+    from opskit.core import tools
+    from opskit.toolchain import doctor
 
     cfg = load_config(c)
     provider = cfg.cluster.provider

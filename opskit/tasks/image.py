@@ -2,6 +2,7 @@
 
 from invoke import task
 
+from opskit.core import toolcheck
 from opskit.tasks._common import CONTEXT_HELP, DRY_RUN_HELP, connect, load_config, opskit_task, say
 
 DIRTY_HELP = "allow uncommitted changes (tag <sha>-dirty-<hash>)"
@@ -10,13 +11,14 @@ IMAGE_HELP = "only this image of opskit.yaml `images:` (default: all of them)"
 
 
 def _refs(c, allow_dirty, only):
-    from opskit import gitinfo, image
+    from opskit.core import gitinfo
+    from opskit.images import images
 
     cfg = load_config(c)
     tag = gitinfo.image_tag(
         cfg.root, cfg.app.tag_length, allow_dirty=allow_dirty, protected=False, what="image"
     )
-    return cfg, image.refs(cfg, tag.value, only), tag.commit
+    return cfg, images.refs(cfg, tag.value, only), tag.commit
 
 
 def _needs_containers(cfg, force, context=None):
@@ -38,13 +40,13 @@ HELP = {"allow_dirty": DIRTY_HELP, "dry_run": DRY_RUN_HELP, "image": IMAGE_HELP}
 @opskit_task
 def build(c, allow_dirty=False, dry_run=False, force=False, image=""):
     """docker build each image's context as <repository>:<commit> with the OCI revision label."""
-    from opskit import image as images
-    from opskit import shell, tools
+    from opskit.core import shell
+    from opskit.images import images
 
     cfg, refs, commit = _refs(c, allow_dirty, image)
     if _needs_containers(cfg, force) is None:
         return
-    tools.require("docker")
+    toolcheck.require("docker")
     for ref in refs:
         shell.run_step(images.build_step(cfg, ref, commit), dry_run=dry_run)
         say(f"would build {ref}" if dry_run else f"built {ref}")
@@ -54,11 +56,11 @@ def build(c, allow_dirty=False, dry_run=False, force=False, image=""):
 @opskit_task
 def push(c, allow_dirty=False, dry_run=False, image=""):
     """Push each <repository>:<commit> to its registry."""
-    from opskit import image as images
-    from opskit import shell, tools
+    from opskit.core import shell
+    from opskit.images import images
 
     _, refs, _ = _refs(c, allow_dirty, image)
-    tools.require("docker")
+    toolcheck.require("docker")
     for ref in refs:
         shell.run_step(images.push_step(ref), dry_run=dry_run)
         say(f"would push {ref}" if dry_run else f"pushed {ref}")
@@ -68,7 +70,7 @@ def push(c, allow_dirty=False, dry_run=False, image=""):
 @opskit_task
 def load(c, allow_dirty=False, dry_run=False, force=False, context=None, image=""):
     """Load each <repository>:<commit> into the current k3d or minikube cluster."""
-    from opskit.errors import OpsError
+    from opskit.core.errors import OpsError
 
     cfg, refs, _ = _refs(c, allow_dirty, image)
     target = _needs_containers(cfg, force, context)

@@ -2,6 +2,7 @@
 
 from invoke import task
 
+from opskit.core import toolcheck
 from opskit.tasks._common import load_config, opskit_task, say
 
 ELIXIR_SUFFIXES = (".ex", ".exs", ".heex")
@@ -11,8 +12,8 @@ ELIXIR_SUFFIXES = (".ex", ".exs", ".heex")
 @opskit_task
 def shell(c):
     """shellcheck every shell script git knows about (*.sh, or a sh/bash shebang)."""
-    from opskit import repofiles
-    from opskit.errors import OpsError
+    from opskit.core import repofiles
+    from opskit.core.errors import OpsError
 
     root = load_config(c).root
     scripts = repofiles.shell_scripts(root)
@@ -31,11 +32,13 @@ def shell(c):
 @opskit_task
 def ci_files(c):
     """CI files: vendored schemas (offline), actionlint, GitHub/Bitbucket parity."""
-    from opskit import ci, cilint
-    from opskit.errors import OpsError
+    from opskit.core.errors import OpsError
+    from opskit.lint import ci, cicheckers
 
     root = load_config(c).root
-    problems = cilint.schema_problems(root) + cilint.actionlint_problems(root) + ci.check(root)
+    problems = (
+        cicheckers.schema_problems(root) + cicheckers.actionlint_problems(root) + ci.check(root)
+    )
     for problem in problems:
         print(problem)
     if problems:
@@ -50,12 +53,13 @@ def ci_files(c):
 @opskit_task
 def elixir(c):
     """Syntax and format of the Elixir sources in git (no mix deps needed)."""
-    from opskit import elixir_check, repofiles
-    from opskit.errors import OpsError
+    from opskit.core import repofiles
+    from opskit.core.errors import OpsError
+    from opskit.lint import elixir
 
     root = load_config(c).root
     paths = [p for p in repofiles.tracked_files(root) if p.suffix in ELIXIR_SUFFIXES]
-    problems = elixir_check.check(paths)
+    problems = elixir.check(paths)
     for problem in problems:
         print(problem)
     if problems:
@@ -69,22 +73,23 @@ def elixir(c):
 @task(name="kube-score")
 @opskit_task
 def kube_score(c):
-    """kube-score over every rendered overlay; findings not in opskit/kubescore.py fail."""
-    from opskit import kubescore, tools
-    from opskit.errors import OpsError
+    """kube-score over every rendered overlay; findings not in opskit/lint/kubescore.py fail."""
+    from opskit.core import tools
+    from opskit.core.errors import OpsError
+    from opskit.lint import kubescore
 
     cfg = load_config(c)
-    tools.require("kube-score")
+    toolcheck.require("kube-score")
     results = kubescore.score(cfg, tools.which("kube-score"))
     new, stale = kubescore.verdict(results)
     for finding in new:
         print(finding)
     for entry in stale:
-        print(f"opskit/kubescore.py: IGNORED {entry.check} {entry.where}: matches nothing")
+        print(f"opskit/lint/kubescore.py: IGNORED {entry.check} {entry.where}: matches nothing")
     if new or stale:
         raise OpsError(
             f"kube-score: {len(new)} new findings, {len(stale)} stale ignores",
             "fix the manifests, or add the finding to IGNORED with the reason it is deliberate",
         )
     counts = ", ".join(f"{name} {len(found)}" for name, found in results.items())
-    say(f"kube-score: no new findings (deliberate, in opskit/kubescore.py: {counts})")
+    say(f"kube-score: no new findings (deliberate, in opskit/lint/kubescore.py: {counts})")

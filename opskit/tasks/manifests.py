@@ -19,11 +19,12 @@ TAG_HELP = "image tag to pin (the 12-character commit sha); default: the overlay
 @opskit_task
 def render(c, overlay="dev", tag=None):
     """Render an overlay with kustomize and print the YAML (Secrets are not part of it)."""
-    from opskit import args, manifests
+    from opskit.core import args
+    from opskit.manifests import kustomize
 
     tag = args.image_tag(tag, "--tag")
     cfg = load_config(c)
-    print(manifests.render_text(cfg, cfg.overlay(overlay), tag=tag), end="")
+    print(kustomize.render_text(cfg, cfg.overlay(overlay), tag=tag), end="")
 
 
 @task(default=True, help={"overlay": OVERLAY_HELP + "; default: every overlay and k8s/argocd"})
@@ -32,12 +33,12 @@ def validate(c, overlay=None):
     """Check schemas (Kubernetes version of opskit.yaml) and policies; list every problem."""
     import time
 
-    from opskit import validate as checks
-    from opskit.errors import OpsError
+    from opskit.core.errors import OpsError
+    from opskit.manifests import validate
 
     started = time.monotonic()
     cfg = load_config(c)
-    report = checks.validate_all(cfg, [overlay] if overlay else None)
+    report = validate.validate_all(cfg, [overlay] if overlay else None)
     for violation in sorted(report.violations):
         print(violation)
     took = f"{time.monotonic() - started:.2f}s"
@@ -63,8 +64,9 @@ def validate(c, overlay=None):
 @opskit_task
 def set_image(c, overlay=None, tag=None, dry_run=False):
     """Pin the app image tag in an overlay's kustomization.yaml (comments and order kept)."""
-    from opskit import args, manifests
-    from opskit.errors import OpsError
+    from opskit.core import args
+    from opskit.core.errors import OpsError
+    from opskit.manifests import kustomize
 
     if not overlay or not tag:
         raise OpsError(
@@ -74,7 +76,7 @@ def set_image(c, overlay=None, tag=None, dry_run=False):
         )
     tag = args.image_tag(tag, "--tag")
     cfg = load_config(c)
-    change = manifests.set_image(cfg, cfg.overlay(overlay), tag, dry_run=dry_run)
+    change = kustomize.set_image(cfg, cfg.overlay(overlay), tag, dry_run=dry_run)
     where = change.path.relative_to(cfg.root)
     if not change.changed:
         say(f"{where} already pins {cfg.app.image}:{tag}")
@@ -117,8 +119,8 @@ def diff(
     Exits 1 when something differs, like `git diff --exit-code`."""
     from invoke import Exit
 
-    from opskit import args
-    from opskit.errors import OpsError
+    from opskit.core import args
+    from opskit.core.errors import OpsError
 
     tag = args.image_tag(tag, "--tag")
     fmt = args.choice(format, "--format", FORMATS)
@@ -141,25 +143,24 @@ def diff(
 def _offline_diff(cfg, base, head, overlay, format, step_summary) -> bool:
     import os
 
-    from opskit import diff as offline
-    from opskit import diffformat
+    from opskit.diff import formats, offline
 
     targets = None if overlay in (None, "all") else [overlay]
     result = offline.run(cfg.root, base, head, targets)
-    print((diffformat.markdown if format == "markdown" else diffformat.text)(result), end="")
+    print((formats.markdown if format == "markdown" else formats.text)(result), end="")
     if step_summary and (summary := os.environ.get("GITHUB_STEP_SUMMARY")):
         with open(summary, "a", encoding="utf-8") as stream:
-            stream.write(diffformat.markdown(result))
-    say(diffformat.summary(result))
+            stream.write(formats.markdown(result))
+    say(formats.summary(result))
     return result.changed
 
 
 def _live_diff(cfg, overlay, tag, context) -> bool:
-    from opskit import manifests
+    from opskit.manifests import kustomize
 
     ov = cfg.overlay(overlay)
     kube = connect(cfg, ov, context).kube
-    result = manifests.diff(cfg, ov, kube, tag=tag)
+    result = kustomize.diff(cfg, ov, kube, tag=tag)
     print(result.text, end="")
     for line in result.skipped:
         say(f"not compared: {line}")

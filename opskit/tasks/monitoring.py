@@ -9,7 +9,7 @@ from opskit.tasks._common import CONTEXT_HELP, DRY_RUN_HELP, connect, load_confi
 @opskit_task
 def install(c, context=None, dry_run=False):
     """Install or upgrade kube-prometheus-stack at the pinned chart version and wait."""
-    from opskit import monitoring
+    from opskit.gitops import monitoring
 
     cfg = load_config(c)
     monitoring.install(cfg, connect(cfg, None, context).kube, dry_run=dry_run)
@@ -27,7 +27,7 @@ def status(c, context=None):
     """Report the Helm release, the ServiceMonitor API and each overlay's ServiceMonitor."""
     from invoke import Exit
 
-    from opskit import monitoring
+    from opskit.gitops import monitoring
 
     cfg = load_config(c)
     kube = connect(cfg, None, context).kube

@@ -25,13 +25,13 @@ from opskit.tasks._common import (
 @opskit_task
 def release(c, overlay="dev", push=False, watch=False, timeout="180", dry_run=False):
     """Commit the overlay's image tag pinned to HEAD (`chore(release): ...`); push with --push."""
-    from opskit import args
-    from opskit import release as releasing
+    from opskit.core import args
+    from opskit.gitops import release
 
     wait = args.seconds(timeout, "--timeout")  # a bad number: one line, before anything
     cfg = load_config(c)
     watching = _prepare_watch(cfg, overlay, wait) if watch and not dry_run else None
-    result = releasing.release(cfg, overlay, push=push, dry_run=dry_run)
+    result = release.release(cfg, overlay, push=push, dry_run=dry_run)
     if not result.changed:
         return say(
             f"nothing new to release: {result.overlay} already pins {result.image} "
@@ -48,18 +48,18 @@ def release(c, overlay="dev", push=False, watch=False, timeout="180", dry_run=Fa
 
 
 def _prepare_watch(cfg, overlay, timeout):
-    from opskit import argocd_watch
+    from opskit.gitops import watch
 
     ov = cfg.overlay(overlay)
-    return argocd_watch.prepare(cfg, connect(cfg, ov, None).kube, ov, timeout)
+    return watch.prepare(cfg, connect(cfg, ov, None).kube, ov, timeout)
 
 
 def _follow(cfg, watching, result):
     import time
 
-    from opskit import argocd_watch
+    from opskit.gitops import watch
 
     started = time.monotonic()
-    state = argocd_watch.watch_release(watching, cfg.root, result, report=say)
+    state = watch.watch_release(watching, cfg.root, result, report=say)
     say(f"{state.name} Synced+Healthy at {state.revision[:12]} after "
         f"{time.monotonic() - started:.1f}s")  # fmt: skip

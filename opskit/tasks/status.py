@@ -21,16 +21,16 @@ def status(c, overlay="dev", context=None, json=False):
 
     from invoke import Exit
 
-    from opskit import status as live
+    from opskit.diff import status
 
     cfg = load_config(c)
     ov = cfg.overlay(overlay)
     kube = connect(cfg, ov, context).kube
-    found = live.status(cfg, ov, kube)
+    found = status.status(cfg, ov, kube)
     if json:
         print(encoding.dumps(found.as_json(), indent=2, sort_keys=True))
     else:
-        print(live.text(found), end="")
+        print(status.text(found), end="")
     where = f"{ov.name} on {kube.context} vs {found.commit}"
     say(f"{where}: " + ("in sync" if found.in_sync else f"drifted ({len(found.drift)} objects)"))
     if not found.in_sync:

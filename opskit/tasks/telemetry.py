@@ -26,8 +26,10 @@ def simulate(
     """Publish readings from N simulated devices through a broker; print what was published."""
     from pathlib import Path
 
-    from opskit import args, certs, shell, telemetry
-    from opskit.errors import OpsError
+    from opskit.core import args, shell
+    from opskit.core.errors import OpsError
+    from opskit.secrets import certs
+    from opskit.services import telemetry
 
     devices, readings = (
         args.positive_int(devices, "--devices"),

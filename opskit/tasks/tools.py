@@ -19,10 +19,10 @@ def install(c, only=None, force=False, dry_run=False):
     """Build the pinned kube-apiserver & co, etcd, kwok, kwokctl and sops (incremental)."""
     import time
 
-    from opskit import toolbuild
+    from opskit.toolchain import build
 
     started = time.monotonic()
-    outcomes = toolbuild.install(
+    outcomes = build.install(
         load_config(c).tool_pins(), tuple(only or ()), force, report=say, dry_run=dry_run
     )
     fresh = [o for o in outcomes if o.action != "up to date"]

@@ -22,9 +22,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from opskit import config
 from opskit.clusters.kwok import KwokCluster
-from opskit.kube import Kube
+from opskit.core import config
+from opskit.kube.kubectl import Kube
 
 E2E_CLUSTER = os.environ.get("OPSKIT_E2E_CLUSTER", "gitops-lab-e2e")
 

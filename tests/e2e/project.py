@@ -17,7 +17,7 @@ import sh
 import yaml
 
 from bench import scratch
-from opskit import paths
+from opskit.core import paths
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -7,7 +7,7 @@ import pytest
 
 from opskit.clusters import kwok
 from opskit.clusters.kwok import NEVER_READY_LABEL, never_ready_patch
-from opskit.errors import CommandFailed
+from opskit.core.errors import CommandFailed
 
 DEPLOYMENT = """
 apiVersion: apps/v1

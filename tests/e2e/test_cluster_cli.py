@@ -12,8 +12,8 @@ import pytest
 import sh
 import yaml
 
-from opskit import paths
-from opskit.kube import Kube
+from opskit.core import paths
+from opskit.kube.kubectl import Kube
 
 REPO = Path(__file__).resolve().parents[2]  # where tasks.py is
 ROOT = paths.root()  # the project root: the repo, or $OPSKIT_ROOT

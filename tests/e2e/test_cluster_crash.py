@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from opskit import config
 from opskit.clusters import processes
 from opskit.clusters.kwok import CONTROL_PLANE, KwokCluster
+from opskit.core import config
 from tests.e2e.project import make_project
 from tests.e2e.test_cluster_cli import _claim_a_volume, _processes_mentioning, invoke
 

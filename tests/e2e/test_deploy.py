@@ -114,8 +114,9 @@ def _pool_size(kube) -> str:
 
 
 def test_library_dry_run_applies_nothing_and_writes_nothing(project, kube, monkeypatch):
-    """`opskit.deploy.deploy(..., dry_run=True)` called as a library: no apply, no file."""
-    from opskit import config, deploy, paths
+    """`opskit.deploy.pipeline.deploy(..., dry_run=True)` called as a library: no apply, no file."""
+    from opskit.core import config, paths
+    from opskit.deploy import pipeline
 
     _set_pool_size(project, "42")
     tag = project.commit_all("test: a change for the library dry run")[:12]
@@ -127,7 +128,7 @@ def test_library_dry_run_applies_nothing_and_writes_nothing(project, kube, monke
     tree = project.git("status", "--porcelain", "--ignored")
     lines: list[str] = []
     cfg = config.load(project.path / "opskit.yaml")
-    assert deploy.deploy(cfg, "dev", dry_run=True, notify=lines.append).workloads == {}
+    assert pipeline.deploy(cfg, "dev", dry_run=True, notify=lines.append).workloads == {}
     assert (_api(kube)["metadata"]["resourceVersion"], _pool_size(kube)) == before
     assert tag not in json.dumps(_api(kube)["spec"]["template"])
     assert (sorted(cache.glob("*")) if cache.is_dir() else []) == cached

@@ -12,7 +12,7 @@ import yaml
 
 from bench import scratch
 from bench.background import Running
-from opskit import lock
+from opskit.core import lock
 from tests.e2e.project import BIN, Project, make_project
 
 OVERLAY, NAMESPACE = "loop", "gitops-lab-loop"

@@ -20,7 +20,8 @@ import pytest
 import sh
 import yaml
 
-from opskit import argocd_local, tools
+from opskit.clusters import argocd_local
+from opskit.core import tools
 from tests.e2e.project import Project, make_project
 
 pytestmark = [

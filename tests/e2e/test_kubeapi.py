@@ -1,12 +1,13 @@
-"""The in-process reads (opskit.kubeapi) answer what kubectl answers, on a real API server."""
+"""The in-process reads (opskit.kube.api) answer what kubectl answers, on a real API server."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from opskit import kubeapi, restore, rollout
-from opskit.kube import Kube
+from opskit.deploy import restore
+from opskit.kube import api, rollout
+from opskit.kube.kubectl import Kube
 
 
 def _kubectl_versions(kube: Kube) -> set[str]:
@@ -14,9 +15,9 @@ def _kubectl_versions(kube: Kube) -> set[str]:
 
 
 def test_discovery_reads_and_lists_match_kubectl(kube: Kube, namespace: str):
-    api = kubeapi.client(kube)
-    assert api is not None  # the embedded cluster's kubeconfig names certificate files
-    assert api.api_versions() == _kubectl_versions(kube)
+    client = api.client(kube)
+    assert client is not None  # the embedded cluster's kubeconfig names certificate files
+    assert client.api_versions() == _kubectl_versions(kube)
     meta = {"name": "probe", "namespace": namespace}
     config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": "v"}}
     kube.run("apply", "--server-side", "--field-manager=e2e", "-f", "-",
@@ -24,7 +25,7 @@ def test_discovery_reads_and_lists_match_kubectl(kube: Kube, namespace: str):
     absent = {**config, "metadata": {**meta, "name": "absent"}}
     namespace_stub = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
     stubs = [restore.stub(config), restore.stub(absent), namespace_stub]
-    mine = api.read_all(stubs)
+    mine = client.read_all(stubs)
     listing = json.dumps({"kind": "List", "apiVersion": "v1", "items": stubs}).encode()
     got = kube.run("get", "-f", "-", "--ignore-not-found", "-o", "json", stdin=listing)
     theirs = restore.items(got.stdout)
@@ -48,44 +49,44 @@ def test_the_workload_snapshot_is_the_same_either_way(kube: Kube, namespace: str
     kube.run("apply", "--server-side", "--field-manager=e2e", "-f", "-",
              stdin=json.dumps(deployment).encode())  # fmt: skip
     in_process = rollout.snapshot(kube, namespace)
-    monkeypatch.setattr(kubeapi, "client", lambda _kube: None)  # as for a k3d kubeconfig
+    monkeypatch.setattr(api, "client", lambda _kube: None)  # as for a k3d kubeconfig
     with_kubectl = rollout.snapshot(kube, namespace)
     assert list(in_process) == ["deployment/web"]
     assert in_process["deployment/web"].generation == with_kubectl["deployment/web"].generation
     assert in_process["deployment/web"].images == ("nginx:1",)
 
 
-def _fresh_client(kube: Kube) -> kubeapi.Client:
-    return kubeapi.Client(kubeapi._target(Path(kube.kubeconfig), kube.context))
+def _fresh_client(kube: Kube) -> api.Client:
+    return api.Client(api._target(Path(kube.kubeconfig), kube.context))
 
 
 def test_discovery_is_two_requests_then_two_304s(kube: Kube, monkeypatch):
     """Aggregated discovery: /api and /apis hold every group's kinds; asked again (a CRD
     may be new), the server answers 304 to the ETags."""
-    api = _fresh_client(kube)
+    client = _fresh_client(kube)
     seen = []
-    real = api.fetch
+    real = client.fetch
 
     def fetch(path, accept="application/json", etag=""):
         status, body, tag = real(path, accept, etag)
         seen.append((path, status))
         return status, body, tag
 
-    monkeypatch.setattr(api, "fetch", fetch)
-    first = api.api_versions()
+    monkeypatch.setattr(client, "fetch", fetch)
+    first = client.api_versions()
     assert seen == [("/api", 200), ("/apis", 200)]
-    assert api.api_versions() == first == _kubectl_versions(kube)
+    assert client.api_versions() == first == _kubectl_versions(kube)
     assert seen[2:] == [("/api", 304), ("/apis", 304)]
-    assert api.url("apps/v1", "Deployment", "ns") == "/apis/apps/v1/namespaces/ns/deployments"
-    assert api.url("v1", "Namespace", "ns") == "/api/v1/namespaces"
+    assert client.url("apps/v1", "Deployment", "ns") == "/apis/apps/v1/namespaces/ns/deployments"
+    assert client.url("v1", "Namespace", "ns") == "/api/v1/namespaces"
     assert len(seen) == 4  # kinds come from the discovery already held
 
 
 def test_reads_in_parallel_share_a_few_connections(kube: Kube, namespace: str):
-    api = _fresh_client(kube)
+    client = _fresh_client(kube)
     kinds = ["ConfigMap", "Secret", "Service", "ServiceAccount", "PersistentVolumeClaim",
              "Endpoints", "Event", "LimitRange", "ResourceQuota"]  # fmt: skip
     stubs = [{"apiVersion": "v1", "kind": kind, "metadata": {"name": n, "namespace": namespace}}
              for kind in kinds for n in ("a", "b")]  # fmt: skip
-    assert api.read_all(stubs) == []  # none of them exists
-    assert 1 <= len(api._idle) <= kubeapi.PARALLEL  # every connection back, none extra
+    assert client.read_all(stubs) == []  # none of them exists
+    assert 1 <= len(client._idle) <= api.PARALLEL  # every connection back, none extra

@@ -11,7 +11,8 @@ import warnings
 
 import pytest
 
-from opskit import config, manifests, validate
+from opskit.core import config
+from opskit.manifests import kustomize, validate
 
 TARGETS = ["dev", "prod", "argocd"]
 CRD_GROUPS = {"monitoring.coreos.com", "argoproj.io"}
@@ -31,7 +32,7 @@ def rendered(cfg: config.Config, target: str) -> tuple[str, list[dict]]:
     if target == "argocd":
         return cfg.argocd.namespace, validate.argocd_objects(cfg)
     overlay = cfg.overlay(target)
-    return overlay.namespace, manifests.render_overlay(cfg, overlay)
+    return overlay.namespace, kustomize.render_overlay(cfg, overlay)
 
 
 def ensure_namespace(kube, name: str, objects: list[dict]) -> None:
@@ -45,7 +46,7 @@ def ensure_namespace(kube, name: str, objects: list[dict]) -> None:
         "--field-manager=opskit",
         "-f",
         "-",
-        stdin=manifests.dump([namespace]),
+        stdin=kustomize.dump([namespace]),
         timeout=60,
     )
 
@@ -76,7 +77,7 @@ def test_server_dry_run_accepts_every_built_in_object(cfg, kube, served, target)
         "--force-conflicts",
         "-f",
         "-",
-        stdin=manifests.dump(checked),
+        stdin=kustomize.dump(checked),
         timeout=120,
     )
     lines = result.stdout.splitlines()
@@ -106,7 +107,7 @@ def test_the_kwok_cluster_lacks_exactly_the_crd_kinds(cfg, served):
 
 
 def test_diff_against_the_cluster_runs_and_names_what_it_skips(cfg, kube, served):
-    result = manifests.diff(cfg, "dev", kube)
+    result = kustomize.diff(cfg, "dev", kube)
     expected = {
         f"{o['kind']}/{o['metadata']['name']}: API {o['apiVersion']} not served"
         for o in rendered(cfg, "dev")[1]
@@ -128,13 +129,13 @@ def test_the_api_server_accepts_the_network_policies_and_refuses_a_broken_one(cf
     assert {p["metadata"]["name"] for p in policies} == FLOWS
     ensure_namespace(kube, namespace, objects)
     dry_run = ("apply", "--server-side", "--dry-run=server", "--field-manager=opskit", "-f", "-")
-    result = kube.run(*dry_run, stdin=manifests.dump(policies), timeout=60)
+    result = kube.run(*dry_run, stdin=kustomize.dump(policies), timeout=60)
     assert sorted(result.stdout.splitlines()) == sorted(
         f"networkpolicy.networking.k8s.io/{name} serverside-applied (server dry run)"
         for name in FLOWS
     )
     broken = next(p for p in policies if p["metadata"]["name"] == "api-to-postgres")
     broken["spec"]["ingress"][0]["ports"][0]["protocol"] = "ICMP"
-    refused = kube.run(*dry_run, stdin=manifests.dump([broken]), timeout=60, check=False)
+    refused = kube.run(*dry_run, stdin=kustomize.dump([broken]), timeout=60, check=False)
     assert refused.returncode != 0
     assert 'Unsupported value: "ICMP"' in refused.stderr

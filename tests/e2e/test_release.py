@@ -6,7 +6,7 @@ import pytest
 import sh
 import yaml
 
-from opskit import config
+from opskit.core import config
 from tests.e2e.project import BIN, ROOT, Project, make_project
 
 KUSTOMIZATION = "k8s/overlays/dev/kustomization.yaml"

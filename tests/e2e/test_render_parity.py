@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from opskit import config, shell, tools
+from opskit.core import config, shell, tools
 
 pytestmark = pytest.mark.skipif(
     tools.which("kustomize") is None,

@@ -11,11 +11,11 @@ import jsonschema
 import pytest
 from junitparser import Failure, JUnitXml
 
-from opskit import reportfiles
+from opskit.deploy import records
 from tests.e2e.project import Project, make_project
 from tests.e2e.test_deploy import NAMESPACE, _break_readiness
 
-SCHEMA = json.loads(reportfiles.SCHEMA.read_text())
+SCHEMA = json.loads(records.SCHEMA.read_text())
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opskit import config
-from opskit.config import Config, Overlay
+from opskit.core import config
+from opskit.core.config import Config, Overlay
 
 
 @pytest.fixture(scope="session")
@@ -55,13 +55,13 @@ def broken_overlay(cfg: Config, tmp_path: Path) -> BrokenOverlay:
 @pytest.fixture(scope="session")
 def render(cfg: Config) -> Callable[[str], list[dict]]:
     """render(name): the overlay's objects, rendered once per session (a fresh copy each call)."""
-    from opskit import manifests
+    from opskit.manifests import kustomize
 
     cache: dict[str, list[dict]] = {}
 
     def get(name: str) -> list[dict]:
         if name not in cache:
-            cache[name] = manifests.render_overlay(cfg, name)
+            cache[name] = kustomize.render_overlay(cfg, name)
         return copy.deepcopy(cache[name])
 
     return get

@@ -8,7 +8,8 @@ import shutil
 
 import pytest
 
-from opskit import manifests, shell, validate
+from opskit.core import shell
+from opskit.manifests import kustomize, validate
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def application(objects: list[dict], overlay: str) -> dict:
 def test_files_are_what_kustomize_renders(cfg, root, folder):
     rendered = shell.run(["kubectl", "kustomize", str(root / "k8s" / folder)]).stdout
     read = validate.argocd_objects(cfg, root / "k8s" / folder)
-    assert sorted(manifests.load_documents(rendered), key=_key) == sorted(read, key=_key)
+    assert sorted(kustomize.load_documents(rendered), key=_key) == sorted(read, key=_key)
 
 
 def test_validation_covers_the_platform(objects):
@@ -154,10 +155,11 @@ def test_each_project_must_allow_the_namespaces_of_its_own_applications(cfg, obj
 
 def test_a_commit_from_before_k8s_platform_still_diffs_its_k8s_argocd(cfg, root, tmp_path):
     """manifests.diff --base=<older commit>: that side has k8s/argocd but no k8s/platform."""
-    from opskit import config, diffsource
+    from opskit.core import config
+    from opskit.diff import sources
 
     shutil.copy(root / "opskit.yaml", tmp_path / "opskit.yaml")
     shutil.copytree(root / "k8s" / "argocd", tmp_path / "k8s" / "argocd")
-    old = diffsource.Tree("base", "0" * 40, config.load(tmp_path / "opskit.yaml"))
-    names = {o["metadata"]["name"] for o in diffsource.load(old, ["argocd"]).objects["argocd"]}
+    old = sources.Tree("base", "0" * 40, config.load(tmp_path / "opskit.yaml"))
+    names = {o["metadata"]["name"] for o in sources.load(old, ["argocd"]).objects["argocd"]}
     assert names == {"gitops-lab", "gitops-lab-dev", "gitops-lab-prod"}

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from opskit import manifests
-from opskit.errors import OpsError
-from opskit.shell import Result
+from opskit.core.errors import OpsError
+from opskit.core.shell import Result
+from opskit.manifests import kustomize
 
 SERVED = "v1\napps/v1\nbatch/v1\nnetworking.k8s.io/v1\npolicy/v1\n"
 
@@ -29,7 +29,7 @@ class StandInKube:
 
 def test_unserved_kinds_are_listed_not_sent(cfg):
     kube = StandInKube(Result(1, "diff -u ...", ""))
-    result = manifests.diff(cfg, "dev", kube, tag="0123456789ab")
+    result = kustomize.diff(cfg, "dev", kube, tag="0123456789ab")
     assert (result.changed, result.text) == (True, "diff -u ...")
     assert result.skipped == (
         "ServiceMonitor/api: API monitoring.coreos.com/v1 not served",
@@ -44,17 +44,17 @@ def test_unserved_kinds_are_listed_not_sent(cfg):
         "-f",
         "-",
     )
-    sent = manifests.load_documents(options["stdin"])
+    sent = kustomize.load_documents(options["stdin"])
     assert "ServiceMonitor" not in {o["kind"] for o in sent}
     assert f"{cfg.app.image}:0123456789ab" in options["stdin"]
     assert options["check"] is False
 
 
 def test_no_differences(cfg):
-    assert not manifests.diff(cfg, "prod", StandInKube(Result(0, "", ""))).changed
+    assert not kustomize.diff(cfg, "prod", StandInKube(Result(0, "", ""))).changed
 
 
 def test_a_kubectl_failure_is_one_actionable_error(cfg):
     kube = StandInKube(Result(2, "", "error: the server could not find the resource\n"))
     with pytest.raises(OpsError, match=r"`kubectl diff` failed \(exit 2\): error: the server"):
-        manifests.diff(cfg, "dev", kube)
+        kustomize.diff(cfg, "dev", kube)

@@ -1,4 +1,4 @@
-"""Hardening policies (opskit/netpolicy.py, opskit/podpolicy.py): each rule fails with its
+"""Hardening policies (opskit/manifests/policies/network.py and pods.py): each rule fails with its
 exact line on a rendered overlay broken in exactly that way."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from opskit import validate
+from opskit.manifests import validate
 
 CONTAINER = "spec.template.spec.containers[0]"
 CONTEXT = f"{CONTAINER}.securityContext"

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from opskit import kubescore, tools
+from opskit.core import tools
+from opskit.lint import kubescore
 
 needs_kube_score = pytest.mark.skipif(
     tools.which("kube-score") is None,

@@ -19,8 +19,11 @@ import pytest
 import sh
 import yaml
 
-from opskit import config, diff, diffformat, manifests, secretgen, secrets, shell
-from opskit.errors import OpsError
+from opskit.core import config, shell
+from opskit.core.errors import OpsError
+from opskit.diff import formats, offline
+from opskit.manifests import kustomize
+from opskit.secrets import generate, sops
 from tests.unit.conftest import needs_sops
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,10 +61,10 @@ def _edit_dev(repo: Path) -> None:
 
 def _change_database_url(cfg) -> None:
     dev = cfg.overlay("dev")
-    path = secrets.secret_path(dev, "api-secrets")
-    doc = yaml.safe_load(secrets.decrypt(cfg, dev, path))
+    path = sops.secret_path(dev, "api-secrets")
+    doc = yaml.safe_load(sops.decrypt(cfg, dev, path))
     doc["stringData"]["DATABASE_URL"] = f"ecto://{SENTINEL}-changed@db/app"
-    secretgen.encrypt_manifest(cfg, dev, yaml.safe_dump(doc), force=True)
+    generate.encrypt_manifest(cfg, dev, yaml.safe_dump(doc), force=True)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +76,7 @@ def repo(tmp_path_factory) -> Path:
     mp.setenv("SOPS_AGE_KEY_FILE", str(home / ".config/sops/age/keys.txt"))
     mp.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     mp.delenv("SOPS_AGE_KEY", raising=False)
-    mp.setattr(secretgen, "_token", lambda n: f"{SENTINEL}-{random.token_urlsafe(n)}")
+    mp.setattr(generate, "_token", lambda n: f"{SENTINEL}-{random.token_urlsafe(n)}")
     repo = tmp / "repo"
     shutil.copytree(ROOT / "k8s", repo / "k8s", ignore=shutil.ignore_patterns("*.sops.yaml"))
     shutil.copy(ROOT / "opskit.yaml", repo / "opskit.yaml")
@@ -82,14 +85,14 @@ def repo(tmp_path_factory) -> Path:
     git(repo, "config", "user.name", "t")
     cfg = config.load(repo / "opskit.yaml")
     for name in ("dev", "prod"):
-        secretgen.init(cfg, cfg.overlay(name))
+        generate.init(cfg, cfg.overlay(name))
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "base")
     git(repo, "tag", "base")
     _edit_dev(repo)
-    manifests.set_image(cfg, cfg.overlay("dev"), "0123456789ab")
+    kustomize.set_image(cfg, cfg.overlay("dev"), "0123456789ab")
     _change_database_url(cfg)
-    secrets.rotate(cfg, cfg.overlay("prod"))
+    sops.rotate(cfg, cfg.overlay("prod"))
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "head")
     yield repo
@@ -97,8 +100,8 @@ def repo(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def result(repo) -> diff.Result:
-    return diff.run(repo, "base", "HEAD")
+def result(repo) -> offline.Result:
+    return offline.run(repo, "base", "HEAD")
 
 
 def prod_secrets(repo: Path) -> list[str]:
@@ -107,7 +110,7 @@ def prod_secrets(repo: Path) -> list[str]:
     return [f"prod/Secret/{f.name.removesuffix('.sops.yaml')}" for f in files]
 
 
-def by_ref(result: diff.Result) -> dict[str, diff.Change]:
+def by_ref(result: offline.Result) -> dict[str, offline.Change]:
     return {c.ref: c for c in result.changes}
 
 
@@ -145,7 +148,7 @@ def test_a_secret_shows_keys_only(result):
 
 
 def test_no_format_shows_a_secret_value(repo, result):
-    outputs = [diffformat.text(result), diffformat.markdown(result), diffformat.summary(result)]
+    outputs = [formats.text(result), formats.markdown(result), formats.summary(result)]
     done = cli(repo, "--base=base", "--head=HEAD", "--format=markdown", ok=1)
     outputs += [done.stdout.decode(), done.stderr.decode()]
     assert all(SENTINEL not in text for text in outputs)
@@ -166,7 +169,7 @@ def test_only_a_re_encryption_exits_0(repo):
     """The working tree as head: dev back at base, prod's Secrets only re-encrypted."""
     git(repo, "checkout", "-q", "base", "--", "k8s/overlays/dev")
     try:
-        only = diff.run(repo, "base", None)
+        only = offline.run(repo, "base", None)
         rotated = len(prod_secrets(repo))
         assert [c.status for c in only.changes] == ["re-encrypted, value unchanged"] * rotated
         assert only.head == "working tree"
@@ -186,12 +189,12 @@ def test_a_bad_ref_is_one_line_and_exit_1(repo):
     assert error.startswith("opskit: error: unknown git ref 'no-such-branch': no such commit")
     assert error.count("\n") == 1
     with pytest.raises(OpsError, match="invalid git ref"):
-        diff.run(repo, "--output=/tmp/x")
+        offline.run(repo, "--output=/tmp/x")
 
 
 def test_without_a_key_keys_still_show(repo, monkeypatch, tmp_path):
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(tmp_path / "none.txt"))
-    found = by_ref(diff.run(repo, "base", "HEAD"))["dev/Secret/api-secrets"]
+    found = by_ref(offline.run(repo, "base", "HEAD"))["dev/Secret/api-secrets"]
     assert found.status == "changed"
     assert all(line.endswith("ciphertext changed (not decrypted: none of your age keys opens it)")
                for line in found.lines)  # fmt: skip

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from opskit import config, manifests
-from opskit.errors import CommandFailed, OpsError
+from opskit.core import config
+from opskit.core.errors import CommandFailed, OpsError
+from opskit.manifests import kustomize
 
 OVERLAYS = ["dev", "prod"]
 EXPECTED = {
@@ -52,7 +53,7 @@ def test_overlay_pins_the_app_image_its_kustomization_names(cfg, name, render):
     """app.image of opskit.yaml, or the registry a CI release pinned (what ArgoCD pulls)."""
     image = app_container(render(name))["image"]
     repository, _, tag = image.rpartition(":")
-    named = manifests.overlay_images(cfg, cfg.overlay(name)).get(cfg.app.name)
+    named = kustomize.overlay_images(cfg, cfg.overlay(name)).get(cfg.app.name)
     assert repository in {cfg.app.image, named}
     assert repository.endswith(f"/{cfg.app.name}")
     assert re.fullmatch(rf"[0-9a-f]{{{cfg.app.tag_length}}}", tag)
@@ -64,16 +65,16 @@ def test_the_image_override_pins_the_app_to_its_registry(cfg, name, monkeypatch)
     deploy renders; it used to fail with `no container runs image`."""
     monkeypatch.setenv("OPSKIT_IMAGE", "ghcr.io/acme/gitops-lab/api")
     override = config.load(cfg.root / "opskit.yaml")
-    objects = manifests.render_overlay(override, name, tag="0123456789ab")
+    objects = kustomize.render_overlay(override, name, tag="0123456789ab")
     assert app_container(objects)["image"] == "ghcr.io/acme/gitops-lab/api:0123456789ab"
 
 
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_tag_is_pinned_in_memory_only(cfg, name):
     before = (cfg.overlay(name).path / "kustomization.yaml").read_text()
-    objects = manifests.render_overlay(cfg, name, tag="0123456789ab")
+    objects = kustomize.render_overlay(cfg, name, tag="0123456789ab")
     assert app_container(objects)["image"] == f"{cfg.app.image}:0123456789ab"
-    images = {c["image"] for o in objects for _, c in manifests.containers(o)}
+    images = {c["image"] for o in objects for _, c in kustomize.containers(o)}
     telemetry = cfg.images["telemetry"].repository
     assert images == {
         f"{cfg.app.image}:0123456789ab",
@@ -86,20 +87,20 @@ def test_tag_is_pinned_in_memory_only(cfg, name):
 
 
 def test_render_text_with_tag_is_the_pinned_yaml(cfg):
-    text = manifests.render_text(cfg, "dev", tag="0123456789ab")
+    text = kustomize.render_text(cfg, "dev", tag="0123456789ab")
     assert f"image: {cfg.app.image}:0123456789ab\n" in text
-    assert manifests.load_documents(text) == manifests.render_overlay(cfg, "dev", "0123456789ab")
+    assert kustomize.load_documents(text) == kustomize.render_overlay(cfg, "dev", "0123456789ab")
 
 
 @pytest.mark.parametrize("tag", ["latest", "", "has space", "-leading-dash"])
 def test_pinning_refuses_mutable_or_invalid_tags(cfg, tag):
     with pytest.raises(OpsError, match="invalid image tag"):
-        manifests.render_overlay(cfg, "dev", tag=tag)
+        kustomize.render_overlay(cfg, "dev", tag=tag)
 
 
 def test_pinning_an_image_no_container_runs_is_an_error(cfg, render):
     with pytest.raises(OpsError, match="dev: no container runs image example/other"):
-        manifests.pin_image(render("dev"), "example/other", "abc", "dev")
+        kustomize.pin_image(render("dev"), "example/other", "abc", "dev")
 
 
 @pytest.mark.parametrize("name", OVERLAYS)
@@ -175,22 +176,22 @@ def test_every_object_carries_the_standard_labels(cfg, name, render):
 
 def test_render_many_matches_one_by_one(cfg):
     overlays = list(cfg.overlays.values())
-    together = manifests.render_many(cfg, overlays)
-    assert together == {ov.name: manifests.render_overlay(cfg, ov) for ov in overlays}
+    together = kustomize.render_many(cfg, overlays)
+    assert together == {ov.name: kustomize.render_overlay(cfg, ov) for ov in overlays}
 
 
 def test_split_image():
-    assert manifests.split_image("localhost:5000/a/b:1.2") == ("localhost:5000/a/b", "1.2", None)
-    assert manifests.split_image("localhost:5000/a/b") == ("localhost:5000/a/b", None, None)
-    assert manifests.split_image("redis@sha256:ab") == ("redis", None, "sha256:ab")
+    assert kustomize.split_image("localhost:5000/a/b:1.2") == ("localhost:5000/a/b", "1.2", None)
+    assert kustomize.split_image("localhost:5000/a/b") == ("localhost:5000/a/b", None, None)
+    assert kustomize.split_image("redis@sha256:ab") == ("redis", None, "sha256:ab")
 
 
 def test_render_many_falls_back_to_one_run_per_overlay(cfg, tmp_path):
     dev, prod = cfg.overlay("dev"), cfg.overlay("prod")
     same_namespace = dataclasses.replace(prod, namespace=dev.namespace)  # cannot be told apart
-    rendered = manifests.render_many(cfg, [dev, same_namespace])
-    assert rendered["prod"] == manifests.render_overlay(cfg, prod)
+    rendered = kustomize.render_many(cfg, [dev, same_namespace])
+    assert rendered["prod"] == kustomize.render_overlay(cfg, prod)
     (tmp_path / "kustomization.yaml").write_text("resources: [missing.yaml]\n")
     broken = dataclasses.replace(prod, path=tmp_path)
     with pytest.raises(CommandFailed, match=f"kubectl kustomize {tmp_path}"):
-        manifests.render_many(cfg, [dev, broken])
+        kustomize.render_many(cfg, [dev, broken])

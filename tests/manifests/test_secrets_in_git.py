@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opskit import policies
+from opskit.manifests.policies import checks
 
 ENCRYPTED = {
     "apiVersion": "v1",
@@ -24,13 +24,12 @@ def scan(tmp_path: Path, files: dict[str, object]) -> list[str]:
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_text(content if isinstance(content, str) else yaml.safe_dump(content))
     return [
-        "{}/{}/{}: {}: {}".format(*found)
-        for found in policies.scan_tree(tmp_path, tmp_path / "k8s")
+        "{}/{}/{}: {}: {}".format(*found) for found in checks.scan_tree(tmp_path, tmp_path / "k8s")
     ]
 
 
 def test_the_repository_has_no_plaintext_secret(root):
-    assert list(policies.scan_tree(root, root / "k8s")) == []
+    assert list(checks.scan_tree(root, root / "k8s")) == []
 
 
 def test_a_plaintext_secret_anywhere_is_reported(tmp_path):

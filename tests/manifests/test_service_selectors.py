@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opskit import manifests, validate
+from opskit.manifests import kustomize, validate
 
 LABELS = {
     "app.kubernetes.io/name": "metrics",
@@ -30,7 +30,7 @@ def _service(name: str, spec: dict) -> dict:
 
 
 def check(cfg, overlay) -> list[str]:
-    return validate.validate_objects(cfg, overlay, manifests.render_overlay(cfg, overlay))
+    return validate.validate_objects(cfg, overlay, kustomize.render_overlay(cfg, overlay))
 
 
 def test_a_selector_matching_no_pod_template_is_named(cfg, broken_overlay):

@@ -8,8 +8,8 @@ import shutil
 import pytest
 import yaml
 
-from opskit import manifests
-from opskit.errors import OpsError
+from opskit.core.errors import OpsError
+from opskit.manifests import kustomize
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def test_only_the_image_lines_change_and_comments_stay(cfg, overlay):
     before = (overlay.path / "kustomization.yaml").read_text()
     old = pinned(overlay)
     old_name = next(i["newName"] for i in yaml.safe_load(before)["images"] if i["name"] == "api")
-    change = manifests.set_image(cfg, overlay, "0123456789ab")
+    change = kustomize.set_image(cfg, overlay, "0123456789ab")
     after = (overlay.path / "kustomization.yaml").read_text()
     assert (change.old, change.new, change.changed) == (old, "0123456789ab", True)
     assert change.images == ("api", "telemetry")  # every project image the overlay pins
@@ -44,31 +44,31 @@ def test_only_the_image_lines_change_and_comments_stay(cfg, overlay):
 
 
 def test_an_all_digit_sha_stays_a_string(cfg, overlay):
-    manifests.set_image(cfg, overlay, "123456789012")
+    kustomize.set_image(cfg, overlay, "123456789012")
     assert pinned(overlay) == "123456789012"
 
 
 def test_setting_the_same_tag_twice_changes_nothing(cfg, overlay):
-    manifests.set_image(cfg, overlay, "0123456789ab")
+    kustomize.set_image(cfg, overlay, "0123456789ab")
     file = overlay.path / "kustomization.yaml"
     stamp = file.stat().st_mtime_ns
-    assert not manifests.set_image(cfg, overlay, "0123456789ab").changed
+    assert not kustomize.set_image(cfg, overlay, "0123456789ab").changed
     assert file.stat().st_mtime_ns == stamp
 
 
 def test_dry_run_reports_and_writes_nothing(cfg, overlay):
     before = (overlay.path / "kustomization.yaml").read_text()
-    change = manifests.set_image(cfg, overlay, "0123456789ab", dry_run=True)
+    change = kustomize.set_image(cfg, overlay, "0123456789ab", dry_run=True)
     assert change.changed
     assert (overlay.path / "kustomization.yaml").read_text() == before
 
 
 def test_the_new_tag_is_what_kustomize_renders(cfg, overlay):
-    manifests.set_image(cfg, overlay, "0123456789ab")
+    kustomize.set_image(cfg, overlay, "0123456789ab")
     images = {
         c["image"]
-        for o in manifests.render_overlay(cfg, overlay)
-        for _, c in manifests.containers(o)
+        for o in kustomize.render_overlay(cfg, overlay)
+        for _, c in kustomize.containers(o)
     }
     assert f"{cfg.app.image}:0123456789ab" in images
 
@@ -76,10 +76,10 @@ def test_the_new_tag_is_what_kustomize_renders(cfg, overlay):
 @pytest.mark.parametrize("tag", ["latest", "", "a b"])
 def test_invalid_tags_are_refused(cfg, overlay, tag):
     with pytest.raises(OpsError, match="invalid image tag"):
-        manifests.set_image(cfg, overlay, tag)
+        kustomize.set_image(cfg, overlay, tag)
 
 
 def test_a_kustomization_without_the_app_image_entry_is_an_error(cfg, overlay):
     (overlay.path / "kustomization.yaml").write_text("resources: [../../base]\n")
     with pytest.raises(OpsError, match=r"images: no entry with name: api; add `images:"):
-        manifests.set_image(cfg, overlay, "0123456789ab")
+        kustomize.set_image(cfg, overlay, "0123456789ab")

@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from opskit import manifests, validate
-from opskit.errors import OpsError
+from opskit.core.errors import OpsError
+from opskit.manifests import kustomize, validate
 
 CONTAINER = "spec.template.spec.containers[0]"
 IMAGE = "localhost:5000/gitops-lab/api"
@@ -66,7 +66,7 @@ LINES = {  # the exact report line of each defect
 
 
 def check(cfg, overlay) -> list[str]:
-    return validate.validate_objects(cfg, overlay, manifests.render_overlay(cfg, overlay))
+    return validate.validate_objects(cfg, overlay, kustomize.render_overlay(cfg, overlay))
 
 
 def test_every_overlay_and_argocd_is_valid(cfg):

@@ -9,9 +9,13 @@ from pathlib import Path
 
 import sh
 
-from opskit import config, monitoring, phoenix, toolbuild, validate
 from opskit.clusters import k3d
-from opskit.kube import Kube
+from opskit.core import config
+from opskit.gitops import monitoring
+from opskit.images import phoenix
+from opskit.kube.kubectl import Kube
+from opskit.manifests import kustomize, validate
+from opskit.toolchain import build
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,13 +33,13 @@ def test_tools_kube_builds_the_configured_release_with_matching_staging_twins(cf
     major_minor_patch = "0." + ".".join(version.split(".")[1:])
     assert {(name == twin, tag) for name, twin, tag in staging} == {(True, f"v{major_minor_patch}")}
     pins = cfg.tool_pins()
-    for tool in toolbuild.GO_TOOLS:
+    for tool in build.GO_TOOLS:
         if tool.module_dir == "kube":
-            assert toolbuild.pinned_version(tool, pins, ROOT / "tools") == f"v{version}"
+            assert build.pinned_version(tool, pins, ROOT / "tools") == f"v{version}"
 
 
 def test_kubectl_is_built_with_the_control_plane():
-    kubectl = toolbuild.select(("kubectl",))[0]
+    kubectl = build.select(("kubectl",))[0]
     assert (kubectl.module_dir, kubectl.package) == ("kube", "k8s.io/kubernetes/cmd/kubectl")
     flags = kubectl.argv("v1.37.2", Path("o"))
     assert "-X k8s.io/client-go/pkg/version.gitVersion=v1.37.2" in " ".join(flags)
@@ -92,12 +96,12 @@ def test_argocd_syncs_the_monitoring_release_that_helm_installs(cfg):
     )  # fmt: skip
     assert chart["helm"]["releaseName"] == mon.release
     assert app["spec"]["destination"]["namespace"] == mon.namespace == "monitoring"
-    assert chart["helm"]["valueFiles"] == [f"$values/{monitoring.VALUES.as_posix()}"]
+    assert chart["helm"]["valueFiles"] == [f"$values/{kustomize.MONITORING_VALUES.as_posix()}"]
     argv = monitoring.install_step(cfg, Kube("/k", "ctx")).argv
     assert argv[3:5] == (mon.release, mon.chart)
     assert argv[argv.index("--version") + 1] == chart["targetRevision"]
     assert argv[argv.index("--namespace") + 1] == app["spec"]["destination"]["namespace"]
-    assert argv[argv.index("-f") + 1] == monitoring.VALUES.as_posix()
+    assert argv[argv.index("-f") + 1] == kustomize.MONITORING_VALUES.as_posix()
 
 
 def test_a_monitoring_application_at_another_version_fails_validation(cfg):

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import testinfra
 
-from opskit import config, shell
-from opskit.kube import Kube
+from opskit.core import config, shell
+from opskit.kube.kubectl import Kube
 from tests.smoke.report_plugin import pytest_addoption, pytest_configure  # --report=DIR
 
 __all__ = ["pytest_addoption", "pytest_configure"]
@@ -179,7 +179,7 @@ def pod_host(in_containers, target, k8s):
 
 @pytest.fixture
 def https(in_containers, target, ca_file):
-    """curl (through opskit.shell) to the overlay host via the ingress, trusting the mkcert CA:
+    """curl (through opskit.core.shell) to the overlay host via the ingress, trusting the mkcert CA:
     `https(host, method, path, body=None) -> (status, parsed JSON or text)`."""
     if not ca_file.is_file():
         pytest.fail(f"{ca_file}: no CA; set OPSKIT_CA or run `invoke certs.init`", pytrace=False)

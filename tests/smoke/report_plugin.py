@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from opskit import report, reportfiles
+from opskit.deploy import records, report
 
 
 class SmokeReport:
@@ -27,7 +27,7 @@ class SmokeReport:
     def pytest_sessionfinish(self, session, exitstatus) -> None:
         failed = [c.name for c in self.record.checks if not c.ok]
         self.record.finish("failed" if failed else "succeeded", ", ".join(failed))
-        reportfiles.write(self.record, self.folder)
+        records.write(self.record, self.folder)
 
 
 def report_check(name: str, ok: bool, seconds: float, detail: str) -> report.Check:

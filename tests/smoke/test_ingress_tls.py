@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from opskit import shell
+from opskit.core import shell
 
 TLS_SECRET = "api-tls"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from opskit.monitoring import SERVICEMONITORS
+from opskit.gitops.monitoring import SERVICEMONITORS
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from opskit import gitinfo
-from opskit.release import pinned_tag
+from opskit.core import gitinfo
+from opskit.gitops.release import pinned_tag
 
 DEPLOYMENTS = ["api", "redis"]
 STATEFULSETS = ["postgres"]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from opskit import config, shell, tools
+from opskit.core import config, shell, tools
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +49,7 @@ def restore_task_help():
 
 @pytest.fixture
 def refuse_processes(monkeypatch):
-    """Any process start fails the test (opskit.shell starts every one with Popen)."""
+    """Any process start fails the test (opskit.core.shell starts every one with Popen)."""
     import subprocess
 
     def refuse(*args, **_kwargs):

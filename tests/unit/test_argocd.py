@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opskit import argocd, argocd_install, argocd_local, argocd_wait, config, shell
-from opskit.errors import OpsError
-from opskit.kube import Kube
+from opskit.clusters import argocd_local
+from opskit.core import config, shell
+from opskit.core.errors import OpsError
+from opskit.gitops import argocd, install, wait
+from opskit.kube.kubectl import Kube
 from tests import fakes
 
 KUBE = Kube("/state/kubeconfig", "k3d-gitops-lab")
@@ -72,7 +74,7 @@ def release(tmp_path, monkeypatch):
     (folder / "crds" / "application-crd.yaml").write_text(yaml.safe_dump(CRD))
     (folder / "base" / "config" / "argocd-cm.yaml").write_text(yaml.safe_dump(CM))
     (folder / "install.yaml").write_text(yaml.safe_dump_all([CRD, CM, PARAMS, REPO_SERVER]))
-    monkeypatch.setattr(argocd_install, "release_dir", lambda version: folder.parent)
+    monkeypatch.setattr(install, "release_dir", lambda version: folder.parent)
     return folder.parent
 
 
@@ -96,7 +98,7 @@ def fake_kubectl(crd_installed=True, items=()):
 def test_release_module_is_found_with_the_go_command_and_the_newer_toolchain(root):
     answer = json.dumps({"Dir": "/mod/github.com/argoproj/argo-cd/v3@v3.6.1"})
     with fakes.recorder({"go": (0, answer, "")}) as calls:
-        found = argocd_install.release_dir("v3.6.1")
+        found = install.release_dir("v3.6.1")
     assert found == Path("/mod/github.com/argoproj/argo-cd/v3@v3.6.1")
     assert calls == [("go", "mod", "download", "-json", "github.com/argoproj/argo-cd/v3@v3.6.1")]
 
@@ -108,7 +110,7 @@ def test_container_cluster_gets_the_release_manifest_plus_ksops_and_the_age_key(
     key.write_text(FAKE_AGE_KEY + "\n")
     kubectl, applied = fake_kubectl()
     with fakes.recorder({"kubectl": kubectl}) as calls:
-        steps = argocd_install.upstream_steps(cfg, KUBE, release, key)
+        steps = install.upstream_steps(cfg, KUBE, release, key)
         for step in steps:
             shell.run_step(step)
     assert calls[1] == (
@@ -143,7 +145,7 @@ def test_container_cluster_gets_the_release_manifest_plus_ksops_and_the_age_key(
 
 
 def test_embedded_install_objects_enable_plugins_judge_ingress_and_add_default_project(release):
-    objects = argocd_install.local_objects(release, "argocd")
+    objects = install.local_objects(release, "argocd")
     kinds = [(o["kind"], o["metadata"]["name"]) for o in objects]
     assert kinds == [
         ("Namespace", "argocd"),
@@ -329,13 +331,13 @@ def scripted(objects):
 
 
 def test_wait_reports_each_change_and_returns_at_the_revision(monkeypatch):
-    monkeypatch.setattr(argocd_wait, "POLL_SECONDS", 0)
+    monkeypatch.setattr(wait, "POLL_SECONDS", 0)
     new = "b" * 40
     answers = [app(), app("OutOfSync", "Healthy"), app("Synced", "Progressing", new, "Running"),
                app("Synced", "Healthy", new)]  # fmt: skip
     lines = []
     with fakes.recorder({"kubectl": scripted(answers)}):
-        state = argocd_wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 30, report=lines.append)
+        state = wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 30, report=lines.append)
     assert state.revision == new
     assert lines == [
         "gitops-lab-dev: Synced/Healthy at aaaaaaaaaaaa, operation Succeeded",
@@ -345,7 +347,7 @@ def test_wait_reports_each_change_and_returns_at_the_revision(monkeypatch):
 
 
 def test_wait_asks_for_a_hard_refresh_when_a_comparison_error_sticks(monkeypatch):
-    monkeypatch.setattr(argocd_wait, "POLL_SECONDS", 0)
+    monkeypatch.setattr(wait, "POLL_SECONDS", 0)
     new = "d" * 40
     error = {"type": "ComparisonError", "message": "error unmarshaling predicted live"}
     stuck = app("Unknown", "Healthy", new)
@@ -357,7 +359,7 @@ def test_wait_asks_for_a_hard_refresh_when_a_comparison_error_sticks(monkeypatch
 
     ticks, lines = iter(range(0, 1000, 2)), []
     with fakes.recorder({"kubectl": kubectl}) as calls:
-        argocd_wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 60, report=lines.append,
+        wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 60, report=lines.append,
                          clock=lambda: next(ticks))  # fmt: skip
     patches = [c for c in calls if "patch" in c]
     assert len(patches) == 1  # after 5 s of the error, not again before 15 s more
@@ -371,7 +373,7 @@ def test_wait_asks_for_a_hard_refresh_when_a_comparison_error_sticks(monkeypatch
     )
     ticks = iter(range(0, 1000, 10))
     with fakes.recorder({"kubectl": scripted([stuck])}), pytest.raises(OpsError) as info:
-        argocd_wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 25, report=lambda _l: None,
+        wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 25, report=lambda _l: None,
                          clock=lambda: next(ticks))  # fmt: skip
     assert info.value.message.endswith(
         "after 25s: ComparisonError: error unmarshaling predicted live"
@@ -379,7 +381,7 @@ def test_wait_asks_for_a_hard_refresh_when_a_comparison_error_sticks(monkeypatch
 
 
 def test_wait_fails_in_one_line_naming_the_unhealthy_resource(monkeypatch):
-    monkeypatch.setattr(argocd_wait, "POLL_SECONDS", 0)
+    monkeypatch.setattr(wait, "POLL_SECONDS", 0)
     new = "c" * 40
     stuck = {"kind": "Deployment", "namespace": "gitops-lab-dev", "name": "api",
              "health": {"status": "Progressing", "message": "1 of 2 updated replicas"}}  # fmt: skip
@@ -387,14 +389,14 @@ def test_wait_fails_in_one_line_naming_the_unhealthy_resource(monkeypatch):
         "Synced", "Degraded", new, resources=[{**stuck, "health": {"status": "Degraded"}}]
     )
     with fakes.recorder({"kubectl": scripted([degraded])}), pytest.raises(OpsError) as info:
-        argocd_wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 30, report=lambda _l: None)
+        wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 30, report=lambda _l: None)
     assert info.value.message == (
         "gitops-lab-dev is Degraded: Deployment gitops-lab-dev/api Degraded"
     )
     ticks = iter(range(0, 1000, 10))
     progressing = app("Synced", "Progressing", new, resources=[stuck])
     with fakes.recorder({"kubectl": scripted([progressing])}), pytest.raises(OpsError) as info:
-        argocd_wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 25, report=lambda _l: None,
+        wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 25, report=lambda _l: None,
                          clock=lambda: next(ticks))  # fmt: skip
     assert info.value.message == (
         "gitops-lab-dev not Synced+Healthy at cccccccccccc after 25s: Deployment "
@@ -404,18 +406,18 @@ def test_wait_fails_in_one_line_naming_the_unhealthy_resource(monkeypatch):
 
 
 def test_a_revision_that_is_not_a_commit_is_refused(root):
-    head = argocd_wait.commit_of(root, "HEAD")
+    head = wait.commit_of(root, "HEAD")
     assert len(head) == 40
     with pytest.raises(OpsError, match=r"revision 'no-such-thing' is not a commit"):
-        argocd_wait.commit_of(root, "no-such-thing")
+        wait.commit_of(root, "no-such-thing")
 
 
-REFRESH = argocd_wait.REFRESH
+REFRESH = wait.REFRESH
 
 
 def test_refresh_is_a_hard_refresh_annotation():
     with fakes.recorder({"kubectl": (0, "", "")}) as calls:
-        argocd_wait.refresh(KUBE, "argocd", "gitops-lab-dev")
+        wait.refresh(KUBE, "argocd", "gitops-lab-dev")
     assert calls == [(
         *BASE, "patch", "applications.argoproj.io", "gitops-lab-dev", "-n", "argocd",
         "--type", "merge", "-p", json.dumps(REFRESH, separators=(",", ":")),
@@ -454,16 +456,16 @@ def test_a_pid_file_naming_someone_elses_process_is_not_ours(tmp_path):
 
 
 def test_addon_kinds_the_cluster_does_not_serve_are_excluded_not_failed(release):
-    assert argocd_install.absent_groups({"v1", "apps/v1"}) == ("monitoring.coreos.com",)
-    assert argocd_install.absent_groups({"monitoring.coreos.com/v1"}) == ()
-    objects = argocd_install.local_objects(release, "argocd", ("monitoring.coreos.com",))
+    assert install.absent_groups({"v1", "apps/v1"}) == ("monitoring.coreos.com",)
+    assert install.absent_groups({"monitoring.coreos.com/v1"}) == ()
+    objects = install.local_objects(release, "argocd", ("monitoring.coreos.com",))
     cm = next(o for o in objects if o["kind"] == "ConfigMap")
     assert yaml.safe_load(cm["data"]["resource.exclusions"])[-1] == {
         "apiGroups": ["monitoring.coreos.com"],
         "kinds": ["*"],
         "clusters": ["*"],
     }
-    plain = argocd_install.local_objects(release, "argocd")
+    plain = install.local_objects(release, "argocd")
     assert "resource.exclusions" not in next(o for o in plain if o["kind"] == "ConfigMap")["data"]
 
 
@@ -505,16 +507,16 @@ def test_redis_and_git_server_really_start_serve_and_stop(tmp_path, root, monkey
 
 
 def test_wait_outlasts_an_application_the_root_has_not_created_yet(monkeypatch):
-    monkeypatch.setattr(argocd_wait, "POLL_SECONDS", 0)
+    monkeypatch.setattr(wait, "POLL_SECONDS", 0)
     answers = iter([(1, "", 'Error from server (NotFound): applications "x" not found')] * 2
                    + [(0, json.dumps(app()), "")])  # fmt: skip
     lines = []
     with fakes.recorder({"kubectl": lambda argv, stdin: next(answers)}):
-        state = argocd_wait.wait(KUBE, "argocd", "gitops-lab-dev", "a" * 40, 30, lines.append)
+        state = wait.wait(KUBE, "argocd", "gitops-lab-dev", "a" * 40, 30, lines.append)
     assert state.health == "Healthy"
     assert lines == ["gitops-lab-dev: Missing/Missing at -"]
     with fakes.recorder({"kubectl": (1, "", "connection refused")}), pytest.raises(OpsError):
-        argocd_wait.read(KUBE, "argocd", "gitops-lab-dev", missing_ok=True)
+        wait.read(KUBE, "argocd", "gitops-lab-dev", missing_ok=True)
 
 
 def test_a_daemon_whose_pid_file_comes_late_is_waited_for(tmp_path, monkeypatch):

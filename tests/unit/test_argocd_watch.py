@@ -5,9 +5,10 @@ import shutil
 
 import pytest
 
-from opskit import argocd_wait, argocd_watch, config, release, shell
-from opskit.errors import OpsError
-from opskit.kube import Kube
+from opskit.core import config, shell
+from opskit.core.errors import OpsError
+from opskit.gitops import release, wait, watch
+from opskit.kube.kubectl import Kube
 from tests import fakes
 
 KUBE = Kube("/state/kubeconfig", "kwok-gitops-lab")
@@ -64,16 +65,16 @@ def argocd_answers(git, bad_health="Degraded"):
 
 def test_degraded_release_is_reverted_to_the_last_good_revision(repo, monkeypatch):
     cfg, git = repo
-    monkeypatch.setattr(argocd_wait, "POLL_SECONDS", 0)
+    monkeypatch.setattr(wait, "POLL_SECONDS", 0)
     good = git("rev-parse", "HEAD")
     kubectl, patches = argocd_answers(git)
     lines = []
     with fakes.recorder({"kubectl": kubectl}):
-        watch = argocd_watch.prepare(cfg, KUBE, cfg.overlay("dev"), 30)
-        assert watch.last_good == good
+        watching = watch.prepare(cfg, KUBE, cfg.overlay("dev"), 30)
+        assert watching.last_good == good
         result = release.release(cfg, "dev")
         with pytest.raises(OpsError) as info:
-            argocd_watch.watch_release(watch, cfg.root, result, report=lines.append)
+            watch.watch_release(watching, cfg.root, result, report=lines.append)
     revert = git("rev-parse", "HEAD")
     assert str(info.value) == (
         f"release {result.tag} to dev failed (gitops-lab-dev is Degraded: Deployment "
@@ -93,12 +94,12 @@ def test_degraded_release_is_reverted_to_the_last_good_revision(repo, monkeypatc
 
 def test_healthy_release_is_left_alone(repo, monkeypatch):
     cfg, git = repo
-    monkeypatch.setattr(argocd_wait, "POLL_SECONDS", 0)
+    monkeypatch.setattr(wait, "POLL_SECONDS", 0)
     kubectl, _ = argocd_answers(git, bad_health="Healthy")
     with fakes.recorder({"kubectl": kubectl}):
-        watch = argocd_watch.prepare(cfg, KUBE, cfg.overlay("dev"), 30)
+        watching = watch.prepare(cfg, KUBE, cfg.overlay("dev"), 30)
         result = release.release(cfg, "dev")
-        state = argocd_watch.watch_release(watch, cfg.root, result, report=lambda _l: None)
+        state = watch.watch_release(watching, cfg.root, result, report=lambda _l: None)
     assert state.revision == git("rev-parse", "HEAD")
     assert git("log", "-1", "--format=%s").startswith("chore(release): deploy api")
 
@@ -109,7 +110,7 @@ def test_without_a_last_good_revision_only_the_release_commit_is_reverted(repo):
     git("add", "notes.txt")
     git("commit", "-q", "-m", "notes")
     result = release.release(cfg, "dev")
-    sha = argocd_watch.revert(
+    sha = watch.revert(
         cfg.root,
         git("rev-parse", "HEAD"),
         "",

@@ -2,8 +2,8 @@
 
 import pytest
 
-from opskit import args
-from opskit.errors import OpsError
+from opskit.core import args
+from opskit.core.errors import OpsError
 
 
 @pytest.mark.parametrize(

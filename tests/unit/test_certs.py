@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from opskit import certs, config, shell, tools
-from opskit.errors import OpsError
+from opskit.core import config, shell, tools
+from opskit.core.errors import OpsError
+from opskit.secrets import certs
 from tests import fakes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,7 +195,7 @@ def test_tls_secret_is_made_in_memory_with_its_key_redacted(cfg):
 
 def test_tls_secret_manifest_without_certificate_says_how(bare):
     cfg = bare
-    from opskit.errors import OpsError
+    from opskit.core.errors import OpsError
 
     with pytest.raises(OpsError, match=r"certs\.issue --overlay dev"):
         certs.tls_secret_manifest(cfg, cfg.overlay("dev"))

@@ -1,4 +1,4 @@
-"""CI definitions: schemas, GitHub/Bitbucket parity, one call per ci/ script (opskit.ci)."""
+"""CI definitions: schemas, GitHub/Bitbucket parity, one call per ci/ script (opskit.lint.ci)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opskit import ci, cilint, repofiles, shell
-from opskit.errors import OpsError
+from opskit.core import repofiles, shell
+from opskit.core.errors import OpsError
+from opskit.lint import ci, cicheckers
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = sorted(p.name for p in (ROOT / "ci").glob("*.sh") if not p.name.startswith("_"))
@@ -49,13 +50,13 @@ def write_stage(root: Path, name: str, body: str) -> Path:
 
 
 def test_both_ci_files_pass_their_vendored_schemas():
-    assert cilint.schema_problems(ROOT) == []
+    assert cicheckers.schema_problems(ROOT) == []
 
 
 def test_schema_violation_is_reported(repo_copy: Path):
     workflow = repo_copy / ".github/workflows/ci.yml"
     workflow.write_text(workflow.read_text().replace("runs-on:", "runs_on:", 1))
-    problems = cilint.schema_problems(repo_copy)
+    problems = cicheckers.schema_problems(repo_copy)
     assert len(problems) == 1
     assert problems[0].startswith("vendor.github-workflows:")
 
@@ -210,13 +211,13 @@ def test_shellcheck_passes_on_the_repository():
 
 
 def test_actionlint_passes_on_the_repository():
-    assert cilint.actionlint_problems(ROOT) == []
+    assert cicheckers.actionlint_problems(ROOT) == []
 
 
 def test_actionlint_reports_a_broken_workflow(repo_copy: Path):
     workflow = repo_copy / ".github/workflows/ci.yml"
     workflow.write_text(workflow.read_text().replace("|| github.ref }}", "|| gitlab.ref }}", 1))
-    problems = cilint.actionlint_problems(repo_copy)
+    problems = cicheckers.actionlint_problems(repo_copy)
     assert len(problems) == 1
     assert problems[0].startswith("actionlint: .github/workflows/ci.yml:")
     assert "gitlab" in problems[0]

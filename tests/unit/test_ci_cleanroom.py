@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from opskit import cidefs, cleanjobs, cleanroom, shell
-from opskit.cleanroom import Room
+from cleanroom import jobs, room
+from cleanroom.room import Room
+from opskit.core import shell
+from opskit.lint import cimodel
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOUT = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1"
@@ -21,9 +23,9 @@ LOGIN = "docker/login-action@4907a6ddec9925e35a0a9e82d7399ccc52663121"
 def project(tmp_path: Path):
     """A repository with one workflow of the given jobs; returns a runner of one job."""
 
-    def make(jobs: str):
+    def make(spec: str):
         (tmp_path / ".github/workflows").mkdir(parents=True)
-        workflow = "name: ci\non: push\njobs:\n" + textwrap.indent(textwrap.dedent(jobs), "  ")
+        workflow = "name: ci\non: push\njobs:\n" + textwrap.indent(textwrap.dedent(spec), "  ")
         (tmp_path / ".github/workflows/ci.yml").write_text(workflow)
         for name in (".go-version", "opskit.yaml"):
             (tmp_path / name).write_text((ROOT / name).read_text())
@@ -36,9 +38,9 @@ def project(tmp_path: Path):
         shell.run([*git, "push", "-q", str(remote), "HEAD:refs/heads/main"])
         commit = shell.run([*git, "rev-parse", "HEAD"]).stdout.strip()
 
-        def run(name: str) -> cleanroom.Outcome:
-            job = next(j for j in cidefs.github_jobs(tmp_path) if j.name == name)
-            return cleanjobs.run_job(Room(tmp_path, remote, job), commit)
+        def run(name: str) -> room.Outcome:
+            job = next(j for j in cimodel.github_jobs(tmp_path) if j.name == name)
+            return jobs.run_job(Room(tmp_path, remote, job), commit)
 
         return run
 
@@ -137,41 +139,41 @@ def test_a_registry_push_needs_a_login_and_a_lower_case_name(project):
 def test_if_conditions_of_the_workflows():
     context = {"github.event.workflow_run.conclusion": "success", "a": "b"}
     expr = "github.event.workflow_run.conclusion == 'success' && a == 'b'"
-    assert cidefs.condition(expr, context, failed=False)
-    assert not cidefs.condition("a == 'c'", context, failed=False)
-    assert not cidefs.condition("", context, failed=True)
-    assert cidefs.condition("${{ failure() }}", context, failed=True)
-    assert cidefs.condition("${{ !cancelled() }}", context, failed=True)
-    assert not cidefs.condition("${{ failure() }}", context, failed=False)
+    assert cimodel.condition(expr, context, failed=False)
+    assert not cimodel.condition("a == 'c'", context, failed=False)
+    assert not cimodel.condition("", context, failed=True)
+    assert cimodel.condition("${{ failure() }}", context, failed=True)
+    assert cimodel.condition("${{ !cancelled() }}", context, failed=True)
+    assert not cimodel.condition("${{ failure() }}", context, failed=False)
 
 
 def test_release_waits_for_ci_and_bitbucket_release_for_its_checks():
-    jobs = cleanjobs.ordered_jobs(ROOT)
-    names = [j.title for j in jobs]
+    ordered = jobs.ordered_jobs(ROOT)
+    names = [j.title for j in ordered]
     assert names.index(".github/workflows/release.yml:release") > max(
         names.index(f".github/workflows/ci.yml:{n}") for n in ("lint", "tests", "e2e", "image")
     )
-    lint = next(j for j in jobs if j.title == ".github/workflows/ci.yml:lint")
-    release = next(j for j in jobs if j.title == ".github/workflows/release.yml:release")
-    failed_lint = [cleanroom.Outcome(lint, ok=False)]
-    assert cleanjobs.blocked(release, failed_lint, ROOT) == "CI did not succeed on this commit"
-    bitbucket_lint = next(j for j in jobs if j.system == "bitbucket" and j.name == "lint")
-    bitbucket_release = next(j for j in jobs if j.system == "bitbucket" and "release" in j.name)
-    outcome = [cleanroom.Outcome(bitbucket_lint, ok=False)]
-    assert "an earlier stage failed" in cleanjobs.blocked(bitbucket_release, outcome, ROOT)
+    lint = next(j for j in ordered if j.title == ".github/workflows/ci.yml:lint")
+    release = next(j for j in ordered if j.title == ".github/workflows/release.yml:release")
+    failed_lint = [room.Outcome(lint, ok=False)]
+    assert jobs.blocked(release, failed_lint, ROOT) == "CI did not succeed on this commit"
+    bitbucket_lint = next(j for j in ordered if j.system == "bitbucket" and j.name == "lint")
+    bitbucket_release = next(j for j in ordered if j.system == "bitbucket" and "release" in j.name)
+    outcome = [room.Outcome(bitbucket_lint, ok=False)]
+    assert "an earlier stage failed" in jobs.blocked(bitbucket_release, outcome, ROOT)
 
 
 def test_go_version_files_are_read_as_setup_go_reads_them(tmp_path):
     gomod = tmp_path / "go.mod"
     gomod.write_text("module x\n\ngo 1.25.8\n")
-    assert cleanjobs.go_version_file(gomod) == "1.25.8"
+    assert jobs.go_version_file(gomod) == "1.25.8"
     gomod.write_text("module x\n\ngo 1.25.0\n\ntoolchain go1.26.8\n")
-    assert cleanjobs.go_version_file(gomod) == "1.26.8"
-    assert cleanjobs.go_version_file(ROOT / ".go-version") == "1.26"
+    assert jobs.go_version_file(gomod) == "1.26.8"
+    assert jobs.go_version_file(ROOT / ".go-version") == "1.26"
 
 
 def test_a_whole_run_of_both_systems_reports_each_job(project, tmp_path, monkeypatch, capsys):
-    from opskit import paths
+    from opskit.core import paths
 
     (tmp_path / "bitbucket-pipelines.yml").write_text(
         "image: golang:1.26-bookworm\npipelines:\n  branches:\n    main:\n"
@@ -185,7 +187,7 @@ def test_a_whole_run_of_both_systems_reports_each_job(project, tmp_path, monkeyp
             - run: echo hi
     """)
     monkeypatch.setattr(paths, "root", lambda: tmp_path)
-    assert cleanjobs.main([]) == 0
+    assert jobs.main([]) == 0
     err = capsys.readouterr().err
     assert "cleanroom: ok   .github/workflows/ci.yml:hello" in err
     assert "cleanroom: ok   bitbucket-pipelines.yml:hello" in err
@@ -194,7 +196,7 @@ def test_a_whole_run_of_both_systems_reports_each_job(project, tmp_path, monkeyp
 
 
 def test_a_release_check_wants_one_push_and_one_release_commit(project, tmp_path):
-    from opskit import cleanrelease
+    from cleanroom import release
 
     run = project(f"""
         release:
@@ -207,26 +209,24 @@ def test_a_release_check_wants_one_push_and_one_release_commit(project, tmp_path
     room = Room(tmp_path, tmp_path / "remote.git", outcome.job)
     room.commit_of_job = "0" * 40
     wanted = "expected one `docker push` per image of opskit.yaml, recorded"
-    assert cleanrelease.check_release(room, outcome) == f"{wanted} none"
+    assert release.check_release(room, outcome) == f"{wanted} none"
     outcome.record = ["docker push ghcr.io/acme/api:1"]
-    assert cleanrelease.check_release(room, outcome) == f"{wanted} ['ghcr.io/acme/api:1']"
+    assert release.check_release(room, outcome) == f"{wanted} ['ghcr.io/acme/api:1']"
     outcome.record = ["docker push ghcr.io/acme/api:1", "docker push ghcr.io/acme/telemetry:1"]
-    assert "not one release on the job's commit" in cleanrelease.check_release(room, outcome)
+    assert "not one release on the job's commit" in release.check_release(room, outcome)
 
 
 def test_the_released_overlay_must_run_the_pushed_image(tmp_path, monkeypatch):
     import yaml
 
-    from opskit import cleanrelease
+    from cleanroom import release
 
     shell.run(["git", "clone", "-q", str(ROOT), str(tmp_path / "main")])
     kustomization = yaml.safe_load((tmp_path / "main/k8s/overlays/dev/kustomization.yaml").open())
     entry = next(i for i in kustomization["images"] if i["name"] == "api")
     monkeypatch.delenv("OPSKIT_IMAGE", raising=False)
-    problem = cleanrelease._pin_problem(tmp_path / "main", "ghcr.io/x/api:1")
+    problem = release._pin_problem(tmp_path / "main", "ghcr.io/x/api:1")
     assert "not the pushed ghcr.io/x/api:1" in problem
-    assert (
-        cleanrelease._pin_problem(tmp_path / "main", f"{entry['newName']}:{entry['newTag']}") == ""
-    )
-    monkeypatch.setattr(cleanrelease, "MAIN_CHECKS", (("-c", "raise SystemExit('red')"),))
-    assert cleanrelease._main_problem(tmp_path / "main").startswith("released main is red")
+    assert release._pin_problem(tmp_path / "main", f"{entry['newName']}:{entry['newTag']}") == ""
+    monkeypatch.setattr(release, "MAIN_CHECKS", (("-c", "raise SystemExit('red')"),))
+    assert release._main_problem(tmp_path / "main").startswith("released main is red")

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def cfg():
-    from opskit import config
+    from opskit.core import config
 
     return config.load(ROOT / "opskit.yaml")
 

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from opskit import cidefs, config
+from opskit.core import config
+from opskit.lint import cimodel
 
 ROOT = Path(__file__).resolve().parents[2]
-GITHUB = {job.name: job for job in cidefs.github_jobs(ROOT)}
-BITBUCKET = {job.name: job for job in cidefs.bitbucket_jobs(ROOT)}
+GITHUB = {job.name: job for job in cimodel.github_jobs(ROOT)}
+BITBUCKET = {job.name: job for job in cimodel.bitbucket_jobs(ROOT)}
 # stage scripts that build Go tools: their nox session or need_sops runs `tools.install`
 GO_STAGES = {"ci/lint.sh", "ci/tests.sh", "ci/e2e.sh", "ci/deploy.sh"}
 # the first major of each action that runs on Node 24 (setup-python: also its cache client)
@@ -34,7 +35,7 @@ def go_version() -> tuple[int, int]:
     return int(major), int(minor)
 
 
-def uses_index(job: cidefs.Job, action: str) -> int:
+def uses_index(job: cimodel.Job, action: str) -> int:
     return next((i for i, s in enumerate(job.steps) if s.uses == action), len(job.steps))
 
 
@@ -49,9 +50,9 @@ def test_github_jobs_that_build_go_tools_set_up_go_first(job):  # defect 1
 def test_the_ci_go_is_new_enough_for_every_tool_module():  # defect 1
     """The CI Go builds every module, but those whose build names a newer toolchain
     (toolbuild's GOTOOLCHAIN, fetched by the go command: ArgoCD's 1.27)."""
-    from opskit import toolbuild
+    from opskit.toolchain import build
 
-    own_toolchain = {t.module_dir for t in toolbuild.GO_TOOLS if t.toolchain}
+    own_toolchain = {t.module_dir for t in build.GO_TOOLS if t.toolchain}
     needed = []
     for gomod in (ROOT / "tools").glob("*/go.mod"):
         line = re.search(r"^go (\d+)\.(\d+)", gomod.read_text(), re.M)
@@ -93,7 +94,7 @@ def test_cluster_e2e_installs_prometheus_before_the_smoke_checks(system):  # def
 def test_the_prometheus_check_skips_without_prometheus():  # defect 5
     import importlib.util
 
-    from opskit.shell import Result
+    from opskit.core.shell import Result
 
     spec = importlib.util.spec_from_file_location("smoke_https", ROOT / "tests/smoke/test_https.py")
     module = importlib.util.module_from_spec(spec)
@@ -129,7 +130,7 @@ def test_release_runs_only_after_ci_succeeded_on_that_commit():  # defect 9
 
 def test_bitbucket_release_runs_only_after_its_checks():  # defect 9
     checks = {"lint", "tests", "e2e (kwok cluster)", "image"}
-    for name, stages in cidefs.bitbucket_pipelines(ROOT).items():
+    for name, stages in cimodel.bitbucket_pipelines(ROOT).items():
         names = [n for stage in stages for n in stage]
         for index, stage in enumerate(stages):
             if any(n.startswith("release") for n in stage):
@@ -139,7 +140,7 @@ def test_bitbucket_release_runs_only_after_its_checks():  # defect 9
 
 
 def test_every_action_is_pinned_by_commit_to_a_node24_major():  # defect 10
-    pins = cidefs.action_pins(ROOT)
+    pins = cimodel.action_pins(ROOT)
     assert pins
     for file, line, action, ref, comment in pins:
         where = f"{file}:{line} {action}"
@@ -151,7 +152,7 @@ def test_every_action_is_pinned_by_commit_to_a_node24_major():  # defect 10
 
 def test_one_action_version_has_one_commit():  # defect 10: no two pins of a version differ
     seen: dict[tuple[str, str], str] = {}
-    for _, _, action, ref, comment in cidefs.action_pins(ROOT):
+    for _, _, action, ref, comment in cimodel.action_pins(ROOT):
         assert seen.setdefault((action, comment), ref) == ref, (action, comment)
 
 
@@ -177,7 +178,7 @@ def test_ci_kubectl_follows_the_cluster_version():  # defect 11
 def test_cluster_e2e_keeps_the_deploy_and_smoke_reports_on_both_systems():
     """ci/deploy.sh and ci/cluster-smoke.sh write reports/ (report.json, junit.xml): kept
     whatever the outcome, not only when the stage failed."""
-    from opskit import yamlio
+    from opskit.core import yamlio
 
     github = yamlio.load_file(ROOT / ".github/workflows/ci.yml")["jobs"]["cluster-e2e"]["steps"]
     kept = [

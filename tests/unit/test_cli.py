@@ -138,7 +138,7 @@ def test_doctor_exits_0_when_the_workflow_is_complete(tmp_path):
 
 
 def _complete_kwok_workflow(bin_dir):
-    from opskit import tools
+    from opskit.core import tools
 
     versions = {
         "etcd": "etcd Version: 3.7.3",

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opskit import clusters, config, paths
+from opskit import clusters
 from opskit.clusters import kwok, kwok_stages
 from opskit.clusters.k3d import K3dCluster
 from opskit.clusters.minikube import MinikubeCluster
-from opskit.errors import CommandFailed, OpsError
+from opskit.core import config, paths
+from opskit.core.errors import CommandFailed, OpsError
 from tests import fakes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -215,7 +216,7 @@ def test_minikube_load_delete_and_stopped_status(cfg):
     answers = {
         "minikube": {("minikube", "status"): stopped, ("minikube", "ip"): (0, "192.168.49.2\n", "")}
     }
-    from opskit import applied
+    from opskit.kube import applied
 
     applied.save(cluster.context, "dev", {"ConfigMap//a": "f"}, [{"kind": "ConfigMap",
                  "metadata": {"name": "a", "uid": "u", "resourceVersion": "1"}}])  # fmt: skip
@@ -350,7 +351,7 @@ def test_kwok_fixed_port_already_taken_is_one_line_and_creates_nothing(cfg, monk
 
 def test_kwok_missing_binary_is_one_line_and_creates_nothing(cfg, monkeypatch):
     monkeypatch.setattr(paths, "tools_bin", lambda: paths.root() / "no-such-bin")
-    from opskit import tools
+    from opskit.core import tools
 
     monkeypatch.setattr(tools, "tools_bin", lambda: paths.root() / "no-such-bin")
     with pytest.raises(

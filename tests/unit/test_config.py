@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opskit import config
-from opskit.errors import ConfigError
+from opskit.core import config
+from opskit.core.errors import ConfigError
 
 
 def test_repository_config_loads(root):
@@ -159,7 +159,7 @@ def test_missing_file_and_invalid_yaml(tmp_path):
 
 
 def test_root_found_from_env_and_cwd(tmp_path, monkeypatch):
-    from opskit import paths
+    from opskit.core import paths
 
     (tmp_path / "opskit.yaml").write_text("x: 1\n")
     nested = tmp_path / "a" / "b"
@@ -186,7 +186,7 @@ def test_image_repository_can_be_overridden_from_the_environment(root, monkeypat
 def test_write_atomic_replaces_whole_files_and_keeps_the_mode(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from opskit import paths
+    from opskit.core import paths
 
     target = tmp_path / "sub" / "file.json"
     paths.write_atomic(target, "one")

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from opskit import clusters, config, paths
+from opskit import clusters
 from opskit.clusters.k3d import K3dCluster
 from opskit.clusters.kwok import KwokCluster
 from opskit.clusters.minikube import MinikubeCluster
-from opskit.errors import OpsError
+from opskit.core import config, paths
+from opskit.core.errors import OpsError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opskit import clusters, deploy, gitinfo, paths, restore, rollout, secretgen
-from opskit.errors import OpsError
+from opskit import clusters
+from opskit.core import gitinfo, paths
+from opskit.core.errors import OpsError
+from opskit.deploy import pipeline, restore
+from opskit.kube import rollout
+from opskit.secrets import generate
 from tests import fakes
 from tests.unit.conftest import needs_sops
 
@@ -46,7 +50,7 @@ def project(secrets_project, monkeypatch):
     (root / ".tools").symlink_to(ROOT / ".tools")
     monkeypatch.setattr(paths, "root", lambda: root)
     monkeypatch.delenv("OPSKIT_STATE_DIR", raising=False)
-    secretgen.init(cfg, cfg.overlay("dev"))
+    generate.init(cfg, cfg.overlay("dev"))
     env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t"}
     env["GIT_COMMITTER_EMAIL"] = "t@t"
     for name, value in env.items():
@@ -89,7 +93,7 @@ def test_plan_holds_every_rendered_object_the_private_docs_and_one_apply(project
     target = clusters.connect(project, dev)
     lines: list[str] = []
     with fakes.recorder({"kubectl": Cluster()}):
-        plan = deploy.build_plan(project, dev, target, False, lines.append)
+        plan = pipeline.build_plan(project, dev, target, False, lines.append)
     kinds = sorted({o["kind"] for o in plan.objects})
     assert kinds == [
         "ConfigMap", "CronJob", "Deployment", "Ingress", "Namespace", "NetworkPolicy", "Service",
@@ -128,7 +132,7 @@ def test_plan_holds_every_rendered_object_the_private_docs_and_one_apply(project
 def test_dry_run_called_as_a_library_mutates_nothing_and_writes_nothing(project, capsys):
     cluster = Cluster()
     with fakes.recorder({"kubectl": cluster}) as calls:
-        assert deploy.deploy(project, "dev", dry_run=True, notify=lambda _m: None).workloads == {}
+        assert pipeline.deploy(project, "dev", dry_run=True, notify=lambda _m: None).workloads == {}
     assert set(_verbs(calls)) - {"kustomize", "version"} == {"api-versions"}  # reads only
     assert "[dry-run] kubectl --kubeconfig " in capsys.readouterr().err
     assert not (paths.state_dir() / "cache").exists()  # no render cache
@@ -140,7 +144,7 @@ def test_rejected_apply_puts_back_what_existed_and_deletes_what_it_created(proje
     cluster = Cluster(live=[LIVE_CONFIG], apply=rejected)
     lines: list[str] = []
     with fakes.recorder({"kubectl": cluster}) as calls, pytest.raises(OpsError) as caught:
-        deploy.deploy(project, "dev", notify=lines.append)
+        pipeline.deploy(project, "dev", notify=lines.append)
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith("apply to dev rejected by the API server: Error from server")
@@ -189,7 +193,7 @@ def test_failed_rollout_restores_and_waits_only_for_workloads_that_were_ready(pr
     live = dict(LIVE_CONFIG, kind="Deployment", metadata={"name": "api", "namespace": "x"})
     cluster = Cluster(live=[live])
     with fakes.recorder({"kubectl": cluster}), pytest.raises(OpsError) as caught:
-        deploy.deploy(project, "dev", timeout=1, notify=lambda _m: None)
+        pipeline.deploy(project, "dev", timeout=1, notify=lambda _m: None)
     assert str(caught.value).startswith("deploy to dev failed: deployment/api did not roll out")
     assert waits == [["deployment/api"], ["deployment/api"]]  # the rollout, then the restore
     assert [i["kind"] for i in json.loads(cluster.stdin["apply"][1])["items"]] == ["Deployment"]
@@ -223,7 +227,7 @@ class Server(Cluster):
         self.reject = False
 
     def __call__(self, argv, stdin):
-        from opskit import yamlio
+        from opskit.core import yamlio
 
         if "--kubeconfig" not in argv or argv[5] == "api-versions":
             return super().__call__(argv, stdin)
@@ -249,25 +253,26 @@ class Server(Cluster):
         return 0, json.dumps({"items": []}), ""  # the workload snapshot
 
     def applied_names(self, index: int) -> list[str]:
-        from opskit import yamlio
+        from opskit.core import yamlio
 
         docs = yamlio.load_all(self.stdin["apply"][index], "applied")
         return sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs)
 
 
 def test_a_redeploy_sends_only_what_changed_since_the_last_one(project, monkeypatch):
-    from opskit import applied, secrets
+    from opskit.kube import applied
+    from opskit.secrets import sops
 
     server, quiet, calls = Server(), (lambda _m: None), []
-    real_sops = secrets.run_sops
+    real_sops = sops.run_sops
 
     def counted(cfg, *args, **kwargs):  # sops runs for real; the test counts its decrypts
         calls.append(("sops", *args))
         return real_sops(cfg, *args, **kwargs)
 
-    monkeypatch.setattr(secrets, "run_sops", counted)
+    monkeypatch.setattr(sops, "run_sops", counted)
     with fakes.recorder({"kubectl": server}):
-        deploy.deploy(project, "dev", notify=quiet)
+        pipeline.deploy(project, "dev", notify=quiet)
         first = len(server.applied_names(0))
         decrypts = sum(1 for c in calls if c[0] == "sops")
         assert first == 35 and decrypts == 5  # everything, every Secret decrypted
@@ -278,7 +283,7 @@ def test_a_redeploy_sends_only_what_changed_since_the_last_one(project, monkeypa
         assert all(str(v) not in text for v in secret["stringData"].values())  # digests only
 
         lines: list[str] = []
-        deploy.deploy(project, "dev", notify=lines.append)  # nothing changed
+        pipeline.deploy(project, "dev", notify=lines.append)  # nothing changed
         assert len(server.stdin["apply"]) == 1, server.applied_names(1)
         assert sum(c[0] == "sops" for c in calls) == decrypts
         assert any("35 unchanged since the last deploy, not sent" in line for line in lines)
@@ -287,38 +292,38 @@ def test_a_redeploy_sends_only_what_changed_since_the_last_one(project, monkeypa
         server.objects[key]["metadata"]["resourceVersion"] = "edited"  # someone changed it
         secret_key = ("Secret", "gitops-lab-dev", "api-secrets")
         server.objects[secret_key]["metadata"]["resourceVersion"] = "edited-too"
-        deploy.deploy(project, "dev", notify=quiet)
+        pipeline.deploy(project, "dev", notify=quiet)
         assert server.applied_names(1) == ["ConfigMap/api-config", "Secret/api-secrets"]
         assert sum(c[0] == "sops" for c in calls) == decrypts + 1  # only that Secret's file
 
         server.reject = True
         server.objects[key]["metadata"]["resourceVersion"] = "edited-again"
         with pytest.raises(OpsError):
-            deploy.deploy(project, "dev", notify=quiet)
+            pipeline.deploy(project, "dev", notify=quiet)
         assert applied.load("k3d-gitops-lab", "dev") == {}  # a failed deploy forgets
         server.reject = False
-        deploy.deploy(project, "dev", notify=quiet)
+        pipeline.deploy(project, "dev", notify=quiet)
         assert len(server.applied_names(len(server.stdin["apply"]) - 1)) == 35  # all again
 
 
 def test_objects_that_passed_validation_are_not_validated_again(project, monkeypatch):
-    from opskit import validate, validcache
+    from opskit.manifests import validate, validcache
 
     dev = project.overlay("dev")
-    objects = deploy.manifests.render_overlay(project, dev, tag="0123456789ab")
-    deploy._validate(project, dev, objects, keep=False)  # a dry run: nothing kept
+    objects = pipeline.kustomize.render_overlay(project, dev, tag="0123456789ab")
+    pipeline._validate(project, dev, objects, keep=False)  # a dry run: nothing kept
     assert not (paths.state_dir() / "cache" / "valid").exists()
-    deploy._validate(project, dev, objects)
+    pipeline._validate(project, dev, objects)
     assert validcache.known(validcache.key(project, dev, objects))
     calls = []
     monkeypatch.setattr(validate, "validate_objects", lambda *a: calls.append(a) or [])
-    deploy._validate(project, dev, objects)
+    pipeline._validate(project, dev, objects)
     assert calls == []  # the same objects: the pass is known
     objects[0]["metadata"]["labels"] = {"bad label": "x"}
-    deploy._validate(project, dev, objects)
+    pipeline._validate(project, dev, objects)
     assert len(calls) == 1  # anything different is validated again
     monkeypatch.undo()
     with pytest.raises(OpsError, match="validation problem"):
-        deploy._validate(project, dev, objects)  # and a failure is never kept
+        pipeline._validate(project, dev, objects)  # and a failure is never kept
     with pytest.raises(OpsError, match="validation problem"):
-        deploy._validate(project, dev, objects)
+        pipeline._validate(project, dev, objects)

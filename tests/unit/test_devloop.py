@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 import sh
 
-from opskit import clusters, config, devloop, lock
-from opskit.deploy import Deployed
-from opskit.errors import OpsError
+from opskit import clusters
+from opskit.core import config, lock
+from opskit.core.errors import OpsError
+from opskit.deploy import devloop
+from opskit.deploy.pipeline import Deployed
 
 ROOT = Path(__file__).resolve().parents[2]
 INVOKE = sh.Command(str(Path(sys.executable).parent / "invoke"))
@@ -61,7 +63,7 @@ def test_a_second_loop_on_the_same_overlay_is_refused_with_the_lock_message(tmp_
 HOLDER = """
 import sys, time
 from pathlib import Path
-from opskit import lock
+from opskit.core import lock
 with lock.exclusive(Path(sys.argv[1]), wait=0, what="x"):
     print("held", flush=True)
     time.sleep(30)

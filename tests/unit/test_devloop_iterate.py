@@ -11,7 +11,8 @@ import time
 import pytest
 import yaml
 
-from opskit import clusters, devloop
+from opskit import clusters
+from opskit.deploy import devloop
 from tests import fakes
 from tests.unit.conftest import needs_sops
 from tests.unit.test_deploy_plan import Cluster, project  # noqa: F401 (the fixture)
@@ -94,27 +95,28 @@ def test_failing_fast_tests_stop_the_iteration_before_the_deploy(project):  # no
 
 
 def test_secrets_are_decrypted_again_only_when_a_file_or_the_key_changes(project, monkeypatch):  # noqa: F811
-    from opskit import secrets, shell
+    from opskit.core import shell
+    from opskit.secrets import sops
 
     dev = project.overlay("dev")
-    first = secrets.decrypted_secrets(project, dev)
+    first = sops.decrypted_secrets(project, dev)
     value = next(iter(yaml.safe_load(first[0])["stringData"].values()))
     shell._display.secrets.clear()
 
     def no_sops(*_args, **_kwargs):
         raise AssertionError("sops ran again")
 
-    monkeypatch.setattr(secrets, "run_sops", no_sops)
-    assert secrets.decrypted_secrets(project, dev) == first  # the loop's next iteration
+    monkeypatch.setattr(sops, "run_sops", no_sops)
+    assert sops.decrypted_secrets(project, dev) == first  # the loop's next iteration
     assert shell.redact(f"x {value} y") == "x *** y"  # still masked in every output
-    changed = secrets.secret_files(dev)[0]
+    changed = sops.secret_files(dev)[0]
     changed.write_text(changed.read_text() + "# edited\n")
     with pytest.raises(AssertionError, match="sops ran again"):
-        secrets.decrypted_secrets(project, dev)
+        sops.decrypted_secrets(project, dev)
 
 
 def test_the_certificate_is_checked_again_only_when_its_files_change(project, monkeypatch):  # noqa: F811
-    from opskit import certs
+    from opskit.secrets import certs
 
     dev = project.overlay("dev")
     certs.tls_secret(project, dev)  # issued if it was missing

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 
-from opskit import drift, status
+from opskit.diff import live, status
 
 LIVE = {
     "apiVersion": "apps/v1",
@@ -27,30 +27,30 @@ def secret(**data: str) -> dict:
 
 
 def test_the_changed_field_is_named_with_both_values():
-    found = drift.compare([LIVE], [merged(replicas=1)])
-    assert found == [drift.Drift("Deployment/api", ("spec.replicas: live 3, commit 1",))]
+    found = live.compare([LIVE], [merged(replicas=1)])
+    assert found == [live.Drift("Deployment/api", ("spec.replicas: live 3, commit 1",))]
 
 
 def test_volatile_metadata_and_status_are_not_drift():
-    assert drift.compare([LIVE], [merged()]) == []
+    assert live.compare([LIVE], [merged()]) == []
 
 
 def test_list_items_are_compared_by_index():
     spec = {"template": {"spec": {"containers": [{"image": "api:new"}]}}}
-    (found,) = drift.compare([LIVE], [merged(**spec)])
+    (found,) = live.compare([LIVE], [merged(**spec)])
     assert found.fields == ("spec.template.spec.containers[0].image: live api:old, commit api:new",)
 
 
 def test_an_object_not_in_the_cluster_is_missing():
-    assert drift.compare([], [merged()]) == [
-        drift.Drift("Deployment/api", ("missing in the cluster",))
+    assert live.compare([], [merged()]) == [
+        live.Drift("Deployment/api", ("missing in the cluster",))
     ]
 
 
 def test_secrets_are_compared_by_key_never_by_value():
-    live = secret(A="same-value", B="live-value-XYZ", C="only-live")
+    live_secret = secret(A="same-value", B="live-value-XYZ", C="only-live")
     want = secret(A="same-value", B="commit-value-XYZ", D="new")
-    (found,) = drift.compare([live], [want])
+    (found,) = live.compare([live_secret], [want])
     assert found.fields == (
         "data.B: differs",
         "data.C: only in the cluster",
@@ -62,7 +62,7 @@ def test_secrets_are_compared_by_key_never_by_value():
 
 
 def test_long_values_are_shortened():
-    (line,) = drift.field_changes("x" * 100, "y", "data.k")
+    (line,) = live.field_changes("x" * 100, "y", "data.k")
     assert line == f"data.k: live {'x' * 57}..., commit y"
 
 
@@ -77,7 +77,7 @@ def test_status_text_and_json():
             status.WorkloadStatus("deployment/api", 2, ("img:0123456789ab",), 1, 3, "Progressing"),
             status.WorkloadStatus("statefulset/postgres", None, (), 0, 0, "Missing"),
         ),
-        drift=(drift.Drift("Deployment/api", ("spec.replicas: live 3, commit 1",)),),
+        drift=(live.Drift("Deployment/api", ("spec.replicas: live 3, commit 1",)),),
         skipped=("ServiceMonitor/api (API not served)",),
     )
     assert status.text(found).splitlines() == [

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from invoke import Context
 
-from opskit import secretgen, shell
+from opskit.core import shell
+from opskit.secrets import generate
 from opskit.tasks import certs as certs_tasks
 from opskit.tasks import clean as clean_tasks
 from opskit.tasks import release as release_tasks
@@ -50,7 +51,7 @@ def _prepared(cfg) -> None:
     import shutil
 
     shutil.copytree(Path(__file__).resolve().parents[2] / "k8s", cfg.root / "k8s")
-    secretgen.init(cfg, cfg.overlay("dev"))
+    generate.init(cfg, cfg.overlay("dev"))
     _commit(cfg.root)
 
 

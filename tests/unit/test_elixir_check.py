@@ -4,8 +4,9 @@ import shutil
 
 import pytest
 
-from opskit import elixir_check, tools
-from opskit.errors import CommandFailed
+from opskit.core import tools
+from opskit.core.errors import CommandFailed
+from opskit.lint import elixir
 from tests import fakes
 
 pytestmark = pytest.mark.skipif(
@@ -31,13 +32,13 @@ def app(tmp_path, root):
 
 
 def check(app):
-    return elixir_check.check(elixir_check.sources(app), cwd=app.parent)
+    return elixir.check(elixir.sources(app), cwd=app.parent)
 
 
 def test_the_app_parses_and_is_formatted(root):
-    files = elixir_check.sources(root / "app")
+    files = elixir.sources(root / "app")
     assert len(files) > 20
-    assert elixir_check.check(files, cwd=root) == []
+    assert elixir.check(files, cwd=root) == []
 
 
 def test_planted_syntax_error_is_reported_with_file_and_line(app):
@@ -70,7 +71,7 @@ def test_dsl_calls_follow_the_nearest_formatter_exs(app, tmp_path):
     inside, outside = app / "lib" / "part.ex", tmp_path / "part.ex"
     inside.write_text(SCHEMA)
     outside.write_text(SCHEMA)
-    assert elixir_check.check([inside, outside], cwd=tmp_path) == [
+    assert elixir.check([inside, outside], cwd=tmp_path) == [
         "part.ex: not formatted (run `mix format`)"
     ]
 
@@ -80,12 +81,9 @@ def test_only_elixir_sources_are_checked(app):
     (app / "deps" / "dep" / "lib" / "bad.ex").write_text("not elixir (")
     (app / "_build" / "x.ex").parent.mkdir()
     (app / "_build" / "x.ex").write_text("not elixir (")
-    assert not [f for f in elixir_check.sources(app) if "deps" in f.parts or "_build" in f.parts]
+    assert not [f for f in elixir.sources(app) if "deps" in f.parts or "_build" in f.parts]
     with fakes.recorder({"elixir": (1, "", "must not run")}) as calls:
-        assert (
-            elixir_check.check([app / "Dockerfile", app / "rel" / "overlays" / "bin" / "server"])
-            == []
-        )
+        assert elixir.check([app / "Dockerfile", app / "rel" / "overlays" / "bin" / "server"]) == []
     assert calls == []
 
 
@@ -94,4 +92,4 @@ def test_a_broken_formatter_exs_is_a_command_failure(app):
     with pytest.raises(CommandFailed) as info:
         check(app)
     assert "no formatter today" in info.value.stderr_tail
-    assert info.value.argv == ("elixir", "-e", "<opskit.elixir_check script>")
+    assert info.value.argv == ("elixir", "-e", "<opskit.lint.elixir script>")

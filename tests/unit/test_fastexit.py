@@ -1,4 +1,4 @@
-"""opskit.fastexit: the exit status, the output and the exit handlers of the task run survive
+"""opskit.core.fastexit: the exit status, the output and the exit handlers of the task run survive
 skipping the interpreter's teardown (real subprocesses named like the invoke command)."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from opskit import fastexit
+from opskit.core import fastexit
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = """
 import atexit, sys, time
 sys.path.insert(0, {root!r})
 atexit.register(lambda: open({marker!r} + ".early", "w").write("x"))  # stands for teardown
-from opskit import fastexit
+from opskit.core import fastexit
 fastexit.install()
 atexit.register(lambda: open({marker!r}, "w").write("handler ran"))  # e.g. a cache writer
 print("out", end="")
@@ -71,7 +71,7 @@ import atexit, sys
 sys.path.insert(0, {root!r})
 from invoke import Exit, task
 atexit.register(lambda: open({marker!r} + ".teardown", "w").write("x"))  # runs after _finish
-from opskit import fastexit
+from opskit.core import fastexit
 fastexit.install()
 atexit.register(lambda: open({marker!r}, "w").write("handler ran"))
 

@@ -41,7 +41,7 @@ def numeric_flags():
 
 @pytest.mark.usefixtures("refuse_processes")
 def test_the_process_guard_catches_the_command_layer():
-    from opskit import shell
+    from opskit.core import shell
 
     with pytest.raises(AssertionError, match="a process was started"):
         shell.run(["true"])

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from opskit import gitinfo, shell
-from opskit.errors import OpsError
+from opskit.core import gitinfo, shell
+from opskit.core.errors import OpsError
 
 
 @pytest.fixture

@@ -4,8 +4,9 @@ import re
 
 import pytest
 
-from opskit import config, image, shell
-from opskit.errors import CommandFailed, OpsError
+from opskit.core import config, shell
+from opskit.core.errors import CommandFailed, OpsError
+from opskit.images import images
 from tests import fakes
 
 
@@ -15,8 +16,8 @@ def cfg(root):
 
 
 def test_build_step_argv_labels_the_revision(cfg, root):
-    ref = image.ImageRef("localhost:5000/gitops-lab/api", "0123456789ab")
-    step = image.build_step(cfg, ref, "0123456789abcdef")
+    ref = images.ImageRef("localhost:5000/gitops-lab/api", "0123456789ab")
+    step = images.build_step(cfg, ref, "0123456789abcdef")
     with fakes.recorder({"docker": (0, "", "")}) as calls:
         shell.run_step(step)
     assert calls == [
@@ -36,7 +37,7 @@ def test_build_step_argv_labels_the_revision(cfg, root):
 
 
 def test_push_failure_carries_hint():
-    step = image.push_step(image.ImageRef("localhost:5000/x", "abc"))
+    step = images.push_step(images.ImageRef("localhost:5000/x", "abc"))
     with (
         fakes.recorder({"docker": (1, "", "connection refused")}),
         pytest.raises(CommandFailed) as info,
@@ -47,38 +48,38 @@ def test_push_failure_carries_hint():
 
 
 def test_dry_run_prints_build_and_runs_nothing(cfg, capsys):
-    ref = image.ImageRef("r/api", "abc")
+    ref = images.ImageRef("r/api", "abc")
     with fakes.recorder({"docker": (0, "", "")}) as calls:
-        shell.run_step(image.build_step(cfg, ref, "abcdef"), dry_run=True)
+        shell.run_step(images.build_step(cfg, ref, "abcdef"), dry_run=True)
     assert calls == []
     assert capsys.readouterr().err.startswith("[dry-run] docker build --pull=false --label ")
 
 
 def test_exists_locally_reads_exit_code():
-    ref = image.ImageRef("r/api", "abc")
+    ref = images.ImageRef("r/api", "abc")
     with fakes.recorder({"docker": (1, "", "No such image")}):
-        assert not image.exists_locally(ref)
+        assert not images.exists_locally(ref)
     with fakes.recorder({"docker": (0, "sha256:1", "")}) as calls:
-        assert image.exists_locally(ref)
+        assert images.exists_locally(ref)
     assert calls == [("docker", "image", "inspect", "--format", "{{.Id}}", "r/api:abc")]
 
 
 def test_refs_are_every_project_image_the_app_first(cfg):
-    assert [str(r) for r in image.refs(cfg, "abc")] == [
+    assert [str(r) for r in images.refs(cfg, "abc")] == [
         "localhost:5000/gitops-lab/api:abc",
         "localhost:5000/gitops-lab/telemetry:abc",
     ]
-    assert [str(r) for r in image.refs(cfg, "abc", "telemetry")] == [
+    assert [str(r) for r in images.refs(cfg, "abc", "telemetry")] == [
         "localhost:5000/gitops-lab/telemetry:abc"
     ]
     with pytest.raises(OpsError, match="unknown image 'web'") as info:
-        image.refs(cfg, "abc", "web")
+        images.refs(cfg, "abc", "web")
     assert "api, telemetry" in info.value.hint
 
 
 def test_each_image_builds_from_its_own_context(cfg, root):
-    ref = image.ImageRef("localhost:5000/gitops-lab/telemetry", "abc")
-    assert image.build_step(cfg, ref, "abcdef").argv[-1] == str(root / "services" / "telemetry")
+    ref = images.ImageRef("localhost:5000/gitops-lab/telemetry", "abc")
+    assert images.build_step(cfg, ref, "abcdef").argv[-1] == str(root / "services" / "telemetry")
 
 
 @pytest.mark.parametrize("name", ["api", "telemetry"])

@@ -8,7 +8,8 @@ import sys
 import pytest
 import yaml
 
-from opskit import ksops, secretgen, secrets, shell, tools
+from opskit.core import shell, tools
+from opskit.secrets import generate, ksops, sops
 from tests.unit.conftest import ROOT, needs_sops
 
 pytestmark = needs_sops
@@ -20,7 +21,7 @@ def overlay(secrets_project):
     """The dev overlay's Secrets encrypted for a temporary key, next to the real generator."""
     cfg = secrets_project
     overlay = cfg.overlay("dev")
-    secretgen.init(cfg, overlay)
+    generate.init(cfg, overlay)
     folder = overlay.path / "secrets"
     shutil.copy(GENERATOR, folder / GENERATOR.name)
     shutil.copy(GENERATOR.with_name("kustomization.yaml"), folder / "kustomization.yaml")
@@ -30,8 +31,8 @@ def overlay(secrets_project):
 def expected(cfg, overlay) -> dict[str, dict]:
     """name -> stringData, as `sops -d` gives them."""
     out = {}
-    for path in secrets.secret_files(overlay):
-        doc = yaml.safe_load(secrets.decrypt(cfg, overlay, path))
+    for path in sops.secret_files(overlay):
+        doc = yaml.safe_load(sops.decrypt(cfg, overlay, path))
         out[doc["metadata"]["name"]] = doc["stringData"]
     return out
 
@@ -89,7 +90,7 @@ def test_kustomize_runs_it_as_the_overlay_generator(overlay, tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     wrapper = bin_dir / "ksops"
-    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m opskit.ksops "$@"\n')
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m opskit.secrets.ksops "$@"\n')
     wrapper.chmod(0o755)
     sops_dir = os.path.dirname(tools.which("sops"))  # as the repo-server's PATH has it
     path = os.pathsep.join((str(bin_dir), sops_dir, os.environ["PATH"]))

@@ -6,8 +6,9 @@ import socket
 
 import pytest
 
-from opskit.errors import OpsError
-from opskit.kube import Kube, api_versions
+from opskit.core.errors import OpsError
+from opskit.kube.kubectl import Kube
+from opskit.kube.reads import api_versions
 
 pytestmark = pytest.mark.skipif(
     not shutil.which("kubectl"), reason="needs kubectl (apt-get install kubectl)"

@@ -1,4 +1,4 @@
-"""opskit.kubeapi: which kubeconfigs it reads in-process, and which it leaves to kubectl.
+"""opskit.kube.api: which kubeconfigs it reads in-process, and which it leaves to kubectl.
 (Its reads against a real API server: tests/e2e/test_kubeapi.py.)"""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import base64
 import pytest
 import yaml
 
-from opskit import kubeapi
-from opskit.kube import Kube
+from opskit.kube import api
+from opskit.kube.kubectl import Kube
 
 
 def kubeconfig(tmp_path, user: dict, cluster: dict | None = None):
@@ -28,7 +28,7 @@ def kubeconfig(tmp_path, user: dict, cluster: dict | None = None):
 
 def test_files_and_tokens_are_read_in_process_relative_to_the_kubeconfig(tmp_path):
     path = kubeconfig(tmp_path, {"client-certificate": "admin.crt", "client-key": "/k/admin.key"})
-    target = kubeapi._target(path, "ctx")
+    target = api._target(path, "ctx")
     assert (target.host, target.port) == ("127.0.0.1", 6443)
     assert target.ca_file == str(tmp_path / "ca.crt")
     assert target.cert == (str(tmp_path / "admin.crt"), "/k/admin.key")
@@ -36,7 +36,7 @@ def test_files_and_tokens_are_read_in_process_relative_to_the_kubeconfig(tmp_pat
     path = kubeconfig(
         tmp_path, {"token": "t0k"}, {"server": "https://h", "certificate-authority-data": ca}
     )
-    target = kubeapi._target(path, "ctx")
+    target = api._target(path, "ctx")
     assert (target.port, target.token, target.ca_data) == (
         443,
         "t0k",
@@ -56,15 +56,15 @@ def test_files_and_tokens_are_read_in_process_relative_to_the_kubeconfig(tmp_pat
 )
 def test_what_only_kubectl_handles_is_left_to_kubectl(tmp_path, user, cluster):
     path = kubeconfig(tmp_path, user, cluster)
-    with pytest.raises(kubeapi.Unavailable):
-        kubeapi._target(path, "ctx")
-    assert kubeapi.client(Kube(path, "ctx")) is None  # the caller then runs kubectl
+    with pytest.raises(api.Unavailable):
+        api._target(path, "ctx")
+    assert api.client(Kube(path, "ctx")) is None  # the caller then runs kubectl
 
 
 def test_a_missing_kubeconfig_or_context_means_kubectl(tmp_path):
-    assert kubeapi.client(Kube(tmp_path / "absent", "ctx")) is None
+    assert api.client(Kube(tmp_path / "absent", "ctx")) is None
     path = kubeconfig(tmp_path, {"token": "t"})
-    assert kubeapi.client(Kube(path, "other")) is None
+    assert api.client(Kube(path, "other")) is None
 
 
 def test_a_kubeconfig_written_again_gets_a_new_client(tmp_path, monkeypatch):
@@ -74,10 +74,10 @@ def test_a_kubeconfig_written_again_gets_a_new_client(tmp_path, monkeypatch):
         def __init__(self, target):
             made.append(target)
 
-    monkeypatch.setattr(kubeapi, "Client", Recorded)
+    monkeypatch.setattr(api, "Client", Recorded)
     path = kubeconfig(tmp_path, {"token": "t"})
     kube = Kube(path, "ctx")
-    first = kubeapi.client(kube)
-    assert kubeapi.client(kube) is first and len(made) == 1  # one per process
+    first = api.client(kube)
+    assert api.client(kube) is first and len(made) == 1  # one per process
     path.write_text(path.read_text() + "\n")  # cluster.up of a new cluster rewrites it
-    assert kubeapi.client(kube) is not first and len(made) == 2
+    assert api.client(kube) is not first and len(made) == 2

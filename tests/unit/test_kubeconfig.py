@@ -4,9 +4,11 @@ import dataclasses
 
 import pytest
 
-from opskit import clusters, config
-from opskit.errors import OpsError
-from opskit.kube import Kube, api_versions
+from opskit import clusters
+from opskit.core import config
+from opskit.core.errors import OpsError
+from opskit.kube.kubectl import Kube
+from opskit.kube.reads import api_versions
 
 GOOD = """apiVersion: v1
 kind: Config

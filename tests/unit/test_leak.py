@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from invoke import Context, Exit
 
-from opskit import config, secretgen, secrets, shell, telemetry, tools
-from opskit.errors import OpsError
+from opskit.core import config, shell, tools
+from opskit.core.errors import OpsError
+from opskit.secrets import generate, sops
+from opskit.services import telemetry
 from opskit.tasks import secrets as secrets_tasks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +42,7 @@ def env(tmp_path, monkeypatch):
         values.append(f"{SENTINEL}-{random.token_urlsafe(nbytes)}")
         return values[-1]
 
-    monkeypatch.setattr(secretgen, "_token", token)
+    monkeypatch.setattr(generate, "_token", token)
     repo = tmp_path / "repo"
     repo.mkdir()
     shutil.copy(ROOT / "opskit.yaml", repo / "opskit.yaml")
@@ -62,7 +64,7 @@ def run_flows(cfg, c, capfd) -> tuple[list[str], str]:
         secrets_tasks.show(c, overlay="dev", name="api-secrets", yes=True)
         shown = capfd.readouterr()
         texts.append(shown.err)
-        manifests = secrets.decrypted_secrets(cfg, cfg.overlay("dev"))
+        manifests = sops.decrypted_secrets(cfg, cfg.overlay("dev"))
         for manifest in manifests:  # an apply of them, as deploy's dry run prints it
             apply = shell.Step(argv=("kubectl", "apply", "-f", "-"), stdin=manifest, mutates=True)
             shell.run_step(apply, dry_run=True)

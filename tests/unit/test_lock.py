@@ -7,13 +7,13 @@ import time
 
 import pytest
 
-from opskit import lock
-from opskit.errors import OpsError
+from opskit.core import lock
+from opskit.core.errors import OpsError
 
 HOLDER = """
 import sys, time
 from pathlib import Path
-from opskit import lock
+from opskit.core import lock
 with lock.exclusive(Path(sys.argv[1]), wait=0, what="x"):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))

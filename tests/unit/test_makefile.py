@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sh
 
-from opskit import ci
+from opskit.lint import ci
 
 ROOT = Path(__file__).resolve().parents[2]
 MAKE = sh.Command("make").bake("-C", str(ROOT), "--no-print-directory")

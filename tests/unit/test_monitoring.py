@@ -4,9 +4,10 @@ import shutil
 
 import pytest
 
-from opskit import config, monitoring
-from opskit.errors import OpsError
-from opskit.kube import Kube
+from opskit.core import config
+from opskit.core.errors import OpsError
+from opskit.gitops import monitoring
+from opskit.kube.kubectl import Kube
 from tests import fakes
 
 KUBE = Kube("/state/kubeconfig", "k3d-gitops-lab")

@@ -2,8 +2,9 @@
 
 import pytest
 
-from opskit import config, phoenix, shell
-from opskit.errors import CommandFailed, OpsError
+from opskit.core import config, shell
+from opskit.core.errors import CommandFailed, OpsError
+from opskit.images import phoenix
 from tests import fakes
 
 BUILDER = "hexpm/elixir:1.19.6-erlang-28.5.0.7-debian-trixie-20260918-slim"

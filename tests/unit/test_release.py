@@ -4,8 +4,9 @@ import shutil
 
 import pytest
 
-from opskit import config, release, shell
-from opskit.errors import OpsError
+from opskit.core import config, shell
+from opskit.core.errors import OpsError
+from opskit.gitops import release
 
 
 @pytest.fixture
@@ -99,7 +100,7 @@ def test_the_task_says_when_there_is_nothing_to_release(repo, capsys):
 def test_a_release_to_another_registry_keeps_later_renders_working(repo, monkeypatch, root):
     """The CI release pins newName (what ArgoCD pulls); renders without the override
     still find the app container (they used to fail: no container runs image ...)."""
-    from opskit import manifests
+    from opskit.manifests import kustomize
 
     cfg, git = repo
     shutil.copytree(root / "k8s", cfg.root / "k8s", dirs_exist_ok=True, ignore=_dev_pin)
@@ -110,11 +111,11 @@ def test_a_release_to_another_registry_keeps_later_renders_working(repo, monkeyp
     assert "newName: ghcr.io/acme/gitops-lab/api" in result.kustomization.read_text()
     monkeypatch.delenv("OPSKIT_IMAGE")
     local = config.load(cfg.root / "opskit.yaml")
-    rendered = manifests.render_overlay(local, "dev")
-    images = {c["image"] for o in rendered for _, c in manifests.containers(o)}
+    rendered = kustomize.render_overlay(local, "dev")
+    images = {c["image"] for o in rendered for _, c in kustomize.containers(o)}
     assert f"ghcr.io/acme/gitops-lab/api:{result.tag}" in images  # what ArgoCD runs
-    pinned = manifests.render_overlay(local, "dev", tag="0123456789ab")
-    images = {c["image"] for o in pinned for _, c in manifests.containers(o)}
+    pinned = kustomize.render_overlay(local, "dev", tag="0123456789ab")
+    images = {c["image"] for o in pinned for _, c in kustomize.containers(o)}
     assert f"{local.app.image}:0123456789ab" in images  # what a local deploy runs
 
 

@@ -5,8 +5,9 @@ import shutil
 
 import pytest
 
-from opskit import rendercache, shell
-from opskit.manifests import render_step
+from opskit.core import shell
+from opskit.manifests import rendercache
+from opskit.manifests.kustomize import render_step
 
 
 @pytest.fixture

@@ -12,10 +12,11 @@ import jsonschema
 import pytest
 from junitparser import Failure, JUnitXml
 
-from opskit import report, reportfiles, shell
-from opskit.rollout import Workload
+from opskit.core import shell
+from opskit.deploy import records, report
+from opskit.kube.rollout import Workload
 
-SCHEMA = json.loads(reportfiles.SCHEMA.read_text())
+SCHEMA = json.loads(records.SCHEMA.read_text())
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
@@ -24,7 +25,7 @@ def workload(name: str, revision: int, kind: str = "Deployment") -> Workload:
 
 
 def filled(status: str) -> report.DeployRecord:
-    """A record as opskit.deploy leaves it after a passing or a rolled-back deploy."""
+    """A record as opskit.deploy.pipeline leaves it after a passing or a rolled-back deploy."""
     record = report.DeployRecord("dev", context="kwok-x", commit=COMMIT, image="img/api:0123")
     record.manifest_hash = "ab" * 32
     with record.check("plan"):
@@ -46,7 +47,7 @@ def filled(status: str) -> report.DeployRecord:
 
 @pytest.mark.parametrize("status", ["succeeded", "rolled-back"])
 def test_report_json_matches_its_schema(tmp_path, status):
-    written = reportfiles.write(filled(status), tmp_path)
+    written = records.write(filled(status), tmp_path)
     data = json.loads(written[0].read_text())
     jsonschema.validate(data, SCHEMA, format_checker=jsonschema.FormatChecker())
     assert data["status"] == status
@@ -71,7 +72,7 @@ def cases(path: Path) -> dict[str, object]:
 
 def test_junit_of_a_passing_deploy_has_a_case_per_rollout_and_check(tmp_path):
     record = filled("succeeded")
-    found = cases(reportfiles.write(record, tmp_path)[1])
+    found = cases(records.write(record, tmp_path)[1])
     assert set(found) == {
         "deploy.dev.check/plan",
         "deploy.dev.rollout/deployment/redis",
@@ -92,7 +93,7 @@ def test_rollout_seconds_count_from_the_apply():
 
 
 def test_junit_of_a_rolled_back_deploy_carries_the_diagnostics(tmp_path):
-    found = cases(reportfiles.write(filled("rolled-back"), tmp_path)[1])
+    found = cases(records.write(filled("rolled-back"), tmp_path)[1])
     api = found["deploy.dev.rollout/deployment/api"]
     (failure,) = api.result
     assert isinstance(failure, Failure)
@@ -106,7 +107,7 @@ def test_a_failed_check_is_a_failed_case_with_the_error(tmp_path):
     with pytest.raises(RuntimeError), record.check("plan"):
         raise RuntimeError("dev: 1 validation problem(s), nothing applied:\nDeployment/api: x")
     record.finish("failed", "dev: 1 validation problem(s)")
-    (failure,) = cases(reportfiles.write(record, tmp_path)[1])["deploy.dev.check/plan"].result
+    (failure,) = cases(records.write(record, tmp_path)[1])["deploy.dev.check/plan"].result
     assert failure.message == "dev: 1 validation problem(s), nothing applied:"
     assert failure.text.endswith("Deployment/api: x")
     jsonschema.validate(json.loads((tmp_path / "report.json").read_text()), SCHEMA)
@@ -116,7 +117,7 @@ def test_step_summary_is_appended_under_github_actions(tmp_path, monkeypatch):
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    reportfiles.write(filled("rolled-back"), tmp_path / "out")
+    records.write(filled("rolled-back"), tmp_path / "out")
     text = summary.read_text()
     assert text.startswith("earlier step\n### ❌ deploy dev: rolled-back\n")
     assert "| deployment/api | failed | 2 | - |" in text
@@ -125,7 +126,7 @@ def test_step_summary_is_appended_under_github_actions(tmp_path, monkeypatch):
 
 def test_no_summary_without_github_actions(tmp_path, monkeypatch):
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    assert [p.name for p in reportfiles.write(filled("succeeded"), tmp_path)] == [
+    assert [p.name for p in records.write(filled("succeeded"), tmp_path)] == [
         "report.json",
         "junit.xml",
     ]
@@ -139,18 +140,18 @@ def test_a_registered_secret_never_reaches_the_record(tmp_path):
     with pytest.raises(ValueError), record.check("apply"):
         raise ValueError("bad value hunter2-very-secret")
     record.finish("failed", "error hunter2-very-secret")
-    reportfiles.write(record, tmp_path)
+    records.write(record, tmp_path)
     for path in tmp_path.iterdir():
         assert "hunter2-very-secret" not in path.read_text()
 
 
 def test_recorded_writes_the_files_however_the_deploy_ends(tmp_path):
-    with report.recorded(report.DeployRecord("dev"), tmp_path / "ok") as record:
+    with records.recorded(report.DeployRecord("dev"), tmp_path / "ok") as record:
         record.context = "kwok-x"
     assert json.loads((tmp_path / "ok/report.json").read_text())["status"] == "succeeded"
     with (
         pytest.raises(RuntimeError),
-        report.recorded(report.DeployRecord("dev"), tmp_path / "bad") as record,
+        records.recorded(report.DeployRecord("dev"), tmp_path / "bad") as record,
     ):
         record.rollback.append(report.Rollback("deployment/api", 2, 1))
         raise RuntimeError("deploy to dev failed: deployment/api did not roll out")
@@ -164,7 +165,7 @@ def test_recorded_writes_the_files_however_the_deploy_ends(tmp_path):
 
 def test_recorded_without_a_folder_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with report.recorded(report.DeployRecord("dev", dry_run=True), None) as record:
+    with records.recorded(report.DeployRecord("dev", dry_run=True), None) as record:
         pass
     assert record.status == "dry-run"
     assert list(tmp_path.iterdir()) == []

@@ -1,6 +1,6 @@
 """Reading workload state from kubectl JSON (the live behaviour is covered in tests/e2e)."""
 
-from opskit import rollout
+from opskit.kube import rollout
 
 
 def _deployment(generation=2, observed=2, replicas=2, updated=2, available=2, revision="3"):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from opskit import certs, config, shell, tools
+from opskit.core import config, shell, tools
+from opskit.secrets import certs
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts"

@@ -11,8 +11,9 @@ import pytest
 import yaml
 from invoke import Context, Exit
 
-from opskit import secretgen, secrets, shell
-from opskit.errors import OpsError
+from opskit.core import shell
+from opskit.core.errors import OpsError
+from opskit.secrets import generate, sops
 from opskit.tasks import secrets as secrets_tasks
 from tests import fakes
 from tests.unit.conftest import needs_sops
@@ -43,7 +44,7 @@ def encrypt_as_other(cfg, monkeypatch, tmp_path, overlay: str) -> str:
     key, public = other_key(tmp_path, f"other-{overlay}")
     user = os.environ["SOPS_AGE_KEY_FILE"]
     as_user(monkeypatch, key)
-    secretgen.init(cfg, cfg.overlay(overlay))
+    generate.init(cfg, cfg.overlay(overlay))
     as_user(monkeypatch, Path(user))
     return public
 
@@ -56,32 +57,32 @@ def context(cfg) -> Context:
 
 def plain(cfg, name="api-secrets", overlay="dev") -> dict:
     ov = cfg.overlay(overlay)
-    return yaml.safe_load(secrets.decrypt(cfg, ov, secrets.secret_path(ov, name)))["stringData"]
+    return yaml.safe_load(sops.decrypt(cfg, ov, sops.secret_path(ov, name)))["stringData"]
 
 
 def test_key_file_follows_sops_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(tmp_path / "explicit.txt"))
-    assert secrets.key_file() == tmp_path / "explicit.txt"
+    assert sops.key_file() == tmp_path / "explicit.txt"
     monkeypatch.delenv("SOPS_AGE_KEY_FILE")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    assert secrets.key_file() == tmp_path / "xdg/sops/age/keys.txt"
+    assert sops.key_file() == tmp_path / "xdg/sops/age/keys.txt"
     monkeypatch.delenv("XDG_CONFIG_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert secrets.key_file() == tmp_path / "home/.config/sops/age/keys.txt"
+    assert sops.key_file() == tmp_path / "home/.config/sops/age/keys.txt"
 
 
 def test_init_creates_key_rule_and_encrypted_secrets(cfg):
-    report = secretgen.init(cfg, cfg.overlay("dev"))
-    key = secrets.key_file()
+    report = generate.init(cfg, cfg.overlay("dev"))
+    key = sops.key_file()
     assert report.key_created and report.recipient_added
     assert key.stat().st_mode & 0o777 == 0o600 and not key.is_relative_to(cfg.root)
-    rule = secrets.rules(cfg)[0]
+    rule = sops.rules(cfg)[0]
     assert rule["encrypted_regex"] == "^(data|stringData)$"
-    assert secrets.overlay_recipients(cfg, cfg.overlay("dev")) == (report.key,)
+    assert sops.overlay_recipients(cfg, cfg.overlay("dev")) == (report.key,)
     api, db = plain(cfg), plain(cfg, "postgres-credentials")
     assert len(api["SECRET_KEY_BASE"]) >= 64
     assert f":{db['POSTGRES_PASSWORD']}@postgres:5432/{db['POSTGRES_DB']}" in api["DATABASE_URL"]
-    for path in secrets.secret_files(cfg.overlay("dev")):
+    for path in sops.secret_files(cfg.overlay("dev")):
         text = path.read_text()
         assert all(str(v) not in text for v in [*api.values(), *db.values()] if len(v) > 12)
         assert all(v.startswith("ENC[") for v in yaml.safe_load(text)["stringData"].values())
@@ -89,47 +90,47 @@ def test_init_creates_key_rule_and_encrypted_secrets(cfg):
 
 def test_init_twice_changes_nothing_unless_forced(cfg):
     dev = cfg.overlay("dev")
-    secretgen.init(cfg, dev)
-    before = {p: p.read_bytes() for p in [*secrets.secret_files(dev), cfg.root / ".sops.yaml"]}
-    report = secretgen.init(cfg, dev)
+    generate.init(cfg, dev)
+    before = {p: p.read_bytes() for p in [*sops.secret_files(dev), cfg.root / ".sops.yaml"]}
+    report = generate.init(cfg, dev)
     assert not (report.key_created or report.recipient_added or report.written or report.updated)
     assert {p: p.read_bytes() for p in before} == before
     old = plain(cfg)["SECRET_KEY_BASE"]
-    assert secretgen.init(cfg, dev, force=True).written
+    assert generate.init(cfg, dev, force=True).written
     assert plain(cfg)["SECRET_KEY_BASE"] != old
 
 
 def test_init_dry_run_writes_nothing(cfg, capsys):
-    secretgen.init(cfg, cfg.overlay("dev"), dry_run=True)
-    assert not secrets.key_file().exists()
+    generate.init(cfg, cfg.overlay("dev"), dry_run=True)
+    assert not sops.key_file().exists()
     assert not (cfg.root / ".sops.yaml").exists()
-    assert not secrets.secret_files(cfg.overlay("dev"))
+    assert not sops.secret_files(cfg.overlay("dev"))
     assert "[dry-run] age-keygen -o" in capsys.readouterr().err
 
 
 def test_encrypt_from_stdin_round_trip(cfg):
     dev = cfg.overlay("dev")
-    secretgen.init(cfg, dev)
+    generate.init(cfg, dev)
     manifest = (
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra\n"
         "stringData:\n  TOKEN: t0k3n-value-xyz\n"
     )
-    rel = secretgen.encrypt_manifest(cfg, dev, manifest)
+    rel = generate.encrypt_manifest(cfg, dev, manifest)
     assert rel == "k8s/overlays/dev/secrets/extra.sops.yaml"
     assert "t0k3n-value-xyz" not in (cfg.root / rel).read_text()
     assert plain(cfg, "extra") == {"TOKEN": "t0k3n-value-xyz"}
     with pytest.raises(OpsError, match="exists"):
-        secretgen.encrypt_manifest(cfg, dev, manifest)
+        generate.encrypt_manifest(cfg, dev, manifest)
     with pytest.raises(OpsError, match="exactly one `kind: Secret`"):
-        secretgen.encrypt_manifest(cfg, dev, "kind: ConfigMap\n")
+        generate.encrypt_manifest(cfg, dev, "kind: ConfigMap\n")
 
 
 def test_foreign_key_fails_with_one_line_and_nothing_is_applied(cfg, tmp_path, monkeypatch):
     public = encrypt_as_other(cfg, monkeypatch, tmp_path, "dev")
-    secretgen.ensure_key(cfg)
+    generate.ensure_key(cfg)
     dev = cfg.overlay("dev")
     with fakes.recorder({"kubectl": (0, "", "")}) as calls, pytest.raises(OpsError) as caught:
-        secrets.decrypted_secrets(cfg, dev)  # what deploy decrypts before anything is applied
+        sops.decrypted_secrets(cfg, dev)  # what deploy decrypts before anything is applied
     assert calls == []
     message = str(caught.value)
     assert "\n" not in message
@@ -139,49 +140,49 @@ def test_foreign_key_fails_with_one_line_and_nothing_is_applied(cfg, tmp_path, m
 def test_no_key_at_all_says_how_to_get_one(cfg, tmp_path, monkeypatch):
     encrypt_as_other(cfg, monkeypatch, tmp_path, "dev")
     with pytest.raises(OpsError, match=r"you have none at .*secrets\.init --overlay dev"):
-        secrets.decrypted_secrets(cfg, cfg.overlay("dev"))
+        sops.decrypted_secrets(cfg, cfg.overlay("dev"))
 
 
 def test_fresh_clone_regenerates_dev_but_never_prod(cfg, tmp_path, monkeypatch):
     other_dev = encrypt_as_other(cfg, monkeypatch, tmp_path, "dev")
     other_prod = encrypt_as_other(cfg, monkeypatch, tmp_path, "prod")
     prod = cfg.overlay("prod")
-    prod_before = {p: p.read_bytes() for p in secrets.secret_files(prod)}
-    report = secretgen.init(cfg, cfg.overlay("dev"))
+    prod_before = {p: p.read_bytes() for p in sops.secret_files(prod)}
+    report = generate.init(cfg, cfg.overlay("dev"))
     assert report.written and report.notes
-    assert set(secrets.file_recipients(secrets.secret_files(cfg.overlay("dev"))[0])) == {
+    assert set(sops.file_recipients(sops.secret_files(cfg.overlay("dev"))[0])) == {
         other_dev,
         report.key,
     }
-    assert len(secrets.decrypted_secrets(cfg, cfg.overlay("dev"))) == len(secretgen.GENERATED)
+    assert len(sops.decrypted_secrets(cfg, cfg.overlay("dev"))) == len(generate.GENERATED)
     with pytest.raises(OpsError, match=f"overlay 'prod'.*{other_prod}"):
-        secretgen.init(cfg, prod)
-    assert {p: p.read_bytes() for p in secrets.secret_files(prod)} == prod_before
-    assert report.key in secrets.overlay_recipients(cfg, prod)  # ready for a rotate by a holder
+        generate.init(cfg, prod)
+    assert {p: p.read_bytes() for p in sops.secret_files(prod)} == prod_before
+    assert report.key in sops.overlay_recipients(cfg, prod)  # ready for a rotate by a holder
 
 
 def test_rotate_new_data_key_same_values_current_recipients(cfg, tmp_path):
     dev = cfg.overlay("dev")
-    secretgen.init(cfg, dev)
-    path = secrets.secret_path(dev, "api-secrets")
+    generate.init(cfg, dev)
+    path = sops.secret_path(dev, "api-secrets")
     before_text, before = path.read_text(), plain(cfg)
     _, teammate = other_key(tmp_path)
-    assert secretgen.add_recipient(cfg, dev, teammate)
-    assert secrets.rotate(cfg, dev) == [secrets.repo_rel(cfg, p) for p in secrets.secret_files(dev)]
+    assert generate.add_recipient(cfg, dev, teammate)
+    assert sops.rotate(cfg, dev) == [sops.repo_rel(cfg, p) for p in sops.secret_files(dev)]
     after = yaml.safe_load(path.read_text())
     assert after["stringData"] != yaml.safe_load(before_text)["stringData"]
-    assert teammate in secrets.file_recipients(path)
+    assert teammate in sops.file_recipients(path)
     assert plain(cfg) == before
 
 
 def test_decrypted_secrets_need_files(cfg):
-    secretgen.ensure_key(cfg)
+    generate.ensure_key(cfg)
     with pytest.raises(OpsError, match=r"no encrypted Secrets.*secrets\.init --overlay dev"):
-        secrets.decrypted_secrets(cfg, cfg.overlay("dev"))
+        sops.decrypted_secrets(cfg, cfg.overlay("dev"))
 
 
 def test_show_task_refuses_a_pipe_without_yes(cfg, capsys):
-    secretgen.init(cfg, cfg.overlay("dev"))
+    generate.init(cfg, cfg.overlay("dev"))
     with pytest.raises(Exit):
         secrets_tasks.show(context(cfg), overlay="dev", name="api-secrets")
     captured = capsys.readouterr()
@@ -207,14 +208,12 @@ def test_init_and_rotate_tasks_report(cfg, capsys):
 def test_a_missing_group_is_made_alone_even_in_a_protected_overlay(cfg):
     """Secrets that belong together are made together; existing ones are never regenerated."""
     prod = cfg.overlay("prod")
-    secretgen.init(cfg, prod)
+    generate.init(cfg, prod)
     mqtt = ("mqtt-passwd", "telemetry-mqtt", "simulator-credentials")
-    kept = {
-        p: p.read_bytes() for p in secrets.secret_files(prod) if p.name.split(".")[0] not in mqtt
-    }
+    kept = {p: p.read_bytes() for p in sops.secret_files(prod) if p.name.split(".")[0] not in mqtt}
     for name in mqtt:
-        secrets.secret_path(prod, name).unlink()
-    report = secretgen.init(cfg, prod)
+        sops.secret_path(prod, name).unlink()
+    report = generate.init(cfg, prod)
     assert sorted(Path(p).name for p in report.written) == sorted(f"{n}.sops.yaml" for n in mqtt)
     assert {p: p.read_bytes() for p in kept} == kept
     device, password = (

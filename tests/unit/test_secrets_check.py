@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from invoke import Context, Exit
 
-from opskit import secretgen, secrets, secretscan, shell
+from opskit.core import shell
+from opskit.secrets import generate, scan, sops
 from opskit.tasks import secrets as secrets_tasks
 from tests.unit.conftest import needs_sops
 
@@ -23,7 +24,7 @@ AWS_ID = "AKIA" + "ABCDEFGHIJKLMNOP"
 @pytest.fixture
 def cfg(secrets_project):
     loaded = secrets_project
-    secretgen.init(loaded, loaded.overlay("dev"))
+    generate.init(loaded, loaded.overlay("dev"))
     return loaded
 
 
@@ -34,7 +35,7 @@ def plant(cfg, rel: str, text: str) -> None:
 
 
 def test_clean_project_has_no_findings(cfg):
-    assert secretscan.check(cfg) == []
+    assert scan.check(cfg) == []
 
 
 def test_planted_plaintext_secret_is_caught(cfg):
@@ -44,7 +45,7 @@ def test_planted_plaintext_secret_is_caught(cfg):
         "k8s/overlays/dev/leaked.yaml",
         f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: leaked\ndata:\n  PASS: {value}\n",
     )
-    findings = secretscan.check(cfg)
+    findings = scan.check(cfg)
     assert findings == [
         "k8s/overlays/dev/leaked.yaml: Secret 'leaked' is not SOPS-encrypted; encrypt it: "
         "`invoke secrets.encrypt --overlay <name> < k8s/overlays/dev/leaked.yaml` and delete "
@@ -69,9 +70,7 @@ def test_planted_plaintext_secret_is_caught(cfg):
 )
 def test_credential_patterns_in_files_git_would_track(cfg, rel, text, what):
     plant(cfg, rel, text)
-    assert [f.split(": ", 1)[1].split(";")[0] for f in secretscan.check(cfg)] == [
-        f"plaintext {what}"
-    ]
+    assert [f.split(": ", 1)[1].split(";")[0] for f in scan.check(cfg)] == [f"plaintext {what}"]
 
 
 @pytest.mark.parametrize(
@@ -88,41 +87,41 @@ def test_credential_patterns_in_files_git_would_track(cfg, rel, text, what):
 )
 def test_references_and_reviewed_lines_are_not_findings(cfg, line):
     plant(cfg, "conf/settings.py", line + "\n")
-    assert secretscan.check(cfg) == []
+    assert scan.check(cfg) == []
 
 
 def test_ignored_files_are_not_scanned(cfg):
     plant(cfg, ".gitignore", "*.key\n")
     plant(cfg, "local.key", AGE_SECRET + "\n")
-    assert secretscan.check(cfg) == []
+    assert scan.check(cfg) == []
 
 
 def test_recipient_drift_and_missing_rule(cfg, tmp_path):
     dev = cfg.overlay("dev")
     key = tmp_path / "teammate.txt"
     shell.run(["age-keygen", "-o", str(key)])
-    secretgen.add_recipient(cfg, dev, shell.run(["age-keygen", "-y", str(key)]).stdout.strip())
-    findings = secretscan.check(cfg)
-    assert len(findings) == len(secretgen.GENERATED)
+    generate.add_recipient(cfg, dev, shell.run(["age-keygen", "-y", str(key)]).stdout.strip())
+    findings = scan.check(cfg)
+    assert len(findings) == len(generate.GENERATED)
     assert all("encrypted to 1 recipient(s) but .sops.yaml lists 2" in f for f in findings)
-    secrets.rotate(cfg, dev)
-    assert secretscan.check(cfg) == []
-    shutil.copy(secrets.secret_files(dev)[0], cfg.root / "k8s/stray.sops.yaml")
-    assert secretscan.check(cfg) == [
+    sops.rotate(cfg, dev)
+    assert scan.check(cfg) == []
+    shutil.copy(sops.secret_files(dev)[0], cfg.root / "k8s/stray.sops.yaml")
+    assert scan.check(cfg) == [
         "k8s/stray.sops.yaml: no creation rule in .sops.yaml matches this encrypted file; "
         "add one (`invoke secrets.init --overlay <name>`)"
     ]
 
 
 def test_partially_encrypted_and_corrupt_files(cfg):
-    path = secrets.secret_files(cfg.overlay("dev"))[0]
+    path = sops.secret_files(cfg.overlay("dev"))[0]
     text = path.read_text()
     path.write_text(text.replace("    REDIS_URL: ENC[", "    REDIS_URL: plain\n    X: ENC[", 1))
-    assert "stringData.REDIS_URL not encrypted" in secretscan.check(cfg)[0]
+    assert "stringData.REDIS_URL not encrypted" in scan.check(cfg)[0]
     start = text.index("SECRET_KEY_BASE: ENC[AES256_GCM,data:") + 38
     flipped = "A" if text[start] != "A" else "B"
     path.write_text(text[:start] + flipped + text[start + 1 :])
-    assert "does not decrypt with your key" in secretscan.check(cfg)[0]
+    assert "does not decrypt with your key" in scan.check(cfg)[0]
 
 
 def test_check_task_prints_one_line_per_finding_and_exits_1(cfg, capsys):

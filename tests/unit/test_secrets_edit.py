@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opskit import secretgen, secrets, tools
+from opskit.core import tools
+from opskit.secrets import generate, sops
 from tests.unit.conftest import needs_sops
 
 pytestmark = needs_sops
@@ -31,12 +32,12 @@ SENTINEL = f"edit-sentinel-{uuid.uuid4().hex}"  # made at run time: no file hold
 @pytest.fixture
 def cfg(secrets_project):
     dev = secrets_project.overlay("dev")
-    secretgen.init(secrets_project, dev)
+    generate.init(secrets_project, dev)
     manifest = (
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: edited\n"
         f"stringData:\n  TOKEN: {SENTINEL}\n"
     )
-    secretgen.encrypt_manifest(secrets_project, dev, manifest)
+    generate.encrypt_manifest(secrets_project, dev, manifest)
     return secrets_project
 
 
@@ -53,12 +54,12 @@ def editor(tmp_path: Path, body: str) -> tuple[Path, Path]:
 
 
 def start_edit(cfg, script: Path) -> subprocess.Popen:
-    sops = Path(tools.which("sops")).parent  # the copy has no .tools of its own
+    sops_dir = Path(tools.which("sops")).parent  # the copy has no .tools of its own
     env = {
         **os.environ,
         "EDITOR": str(script),
         "OPSKIT_ROOT": str(cfg.root),
-        "PATH": f"{sops}{os.pathsep}{os.environ['PATH']}",
+        "PATH": f"{sops_dir}{os.pathsep}{os.environ['PATH']}",
     }
     env.pop("SOPS_EDITOR", None)
     argv = [str(INVOKE), "secrets.edit", "--overlay", "dev", "--name", "edited"]
@@ -154,6 +155,6 @@ def test_a_saved_edit_is_encrypted_and_leaves_nothing(cfg, tmp_path):
     *_pids, plain_file = wait_for(marker, proc)
     assert not private_folder(plain_file).exists()
     dev = cfg.overlay("dev")
-    decrypted = secrets.decrypt(cfg, dev, secrets.secret_path(dev, "edited"))
+    decrypted = sops.decrypt(cfg, dev, sops.secret_path(dev, "edited"))
     assert yaml.safe_load(decrypted)["stringData"] == {"TOKEN": "changed-value-1234"}
     assert plaintext_anywhere(since, *TEMP_FOLDERS, tmp_path) == []

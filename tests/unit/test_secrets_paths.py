@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from invoke import Context, Exit
 
-from opskit import secretedit, secretgen, secrets
-from opskit.errors import OpsError
+from opskit.core.errors import OpsError
+from opskit.secrets import edit, generate, sops
 from opskit.tasks import secrets as secrets_tasks
 from tests.unit.conftest import needs_sops
 
@@ -29,7 +29,7 @@ HOSTILE_NAMES = [
 
 @pytest.fixture
 def cfg(secrets_project):
-    secretgen.init(secrets_project, secrets_project.overlay("dev"))
+    generate.init(secrets_project, secrets_project.overlay("dev"))
     return secrets_project
 
 
@@ -48,7 +48,7 @@ def every_file(root: Path) -> dict[Path, bytes]:
 def test_encrypt_refuses_a_name_that_is_not_a_kubernetes_name(cfg, name, tmp_path):
     before = every_file(tmp_path)
     with pytest.raises(OpsError) as caught:
-        secretgen.encrypt_manifest(cfg, cfg.overlay("dev"), manifest(name), force=True)
+        generate.encrypt_manifest(cfg, cfg.overlay("dev"), manifest(name), force=True)
     message = str(caught.value)
     assert "\n" not in message and "metadata.name: " in message and "is not a valid name" in message
     assert every_file(tmp_path) == before
@@ -63,7 +63,7 @@ def test_name_flags_are_kubernetes_names_too(cfg, task, capsys):
         getattr(secrets_tasks, task)(c, overlay="dev", name="../prod/secrets/api-secrets", **kwargs)
     assert caught.value.code == 1
     err = capsys.readouterr().err.strip()
-    # the flag is parsed before any work starts (opskit.args): one line naming it
+    # the flag is parsed before any work starts (opskit.core.args): one line naming it
     assert len(err.splitlines()) == 1
     assert "--name: '../prod/secrets/api-secrets' is not a valid" in err
 
@@ -75,11 +75,11 @@ def test_a_secrets_folder_symlinked_out_of_the_repository_is_refused(cfg, tmp_pa
     prod.path.mkdir(parents=True, exist_ok=True)
     (prod.path / "secrets").symlink_to(outside)
     with pytest.raises(OpsError) as caught:
-        secretgen.encrypt_manifest(cfg, prod, manifest("extra"))
+        generate.encrypt_manifest(cfg, prod, manifest("extra"))
     assert "\n" not in str(caught.value) and "symlink" in str(caught.value)
     assert list(outside.iterdir()) == []
     sops_config = (cfg.root / ".sops.yaml").read_bytes()
-    for call in (secrets.rotate, secretgen.init, secrets.decrypted_secrets):
+    for call in (sops.rotate, generate.init, sops.decrypted_secrets):
         with pytest.raises(OpsError, match="symlink"):
             call(cfg, prod)
     assert list(outside.iterdir()) == []
@@ -91,20 +91,20 @@ def test_a_secrets_folder_symlinked_into_another_overlay_is_refused(cfg):
     prod.path.mkdir(parents=True, exist_ok=True)
     (prod.path / "secrets").symlink_to(cfg.overlay("dev").path / "secrets")
     with pytest.raises(OpsError, match="symlink"):
-        secretgen.encrypt_manifest(cfg, prod, manifest("extra"))
+        generate.encrypt_manifest(cfg, prod, manifest("extra"))
     assert not (cfg.overlay("dev").path / "secrets" / "extra.sops.yaml").exists()
 
 
 def test_a_secret_file_symlinked_elsewhere_is_refused_by_every_reader(cfg, tmp_path):
     dev = cfg.overlay("dev")
     target = tmp_path / "elsewhere.sops.yaml"
-    target.write_text(secrets.secret_path(dev, "api-secrets").read_text())
+    target.write_text(sops.secret_path(dev, "api-secrets").read_text())
     (dev.path / "secrets" / "linked.sops.yaml").symlink_to(target)
     for call in (
-        lambda: secretedit.show(cfg, dev, "linked"),
-        lambda: secrets.decrypted_secrets(cfg, dev),
-        lambda: secrets.rotate(cfg, dev),
-        lambda: secretgen.encrypt_manifest(cfg, dev, manifest("linked"), force=True),
+        lambda: edit.show(cfg, dev, "linked"),
+        lambda: sops.decrypted_secrets(cfg, dev),
+        lambda: sops.rotate(cfg, dev),
+        lambda: generate.encrypt_manifest(cfg, dev, manifest("linked"), force=True),
     ):
         with pytest.raises(OpsError) as caught:
             call()
@@ -112,5 +112,5 @@ def test_a_secret_file_symlinked_elsewhere_is_refused_by_every_reader(cfg, tmp_p
 
 
 def test_valid_names_with_dots_still_work(cfg):
-    rel = secretgen.encrypt_manifest(cfg, cfg.overlay("dev"), manifest("db.credentials-2"))
+    rel = generate.encrypt_manifest(cfg, cfg.overlay("dev"), manifest("db.credentials-2"))
     assert rel == "k8s/overlays/dev/secrets/db.credentials-2.sops.yaml"

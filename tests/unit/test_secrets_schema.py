@@ -4,8 +4,8 @@ unencrypted unnoticed."""
 
 import pytest
 
-from opskit import secretgen, secrets, secretscan
-from opskit.errors import OpsError
+from opskit.core.errors import OpsError
+from opskit.secrets import generate, scan, sops
 from tests.unit.conftest import needs_sops
 
 pytestmark = needs_sops
@@ -17,7 +17,7 @@ MISSPELLED = (
 
 @pytest.fixture
 def cfg(secrets_project):
-    secretgen.init(secrets_project, secrets_project.overlay("dev"))
+    generate.init(secrets_project, secrets_project.overlay("dev"))
     return secrets_project
 
 
@@ -33,7 +33,7 @@ def cfg(secrets_project):
 )
 def test_encrypt_refuses_a_secret_that_is_not_a_valid_secret(cfg, text, expected):
     with pytest.raises(OpsError) as caught:
-        secretgen.encrypt_manifest(cfg, cfg.overlay("dev"), text)
+        generate.encrypt_manifest(cfg, cfg.overlay("dev"), text)
     message = str(caught.value)
     assert "\n" not in message and expected in message and SENTINEL not in message
     assert not (cfg.overlay("dev").path / "secrets" / "typo.sops.yaml").exists()
@@ -42,7 +42,7 @@ def test_encrypt_refuses_a_secret_that_is_not_a_valid_secret(cfg, text, expected
 def test_check_flags_any_plaintext_value_in_a_sops_file(cfg):
     """What the old encrypt wrote for a misspelled field: sops left it in plaintext."""
     rel = "k8s/overlays/dev/secrets/typo.sops.yaml"
-    out = secrets.run_sops(
+    out = sops.run_sops(
         cfg,
         *("--encrypt", "--filename-override", rel, "--input-type", "yaml"),
         *("--output-type", "yaml", "/dev/stdin"),
@@ -50,7 +50,7 @@ def test_check_flags_any_plaintext_value_in_a_sops_file(cfg):
     )
     (cfg.root / rel).write_text(out.stdout)
     assert SENTINEL in (cfg.root / rel).read_text()
-    findings = secretscan.check(cfg)
+    findings = scan.check(cfg)
     assert findings == [
         f"{rel}: stringdata.TOKEN not encrypted (plaintext in a SOPS file); fix the "
         "manifest, re-encrypt it (`invoke secrets.encrypt --overlay <name> --force`) and "

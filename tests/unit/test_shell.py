@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from opskit import shell
-from opskit.errors import CommandFailed, ToolMissing
+from opskit.core import shell
+from opskit.core.errors import CommandFailed, ToolMissing
 from tests import fakes
 
 SECRET = "s3cr3t-sentinel-value"
@@ -182,7 +182,7 @@ def test_recorder_pipeline_passes_real_output_to_fake():
 
 
 def test_tools_bin_comes_first_on_path(tmp_path, monkeypatch):
-    from opskit import tools
+    from opskit.core import tools
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 from junitparser import JUnitXml
 
-from opskit import reportfiles
+from opskit.deploy import records
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS = """
@@ -37,7 +37,7 @@ def test_smoke_checks_become_a_report(tmp_path):
     )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     data = json.loads((out / "report.json").read_text())
-    jsonschema.validate(data, json.loads(reportfiles.SCHEMA.read_text()))
+    jsonschema.validate(data, json.loads(records.SCHEMA.read_text()))
     assert (data["kind"], data["status"]) == ("smoke", "failed")
     assert [(c["name"].split("::")[-1], c["ok"]) for c in data["checks"]] == [
         ("test_ok", True),

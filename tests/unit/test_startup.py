@@ -1,4 +1,4 @@
-"""opskit.startup: under the real `invoke` command the modules the tasks import keep their
+"""opskit.core.startup: under the real `invoke` command the modules the tasks import keep their
 bytecode (invoke turns writing it off), unless Python itself was told not to."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TASKS = """
 import sys
 sys.path.insert(0, {root!r})
-from opskit import startup
+from opskit.core import startup
 startup.prepare()
 from invoke import task
 import helper

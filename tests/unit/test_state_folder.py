@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from opskit import lock, paths
-from opskit.errors import OpsError
+from opskit.core import lock, paths, toolcheck
+from opskit.core.errors import OpsError
 
 
 @contextlib.contextmanager
@@ -108,8 +108,7 @@ def test_a_broken_state_folder_is_one_line_naming_the_path(broken, monkeypatch, 
 
 
 def test_a_cache_that_cannot_be_written_only_costs_speed(broken, monkeypatch):
-    from opskit import tools
 
     state, _words = broken
-    monkeypatch.setattr(tools, "state_dir", lambda: state)
-    assert tools.probe("git").ok  # probed, not cached, no error
+    monkeypatch.setattr(toolcheck, "state_dir", lambda: state)
+    assert toolcheck.probe("git").ok  # probed, not cached, no error

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from opskit import telemetry
+from opskit.services import telemetry
 
 needs_mosquitto = pytest.mark.skipif(
     not (shutil.which("mosquitto_pub") and Path("/usr/sbin/mosquitto").is_file()),

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from opskit import config, paths, shell, toolbuild, tools
-from opskit.errors import CommandFailed, OpsError
+from opskit.core import config, paths, shell, tools
+from opskit.core.errors import CommandFailed, OpsError
+from opskit.toolchain import build
 from tests import fakes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +27,7 @@ def _hello_ldflags(version):
     return (f"-X main.version={version}",)
 
 
-HELLO = toolbuild.GoTool(
+HELLO = build.GoTool(
     "hello", "hello", "hello", "example.com/hello", "example.com/hello", ldflags=_hello_ldflags
 )
 
@@ -39,13 +40,13 @@ def lab(tmp_path, monkeypatch):
     (module / "go.mod").write_text("module example.com/hello\n\ngo 1.22\n")
     (module / "main.go").write_text(HELLO_MAIN)
     monkeypatch.setattr(paths, "root", lambda: tmp_path)
-    monkeypatch.setattr(toolbuild, "GO_TOOLS", (HELLO,))
+    monkeypatch.setattr(build, "GO_TOOLS", (HELLO,))
     monkeypatch.setitem(
         tools.TOOLS,
         "hello",
         tools.Tool("hello", ("--version",), "1.0", tools.BUILT, r"hello version v?(\d+\.\d+\.\d+)"),
     )
-    monkeypatch.setattr(toolbuild, "pinned_version", lambda tool, pins, d: pins[tool.pin])
+    monkeypatch.setattr(build, "pinned_version", lambda tool, pins, d: pins[tool.pin])
     monkeypatch.setenv("PATH", "/usr/local/go/bin:/usr/bin:/bin")
     return tmp_path
 
@@ -55,7 +56,7 @@ def _no_process(*args, **kwargs):
 
 
 def test_kube_binaries_get_version_ldflags_on_both_version_packages():
-    apiserver = toolbuild.select(("kube-apiserver",))[0]
+    apiserver = build.select(("kube-apiserver",))[0]
     argv = apiserver.argv("v1.37.2", Path("/out/kube-apiserver"))
     flags = argv[argv.index("-ldflags") + 1].split()
     assert argv[:5] == ["go", "build", "-trimpath", "-tags", "selinux,notest"]
@@ -66,60 +67,60 @@ def test_kube_binaries_get_version_ldflags_on_both_version_packages():
 
 
 def test_kwok_binaries_carry_their_version():
-    kwokctl = toolbuild.select(("kwokctl",))[0]
+    kwokctl = build.select(("kwokctl",))[0]
     argv = kwokctl.argv("v0.7.0", Path("o"))
     assert "-X sigs.k8s.io/kwok/pkg/consts.Version=v0.7.0" in argv[argv.index("-ldflags") + 1]
 
 
 def test_every_go_tool_is_in_the_registry_so_doctor_knows_it():
-    assert {tool.name for tool in toolbuild.GO_TOOLS} <= set(tools.TOOLS)
+    assert {tool.name for tool in build.GO_TOOLS} <= set(tools.TOOLS)
 
 
 def test_repo_pins_agree_with_the_go_modules():
     pins = config.load(ROOT / "opskit.yaml").tool_pins()
-    for tool in toolbuild.GO_TOOLS:
-        assert toolbuild.pinned_version(tool, pins, ROOT / "tools") == pins[tool.pin]
+    for tool in build.GO_TOOLS:
+        assert build.pinned_version(tool, pins, ROOT / "tools") == pins[tool.pin]
 
 
 def test_pin_that_disagrees_with_go_mod_is_one_clear_error():
-    etcd = toolbuild.select(("etcd",))[0]
+    etcd = build.select(("etcd",))[0]
     with pytest.raises(
         OpsError,
         match=r"opskit.yaml pins etcd v3.4.0 but tools/etcd/go.mod "
         r"requires go.etcd.io/etcd/server/v3 v3\.7\.\d+",
     ):
-        toolbuild.pinned_version(etcd, {"etcd": "v3.4.0"}, ROOT / "tools")
+        build.pinned_version(etcd, {"etcd": "v3.4.0"}, ROOT / "tools")
     with pytest.raises(OpsError, match=r"tools.etcd: missing key"):
-        toolbuild.pinned_version(etcd, {}, ROOT / "tools")
+        build.pinned_version(etcd, {}, ROOT / "tools")
 
 
 def test_unknown_tool_names_the_known_ones():
     with pytest.raises(OpsError, match=r"unknown tool 'kubelet'; use one of: kube-apiserver, "):
-        toolbuild.select(("kubelet",))
+        build.select(("kubelet",))
 
 
 @pytest.mark.skipif(shutil.which("go") is None, reason="needs the Go toolchain")
 def test_build_then_second_run_starts_no_process(lab, monkeypatch):
     lines = []
-    first = toolbuild.install({"hello": "v1.2.3"}, report=lines.append)
+    first = build.install({"hello": "v1.2.3"}, report=lines.append)
     assert [(o.name, o.action) for o in first] == [("hello", "built")]
     assert lines[0] == "hello v1.2.3: building from tools/hello ..."
     assert re.fullmatch(r"hello v1.2.3: built in [\d.]+s", lines[-1])
     binary = lab / ".tools" / "bin" / "hello"
-    assert toolbuild.reported_version("hello", str(binary)) == "1.2.3"
+    assert build.reported_version("hello", str(binary)) == "1.2.3"
     stamp = json.loads((lab / ".tools" / "stamp.json").read_text())["tools"]["hello"]
     assert stamp["version"] == "v1.2.3" and stamp["source"] == "built"
     assert not list((lab / ".tools" / "bin").glob(".*partial"))
 
     monkeypatch.setattr(shell, "_run_chain", _no_process)
-    again = toolbuild.install({"hello": "v1.2.3"}, report=lines.append)
+    again = build.install({"hello": "v1.2.3"}, report=lines.append)
     assert [(o.name, o.action) for o in again] == [("hello", "up to date")]
 
 
 @pytest.mark.skipif(shutil.which("go") is None, reason="needs the Go toolchain")
 def test_new_pin_rebuilds_and_wrong_version_is_refused(lab, monkeypatch):
-    toolbuild.install({"hello": "v1.2.3"}, report=lambda _m: None)
-    broken = toolbuild.GoTool(
+    build.install({"hello": "v1.2.3"}, report=lambda _m: None)
+    broken = build.GoTool(
         "hello",
         "hello",
         "hello",
@@ -127,9 +128,9 @@ def test_new_pin_rebuilds_and_wrong_version_is_refused(lab, monkeypatch):
         "example.com/hello",
         ldflags=lambda v: ("-X main.version=v9.9.9",),
     )
-    monkeypatch.setattr(toolbuild, "GO_TOOLS", (broken,))
+    monkeypatch.setattr(build, "GO_TOOLS", (broken,))
     with pytest.raises(OpsError, match=r"built hello reports version 9\.9\.9, expected v1\.2\.4"):
-        toolbuild.install({"hello": "v1.2.4"}, report=lambda _m: None)
+        build.install({"hello": "v1.2.4"}, report=lambda _m: None)
     assert not (lab / ".tools" / "bin" / "hello").exists()
 
 
@@ -140,7 +141,7 @@ def test_suitable_tool_on_path_is_linked_not_built(lab, monkeypatch):
     (bindir / "hello").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
     with fakes.recorder({"go": (1, "", "must not build")}) as calls:
-        outcomes = toolbuild.install({"hello": "v1.2.3"}, report=lambda _m: None)
+        outcomes = build.install({"hello": "v1.2.3"}, report=lambda _m: None)
     assert calls == []
     assert outcomes[0].action == "linked"
     assert (lab / ".tools" / "bin" / "hello").resolve() == (bindir / "hello").resolve()
@@ -156,14 +157,14 @@ def test_tool_on_path_at_another_version_is_built(lab, monkeypatch):
         fakes.recorder({"go": (1, "", "go: no network")}) as calls,
         pytest.raises(CommandFailed, match="`go` exited with code 1"),
     ):
-        toolbuild.install({"hello": "v1.2.3"}, report=lambda _m: None)
+        build.install({"hello": "v1.2.3"}, report=lambda _m: None)
     assert calls[0][:3] == ("go", "build", "-trimpath")
     assert not (lab / ".tools" / "bin" / "hello").exists()
     assert not (lab / ".tools" / "stamp.json").exists()
 
 
 def test_dry_run_prints_the_build_and_builds_nothing(lab, capsys):
-    outcomes = toolbuild.install({"hello": "v1.2.3"}, report=lambda _m: None, dry_run=True)
+    outcomes = build.install({"hello": "v1.2.3"}, report=lambda _m: None, dry_run=True)
     assert outcomes[0].action == "would build"
     err = capsys.readouterr().err
     out = lab / ".tools" / "bin" / "hello"
@@ -175,17 +176,17 @@ def test_dry_run_prints_the_build_and_builds_nothing(lab, capsys):
 
 
 def test_gitops_tools_are_opt_in_and_built_with_the_newer_go_toolchain():
-    default = {tool.name for tool in toolbuild.select(())}
+    default = {tool.name for tool in build.select(())}
     assert "argocd" not in default and "kustomize" not in default and "sops" in default
-    argocd, kustomize = toolbuild.select(("gitops",))
+    argocd, kustomize = build.select(("gitops",))
     assert (argocd.name, kustomize.name) == ("argocd", "kustomize")
     assert argocd.env() == {"GOTOOLCHAIN": "go1.27.3", "CGO_ENABLED": "0"}
-    assert toolbuild.select(("sops",))[0].env()["GOTOOLCHAIN"] == "local"
+    assert build.select(("sops",))[0].env()["GOTOOLCHAIN"] == "local"
     argv = argocd.argv("v3.6.1", Path("o"))
     flags = argv[argv.index("-ldflags") + 1]
     assert "-X github.com/argoproj/argo-cd/v3/common.version=3.6.1" in flags
     assert argv[-1] == "github.com/argoproj/argo-cd/v3/cmd"
-    assert [t.name for t in toolbuild.select(("argocd", "gitops"))] == ["argocd", "kustomize"]
+    assert [t.name for t in build.select(("argocd", "gitops"))] == ["argocd", "kustomize"]
 
 
 def test_argocd_pin_and_the_release_installed_agree():

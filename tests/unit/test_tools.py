@@ -2,8 +2,9 @@
 
 import pytest
 
-from opskit import doctor, tools
-from opskit.errors import ToolMissing
+from opskit.core import toolcheck, tools
+from opskit.core.errors import ToolMissing
+from opskit.toolchain import doctor
 
 
 def _fake_tool(folder, name, output):
@@ -21,33 +22,33 @@ def fake_path(tmp_path, monkeypatch):
 
 
 def test_probe_reads_real_versions():
-    git = tools.probe("git")
+    git = toolcheck.probe("git")
     assert git.ok and git.path and git.version.count(".") >= 1
 
 
 def test_probe_of_absent_tool(fake_path):
-    assert tools.probe("k3d") == tools.Probe("k3d", None, None, False)
+    assert toolcheck.probe("k3d") == toolcheck.Probe("k3d", None, None, False)
 
 
 def test_old_version_is_not_ok_and_require_says_so(fake_path):
     _fake_tool(fake_path, "helm", "v3.2.0+gabc")
-    assert tools.probe("helm").version == "3.2.0"
-    assert not tools.probe("helm").ok
+    assert toolcheck.probe("helm").version == "3.2.0"
+    assert not toolcheck.probe("helm").ok
     with pytest.raises(ToolMissing, match=r"`helm` 3.2.0 is older than 3.14; install it: see helm"):
-        tools.require("helm")
+        toolcheck.require("helm")
 
 
 def test_require_reports_first_missing_before_probing(fake_path):
     _fake_tool(fake_path, "helm", "v3.16.0")
     with pytest.raises(ToolMissing, match="`minikube` not found; install it: see minikube"):
-        tools.require("helm", "minikube")
-    tools.require("helm")
+        toolcheck.require("helm", "minikube")
+    toolcheck.require("helm")
 
 
 def test_version_comparison():
-    assert tools._at_least("1.32.4", "1.31")
-    assert tools._at_least("3.10.0", "3.9")
-    assert not tools._at_least("0.6.1", "0.7")
+    assert toolcheck._at_least("1.32.4", "1.31")
+    assert toolcheck._at_least("3.10.0", "3.9")
+    assert not toolcheck._at_least("0.6.1", "0.7")
 
 
 def test_doctor_table_marks_required_missing(fake_path):
@@ -71,31 +72,31 @@ def test_every_workflow_tool_is_registered():
 def test_version_probe_is_cached_until_the_executable_changes(fake_path, monkeypatch):
     import os
 
-    from opskit import paths
+    from opskit.core import paths
 
-    monkeypatch.setattr(tools, "state_dir", lambda: fake_path / "state")
+    monkeypatch.setattr(toolcheck, "state_dir", lambda: fake_path / "state")
     helm = _fake_tool(fake_path, "helm", "v3.16.0")
-    assert tools.probe("helm").version == "3.16.0"
+    assert toolcheck.probe("helm").version == "3.16.0"
     stat = helm.stat()
     helm.write_text(helm.read_text().replace("3.16.0", "3.17.0"))  # same size
     os.utime(helm, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert tools.probe("helm").version == "3.16.0"  # served from the cache, no process
+    assert toolcheck.probe("helm").version == "3.16.0"  # served from the cache, no process
     _fake_tool(fake_path, "helm", "v3.18.10")  # rebuilt: new size and mtime
-    assert tools.probe("helm").version == "3.18.10"
+    assert toolcheck.probe("helm").version == "3.18.10"
     assert paths.state_dir() != fake_path / "state"  # the real cache was not touched
 
 
 def test_kubectl_outside_tools_bin_or_skewed_is_a_fallback_warning(monkeypatch, tmp_path):
     from types import SimpleNamespace
 
-    from opskit import paths
+    from opskit.core import paths
 
     monkeypatch.setattr(paths, "root", lambda: tmp_path)
     cfg = SimpleNamespace(kubernetes=SimpleNamespace(version="1.37.2", minor="1.37"))
     built = str(tmp_path / ".tools" / "bin" / "kubectl")
 
     def rows(path, version):
-        return [doctor.Row(tools.Probe("kubectl", path, version, True), True, "")]
+        return [doctor.Row(toolcheck.Probe("kubectl", path, version, True), True, "")]
 
     assert doctor.kubectl_warning(cfg, rows(built, "1.37.2")) is None
     assert doctor.kubectl_warning(cfg, rows(built, "1.36.0")) is None  # within ±1
@@ -107,7 +108,7 @@ def test_kubectl_outside_tools_bin_or_skewed_is_a_fallback_warning(monkeypatch, 
 
 
 def test_the_project_kubectl_wins_over_the_one_on_path(tmp_path, monkeypatch):
-    from opskit import shell
+    from opskit.core import shell
 
     system, built = tmp_path / "usr-bin", tmp_path / ".tools" / "bin"
     system.mkdir()

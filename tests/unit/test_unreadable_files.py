@@ -6,8 +6,12 @@ from pathlib import Path
 import pytest
 from invoke import Program
 
-from opskit import argocd, config, release, rendercache, secrets, toolbuild, tools, validate
-from opskit.errors import OpsError
+from opskit.core import config, toolcheck
+from opskit.core.errors import OpsError
+from opskit.gitops import argocd, release
+from opskit.manifests import rendercache, validate
+from opskit.secrets import sops
+from opskit.toolchain import build
 
 ROOT = Path(__file__).resolve().parents[2]
 DUPLICATE = "line {line}: duplicate key {key!r} (first on line {first})"
@@ -70,9 +74,9 @@ def test_duplicate_key_in_a_kustomization_being_edited(tmp_path):
 
 
 def manifests_set_image(cfg):
-    from opskit import manifests
+    from opskit.manifests import kustomize
 
-    manifests.set_image(cfg, "dev", "0123456789ab")
+    kustomize.set_image(cfg, "dev", "0123456789ab")
 
 
 def test_duplicate_key_in_an_argocd_manifest(tmp_path):
@@ -97,28 +101,28 @@ def test_duplicate_key_in_an_argocd_manifest(tmp_path):
 def test_a_sops_file_that_is_not_yaml(tmp_path, content, message):
     file = tmp_path / "api-secrets.sops.yaml"
     file.write_text(content)
-    text = _one_line(secrets.file_recipients, file)
+    text = _one_line(sops.file_recipients, file)
     assert text.startswith(f"{file}: ") and message in text
 
 
 def test_a_broken_tool_version_cache_is_rebuilt(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(tools, "state_dir", lambda: tmp_path)
+    monkeypatch.setattr(toolcheck, "state_dir", lambda: tmp_path)
     (tmp_path / "tool-versions.json").write_text('{"/usr/bin/git": {"version": ')
-    assert tools.probe("git").ok
+    assert toolcheck.probe("git").ok
     assert capsys.readouterr().err == (
         f"opskit: ignoring the unreadable cache {tmp_path / 'tool-versions.json'} (it is rebuilt)\n"
     )
-    assert tools._read_cache()  # rewritten whole
+    assert toolcheck._read_cache()  # rewritten whole
 
 
 @pytest.mark.parametrize("broken", ["{not json", "[1, 2]", None])
 def test_a_broken_tool_stamp_is_ignored(tmp_path, monkeypatch, capsys, broken):
-    monkeypatch.setattr(toolbuild, "stamp_file", lambda: tmp_path / "stamp.json")
+    monkeypatch.setattr(build, "stamp_file", lambda: tmp_path / "stamp.json")
     if broken is None:
         (tmp_path / "stamp.json").mkdir()
     else:
         (tmp_path / "stamp.json").write_text(broken)
-    assert toolbuild.read_stamp() == {}
+    assert build.read_stamp() == {}
     if broken != "[1, 2]":  # valid JSON of the wrong shape reads as empty, quietly
         assert "ignoring the unreadable cache" in capsys.readouterr().err
 

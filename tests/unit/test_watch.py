@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from opskit import watch
+from opskit.deploy import saves
 
 
 @pytest.mark.parametrize(
@@ -28,7 +28,7 @@ from opskit import watch
     ],
 )
 def test_editor_temp_files_and_git_are_ignored(rel):
-    assert watch.ignored(rel)
+    assert saves.ignored(rel)
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,7 @@ def test_editor_temp_files_and_git_are_ignored(rel):
     ["k8s/base/api-configmap.yaml", "app/lib/api.ex", "k8s/overlays/dev/secrets/x.sops.yaml"],
 )
 def test_sources_count(rel):
-    assert not watch.ignored(rel)
+    assert not saves.ignored(rel)
 
 
 def _feed(events: queue.Queue, items: list[tuple[float, str]]) -> threading.Thread:
@@ -53,7 +53,7 @@ def _feed(events: queue.Queue, items: list[tuple[float, str]]) -> threading.Thre
 def test_a_burst_of_saves_is_one_batch_and_a_pause_starts_the_next():
     events: queue.Queue[str] = queue.Queue()
     _feed(events, [(0, "a"), (0.02, "b"), (0.02, "a"), (0.3, "c")])
-    batches = watch.batches(events, quiet=0.1, longest=2)
+    batches = saves.batches(events, quiet=0.1, longest=2)
     assert next(batches) == {"a", "b"}
     started = time.monotonic()
     assert next(batches) == {"c"}
@@ -64,12 +64,12 @@ def test_saves_that_never_pause_are_handed_over_after_the_longest_wait():
     events: queue.Queue[str] = queue.Queue()
     _feed(events, [(0.03, f"f{i}") for i in range(40)])  # 1.2 s of saves, 30 ms apart
     started = time.monotonic()
-    first = next(watch.batches(events, quiet=0.1, longest=0.3))
+    first = next(saves.batches(events, quiet=0.1, longest=0.3))
     assert 0.25 < time.monotonic() - started < 0.8
     assert 3 <= len(first) < 40
 
 
-def _drain(watcher: watch.Watcher, settle: float = 0.6) -> set[str]:
+def _drain(watcher: saves.Watcher, settle: float = 0.6) -> set[str]:
     seen: set[str] = set()
     deadline = time.monotonic() + settle
     while time.monotonic() < deadline:
@@ -89,7 +89,7 @@ def test_watcher_reports_sources_relative_and_follows_renamed_top_level_files(tm
     (tmp_path / "k8s" / "base").mkdir(parents=True)
     (tmp_path / "app").mkdir()
     (tmp_path / "opskit.yaml").write_text("a: 1\n")
-    with watch.Watcher(tmp_path, ("k8s", "app"), ("opskit.yaml",)) as watcher:
+    with saves.Watcher(tmp_path, ("k8s", "app"), ("opskit.yaml",)) as watcher:
         time.sleep(0.3)  # the watch threads are registered
         (tmp_path / "k8s" / "base" / "cm.yaml").write_text("x\n")
         (tmp_path / "k8s" / "base" / ".cm.yaml.swp").write_text("swap\n")

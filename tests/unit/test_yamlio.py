@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from opskit import yamlio
-from opskit.errors import OpsError
+from opskit.core import yamlio
+from opskit.core.errors import OpsError
 
 OPSKIT = Path(__file__).resolve().parents[2] / "opskit"
 
@@ -88,9 +88,9 @@ def test_no_module_parses_yaml_or_json_files_on_its_own():
     """Every read of YAML or of a JSON file goes through opskit.yamlio."""
     pattern = re.compile(r"yaml\.(safe_)?load(_all)?\(|json\.loads?\(.*read_")
     # the schema definitions ship inside an installed package: no user edits that file
-    allowed = {"validate.py:185"}
+    allowed = {"manifests/validate.py: data = json.loads((schema_folder(version"}
     offenders = [
-        f"{path.relative_to(OPSKIT)}:{number}"
+        f"{path.relative_to(OPSKIT)}: {line.strip()[:40]}"
         for path in OPSKIT.rglob("*.py")
         if path.name != "yamlio.py"
         for number, line in enumerate(path.read_text().splitlines(), start=1)

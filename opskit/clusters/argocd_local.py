@@ -1,0 +1,301 @@
+"""ArgoCD as local processes next to the embedded (kwok) cluster, which runs no containers.
+
+Four managed processes, each started by start-stop-daemon with a pid file, a log file and a
+marker in its environment (OPSKIT_ARGOCD=<state folder>):
+  redis        redis-server, memory only (no dump file: rendered Secrets are cached there)
+  git          git-daemon serving this clone read-only on git://127.0.0.1:<port>/
+  repo-server  argocd (ARGOCD_BINARY_NAME=argocd-repo-server), renders with kustomize + ksops
+  controller   argocd (ARGOCD_BINARY_NAME=argocd-application-controller)
+Everything lives below <cluster state>/argocd (ports.json, run/, logs/, tmp/, bin/); `stop`
+ends only processes whose pid file, executable and marker all say they are ours.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from opskit.core import paths, shell, tools, yamlio
+from opskit.core.errors import OpsError
+
+MARKER = "OPSKIT_ARGOCD"
+NAMES = ("redis", "git", "repo-server", "controller")
+PORTS = ("redis", "git", "repo-server", "repo-metrics", "controller-metrics")
+READY_TIMEOUT = 90.0
+PID_GRACE = 10.0  # seconds for a just-started daemon's pid file to appear
+# How the controller polls git, by opskit.yaml argocd.local_polling. fast (the default; see
+# README, GitOps): resync every 10 s, git refs cached 5 s. upstream: no flags, so ArgoCD's own
+# defaults hold (--app-resync 120, --app-resync-jitter 60, --revision-cache-expiration 3m;
+# cmd/argocd-application-controller/commands, reposerver/cache), for the bench's comparison.
+POLLING: dict[str, dict[str, tuple[str, ...]]] = {
+    "fast": {
+        "controller": ("--app-resync", "10", "--app-resync-jitter", "0"),
+        "repo-server": ("--revision-cache-expiration", "5s"),
+    },
+    "upstream": {"controller": (), "repo-server": ()},
+}
+CONTROLLER_FLAGS = ("--persist-resource-health",)  # argocd.wait names the culprit
+POLLED = ("repo-server", "controller")  # restarted when the polling mode changes
+
+
+@dataclass(frozen=True)
+class Daemon:
+    name: str
+    exe: str  # absolute path: start-stop-daemon matches /proc/<pid>/exe against it
+    args: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+    port: str = ""  # key of ports.json it listens on (readiness)
+
+
+class LocalArgoCD:
+    """The processes of one cluster's local ArgoCD, by its state folder."""
+
+    def __init__(
+        self, cluster_state: Path, kubeconfig: Path, namespace: str = "argocd", polling="fast"
+    ):
+        self.home = cluster_state / "argocd"
+        self.kubeconfig = kubeconfig
+        self.namespace = namespace
+        self.polling = polling
+
+    # --- files -------------------------------------------------------------------------
+
+    def pidfile(self, name: str) -> Path:
+        return self.home / "run" / f"{name}.pid"
+
+    def logfile(self, name: str) -> Path:
+        return self.home / "logs" / f"{name}.log"
+
+    def polling_file(self) -> Path:
+        return self.home / "run" / "polling"
+
+    def polling_current(self) -> bool:
+        """Whether the running controller and repo-server poll as `self.polling` says."""
+        try:
+            return self.polling_file().read_text().strip() == self.polling
+        except OSError:
+            return False
+
+    def ports(self) -> dict[str, int]:
+        try:
+            return yamlio.loads_json((self.home / "ports.json").read_text(), "ports.json")
+        except (OSError, ValueError):
+            return {}
+
+    def choose_ports(self) -> dict[str, int]:
+        """Free loopback ports, kept in ports.json while they stay free or ours."""
+        ports = self.ports()
+        taken = not self.running() and any(map(_listening, ports.values()))
+        if set(ports) != set(PORTS) or taken:
+            ports = dict(zip(PORTS, _free_ports(len(PORTS)), strict=True))
+            paths.write_atomic(self.home / "ports.json", json.dumps(ports, indent=1) + "\n")
+        return ports
+
+    @property
+    def repo_url(self) -> str:
+        """Where ArgoCD reads this clone on the embedded cluster."""
+        return f"git://127.0.0.1:{self.ports().get('git', 0)}/"
+
+    # --- the processes -----------------------------------------------------------------
+
+    def daemons(self, root: Path, ports: dict[str, int]) -> list[Daemon]:
+        redis = f"127.0.0.1:{ports['redis']}"
+        argocd = _exe("argocd")
+        common = self._argocd_env()
+        return [
+            Daemon("redis", _exe("redis-server"), (
+                "--bind", "127.0.0.1", "--port", str(ports["redis"]), "--save", "",
+                "--appendonly", "no", "--dir", str(self.home / "tmp"), "--protected-mode", "no",
+                "--set-proc-title", "no",  # its title rewrite would overwrite our marker
+            ), port="redis"),
+            Daemon("git", str(Path(_git_exec_path()) / "git-daemon"), (
+                "--listen=127.0.0.1", f"--port={ports['git']}", "--reuseaddr", "--export-all",
+                f"--base-path={root}", str(root),
+            ), port="git"),
+            Daemon("repo-server", argocd, (
+                "--address", "127.0.0.1", "--port", str(ports["repo-server"]),
+                "--metrics-port", str(ports["repo-metrics"]), "--redis", redis,
+                *POLLING[self.polling]["repo-server"],
+            ), (*common, ("ARGOCD_BINARY_NAME", "argocd-repo-server")), port="repo-server"),
+            Daemon("controller", argocd, (
+                "--namespace", self.namespace, "--redis", redis,
+                "--repo-server", f"127.0.0.1:{ports['repo-server']}",
+                "--metrics-port", str(ports["controller-metrics"]),
+                *POLLING[self.polling]["controller"], *CONTROLLER_FLAGS,
+            ), (*common, ("ARGOCD_BINARY_NAME", "argocd-application-controller")),
+                port="controller-metrics"),
+        ]  # fmt: skip
+
+    def _argocd_env(self) -> tuple[tuple[str, str], ...]:
+        from opskit.secrets import sops
+
+        data = {name: str(self.home / name) for name in ("tls", "ssh", "gnupg", "gpg")}
+        path = os.pathsep.join((str(self.home / "bin"), str(paths.tools_bin()), os.environ["PATH"]))
+        return (
+            ("ARGOCD_FAKE_IN_CLUSTER", "true"),  # https://kubernetes.default.svc = kubeconfig's
+            ("KUBECONFIG", str(self.kubeconfig)),
+            ("ARGOCD_TLS_DATA_PATH", data["tls"]),
+            ("ARGOCD_SSH_DATA_PATH", data["ssh"]),
+            ("ARGOCD_GNUPGHOME", data["gnupg"]),
+            ("ARGOCD_GPG_DATA_PATH", data["gpg"]),
+            ("ARGOCD_GPG_ENABLED", "false"),
+            ("TMPDIR", str(self.home / "tmp")),  # the repo-server's clones
+            ("HOSTNAME", "argocd-application-controller-0"),
+            ("PATH", path),  # ksops and git-verify-wrapper.sh, then kustomize and sops
+            ("SOPS_AGE_KEY_FILE", str(sops.key_file())),
+        )
+
+    def start_step(self, daemon: Daemon) -> shell.Step:
+        return shell.Step(
+            argv=(
+                "start-stop-daemon", "--start", "--background", "--make-pidfile",
+                "--pidfile", str(self.pidfile(daemon.name)),
+                "--output", str(self.logfile(daemon.name)),
+                "--chdir", str(self.home), "--exec", daemon.exe, "--", *daemon.args,
+            ),
+            env=((MARKER, str(self.home)), *daemon.env),
+            what=f"start {daemon.name}",
+            mutates=True,
+            timeout=30,
+        )  # fmt: skip
+
+    def stop_step(self, name: str, exe: str) -> shell.Step:
+        return shell.Step(
+            argv=(
+                "start-stop-daemon", "--stop", "--pidfile", str(self.pidfile(name)),
+                "--exec", exe, "--retry", "TERM/10/KILL/5", "--remove-pidfile", "--oknodo",
+            ),
+            what=f"stop {name}",
+            mutates=True,
+            timeout=30,
+        )  # fmt: skip
+
+    def pid(self, name: str) -> int | None:
+        """The pid of our process `name` if it runs: pid file, and its environment carries
+        our marker (a reused pid of someone else's process does not)."""
+        try:
+            pid = int(self.pidfile(name).read_text().strip())
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return None
+        return pid if f"{MARKER}={self.home}".encode() in environ else None
+
+    def running(self) -> dict[str, int]:
+        return {name: pid for name in NAMES if (pid := self.pid(name)) is not None}
+
+    def start(
+        self, root: Path, report=print, dry_run: bool = False, release: Path | None = None
+    ) -> dict[str, int]:
+        """Start what is not running yet; wait until each listens. Returns the ports.
+        `release`: the pinned ArgoCD source, whose hack/ has the repo-server's helpers."""
+        if dry_run:
+            ports = self.ports() or dict.fromkeys(PORTS, 0)
+        else:
+            ports = self.choose_ports()
+            for folder in ("run", "logs", "tmp", "bin", "tls", "ssh", "gnupg", "gpg"):
+                (self.home / folder).mkdir(parents=True, exist_ok=True)
+            self._write_helpers(release)
+        up = self.running()
+        if not self.polling_current():  # another polling mode: only these two change
+            for name in POLLED:
+                if up.pop(name, None) is not None:
+                    self._stop_one(name, report, dry_run)
+        for daemon in self.daemons(root, ports):
+            if daemon.name in up:
+                continue
+            report(f"starting {daemon.name} (log: {self.logfile(daemon.name)})")
+            shell.run_step(self.start_step(daemon), dry_run=dry_run)
+            if not dry_run:
+                self._wait_listening(daemon, ports[daemon.port])
+        if not dry_run:
+            paths.write_atomic(self.polling_file(), self.polling + "\n")
+        return ports
+
+    def _wait_listening(self, daemon: Daemon, port: int) -> None:
+        started = time.monotonic()
+        deadline, seen = started + READY_TIMEOUT, False
+        while not _listening(port):
+            alive = self.pid(daemon.name) is not None
+            seen = seen or alive
+            # start-stop-daemon may return before its child wrote the pid file: a process
+            # not seen yet is given a few seconds; one seen and then gone has died
+            gone = (seen and not alive) or (not seen and time.monotonic() > started + PID_GRACE)
+            if gone or time.monotonic() > deadline:
+                tail = _last_line(self.logfile(daemon.name))
+                raise OpsError(
+                    f"ArgoCD's {daemon.name} did not start listening on 127.0.0.1:{port}: {tail}",
+                    f"see {self.logfile(daemon.name)}",
+                )
+            time.sleep(0.2)
+
+    def _write_helpers(self, release: Path | None) -> None:
+        """bin/ksops (this suite's KSOPS-compatible plugin) and bin/git-verify-wrapper.sh
+        (the repo-server execs it even with GPG off; the image ships it from hack/)."""
+        ksops = self.home / "bin" / "ksops"
+        _write_exe(ksops, f'#!/bin/sh\nexec "{sys.executable}" -m opskit.secrets.ksops "$@"\n')
+        if release is not None:
+            wrapper = release / "hack" / "git-verify-wrapper.sh"
+            _write_exe(self.home / "bin" / wrapper.name, wrapper.read_text())
+
+    def stop(self, report=print, dry_run: bool = False) -> None:
+        """Stop our processes (only those provably ours) and remove the state folder."""
+        if not self.home.exists():
+            return
+        for name in reversed(NAMES):
+            self._stop_one(name, report, dry_run)
+        if not dry_run:
+            shutil.rmtree(self.home, ignore_errors=True)
+
+    def _stop_one(self, name: str, report, dry_run: bool) -> None:
+        if (pid := self.pid(name)) is not None:
+            report(f"stopping ArgoCD's {name}")
+            exe = os.readlink(f"/proc/{pid}/exe")  # start-stop-daemon checks it again
+            shell.run_step(self.stop_step(name, exe), dry_run=dry_run)
+
+
+def _exe(name: str) -> str:
+    found = tools.which(name)
+    if found is None:
+        raise OpsError(f"`{name}` not found", tools.install_hint(name))
+    return str(Path(found).absolute())  # not resolved: redis-server is a link named by role
+
+
+def _git_exec_path() -> str:
+    return shell.run(["git", "--exec-path"], timeout=10).stdout.strip()
+
+
+def _write_exe(path: Path, text: str) -> None:
+    if not path.is_file() or path.read_text() != text:
+        paths.write_atomic(path, text)
+        path.chmod(0o755)
+
+
+def _free_ports(count: int) -> list[int]:
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _last_line(log: Path) -> str:
+    try:
+        lines = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    return lines[-1][:200] if lines else "empty log"

@@ -1,0 +1,3 @@
+"""The bottom layer: the one process layer, config, arguments, YAML, paths, locks, git facts.
+
+Nothing here imports from the other folders of opskit."""

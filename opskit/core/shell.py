@@ -1,0 +1,265 @@
+"""The only place that starts processes.
+
+Argument lists only (never a shell), a timeout on every call, echo, dry-run, stdin from
+memory or from another command, redaction of registered secrets, one error type.
+Dry-run is not a switch of this module: every caller passes `dry_run` down explicitly
+(from the task's flag), and a mutating step run with `dry_run=True` is printed, not run.
+Processes start with subprocess.Popen on an argv resolved here (tools.which), with the
+environment built here; stdin is written to the pipe from memory (secrets never touch the
+disk). plumbum, which this layer was built on, added nothing past that but its import:
+~30 ms at the start of every task process, 7% of a no-op deploy's budget.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from opskit.core import tools
+from opskit.core.errors import CommandFailed, ToolMissing
+
+DEFAULT_TIMEOUT = 120.0
+STDERR_TAIL_LINES = 20
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command as a value: printed by --dry-run, asserted by tests, run by `run_step`."""
+
+    argv: tuple[str, ...]
+    what: str = ""
+    stdin: bytes | str | Step | None = None
+    mutates: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+    env: tuple[tuple[str, str], ...] = ()
+    cwd: str | None = None
+    hint: str = ""
+    interactive: bool = False  # inherit the terminal (editors); nothing captured
+
+    def chain(self) -> list[Step]:
+        """Upstream steps first, this one last."""
+        return [*self.stdin.chain(), self] if isinstance(self.stdin, Step) else [self]
+
+    def display(self) -> str:
+        parts = []
+        for step in self.chain():
+            line = shlex.join(step.argv)
+            if isinstance(step.stdin, bytes | str):
+                line = f"{line} < <{len(step.stdin)} bytes from memory>"
+            parts.append(line)
+        return redact(" | ".join(parts))
+
+
+@dataclass
+class _Display:
+    """What is shown, never what is done: echo of every command, and the secrets to mask."""
+
+    echo: bool = False
+    secrets: set[str] = field(default_factory=set)
+
+
+_display = _Display()
+
+
+@contextlib.contextmanager
+def echoing(echo: bool | None) -> Iterator[None]:
+    """Print every command (invoke's --echo) for the duration; None leaves it as it is."""
+    saved = _display.echo
+    if echo is not None:
+        _display.echo = echo
+    try:
+        yield
+    finally:
+        _display.echo = saved
+
+
+def echo_enabled() -> bool:
+    """Whether commands are echoed (in-process API reads print their requests then too)."""
+    return _display.echo
+
+
+def secret(value: str | bytes) -> None:
+    """Register a secret value: it is masked in every echoed line, dry-run line and error."""
+    text = value.decode() if isinstance(value, bytes) else value
+    if len(text) < 4:  # masking tiny strings would garble ordinary output
+        return
+    _display.secrets.add(text)
+    _display.secrets.add(base64.b64encode(text.encode()).decode())
+
+
+def redact(text: str) -> str:
+    for value in sorted(_display.secrets, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return text
+
+
+def run(argv: list[str] | tuple[str, ...], **options) -> Result:
+    """Run one command (see `Step` for the options); raise CommandFailed unless check=False.
+    `dry_run=True` prints a mutating command instead of running it."""
+    check = options.pop("check", True)
+    dry_run = options.pop("dry_run", False)
+    env = options.pop("env", None) or {}
+    step = Step(argv=tuple(str(a) for a in argv), env=tuple(env.items()), **options)
+    return run_step(step, check=check, dry_run=dry_run)
+
+
+def run_step(step: Step, *, check: bool = True, dry_run: bool = False) -> Result:
+    """Run a step (and the steps feeding its stdin). With `dry_run`, a chain that changes
+    something is printed as `[dry-run] ...` and not started; reads still run."""
+    chain = step.chain()
+    skip = dry_run and any(s.mutates for s in chain)
+    if _display.echo or skip:
+        print(("[dry-run] " if skip else "$ ") + step.display(), file=sys.stderr, flush=True)
+    if skip:
+        return Result(0, "", "")
+    try:
+        if step.interactive:
+            result, failed = _run_interactive(step)
+        else:
+            result, failed = _run_chain(chain)
+    except _Timeout as exc:
+        raise CommandFailed(
+            tool=_tool(step),
+            argv=tuple(redact(a) for a in step.argv),
+            returncode=None,
+            hint=step.hint,
+            reason=f"timed out after {exc.seconds:g}s",
+        ) from None
+    if check and failed is not None:
+        raise _failure(failed, result)
+    return result
+
+
+def _run_interactive(step: Step) -> tuple[Result, Step | None]:
+    """The terminal stays with the command (an editor); nothing is captured."""
+    argv = _resolve(step)
+    proc = subprocess.Popen(argv, env=_environ(step), cwd=step.cwd)
+    try:
+        code = proc.wait(timeout=step.timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise _Timeout(step.timeout) from None
+    except BaseException:  # Ctrl-C, a closed terminal: the command does not outlive us
+        proc.kill()
+        proc.wait()
+        raise
+    return Result(code, "", ""), (step if code else None)
+
+
+def _tool(step: Step) -> str:
+    return Path(step.argv[0]).name
+
+
+def _resolve(step: Step) -> list[str]:
+    name = step.argv[0]
+    path = tools.which(name)
+    if path is None:
+        raise ToolMissing(f"`{name}` not found", tools.install_hint(name))
+    return [path, *step.argv[1:]]
+
+
+def _environ(step: Step) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{tools.tools_bin()}{os.pathsep}{env.get('PATH', '')}"
+    env.update(dict(step.env))
+    return env
+
+
+def _run_chain(chain: list[Step]) -> tuple[Result, Step | None]:
+    """Start every step with pipes between them; return the last step's output and the
+    first step that failed (None when all exited 0)."""
+    argvs = [_resolve(s) for s in chain]  # all resolved before anything starts
+    procs: list[subprocess.Popen] = []
+    data = chain[0].stdin if isinstance(chain[0].stdin, bytes | str) else None
+    for index, (step, argv) in enumerate(zip(chain, argvs, strict=True)):
+        stdin = procs[-1].stdout if procs else (subprocess.PIPE if data is not None else None)
+        procs.append(_popen(argv, step, stdin))
+        if index:
+            procs[-2].stdout.close()  # so an early exit downstream reaches upstream as SIGPIPE
+    outputs = _collect(procs, data, max(s.timeout for s in chain))
+    for step, proc in zip(chain, procs, strict=True):
+        if proc.returncode != 0:
+            return Result(proc.returncode, outputs[-1][0], outputs[chain.index(step)][1]), step
+    return Result(0, outputs[-1][0], outputs[-1][1]), None
+
+
+def _popen(argv: list[str], step: Step, stdin) -> subprocess.Popen:
+    return subprocess.Popen(
+        argv,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_environ(step),
+        cwd=step.cwd,
+    )
+
+
+def _collect(procs, data: bytes | str | None, timeout: float) -> list[tuple[str, str]]:
+    buffers: list[list[bytes]] = [[b"", b""] for _ in procs]
+    threads = []
+
+    def drain(stream, slot: list[bytes], index: int) -> None:
+        slot[index] = stream.read()
+
+    for i, proc in enumerate(procs):
+        streams = [(proc.stderr, 1)] + ([(proc.stdout, 0)] if i == len(procs) - 1 else [])
+        threads += [threading.Thread(target=drain, args=(s, buffers[i], k)) for s, k in streams]
+    if data is not None:
+        threads.append(threading.Thread(target=_feed, args=(procs[0].stdin, data)))
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
+    deadline = time.monotonic() + timeout
+    try:
+        for proc in procs:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        raise _Timeout(timeout) from None
+    for thread in threads:
+        thread.join()
+    return [(out.decode(errors="replace"), err.decode(errors="replace")) for out, err in buffers]
+
+
+def _feed(pipe, data: bytes | str) -> None:
+    with contextlib.suppress(BrokenPipeError):
+        pipe.write(data.encode() if isinstance(data, str) else data)
+    with contextlib.suppress(BrokenPipeError):
+        pipe.close()
+
+
+class _Timeout(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+def _failure(step: Step, result: Result) -> CommandFailed:
+    tail = "\n".join(result.stderr.strip().splitlines()[-STDERR_TAIL_LINES:])
+    return CommandFailed(
+        tool=_tool(step),
+        argv=tuple(redact(a) for a in step.argv),
+        returncode=result.returncode,
+        stderr_tail=redact(tail),
+        hint=step.hint,
+    )

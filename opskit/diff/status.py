@@ -1,0 +1,140 @@
+"""`invoke status`: each workload's revision, image, readiness and health, and the drift of
+the live objects from what the current commit renders (opskit.diff.live)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from opskit.core import gitinfo
+from opskit.core.config import Config, Overlay
+from opskit.diff import live
+from opskit.kube import rollout
+from opskit.kube.kubectl import Kube
+from opskit.kube.reads import api_versions
+from opskit.manifests import kustomize
+from opskit.secrets import sops
+
+HEALTHY, PROGRESSING, DEGRADED, MISSING = "Healthy", "Progressing", "Degraded", "Missing"
+
+
+@dataclass(frozen=True)
+class WorkloadStatus:
+    workload: str  # kind/name
+    revision: int | None
+    images: tuple[str, ...]
+    ready: int
+    desired: int
+    health: str
+
+
+@dataclass(frozen=True)
+class Status:
+    overlay: str
+    namespace: str
+    context: str
+    commit: str
+    image: str  # what the current commit deploys
+    workloads: tuple[WorkloadStatus, ...]
+    drift: tuple[live.Drift, ...]
+    skipped: tuple[str, ...]  # objects whose API the cluster lacks; Secrets not opened
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.drift
+
+    def as_json(self) -> dict:
+        """The documented `--json` shape (docs in README, keys stable), JSON types only."""
+        import json
+
+        data = json.loads(json.dumps(asdict(self)))
+        data["in_sync"] = self.in_sync
+        data["drift"] = [{"object": d.ref, "fields": list(d.fields)} for d in self.drift]
+        return data
+
+
+def _counts(kube: Kube, namespace: str) -> dict[str, tuple[int, int]]:
+    """kind/name -> (ready, desired) replicas."""
+    items = kube.json("get", "deployments,statefulsets", "-n", namespace, timeout=30)["items"]
+    return {
+        f"{i['kind'].lower()}/{i['metadata']['name']}": (
+            (i.get("status") or {}).get("readyReplicas", 0),
+            i["spec"].get("replicas", 1),
+        )
+        for i in items
+    }
+
+
+def _health(workload: rollout.Workload) -> str:
+    if workload.ready:
+        return HEALTHY
+    return DEGRADED if workload.stalled else PROGRESSING
+
+
+def workloads(kube: Kube, namespace: str, rendered: list[dict]) -> list[WorkloadStatus]:
+    """Every Deployment and StatefulSet the commit renders, and any other live one."""
+    running, counts = rollout.snapshot(kube, namespace), _counts(kube, namespace)
+    refs = {f"{o['kind'].lower()}/{o['metadata']['name']}" for o in rendered
+            if o.get("kind") in ("Deployment", "StatefulSet")} | set(running)  # fmt: skip
+    out = []
+    for ref in sorted(refs):
+        if ref not in running:
+            out.append(WorkloadStatus(ref, None, (), 0, 0, MISSING))
+            continue
+        w = running[ref]
+        ready, desired = counts.get(ref, (0, 0))
+        out.append(WorkloadStatus(ref, w.revision, w.images, ready, desired, _health(w)))
+    return out
+
+
+def _private(cfg: Config, overlay: Overlay, skipped: list[str]) -> list[bytes]:
+    """The decrypted Secrets; none (and a `skipped` line) when the user's key cannot open them."""
+    from opskit.core.errors import OpsError
+
+    if not sops.secret_files(overlay):
+        return []
+    try:
+        return sops.decrypted_secrets(cfg, overlay)
+    except OpsError as cannot:
+        skipped.append(f"Secrets ({str(cannot).split(';')[0]})")
+        return []
+
+
+def status(cfg: Config, overlay: Overlay, kube: Kube) -> Status:
+    """The overlay's live state against the current commit (read-only: a server dry run)."""
+    tag = gitinfo.image_tag(
+        cfg.root, cfg.app.tag_length, allow_dirty=True, protected=False, what="status"
+    )
+    objects = kustomize.render_overlay(cfg, overlay, tag=tag.value, cached=True)
+    served, unserved = kustomize.by_api(objects, api_versions(kube))
+    skipped = [f"{o['kind']}/{o['metadata']['name']} (API not served)" for o in unserved]
+    deployed = kube.run("get", "namespace", overlay.namespace, check=False, timeout=30)
+    if deployed.returncode != 0:
+        found = [live.Drift(f"Namespace/{overlay.namespace}", ("missing in the cluster",))]
+    else:
+        found = live.detect(kube, served, _private(cfg, overlay, skipped))
+    return Status(
+        overlay=overlay.name,
+        namespace=overlay.namespace,
+        context=kube.context,
+        commit=tag.value,
+        image=f"{cfg.app.image}:{tag.value}",
+        workloads=tuple(workloads(kube, overlay.namespace, objects)),
+        drift=tuple(found),
+        skipped=tuple(skipped),
+    )
+
+
+def text(found: Status) -> str:
+    """A table of workloads, then one line per drifted field."""
+    rows = [("WORKLOAD", "REVISION", "READY", "HEALTH", "IMAGE")]
+    rows += [
+        (w.workload, str(w.revision or "-"), f"{w.ready}/{w.desired}", w.health,
+         ", ".join(w.images) or "-")
+        for w in found.workloads
+    ]  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join([*(c.ljust(widths[i]) for i, c in enumerate(r[:4])), r[4]]) for r in rows]
+    for item in found.drift:
+        lines += [f"drift: {item.ref}: {field}" for field in item.fields]
+    lines += [f"not compared: {ref}" for ref in found.skipped]
+    return "\n".join(lines) + "\n"

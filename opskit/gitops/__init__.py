@@ -1,0 +1,1 @@
+"""ArgoCD install/bootstrap/wait, releases pinned in git and watched, monitoring."""

@@ -1,0 +1,273 @@
+"""ArgoCD through kubectl only: install the pinned upstream manifest, bootstrap the
+app-of-apps root (k8s/argocd/root.yaml: k8s/platform, or k8s/argocd where no container
+runs), read the Applications' status, trigger a sync.
+
+No argocd CLI: an Application is a Kubernetes object, and a sync is an `operation` written
+into it (what `argocd app sync` does through the API server).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from opskit.clusters import argocd_local
+from opskit.core import paths, shell, toolcheck, yamlio
+from opskit.core.errors import OpsError
+from opskit.gitops import wait
+from opskit.kube.kubectl import FIELD_MANAGER, Kube
+from opskit.kube.reads import api_versions
+from opskit.manifests.kustomize import ARGOCD_DIR, PLATFORM_DIR
+
+ROOT_FILE = "root.yaml"  # the app-of-apps root: not in k8s/argocd's kustomization
+APPLICATIONS = "applications.argoproj.io"
+NOT_INSTALLED_HINT = "install it first: `invoke argocd.install`"
+NO_MONITORING = (
+    f"monitoring is not synced here: the embedded cluster runs no containers and cannot fetch "
+    f"the Helm chart, so the root renders {ARGOCD_DIR.as_posix()} only; on k3d/minikube it "
+    f"renders {PLATFORM_DIR.as_posix()}, which adds the monitoring Application"
+)
+
+
+def _run(step: shell.Step, dry_run: bool) -> shell.Result:
+    """A mutating step, or its dry-run line."""
+    return shell.run_step(step, dry_run=dry_run)
+
+
+def local(cfg: Any, cluster: Any) -> argocd_local.LocalArgoCD:
+    """The local processes of ArgoCD next to an embedded cluster."""
+    return argocd_local.LocalArgoCD(
+        cluster.state_dir, cluster.kubeconfig, cfg.argocd.namespace, cfg.argocd.local_polling
+    )
+
+
+def _stamp(cfg: Any) -> str:
+    """What a running install was made from: another version or clone restarts it."""
+    return json.dumps(
+        {"version": cfg.argocd.version, "namespace": cfg.argocd.namespace, "root": str(cfg.root)}
+    )
+
+
+def install(cfg: Any, conn: Any, dry_run: bool = False, report=print) -> bool:
+    """Install (or upgrade to) the pinned ArgoCD; idempotent. False when already there.
+
+    A cluster that runs containers gets the release's install.yaml plus KSOPS; the embedded
+    one its CRDs and config, with the controllers, redis and a git server of this clone as
+    local processes."""
+    from opskit.gitops import install
+    from opskit.secrets import sops
+
+    if conn.runs_containers:
+        release = install.release_dir(cfg.argocd.version)
+        for step in install.upstream_steps(cfg, conn.kube, release, sops.key_file()):
+            _run(step, dry_run)
+        return True
+    home = local(cfg, conn.cluster)
+    stamp = home.home / "installed.json"
+    applied = stamp.is_file() and stamp.read_text() == _stamp(cfg)
+    all_up = len(home.running()) == len(argocd_local.NAMES) and home.polling_current()
+    served = applied and crd_served(conn.kube, APPLICATIONS)
+    if applied and all_up and served:
+        return False  # a file read, /proc reads and one kubectl call
+    _install_local(cfg, conn.kube, home, applied and served, dry_run, report)
+    if not dry_run:
+        paths.write_atomic(stamp, _stamp(cfg))
+    return True
+
+
+def _install_local(cfg: Any, kube: Kube, home: Any, applied: bool, dry_run: bool, report) -> None:
+    from opskit.gitops import install
+
+    toolcheck.require("argocd", "kustomize", "sops", "redis-server")
+    if not applied and home.running():
+        home.stop(report=report, dry_run=dry_run)  # made from another version or clone
+    release = install.release_dir(cfg.argocd.version)
+    if not applied:
+        ns = cfg.argocd.namespace
+        absent = install.absent_groups(api_versions(kube))
+        objects = install.local_objects(release, ns, absent)
+        report(f"applying ArgoCD {cfg.argocd.version} CRDs and config to namespace {ns}")
+        install.apply_local(kube, objects, cfg.argocd.version, dry_run)
+    home.start(cfg.root, report=report, dry_run=dry_run, release=release)
+
+
+# --- manifests in k8s/argocd ------------------------------------------------------------
+
+
+def load_manifests(root: Path) -> list[dict]:
+    """Every object in k8s/argocd/*.yaml (any file layout), in file order."""
+    from opskit.core import yamlio
+
+    folder = root / ARGOCD_DIR
+    if not folder.is_dir():
+        raise OpsError(f"{folder}: not found", "add the AppProject and Applications there")
+    docs: list[dict] = []
+    for file in sorted(folder.rglob("*.yaml")):
+        if file.name == "kustomization.yaml":
+            continue
+        docs += [d for d in yamlio.load_file_all(file) if isinstance(d, dict)]
+    return docs
+
+
+def application_for(cfg: Any, overlay: Any) -> dict:
+    """The Application in k8s/argocd whose source path is the overlay's folder."""
+    wanted = overlay.path.relative_to(cfg.root).as_posix()
+    apps = [d for d in load_manifests(cfg.root) if d.get("kind") == "Application"]
+    for app in apps:
+        if wanted in source_paths(app):
+            return app
+    known = ", ".join(sorted(a["metadata"]["name"] for a in apps)) or "none"
+    raise OpsError(
+        f"{ARGOCD_DIR}: no Application has source path {wanted} (Applications: {known})",
+        f"add one for overlay {overlay.name} with `spec.source.path: {wanted}`",
+    )
+
+
+def source_paths(app: dict) -> list[str]:
+    """The repository paths an Application renders (single `source` or multi `sources`)."""
+    spec = app.get("spec") or {}
+    sources = spec.get("sources") or [spec.get("source") or {}]
+    return [str(source.get("path", "")).strip("/") for source in sources]
+
+
+def root_application(cfg: Any, repo_url: str = "", platform: bool = True) -> dict:
+    """k8s/argocd/root.yaml, the one object `argocd.bootstrap` applies. It renders its
+    committed path, k8s/platform (the overlays' Applications plus monitoring), or with
+    `platform=False` k8s/argocd alone. With `repo_url` (the embedded cluster's git server)
+    it reads the repository from there and rewrites the repository sources of the
+    Applications and AppProjects it renders (kustomize patches in the root's spec: the
+    committed files keep project.repo_url)."""
+
+    file = cfg.root / ARGOCD_DIR / ROOT_FILE
+    if not file.is_file():
+        raise OpsError(f"{file}: not found", "add the app-of-apps root Application there")
+    root = yamlio.load_file(file)
+    root.setdefault("metadata", {})["namespace"] = cfg.argocd.namespace
+    source = root["spec"]["source"]
+    folder = Path(source.get("path") or PLATFORM_DIR) if platform else ARGOCD_DIR
+    source["path"] = folder.as_posix()
+    if repo_url:
+        source["repoURL"] = repo_url
+        source.setdefault("kustomize", {})["patches"] = url_patches(cfg, repo_url, folder)
+    return root
+
+
+def url_patches(cfg: Any, repo_url: str, folder: Path = ARGOCD_DIR) -> list[dict]:
+    """Kustomize patches that point every repository source of the Applications rendered
+    from `folder`, and every AppProject, at `repo_url`. A Helm chart source keeps its
+    chart repository."""
+    from opskit.manifests import validate
+
+    patches = []
+    for obj in validate.argocd_objects(cfg, cfg.root / folder):
+        kind, name, spec = obj.get("kind"), obj["metadata"]["name"], obj.get("spec") or {}
+        if kind == "Application":
+            sources = (
+                [(f"/spec/sources/{i}", source) for i, source in enumerate(spec["sources"])]
+                if spec.get("sources")
+                else [("/spec/source", spec.get("source") or {})]
+            )
+            ops = [
+                {"op": "replace", "path": f"{where}/repoURL", "value": repo_url}
+                for where, source in sources
+                if "chart" not in source
+            ]
+        elif kind == "AppProject":
+            ops = [{"op": "add", "path": "/spec/sourceRepos/-", "value": repo_url}]
+        else:
+            continue
+        if ops:
+            patches.append({"target": {"kind": kind, "name": name}, "patch": json.dumps(ops)})
+    return patches
+
+
+def crd_served(kube: Kube, crd: str) -> bool:
+    """Whether the cluster serves a CustomResourceDefinition; an unreachable cluster is an
+    error, not a "no"."""
+    result = kube.run("get", "crd", crd, "-o", "name", check=False, timeout=30)
+    if result.returncode != 0 and "NotFound" not in result.stderr:
+        last = result.stderr.strip().splitlines()[-1:] or ["no answer"]
+        raise OpsError(
+            f"cannot read the cluster at context {kube.context}: {last[0]}",
+            "is it running? (`invoke cluster.status`, `invoke cluster.up`)",
+        )
+    return result.returncode == 0
+
+
+def require_installed(kube: Kube) -> None:
+    """ArgoCD's CRDs are served, else an actionable error before anything is applied."""
+    if not crd_served(kube, APPLICATIONS):
+        raise OpsError(
+            "ArgoCD is not installed in this cluster (no Application CRD)", NOT_INSTALLED_HINT
+        )
+
+
+def bootstrap(cfg: Any, conn: Any, dry_run: bool = False, report=print) -> str:
+    """Apply the root Application (one object); ArgoCD syncs the rest from git. Returns
+    its name. Where the cluster runs no containers the root renders k8s/argocd only."""
+    kube = conn.kube
+    repo_url = "" if conn.runs_containers else local(cfg, conn.cluster).repo_url
+    if repo_url and not local(cfg, conn.cluster).running():
+        raise OpsError("ArgoCD's local processes are not running", NOT_INSTALLED_HINT)
+    root = root_application(cfg, repo_url, platform=conn.runs_containers)  # a bad one stops here
+    require_installed(kube)
+    step = kube.step(
+        "apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}",
+        "-n", cfg.argocd.namespace, "-f", "-", stdin=json.dumps(root, indent=1),
+        mutates=True, what=f"ArgoCD root Application {root['metadata']['name']}",
+    )  # fmt: skip
+    _run(step, dry_run)
+    if not conn.runs_containers:
+        report(NO_MONITORING)
+    return root["metadata"]["name"]
+
+
+# --- status and sync --------------------------------------------------------------------
+
+
+def states(cfg: Any, kube: Kube) -> list[wait.State]:
+    """Revision, sync, health and last operation of every Application in ArgoCD's namespace."""
+    require_installed(kube)
+    data = kube.json("get", APPLICATIONS, "-n", cfg.argocd.namespace, timeout=30)
+    return [wait.State.of(item) for item in data.get("items", [])]
+
+
+def table(rows: list[wait.State]) -> str:
+    """A fixed-width table, one Application per line."""
+    header = ("APPLICATION", "SYNC", "HEALTH", "REVISION", "OPERATION")
+    lines = [header, *((r.name, r.sync, r.health, r.revision[:12] or "-", r.operation or "-")
+                       for r in rows)]  # fmt: skip
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
+
+
+def sync_operation() -> dict:
+    """The `operation` the ArgoCD controller picks up as a sync request: no revision, so
+    it syncs each source's targetRevision (single- and multi-source Applications alike)."""
+    return {
+        "operation": {
+            "initiatedBy": {"username": FIELD_MANAGER},
+            "sync": {"syncStrategy": {"hook": {}}},
+        }
+    }
+
+
+def sync_step(cfg: Any, kube: Kube, overlay: Any) -> shell.Step:
+    name = application_for(cfg, overlay)["metadata"]["name"]
+    patch = json.dumps(sync_operation(), separators=(",", ":"))
+    return kube.step(
+        "patch", APPLICATIONS, name, "-n", cfg.argocd.namespace, "--type", "merge", "-p", patch,
+        what=f"sync {name}", mutates=True, timeout=30,
+        hint=f"bootstrap it first: `invoke argocd.bootstrap --overlay={overlay.name}`",
+    )  # fmt: skip
+
+
+def sync(cfg: Any, kube: Kube, overlay: Any, dry_run: bool = False) -> str:
+    """Ask the ArgoCD controller to sync the overlay's Application; returns its name."""
+    step = sync_step(cfg, kube, overlay)
+    require_installed(kube)
+    _run(step, dry_run)
+    return step.argv[step.argv.index(APPLICATIONS) + 1]

@@ -1,0 +1,217 @@
+"""What `argocd.install` applies, from the pinned release in the Go module cache.
+
+The release module (github.com/argoproj/argo-cd/v3 at the pin, the same one tools/argocd
+builds) holds manifests/crds, manifests/base/config and manifests/install.yaml; nothing
+is fetched from GitHub. Both installs enable kustomize exec plugins, so the overlays'
+KSOPS generators render inside the repo-server:
+  embedded cluster  CRDs + base config; the controllers run as local processes
+                    (argocd_local), `ksops` is opskit.secrets.ksops, the age key is a file
+  k3d / minikube    install.yaml with the repo-server given upstream KSOPS (an init
+                    container copies it into a shared volume) and the age key as a Secret
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from opskit.core import paths, shell, yamlio
+from opskit.core.errors import OpsError
+from opskit.kube.kubectl import FIELD_MANAGER, Kube
+from opskit.toolchain import build
+
+ARGOCD_MODULE = "github.com/argoproj/argo-cd/v3"
+ESTABLISHED_TIMEOUT = 60.0
+# each resource's health in the Application (off by default since v3): argocd.wait names it
+CMD_PARAMS = {"controller.resource.health.persist": "true"}
+BUILD_OPTIONS = "--enable-alpha-plugins --enable-exec"
+KSOPS_IMAGE = "viaductoss/ksops:v4.4.0"
+AGE_SECRET = "sops-age"
+AGE_KEY_PATH = "/home/argocd/.config/sops/age"
+# kwok has no ingress controller, so no Ingress ever gets an address: ArgoCD would call it
+# Progressing forever. Judged Healthy with a message saying why (README, GitOps).
+# API groups of kinds the overlays use that only an add-on serves (monitoring: the
+# Prometheus operator's ServiceMonitor); excluded where the cluster does not serve them.
+ADDON_GROUPS = {"monitoring.coreos.com": "monitoring.coreos.com/v1"}
+INGRESS_HEALTH = """hs = {}
+hs.status = "Healthy"
+hs.message = "no ingress controller on the embedded cluster: address not checked"
+return hs
+"""
+
+
+def release_dir(version: str) -> Path:
+    """The pinned release's source in the Go module cache (downloaded if missing)."""
+    argocd = build.select(("argocd",))[0]
+    result = shell.run(
+        ["go", "mod", "download", "-json", f"{ARGOCD_MODULE}@{version}"],
+        cwd=str(paths.root() / "tools" / argocd.module_dir),
+        env=argocd.env(),
+        timeout=300,
+        hint="the Go module proxy must be reachable (the same one tools.install uses)",
+    )
+    return Path(json.loads(result.stdout)["Dir"])
+
+
+def _docs(path: Path) -> list[dict]:
+    return [d for d in yamlio.load_file_all(path) if isinstance(d, dict)]
+
+
+def _with_plugins(cm: dict, embedded: bool, absent_groups: tuple[str, ...] = ()) -> dict:
+    data = dict(cm.get("data") or {})
+    data["kustomize.buildOptions"] = BUILD_OPTIONS
+    if embedded:
+        data["resource.customizations.health.networking.k8s.io_Ingress"] = INGRESS_HEALTH
+    if absent_groups:  # kinds the cluster cannot serve: skipped, with an ArgoCD warning
+        exclusions = yamlio.load(data.get("resource.exclusions") or "[]", "argocd-cm") or []
+        exclusions.append({"apiGroups": list(absent_groups), "kinds": ["*"], "clusters": ["*"]})
+        data["resource.exclusions"] = yaml.safe_dump(exclusions, sort_keys=False)
+    return {**cm, "data": data}
+
+
+def local_objects(release: Path, namespace: str, absent_groups: tuple[str, ...] = ()) -> list[dict]:
+    """Namespace, the CRDs and the base config (argocd-cm with exec plugins enabled, and
+    the API groups the overlays use but the cluster does not serve excluded)."""
+    crd_files = sorted((release / "manifests" / "crds").glob("*-crd.yaml"))
+    crds = [d for f in crd_files for d in _docs(f)]
+    config_dir = release / "manifests" / "base" / "config"
+    config = [d for f in sorted(config_dir.glob("argocd-*.yaml")) for d in _docs(f)]
+    config = [
+        _with_plugins(d, True, absent_groups) if d["metadata"]["name"] == "argocd-cm" else d
+        for d in config
+    ]
+    for obj in config:
+        obj["metadata"]["namespace"] = namespace
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    return [ns, *crds, *config, default_project(namespace)]
+
+
+def apply_local(kube: Kube, objects: list[dict], version: str, dry_run: bool) -> None:
+    """Apply the objects; the AppProject once its CRD is established (a fresh CRD has no
+    conditions yet, which `kubectl wait` takes for an error)."""
+    projects = [o for o in objects if o["kind"] == "AppProject"]
+    rest = [o for o in objects if o["kind"] != "AppProject"]
+    shell.run_step(apply_step(kube, rest, f"ArgoCD {version} CRDs and config"), dry_run=dry_run)
+    deadline = time.monotonic() + ESTABLISHED_TIMEOUT
+    query = '{.status.conditions[?(@.type=="Established")].status}'
+    while not dry_run:
+        found = kube.run("get", "crd", "appprojects.argoproj.io", "-o", f"jsonpath={query}",
+                         check=False, timeout=30)  # fmt: skip
+        if found.stdout.strip() == "True":
+            break
+        if time.monotonic() > deadline:
+            raise OpsError("the AppProject CRD was not established in time",
+                           "check the cluster: `invoke cluster.status`")  # fmt: skip
+        time.sleep(0.2)
+    shell.run_step(apply_step(kube, projects, "AppProject default"), dry_run=dry_run)
+
+
+def default_project(namespace: str) -> dict:
+    """The `default` AppProject (argocd-server creates it; the embedded install runs none)."""
+    anything = [{"group": "*", "kind": "*"}]
+    spec = {
+        "sourceRepos": ["*"],
+        "destinations": [{"server": "*", "namespace": "*"}],
+        "clusterResourceWhitelist": anything,
+    }
+    meta = {"name": "default", "namespace": namespace}
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": meta,
+            "spec": spec}  # fmt: skip
+
+
+def absent_groups(served: set[str]) -> tuple[str, ...]:
+    """The add-on API groups the cluster does not serve (`kube.api_versions`)."""
+    return tuple(group for group, version in ADDON_GROUPS.items() if version not in served)
+
+
+def _ksops_in_repo_server(deployment: dict) -> dict:
+    """The repo-server with upstream KSOPS on PATH and the age key mounted."""
+    spec = deployment["spec"]["template"]["spec"]
+    spec.setdefault("volumes", []).extend([
+        {"name": "custom-tools", "emptyDir": {}},
+        {"name": "sops-age", "secret": {"secretName": AGE_SECRET}},
+    ])  # fmt: skip
+    spec.setdefault("initContainers", []).append({
+        "name": "install-ksops",
+        "image": KSOPS_IMAGE,
+        "command": ["/bin/sh", "-c"],
+        "args": ["cp /usr/local/bin/ksops /custom-tools/"],
+        "volumeMounts": [{"mountPath": "/custom-tools", "name": "custom-tools"}],
+    })  # fmt: skip
+    server = next(c for c in spec["containers"] if c["name"] == "argocd-repo-server")
+    server.setdefault("volumeMounts", []).extend([
+        {"mountPath": "/usr/local/bin/ksops", "name": "custom-tools", "subPath": "ksops"},
+        {"mountPath": AGE_KEY_PATH, "name": "sops-age"},
+    ])  # fmt: skip
+    server.setdefault("env", []).append(
+        {"name": "SOPS_AGE_KEY_FILE", "value": f"{AGE_KEY_PATH}/keys.txt"}
+    )
+    return deployment
+
+
+def upstream_objects(release: Path, namespace: str) -> list[dict]:
+    """install.yaml of the release, with exec plugins enabled and KSOPS in the repo-server."""
+    objects = _docs(release / "manifests" / "install.yaml")
+    out = []
+    for doc in objects:
+        name, kind = doc["metadata"]["name"], doc["kind"]
+        obj = doc
+        if kind == "ConfigMap" and name == "argocd-cm":
+            obj = _with_plugins(doc, False)
+        elif kind == "ConfigMap" and name == "argocd-cmd-params-cm":
+            obj = {**doc, "data": {**(doc.get("data") or {}), **CMD_PARAMS}}
+        elif kind == "Deployment" and name == "argocd-repo-server":
+            obj = _ksops_in_repo_server(doc)
+        if kind != "CustomResourceDefinition" and not kind.startswith("Cluster"):
+            obj["metadata"]["namespace"] = namespace
+        out.append(obj)
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    return [ns, *out]
+
+
+def apply_step(kube: Kube, objects: list[dict], what: str) -> shell.Step:
+    document = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+    return kube.step(
+        "apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}",
+        "-f", "-", stdin=document, what=what, mutates=True, timeout=300,
+    )  # fmt: skip
+
+
+def age_key_steps(kube: Kube, namespace: str, key_file: Path) -> list[shell.Step]:
+    """The age key as a Secret: kubectl reads the key file itself and pipes the Secret to
+    apply (the key is in no argv and no new file)."""
+    if not key_file.is_file():
+        raise OpsError(f"{key_file}: no age key", "create one: `invoke secrets.init`")
+    render = kube.step(
+        "create", "secret", "generic", AGE_SECRET, "-n", namespace,
+        f"--from-file=keys.txt={key_file}", "--dry-run=client", "-o", "json",
+    )  # fmt: skip
+    return [
+        kube.step(
+            "apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}",
+            "-f", "-", stdin=render, what=f"age key as Secret {namespace}/{AGE_SECRET}",
+            mutates=True, timeout=60,
+        )
+    ]  # fmt: skip
+
+
+def wait_step(kube: Kube, namespace: str) -> shell.Step:
+    return kube.step(
+        "wait", "-n", namespace, "--for=condition=Available", "deployment", "--all",
+        "--timeout=300s", what="ArgoCD available", mutates=True, timeout=320,
+    )  # fmt: skip
+
+
+def upstream_steps(cfg: Any, kube: Kube, release: Path, key_file: Path) -> list[shell.Step]:
+    ns = cfg.argocd.namespace
+    objects = upstream_objects(release, ns)
+    return [
+        apply_step(kube, objects[:1], f"namespace {ns}"),
+        *age_key_steps(kube, ns, key_file),
+        apply_step(kube, objects[1:], f"ArgoCD {cfg.argocd.version} with KSOPS"),
+        wait_step(kube, ns),
+    ]

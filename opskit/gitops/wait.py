@@ -1,0 +1,194 @@
+"""Follow an Application: refresh it now, wait for Synced+Healthy at a revision, explain why not.
+
+The controller resolves the branch again on a hard refresh (annotation
+`argocd.argoproj.io/refresh: hard`, what `argocd app get --hard-refresh` writes), so a
+release does not wait for the next poll.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from opskit.core import shell
+from opskit.core.errors import OpsError
+from opskit.kube.kubectl import Kube
+
+APPLICATIONS = "applications.argoproj.io"
+REFRESH = {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "hard"}}}
+POLL_SECONDS = 0.5
+# A comparison error can come from a stale cached diff (with ServerSideApply the controller
+# reuses its server-side diffs while the live objects are unchanged); a hard refresh compares
+# without that cache, so `wait` asks for one when an error outlasts STUCK_SECONDS, and again
+# every REFRESH_EVERY, and names the error if it stays. (The one seen here was not of that
+# kind: a claim template rendered differently by two kustomize versions, an immutable field;
+# see tests/e2e/test_render_parity.py. ArgoCD 3.6 then reports "error unmarshaling predicted
+# live for secret masking" in its log, the real message is in the Application's conditions.)
+STUCK_SECONDS = 5.0
+REFRESH_EVERY = 15.0
+UNHEALTHY = ("Degraded", "Missing", "Unknown", "Suspended", "Progressing")
+
+
+@dataclass(frozen=True)
+class State:
+    """What `argocd.wait` and `argocd.status --json` report about one Application."""
+
+    name: str
+    revision: str  # full commit ArgoCD compared against (sources: the first)
+    sync: str
+    health: str
+    operation: str  # phase of the last (or running) operation, "" when none
+    operation_revision: str
+    message: str  # the last operation's message
+
+    @classmethod
+    def of(cls, obj: dict, name: str = "") -> State:
+        if not obj:  # not created yet
+            return cls(name, "", "Missing", "Missing", "", "", "not created yet")
+        status = obj.get("status") or {}
+        sync = status.get("sync") or {}
+        op = status.get("operationState") or {}
+        result = op.get("syncResult") or {}
+        revision = sync.get("revision") or (sync.get("revisions") or [""])[0]
+        op_revision = result.get("revision") or (result.get("revisions") or [""])[0]
+        return cls(
+            name=obj["metadata"]["name"],
+            revision=str(revision or ""),
+            sync=sync.get("status", "Unknown"),
+            health=(status.get("health") or {}).get("status", "Unknown"),
+            operation="Requested" if obj.get("operation") else op.get("phase", ""),
+            operation_revision=str(op_revision or ""),
+            message=str(op.get("message", ""))[:200],
+        )
+
+    def as_json(self) -> dict:
+        return {
+            "name": self.name,
+            "revision": self.revision,
+            "sync": self.sync,
+            "health": self.health,
+            "last_operation": {
+                "phase": self.operation,
+                "revision": self.operation_revision,
+                "message": self.message,
+            },
+        }
+
+    def line(self) -> str:
+        op = f", operation {self.operation}" if self.operation else ""
+        return f"{self.name}: {self.sync}/{self.health} at {self.revision[:12] or '-'}{op}"
+
+
+def commit_of(root: Path, revision: str) -> str:
+    """The full SHA of `revision` in the clone; a one-line error when it names no commit."""
+    result = shell.run(
+        ["git", "-C", str(root), "rev-parse", "--verify", "-q", f"{revision}^{{commit}}"],
+        check=False,
+        timeout=30,
+    )
+    if result.returncode != 0:
+        raise OpsError(
+            f"revision {revision!r} is not a commit of this repository",
+            "pass a commit SHA, branch or tag (`git log --oneline`)",
+        )
+    return result.stdout.strip()
+
+
+def read(kube: Kube, namespace: str, name: str, missing_ok: bool = False) -> dict:
+    """The Application; with `missing_ok` an absent one is {} (the root has not made it yet)."""
+    result = kube.run("get", APPLICATIONS, name, "-n", namespace, "-o", "json", check=False,
+                      timeout=30)  # fmt: skip
+    if result.returncode == 0:
+        return json.loads(result.stdout)
+    if missing_ok and "NotFound" in result.stderr:
+        return {}
+    raise OpsError(
+        f"Application {namespace}/{name} not found",
+        "bootstrap it first: `invoke argocd.bootstrap`",
+    )
+
+
+def refresh(kube: Kube, namespace: str, name: str, dry_run: bool = False) -> shell.Step:
+    """Ask the controller to re-read git for this Application now."""
+    step = kube.step(
+        "patch", APPLICATIONS, name, "-n", namespace, "--type", "merge",
+        "-p", json.dumps(REFRESH, separators=(",", ":")), what=f"refresh {name}",
+        mutates=True, timeout=30,
+    )  # fmt: skip
+    shell.run_step(step, dry_run=dry_run)
+    return step
+
+
+def unhealthy(obj: dict) -> str:
+    """The first resource that is not Healthy, as `Kind namespace/name Health (message)`."""
+    for res in (obj.get("status") or {}).get("resources") or []:
+        health = res.get("health") or {}
+        if health.get("status", "Healthy") != "Healthy":
+            where = f"{res.get('namespace')}/{res['name']}" if res.get("namespace") else res["name"]
+            why = f" ({health['message'][:160]})" if health.get("message") else ""
+            return f"{res['kind']} {where} {health['status']}{why}"
+    return ""
+
+
+def comparison_error(obj: dict) -> str:
+    """The controller's first error condition (ComparisonError, InvalidSpecError, ...)."""
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if str(condition.get("type", "")).endswith("Error"):
+            return f"{condition['type']}: {str(condition.get('message', ''))[:200]}"
+    return ""
+
+
+def done(state: State, revision: str) -> bool:
+    return (
+        state.sync == "Synced"
+        and state.health == "Healthy"
+        and state.revision == revision
+        and state.operation not in ("Running", "Requested", "Terminating")
+    )
+
+
+def wait(kube: Kube, namespace: str, name: str, revision: str, timeout: float,
+         report=print, clock=time.monotonic) -> State:  # fmt: skip
+    """Until the Application is Synced and Healthy at `revision`; progress lines on every
+    change; an OpsError naming the unhealthy resource on Degraded (after the sync of the
+    revision) or on timeout."""
+    deadline = clock() + timeout
+    last, erring_since, refreshed = "", None, None
+    while True:
+        obj = read(kube, namespace, name, missing_ok=True)
+        state = State.of(obj, name)
+        if done(state, revision):
+            return state
+        if state.line() != last:
+            last = state.line()
+            report(last)
+        error, now = comparison_error(obj), clock()
+        erring_since = (now if erring_since is None else erring_since) if error else None
+        if (
+            error
+            and now - erring_since >= STUCK_SECONDS
+            and (refreshed is None or now - refreshed >= REFRESH_EVERY)
+        ):
+            report(f"{name}: {error}; asking for a hard refresh (compares without the cache)")
+            refresh(kube, namespace, name)
+            refreshed = now
+        at_revision = state.revision == revision and state.operation not in ("Running", "Requested")
+        if at_revision and state.health == "Degraded":
+            raise OpsError(_failure(state, obj, "is Degraded"), _hint(name))
+        if now > deadline:
+            raise OpsError(_failure(state, obj, f"not Synced+Healthy at {revision[:12]} after "
+                                    f"{timeout:g}s"), _hint(name))  # fmt: skip
+        time.sleep(POLL_SECONDS)
+
+
+def _failure(state: State, obj: dict, what: str) -> str:
+    culprit = (
+        unhealthy(obj) or comparison_error(obj) or state.message or f"{state.sync}/{state.health}"
+    )
+    return f"{state.name} {what}: {culprit}"
+
+
+def _hint(name: str) -> str:
+    return f"inspect it: `invoke argocd.status`, `kubectl -n argocd get application {name} -o yaml`"

@@ -1,0 +1,1 @@
+"""The project's container images: build, push, load, each tagged by its commit."""

@@ -1,0 +1,1 @@
+"""Kustomize renders, their caches, and validation (schemas and the policies/)."""

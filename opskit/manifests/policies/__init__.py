@@ -1,0 +1,2 @@
+"""The project's policies over rendered objects: pods, network, Services, CRD kinds and the
+platform apps."""

@@ -1,0 +1,1 @@
+"""SOPS + age in memory, generated Secrets, editing, the plaintext scan, KSOPS, mkcert TLS."""

@@ -1,0 +1,1 @@
+"""The project's own services, as the suite drives them (the telemetry pipeline)."""

@@ -1,0 +1,1 @@
+"""The Go-built tools (`invoke tools.install`) and `invoke doctor`."""
