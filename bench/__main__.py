@@ -164,9 +164,17 @@ def measure(ws: Workspace, args: argparse.Namespace, notes: list[str]) -> dict:
     slots = [*suite, *baseline] if wanted & {"deploy", "growth"} else []
     slots += list(loop) if "devloop" in wanted else []
     slots += [s for r in rounds for pair in r for s in pair] if "growth" in wanted else []
-    peer_pairs = [(Slot(f"bench-pinv{i}", f"gitops-lab-bench-pinv{i}"),
-                   Slot(f"bench-pskf{i}", f"gitops-lab-bench-pskf{i}"))
-                  for i in range(args.runs)] if args.peers else []  # fmt: skip
+    peer_pairs = (
+        [
+            (
+                Slot(f"bench-pinv{i}", f"gitops-lab-bench-pinv{i}"),
+                Slot(f"bench-pskf{i}", f"gitops-lab-bench-pskf{i}"),
+            )
+            for i in range(args.runs)
+        ]
+        if args.peers
+        else []
+    )
     slots += [s for pair in peer_pairs for s in pair]
     try:
         prepare(ws, slots)

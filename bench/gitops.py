@@ -28,8 +28,19 @@ def _release_commit(ws: Workspace, index: int) -> str:
     marker = "# bench revision"
     lines = [line for line in text.splitlines() if not line.startswith(marker)]
     path.write_text("\n".join([*lines, f"{marker} {index}-{time.time_ns()}"]) + "\n")
-    ws.tool("git", "-C", str(ws.repo), "-c", "user.name=bench", "-c", "user.email=b@localhost",
-            "commit", "-q", "-am", f"bench: revision {index}")  # fmt: skip
+    ws.tool(
+        "git",
+        "-C",
+        str(ws.repo),
+        "-c",
+        "user.name=bench",
+        "-c",
+        "user.email=b@localhost",
+        "commit",
+        "-q",
+        "-am",
+        f"bench: revision {index}",
+    )
     return ws.tool("git", "-C", str(ws.repo), "rev-parse", "HEAD").strip()
 
 
@@ -37,8 +48,10 @@ def _healthy_at(ws: Workspace, revision: str) -> bool:
     rows = json.loads(ws.invoke("argocd.status", "--json"))
     row = next((r for r in rows if r["name"] == APP), {})
     return (row.get("revision"), row.get("sync"), row.get("health")) == (
-        revision, "Synced", "Healthy",
-    )  # fmt: skip
+        revision,
+        "Synced",
+        "Healthy",
+    )
 
 
 def _commit_to_healthy(ws: Workspace, index: int, refresh: bool) -> float:
@@ -46,8 +59,15 @@ def _commit_to_healthy(ws: Workspace, index: int, refresh: bool) -> float:
     started = time.monotonic()
     revision = _release_commit(ws, index)
     if refresh:  # what `invoke release` does right after its commit
-        ws.kubectl("-n", "argocd", "annotate", "--overwrite", "application", APP,
-                   "argocd.argoproj.io/refresh=hard")  # fmt: skip
+        ws.kubectl(
+            "-n",
+            "argocd",
+            "annotate",
+            "--overwrite",
+            "application",
+            APP,
+            "argocd.argoproj.io/refresh=hard",
+        )
     ws.invoke("argocd.wait", "--overlay=dev", f"--revision={revision}", "--timeout=300")
     return time.monotonic() - started
 
@@ -109,8 +129,15 @@ def _set_polling(ws: Workspace, mode: str) -> None:
     scratch.save_config(ws.repo, data)
     scratch.commit_all(ws.repo, f"bench: argocd.local_polling {mode}")
     ws.invoke("argocd.install")
-    ws.kubectl("-n", "argocd", "annotate", "--overwrite", "application", APP,
-               "argocd.argoproj.io/refresh=hard")  # fmt: skip
+    ws.kubectl(
+        "-n",
+        "argocd",
+        "annotate",
+        "--overwrite",
+        "application",
+        APP,
+        "argocd.argoproj.io/refresh=hard",
+    )
     ws.invoke("argocd.wait", "--overlay=dev", "--timeout=300")
 
 

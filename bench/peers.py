@@ -32,7 +32,8 @@ def _config(ws: Workspace, slot: Slot) -> str:
     folder = ws.repo.parent / "skaffold" / slot.name
     folder.mkdir(parents=True, exist_ok=True)
     overlay = os.path.relpath(slot.path(ws), folder)
-    (folder / "kustomization.yaml").write_text(textwrap.dedent(f"""\
+    (folder / "kustomization.yaml").write_text(
+        textwrap.dedent(f"""\
         apiVersion: kustomize.config.k8s.io/v1beta1
         kind: Kustomization
         resources: [{overlay}]
@@ -43,8 +44,10 @@ def _config(ws: Workspace, slot: Slot) -> str:
               apiVersion: monitoring.coreos.com/v1
               kind: ServiceMonitor
               metadata: {{name: any}}
-        """))  # fmt: skip
-    (folder / "skaffold.yaml").write_text(textwrap.dedent(f"""\
+        """)
+    )
+    (folder / "skaffold.yaml").write_text(
+        textwrap.dedent(f"""\
         apiVersion: skaffold/v4beta13
         kind: Config
         manifests:
@@ -55,22 +58,37 @@ def _config(ws: Workspace, slot: Slot) -> str:
           kubectl:
             flags:
               apply: [--server-side, --force-conflicts, --validate=false, --field-manager=skaffold]
-        """))  # fmt: skip
+        """)
+    )
     return str(folder / "skaffold.yaml")
 
 
 def _skaffold(ws: Workspace, config: str, *extra: str) -> str:
     return ws.tool(
-        "skaffold", "deploy", "--filename", config,
-        "--kubeconfig", str(ws.kubeconfig), "--kube-context", ws.context,
-        "--update-check=false", "--interactive=false", *extra,
-    )  # fmt: skip
+        "skaffold",
+        "deploy",
+        "--filename",
+        config,
+        "--kubeconfig",
+        str(ws.kubeconfig),
+        "--kube-context",
+        ws.context,
+        "--update-check=false",
+        "--interactive=false",
+        *extra,
+    )
 
 
 def _secrets(ws: Workspace, slot: Slot, raw_deploy: RawDeploy) -> None:
     """The slot's Secrets and TLS Secret, decrypted in memory and applied (not timed)."""
-    text, _ = raw.payload(ws, slot.path(ws), slot.namespace, raw_deploy.images,
-                          raw_deploy.served, raw_deploy.cert(ws, slot))  # fmt: skip
+    text, _ = raw.payload(
+        ws,
+        slot.path(ws),
+        slot.namespace,
+        raw_deploy.images,
+        raw_deploy.served,
+        raw_deploy.cert(ws, slot),
+    )
     private = [d for d in raw.documents(text) if "\nkind: Secret" in f"\n{d}"]
     ws.kubectl("create", "namespace", slot.namespace)
     raw.apply(ws, "---\n".join(private), "skaffold-secrets")
@@ -81,8 +99,13 @@ def _generation(ws: Workspace, slot: Slot) -> int:
     return int(data["metadata"]["generation"])
 
 
-def measure(ws: Workspace, slots: list[tuple[Slot, Slot]], raw_deploy: RawDeploy,
-            samples: dict[str, list[float]], notes: list[str]) -> None:  # fmt: skip
+def measure(
+    ws: Workspace,
+    slots: list[tuple[Slot, Slot]],
+    raw_deploy: RawDeploy,
+    samples: dict[str, list[float]],
+    notes: list[str],
+) -> None:
     """Per pair (suite slot, Skaffold slot): first deploy and no-op of each, taking turns;
     a note says how often Skaffold's no-op rolled the pods again."""
     rerolls = []

@@ -67,10 +67,19 @@ def payload(
     if cert is not None:
         parts.append(
             ws.kubectl(
-                "create", "secret", "tls", "api-tls", f"--cert={cert[0]}", f"--key={cert[1]}",
-                "-n", namespace, "--dry-run=client", "-o", "yaml",
+                "create",
+                "secret",
+                "tls",
+                "api-tls",
+                f"--cert={cert[0]}",
+                f"--key={cert[1]}",
+                "-n",
+                namespace,
+                "--dry-run=client",
+                "-o",
+                "yaml",
             )
-        )  # fmt: skip
+        )
     return "---\n".join(p.strip("\n") + "\n" for p in parts), workloads(rendered)
 
 
@@ -89,8 +98,12 @@ def wait_all(ws: Workspace, refs: list[str], namespace: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=max(1, len(refs))) as pool:
-        list(pool.map(lambda ref: ws.kubectl("rollout", "status", ref, "-n", namespace,
-                                             "--timeout=180s"), refs))  # fmt: skip
+        list(
+            pool.map(
+                lambda ref: ws.kubectl("rollout", "status", ref, "-n", namespace, "--timeout=180s"),
+                refs,
+            )
+        )
 
 
 def deploy(ws: Workspace, overlay_path: Path, namespace: str, *rest) -> None:

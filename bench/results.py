@@ -53,17 +53,32 @@ COMPARISONS = (
     ("offline diff vs rendering once", "diff_commits", "diff_raw_render", "diff_vs_render"),
     ("`invoke --list` vs `python -c pass`", "invoke_list", "python_pass", "list_vs_python"),
     ("`invoke doctor` vs `python -c pass`", "invoke_doctor", "python_pass", "doctor_vs_python"),
-    ("first deploy: invoke vs Skaffold", "peer_suite_first", "skaffold_first",
-     "first_vs_skaffold"),
-    ("no-op: invoke vs Skaffold (stock, re-rolls)", "peer_suite_noop", "skaffold_noop",
-     "noop_vs_skaffold"),
-    ("no-op: invoke vs Skaffold, apply only", "peer_suite_noop", "skaffold_noop_apply_only",
-     "noop_vs_skaffold_apply"),
-    ("commit -> healthy: refresh vs polling", "gitops_commit_refresh", "gitops_commit_poll",
-     "refresh_vs_poll"),
-    ("commit -> healthy: refresh vs ArgoCD's default polling", "gitops_commit_refresh",
-     "gitops_commit_default_poll", "refresh_vs_default_poll"),
-)  # fmt: skip
+    ("first deploy: invoke vs Skaffold", "peer_suite_first", "skaffold_first", "first_vs_skaffold"),
+    (
+        "no-op: invoke vs Skaffold (stock, re-rolls)",
+        "peer_suite_noop",
+        "skaffold_noop",
+        "noop_vs_skaffold",
+    ),
+    (
+        "no-op: invoke vs Skaffold, apply only",
+        "peer_suite_noop",
+        "skaffold_noop_apply_only",
+        "noop_vs_skaffold_apply",
+    ),
+    (
+        "commit -> healthy: refresh vs polling",
+        "gitops_commit_refresh",
+        "gitops_commit_poll",
+        "refresh_vs_poll",
+    ),
+    (
+        "commit -> healthy: refresh vs ArgoCD's default polling",
+        "gitops_commit_refresh",
+        "gitops_commit_default_poll",
+        "refresh_vs_default_poll",
+    ),
+)
 _SIZED = re.compile(r"^(growth_\w+?)_(\d+)$")
 
 

@@ -116,8 +116,9 @@ class RawDeploy:
         raw.deploy(ws, slot.path(ws), slot.namespace, self.images, self.served, self.cert(ws, slot))
 
     def payload(self, ws: Workspace, slot: Slot) -> str:
-        return raw.payload(ws, slot.path(ws), slot.namespace, self.images, self.served,
-                           self.cert(ws, slot))[0]  # fmt: skip
+        return raw.payload(
+            ws, slot.path(ws), slot.namespace, self.images, self.served, self.cert(ws, slot)
+        )[0]
 
 
 def deploys(

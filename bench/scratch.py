@@ -54,8 +54,9 @@ def compile_bytecode(repo: Path) -> None:
     machine) every `invoke` run would otherwise compile them again (~80 ms)."""
     import sys
 
-    sh.Command(sys.executable)("-m", "compileall", "-q", "opskit", "tasks.py",
-                               _cwd=str(repo), _tty_out=False)  # fmt: skip
+    sh.Command(sys.executable)(
+        "-m", "compileall", "-q", "opskit", "tasks.py", _cwd=str(repo), _tty_out=False
+    )
 
 
 def commit_all(repo: Path, message: str) -> str:

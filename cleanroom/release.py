@@ -46,13 +46,17 @@ def _pin_problem(released: Path, pushed: str) -> str:
     saved = os.environ.pop("OPSKIT_IMAGE", None)
     try:
         cfg = config.load(released / "opskit.yaml")
-        argocd = {c["image"] for o in kustomize.render_overlay(cfg, "dev") for _, c in
-                  kustomize.containers(o)}  # fmt: skip
+        argocd = {
+            c["image"]
+            for o in kustomize.render_overlay(cfg, "dev")
+            for _, c in kustomize.containers(o)
+        }
         if pushed not in argocd:
             return f"released dev overlay runs {sorted(argocd)}, not the pushed {pushed}"
         deploy = kustomize.render_overlay(cfg, "dev", tag="0123456789ab")
-        if not any(c["image"].endswith(":0123456789ab") for o in deploy for _, c in
-                   kustomize.containers(o)):  # fmt: skip
+        if not any(
+            c["image"].endswith(":0123456789ab") for o in deploy for _, c in kustomize.containers(o)
+        ):
             return "a deploy render of the released main does not pin the app image"
     finally:
         if saved is not None:

@@ -109,8 +109,11 @@ class Room:
         self.commit_of_job = commit
         if self.image is None:
             known = ", ".join(runners.IMAGES)
-            raise OpsError(f"{self.job.title}: runs on {self.job.image!r}, which the clean "
-                           f"room does not model", f"use one of: {known}")  # fmt: skip
+            raise OpsError(
+                f"{self.job.title}: runs on {self.job.image!r}, which the clean "
+                f"room does not model",
+                f"use one of: {known}",
+            )
         shutil.rmtree(self.dir, ignore_errors=True)
         self.home.mkdir(parents=True)
         shell.run(["git", "clone", "-q", "-b", "main", str(self.remote), str(self.work)])

@@ -109,28 +109,76 @@ class LocalArgoCD:
         argocd = _exe("argocd")
         common = self._argocd_env()
         return [
-            Daemon("redis", _exe("redis-server"), (
-                "--bind", "127.0.0.1", "--port", str(ports["redis"]), "--save", "",
-                "--appendonly", "no", "--dir", str(self.home / "tmp"), "--protected-mode", "no",
-                "--set-proc-title", "no",  # its title rewrite would overwrite our marker
-            ), port="redis"),
-            Daemon("git", str(Path(_git_exec_path()) / "git-daemon"), (
-                "--listen=127.0.0.1", f"--port={ports['git']}", "--reuseaddr", "--export-all",
-                f"--base-path={root}", str(root),
-            ), port="git"),
-            Daemon("repo-server", argocd, (
-                "--address", "127.0.0.1", "--port", str(ports["repo-server"]),
-                "--metrics-port", str(ports["repo-metrics"]), "--redis", redis,
-                *POLLING[self.polling]["repo-server"],
-            ), (*common, ("ARGOCD_BINARY_NAME", "argocd-repo-server")), port="repo-server"),
-            Daemon("controller", argocd, (
-                "--namespace", self.namespace, "--redis", redis,
-                "--repo-server", f"127.0.0.1:{ports['repo-server']}",
-                "--metrics-port", str(ports["controller-metrics"]),
-                *POLLING[self.polling]["controller"], *CONTROLLER_FLAGS,
-            ), (*common, ("ARGOCD_BINARY_NAME", "argocd-application-controller")),
-                port="controller-metrics"),
-        ]  # fmt: skip
+            Daemon(
+                "redis",
+                _exe("redis-server"),
+                (
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    str(ports["redis"]),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.home / "tmp"),
+                    "--protected-mode",
+                    "no",
+                    "--set-proc-title",
+                    "no",  # its title rewrite would overwrite our marker
+                ),
+                port="redis",
+            ),
+            Daemon(
+                "git",
+                str(Path(_git_exec_path()) / "git-daemon"),
+                (
+                    "--listen=127.0.0.1",
+                    f"--port={ports['git']}",
+                    "--reuseaddr",
+                    "--export-all",
+                    f"--base-path={root}",
+                    str(root),
+                ),
+                port="git",
+            ),
+            Daemon(
+                "repo-server",
+                argocd,
+                (
+                    "--address",
+                    "127.0.0.1",
+                    "--port",
+                    str(ports["repo-server"]),
+                    "--metrics-port",
+                    str(ports["repo-metrics"]),
+                    "--redis",
+                    redis,
+                    *POLLING[self.polling]["repo-server"],
+                ),
+                (*common, ("ARGOCD_BINARY_NAME", "argocd-repo-server")),
+                port="repo-server",
+            ),
+            Daemon(
+                "controller",
+                argocd,
+                (
+                    "--namespace",
+                    self.namespace,
+                    "--redis",
+                    redis,
+                    "--repo-server",
+                    f"127.0.0.1:{ports['repo-server']}",
+                    "--metrics-port",
+                    str(ports["controller-metrics"]),
+                    *POLLING[self.polling]["controller"],
+                    *CONTROLLER_FLAGS,
+                ),
+                (*common, ("ARGOCD_BINARY_NAME", "argocd-application-controller")),
+                port="controller-metrics",
+            ),
+        ]
 
     def _argocd_env(self) -> tuple[tuple[str, str], ...]:
         from opskit.secrets import sops
@@ -154,27 +202,45 @@ class LocalArgoCD:
     def start_step(self, daemon: Daemon) -> shell.Step:
         return shell.Step(
             argv=(
-                "start-stop-daemon", "--start", "--background", "--make-pidfile",
-                "--pidfile", str(self.pidfile(daemon.name)),
-                "--output", str(self.logfile(daemon.name)),
-                "--chdir", str(self.home), "--exec", daemon.exe, "--", *daemon.args,
+                "start-stop-daemon",
+                "--start",
+                "--background",
+                "--make-pidfile",
+                "--pidfile",
+                str(self.pidfile(daemon.name)),
+                "--output",
+                str(self.logfile(daemon.name)),
+                "--chdir",
+                str(self.home),
+                "--exec",
+                daemon.exe,
+                "--",
+                *daemon.args,
             ),
             env=((MARKER, str(self.home)), *daemon.env),
             what=f"start {daemon.name}",
             mutates=True,
             timeout=30,
-        )  # fmt: skip
+        )
 
     def stop_step(self, name: str, exe: str) -> shell.Step:
         return shell.Step(
             argv=(
-                "start-stop-daemon", "--stop", "--pidfile", str(self.pidfile(name)),
-                "--exec", exe, "--retry", "TERM/10/KILL/5", "--remove-pidfile", "--oknodo",
+                "start-stop-daemon",
+                "--stop",
+                "--pidfile",
+                str(self.pidfile(name)),
+                "--exec",
+                exe,
+                "--retry",
+                "TERM/10/KILL/5",
+                "--remove-pidfile",
+                "--oknodo",
             ),
             what=f"stop {name}",
             mutates=True,
             timeout=30,
-        )  # fmt: skip
+        )
 
     def pid(self, name: str) -> int | None:
         """The pid of our process `name` if it runs: pid file, and its environment carries

@@ -244,9 +244,13 @@ class KwokCluster(Cluster):
     def _scale_argv(self) -> list[str]:
         # kwok's node template has no ephemeral-storage: pods requesting it would not schedule
         return self.kwokctl(
-            "scale", "node", "--replicas", str(self.cfg.cluster.nodes),
-            "--param", f'.allocatable["ephemeral-storage"]="{NODE_EPHEMERAL_STORAGE}"',
-        )  # fmt: skip
+            "scale",
+            "node",
+            "--replicas",
+            str(self.cfg.cluster.nodes),
+            "--param",
+            f'.allocatable["ephemeral-storage"]="{NODE_EPHEMERAL_STORAGE}"',
+        )
 
     def down(self, report=print, dry_run: bool = False) -> None:
         if not self.cluster_dir.exists() and not self.state_dir.exists():

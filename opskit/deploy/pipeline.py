@@ -111,9 +111,14 @@ def build_plan(
     kube = target.kube
     with ThreadPoolExecutor(max_workers=4) as pool:
         # git answers while the reads run; the certificates wait for its verdict
-        tagged = pool.submit(gitinfo.image_tag, cfg.root, cfg.app.tag_length,
-                             allow_dirty=allow_dirty, protected=overlay.protected,
-                             what=f"deploy to {overlay.name}")  # fmt: skip
+        tagged = pool.submit(
+            gitinfo.image_tag,
+            cfg.root,
+            cfg.app.tag_length,
+            allow_dirty=allow_dirty,
+            protected=overlay.protected,
+            what=f"deploy to {overlay.name}",
+        )
         rendered = pool.submit(kustomize.render_overlay, cfg, overlay, None, not dry_run)
         versions = pool.submit(api_versions, kube)
         before = None if dry_run else pool.submit(rollout.snapshot, kube, overlay.namespace)
@@ -140,12 +145,30 @@ def build_plan(
     _check_private(cfg, overlay, docs)
     _report_unserved(overlay, unserved, notify)
     image = f"{cfg.app.image}:{tag.value}"
-    return Plan(overlay, target, image, served, unserved, docs, before.result() if before else {},
-                previous, prints, tuple(unchanged), tuple(ids), tag.commit)  # fmt: skip
+    return Plan(
+        overlay,
+        target,
+        image,
+        served,
+        unserved,
+        docs,
+        before.result() if before else {},
+        previous,
+        prints,
+        tuple(unchanged),
+        tuple(ids),
+        tag.commit,
+    )
 
 
-def _changes(cfg: Config, overlay: Overlay, target: Connection, served: list[dict],
-             extra: list[bytes], dry_run: bool):  # fmt: skip
+def _changes(
+    cfg: Config,
+    overlay: Overlay,
+    target: Connection,
+    served: list[dict],
+    extra: list[bytes],
+    dry_run: bool,
+):
     """What is live, what the last deploy left unchanged (opskit.kube.applied: not sent again,
     a Secret not even decrypted), the fingerprints of everything, and the private documents
     to send (decrypted Secrets, TLS Secrets)."""
@@ -158,8 +181,9 @@ def _changes(cfg: Config, overlay: Overlay, target: Connection, served: list[dic
     extra_docs = [yamlio.load(doc, "a TLS Secret") for doc in extra]
     prints = {applied.key(o): applied.fingerprint(o) for o in served}
     prints |= {applied.key(stubs[p]): applied.fingerprint(p.read_bytes()) for p in files}
-    prints |= {applied.key(d): applied.fingerprint(b) for d, b in zip(extra_docs, extra,
-                                                                         strict=True)}  # fmt: skip
+    prints |= {
+        applied.key(d): applied.fingerprint(b) for d, b in zip(extra_docs, extra, strict=True)
+    }
     previous, unchanged = None, []
     ids = [restore.stub(o) for o in (*served, *stubs.values(), *extra_docs)]
     if not dry_run:
@@ -293,8 +317,11 @@ def _announce(cfg: Config, plan: Plan, notify: Notify, dry_run: bool = False) ->
             f"image {plan.image}: not built (this cluster simulates pods and runs no "
             "containers; `invoke image.build --force` builds anyway)"
         )
-    spared = f"; {len(plan.unchanged)} unchanged since the last deploy, not sent" if (
-        plan.unchanged) else ""  # fmt: skip
+    spared = (
+        f"; {len(plan.unchanged)} unchanged since the last deploy, not sent"
+        if (plan.unchanged)
+        else ""
+    )
     notify(
         f"plan: {len(plan.sent())} objects + {len(plan.private)} secrets (decrypted in "
         f"memory) -> {plan.kube.context}, namespace {plan.overlay.namespace}{spared}"

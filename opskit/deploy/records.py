@@ -25,9 +25,12 @@ def junit(record: DeployRecord) -> str:
     failures = 0
     for check in record.checks:
         case = ET.SubElement(
-            suite, "testcase", classname=f"{record.kind}.{record.overlay}.check", name=check.name,
+            suite,
+            "testcase",
+            classname=f"{record.kind}.{record.overlay}.check",
+            name=check.name,
             time=f"{check.seconds:.3f}",
-        )  # fmt: skip
+        )
         if not check.ok:
             failures += 1
             ET.SubElement(
@@ -77,13 +80,17 @@ def markdown(record: DeployRecord) -> str:
         lines += ["| workload | status | revision | seconds |", "|---|---|---|---|"]
         lines += [
             f"| {r.workload} | {r.status} | {r.revision or '-'} | "
-            + (f"{r.seconds:.1f}" if r.seconds is not None else "-") + " |"
+            + (f"{r.seconds:.1f}" if r.seconds is not None else "-")
+            + " |"
             for r in record.rollouts
-        ]  # fmt: skip
+        ]
         lines.append("")
     lines += [f"- rolled back {b.workload} to revision {b.to_revision}" for b in record.rollback]
-    lines += [f"- check **{c.name}** failed: {c.detail.splitlines()[0]}" for c in record.checks
-              if not c.ok and c.detail]  # fmt: skip
+    lines += [
+        f"- check **{c.name}** failed: {c.detail.splitlines()[0]}"
+        for c in record.checks
+        if not c.ok and c.detail
+    ]
     if record.error:
         lines += ["", f"Error: {record.error.splitlines()[0]}"]
     return "\n".join(lines) + "\n"

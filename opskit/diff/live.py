@@ -53,8 +53,11 @@ def field_changes(live, wanted, path: str = "") -> list[str]:
             out += field_changes(live.get(key), wanted.get(key), sub)
         return out
     if isinstance(live, list) and isinstance(wanted, list) and len(live) == len(wanted):
-        return [line for i, pair in enumerate(zip(live, wanted, strict=True))
-                for line in field_changes(*pair, f"{path}[{i}]")]  # fmt: skip
+        return [
+            line
+            for i, pair in enumerate(zip(live, wanted, strict=True))
+            for line in field_changes(*pair, f"{path}[{i}]")
+        ]
     if live == wanted:
         return []
     return [f"{path}: live {_short(live)}, commit {_short(wanted)}"]
@@ -96,10 +99,20 @@ def detect(kube: Kube, objects: list[dict], private: list[bytes]) -> list[Drift]
     """Drift of the rendered `objects` and the decrypted Secrets in `private`."""
     payload = "---\n".join([kustomize.dump(objects), *(d.decode() for d in private)])
     merged = kube.run(
-        "apply", "--server-side", "--dry-run=server", f"--field-manager={FIELD_MANAGER}",
-        "--force-conflicts", "--validate=false", "-o", "json", "-f", "-",
-        stdin=payload.encode(), timeout=120, hint=UNREACHABLE_HINT,
-    )  # fmt: skip
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        f"--field-manager={FIELD_MANAGER}",
+        "--force-conflicts",
+        "--validate=false",
+        "-o",
+        "json",
+        "-f",
+        "-",
+        stdin=payload.encode(),
+        timeout=120,
+        hint=UNREACHABLE_HINT,
+    )
     names = [
         {
             "apiVersion": o["apiVersion"],
@@ -109,7 +122,14 @@ def detect(kube: Kube, objects: list[dict], private: list[bytes]) -> list[Drift]
         for o in _items(merged.stdout)
     ]
     live = kube.run(
-        "get", "--ignore-not-found", "-o", "json", "-f", "-",
-        stdin=kustomize.dump(names), timeout=60, hint=UNREACHABLE_HINT,
-    )  # fmt: skip
+        "get",
+        "--ignore-not-found",
+        "-o",
+        "json",
+        "-f",
+        "-",
+        stdin=kustomize.dump(names),
+        timeout=60,
+        hint=UNREACHABLE_HINT,
+    )
     return compare(_items(live.stdout), _items(merged.stdout))

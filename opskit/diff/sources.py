@@ -146,8 +146,9 @@ def load_both(
         return load(tree, names)
 
     with contextlib.ExitStack() as stack:
-        folders = [stack.enter_context(tempfile.TemporaryDirectory(prefix="opskit-diff-"))
-                   for _ in refs]  # fmt: skip
+        folders = [
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="opskit-diff-")) for _ in refs
+        ]
         with ThreadPoolExecutor(max_workers=2) as pool:
             old, new = pool.map(side, refs, folders)
         yield old, new

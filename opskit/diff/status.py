@@ -73,8 +73,11 @@ def _health(workload: rollout.Workload) -> str:
 def workloads(kube: Kube, namespace: str, rendered: list[dict]) -> list[WorkloadStatus]:
     """Every Deployment and StatefulSet the commit renders, and any other live one."""
     running, counts = rollout.snapshot(kube, namespace), _counts(kube, namespace)
-    refs = {f"{o['kind'].lower()}/{o['metadata']['name']}" for o in rendered
-            if o.get("kind") in ("Deployment", "StatefulSet")} | set(running)  # fmt: skip
+    refs = {
+        f"{o['kind'].lower()}/{o['metadata']['name']}"
+        for o in rendered
+        if o.get("kind") in ("Deployment", "StatefulSet")
+    } | set(running)
     out = []
     for ref in sorted(refs):
         if ref not in running:
@@ -128,10 +131,15 @@ def text(found: Status) -> str:
     """A table of workloads, then one line per drifted field."""
     rows = [("WORKLOAD", "REVISION", "READY", "HEALTH", "IMAGE")]
     rows += [
-        (w.workload, str(w.revision or "-"), f"{w.ready}/{w.desired}", w.health,
-         ", ".join(w.images) or "-")
+        (
+            w.workload,
+            str(w.revision or "-"),
+            f"{w.ready}/{w.desired}",
+            w.health,
+            ", ".join(w.images) or "-",
+        )
         for w in found.workloads
-    ]  # fmt: skip
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = ["  ".join([*(c.ljust(widths[i]) for i, c in enumerate(r[:4])), r[4]]) for r in rows]
     for item in found.drift:

@@ -213,10 +213,18 @@ def bootstrap(cfg: Any, conn: Any, dry_run: bool = False, report=print) -> str:
     root = root_application(cfg, repo_url, platform=conn.runs_containers)  # a bad one stops here
     require_installed(kube)
     step = kube.step(
-        "apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}",
-        "-n", cfg.argocd.namespace, "-f", "-", stdin=json.dumps(root, indent=1),
-        mutates=True, what=f"ArgoCD root Application {root['metadata']['name']}",
-    )  # fmt: skip
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        f"--field-manager={FIELD_MANAGER}",
+        "-n",
+        cfg.argocd.namespace,
+        "-f",
+        "-",
+        stdin=json.dumps(root, indent=1),
+        mutates=True,
+        what=f"ArgoCD root Application {root['metadata']['name']}",
+    )
     _run(step, dry_run)
     if not conn.runs_containers:
         report(NO_MONITORING)
@@ -236,8 +244,10 @@ def states(cfg: Any, kube: Kube) -> list[wait.State]:
 def table(rows: list[wait.State]) -> str:
     """A fixed-width table, one Application per line."""
     header = ("APPLICATION", "SYNC", "HEALTH", "REVISION", "OPERATION")
-    lines = [header, *((r.name, r.sync, r.health, r.revision[:12] or "-", r.operation or "-")
-                       for r in rows)]  # fmt: skip
+    lines = [
+        header,
+        *((r.name, r.sync, r.health, r.revision[:12] or "-", r.operation or "-") for r in rows),
+    ]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
@@ -259,10 +269,20 @@ def sync_step(cfg: Any, kube: Kube, overlay: Any) -> shell.Step:
     name = application_for(cfg, overlay)["metadata"]["name"]
     patch = json.dumps(sync_operation(), separators=(",", ":"))
     return kube.step(
-        "patch", APPLICATIONS, name, "-n", cfg.argocd.namespace, "--type", "merge", "-p", patch,
-        what=f"sync {name}", mutates=True, timeout=30,
+        "patch",
+        APPLICATIONS,
+        name,
+        "-n",
+        cfg.argocd.namespace,
+        "--type",
+        "merge",
+        "-p",
+        patch,
+        what=f"sync {name}",
+        mutates=True,
+        timeout=30,
         hint=f"bootstrap it first: `invoke argocd.bootstrap --overlay={overlay.name}`",
-    )  # fmt: skip
+    )
 
 
 def sync(cfg: Any, kube: Kube, overlay: Any, dry_run: bool = False) -> str:

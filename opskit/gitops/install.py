@@ -99,13 +99,22 @@ def apply_local(kube: Kube, objects: list[dict], version: str, dry_run: bool) ->
     deadline = time.monotonic() + ESTABLISHED_TIMEOUT
     query = '{.status.conditions[?(@.type=="Established")].status}'
     while not dry_run:
-        found = kube.run("get", "crd", "appprojects.argoproj.io", "-o", f"jsonpath={query}",
-                         check=False, timeout=30)  # fmt: skip
+        found = kube.run(
+            "get",
+            "crd",
+            "appprojects.argoproj.io",
+            "-o",
+            f"jsonpath={query}",
+            check=False,
+            timeout=30,
+        )
         if found.stdout.strip() == "True":
             break
         if time.monotonic() > deadline:
-            raise OpsError("the AppProject CRD was not established in time",
-                           "check the cluster: `invoke cluster.status`")  # fmt: skip
+            raise OpsError(
+                "the AppProject CRD was not established in time",
+                "check the cluster: `invoke cluster.status`",
+            )
         time.sleep(0.2)
     shell.run_step(apply_step(kube, projects, "AppProject default"), dry_run=dry_run)
 
@@ -119,8 +128,12 @@ def default_project(namespace: str) -> dict:
         "clusterResourceWhitelist": anything,
     }
     meta = {"name": "default", "namespace": namespace}
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": meta,
-            "spec": spec}  # fmt: skip
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": meta,
+        "spec": spec,
+    }
 
 
 def absent_groups(served: set[str]) -> tuple[str, ...]:
@@ -131,22 +144,28 @@ def absent_groups(served: set[str]) -> tuple[str, ...]:
 def _ksops_in_repo_server(deployment: dict) -> dict:
     """The repo-server with upstream KSOPS on PATH and the age key mounted."""
     spec = deployment["spec"]["template"]["spec"]
-    spec.setdefault("volumes", []).extend([
-        {"name": "custom-tools", "emptyDir": {}},
-        {"name": "sops-age", "secret": {"secretName": AGE_SECRET}},
-    ])  # fmt: skip
-    spec.setdefault("initContainers", []).append({
-        "name": "install-ksops",
-        "image": KSOPS_IMAGE,
-        "command": ["/bin/sh", "-c"],
-        "args": ["cp /usr/local/bin/ksops /custom-tools/"],
-        "volumeMounts": [{"mountPath": "/custom-tools", "name": "custom-tools"}],
-    })  # fmt: skip
+    spec.setdefault("volumes", []).extend(
+        [
+            {"name": "custom-tools", "emptyDir": {}},
+            {"name": "sops-age", "secret": {"secretName": AGE_SECRET}},
+        ]
+    )
+    spec.setdefault("initContainers", []).append(
+        {
+            "name": "install-ksops",
+            "image": KSOPS_IMAGE,
+            "command": ["/bin/sh", "-c"],
+            "args": ["cp /usr/local/bin/ksops /custom-tools/"],
+            "volumeMounts": [{"mountPath": "/custom-tools", "name": "custom-tools"}],
+        }
+    )
     server = next(c for c in spec["containers"] if c["name"] == "argocd-repo-server")
-    server.setdefault("volumeMounts", []).extend([
-        {"mountPath": "/usr/local/bin/ksops", "name": "custom-tools", "subPath": "ksops"},
-        {"mountPath": AGE_KEY_PATH, "name": "sops-age"},
-    ])  # fmt: skip
+    server.setdefault("volumeMounts", []).extend(
+        [
+            {"mountPath": "/usr/local/bin/ksops", "name": "custom-tools", "subPath": "ksops"},
+            {"mountPath": AGE_KEY_PATH, "name": "sops-age"},
+        ]
+    )
     server.setdefault("env", []).append(
         {"name": "SOPS_AGE_KEY_FILE", "value": f"{AGE_KEY_PATH}/keys.txt"}
     )
@@ -176,9 +195,17 @@ def upstream_objects(release: Path, namespace: str) -> list[dict]:
 def apply_step(kube: Kube, objects: list[dict], what: str) -> shell.Step:
     document = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
     return kube.step(
-        "apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}",
-        "-f", "-", stdin=document, what=what, mutates=True, timeout=300,
-    )  # fmt: skip
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        f"--field-manager={FIELD_MANAGER}",
+        "-f",
+        "-",
+        stdin=document,
+        what=what,
+        mutates=True,
+        timeout=300,
+    )
 
 
 def age_key_steps(kube: Kube, namespace: str, key_file: Path) -> list[shell.Step]:
@@ -187,23 +214,46 @@ def age_key_steps(kube: Kube, namespace: str, key_file: Path) -> list[shell.Step
     if not key_file.is_file():
         raise OpsError(f"{key_file}: no age key", "create one: `invoke secrets.init`")
     render = kube.step(
-        "create", "secret", "generic", AGE_SECRET, "-n", namespace,
-        f"--from-file=keys.txt={key_file}", "--dry-run=client", "-o", "json",
-    )  # fmt: skip
+        "create",
+        "secret",
+        "generic",
+        AGE_SECRET,
+        "-n",
+        namespace,
+        f"--from-file=keys.txt={key_file}",
+        "--dry-run=client",
+        "-o",
+        "json",
+    )
     return [
         kube.step(
-            "apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}",
-            "-f", "-", stdin=render, what=f"age key as Secret {namespace}/{AGE_SECRET}",
-            mutates=True, timeout=60,
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            f"--field-manager={FIELD_MANAGER}",
+            "-f",
+            "-",
+            stdin=render,
+            what=f"age key as Secret {namespace}/{AGE_SECRET}",
+            mutates=True,
+            timeout=60,
         )
-    ]  # fmt: skip
+    ]
 
 
 def wait_step(kube: Kube, namespace: str) -> shell.Step:
     return kube.step(
-        "wait", "-n", namespace, "--for=condition=Available", "deployment", "--all",
-        "--timeout=300s", what="ArgoCD available", mutates=True, timeout=320,
-    )  # fmt: skip
+        "wait",
+        "-n",
+        namespace,
+        "--for=condition=Available",
+        "deployment",
+        "--all",
+        "--timeout=300s",
+        what="ArgoCD available",
+        mutates=True,
+        timeout=320,
+    )
 
 
 def upstream_steps(cfg: Any, kube: Kube, release: Path, key_file: Path) -> list[shell.Step]:

@@ -98,8 +98,9 @@ def commit_of(root: Path, revision: str) -> str:
 
 def read(kube: Kube, namespace: str, name: str, missing_ok: bool = False) -> dict:
     """The Application; with `missing_ok` an absent one is {} (the root has not made it yet)."""
-    result = kube.run("get", APPLICATIONS, name, "-n", namespace, "-o", "json", check=False,
-                      timeout=30)  # fmt: skip
+    result = kube.run(
+        "get", APPLICATIONS, name, "-n", namespace, "-o", "json", check=False, timeout=30
+    )
     if result.returncode == 0:
         return json.loads(result.stdout)
     if missing_ok and "NotFound" in result.stderr:
@@ -113,10 +114,19 @@ def read(kube: Kube, namespace: str, name: str, missing_ok: bool = False) -> dic
 def refresh(kube: Kube, namespace: str, name: str, dry_run: bool = False) -> shell.Step:
     """Ask the controller to re-read git for this Application now."""
     step = kube.step(
-        "patch", APPLICATIONS, name, "-n", namespace, "--type", "merge",
-        "-p", json.dumps(REFRESH, separators=(",", ":")), what=f"refresh {name}",
-        mutates=True, timeout=30,
-    )  # fmt: skip
+        "patch",
+        APPLICATIONS,
+        name,
+        "-n",
+        namespace,
+        "--type",
+        "merge",
+        "-p",
+        json.dumps(REFRESH, separators=(",", ":")),
+        what=f"refresh {name}",
+        mutates=True,
+        timeout=30,
+    )
     shell.run_step(step, dry_run=dry_run)
     return step
 
@@ -149,8 +159,15 @@ def done(state: State, revision: str) -> bool:
     )
 
 
-def wait(kube: Kube, namespace: str, name: str, revision: str, timeout: float,
-         report=print, clock=time.monotonic) -> State:  # fmt: skip
+def wait(
+    kube: Kube,
+    namespace: str,
+    name: str,
+    revision: str,
+    timeout: float,
+    report=print,
+    clock=time.monotonic,
+) -> State:
     """Until the Application is Synced and Healthy at `revision`; progress lines on every
     change; an OpsError naming the unhealthy resource on Degraded (after the sync of the
     revision) or on timeout."""
@@ -178,8 +195,10 @@ def wait(kube: Kube, namespace: str, name: str, revision: str, timeout: float,
         if at_revision and state.health == "Degraded":
             raise OpsError(_failure(state, obj, "is Degraded"), _hint(name))
         if now > deadline:
-            raise OpsError(_failure(state, obj, f"not Synced+Healthy at {revision[:12]} after "
-                                    f"{timeout:g}s"), _hint(name))  # fmt: skip
+            raise OpsError(
+                _failure(state, obj, f"not Synced+Healthy at {revision[:12]} after {timeout:g}s"),
+                _hint(name),
+            )
         time.sleep(POLL_SECONDS)
 
 

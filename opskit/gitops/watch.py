@@ -80,12 +80,18 @@ def watch_release(watch: Watch, root: Path, release: Any, report=print) -> wait.
         why = failure.message
     report(f"release failed: {why}")
     subject = release.message.removeprefix("chore(release): ")
-    sha = revert(root, _git(root, "rev-parse", "HEAD", mutates=False), watch.last_good,
-                 subject, why)  # fmt: skip
+    sha = revert(
+        root, _git(root, "rev-parse", "HEAD", mutates=False), watch.last_good, subject, why
+    )
     report(f"committed `chore(release): revert {subject}` ({sha[:12]})")
     if release.pushed:
-        shell.run(list(release.push_argv), cwd=str(root), mutates=True, timeout=120,
-                  hint=f"push the revert by hand: `{release.push_command()}`")  # fmt: skip
+        shell.run(
+            list(release.push_argv),
+            cwd=str(root),
+            mutates=True,
+            timeout=120,
+            hint=f"push the revert by hand: `{release.push_command()}`",
+        )
         report(f"pushed: {release.push_command()}")
     try:
         follow(watch, root, report)

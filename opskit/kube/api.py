@@ -234,8 +234,9 @@ class Client:
         if root == "/api":  # APIVersions: the core group's versions
             versions = body.get("versions") or []
         else:  # APIGroupList
-            versions = [v["groupVersion"] for g in body.get("groups") or []
-                        for v in g.get("versions") or []]  # fmt: skip
+            versions = [
+                v["groupVersion"] for g in body.get("groups") or [] for v in g.get("versions") or []
+            ]
         return {gv: self._resources_of(gv) for gv in versions}
 
     def _resources_of(self, api_version: str) -> dict[str, tuple[str, bool]]:
@@ -262,8 +263,9 @@ class Client:
     def read(self, obj: dict, namespace: str) -> dict | None:
         """The live object named like `obj` (its namespace, else `namespace`), or None."""
         meta = obj["metadata"]
-        path = self.url(obj["apiVersion"], obj["kind"], meta.get("namespace") or namespace,
-                        meta["name"])  # fmt: skip
+        path = self.url(
+            obj["apiVersion"], obj["kind"], meta.get("namespace") or namespace, meta["name"]
+        )
         status, body = self.get(path)
         if status == 404:
             return None
@@ -287,15 +289,20 @@ class Client:
                 obj = self.read({"apiVersion": api_version, "kind": kind, "metadata": meta}, "")
                 return [obj] if obj is not None else []
             wanted = set(names)
-            return [o for o in self.list(api_version, kind, namespace)
-                    if o["metadata"]["name"] in wanted]  # fmt: skip
+            return [
+                o
+                for o in self.list(api_version, kind, namespace)
+                if o["metadata"]["name"] in wanted
+            ]
 
         found: dict[tuple[str, str, str, str], dict] = {}
         for where, listed in zip(groups, self.each(fetch, groups.items()), strict=True):
             for obj in listed:
                 found[(*where, obj["metadata"]["name"])] = obj
-        keys = [(s["apiVersion"], s["kind"], s["metadata"].get("namespace", ""),
-                 s["metadata"]["name"]) for s in stubs]  # fmt: skip
+        keys = [
+            (s["apiVersion"], s["kind"], s["metadata"].get("namespace", ""), s["metadata"]["name"])
+            for s in stubs
+        ]
         return [found[k] for k in keys if k in found]
 
     def each(self, read: Callable[..., T], calls) -> list[T]:

@@ -59,11 +59,14 @@ def save(context: str, overlay: str, prints: dict[str, str], live: list[dict]) -
     server answered, after the apply)."""
     by_key = {key(obj): obj.get("metadata") or {} for obj in live}
     record = {
-        k: {"fingerprint": p, "uid": by_key[k].get("uid"), "resourceVersion": by_key[k].get(
-            "resourceVersion")}
+        k: {
+            "fingerprint": p,
+            "uid": by_key[k].get("uid"),
+            "resourceVersion": by_key[k].get("resourceVersion"),
+        }
         for k, p in prints.items()
         if k in by_key
-    }  # fmt: skip
+    }
     file = _file(context, overlay)
     paths.ensure_dir(file.parent)
     paths.write_atomic(file, json.dumps(record, indent=1, sort_keys=True) + "\n")

@@ -70,13 +70,17 @@ def github_jobs(root: Path) -> list[Job]:
             needs = job.get("needs") or ()
             jobs.append(
                 Job(
-                    "github", source, str(name), str(job.get("runs-on", "")), steps,
+                    "github",
+                    source,
+                    str(name),
+                    str(job.get("runs-on", "")),
+                    steps,
                     env={**_strings(data.get("env")), **_strings(job.get("env"))},
                     if_=str(job.get("if", "")).strip(),
                     needs=(needs,) if isinstance(needs, str) else tuple(needs),
                     on=on if isinstance(on, dict) else {str(on): {}},
                 )
-            )  # fmt: skip
+            )
     return jobs
 
 
@@ -105,12 +109,15 @@ def bitbucket_jobs(root: Path) -> list[Job]:
         jobs.setdefault(
             step["name"],
             Job(
-                "bitbucket", BITBUCKET_FILE, str(step["name"]), image,
+                "bitbucket",
+                BITBUCKET_FILE,
+                str(step["name"]),
+                image,
                 tuple(Step(run=str(line)) for line in lines if isinstance(line, str)),
                 caches=tuple(step.get("caches") or ()),
                 services=tuple(step.get("services") or ()),
             ),
-        )  # fmt: skip
+        )
     return list(jobs.values())
 
 

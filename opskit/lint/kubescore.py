@@ -60,8 +60,15 @@ class Finding:
 
 
 def argv(binary: str, file: Path, minor: str) -> list[str]:
-    return [binary, "score", "--output-format", "json", "--kubernetes-version", f"v{minor}",
-            str(file)]  # fmt: skip
+    return [
+        binary,
+        "score",
+        "--output-format",
+        "json",
+        "--kubernetes-version",
+        f"v{minor}",
+        str(file),
+    ]
 
 
 def findings(overlay: str, output: str) -> list[Finding]:

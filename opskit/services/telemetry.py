@@ -46,10 +46,16 @@ def simulate_argv(
 ) -> list[str]:
     """`telemetry simulate` with the service's interpreter; the broker comes from MQTT_*."""
     return [
-        str(python), "-m", "telemetry", "simulate", f"--devices={devices}",
-        f"--seconds={seconds:g}", f"--readings={readings}", f"--rate={rate:g}",
+        str(python),
+        "-m",
+        "telemetry",
+        "simulate",
+        f"--devices={devices}",
+        f"--seconds={seconds:g}",
+        f"--readings={readings}",
+        f"--rate={rate:g}",
         f"--credentials={credentials}",
-    ]  # fmt: skip
+    ]
 
 
 def service_python(cfg, dry_run: bool) -> Path:
@@ -60,11 +66,20 @@ def service_python(cfg, dry_run: bool) -> Path:
     want = hashlib.sha256((cfg.root / SERVICE_DIR / "pyproject.toml").read_bytes()).hexdigest()
     if python.is_file() and stamp.is_file() and stamp.read_text() == want:
         return python
-    shell.run([sys.executable, "-m", "venv", str(venv)], mutates=True, timeout=120,
-              what="create the telemetry venv", dry_run=dry_run)  # fmt: skip
-    shell.run([str(python), "-m", "pip", "install", "-q", str(cfg.root / SERVICE_DIR)],
-              mutates=True, timeout=600, what="install the telemetry package",
-              dry_run=dry_run)  # fmt: skip
+    shell.run(
+        [sys.executable, "-m", "venv", str(venv)],
+        mutates=True,
+        timeout=120,
+        what="create the telemetry venv",
+        dry_run=dry_run,
+    )
+    shell.run(
+        [str(python), "-m", "pip", "install", "-q", str(cfg.root / SERVICE_DIR)],
+        mutates=True,
+        timeout=600,
+        what="install the telemetry package",
+        dry_run=dry_run,
+    )
     if not dry_run:
         stamp.write_text(want)
     return python

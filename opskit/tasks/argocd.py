@@ -45,9 +45,11 @@ def bootstrap(c, context=None, dry_run=False):
 
 @task(
     default=True,
-    help={"json": "print a JSON list, one object per Application (stable keys)",
-          "context": CONTEXT_HELP},
-)  # fmt: skip
+    help={
+        "json": "print a JSON list, one object per Application (stable keys)",
+        "context": CONTEXT_HELP,
+    },
+)
 @opskit_task
 def status(c, json=False, context=None):
     """Print revision, sync, health and last operation of every ArgoCD Application."""
@@ -64,9 +66,13 @@ def status(c, json=False, context=None):
 
 
 @task(
-    help={"overlay": OVERLAY_HELP, "revision": REVISION_HELP, "timeout": TIMEOUT_HELP,
-          "context": CONTEXT_HELP},
-)  # fmt: skip
+    help={
+        "overlay": OVERLAY_HELP,
+        "revision": REVISION_HELP,
+        "timeout": TIMEOUT_HELP,
+        "context": CONTEXT_HELP,
+    },
+)
 @opskit_task
 def wait(c, overlay="dev", revision="HEAD", timeout="180", context=None):
     """Wait until the overlay's Application is Synced and Healthy at a commit."""

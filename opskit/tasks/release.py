@@ -61,5 +61,7 @@ def _follow(cfg, watching, result):
 
     started = time.monotonic()
     state = watch.watch_release(watching, cfg.root, result, report=say)
-    say(f"{state.name} Synced+Healthy at {state.revision[:12]} after "
-        f"{time.monotonic() - started:.1f}s")  # fmt: skip
+    say(
+        f"{state.name} Synced+Healthy at {state.revision[:12]} after "
+        f"{time.monotonic() - started:.1f}s"
+    )

@@ -20,9 +20,17 @@ from opskit.tasks._common import DRY_RUN_HELP, load_config, opskit_task, say
 )
 @opskit_task
 def simulate(
-    c, credentials="", devices="10", seconds="30", readings="20", rate="5",
-    host="127.0.0.1", port="8883", ca_file="", dry_run=False,
-):  # fmt: skip
+    c,
+    credentials="",
+    devices="10",
+    seconds="30",
+    readings="20",
+    rate="5",
+    host="127.0.0.1",
+    port="8883",
+    ca_file="",
+    dry_run=False,
+):
     """Publish readings from N simulated devices through a broker; print what was published."""
     from pathlib import Path
 
@@ -47,8 +55,15 @@ def simulate(
     python = telemetry.service_python(cfg, dry_run)
     argv = telemetry.simulate_argv(python, Path(credentials), devices, seconds, readings, rate)
     env = {"MQTT_HOST": host, "MQTT_PORT": str(port), "MQTT_CA_FILE": str(ca)}
-    result = shell.run(argv, env=env, mutates=True, timeout=seconds + 60, check=False,
-                       what=f"simulate {devices} devices", dry_run=dry_run)  # fmt: skip
+    result = shell.run(
+        argv,
+        env=env,
+        mutates=True,
+        timeout=seconds + 60,
+        check=False,
+        what=f"simulate {devices} devices",
+        dry_run=dry_run,
+    )
     if dry_run:
         return
     if result.stdout.strip():

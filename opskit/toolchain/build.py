@@ -126,18 +126,34 @@ GO_TOOLS: tuple[GoTool, ...] = (
         ldflags=_kube_score_ldflags,
     ),
     GoTool(
-        "argocd", "argocd", "argocd", ARGOCD, f"{ARGOCD}/cmd",
-        ldflags=_argocd_ldflags, toolchain=GO_1_27, optional=True,
+        "argocd",
+        "argocd",
+        "argocd",
+        ARGOCD,
+        f"{ARGOCD}/cmd",
+        ldflags=_argocd_ldflags,
+        toolchain=GO_1_27,
+        optional=True,
     ),
     GoTool(
-        "kustomize", "kustomize", "kustomize", KUSTOMIZE, KUSTOMIZE,
-        toolchain=GO_1_27, optional=True,
+        "kustomize",
+        "kustomize",
+        "kustomize",
+        KUSTOMIZE,
+        KUSTOMIZE,
+        toolchain=GO_1_27,
+        optional=True,
     ),
     GoTool(
-        "skaffold", "skaffold", "skaffold", SKAFFOLD, f"{SKAFFOLD}/cmd/skaffold",
-        ldflags=_skaffold_ldflags, optional=True,
+        "skaffold",
+        "skaffold",
+        "skaffold",
+        SKAFFOLD,
+        f"{SKAFFOLD}/cmd/skaffold",
+        ldflags=_skaffold_ldflags,
+        optional=True,
     ),
-)  # fmt: skip
+)
 # Names that stand for several tools in `--only`.
 GROUPS: dict[str, tuple[str, ...]] = {
     "gitops": ("argocd", "kustomize"),

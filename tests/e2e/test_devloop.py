@@ -35,8 +35,14 @@ def project(tmp_path_factory, kwok_cluster, kube) -> Project:
 
 
 def start(project: Project, *args: str) -> Running:
-    return Running(sh.Command(str(BIN / "invoke")), "dev", f"--overlay={OVERLAY}", *args,
-                   cwd=project.path, env=project.env)  # fmt: skip
+    return Running(
+        sh.Command(str(BIN / "invoke")),
+        "dev",
+        f"--overlay={OVERLAY}",
+        *args,
+        cwd=project.path,
+        env=project.env,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -107,8 +113,12 @@ def test_a_failed_rollout_is_restored_and_the_loop_goes_on(project, loop, kube):
     good_template = _api(kube)["spec"]["template"]
     data = yaml.safe_load(good_text)
     label = {kwok_stages.NEVER_READY_LABEL: "true"}
-    patch = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api"},
-             "spec": {"template": {"metadata": {"labels": label}}}}  # fmt: skip
+    patch = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "api"},
+        "spec": {"template": {"metadata": {"labels": label}}},
+    }
     data.setdefault("patches", []).append({"patch": yaml.safe_dump(patch)})
     kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
     _, line = loop.expect(STATUS, timeout=120)

@@ -67,7 +67,7 @@ def gitops(kwok_cluster, tmp_path_factory) -> Project:
         '["stringData"]["SENTINEL"]',
         _in=json.dumps(SENTINEL),
         _env=project.env,
-    )  # fmt: skip  (the value goes through a pipe and sops's memory, never a plaintext file)
+    )  # the value goes through a pipe and sops's memory, never a plaintext file
     project.git("config", "receive.denyCurrentBranch", "updateInstead")  # clones push here
     project.commit_all("test: a sentinel in the dev Secret")
     started = time.monotonic()
@@ -135,10 +135,14 @@ def never_ready(clone: Project) -> None:
     """A commit labelling the api's pods never-ready (kwok keeps them unready)."""
     path = clone.path / "k8s/overlays/dev/kustomization.yaml"
     data = yaml.safe_load(path.read_text())
-    op = {"op": "add", "path": "/spec/template/metadata/labels/opskit.dev~1never-ready",
-          "value": "true"}  # fmt: skip
-    data["patches"].append({"target": {"kind": "Deployment", "name": "api"},
-                            "patch": json.dumps([op])})  # fmt: skip
+    op = {
+        "op": "add",
+        "path": "/spec/template/metadata/labels/opskit.dev~1never-ready",
+        "value": "true",
+    }
+    data["patches"].append(
+        {"target": {"kind": "Deployment", "name": "api"}, "patch": json.dumps([op])}
+    )
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     clone.commit_all("feat: a change whose pods never become Ready")
 

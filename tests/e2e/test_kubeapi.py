@@ -20,8 +20,14 @@ def test_discovery_reads_and_lists_match_kubectl(kube: Kube, namespace: str):
     assert client.api_versions() == _kubectl_versions(kube)
     meta = {"name": "probe", "namespace": namespace}
     config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": "v"}}
-    kube.run("apply", "--server-side", "--field-manager=e2e", "-f", "-",
-             stdin=json.dumps(config).encode())  # fmt: skip
+    kube.run(
+        "apply",
+        "--server-side",
+        "--field-manager=e2e",
+        "-f",
+        "-",
+        stdin=json.dumps(config).encode(),
+    )
     absent = {**config, "metadata": {**meta, "name": "absent"}}
     namespace_stub = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
     stubs = [restore.stub(config), restore.stub(absent), namespace_stub]
@@ -31,8 +37,9 @@ def test_discovery_reads_and_lists_match_kubectl(kube: Kube, namespace: str):
     theirs = restore.items(got.stdout)
 
     def ids(objects):
-        return [(o["kind"], o["metadata"]["name"], o["metadata"]["resourceVersion"])
-                for o in objects]  # fmt: skip
+        return [
+            (o["kind"], o["metadata"]["name"], o["metadata"]["resourceVersion"]) for o in objects
+        ]
 
     assert ids(mine) == ids(theirs) and len(mine) == 2
     assert mine[0]["data"] == {"k": "v"}
@@ -40,14 +47,26 @@ def test_discovery_reads_and_lists_match_kubectl(kube: Kube, namespace: str):
 
 def test_the_workload_snapshot_is_the_same_either_way(kube: Kube, namespace: str, monkeypatch):
     deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": "web", "namespace": namespace},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
-                 "template": {"metadata": {"labels": {"app": "web"}},
-                              "spec": {"containers": [{"name": "web", "image": "nginx:1"}]}}},
-    }  # fmt: skip
-    kube.run("apply", "--server-side", "--field-manager=e2e", "-f", "-",
-             stdin=json.dumps(deployment).encode())  # fmt: skip
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1"}]},
+            },
+        },
+    }
+    kube.run(
+        "apply",
+        "--server-side",
+        "--field-manager=e2e",
+        "-f",
+        "-",
+        stdin=json.dumps(deployment).encode(),
+    )
     in_process = rollout.snapshot(kube, namespace)
     monkeypatch.setattr(api, "client", lambda _kube: None)  # as for a k3d kubeconfig
     with_kubectl = rollout.snapshot(kube, namespace)
@@ -84,9 +103,21 @@ def test_discovery_is_two_requests_then_two_304s(kube: Kube, monkeypatch):
 
 def test_reads_in_parallel_share_a_few_connections(kube: Kube, namespace: str):
     client = _fresh_client(kube)
-    kinds = ["ConfigMap", "Secret", "Service", "ServiceAccount", "PersistentVolumeClaim",
-             "Endpoints", "Event", "LimitRange", "ResourceQuota"]  # fmt: skip
-    stubs = [{"apiVersion": "v1", "kind": kind, "metadata": {"name": n, "namespace": namespace}}
-             for kind in kinds for n in ("a", "b")]  # fmt: skip
+    kinds = [
+        "ConfigMap",
+        "Secret",
+        "Service",
+        "ServiceAccount",
+        "PersistentVolumeClaim",
+        "Endpoints",
+        "Event",
+        "LimitRange",
+        "ResourceQuota",
+    ]
+    stubs = [
+        {"apiVersion": "v1", "kind": kind, "metadata": {"name": n, "namespace": namespace}}
+        for kind in kinds
+        for n in ("a", "b")
+    ]
     assert client.read_all(stubs) == []  # none of them exists
     assert 1 <= len(client._idle) <= api.PARALLEL  # every connection back, none extra

@@ -116,10 +116,21 @@ def test_diff_against_the_cluster_runs_and_names_what_it_skips(cfg, kube, served
     assert set(result.skipped) == expected
 
 
-FLOWS = {"default-deny", "allow-dns-egress", "api-to-postgres", "api-egress-postgres",
-         "api-to-redis", "api-egress-redis", "ingress-to-api", "prometheus-to-api",
-         "clients-to-mosquitto", "device-simulator-egress-mosquitto", "telemetry-egress",
-         "telemetry-to-postgres", "prometheus-to-telemetry"}  # fmt: skip
+FLOWS = {
+    "default-deny",
+    "allow-dns-egress",
+    "api-to-postgres",
+    "api-egress-postgres",
+    "api-to-redis",
+    "api-egress-redis",
+    "ingress-to-api",
+    "prometheus-to-api",
+    "clients-to-mosquitto",
+    "device-simulator-egress-mosquitto",
+    "telemetry-egress",
+    "telemetry-to-postgres",
+    "prometheus-to-telemetry",
+}
 
 
 @pytest.mark.parametrize("target", ["dev", "prod"])

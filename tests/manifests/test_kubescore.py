@@ -58,14 +58,18 @@ def test_findings_reads_grades_and_skips_the_rest():
             "type_meta": {"kind": "Deployment"},
             "object_meta": {"name": "api"},
             "checks": [
-                {"check": {"id": "a"}, "grade": 1, "skipped": False,
-                 "comments": [{"path": "api", "summary": "bad"}]},
+                {
+                    "check": {"id": "a"},
+                    "grade": 1,
+                    "skipped": False,
+                    "comments": [{"path": "api", "summary": "bad"}],
+                },
                 {"check": {"id": "b"}, "grade": 5, "skipped": False, "comments": None},
                 {"check": {"id": "c"}, "grade": 10, "skipped": False, "comments": []},
                 {"check": {"id": "d"}, "grade": 1, "skipped": True, "comments": []},
             ],
         }
-    ]  # fmt: skip
+    ]
     assert [str(f) for f in kubescore.findings("dev", json.dumps(output))] == [
         "dev/Deployment/api: [CRITICAL] a: (api) bad",
         "dev/Deployment/api: [WARNING] b:",

@@ -38,9 +38,12 @@ def cli(repo: Path, *args: str, ok: int = 0, **env: str) -> sh.RunningCommand:
     """`invoke manifests.diff <args>` in the scratch repository, as a user runs it."""
     env.setdefault("PATH", f"{ROOT / '.tools' / 'bin'}{os.pathsep}{os.environ['PATH']}")
     return INVOKE(
-        "manifests.diff", *args, _ok_code=[ok], _return_cmd=True,
+        "manifests.diff",
+        *args,
+        _ok_code=[ok],
+        _return_cmd=True,
         _env={**os.environ, "OPSKIT_ROOT": str(repo), **env},
-    )  # fmt: skip
+    )
 
 
 def git(repo: Path, *args: str) -> str:
@@ -196,8 +199,10 @@ def test_without_a_key_keys_still_show(repo, monkeypatch, tmp_path):
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(tmp_path / "none.txt"))
     found = by_ref(offline.run(repo, "base", "HEAD"))["dev/Secret/api-secrets"]
     assert found.status == "changed"
-    assert all(line.endswith("ciphertext changed (not decrypted: none of your age keys opens it)")
-               for line in found.lines)  # fmt: skip
+    assert all(
+        line.endswith("ciphertext changed (not decrypted: none of your age keys opens it)")
+        for line in found.lines
+    )
     assert {line.split(":")[0] for line in found.lines} == {
         "stringData.DATABASE_URL",
         "stringData.REDIS_URL",
@@ -208,9 +213,13 @@ def test_without_a_key_keys_still_show(repo, monkeypatch, tmp_path):
 def test_step_summary_for_ci_and_exit_zero(repo, tmp_path):
     summary = tmp_path / "summary.md"
     done = cli(
-        repo, "--base=base", "--head=HEAD", "--step-summary", "--exit-zero",
+        repo,
+        "--base=base",
+        "--head=HEAD",
+        "--step-summary",
+        "--exit-zero",
         GITHUB_STEP_SUMMARY=str(summary),
-    )  # fmt: skip
+    )
     assert done.stdout.decode().startswith("dev/ConfigMap/extra: added\n")
     text = summary.read_text()
     assert text.startswith("### Manifest diff: `base (")

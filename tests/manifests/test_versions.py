@@ -92,8 +92,10 @@ def test_argocd_syncs_the_monitoring_release_that_helm_installs(cfg):
     chart = next(s for s in app["spec"]["sources"] if "chart" in s)
     mon = cfg.monitoring
     assert (chart["repoURL"], chart["chart"], chart["targetRevision"]) == (
-        mon.repo_url, mon.chart, mon.version,
-    )  # fmt: skip
+        mon.repo_url,
+        mon.chart,
+        mon.version,
+    )
     assert chart["helm"]["releaseName"] == mon.release
     assert app["spec"]["destination"]["namespace"] == mon.namespace == "monitoring"
     assert chart["helm"]["valueFiles"] == [f"$values/{kustomize.MONITORING_VALUES.as_posix()}"]

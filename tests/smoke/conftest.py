@@ -127,9 +127,16 @@ class Objects:
         __tracebackhide__ = True
         template = '{{range $k, $v := .data}}{{$k}}{{"\\n"}}{{end}}'
         result = self.kube.run(
-            "get", "secret", secret, "-n", self.namespace, "-o", f"go-template={template}",
-            check=False, timeout=30,
-        )  # fmt: skip
+            "get",
+            "secret",
+            secret,
+            "-n",
+            self.namespace,
+            "-o",
+            f"go-template={template}",
+            check=False,
+            timeout=30,
+        )
         if result.returncode != 0:
             pytest.fail(f"Secret {secret} in {self.namespace}: not found", pytrace=False)
         return set(result.stdout.split())
@@ -169,9 +176,13 @@ def pod_host(in_containers, target, k8s):
         if not pods:
             pytest.fail(f"no Ready pod app.kubernetes.io/name={name} in {k8s.namespace}")
         query = urllib.parse.urlencode(
-            {"namespace": k8s.namespace, "container": container,
-             "kubeconfig": target.kubeconfig, "context": target.context}
-        )  # fmt: skip
+            {
+                "namespace": k8s.namespace,
+                "container": container,
+                "kubeconfig": target.kubeconfig,
+                "context": target.context,
+            }
+        )
         return testinfra.get_host(f"kubectl://{pods[0]['metadata']['name']}?{query}")
 
     return resolve
@@ -189,9 +200,23 @@ def https(in_containers, target, ca_file):
     ip = socket.gethostbyname(address)
 
     def call(host: str, method: str, path: str, body: dict | None = None):
-        argv = ["curl", "-sS", "--max-time", "10", "--cacert", str(ca_file),
-                "--resolve", f"{host}:{port}:{ip}", "-X", method, "-o", "-",
-                "-w", "\n%{http_code}", f"https://{host}:{port}{path}"]  # fmt: skip
+        argv = [
+            "curl",
+            "-sS",
+            "--max-time",
+            "10",
+            "--cacert",
+            str(ca_file),
+            "--resolve",
+            f"{host}:{port}:{ip}",
+            "-X",
+            method,
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            f"https://{host}:{port}{path}",
+        ]
         if body is not None:
             argv += ["-H", "content-type: application/json", "--data", json.dumps(body)]
         out = shell.run(argv, timeout=20).stdout

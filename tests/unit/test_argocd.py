@@ -114,16 +114,33 @@ def test_container_cluster_gets_the_release_manifest_plus_ksops_and_the_age_key(
         for step in steps:
             shell.run_step(step)
     assert calls[1] == (
-        *BASE, "create", "secret", "generic", "sops-age", "-n", "argocd",
-        f"--from-file=keys.txt={key}", "--dry-run=client", "-o", "json",
-    )  # fmt: skip
+        *BASE,
+        "create",
+        "secret",
+        "generic",
+        "sops-age",
+        "-n",
+        "argocd",
+        f"--from-file=keys.txt={key}",
+        "--dry-run=client",
+        "-o",
+        "json",
+    )
     assert [argv for argv, _ in applied] == [
         (*BASE, *APPLY),
         (*BASE, *APPLY),  # the age key, piped from `create --dry-run`
         (*BASE, *APPLY),
-        (*BASE, "wait", "-n", "argocd", "--for=condition=Available", "deployment", "--all",
-         "--timeout=300s"),
-    ]  # fmt: skip
+        (
+            *BASE,
+            "wait",
+            "-n",
+            "argocd",
+            "--for=condition=Available",
+            "deployment",
+            "--all",
+            "--timeout=300s",
+        ),
+    ]
     assert KEY_PREFIX not in " ".join(" ".join(a) for a in calls)
     items = json.loads(applied[2][1])["items"]
     cm, params = (i for i in items if i["kind"] == "ConfigMap")
@@ -166,8 +183,10 @@ def test_root_application_on_the_embedded_cluster_reads_the_loopback_git_server(
     assert root["metadata"] == {**root["metadata"], "name": "gitops-lab", "namespace": "argocd"}
     source = root["spec"]["source"]
     assert (source["repoURL"], source["path"]) == (url, "k8s/argocd")
-    patches = {(p["target"]["kind"], p["target"]["name"]): json.loads(p["patch"])
-               for p in source["kustomize"]["patches"]}  # fmt: skip
+    patches = {
+        (p["target"]["kind"], p["target"]["name"]): json.loads(p["patch"])
+        for p in source["kustomize"]["patches"]
+    }
     assert patches[("AppProject", "gitops-lab")] == [
         {"op": "add", "path": "/spec/sourceRepos/-", "value": url}
     ]
@@ -197,8 +216,10 @@ def test_url_patches_rewrite_repository_sources_but_never_the_chart_repository(c
     assert (values["repoURL"], values["ref"]) == (url, "values")
     assert {s["repoURL"] for s in objects["gitops-lab-dev"]["spec"]["sources"]} == {url}
     assert objects["platform"]["spec"]["sourceRepos"] == [
-        cfg.monitoring.repo_url, cfg.project.repo_url, url,
-    ]  # fmt: skip
+        cfg.monitoring.repo_url,
+        cfg.project.repo_url,
+        url,
+    ]
 
 
 def test_root_is_outside_what_it_renders_so_it_cannot_undo_its_override(cfg):
@@ -239,9 +260,11 @@ def local_argocd_running(tmp_path):
 
 @pytest.mark.parametrize(
     ("runs_containers", "path", "repo_url"),
-    [(False, "k8s/argocd", "git://127.0.0.1:9418/"),  # kwok: no monitoring
-     (True, "k8s/platform", "https://github.com/gitops-lab/gitops-lab.git")],  # k3d, minikube
-)  # fmt: skip
+    [
+        (False, "k8s/argocd", "git://127.0.0.1:9418/"),  # kwok: no monitoring
+        (True, "k8s/platform", "https://github.com/gitops-lab/gitops-lab.git"),
+    ],  # k3d, minikube
+)
 def test_bootstrap_renders_the_platform_only_where_containers_run(
     cfg, tmp_path, local_argocd_running, runs_containers, path, repo_url
 ):
@@ -290,11 +313,14 @@ def app(sync="Synced", health="Healthy", revision="a" * 40, phase="Succeeded", r
         "status": {
             "sync": {"status": sync, "revisions": [revision, revision]},
             "health": {"status": health},
-            "operationState": {"phase": phase, "message": "successfully synced",
-                               "syncResult": {"revisions": [revision]}},
+            "operationState": {
+                "phase": phase,
+                "message": "successfully synced",
+                "syncResult": {"revisions": [revision]},
+            },
             "resources": list(resources),
         },
-    }  # fmt: skip
+    }
 
 
 def test_status_table_and_json_have_revision_sync_health_and_last_operation(cfg):
@@ -314,9 +340,11 @@ def test_status_table_and_json_have_revision_sync_health_and_last_operation(cfg)
         "sync": "Synced",
         "health": "Healthy",
         "last_operation": {
-            "phase": "Succeeded", "revision": "a" * 40, "message": "successfully synced",
+            "phase": "Succeeded",
+            "revision": "a" * 40,
+            "message": "successfully synced",
         },
-    }  # fmt: skip
+    }
 
 
 def scripted(objects):
@@ -333,8 +361,12 @@ def scripted(objects):
 def test_wait_reports_each_change_and_returns_at_the_revision(monkeypatch):
     monkeypatch.setattr(wait, "POLL_SECONDS", 0)
     new = "b" * 40
-    answers = [app(), app("OutOfSync", "Healthy"), app("Synced", "Progressing", new, "Running"),
-               app("Synced", "Healthy", new)]  # fmt: skip
+    answers = [
+        app(),
+        app("OutOfSync", "Healthy"),
+        app("Synced", "Progressing", new, "Running"),
+        app("Synced", "Healthy", new),
+    ]
     lines = []
     with fakes.recorder({"kubectl": scripted(answers)}):
         state = wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 30, report=lines.append)
@@ -359,8 +391,15 @@ def test_wait_asks_for_a_hard_refresh_when_a_comparison_error_sticks(monkeypatch
 
     ticks, lines = iter(range(0, 1000, 2)), []
     with fakes.recorder({"kubectl": kubectl}) as calls:
-        wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 60, report=lines.append,
-                         clock=lambda: next(ticks))  # fmt: skip
+        wait.wait(
+            KUBE,
+            "argocd",
+            "gitops-lab-dev",
+            new,
+            60,
+            report=lines.append,
+            clock=lambda: next(ticks),
+        )
     patches = [c for c in calls if "patch" in c]
     assert len(patches) == 1  # after 5 s of the error, not again before 15 s more
     assert patches[0][-2:] == (
@@ -373,8 +412,15 @@ def test_wait_asks_for_a_hard_refresh_when_a_comparison_error_sticks(monkeypatch
     )
     ticks = iter(range(0, 1000, 10))
     with fakes.recorder({"kubectl": scripted([stuck])}), pytest.raises(OpsError) as info:
-        wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 25, report=lambda _l: None,
-                         clock=lambda: next(ticks))  # fmt: skip
+        wait.wait(
+            KUBE,
+            "argocd",
+            "gitops-lab-dev",
+            new,
+            25,
+            report=lambda _l: None,
+            clock=lambda: next(ticks),
+        )
     assert info.value.message.endswith(
         "after 25s: ComparisonError: error unmarshaling predicted live"
     )
@@ -383,8 +429,12 @@ def test_wait_asks_for_a_hard_refresh_when_a_comparison_error_sticks(monkeypatch
 def test_wait_fails_in_one_line_naming_the_unhealthy_resource(monkeypatch):
     monkeypatch.setattr(wait, "POLL_SECONDS", 0)
     new = "c" * 40
-    stuck = {"kind": "Deployment", "namespace": "gitops-lab-dev", "name": "api",
-             "health": {"status": "Progressing", "message": "1 of 2 updated replicas"}}  # fmt: skip
+    stuck = {
+        "kind": "Deployment",
+        "namespace": "gitops-lab-dev",
+        "name": "api",
+        "health": {"status": "Progressing", "message": "1 of 2 updated replicas"},
+    }
     degraded = app(
         "Synced", "Degraded", new, resources=[{**stuck, "health": {"status": "Degraded"}}]
     )
@@ -396,8 +446,15 @@ def test_wait_fails_in_one_line_naming_the_unhealthy_resource(monkeypatch):
     ticks = iter(range(0, 1000, 10))
     progressing = app("Synced", "Progressing", new, resources=[stuck])
     with fakes.recorder({"kubectl": scripted([progressing])}), pytest.raises(OpsError) as info:
-        wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 25, report=lambda _l: None,
-                         clock=lambda: next(ticks))  # fmt: skip
+        wait.wait(
+            KUBE,
+            "argocd",
+            "gitops-lab-dev",
+            new,
+            25,
+            report=lambda _l: None,
+            clock=lambda: next(ticks),
+        )
     assert info.value.message == (
         "gitops-lab-dev not Synced+Healthy at cccccccccccc after 25s: Deployment "
         "gitops-lab-dev/api Progressing (1 of 2 updated replicas)"
@@ -418,10 +475,20 @@ REFRESH = wait.REFRESH
 def test_refresh_is_a_hard_refresh_annotation():
     with fakes.recorder({"kubectl": (0, "", "")}) as calls:
         wait.refresh(KUBE, "argocd", "gitops-lab-dev")
-    assert calls == [(
-        *BASE, "patch", "applications.argoproj.io", "gitops-lab-dev", "-n", "argocd",
-        "--type", "merge", "-p", json.dumps(REFRESH, separators=(",", ":")),
-    )]  # fmt: skip
+    assert calls == [
+        (
+            *BASE,
+            "patch",
+            "applications.argoproj.io",
+            "gitops-lab-dev",
+            "-n",
+            "argocd",
+            "--type",
+            "merge",
+            "-p",
+            json.dumps(REFRESH, separators=(",", ":")),
+        )
+    ]
     assert REFRESH == {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "hard"}}}
 
 
@@ -431,16 +498,35 @@ def test_local_processes_start_and_stop_through_start_stop_daemon(tmp_path):
     step = local.start_step(daemon)
     home = tmp_path / "cluster" / "argocd"
     assert step.argv == (
-        "start-stop-daemon", "--start", "--background", "--make-pidfile",
-        "--pidfile", f"{home}/run/redis.pid", "--output", f"{home}/logs/redis.log",
-        "--chdir", str(home), "--exec", "/usr/bin/redis-server", "--", "--port", "1",
-    )  # fmt: skip
+        "start-stop-daemon",
+        "--start",
+        "--background",
+        "--make-pidfile",
+        "--pidfile",
+        f"{home}/run/redis.pid",
+        "--output",
+        f"{home}/logs/redis.log",
+        "--chdir",
+        str(home),
+        "--exec",
+        "/usr/bin/redis-server",
+        "--",
+        "--port",
+        "1",
+    )
     assert dict(step.env)["OPSKIT_ARGOCD"] == str(home)
     assert local.stop_step("redis", "/usr/bin/redis-server").argv == (
-        "start-stop-daemon", "--stop", "--pidfile", f"{home}/run/redis.pid",
-        "--exec", "/usr/bin/redis-server", "--retry", "TERM/10/KILL/5", "--remove-pidfile",
+        "start-stop-daemon",
+        "--stop",
+        "--pidfile",
+        f"{home}/run/redis.pid",
+        "--exec",
+        "/usr/bin/redis-server",
+        "--retry",
+        "TERM/10/KILL/5",
+        "--remove-pidfile",
         "--oknodo",
-    )  # fmt: skip
+    )
 
 
 def test_a_pid_file_naming_someone_elses_process_is_not_ours(tmp_path):
@@ -469,8 +555,9 @@ def test_addon_kinds_the_cluster_does_not_serve_are_excluded_not_failed(release)
     assert "resource.exclusions" not in next(o for o in plain if o["kind"] == "ConfigMap")["data"]
 
 
-def test_install_dry_run_prints_every_change_and_runs_none(cfg, release, tmp_path, capsys,
-                                                         monkeypatch):  # fmt: skip
+def test_install_dry_run_prints_every_change_and_runs_none(
+    cfg, release, tmp_path, capsys, monkeypatch
+):
     key = tmp_path / "keys.txt"
     key.write_text(FAKE_AGE_KEY + "\n")
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key))
@@ -489,8 +576,9 @@ def test_install_dry_run_prints_every_change_and_runs_none(cfg, release, tmp_pat
 def test_redis_and_git_server_really_start_serve_and_stop(tmp_path, root, monkeypatch):
     local = argocd_local.LocalArgoCD(tmp_path / "cluster", tmp_path / "kubeconfig")
     full = local.daemons
-    monkeypatch.setattr(local, "daemons", lambda r, p: [d for d in full(r, p)
-                                                      if d.name in ("redis", "git")])  # fmt: skip
+    monkeypatch.setattr(
+        local, "daemons", lambda r, p: [d for d in full(r, p) if d.name in ("redis", "git")]
+    )
     monkeypatch.setattr(argocd_local, "_exe", lambda name: shutil.which(name) or name)
     lines = []
     ports = local.start(root, report=lines.append)
@@ -508,8 +596,10 @@ def test_redis_and_git_server_really_start_serve_and_stop(tmp_path, root, monkey
 
 def test_wait_outlasts_an_application_the_root_has_not_created_yet(monkeypatch):
     monkeypatch.setattr(wait, "POLL_SECONDS", 0)
-    answers = iter([(1, "", 'Error from server (NotFound): applications "x" not found')] * 2
-                   + [(0, json.dumps(app()), "")])  # fmt: skip
+    answers = iter(
+        [(1, "", 'Error from server (NotFound): applications "x" not found')] * 2
+        + [(0, json.dumps(app()), "")]
+    )
     lines = []
     with fakes.recorder({"kubectl": lambda argv, stdin: next(answers)}):
         state = wait.wait(KUBE, "argocd", "gitops-lab-dev", "a" * 40, 30, lines.append)
@@ -548,8 +638,12 @@ def test_local_polling_fast_by_default_and_upstream_leaves_argocd_defaults(
     assert cfg.argocd.local_polling == "fast"
     fast = _daemon_args(argocd.local(cfg, FakeCluster(tmp_path)), monkeypatch)
     assert fast["controller"][-5:] == (
-        "--app-resync", "10", "--app-resync-jitter", "0", "--persist-resource-health",
-    )  # fmt: skip
+        "--app-resync",
+        "10",
+        "--app-resync-jitter",
+        "0",
+        "--persist-resource-health",
+    )
     assert fast["repo-server"][-2:] == ("--revision-cache-expiration", "5s")
     upstream = argocd_local.LocalArgoCD(tmp_path, Path("/k"), polling="upstream")
     slow = _daemon_args(upstream, monkeypatch)

@@ -36,16 +36,23 @@ def repo(tmp_path, root):
 
 
 def application(revision, sync="Synced", health="Healthy", resources=()):
-    status = {"sync": {"status": sync, "revisions": [revision, revision]},
-              "health": {"status": health}, "resources": list(resources)}  # fmt: skip
+    status = {
+        "sync": {"status": sync, "revisions": [revision, revision]},
+        "health": {"status": health},
+        "resources": list(resources),
+    }
     return {"metadata": {"name": "gitops-lab-dev"}, "status": status}
 
 
 def argocd_answers(git, bad_health="Degraded"):
     """ArgoCD as the controller would answer: the release goes `bad_health`, anything
     else at HEAD is Synced and Healthy."""
-    api = {"kind": "Deployment", "namespace": "gitops-lab-dev", "name": "api",
-           "health": {"status": bad_health, "message": "deadline exceeded"}}  # fmt: skip
+    api = {
+        "kind": "Deployment",
+        "namespace": "gitops-lab-dev",
+        "name": "api",
+        "health": {"status": bad_health, "message": "deadline exceeded"},
+    }
     patches = []
 
     def kubectl(argv, stdin):

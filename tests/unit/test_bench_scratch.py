@@ -96,8 +96,9 @@ def test_the_shared_tools_link_of_a_copy_is_not_committed(tmp_path, root):
     scratch.copy_checkout(source, target)
     assert (target / ".tools").is_symlink()
     scratch.commit_all(target, "copy")
-    files = subprocess.run(["git", "-C", str(target), "ls-files"], capture_output=True,
-                           text=True, check=True).stdout.split()  # fmt: skip
+    files = subprocess.run(
+        ["git", "-C", str(target), "ls-files"], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert ".tools" not in files and "opskit.yaml" in files
 
 

@@ -252,9 +252,10 @@ def test_a_passed_check_is_kept_on_disk_without_key_material_and_expires(
     assert "dev/api-tls" in text and "PRIVATE KEY" not in text and key.read_text() not in text
     checks: list[str] = []
     monkeypatch.setattr(
-        certs, "status", lambda c, ov, which=None: checks.append(ov.name) or certs.CertStatus(
-            True, "fine")
-    )  # fmt: skip
+        certs,
+        "status",
+        lambda c, ov, which=None: checks.append(ov.name) or certs.CertStatus(True, "fine"),
+    )
     certs.tls_secret(cfg, dev)  # another process: the check on disk still holds
     assert checks == []
     data = json.loads(text)

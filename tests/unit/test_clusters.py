@@ -218,8 +218,12 @@ def test_minikube_load_delete_and_stopped_status(cfg):
     }
     from opskit.kube import applied
 
-    applied.save(cluster.context, "dev", {"ConfigMap//a": "f"}, [{"kind": "ConfigMap",
-                 "metadata": {"name": "a", "uid": "u", "resourceVersion": "1"}}])  # fmt: skip
+    applied.save(
+        cluster.context,
+        "dev",
+        {"ConfigMap//a": "f"},
+        [{"kind": "ConfigMap", "metadata": {"name": "a", "uid": "u", "resourceVersion": "1"}}],
+    )
     applied.save("kwok-gitops-lab", "dev", {}, [])  # another cluster's record stays
     with _recorded(answers) as calls:
         assert cluster.status().state == "stopped"

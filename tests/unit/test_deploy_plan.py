@@ -96,15 +96,26 @@ def test_plan_holds_every_rendered_object_the_private_docs_and_one_apply(project
         plan = pipeline.build_plan(project, dev, target, False, lines.append)
     kinds = sorted({o["kind"] for o in plan.objects})
     assert kinds == [
-        "ConfigMap", "CronJob", "Deployment", "Ingress", "Namespace", "NetworkPolicy", "Service",
+        "ConfigMap",
+        "CronJob",
+        "Deployment",
+        "Ingress",
+        "Namespace",
+        "NetworkPolicy",
+        "Service",
         "StatefulSet",
-    ]  # fmt: skip
+    ]
     assert not any(o["kind"] == "Secret" for o in plan.objects)  # Secrets only in memory
     private = [yaml.safe_load(doc)["metadata"]["name"] for doc in plan.private]
     assert sorted(private) == [
-        "api-secrets", "api-tls", "mqtt-passwd", "mqtt-tls", "postgres-credentials",
-        "simulator-credentials", "telemetry-mqtt",
-    ]  # fmt: skip
+        "api-secrets",
+        "api-tls",
+        "mqtt-passwd",
+        "mqtt-tls",
+        "postgres-credentials",
+        "simulator-credentials",
+        "telemetry-mqtt",
+    ]
     assert plan.unserved == [
         f"ServiceMonitor/{name}: API monitoring.coreos.com/v1 not served by this cluster; "
         "install it with `invoke monitoring.install`"

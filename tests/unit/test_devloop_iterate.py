@@ -23,8 +23,9 @@ PATCH = "k8s/overlays/dev/api-config.yaml"
 
 def _loop(cfg, lines: list[str], problems: list[str], test: bool = False) -> devloop.Loop:
     target = clusters.connect(cfg, "dev")
-    return devloop.Loop(cfg, cfg.overlay("dev"), target, 5, test, False, lines.append,
-                        problems.append)  # fmt: skip
+    return devloop.Loop(
+        cfg, cfg.overlay("dev"), target, 5, test, False, lines.append, problems.append
+    )
 
 
 def _applied(*items: dict) -> tuple[int, str, str]:

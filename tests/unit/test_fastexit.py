@@ -34,8 +34,9 @@ def run(tmp_path: Path, arg: str, name: str = "invoke", **env: str):
     script.write_text(SCRIPT.format(root=str(ROOT), marker=str(marker)))
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("COV_", "COVERAGE"))}
     argv = [sys.executable, str(script), arg]
-    done = subprocess.run(argv, capture_output=True, text=True, env={**clean, **env}, timeout=30,
-                          check=False)  # fmt: skip
+    done = subprocess.run(
+        argv, capture_output=True, text=True, env={**clean, **env}, timeout=30, check=False
+    )
     early = Path(f"{marker}.early")
     ran_early = early.is_file()
     early.unlink(missing_ok=True)
@@ -62,8 +63,13 @@ def test_only_the_invoke_command_and_not_when_asked(tmp_path):
 
 def test_exit_status_mapping():
     assert [fastexit.exit_status(c) for c in (None, 0, 1, True, 256 + 7, "x")] == [
-        0, 0, 1, 1, 7, None,
-    ]  # fmt: skip
+        0,
+        0,
+        1,
+        1,
+        7,
+        None,
+    ]
 
 
 TASKS = """
@@ -109,8 +115,14 @@ def test_the_invoke_command_itself(tmp_path, task_name, status, skipped):
     marker = tmp_path / "marker"
     (tmp_path / "tasks.py").write_text(TASKS.format(root=str(ROOT), marker=str(marker)))
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("COV_", "COVERAGE"))}
-    done = subprocess.run([str(invoke), "-r", str(tmp_path), task_name], capture_output=True,
-                          text=True, env=clean, timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [str(invoke), "-r", str(tmp_path), task_name],
+        capture_output=True,
+        text=True,
+        env=clean,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == status, done.stderr
     assert marker.is_file()  # the handlers registered after install() ran either way
     assert Path(f"{marker}.teardown").is_file() is not skipped

@@ -15,9 +15,14 @@ DOCTOR_KEYS = {"name", "path", "version", "ok", "required", "hint"}
 
 def invoke_json(*args: str, ok=(0,), **env) -> dict:
     done = INVOKE(
-        *args, "--json", _cwd=ROOT, _ok_code=list(ok), _return_cmd=True, _tty_out=False,
+        *args,
+        "--json",
+        _cwd=ROOT,
+        _ok_code=list(ok),
+        _return_cmd=True,
+        _tty_out=False,
         _env={**os.environ, **env},
-    )  # fmt: skip
+    )
     return json.loads(done.stdout.decode())
 
 
@@ -53,9 +58,12 @@ def test_doctor_json_names_every_tool_and_what_is_missing(tmp_path):
 
 def test_cluster_status_json_of_an_absent_cluster(tmp_path):
     data = invoke_json(
-        "cluster.status", "--provider=kwok", "--name=json-absent", ok=(1,),
+        "cluster.status",
+        "--provider=kwok",
+        "--name=json-absent",
+        ok=(1,),
         OPSKIT_STATE_DIR=str(tmp_path),
-    )  # fmt: skip
+    )
     assert data == {
         "provider": "kwok",
         "name": "json-absent",

@@ -13,9 +13,24 @@ from opskit.lint import ci
 ROOT = Path(__file__).resolve().parents[2]
 MAKE = sh.Command("make").bake("-C", str(ROOT), "--no-print-directory")
 TARGETS = [
-    "help", "setup", "lint", "test", "e2e", "build", "push", "deploy", "dev", "rollback", "smoke",
-    "release", "cluster-up", "cluster-down", "doctor", "bench", "clean",
-]  # fmt: skip
+    "help",
+    "setup",
+    "lint",
+    "test",
+    "e2e",
+    "build",
+    "push",
+    "deploy",
+    "dev",
+    "rollback",
+    "smoke",
+    "release",
+    "cluster-up",
+    "cluster-down",
+    "doctor",
+    "bench",
+    "clean",
+]
 ALIASES = [t for t in TARGETS if t not in ("help", "setup")]
 
 

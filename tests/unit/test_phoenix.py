@@ -24,25 +24,69 @@ def _no_sleep(monkeypatch):
 def setup_calls():
     return [
         ("docker", "network", "create", NET),
-        ("docker", "run", "--detach", "--name", f"{NET}-postgres", "--network", NET,
-         "--network-alias", "postgres", "-e", "POSTGRES_HOST_AUTH_METHOD=trust", "postgres:16.14"),
-        ("docker", "run", "--detach", "--name", f"{NET}-redis", "--network", NET,
-         "--network-alias", "redis", "redis:7.4.10"),
-    ]  # fmt: skip
+        (
+            "docker",
+            "run",
+            "--detach",
+            "--name",
+            f"{NET}-postgres",
+            "--network",
+            NET,
+            "--network-alias",
+            "postgres",
+            "-e",
+            "POSTGRES_HOST_AUTH_METHOD=trust",
+            "postgres:16.14",
+        ),
+        (
+            "docker",
+            "run",
+            "--detach",
+            "--name",
+            f"{NET}-redis",
+            "--network",
+            NET,
+            "--network-alias",
+            "redis",
+            "redis:7.4.10",
+        ),
+    ]
 
 
-PROBE = ("docker", "exec", f"{NET}-postgres", "pg_isready", "--host=127.0.0.1",
-         "--username=postgres")  # fmt: skip
+PROBE = (
+    "docker",
+    "exec",
+    f"{NET}-postgres",
+    "pg_isready",
+    "--host=127.0.0.1",
+    "--username=postgres",
+)
 
 
 def mix_call(root, *mix_args):
     return (
-        "docker", "run", "--rm", "--name", f"{NET}-mix", "--network", NET,
-        "--env", "MIX_ENV=test", "--env", "DATABASE_URL=ecto://postgres@postgres/api_test",
-        "--env", "REDIS_URL=redis://redis:6379/0",
-        "--volume", f"{root / 'app'}:/src:ro", BUILDER,
-        "sh", "-ec", phoenix.MIX_TEST_SCRIPT, "mix-test", *mix_args,
-    )  # fmt: skip
+        "docker",
+        "run",
+        "--rm",
+        "--name",
+        f"{NET}-mix",
+        "--network",
+        NET,
+        "--env",
+        "MIX_ENV=test",
+        "--env",
+        "DATABASE_URL=ecto://postgres@postgres/api_test",
+        "--env",
+        "REDIS_URL=redis://redis:6379/0",
+        "--volume",
+        f"{root / 'app'}:/src:ro",
+        BUILDER,
+        "sh",
+        "-ec",
+        phoenix.MIX_TEST_SCRIPT,
+        "mix-test",
+        *mix_args,
+    )
 
 
 CLEANUP = [

@@ -176,8 +176,22 @@ def test_planned_records_commit_image_and_manifest_hash(tmp_path):
     from types import SimpleNamespace
 
     shell.run(["git", "init", "-q", str(tmp_path)])
-    shell.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@x",
-               "commit", "-q", "--allow-empty", "-m", "x"])  # fmt: skip
+    shell.run(
+        [
+            "git",
+            "-C",
+            str(tmp_path),
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@x",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "x",
+        ]
+    )
     objects = [{"kind": "ConfigMap", "metadata": {"name": "a"}}]
     plan = SimpleNamespace(
         image="img:1", objects=objects, unserved=["ServiceMonitor/api: ..."], commit=""

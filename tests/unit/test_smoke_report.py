@@ -31,10 +31,23 @@ def test_smoke_checks_become_a_report(tmp_path):
     (tmp_path / "test_checks.py").write_text(CHECKS)
     out = tmp_path / "reports"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", str(tmp_path / "test_checks.py"), "-q",
-         "-p", "tests.smoke.report_plugin", f"--report={out}", "-p", "no:cacheprovider"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(tmp_path / "test_checks.py"),
+            "-q",
+            "-p",
+            "tests.smoke.report_plugin",
+            f"--report={out}",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     data = json.loads((out / "report.json").read_text())
     jsonschema.validate(data, json.loads(records.SCHEMA.read_text()))

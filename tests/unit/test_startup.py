@@ -35,7 +35,13 @@ def test_bytecode_of_what_the_tasks_import(tmp_path, env_flag, written):
     if env_flag:
         env["PYTHONDONTWRITEBYTECODE"] = env_flag
     invoke = Path(sys.executable).with_name("invoke")
-    done = subprocess.run([str(invoke), "-r", str(tmp_path), "ok"], capture_output=True,
-                          text=True, env=env, timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [str(invoke), "-r", str(tmp_path), "ok"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert (done.returncode, done.stdout) == (0, "imported"), done.stderr
     assert bool(list(tmp_path.glob("__pycache__/helper.*.pyc"))) is written

@@ -67,8 +67,23 @@ def broker():
 
 
 def publish(port: int, user: str, password: str) -> subprocess.CompletedProcess:
-    argv = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-u", user, "-P", password,
-            "-t", f"devices/{user}/readings", "-m", "{}", "-q", "1"]  # fmt: skip
+    argv = [
+        "mosquitto_pub",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-u",
+        user,
+        "-P",
+        password,
+        "-t",
+        f"devices/{user}/readings",
+        "-m",
+        "{}",
+        "-q",
+        "1",
+    ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
 
 
@@ -94,9 +109,17 @@ def test_simulate_dry_run_prints_the_exact_commands(root, tmp_path):
     ca = tmp_path / "ca.pem"
     ca.write_text("x")
     env = {**os.environ, "OPSKIT_ROOT": str(root)}
-    out = invoke("telemetry.simulate", f"--credentials={creds}", "--devices=1",
-                    "--seconds=5", f"--ca-file={ca}", "--dry-run", _env=env, _err_to_out=True,
-                    _cwd=str(root))  # fmt: skip
+    out = invoke(
+        "telemetry.simulate",
+        f"--credentials={creds}",
+        "--devices=1",
+        "--seconds=5",
+        f"--ca-file={ca}",
+        "--dry-run",
+        _env=env,
+        _err_to_out=True,
+        _cwd=str(root),
+    )
     python = root / ".opskit" / "venvs" / "telemetry" / "bin" / "python"
     expected = (
         f"[dry-run] {python} -m telemetry "

@@ -46,12 +46,15 @@ def check_monitoring(
         return
     index, chart = charts[0]
     helm = chart.get("helm") or {}
-    yield from _equal(f"spec.sources[{index}]", (
-        ("repoURL", chart.get("repoURL"), mon.repo_url, "monitoring.repo_url"),
-        ("chart", chart.get("chart"), mon.chart, "monitoring.chart"),
-        ("targetRevision", chart.get("targetRevision"), mon.version, "monitoring.version"),
-        ("helm.releaseName", helm.get("releaseName"), mon.release, "monitoring.release"),
-    ))  # fmt: skip
+    yield from _equal(
+        f"spec.sources[{index}]",
+        (
+            ("repoURL", chart.get("repoURL"), mon.repo_url, "monitoring.repo_url"),
+            ("chart", chart.get("chart"), mon.chart, "monitoring.chart"),
+            ("targetRevision", chart.get("targetRevision"), mon.version, "monitoring.version"),
+            ("helm.releaseName", helm.get("releaseName"), mon.release, "monitoring.release"),
+        ),
+    )
     values = f"${VALUES_REF}/{MONITORING_VALUES.as_posix()}"
     if helm.get("valueFiles") != [values]:
         yield (f"spec.sources[{index}].helm.valueFiles", f"must be [{values}] (as helm's -f)")
@@ -79,11 +82,18 @@ def _values_source(cfg: Config, sources: list[dict]) -> Iterator[Problem]:
         yield ("spec.sources", f"no source with `ref: {VALUES_REF}` (this repository)")
         return
     index, source = refs[0]
-    yield from _equal(f"spec.sources[{index}]", (
-        ("repoURL", source.get("repoURL"), cfg.project.repo_url, "project.repo_url"),
-        ("targetRevision", source.get("targetRevision"), cfg.project.revision,
-         "project.revision"),
-    ))  # fmt: skip
+    yield from _equal(
+        f"spec.sources[{index}]",
+        (
+            ("repoURL", source.get("repoURL"), cfg.project.repo_url, "project.repo_url"),
+            (
+                "targetRevision",
+                source.get("targetRevision"),
+                cfg.project.revision,
+                "project.revision",
+            ),
+        ),
+    )
 
 
 def _equal(where: str, checks) -> Iterator[Problem]:
