@@ -30,7 +30,7 @@ PORTS = ("redis", "git", "repo-server", "repo-metrics", "controller-metrics")
 READY_TIMEOUT = 90.0
 PID_GRACE = 10.0  # seconds for a just-started daemon's pid file to appear
 # How the controller polls git, by opskit.yaml argocd.local_polling. fast (the default; see
-# README, GitOps): resync every 10 s, git refs cached 5 s. upstream: no flags, so ArgoCD's own
+# docs/gitops.md): resync every 10 s, git refs cached 5 s. upstream: no flags, so ArgoCD's own
 # defaults hold (--app-resync 120, --app-resync-jitter 60, --revision-cache-expiration 3m;
 # cmd/argocd-application-controller/commands, reposerver/cache), for the bench's comparison.
 POLLING: dict[str, dict[str, tuple[str, ...]]] = {

@@ -43,7 +43,7 @@ class Status:
         return not self.drift
 
     def as_json(self) -> dict:
-        """The documented `--json` shape (docs in README, keys stable), JSON types only."""
+        """The documented `--json` shape (docs/tasks.md, keys stable), JSON types only."""
         import json
 
         data = json.loads(json.dumps(asdict(self)))

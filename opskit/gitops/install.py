@@ -33,7 +33,7 @@ KSOPS_IMAGE = "viaductoss/ksops:v4.4.0"
 AGE_SECRET = "sops-age"
 AGE_KEY_PATH = "/home/argocd/.config/sops/age"
 # kwok has no ingress controller, so no Ingress ever gets an address: ArgoCD would call it
-# Progressing forever. Judged Healthy with a message saying why (README, GitOps).
+# Progressing forever. Judged Healthy with a message saying why (docs/gitops.md).
 # API groups of kinds the overlays use that only an add-on serves (monitoring: the
 # Prometheus operator's ServiceMonitor); excluded where the cluster does not serve them.
 ADDON_GROUPS = {"monitoring.coreos.com": "monitoring.coreos.com/v1"}

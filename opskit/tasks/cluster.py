@@ -50,7 +50,7 @@ def down(c, provider=None, name=None, dry_run=False):
     help={
         "provider": PROVIDER_HELP,
         "name": NAME_HELP,
-        "json": "print the status as JSON (keys documented in README.md)",
+        "json": "print the status as JSON (keys documented in docs/tasks.md)",
     },
 )
 @opskit_task

@@ -5,7 +5,7 @@ from invoke import Exit, task
 from opskit.tasks._common import load_config, opskit_task, say
 
 
-@task(help={"json": "print the result as JSON (keys documented in README.md)"})
+@task(help={"json": "print the result as JSON (keys documented in docs/tasks.md)"})
 @opskit_task
 def doctor(c, json=False):
     """Print a table of the external tools; exit 1 if the default workflow lacks one."""

@@ -9,7 +9,7 @@ from opskit.tasks._common import CONTEXT_HELP, OVERLAY_HELP, connect, load_confi
     help={
         "overlay": OVERLAY_HELP,
         "context": CONTEXT_HELP,
-        "json": "print the status as JSON (keys documented in README.md)",
+        "json": "print the status as JSON (keys documented in docs/tasks.md)",
     }
 )
 @opskit_task

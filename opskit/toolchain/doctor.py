@@ -45,7 +45,7 @@ def table(rows: list[Row]) -> str:
 
 
 def as_json(rows: list[Row], provider: str) -> dict:
-    """The `doctor --json` shape: stable keys, documented in README.md."""
+    """The `doctor --json` shape: stable keys, documented in docs/tasks.md."""
     return {
         "provider": provider,
         "ok": not failures(rows),
