@@ -110,3 +110,23 @@ def test_the_cycle_finder_finds_cycles():
     assert cycles(graph) == [["a", "b", "c"]]
     graph["g"] = {"f"}
     assert cycles(graph) == [["a", "b", "c"], ["f", "g"]]
+
+
+def test_every_module_imports():
+    """Many imports run only inside functions: importing each module at least runs its top
+    level, and every `from opskit.x import y` must name something x has."""
+    import importlib
+
+    missing = []
+    for name, path in sorted(MODULES.items()):
+        importlib.import_module(name)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("opskit"):
+                source = importlib.import_module(node.module)
+                missing += [
+                    f"{name}: {node.module}.{alias.name}"
+                    for alias in node.names
+                    if not hasattr(source, alias.name)
+                    and f"{node.module}.{alias.name}" not in MODULES
+                ]
+    assert missing == []
