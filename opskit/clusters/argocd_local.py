@@ -285,13 +285,17 @@ class LocalArgoCD:
 
     def _wait_listening(self, daemon: Daemon, port: int) -> None:
         started = time.monotonic()
-        deadline, seen = started + READY_TIMEOUT, False
+        deadline, seen = started + READY_TIMEOUT, None
         while not _listening(port):
-            alive = self.pid(daemon.name) is not None
-            seen = seen or alive
+            pid = self.pid(daemon.name)
+            seen = pid or seen
             # start-stop-daemon may return before its child wrote the pid file: a process
-            # not seen yet is given a few seconds; one seen and then gone has died
-            gone = (seen and not alive) or (not seen and time.monotonic() > started + PID_GRACE)
+            # not seen yet is given a few seconds. One seen has died only when its pid has
+            # exited: while it execs, its /proc environ (our marker) can read empty.
+            alive = pid is not None or (seen is not None and _running(seen))
+            gone = (seen is not None and not alive) or (
+                seen is None and time.monotonic() > started + PID_GRACE
+            )
             if gone or time.monotonic() > deadline:
                 tail = _last_line(self.logfile(daemon.name))
                 raise OpsError(
@@ -323,6 +327,15 @@ class LocalArgoCD:
             report(f"stopping ArgoCD's {name}")
             exe = os.readlink(f"/proc/{pid}/exe")  # start-stop-daemon checks it again
             shell.run_step(self.stop_step(name, exe), dry_run=dry_run)
+
+
+def _running(pid: int) -> bool:
+    """The process exists and has not exited (a zombie has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _exe(name: str) -> str:

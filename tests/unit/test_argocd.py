@@ -2,6 +2,7 @@
 minikube), the root Application and its repo-URL override, status and wait logic."""
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -622,8 +623,25 @@ def test_a_daemon_whose_pid_file_comes_late_is_waited_for(tmp_path, monkeypatch)
     gone = iter([4242, None])
     monkeypatch.setattr(local, "pid", lambda name: next(gone, None))
     monkeypatch.setattr(argocd_local, "_listening", lambda port: False)
+    monkeypatch.setattr(argocd_local, "_running", lambda pid: False)
     with pytest.raises(OpsError, match=r"did not start listening on 127\.0\.0\.1:6379"):
         local._wait_listening(daemon, 6379)  # seen, then gone: it died
+
+
+def test_a_daemon_whose_marker_reads_empty_while_it_execs_is_still_waited_for(
+    tmp_path, monkeypatch
+):
+    """Seen, then its /proc environ reads without our marker for a moment (mid-exec under
+    load): it has not died while its pid runs. Before the fix: "did not start listening"."""
+    local = argocd_local.LocalArgoCD(tmp_path / "cluster", tmp_path / "kubeconfig")
+    pids = iter([os.getpid(), None, None])
+    listening = iter([False, False, False, True])
+    monkeypatch.setattr(local, "pid", lambda name: next(pids, os.getpid()))
+    monkeypatch.setattr(argocd_local, "_listening", lambda port: next(listening))
+    monkeypatch.setattr(argocd_local.time, "sleep", lambda seconds: None)
+    local._wait_listening(argocd_local.Daemon("git", "/usr/bin/git-daemon", ()), 9418)
+    assert argocd_local._running(os.getpid())
+    assert not argocd_local._running(2**22 + 1)  # above pid_max: no such process
 
 
 def _daemon_args(local, monkeypatch) -> dict[str, tuple[str, ...]]:
