@@ -272,16 +272,28 @@ class LocalArgoCD:
             for name in POLLED:
                 if up.pop(name, None) is not None:
                     self._stop_one(name, report, dry_run)
-        for daemon in self.daemons(root, ports):
-            if daemon.name in up:
-                continue
-            report(f"starting {daemon.name} (log: {self.logfile(daemon.name)})")
-            shell.run_step(self.start_step(daemon), dry_run=dry_run)
-            if not dry_run:
-                self._wait_listening(daemon, ports[daemon.port])
+        self._start_missing(self.daemons(root, ports), up, ports, report, dry_run)
         if not dry_run:
             paths.write_atomic(self.polling_file(), self.polling + "\n")
         return ports
+
+    def _start_missing(self, daemons, up, ports, report, dry_run: bool) -> None:
+        """Start each daemon not up yet, waiting until it listens; when one fails, those
+        this call started are stopped again (nothing half-started is left running)."""
+        started: list[str] = []
+        try:
+            for daemon in daemons:
+                if daemon.name in up:
+                    continue
+                report(f"starting {daemon.name} (log: {self.logfile(daemon.name)})")
+                started.append(daemon.name)
+                shell.run_step(self.start_step(daemon), dry_run=dry_run)
+                if not dry_run:
+                    self._wait_listening(daemon, ports[daemon.port])
+        except BaseException:
+            for name in reversed(started):
+                self._stop_one(name, report, dry_run)
+            raise
 
     def _wait_listening(self, daemon: Daemon, port: int) -> None:
         started = time.monotonic()

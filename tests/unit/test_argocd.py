@@ -595,6 +595,27 @@ def test_redis_and_git_server_really_start_serve_and_stop(tmp_path, root, monkey
     assert local.running() == {} and not local.home.exists()
 
 
+def test_a_daemon_that_never_listens_stops_what_this_start_started(tmp_path, root, monkeypatch):
+    local = argocd_local.LocalArgoCD(tmp_path / "cluster", tmp_path / "kubeconfig")
+    full = local.daemons
+
+    def daemons(r, p):
+        redis = next(d for d in full(r, p) if d.name == "redis")
+        return [redis, argocd_local.Daemon("git", shutil.which("false") or "false", (), port="git")]
+
+    monkeypatch.setattr(local, "daemons", daemons)
+    monkeypatch.setattr(argocd_local, "_exe", lambda name: shutil.which(name) or name)
+    monkeypatch.setattr(argocd_local, "PID_GRACE", 1.0)
+    lines = []
+    with pytest.raises(OpsError, match="ArgoCD's git did not start listening"):
+        local.start(root, report=lines.append)
+    try:
+        assert local.running() == {}  # redis, started first, is stopped again
+        assert lines[-1] == "stopping ArgoCD's redis"
+    finally:
+        local.stop(report=lines.append)
+
+
 def test_wait_outlasts_an_application_the_root_has_not_created_yet(monkeypatch):
     monkeypatch.setattr(wait, "POLL_SECONDS", 0)
     answers = iter(
