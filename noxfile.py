@@ -26,8 +26,8 @@ def junit(name: str) -> tuple[str, ...]:
 
 @nox.session(python=PYTHON, tags=["static"])
 def lint(session: nox.Session) -> None:
-    """Static checks: ruff, yamllint, the manual (mkdocs), shellcheck, Elixir syntax+format,
-    secrets, CI schemas, kube-score over the rendered overlays."""
+    """Static checks: ruff, yamllint, mypy, the manual (mkdocs), shellcheck, Elixir
+    syntax+format, secrets, CI schemas, kube-score over the rendered overlays."""
     session.install(*DEV)
     # secrets.check decrypts; actionlint checks the workflows; kube-score scores the overlays
     session.run_install(
@@ -36,6 +36,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("yamllint", "--strict", ".")
+    session.run("mypy")
     session.run("mkdocs", "build", "--strict", "--quiet")  # the manual in docs/
     session.run("invoke", "lint.shell")
     session.run("invoke", "lint.elixir")

@@ -74,10 +74,10 @@ def secret_changes(live: dict, wanted: dict) -> list[str]:
             lines.append(f"data.{key}: only in the cluster")
         elif have[key] != want[key]:
             lines.append(f"data.{key}: differs")
-    rest = [
-        ({k: v for k, v in o.items() if k not in ("data", "stringData")}) for o in (live, wanted)
-    ]
-    return lines + field_changes(*rest)
+    live_rest, wanted_rest = (
+        {k: v for k, v in o.items() if k not in ("data", "stringData")} for o in (live, wanted)
+    )
+    return lines + field_changes(live_rest, wanted_rest)
 
 
 def compare(live: list[dict], merged: list[dict]) -> list[Drift]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -23,6 +23,9 @@ from opskit.core import paths, shell, yamlio
 from opskit.core.errors import OpsError
 from opskit.kube.kubectl import FIELD_MANAGER, Kube
 from opskit.toolchain import build
+
+if TYPE_CHECKING:
+    from opskit.core.config import Config
 
 ARGOCD_MODULE = "github.com/argoproj/argo-cd/v3"
 ESTABLISHED_TIMEOUT = 60.0
@@ -256,12 +259,12 @@ def wait_step(kube: Kube, namespace: str) -> shell.Step:
     )
 
 
-def upstream_steps(cfg: Any, kube: Kube, release: Path, key_file: Path) -> list[shell.Step]:
-    ns = cfg.argocd.namespace
+def upstream_steps(cfg: Config, kube: Kube, release: Path, key_file: Path) -> list[shell.Step]:
+    ns = cfg.require_argocd().namespace
     objects = upstream_objects(release, ns)
     return [
         apply_step(kube, objects[:1], f"namespace {ns}"),
         *age_key_steps(kube, ns, key_file),
-        apply_step(kube, objects[1:], f"ArgoCD {cfg.argocd.version} with KSOPS"),
+        apply_step(kube, objects[1:], f"ArgoCD {cfg.require_argocd().version} with KSOPS"),
         wait_step(kube, ns),
     ]

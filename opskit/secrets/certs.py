@@ -243,13 +243,14 @@ def _manifest(cfg, overlay, which: Cert, cert: bytes, key: bytes) -> bytes:
     }
     encoded_key = base64.b64encode(key).decode()
     shell.secret(encoded_key)
+    data = {"tls.crt": base64.b64encode(cert).decode(), "tls.key": encoded_key}
+    if which.with_ca and ca_file(cfg).is_file():
+        data["ca.crt"] = base64.b64encode(ca_file(cfg).read_bytes()).decode()
     doc = {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": which.secret, "namespace": overlay.namespace, "labels": labels},
         "type": "kubernetes.io/tls",
-        "data": {"tls.crt": base64.b64encode(cert).decode(), "tls.key": encoded_key},
+        "data": data,
     }
-    if which.with_ca and ca_file(cfg).is_file():
-        doc["data"]["ca.crt"] = base64.b64encode(ca_file(cfg).read_bytes()).decode()
     return json.dumps(doc, indent=2).encode() + b"\n"

@@ -31,7 +31,10 @@ _KUBE_VERSION_PKGS = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/ver
 
 def _kube_ldflags(version: str) -> tuple[str, ...]:
     """Version stamps of a Kubernetes build (hack/lib/version.sh); kwokctl reads them."""
-    major, minor = re.match(r"v(\d+)\.(\d+)", version).groups()
+    stamp = re.match(r"v(\d+)\.(\d+)", version)
+    if stamp is None:
+        raise OpsError(f"{version!r} is not a Kubernetes version", "pin it as vMAJOR.MINOR.PATCH")
+    major, minor = stamp.groups()
     values = {"gitVersion": version, "gitMajor": major, "gitMinor": minor}
     values["gitTreeState"] = "archive"
     return tuple(
@@ -275,8 +278,8 @@ def install(
     """Make every selected tool present at its pinned version; return what was done.
     A dry run prints the builds it would run and writes nothing (no stamp, no lock)."""
     tools_dir = paths.root() / "tools"
-    plans = [(tool, pinned_version(tool, pins, tools_dir)) for tool in select(names)]
-    plans = [(tool, version, input_key(tool, version, tools_dir)) for tool, version in plans]
+    pinned = [(tool, pinned_version(tool, pins, tools_dir)) for tool in select(names)]
+    plans = [(tool, version, input_key(tool, version, tools_dir)) for tool, version in pinned]
     stamp = read_stamp()
     if not force and all(up_to_date(tool, key, stamp) for tool, _v, key in plans):
         return [Outcome(tool.name, version, "up to date") for tool, version, _k in plans]
