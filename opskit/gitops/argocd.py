@@ -16,7 +16,7 @@ from opskit.clusters import argocd_local
 from opskit.core import paths, shell, toolcheck, yamlio
 from opskit.core.errors import OpsError
 from opskit.gitops import wait
-from opskit.kube.kubectl import FIELD_MANAGER, Kube
+from opskit.kube.kubectl import FIELD_MANAGER, Kube, server_side_apply
 from opskit.kube.reads import api_versions
 from opskit.manifests.kustomize import ARGOCD_DIR, PLATFORM_DIR
 
@@ -234,14 +234,7 @@ def bootstrap(cfg: Config, conn: Connection, dry_run: bool = False, report=print
     root = root_application(cfg, repo_url, platform=conn.runs_containers)  # a bad one stops here
     require_installed(kube)
     step = kube.step(
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        f"--field-manager={FIELD_MANAGER}",
-        "-n",
-        cfg.require_argocd().namespace,
-        "-f",
-        "-",
+        *server_side_apply("-n", cfg.require_argocd().namespace),
         stdin=json.dumps(root, indent=1),
         mutates=True,
         what=f"ArgoCD root Application {root['metadata']['name']}",

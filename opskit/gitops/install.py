@@ -21,7 +21,7 @@ import yaml
 
 from opskit.core import paths, shell, yamlio
 from opskit.core.errors import OpsError
-from opskit.kube.kubectl import FIELD_MANAGER, Kube
+from opskit.kube.kubectl import Kube, server_side_apply
 from opskit.toolchain import build
 
 if TYPE_CHECKING:
@@ -198,12 +198,7 @@ def upstream_objects(release: Path, namespace: str) -> list[dict]:
 def apply_step(kube: Kube, objects: list[dict], what: str) -> shell.Step:
     document = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
     return kube.step(
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        f"--field-manager={FIELD_MANAGER}",
-        "-f",
-        "-",
+        *server_side_apply(),
         stdin=document,
         what=what,
         mutates=True,
@@ -230,12 +225,7 @@ def age_key_steps(kube: Kube, namespace: str, key_file: Path) -> list[shell.Step
     )
     return [
         kube.step(
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            f"--field-manager={FIELD_MANAGER}",
-            "-f",
-            "-",
+            *server_side_apply(),
             stdin=render,
             what=f"age key as Secret {namespace}/{AGE_SECRET}",
             mutates=True,
