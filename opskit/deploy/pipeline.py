@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from opskit.clusters.connect import Connection
 from opskit.core import gitinfo, shell, toolcheck
 from opskit.core.config import Config, Overlay
 from opskit.core.errors import CommandFailed, OpsError
+from opskit.core.progress import Notify
 from opskit.deploy import report
 from opskit.deploy.restore import Before
 from opskit.kube import applied, rollout
@@ -27,7 +28,6 @@ INSTALLS = {
     "monitoring.coreos.com": "invoke monitoring.install",
     "argoproj.io": "invoke argocd.install",
 }
-Notify = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Deployed:
     rolled_out: tuple[str, ...] = ()  # kind/name, as kubectl spells them
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     overlay: Overlay
     target: Connection
@@ -130,30 +130,39 @@ def build_plan(
         if any(ObjectRef.of(o).kind_name == "Service/mqtt" for o in objects):  # the mqtt component
             extra.append(broker.result())
         try:
-            previous, unchanged, prints, docs, ids = _changes(
-                cfg, overlay, target, served, extra, dry_run
-            )
+            changes = _changes(cfg, overlay, target, served, extra, dry_run)
         except OpsError:
             valid.result()  # an invalid object explains a failed read better: say that first
             raise
         valid.result()  # a problem stops the deploy here: nothing was written yet
-    _check_private(cfg, overlay, docs)
+    _check_private(cfg, overlay, changes.private)
     _report_unserved(overlay, unserved, notify)
-    image = f"{cfg.app.image}:{tag.value}"
     return Plan(
-        overlay,
-        target,
-        image,
-        served,
-        unserved,
-        docs,
-        before.result() if before else {},
-        previous,
-        prints,
-        tuple(unchanged),
-        tuple(ids),
-        tag.commit,
+        overlay=overlay,
+        target=target,
+        image=f"{cfg.app.image}:{tag.value}",
+        objects=served,
+        unserved=unserved,
+        private=changes.private,
+        before=before.result() if before else {},
+        previous=changes.previous,
+        prints=changes.prints,
+        unchanged=changes.unchanged,
+        identities=changes.identities,
+        commit=tag.commit,
     )
+
+
+class Changes(NamedTuple):
+    """What `_changes` found: the plan's objects as they are live (None: a dry run reads
+    nothing), those the last deploy left unchanged, every fingerprint, the private
+    documents to send, and every object as kind/name/namespace only."""
+
+    previous: Before | None
+    unchanged: tuple[dict, ...]
+    prints: dict[ObjectRef, str]
+    private: list[bytes]
+    identities: tuple[dict, ...]
 
 
 def _changes(
@@ -163,7 +172,7 @@ def _changes(
     served: list[dict],
     extra: list[bytes],
     dry_run: bool,
-):
+) -> Changes:
     """What is live, what the last deploy left unchanged (opskit.kube.applied: not sent again,
     a Secret not even decrypted), the fingerprints of everything, and the private documents
     to send (decrypted Secrets, TLS Secrets)."""
@@ -190,7 +199,7 @@ def _changes(
     need = [p for p in files if ObjectRef.of(stubs[p]) not in skip]
     docs = sops.decrypted_secrets(cfg, overlay, only=need) if need or not files else []
     docs += [b for d, b in zip(extra_docs, extra, strict=True) if ObjectRef.of(d) not in skip]
-    return previous, unchanged, prints, docs, ids
+    return Changes(previous, tuple(unchanged), prints, docs, tuple(ids))
 
 
 def _validate(cfg: Config, overlay: Overlay, objects: list[dict], keep: bool = True) -> None:

@@ -8,16 +8,16 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from opskit.core import shell
+from opskit.core.progress import Notify
 from opskit.kube.ref import ObjectRef
 
 SCHEMA_VERSION = 1
 LOG_LINES = 200  # the tail of the deploy's own output kept for failure diagnostics
-Notify = Callable[[str], None]
 
 
 def now() -> str:

@@ -15,14 +15,13 @@ import base64
 import binascii
 import contextlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from opskit.core import shell
+from opskit.core.progress import Notify
 from opskit.kube.kubectl import Kube, server_side_apply
 from opskit.kube.ref import ObjectRef
 
-Notify = Callable[[str], None]
 # set by the API server, not part of what was applied
 SERVER_METADATA = (
     "uid",

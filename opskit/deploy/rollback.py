@@ -3,19 +3,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import NoReturn
 
 from opskit.core import toolcheck
 from opskit.core.config import Config, Overlay
 from opskit.core.errors import CommandFailed, OpsError
+from opskit.core.progress import Notify
 from opskit.deploy import restore
 from opskit.kube import rollout
 from opskit.kube.kubectl import Kube
 from opskit.kube.reads import api_versions
 from opskit.kube.ref import ObjectRef
 
-Notify = Callable[[str], None]
 RESTORE_WAIT = 120.0
 
 

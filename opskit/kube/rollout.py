@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from opskit.core.progress import Notify
 from opskit.kube.kubectl import Kube
 from opskit.kube.ref import ObjectRef
 
@@ -141,7 +142,7 @@ def wait(
     namespace: str,
     workloads: list[Workload],
     timeout: float,
-    notify: Callable[[str], None],
+    notify: Notify,
     first: dict[ObjectRef, Workload] | None = None,
     on_ready: Callable[[Workload, float], None] | None = None,
 ) -> dict[ObjectRef, Workload]:

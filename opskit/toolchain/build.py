@@ -21,6 +21,7 @@ from pathlib import Path
 
 from opskit.core import lock, paths, shell
 from opskit.core.errors import OpsError
+from opskit.core.progress import Notify
 
 GO_ENV = {"GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
 GO_1_27 = "go1.27.3"  # fetched by the go command itself (module proxy) for modules needing it
@@ -272,7 +273,7 @@ def install(
     pins: dict[str, str],
     names: tuple[str, ...] = (),
     force: bool = False,
-    report: Callable[[str], None] = print,
+    report: Notify = print,
     dry_run: bool = False,
 ) -> list[Outcome]:
     """Make every selected tool present at its pinned version; return what was done.
@@ -306,7 +307,7 @@ def _ensure(
     key: str,
     force: bool,
     tools_dir: Path,
-    report: Callable[[str], None],
+    report: Notify,
     dry_run: bool,
 ) -> Outcome:
     stamp = read_stamp()  # re-read: a concurrent install may have just built it
@@ -327,7 +328,7 @@ def _ensure(
     return outcome
 
 
-def _provide(tool: GoTool, version: str, tools_dir: Path, report: Callable[[str], None]) -> Outcome:
+def _provide(tool: GoTool, version: str, tools_dir: Path, report: Notify) -> Outcome:
     target = paths.tools_bin() / tool.name
     found = on_path(tool, version)
     if found is not None:
@@ -351,9 +352,7 @@ def _provide(tool: GoTool, version: str, tools_dir: Path, report: Callable[[str]
     return Outcome(tool.name, version, "built", seconds, str(target))
 
 
-def _build(
-    tool: GoTool, version: str, tools_dir: Path, target: Path, report: Callable[[str], None]
-) -> None:
+def _build(tool: GoTool, version: str, tools_dir: Path, target: Path, report: Notify) -> None:
     """go build into a temporary name, then rename: an interrupted build leaves nothing."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{tool.name}.partial")
