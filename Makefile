@@ -15,7 +15,7 @@ help: ## list these targets (OVERLAY defaults to dev: `make deploy OVERLAY=prod`
 setup: ## install system packages and the project venv (.venv)
 	./bootstrap.sh setup
 
-lint: ## static checks: ruff, yamllint, shellcheck, Elixir, secrets, CI files
+lint: ## static checks: the pre-commit hooks (ruff, yamllint, mypy, shellcheck, secrets, CI...)
 	$(BIN)/nox -s lint
 
 test: ## unit and manifest tests with coverage

@@ -105,8 +105,9 @@ class Room:
         self.env: dict[str, str] = {}
         self.commit_of_job = ""
 
-    def prepare(self, commit: str) -> None:
-        self.commit_of_job = commit
+    @property
+    def known_image(self) -> runners.Image:
+        """The job's runner image; prepare() refuses a job whose image the room does not model."""
         if self.image is None:
             known = ", ".join(runners.IMAGES)
             raise OpsError(
@@ -114,21 +115,24 @@ class Room:
                 f"room does not model",
                 f"use one of: {known}",
             )
+        return self.image
+
+    def prepare(self, commit: str) -> None:
+        self.commit_of_job = commit
+        image = self.known_image
         shutil.rmtree(self.dir, ignore_errors=True)
         self.home.mkdir(parents=True)
         shell.run(["git", "clone", "-q", "-b", "main", str(self.remote), str(self.work)])
         shell.run(["git", "-C", str(self.work), "checkout", "-q", "--detach", commit])
         runners.base_bin(self.bin)
-        runners.image_bin(self.bin, self.image)
+        runners.image_bin(self.bin, image)
         stand_ins = ["apt-get", "sudo", "curl"] + (["docker"] if self._docker() else [])
-        stand_ins += ["k3d", "helm", "cleanroom-asserted"] + (
-            ["kubectl"] if self.image.kubectl else []
-        )
+        stand_ins += ["k3d", "helm", "cleanroom-asserted"] + (["kubectl"] if image.kubectl else [])
         shims.write(self.dir / "shims", stand_ins)
         self.env = self._environ()
 
     def _docker(self) -> bool:
-        return self.image.docker or "docker" in self.job.services
+        return self.known_image.docker or "docker" in self.job.services
 
     def _environ(self) -> dict[str, str]:
         path = (self.tools, self.python_bin, self.dir / "shims", self.image_python, self.bin)
@@ -151,7 +155,7 @@ class Room:
             "CLEANROOM_IMAGE": self.job.image,
             "CLEANROOM_CURL": runners.host_command("curl") or "curl",
             "CLEANROOM_KUBECTL": runners.host_command("kubectl") or "kubectl",
-            "CLEANROOM_IMAGE_KUBECTL": self.image.kubectl,
+            "CLEANROOM_IMAGE_KUBECTL": self.known_image.kubectl,
             "CLEANROOM_K3D": _k3d_pin(self.work),
         }
         env |= {k: v for k, v in os.environ.items() if PASS_THROUGH.fullmatch(k)}
@@ -198,7 +202,7 @@ class Room:
         for folder, kind in ((self.python_bin, "setup"), (self.image_python, "image")):
             if (folder / "python3").exists():
                 return f"{kind}-{(folder / 'python3').resolve().parent.parent.name}"
-        versions = sorted(runners.PYENV.glob(f"{self.image.apt_python}.*"))
+        versions = sorted(runners.PYENV.glob(f"{self.known_image.apt_python}.*"))
         return f"image-{versions[-1].name}" if versions else ""
 
     def restore_venv(self) -> None:

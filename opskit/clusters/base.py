@@ -6,11 +6,14 @@ import shutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from opskit.core import args, paths, toolcheck
 from opskit.core.errors import OpsError
 from opskit.kube.kubectl import Kube
+
+if TYPE_CHECKING:
+    from opskit.core.config import Config
 
 
 def state_dir_of(context: str) -> Path:
@@ -61,7 +64,7 @@ class Cluster(ABC):
     tools_needed: ClassVar[tuple[str, ...]]
     context_prefix: ClassVar[str]  # the provider names its kube context <prefix><name>
 
-    def __init__(self, cfg: Any, name: str | None = None) -> None:
+    def __init__(self, cfg: Config, name: str | None = None) -> None:
         self.cfg = cfg
         self.name = args.cluster_name(name or cfg.cluster.name, "")
 

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from opskit.clusters.base import Cluster, docker_answers, state_dir_of
 from opskit.core.config import PROVIDERS
 from opskit.core.errors import OpsError
+
+if TYPE_CHECKING:
+    from opskit.core.config import Config
 
 
 def provider_classes() -> dict[str, type[Cluster]]:
@@ -45,7 +48,7 @@ def _remembered(name: str) -> str | None:
 
 
 def resolve_provider(
-    cfg: Any,
+    cfg: Config,
     provider: str | None = None,
     name: str | None = None,
     announce: bool = True,
@@ -63,7 +66,7 @@ def resolve_provider(
     return _remembered(name or cfg.cluster.name) or choose(report if announce else _quiet)
 
 
-def get(cfg: Any, provider: str | None = None, name: str | None = None, report=print) -> Cluster:
+def get(cfg: Config, provider: str | None = None, name: str | None = None, report=print) -> Cluster:
     """The cluster of `provider` (default: opskit.yaml cluster.provider) named `name`."""
     resolved = resolve_provider(cfg, provider, name, report=report)
     return provider_classes()[resolved](cfg, name or cfg.cluster.name)
@@ -73,7 +76,7 @@ def _quiet(_message: str) -> None:
     pass
 
 
-def current(cfg: Any, report=lambda _msg: None) -> Cluster:
+def current(cfg: Config, report=lambda _msg: None) -> Cluster:
     """The cluster that tasks act on: opskit.yaml's provider and name (`auto` resolved to
     the cluster `cluster.up` created)."""
     return get(cfg, report=report)

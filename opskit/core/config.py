@@ -19,8 +19,10 @@ Provider = Literal["auto", "kwok", "k3d", "minikube"]
 PROVIDERS: tuple[str, ...] = typing.get_args(Provider)
 
 
-def _checked(parse: Any, default: Any = dataclasses.MISSING) -> Any:
-    """A field whose loaded value goes through `parse(value, key)` (an opskit.core.args parser)."""
+def _checked(parse: Any, default: Any) -> Any:
+    """A field whose loaded value goes through `parse(value, key)` (an opskit.core.args parser).
+    A required one is `field(metadata={"parse": parse})`: written out, type checkers see it has
+    no default."""
     return field(default=default, metadata={"parse": parse})
 
 
@@ -33,7 +35,7 @@ class Project:
 
 @dataclass(frozen=True)
 class App:
-    name: str = _checked(args.k8s_name)
+    name: str = field(metadata={"parse": args.k8s_name})
     image: str = ""  # the repository of images[name] (legacy spelling: app.image)
     port: int = _checked(args.port, 4000)
     tag_length: int = _checked(args.bounded(7, 40), 12)
@@ -94,7 +96,7 @@ class Cluster:
 class Overlay:
     name: str
     path: Path
-    namespace: str = _checked(args.dns_label)
+    namespace: str = field(metadata={"parse": args.dns_label})
     hosts: tuple[str, ...]
     contexts: tuple[str, ...]
     protected: bool = False
@@ -135,6 +137,24 @@ class Config:
     def tool_pins(self) -> dict[str, str]:
         """`tools:` plus tools/kube's pin, which is kubernetes.version (named once)."""
         return {**self.tools, "kubernetes": f"v{self.kubernetes.version}"}
+
+    def require_argocd(self) -> ArgoCD:
+        """The argocd: section, or a one-line error saying how to add it."""
+        if self.argocd is None:
+            raise self._missing("argocd", "version: vX.Y.Z  # = tools.argocd")
+        return self.argocd
+
+    def require_monitoring(self) -> Monitoring:
+        """The monitoring: section, or a one-line error saying how to add it."""
+        if self.monitoring is None:
+            raise self._missing("monitoring", "chart: kube-prometheus-stack, version: X.Y.Z")
+        return self.monitoring
+
+    def _missing(self, section: str, example: str) -> ConfigError:
+        return ConfigError(
+            f"{self.root / paths.CONFIG_NAME}: {section}: missing section",
+            f"add `{section}:` with `{example}` (the repository's opskit.yaml has one)",
+        )
 
     def overlay(self, name: str) -> Overlay:
         """The named overlay, or a one-line error listing the known ones."""
@@ -266,7 +286,7 @@ class _Reader:
                 return None
             kind = next(a for a in args if a is not type(None))
             return self.convert(value, kind, where)
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             return self.build(kind, self.mapping(value, where), where)
         if origin is Literal:
             if value not in args:

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import os
 import sys
+from typing import NoReturn
 
 _state: dict[str, object] = {}
 
@@ -37,7 +38,7 @@ def install() -> None:
         return
     real_exit = sys.exit
 
-    def recording_exit(code: object = None) -> None:
+    def recording_exit(code: str | int | None = None) -> NoReturn:
         _state["code"] = code
         real_exit(code)
 

@@ -11,11 +11,12 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from opskit.core import paths
 from opskit.core.errors import OpsError
+from opskit.core.progress import Notify
 
 _held: dict[Path, int] = {}  # lock files this process holds -> the holding thread
 
@@ -27,7 +28,7 @@ def deploy_lock(context: str, overlay: str) -> Path:
 
 @contextlib.contextmanager
 def exclusive(
-    path: Path, *, wait: float, what: str, notify: Callable[[str], None] = lambda _m: None
+    path: Path, *, wait: float, what: str, notify: Notify = lambda _m: None
 ) -> Iterator[None]:
     """Hold `path` locked; wait up to `wait` seconds for another holder, then refuse."""
     key = path.absolute()
@@ -51,7 +52,7 @@ def exclusive(
         os.close(fd)  # closing releases the lock
 
 
-def _acquire(fd: int, path: Path, wait: float, what: str, notify: Callable[[str], None]) -> None:
+def _acquire(fd: int, path: Path, wait: float, what: str, notify: Notify) -> None:
     deadline = time.monotonic() + wait
     announced = False
     while True:

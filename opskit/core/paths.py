@@ -89,7 +89,7 @@ def write_error(path: Path, exc: OSError, failed: str = "cannot write it") -> Op
         errno.EPERM: f"give your user write access to {path.parent}, or {elsewhere}",
     }
     reason = exc.strerror or type(exc).__name__
-    return OpsError(f"{path}: {failed} ({reason})", hints.get(exc.errno, "check the folder"))
+    return OpsError(f"{path}: {failed} ({reason})", hints.get(exc.errno or 0, "check the folder"))
 
 
 def confine(path: Path, expected: Path, what: str) -> None:

@@ -192,8 +192,8 @@ def _run_chain(chain: list[Step]) -> tuple[Result, Step | None]:
     for index, (step, argv) in enumerate(zip(chain, argvs, strict=True)):
         stdin = procs[-1].stdout if procs else (subprocess.PIPE if data is not None else None)
         procs.append(_popen(argv, step, stdin))
-        if index:
-            procs[-2].stdout.close()  # so an early exit downstream reaches upstream as SIGPIPE
+        if index and (upstream := procs[-2].stdout):
+            upstream.close()  # so an early exit downstream reaches upstream as SIGPIPE
     outputs = _collect(procs, data, max(s.timeout for s in chain))
     for step, proc in zip(chain, procs, strict=True):
         if proc.returncode != 0:

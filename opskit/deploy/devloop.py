@@ -17,15 +17,15 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from opskit.clusters.connect import Connection
 from opskit.core import shell
 from opskit.core.config import Config, Overlay
 from opskit.core.errors import CommandFailed, OpsError
+from opskit.core.progress import Notify
 
-Notify = Callable[[str], None]
 FOLDERS = ("k8s", "app")  # the overlay's SOPS secrets are under k8s/overlays/<name>/secrets
 FILES = ("opskit.yaml",)
 OUTCOMES = ("changed", "created", "unchanged")  # opskit.deploy.restore.outcomes

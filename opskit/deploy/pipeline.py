@@ -8,25 +8,26 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from opskit.clusters.connect import Connection
 from opskit.core import gitinfo, shell, toolcheck
 from opskit.core.config import Config, Overlay
 from opskit.core.errors import CommandFailed, OpsError
+from opskit.core.progress import Notify
 from opskit.deploy import report
 from opskit.deploy.restore import Before
 from opskit.kube import applied, rollout
-from opskit.kube.kubectl import FIELD_MANAGER, Kube
+from opskit.kube.kubectl import Kube, server_side_apply
 from opskit.kube.reads import api_versions
+from opskit.kube.ref import ObjectRef
 from opskit.manifests import kustomize
 
 INSTALLS = {
     "monitoring.coreos.com": "invoke monitoring.install",
     "argoproj.io": "invoke argocd.install",
 }
-Notify = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,12 @@ class Deployed:
     """What a deploy did: the workloads as they run afterwards, each applied object's outcome
     by `Kind/name` (created, changed or unchanged), and the workloads that rolled out."""
 
-    workloads: dict[str, rollout.Workload]
+    workloads: dict[ObjectRef, rollout.Workload]
     objects: dict[str, str]
-    rolled_out: tuple[str, ...] = ()
+    rolled_out: tuple[str, ...] = ()  # kind/name, as kubectl spells them
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     overlay: Overlay
     target: Connection
@@ -47,9 +48,9 @@ class Plan:
     objects: list[dict]  # rendered, validated, served by the cluster
     unserved: list[str]  # `Kind/name: reason; install` lines
     private: list[bytes]  # decrypted Secrets and the TLS Secrets, in memory only
-    before: dict[str, rollout.Workload]  # the workloads as they were (empty for a dry run)
+    before: dict[ObjectRef, rollout.Workload]  # the workloads as they were (empty for a dry run)
     previous: Before | None = None  # every object of the plan as it was (None: dry run)
-    prints: dict[str, str] = field(default_factory=dict)  # applied.key -> fingerprint
+    prints: dict[ObjectRef, str] = field(default_factory=dict)  # ref -> fingerprint
     unchanged: tuple[dict, ...] = ()  # live objects the last deploy left as they are: not sent
     identities: tuple[dict, ...] = ()  # every object of the plan as kind/name/namespace only
     commit: str = ""  # the full SHA the image tag names
@@ -60,21 +61,15 @@ class Plan:
 
     def sent(self) -> list[dict]:
         """The rendered objects the apply sends (not those known to be unchanged)."""
-        skip = {applied.key(o) for o in self.unchanged}
-        return [o for o in self.objects if applied.key(o) not in skip]
+        skip = {ObjectRef.of(o) for o in self.unchanged}
+        return [o for o in self.objects if ObjectRef.of(o) not in skip]
 
     def apply_step(self) -> shell.Step:
         payload = "---\n".join([kustomize.dump(self.sent()), *(d.decode() for d in self.private)])
+        # --validate=false: every object already passed the strict offline schemas in build_plan;
+        # --output=json: the applied objects, which tell a no-op without another read
         return self.kube.step(
-            "apply",
-            "--server-side",
-            # every object already passed the strict offline schemas in build_plan
-            "--validate=false",
-            f"--field-manager={FIELD_MANAGER}",
-            "--force-conflicts",
-            "--output=json",  # the applied objects: tells a no-op without another read
-            "-f",
-            "-",
+            *server_side_apply("--validate=false", "--output=json"),
             stdin=payload.encode(),
             mutates=True,
             timeout=180,
@@ -132,33 +127,42 @@ def build_plan(
         extra = []  # the TLS Secrets: built from the certificate files, in memory
         if tls is not None and any(o["kind"] == "Ingress" for o in objects):
             extra.append(tls.result())
-        if any(_names(o) == ("Service", "mqtt") for o in objects):  # the mqtt component
+        if any(ObjectRef.of(o).kind_name == "Service/mqtt" for o in objects):  # the mqtt component
             extra.append(broker.result())
         try:
-            previous, unchanged, prints, docs, ids = _changes(
-                cfg, overlay, target, served, extra, dry_run
-            )
+            changes = _changes(cfg, overlay, target, served, extra, dry_run)
         except OpsError:
             valid.result()  # an invalid object explains a failed read better: say that first
             raise
         valid.result()  # a problem stops the deploy here: nothing was written yet
-    _check_private(cfg, overlay, docs)
+    _check_private(cfg, overlay, changes.private)
     _report_unserved(overlay, unserved, notify)
-    image = f"{cfg.app.image}:{tag.value}"
     return Plan(
-        overlay,
-        target,
-        image,
-        served,
-        unserved,
-        docs,
-        before.result() if before else {},
-        previous,
-        prints,
-        tuple(unchanged),
-        tuple(ids),
-        tag.commit,
+        overlay=overlay,
+        target=target,
+        image=f"{cfg.app.image}:{tag.value}",
+        objects=served,
+        unserved=unserved,
+        private=changes.private,
+        before=before.result() if before else {},
+        previous=changes.previous,
+        prints=changes.prints,
+        unchanged=changes.unchanged,
+        identities=changes.identities,
+        commit=tag.commit,
     )
+
+
+class Changes(NamedTuple):
+    """What `_changes` found: the plan's objects as they are live (None: a dry run reads
+    nothing), those the last deploy left unchanged, every fingerprint, the private
+    documents to send, and every object as kind/name/namespace only."""
+
+    previous: Before | None
+    unchanged: tuple[dict, ...]
+    prints: dict[ObjectRef, str]
+    private: list[bytes]
+    identities: tuple[dict, ...]
 
 
 def _changes(
@@ -168,7 +172,7 @@ def _changes(
     served: list[dict],
     extra: list[bytes],
     dry_run: bool,
-):
+) -> Changes:
     """What is live, what the last deploy left unchanged (opskit.kube.applied: not sent again,
     a Secret not even decrypted), the fingerprints of everything, and the private documents
     to send (decrypted Secrets, TLS Secrets)."""
@@ -179,27 +183,23 @@ def _changes(
     files = sops.secret_files(overlay)
     stubs = {path: sops.stub(path, overlay) for path in files}
     extra_docs = [yamlio.load(doc, "a TLS Secret") for doc in extra]
-    prints = {applied.key(o): applied.fingerprint(o) for o in served}
-    prints |= {applied.key(stubs[p]): applied.fingerprint(p.read_bytes()) for p in files}
+    prints = {ObjectRef.of(o): applied.fingerprint(o) for o in served}
+    prints |= {ObjectRef.of(stubs[p]): applied.fingerprint(p.read_bytes()) for p in files}
     prints |= {
-        applied.key(d): applied.fingerprint(b) for d, b in zip(extra_docs, extra, strict=True)
+        ObjectRef.of(d): applied.fingerprint(b) for d, b in zip(extra_docs, extra, strict=True)
     }
     previous, unchanged = None, []
     ids = [restore.stub(o) for o in (*served, *stubs.values(), *extra_docs)]
     if not dry_run:
         previous = restore.capture(target.kube, ids)
         record = applied.load(target.context, overlay.name)
-        live = {applied.key(o): o for o in previous.live}
+        live = {ObjectRef.of(o): o for o in previous.live}
         unchanged = [live[k] for k, p in prints.items() if applied.same(record, k, p, live.get(k))]
-    skip = {applied.key(o) for o in unchanged}
-    need = [p for p in files if applied.key(stubs[p]) not in skip]
+    skip = {ObjectRef.of(o) for o in unchanged}
+    need = [p for p in files if ObjectRef.of(stubs[p]) not in skip]
     docs = sops.decrypted_secrets(cfg, overlay, only=need) if need or not files else []
-    docs += [b for d, b in zip(extra_docs, extra, strict=True) if applied.key(d) not in skip]
-    return previous, unchanged, prints, docs, ids
-
-
-def _names(obj: dict) -> tuple[str, str]:
-    return obj.get("kind", ""), (obj.get("metadata") or {}).get("name", "")
+    docs += [b for d, b in zip(extra_docs, extra, strict=True) if ObjectRef.of(d) not in skip]
+    return Changes(previous, tuple(unchanged), prints, docs, tuple(ids))
 
 
 def _validate(cfg: Config, overlay: Overlay, objects: list[dict], keep: bool = True) -> None:
@@ -249,7 +249,7 @@ def split_served(versions: set[str], objects: list[dict]) -> tuple[list[dict], l
         group = obj["apiVersion"].split("/")[0]
         install = INSTALLS.get(group, f"install the CRD of {group}")
         lines.append(
-            f"{obj['kind']}/{obj['metadata']['name']}: API {obj['apiVersion']} "
+            f"{ObjectRef.of(obj).kind_name}: API {obj['apiVersion']} "
             f"not served by this cluster; install it with `{install}`"
         )
     return served, lines
@@ -395,7 +395,7 @@ def _apply_and_wait(
         with report.restoring(record, before, todo):
             rollback.after_failed_deploy(plan.kube, plan.overlay, before, previous, failed, notify)
     _remember(plan, output)
-    return Deployed(final, objects, tuple(w.ref for w in todo))
+    return Deployed(final, objects, tuple(w.ref.resource for w in todo))
 
 
 def _with_unchanged(output: str, unchanged: tuple[dict, ...]) -> str:
@@ -419,10 +419,10 @@ def _remember(plan: Plan, output: str) -> None:
     applied.save(plan.kube.context, plan.overlay.name, plan.prints, list(live))
 
 
-def _summary(plan: Plan, now: dict[str, rollout.Workload], notify: Notify) -> None:
+def _summary(plan: Plan, now: dict[ObjectRef, rollout.Workload], notify: Notify) -> None:
     for workload in now.values():
         notify(
-            f"running: {workload.ref} revision {workload.revision} "
+            f"running: {workload.ref.resource} revision {workload.revision} "
             f"image {', '.join(workload.images)}"
         )
     for host in plan.overlay.hosts:

@@ -8,15 +8,16 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from opskit.core import shell
+from opskit.core.progress import Notify
+from opskit.kube.ref import ObjectRef
 
 SCHEMA_VERSION = 1
 LOG_LINES = 200  # the tail of the deploy's own output kept for failure diagnostics
-Notify = Callable[[str], None]
 
 
 def now() -> str:
@@ -110,14 +111,15 @@ class DeployRecord:
         for item in items:
             meta = item.get("metadata") or {}
             new = str(meta.get("creationTimestamp", "")) >= since
-            ref = f"{item.get('kind')}/{meta.get('name')}"
+            ref = ObjectRef.of(item).kind_name
             self.objects.append(ObjectResult(ref, "created" if new else "applied"))
 
     def rollout(self, workload, status: str, seconds: float | None = None, detail: str = ""):
         """Record (or update) one workload's rollout (`workload`: an opskit.rollout.Workload)."""
-        self.rollouts = [r for r in self.rollouts if r.workload != workload.ref]
+        shown = workload.ref.resource
+        self.rollouts = [r for r in self.rollouts if r.workload != shown]
         self.rollouts.append(
-            Rollout(workload.ref, status, workload.revision, list(workload.images), seconds, detail)
+            Rollout(shown, status, workload.revision, list(workload.images), seconds, detail)
         )
 
     def ready(self, workload, seconds: float) -> None:
@@ -170,6 +172,7 @@ def restoring(record: DeployRecord, before: dict, todo: list):
             previous = before.get(workload.ref)
             if previous is None:
                 continue  # new in this deploy: removed again, no revision to go back to
-            record.rollback.append(Rollback(workload.ref, workload.revision, previous.revision))
-            status = "failed" if workload.ref in failed else "rolled-back"
-            record.rollout(workload, status, detail=failed.get(workload.ref, ""))
+            shown = workload.ref.resource
+            record.rollback.append(Rollback(shown, workload.revision, previous.revision))
+            status = "failed" if shown in failed else "rolled-back"
+            record.rollout(workload, status, detail=failed.get(shown, ""))

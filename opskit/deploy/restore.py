@@ -15,13 +15,13 @@ import base64
 import binascii
 import contextlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from opskit.core import shell
-from opskit.kube.kubectl import FIELD_MANAGER, Kube
+from opskit.core.progress import Notify
+from opskit.kube.kubectl import Kube, server_side_apply
+from opskit.kube.ref import ObjectRef
 
-Notify = Callable[[str], None]
 # set by the API server, not part of what was applied
 SERVER_METADATA = (
     "uid",
@@ -39,18 +39,8 @@ SERVER_ANNOTATIONS = (
     "kubectl.kubernetes.io/last-applied-configuration",
     "deployment.kubernetes.io/revision",
 )
-# never deleted by an undo, even when this deploy created them: they hold data or everything
+# never deleted by put_back, even when this deploy created them: they hold data or everything
 KEPT = {"Namespace", "PersistentVolumeClaim"}
-
-
-def ref(obj: dict) -> str:
-    """`Kind/name` (namespace left out: a plan targets one namespace)."""
-    return f"{obj['kind']}/{obj['metadata']['name']}"
-
-
-def _key(obj: dict) -> tuple[str, str, str]:
-    meta = obj.get("metadata") or {}
-    return obj.get("kind", ""), meta.get("namespace", ""), meta.get("name", "")
 
 
 @dataclass(frozen=True)
@@ -71,8 +61,8 @@ def capture(kube: Kube, wanted: list[dict]) -> Before:
     """Read the live state of every object in `wanted` (only their kind, name and namespace
     are sent; Secrets come back in memory only, their values registered for redaction)."""
     live = _read_live(kube, [stub(doc) for doc in wanted])
-    found = {_key(obj) for obj in live}
-    created = tuple(stub(doc) for doc in wanted if _key(doc) not in found)
+    found = {ObjectRef.of(obj) for obj in live}
+    created = tuple(stub(doc) for doc in wanted if ObjectRef.of(doc) not in found)
     for obj in live:
         if obj.get("kind") == "Secret":
             _register(obj)
@@ -96,13 +86,13 @@ def _read_live(kube: Kube, stubs: list[dict]) -> list[dict]:
 def outcomes(before: Before, applied: str) -> dict[str, str]:
     """`Kind/name` -> created, changed or unchanged: each object of the apply's output
     (`-o json`) against the object as it was before."""
-    was = {_key(obj): obj for obj in before.previous}
+    was = {ObjectRef.of(obj): obj for obj in before.previous}
     found = {}
     for obj in items(applied):
         if not obj.get("kind"):
             continue  # an empty answer
-        old = was.get(_key(obj))
-        found[ref(obj)] = (
+        old = was.get(ObjectRef.of(obj))
+        found[ObjectRef.of(obj).kind_name] = (
             "created" if old is None else "unchanged" if _as_applied(obj) == old else "changed"
         )
     return found
@@ -145,27 +135,21 @@ def _register(secret: dict) -> None:
             shell.secret(base64.b64decode(str(value), validate=True).decode())
 
 
-def undo(kube: Kube, before: Before, notify: Notify, dry_run: bool = False) -> list[str]:
-    """Re-apply what existed, delete what this deploy created (except KEPT kinds); returns the
-    `Kind/name` of every object put back or removed."""
-    done = []
+def put_back(kube: Kube, before: Before, notify: Notify, dry_run: bool = False) -> list[ObjectRef]:
+    """Re-apply what existed, delete what this deploy created (except KEPT kinds); returns
+    every object put back or removed."""
+    done: list[ObjectRef] = []
     if before.previous:
         payload = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(before.previous)})
         kube.run(
-            "apply",
-            "--server-side",
-            "--validate=false",
-            f"--field-manager={FIELD_MANAGER}",
-            "--force-conflicts",
-            "-f",
-            "-",
+            *server_side_apply("--validate=false"),
             stdin=payload.encode(),
             mutates=True,
             dry_run=dry_run,
             timeout=180,
             what="restore the previous objects",
         )
-        done += [ref(obj) for obj in before.previous]
+        done += [ObjectRef.of(obj) for obj in before.previous]
         notify(f"restored {len(before.previous)} object(s) as they were before this deploy")
     removable = [obj for obj in before.created if obj["kind"] not in KEPT]
     if removable:
@@ -182,9 +166,9 @@ def undo(kube: Kube, before: Before, notify: Notify, dry_run: bool = False) -> l
             timeout=120,
             what="delete the objects this deploy created",
         )
-        done += [ref(obj) for obj in removable]
+        done += [ObjectRef.of(obj) for obj in removable]
         notify(
             f"deleted {len(removable)} object(s) this deploy had created: "
-            + ", ".join(ref(obj) for obj in removable)
+            + ", ".join(ObjectRef.of(obj).kind_name for obj in removable)
         )
     return done

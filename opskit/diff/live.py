@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opskit.kube.kubectl import FIELD_MANAGER, UNREACHABLE_HINT, Kube
+from opskit.kube.kubectl import UNREACHABLE_HINT, Kube, server_side_apply
+from opskit.kube.ref import ObjectRef
 from opskit.manifests import kustomize
 
 VOLATILE = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp")
@@ -21,10 +22,6 @@ SHOWN = 60  # characters of a value shown in a drift line
 class Drift:
     ref: str  # Kind/name
     fields: tuple[str, ...]  # `spec.replicas: live 5, commit 1`, `data.KEY: differs`, ...
-
-
-def _key(obj: dict) -> str:
-    return f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
 
 
 def _items(text: str) -> list[dict]:
@@ -74,24 +71,24 @@ def secret_changes(live: dict, wanted: dict) -> list[str]:
             lines.append(f"data.{key}: only in the cluster")
         elif have[key] != want[key]:
             lines.append(f"data.{key}: differs")
-    rest = [
-        ({k: v for k, v in o.items() if k not in ("data", "stringData")}) for o in (live, wanted)
-    ]
-    return lines + field_changes(*rest)
+    live_rest, wanted_rest = (
+        {k: v for k, v in o.items() if k not in ("data", "stringData")} for o in (live, wanted)
+    )
+    return lines + field_changes(live_rest, wanted_rest)
 
 
 def compare(live: list[dict], merged: list[dict]) -> list[Drift]:
     """Drift of every merged (would-be) object against its live one."""
-    found = {_key(o): _comparable(o) for o in live}
+    found = {ObjectRef.of(o): _comparable(o) for o in live}
     out = []
     for obj in merged:
-        ref, wanted = _key(obj), _comparable(obj)
+        ref, wanted = ObjectRef.of(obj), _comparable(obj)
         if ref not in found:
-            out.append(Drift(ref, ("missing in the cluster",)))
+            out.append(Drift(ref.kind_name, ("missing in the cluster",)))
             continue
         diff = secret_changes if obj.get("kind") == "Secret" else field_changes
         if lines := diff(found[ref], wanted):
-            out.append(Drift(ref, tuple(lines)))
+            out.append(Drift(ref.kind_name, tuple(lines)))
     return out
 
 
@@ -99,16 +96,7 @@ def detect(kube: Kube, objects: list[dict], private: list[bytes]) -> list[Drift]
     """Drift of the rendered `objects` and the decrypted Secrets in `private`."""
     payload = "---\n".join([kustomize.dump(objects), *(d.decode() for d in private)])
     merged = kube.run(
-        "apply",
-        "--server-side",
-        "--dry-run=server",
-        f"--field-manager={FIELD_MANAGER}",
-        "--force-conflicts",
-        "--validate=false",
-        "-o",
-        "json",
-        "-f",
-        "-",
+        *server_side_apply("--dry-run=server", "--validate=false", "--output=json"),
         stdin=payload.encode(),
         timeout=120,
         hint=UNREACHABLE_HINT,

@@ -97,7 +97,9 @@ def compare_secrets(
     def verdict(name: str) -> Change | None:
         a, b = old.get(name), new.get(name)
         if a is None or b is None:
-            doc = sops.load_doc((a or b).path)
+            either = a or b
+            assert either is not None  # names come from the two sides' keys
+            doc = sops.load_doc(either.path)
             status = ADDED if a is None else REMOVED
             return Change(target, "Secret", name, status, tuple(secretkeys.key_lines(doc, status)))
         found = secretkeys.compare(a, b, mine)
@@ -136,7 +138,10 @@ def run(root: Path, base: str, head: str | None = None, targets: list[str] | Non
     `head` None is the working tree. When git shows no change under k8s/ or in opskit.yaml,
     nothing is rendered."""
     shas = sources.resolve_all(root, [base] + ([head] if head else []))
-    refs = [(base, shas[0]), (head, shas[1]) if head else ("working tree", None)]
+    refs: list[tuple[str, str | None]] = [
+        (base, shas[0]),
+        (head, shas[1]) if head else ("working tree", None),
+    ]
     if not sources.changed_paths(root, shas[0], refs[1][1]):
         return _unchanged(root, refs, targets)
     with sources.load_both(root, refs, targets) as (old, new):

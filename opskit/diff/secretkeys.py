@@ -15,9 +15,13 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opskit.core import tools, yamlio
 from opskit.secrets import sops
+
+if TYPE_CHECKING:
+    from opskit.core.config import Config, Overlay
 
 VALUE_FIELDS = ("data", "stringData")
 REENCRYPTED = "re-encrypted, value unchanged"
@@ -26,8 +30,8 @@ REENCRYPTED = "re-encrypted, value unchanged"
 @dataclass(frozen=True)
 class SecretFile:
     path: Path
-    cfg: object  # the Config of the side the file belongs to
-    overlay: object
+    cfg: Config  # the Config of the side the file belongs to
+    overlay: Overlay
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from opskit.diff import live
 from opskit.kube import rollout
 from opskit.kube.kubectl import Kube
 from opskit.kube.reads import api_versions
+from opskit.kube.ref import ObjectRef
 from opskit.manifests import kustomize
 from opskit.secrets import sops
 
@@ -52,11 +53,11 @@ class Status:
         return data
 
 
-def _counts(kube: Kube, namespace: str) -> dict[str, tuple[int, int]]:
-    """kind/name -> (ready, desired) replicas."""
+def _counts(kube: Kube, namespace: str) -> dict[ObjectRef, tuple[int, int]]:
+    """workload -> (ready, desired) replicas."""
     items = kube.json("get", "deployments,statefulsets", "-n", namespace, timeout=30)["items"]
     return {
-        f"{i['kind'].lower()}/{i['metadata']['name']}": (
+        ObjectRef(i["kind"], namespace, i["metadata"]["name"]): (
             (i.get("status") or {}).get("readyReplicas", 0),
             i["spec"].get("replicas", 1),
         )
@@ -74,18 +75,18 @@ def workloads(kube: Kube, namespace: str, rendered: list[dict]) -> list[Workload
     """Every Deployment and StatefulSet the commit renders, and any other live one."""
     running, counts = rollout.snapshot(kube, namespace), _counts(kube, namespace)
     refs = {
-        f"{o['kind'].lower()}/{o['metadata']['name']}"
+        ObjectRef(o["kind"], namespace, o["metadata"]["name"])
         for o in rendered
         if o.get("kind") in ("Deployment", "StatefulSet")
     } | set(running)
     out = []
-    for ref in sorted(refs):
+    for ref in sorted(refs, key=lambda r: r.resource):
         if ref not in running:
-            out.append(WorkloadStatus(ref, None, (), 0, 0, MISSING))
+            out.append(WorkloadStatus(ref.resource, None, (), 0, 0, MISSING))
             continue
         w = running[ref]
         ready, desired = counts.get(ref, (0, 0))
-        out.append(WorkloadStatus(ref, w.revision, w.images, ready, desired, _health(w)))
+        out.append(WorkloadStatus(ref.resource, w.revision, w.images, ready, desired, _health(w)))
     return out
 
 
@@ -109,7 +110,7 @@ def status(cfg: Config, overlay: Overlay, kube: Kube) -> Status:
     )
     objects = kustomize.render_overlay(cfg, overlay, tag=tag.value, cached=True)
     served, unserved = kustomize.by_api(objects, api_versions(kube))
-    skipped = [f"{o['kind']}/{o['metadata']['name']} (API not served)" for o in unserved]
+    skipped = [f"{ObjectRef.of(o).kind_name} (API not served)" for o in unserved]
     deployed = kube.run("get", "namespace", overlay.namespace, check=False, timeout=30)
     if deployed.returncode != 0:
         found = [live.Drift(f"Namespace/{overlay.namespace}", ("missing in the cluster",))]

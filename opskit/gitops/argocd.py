@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from opskit.clusters import argocd_local
 from opskit.core import paths, shell, toolcheck, yamlio
 from opskit.core.errors import OpsError
 from opskit.gitops import wait
-from opskit.kube.kubectl import FIELD_MANAGER, Kube
+from opskit.kube.kubectl import FIELD_MANAGER, Kube, server_side_apply
 from opskit.kube.reads import api_versions
 from opskit.manifests.kustomize import ARGOCD_DIR, PLATFORM_DIR
+
+if TYPE_CHECKING:
+    from opskit.clusters.base import Cluster
+    from opskit.clusters.connect import Connection
+    from opskit.core.config import Config, Overlay
 
 ROOT_FILE = "root.yaml"  # the app-of-apps root: not in k8s/argocd's kustomization
 APPLICATIONS = "applications.argoproj.io"
@@ -35,21 +40,34 @@ def _run(step: shell.Step, dry_run: bool) -> shell.Result:
     return shell.run_step(step, dry_run=dry_run)
 
 
-def local(cfg: Any, cluster: Any) -> argocd_local.LocalArgoCD:
-    """The local processes of ArgoCD next to an embedded cluster."""
+def local(cfg: Config, cluster: Cluster | None) -> argocd_local.LocalArgoCD:
+    """The local processes of ArgoCD next to an embedded cluster (callers ask only where the
+    cluster runs no containers, which is always one the suite started)."""
+    if cluster is None:
+        raise OpsError(
+            "ArgoCD runs as local processes only beside the suite's own embedded cluster",
+            "run `invoke argocd.install` against the cluster `invoke cluster.up` started",
+        )
     return argocd_local.LocalArgoCD(
-        cluster.state_dir, cluster.kubeconfig, cfg.argocd.namespace, cfg.argocd.local_polling
+        cluster.state_dir,
+        cluster.kubeconfig,
+        cfg.require_argocd().namespace,
+        cfg.require_argocd().local_polling,
     )
 
 
-def _stamp(cfg: Any) -> str:
+def _stamp(cfg: Config) -> str:
     """What a running install was made from: another version or clone restarts it."""
     return json.dumps(
-        {"version": cfg.argocd.version, "namespace": cfg.argocd.namespace, "root": str(cfg.root)}
+        {
+            "version": cfg.require_argocd().version,
+            "namespace": cfg.require_argocd().namespace,
+            "root": str(cfg.root),
+        }
     )
 
 
-def install(cfg: Any, conn: Any, dry_run: bool = False, report=print) -> bool:
+def install(cfg: Config, conn: Connection, dry_run: bool = False, report=print) -> bool:
     """Install (or upgrade to) the pinned ArgoCD; idempotent. False when already there.
 
     A cluster that runs containers gets the release's install.yaml plus KSOPS; the embedded
@@ -59,7 +77,7 @@ def install(cfg: Any, conn: Any, dry_run: bool = False, report=print) -> bool:
     from opskit.secrets import sops
 
     if conn.runs_containers:
-        release = install.release_dir(cfg.argocd.version)
+        release = install.release_dir(cfg.require_argocd().version)
         for step in install.upstream_steps(cfg, conn.kube, release, sops.key_file()):
             _run(step, dry_run)
         return True
@@ -76,19 +94,22 @@ def install(cfg: Any, conn: Any, dry_run: bool = False, report=print) -> bool:
     return True
 
 
-def _install_local(cfg: Any, kube: Kube, home: Any, applied: bool, dry_run: bool, report) -> None:
+def _install_local(
+    cfg: Config, kube: Kube, home: argocd_local.LocalArgoCD, applied: bool, dry_run: bool, report
+) -> None:
     from opskit.gitops import install
 
+    argo = cfg.require_argocd()
     toolcheck.require("argocd", "kustomize", "sops", "redis-server")
     if not applied and home.running():
         home.stop(report=report, dry_run=dry_run)  # made from another version or clone
-    release = install.release_dir(cfg.argocd.version)
+    release = install.release_dir(argo.version)
     if not applied:
-        ns = cfg.argocd.namespace
+        ns = argo.namespace
         absent = install.absent_groups(api_versions(kube))
         objects = install.local_objects(release, ns, absent)
-        report(f"applying ArgoCD {cfg.argocd.version} CRDs and config to namespace {ns}")
-        install.apply_local(kube, objects, cfg.argocd.version, dry_run)
+        report(f"applying ArgoCD {argo.version} CRDs and config to namespace {ns}")
+        install.apply_local(kube, objects, argo.version, dry_run)
     home.start(cfg.root, report=report, dry_run=dry_run, release=release)
 
 
@@ -110,7 +131,7 @@ def load_manifests(root: Path) -> list[dict]:
     return docs
 
 
-def application_for(cfg: Any, overlay: Any) -> dict:
+def application_for(cfg: Config, overlay: Overlay) -> dict:
     """The Application in k8s/argocd whose source path is the overlay's folder."""
     wanted = overlay.path.relative_to(cfg.root).as_posix()
     apps = [d for d in load_manifests(cfg.root) if d.get("kind") == "Application"]
@@ -131,7 +152,7 @@ def source_paths(app: dict) -> list[str]:
     return [str(source.get("path", "")).strip("/") for source in sources]
 
 
-def root_application(cfg: Any, repo_url: str = "", platform: bool = True) -> dict:
+def root_application(cfg: Config, repo_url: str = "", platform: bool = True) -> dict:
     """k8s/argocd/root.yaml, the one object `argocd.bootstrap` applies. It renders its
     committed path, k8s/platform (the overlays' Applications plus monitoring), or with
     `platform=False` k8s/argocd alone. With `repo_url` (the embedded cluster's git server)
@@ -143,7 +164,7 @@ def root_application(cfg: Any, repo_url: str = "", platform: bool = True) -> dic
     if not file.is_file():
         raise OpsError(f"{file}: not found", "add the app-of-apps root Application there")
     root = yamlio.load_file(file)
-    root.setdefault("metadata", {})["namespace"] = cfg.argocd.namespace
+    root.setdefault("metadata", {})["namespace"] = cfg.require_argocd().namespace
     source = root["spec"]["source"]
     folder = Path(source.get("path") or PLATFORM_DIR) if platform else ARGOCD_DIR
     source["path"] = folder.as_posix()
@@ -153,7 +174,7 @@ def root_application(cfg: Any, repo_url: str = "", platform: bool = True) -> dic
     return root
 
 
-def url_patches(cfg: Any, repo_url: str, folder: Path = ARGOCD_DIR) -> list[dict]:
+def url_patches(cfg: Config, repo_url: str, folder: Path = ARGOCD_DIR) -> list[dict]:
     """Kustomize patches that point every repository source of the Applications rendered
     from `folder`, and every AppProject, at `repo_url`. A Helm chart source keeps its
     chart repository."""
@@ -203,7 +224,7 @@ def require_installed(kube: Kube) -> None:
         )
 
 
-def bootstrap(cfg: Any, conn: Any, dry_run: bool = False, report=print) -> str:
+def bootstrap(cfg: Config, conn: Connection, dry_run: bool = False, report=print) -> str:
     """Apply the root Application (one object); ArgoCD syncs the rest from git. Returns
     its name. Where the cluster runs no containers the root renders k8s/argocd only."""
     kube = conn.kube
@@ -213,14 +234,7 @@ def bootstrap(cfg: Any, conn: Any, dry_run: bool = False, report=print) -> str:
     root = root_application(cfg, repo_url, platform=conn.runs_containers)  # a bad one stops here
     require_installed(kube)
     step = kube.step(
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        f"--field-manager={FIELD_MANAGER}",
-        "-n",
-        cfg.argocd.namespace,
-        "-f",
-        "-",
+        *server_side_apply("-n", cfg.require_argocd().namespace),
         stdin=json.dumps(root, indent=1),
         mutates=True,
         what=f"ArgoCD root Application {root['metadata']['name']}",
@@ -234,10 +248,10 @@ def bootstrap(cfg: Any, conn: Any, dry_run: bool = False, report=print) -> str:
 # --- status and sync --------------------------------------------------------------------
 
 
-def states(cfg: Any, kube: Kube) -> list[wait.State]:
+def states(cfg: Config, kube: Kube) -> list[wait.State]:
     """Revision, sync, health and last operation of every Application in ArgoCD's namespace."""
     require_installed(kube)
-    data = kube.json("get", APPLICATIONS, "-n", cfg.argocd.namespace, timeout=30)
+    data = kube.json("get", APPLICATIONS, "-n", cfg.require_argocd().namespace, timeout=30)
     return [wait.State.of(item) for item in data.get("items", [])]
 
 
@@ -265,7 +279,7 @@ def sync_operation() -> dict:
     }
 
 
-def sync_step(cfg: Any, kube: Kube, overlay: Any) -> shell.Step:
+def sync_step(cfg: Config, kube: Kube, overlay: Overlay) -> shell.Step:
     name = application_for(cfg, overlay)["metadata"]["name"]
     patch = json.dumps(sync_operation(), separators=(",", ":"))
     return kube.step(
@@ -273,7 +287,7 @@ def sync_step(cfg: Any, kube: Kube, overlay: Any) -> shell.Step:
         APPLICATIONS,
         name,
         "-n",
-        cfg.argocd.namespace,
+        cfg.require_argocd().namespace,
         "--type",
         "merge",
         "-p",
@@ -285,7 +299,7 @@ def sync_step(cfg: Any, kube: Kube, overlay: Any) -> shell.Step:
     )
 
 
-def sync(cfg: Any, kube: Kube, overlay: Any, dry_run: bool = False) -> str:
+def sync(cfg: Config, kube: Kube, overlay: Overlay, dry_run: bool = False) -> str:
     """Ask the ArgoCD controller to sync the overlay's Application; returns its name."""
     step = sync_step(cfg, kube, overlay)
     require_installed(kube)

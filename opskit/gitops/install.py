@@ -15,14 +15,17 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import yaml
 
 from opskit.core import paths, shell, yamlio
 from opskit.core.errors import OpsError
-from opskit.kube.kubectl import FIELD_MANAGER, Kube
+from opskit.kube.kubectl import Kube, server_side_apply
 from opskit.toolchain import build
+
+if TYPE_CHECKING:
+    from opskit.core.config import Config
 
 ARGOCD_MODULE = "github.com/argoproj/argo-cd/v3"
 ESTABLISHED_TIMEOUT = 60.0
@@ -195,12 +198,7 @@ def upstream_objects(release: Path, namespace: str) -> list[dict]:
 def apply_step(kube: Kube, objects: list[dict], what: str) -> shell.Step:
     document = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
     return kube.step(
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        f"--field-manager={FIELD_MANAGER}",
-        "-f",
-        "-",
+        *server_side_apply(),
         stdin=document,
         what=what,
         mutates=True,
@@ -227,12 +225,7 @@ def age_key_steps(kube: Kube, namespace: str, key_file: Path) -> list[shell.Step
     )
     return [
         kube.step(
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            f"--field-manager={FIELD_MANAGER}",
-            "-f",
-            "-",
+            *server_side_apply(),
             stdin=render,
             what=f"age key as Secret {namespace}/{AGE_SECRET}",
             mutates=True,
@@ -256,12 +249,12 @@ def wait_step(kube: Kube, namespace: str) -> shell.Step:
     )
 
 
-def upstream_steps(cfg: Any, kube: Kube, release: Path, key_file: Path) -> list[shell.Step]:
-    ns = cfg.argocd.namespace
+def upstream_steps(cfg: Config, kube: Kube, release: Path, key_file: Path) -> list[shell.Step]:
+    ns = cfg.require_argocd().namespace
     objects = upstream_objects(release, ns)
     return [
         apply_step(kube, objects[:1], f"namespace {ns}"),
         *age_key_steps(kube, ns, key_file),
-        apply_step(kube, objects[1:], f"ArgoCD {cfg.argocd.version} with KSOPS"),
+        apply_step(kube, objects[1:], f"ArgoCD {cfg.require_argocd().version} with KSOPS"),
         wait_step(kube, ns),
     ]

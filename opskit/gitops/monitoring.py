@@ -5,27 +5,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from opskit.core import shell
 from opskit.core.errors import OpsError
 from opskit.kube.kubectl import Kube
 from opskit.manifests.kustomize import MONITORING_VALUES
 
+if TYPE_CHECKING:
+    from opskit.core.config import Config, Overlay
+
 SERVICEMONITORS = "servicemonitors.monitoring.coreos.com"
 INSTALL_HINT = "install it: `invoke monitoring.install`"
 
 
-def values_file(cfg: Any) -> Path:
+def values_file(cfg: Config) -> Path:
     path = cfg.root / MONITORING_VALUES
     if not path.is_file():
         raise OpsError(f"{path}: not found", "add the Helm values for kube-prometheus-stack")
     return path
 
 
-def install_step(cfg: Any, kube: Kube) -> shell.Step:
+def install_step(cfg: Config, kube: Kube) -> shell.Step:
     """`helm upgrade --install` of the pinned chart; idempotent, waits until ready."""
-    mon = cfg.monitoring
+    mon = cfg.require_monitoring()
     argv = (
         "helm",
         "upgrade",
@@ -59,7 +62,7 @@ def install_step(cfg: Any, kube: Kube) -> shell.Step:
     )
 
 
-def install(cfg: Any, kube: Kube, dry_run: bool = False) -> shell.Step:
+def install(cfg: Config, kube: Kube, dry_run: bool = False) -> shell.Step:
     """Install or upgrade Prometheus; returns the step run."""
     step = install_step(cfg, kube)
     shell.run_step(step, dry_run=dry_run)
@@ -96,9 +99,9 @@ def servicemonitor_names(kube: Kube, namespace: str) -> list[str]:
     return result.stdout.split()
 
 
-def release_state(cfg: Any, kube: Kube) -> str:
+def release_state(cfg: Config, kube: Kube) -> str:
     """Helm's record of the release (labels of its storage Secrets, never their data)."""
-    mon = cfg.monitoring
+    mon = cfg.require_monitoring()
     template = '{range .items[*]}{.metadata.labels.version} {.metadata.labels.status}{"\\n"}{end}'
     result = kube.run(
         "get",
@@ -119,9 +122,9 @@ def release_state(cfg: Any, kube: Kube) -> str:
     return f"revision {records[-1][0]} {records[-1][1]}" if records else ""
 
 
-def status(cfg: Any, kube: Kube, overlays: list[Any]) -> list[Check]:
+def status(cfg: Config, kube: Kube, overlays: list[Overlay]) -> list[Check]:
     """The Helm release, the Prometheus Operator's CRDs and each overlay's ServiceMonitor."""
-    mon = cfg.monitoring
+    mon = cfg.require_monitoring()
     state = release_state(cfg, kube)
     checks = [
         Check(

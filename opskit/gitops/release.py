@@ -12,10 +12,13 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from opskit.core import gitinfo, shell
 from opskit.core.errors import OpsError
+
+if TYPE_CHECKING:
+    from opskit.core.config import Config, Overlay
 
 REMOTE = "origin"
 RELEASE_PREFIX = "chore(release): "
@@ -40,7 +43,7 @@ class Release:
         return shlex.join(self.push_argv)
 
 
-def commit_message(cfg: Any, overlay: Any, tag: str) -> str:
+def commit_message(cfg: Config, overlay: Overlay, tag: str) -> str:
     """Conventional commit subject of a release."""
     return f"{RELEASE_PREFIX}deploy {cfg.app.name} {tag} to {overlay.name}"
 
@@ -102,7 +105,9 @@ def _is_pin(path: str) -> bool:
     return path.startswith("k8s/overlays/") and path.endswith("/kustomization.yaml")
 
 
-def release(cfg: Any, overlay_name: str, *, push: bool = False, dry_run: bool = False) -> Release:
+def release(
+    cfg: Config, overlay_name: str, *, push: bool = False, dry_run: bool = False
+) -> Release:
     """Pin the overlay to the image of the newest non-release commit, commit only that file,
     push if asked; nothing (and no push) when the overlay already pins it."""
     overlay = cfg.overlay(overlay_name)
@@ -160,7 +165,7 @@ def push_with_retry(
             )
 
 
-def pin(cfg: Any, overlay: Any, tag: str, dry_run: bool) -> bool:
+def pin(cfg: Config, overlay: Overlay, tag: str, dry_run: bool) -> bool:
     """Write the tag into the overlay's kustomization (only reported under dry-run);
     False when it already pins that tag."""
     from opskit.manifests import kustomize

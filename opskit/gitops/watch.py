@@ -13,12 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from opskit.core import shell
 from opskit.core.errors import OpsError
 from opskit.gitops import argocd, wait
 from opskit.kube.kubectl import Kube
+
+if TYPE_CHECKING:
+    from opskit.core.config import Config, Overlay
+    from opskit.gitops.release import Release
 
 
 @dataclass(frozen=True)
@@ -30,13 +34,13 @@ class Watch:
     timeout: float
 
 
-def prepare(cfg: Any, kube: Kube, overlay: Any, timeout: float) -> Watch:
+def prepare(cfg: Config, kube: Kube, overlay: Overlay, timeout: float) -> Watch:
     """Before the release: which Application, and its last good revision."""
     app = argocd.application_for(cfg, overlay)["metadata"]["name"]
     argocd.require_installed(kube)
-    state = wait.State.of(wait.read(kube, cfg.argocd.namespace, app))
+    state = wait.State.of(wait.read(kube, cfg.require_argocd().namespace, app))
     good = state.revision if (state.sync, state.health) == ("Synced", "Healthy") else ""
-    return Watch(kube, cfg.argocd.namespace, app, good, timeout)
+    return Watch(kube, cfg.require_argocd().namespace, app, good, timeout)
 
 
 def _git(root: Path, *args: str, mutates: bool = True) -> str:
@@ -72,7 +76,7 @@ def revert(root: Path, release_commit: str, last_good: str, subject: str, why: s
     return _git(root, "rev-parse", "HEAD", mutates=False)
 
 
-def watch_release(watch: Watch, root: Path, release: Any, report=print) -> wait.State:
+def watch_release(watch: Watch, root: Path, release: Release, report=print) -> wait.State:
     """Wait for the release; on failure roll it back in git and raise one clear line."""
     try:
         return follow(watch, root, report)

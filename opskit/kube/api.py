@@ -107,7 +107,10 @@ def _target(kubeconfig: Path, context: str) -> _Target:
         raise Unavailable("inline client key: Python's ssl reads keys from files only")
     cert = None
     if user.get("client-certificate") and user.get("client-key"):
-        cert = tuple(_path(kubeconfig, user[k]) for k in ("client-certificate", "client-key"))
+        cert = (
+            _path(kubeconfig, user["client-certificate"]),
+            _path(kubeconfig, user["client-key"]),
+        )
     ca_data = cluster.get("certificate-authority-data")
     return _Target(
         host=server.hostname or "",

@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 from opskit.core import paths
+from opskit.kube.ref import ObjectRef
 
 
 def fingerprint(content: dict | bytes) -> str:
@@ -25,26 +26,27 @@ def fingerprint(content: dict | bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def key(obj: dict) -> str:
-    meta = obj.get("metadata") or {}
-    return f"{obj.get('kind')}/{meta.get('namespace', '')}/{meta.get('name')}"
-
-
 def _file(context: str, overlay: str) -> Path:
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", context)
     return paths.state_dir() / "applied" / safe / f"{overlay}.json"
 
 
-def load(context: str, overlay: str) -> dict[str, dict]:
-    """key -> {"fingerprint", "uid", "resourceVersion"}; {} when there is no usable record."""
+def load(context: str, overlay: str) -> dict[ObjectRef, dict]:
+    """ref -> {"fingerprint", "uid", "resourceVersion"}; {} when there is no usable record."""
     from opskit.core import yamlio
 
-    return yamlio.read_json_cache(_file(context, overlay))
+    try:
+        return {
+            ObjectRef.parse(k): v
+            for k, v in yamlio.read_json_cache(_file(context, overlay)).items()
+        }
+    except ValueError:  # not a record this version wrote: send everything
+        return {}
 
 
-def same(record: dict[str, dict], obj_key: str, print_: str, live: dict | None) -> bool:
+def same(record: dict[ObjectRef, dict], ref: ObjectRef, print_: str, live: dict | None) -> bool:
     """The object was applied with this fingerprint and nobody wrote it since."""
-    entry = record.get(obj_key)
+    entry = record.get(ref)
     if not entry or live is None or entry.get("fingerprint") != print_:
         return False
     meta = live.get("metadata") or {}
@@ -54,12 +56,12 @@ def same(record: dict[str, dict], obj_key: str, print_: str, live: dict | None) 
     )
 
 
-def save(context: str, overlay: str, prints: dict[str, str], live: list[dict]) -> None:
+def save(context: str, overlay: str, prints: dict[ObjectRef, str], live: list[dict]) -> None:
     """Record the fingerprints of what the cluster now holds (`live`: the objects as the
     server answered, after the apply)."""
-    by_key = {key(obj): obj.get("metadata") or {} for obj in live}
+    by_key = {ObjectRef.of(obj): obj.get("metadata") or {} for obj in live}
     record = {
-        k: {
+        str(k): {
             "fingerprint": p,
             "uid": by_key[k].get("uid"),
             "resourceVersion": by_key[k].get("resourceVersion"),

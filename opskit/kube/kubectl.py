@@ -22,6 +22,22 @@ UNREACHABLE = re.compile(
 )
 
 
+def server_side_apply(*flags: str, verb: str = "apply") -> tuple[str, ...]:
+    """The one spelling of a server-side apply of the documents on stdin: as the suite's
+    field manager, taking over fields another manager set (`kubectl edit`, a controller's
+    defaults; git is the source of truth). `flags` go between (`--validate=false`,
+    `--dry-run=server`, `--output=json`, `-n NS`); `verb="diff"` asks what it would change."""
+    return (
+        verb,
+        "--server-side",
+        "--force-conflicts",
+        f"--field-manager={FIELD_MANAGER}",
+        *flags,
+        "-f",
+        "-",
+    )
+
+
 @dataclass(frozen=True)
 class Kube:
     kubeconfig: Path | str

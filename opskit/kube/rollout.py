@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from opskit.core.progress import Notify
 from opskit.kube.kubectl import Kube
+from opskit.kube.ref import ObjectRef
 
 KIND_NAMES = ("Deployment", "StatefulSet", "ControllerRevision")  # revisions come along
 KINDS = "deployments,statefulsets,controllerrevisions"  # kubectl's one call for the three
@@ -24,21 +26,24 @@ class Workload:
     images: tuple[str, ...]
     progress: str = ""
     stalled: str = ""
+    namespace: str = ""
 
     @property
-    def ref(self) -> str:
-        return f"{self.kind.lower()}/{self.name}"
+    def ref(self) -> ObjectRef:
+        return ObjectRef(self.kind, self.namespace, self.name)
 
 
-def snapshot(kube: Kube, namespace: str) -> dict[str, Workload]:
-    """Every Deployment and StatefulSet in the namespace, keyed by `kind/name`."""
+def snapshot(kube: Kube, namespace: str) -> dict[ObjectRef, Workload]:
+    """Every Deployment and StatefulSet in the namespace, by its identity."""
     items = _items(kube, namespace)
     revisions = {
         i["metadata"]["name"]: int(i["revision"])
         for i in items
         if i["kind"] == "ControllerRevision"
     }
-    workloads = (_workload(i, revisions) for i in items if i["kind"] != "ControllerRevision")
+    workloads = (
+        _workload(i, revisions, namespace) for i in items if i["kind"] != "ControllerRevision"
+    )
     return {w.ref: w for w in workloads}
 
 
@@ -54,7 +59,7 @@ def _items(kube: Kube, namespace: str) -> list[dict]:
     return kube.json("get", KINDS, "-n", namespace, timeout=30)["items"]
 
 
-def _workload(item: dict, revisions: dict[str, int]) -> Workload:
+def _workload(item: dict, revisions: dict[str, int], namespace: str = "") -> Workload:
     meta, spec, status = item["metadata"], item["spec"], item.get("status", {})
     want = spec.get("replicas", 1)
     observed = status.get("observedGeneration", 0) >= meta["generation"]
@@ -78,6 +83,7 @@ def _workload(item: dict, revisions: dict[str, int]) -> Workload:
         images=tuple(c["image"] for c in spec["template"]["spec"]["containers"]),
         progress=_progress(counts, want, status),
         stalled=_stalled(status),
+        namespace=meta.get("namespace") or namespace,
     )
 
 
@@ -100,7 +106,7 @@ def _stalled(status: dict) -> str:
     return ""
 
 
-def unchanged(before: dict[str, Workload], applied: str) -> dict[str, Workload] | None:
+def unchanged(before: dict[ObjectRef, Workload], applied: str) -> dict[ObjectRef, Workload] | None:
     """`before`, when the apply output (`-o json`) shows every workload at the generation it
     had and all of them ready; else None. Saves a read on a no-op deploy."""
     import json
@@ -112,13 +118,13 @@ def unchanged(before: dict[str, Workload], applied: str) -> dict[str, Workload] 
         if item.get("kind") not in ("Deployment", "StatefulSet"):
             continue
         seen += 1
-        old = before.get(f"{item['kind'].lower()}/{item['metadata']['name']}")
+        old = before.get(ObjectRef.of(item))
         if old is None or not old.ready or old.generation != item["metadata"]["generation"]:
             return None
     return before if seen == len(before) else None
 
 
-def changed(before: dict[str, Workload], after: dict[str, Workload]) -> list[Workload]:
+def changed(before: dict[ObjectRef, Workload], after: dict[ObjectRef, Workload]) -> list[Workload]:
     """Workloads the apply created or whose spec changed (a new generation)."""
     return [
         w for ref, w in after.items() if ref not in before or before[ref].generation != w.generation
@@ -127,7 +133,7 @@ def changed(before: dict[str, Workload], after: dict[str, Workload]) -> list[Wor
 
 class RolloutFailed(Exception):
     def __init__(self, workload: Workload, detail: str) -> None:
-        super().__init__(f"{workload.ref} did not roll out: {detail}")
+        super().__init__(f"{workload.ref.resource} did not roll out: {detail}")
         self.workload = workload
 
 
@@ -136,17 +142,17 @@ def wait(
     namespace: str,
     workloads: list[Workload],
     timeout: float,
-    notify: Callable[[str], None],
-    first: dict[str, Workload] | None = None,
+    notify: Notify,
+    first: dict[ObjectRef, Workload] | None = None,
     on_ready: Callable[[Workload, float], None] | None = None,
-) -> dict[str, Workload]:
+) -> dict[ObjectRef, Workload]:
     """Wait for all workloads at once (one kubectl call per poll), sharing one deadline;
     a progress line as each one finishes, and a reminder of what is pending every 10 s.
     `first` is a snapshot just taken (saves a read); returns the last one. `on_ready` hears
     each workload as it finishes, with its seconds."""
     started = time.monotonic()
     pending = {w.ref for w in workloads}
-    notify(f"waiting for {', '.join(sorted(pending))} (timeout {timeout:g}s)")
+    notify(f"waiting for {', '.join(r.resource for r in sorted(pending))} (timeout {timeout:g}s)")
     last_report, interval = started, 0.1
     while True:
         now = first if first is not None else snapshot(kube, namespace)
@@ -156,7 +162,7 @@ def wait(
             if workload is not None and workload.ready:
                 pending.discard(ref)
                 took = time.monotonic() - started
-                notify(f"{ref} rolled out in {took:.1f}s")
+                notify(f"{ref.resource} rolled out in {took:.1f}s")
                 if on_ready is not None:
                     on_ready(workload, took)
             elif workload is not None and workload.stalled:
@@ -171,21 +177,22 @@ def wait(
             last_report = time.monotonic()
             notify(
                 f"still waiting ({elapsed:.0f}s): "
-                + "; ".join(f"{ref} {now[ref].progress}" for ref in sorted(pending) if ref in now)
+                + "; ".join(f"{r.resource} {now[r].progress}" for r in sorted(pending) if r in now)
             )
         time.sleep(interval)
         interval = min(interval * 1.5, 0.2)  # prompt for fast rollouts, light for slow ones
 
 
-def undo(
+def roll_back_to(
     kube: Kube, namespace: str, workload: Workload, revision: int | None, dry_run: bool = False
 ) -> None:
-    """`kubectl rollout undo`, to the given revision or the one before the current."""
+    """`kubectl rollout undo`: the workload's template of the given revision, or of the one
+    before the current (its config only as far as the template names it by hash)."""
     extra = [f"--to-revision={revision}"] if revision else []
     kube.run(
         "rollout",
         "undo",
-        workload.ref,
+        workload.ref.resource,
         "-n",
         namespace,
         *extra,
@@ -198,7 +205,7 @@ def undo(
 def diagnostics(kube: Kube, namespace: str, workload: Workload) -> str:
     """Events, unready pod conditions and recent log lines, as one readable block."""
     selector = ",".join(f"{k}={v}" for k, v in workload.selector)
-    lines = [f"--- diagnostics for {workload.ref} (namespace {namespace})"]
+    lines = [f"--- diagnostics for {workload.ref.resource} (namespace {namespace})"]
     pods = kube.json("get", "pods", "-n", namespace, "-l", selector, timeout=30)["items"]
     for pod in pods:
         name = pod["metadata"]["name"]

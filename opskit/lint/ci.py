@@ -228,7 +228,7 @@ def missing_targets(root: Path, calls: set[Call]) -> list[str]:
     return problems + [
         f"`{call}`: no {call.tool} {LISTED[call.tool]}"
         for call in sorted(calls)
-        if known[call.tool] is not None and call.target not in known[call.tool]
+        if (names := known[call.tool]) is not None and call.target not in names
     ]
 
 

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from opskit.core import shell
 from opskit.core.args import TAG_PATTERN
 from opskit.core.errors import OpsError
-from opskit.kube.kubectl import FIELD_MANAGER, UNREACHABLE_HINT, Kube
+from opskit.kube.kubectl import UNREACHABLE_HINT, Kube, server_side_apply
 from opskit.kube.reads import api_versions
+from opskit.kube.ref import ObjectRef
 
 if TYPE_CHECKING:
     from opskit.core.config import Config, Overlay
@@ -302,15 +303,10 @@ def diff(cfg: Config, overlay: Overlay | str, kube: Kube, tag: str | None = None
     objects = render_overlay(cfg, overlay, tag=tag)
     served, unserved = by_api(objects, api_versions(kube))
     skipped = tuple(
-        f"{o['kind']}/{o['metadata']['name']}: API {o['apiVersion']} not served" for o in unserved
+        f"{ObjectRef.of(o).kind_name}: API {o['apiVersion']} not served" for o in unserved
     )
     result = kube.run(
-        "diff",
-        "--server-side",
-        f"--field-manager={FIELD_MANAGER}",
-        "--force-conflicts",
-        "-f",
-        "-",
+        *server_side_apply(verb="diff"),
         stdin=dump(served),
         check=False,
         timeout=120,

@@ -51,7 +51,7 @@ class Report:
 
 # -- schemas -------------------------------------------------------------------------------
 
-_TYPES = {
+_TYPES: dict[str, type | tuple[type, ...]] = {
     "string": str,
     "object": dict,
     "array": list,
@@ -245,7 +245,7 @@ def argocd_objects(cfg: Config, folder: Path | None = None) -> list[dict]:
 
     folder = folder or kustomize.rendered_folder(cfg.root)
     kustomization = yamlio.load_file(folder / "kustomization.yaml")
-    objects = []
+    objects: list[dict] = []
     for name in kustomization.get("resources", []):
         path = (folder / name).resolve()
         objects += argocd_objects(cfg, path) if path.is_dir() else yamlio.load_file_all(path)

@@ -13,14 +13,18 @@ import hashlib
 import importlib.util
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opskit.core import paths
+
+if TYPE_CHECKING:
+    from opskit.core.config import Config, Overlay
 
 KEEP = 64
 _CODE = Path(__file__).resolve().parents[1]  # all of opskit: the verdict depends on its code
 
 
-def key(cfg, overlay, objects: list[dict]) -> str:
+def key(cfg: Config, overlay: Overlay, objects: list[dict]) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps(objects, sort_keys=True).encode())
     digest.update(repr(cfg).encode())

@@ -9,9 +9,13 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opskit.core import paths, shell
 from opskit.core.errors import OpsError
+
+if TYPE_CHECKING:
+    from opskit.core.config import Config, Overlay
 
 RENEW_BEFORE_SECONDS = 30 * 24 * 3600
 TLS_SECRET = "api-tls"
@@ -28,11 +32,11 @@ class Cert:
     with_ca: bool = False  # clients mount ca.crt from the Secret to verify the server
 
 
-def ingress_cert(overlay) -> Cert:
+def ingress_cert(overlay: Overlay) -> Cert:
     return Cert("", tuple(overlay.hosts), TLS_SECRET)
 
 
-def broker_cert(overlay) -> Cert:
+def broker_cert(overlay: Overlay) -> Cert:
     """The in-cluster names of the MQTT broker's Service `mqtt`."""
     ns = overlay.namespace
     return Cert(
@@ -40,19 +44,19 @@ def broker_cert(overlay) -> Cert:
     )
 
 
-def certs_dir(cfg) -> Path:
+def certs_dir(cfg: Config) -> Path:
     return cfg.root / ".certs"
 
 
-def caroot(cfg) -> Path:
+def caroot(cfg: Config) -> Path:
     return certs_dir(cfg) / "ca"
 
 
-def ca_file(cfg) -> Path:
+def ca_file(cfg: Config) -> Path:
     return caroot(cfg) / "rootCA.pem"
 
 
-def cert_paths(cfg, overlay, cert: Cert | None = None) -> tuple[Path, Path]:
+def cert_paths(cfg: Config, overlay: Overlay, cert: Cert | None = None) -> tuple[Path, Path]:
     """.certs/<overlay>/[<prefix>]{cert,key}.pem, refused when a symlink or the name leads
     elsewhere."""
     top = certs_dir(cfg).resolve()
@@ -64,7 +68,7 @@ def cert_paths(cfg, overlay, cert: Cert | None = None) -> tuple[Path, Path]:
     return files
 
 
-def _mkcert(cfg, *args: str, what: str, dry_run: bool, stores: str | None = None) -> None:
+def _mkcert(cfg: Config, *args: str, what: str, dry_run: bool, stores: str | None = None) -> None:
     env = {"CAROOT": str(caroot(cfg))}
     if stores is not None:
         env["TRUST_STORES"] = stores
@@ -79,7 +83,7 @@ def _mkcert(cfg, *args: str, what: str, dry_run: bool, stores: str | None = None
     )
 
 
-def init_ca(cfg, trust: bool = False, dry_run: bool = False) -> bool:
+def init_ca(cfg: Config, trust: bool = False, dry_run: bool = False) -> bool:
     """Create the project CA if missing (True when created); `trust` installs it system-wide.
     One at a time: deploy issues the Ingress's and the broker's certificates at once, and two
     CAs made side by side would leave one certificate signed by a CA that was overwritten."""
@@ -90,7 +94,7 @@ def init_ca(cfg, trust: bool = False, dry_run: bool = False) -> bool:
 _ca_lock = threading.Lock()
 
 
-def _init_ca(cfg, trust: bool, dry_run: bool) -> bool:
+def _init_ca(cfg: Config, trust: bool, dry_run: bool) -> bool:
     created = not ca_file(cfg).is_file()
     if created and not dry_run:
         caroot(cfg).mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -108,7 +112,7 @@ class CertStatus:
     reason: str
 
 
-def status(cfg, overlay, which: Cert | None = None) -> CertStatus:
+def status(cfg: Config, overlay: Overlay, which: Cert | None = None) -> CertStatus:
     """Is the certificate present, from our CA, valid 30+ days, for exactly its hosts?"""
     which = which or ingress_cert(overlay)
     cert, key = cert_paths(cfg, overlay, which)
@@ -171,7 +175,9 @@ def issue(
     return CertStatus(False, "forced" if current.fresh else current.reason)
 
 
-def tls_secret(cfg, overlay, dry_run: bool = False, which: Cert | None = None) -> bytes:
+def tls_secret(
+    cfg: Config, overlay: Overlay, dry_run: bool = False, which: Cert | None = None
+) -> bytes:
     """What deploy applies: a certificate (issued or renewed first if needed; default: the
     Ingress's) as its TLS Secret, in memory."""
     which = which or ingress_cert(overlay)
@@ -217,7 +223,9 @@ def _stat(path: Path) -> list:
     return [str(path), stat and [stat.st_ino, stat.st_mtime_ns, stat.st_size]]
 
 
-def tls_secret_manifest(cfg, overlay, dry_run: bool = False, which: Cert | None = None) -> bytes:
+def tls_secret_manifest(
+    cfg: Config, overlay: Overlay, dry_run: bool = False, which: Cert | None = None
+) -> bytes:
     """The TLS Secret (kubernetes.io/tls; default `api-tls`) for the overlay, built in memory
     from the current certificate; its key is registered for redaction. Issue first."""
     which = which or ingress_cert(overlay)
@@ -234,7 +242,7 @@ def tls_secret_manifest(cfg, overlay, dry_run: bool = False, which: Cert | None 
     return _manifest(cfg, overlay, which, cert.read_bytes(), key_bytes)
 
 
-def _manifest(cfg, overlay, which: Cert, cert: bytes, key: bytes) -> bytes:
+def _manifest(cfg: Config, overlay: Overlay, which: Cert, cert: bytes, key: bytes) -> bytes:
     labels = {
         "app.kubernetes.io/name": "mosquitto" if which.with_ca else "api",
         "app.kubernetes.io/part-of": cfg.project.name,
@@ -243,13 +251,14 @@ def _manifest(cfg, overlay, which: Cert, cert: bytes, key: bytes) -> bytes:
     }
     encoded_key = base64.b64encode(key).decode()
     shell.secret(encoded_key)
+    data = {"tls.crt": base64.b64encode(cert).decode(), "tls.key": encoded_key}
+    if which.with_ca and ca_file(cfg).is_file():
+        data["ca.crt"] = base64.b64encode(ca_file(cfg).read_bytes()).decode()
     doc = {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": which.secret, "namespace": overlay.namespace, "labels": labels},
         "type": "kubernetes.io/tls",
-        "data": {"tls.crt": base64.b64encode(cert).decode(), "tls.key": encoded_key},
+        "data": data,
     }
-    if which.with_ca and ca_file(cfg).is_file():
-        doc["data"]["ca.crt"] = base64.b64encode(ca_file(cfg).read_bytes()).decode()
     return json.dumps(doc, indent=2).encode() + b"\n"

@@ -11,9 +11,13 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opskit.core.errors import OpsError
 from opskit.secrets import sops
+
+if TYPE_CHECKING:
+    from opskit.core.config import Config, Overlay
 
 EDIT_TIMEOUT = 3600
 # A closed terminal (SIGHUP) or a plain `kill` (SIGTERM) ends the edit the way Ctrl-C does,
@@ -21,7 +25,7 @@ EDIT_TIMEOUT = 3600
 STOP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 
 
-def show(cfg, overlay, name: str) -> str:
+def show(cfg: Config, overlay: Overlay, name: str) -> str:
     """The decrypted manifest of one Secret (for a terminal; the caller decides)."""
     path = sops.secret_path(overlay, name)
     if not path.is_file():
@@ -32,7 +36,7 @@ def show(cfg, overlay, name: str) -> str:
     return sops.decrypt(cfg, overlay, path)
 
 
-def edit(cfg, overlay, name: str) -> None:
+def edit(cfg: Config, overlay: Overlay, name: str) -> None:
     """Open one Secret in $EDITOR through sops (which re-encrypts on save). sops' decrypted
     temporary file goes to a private folder (TMPDIR) that is removed on every exit path."""
     path = sops.secret_path(overlay, name)

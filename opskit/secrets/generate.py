@@ -7,10 +7,14 @@ from __future__ import annotations
 import secrets as random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opskit.core import args, shell
 from opskit.core.errors import OpsError
 from opskit.secrets import sops
+
+if TYPE_CHECKING:
+    from opskit.core.config import Config, Overlay
 
 ENCRYPTED_REGEX = "^(data|stringData)$"
 HEADER = (
@@ -36,7 +40,7 @@ GROUPS = (
 # --- the user's key and the overlay's recipients -------------------------------------------
 
 
-def ensure_key(cfg, dry_run: bool = False) -> tuple[str, bool]:
+def ensure_key(cfg: Config, dry_run: bool = False) -> tuple[str, bool]:
     """The user's public key and whether it was just created (0600, never in the repository)."""
     if mine := sops.my_recipients():
         return mine[0], False
@@ -58,12 +62,12 @@ def ensure_key(cfg, dry_run: bool = False) -> tuple[str, bool]:
     return (sops.my_recipients() or ("<new age key>",))[0], True
 
 
-def path_regex(cfg, overlay) -> str:
+def path_regex(cfg: Config, overlay: Overlay) -> str:
     rel = sops.repo_rel(cfg, overlay.path)
     return "^" + rel.replace(".", r"\.") + r"/secrets/[^/]+\.sops\.yaml$"
 
 
-def add_recipient(cfg, overlay, key: str, dry_run: bool = False) -> bool:
+def add_recipient(cfg: Config, overlay: Overlay, key: str, dry_run: bool = False) -> bool:
     """Add a public key to the overlay's creation rule (created if missing); False if present."""
     current = sops.rules(cfg)
     regex = path_regex(cfg, overlay)
@@ -102,7 +106,7 @@ def _render_rules(items: list[dict]) -> str:
 # --- generated Secrets and `secrets.init` --------------------------------------------------
 
 
-def generate_values(cfg, overlay) -> dict[str, dict[str, str]]:
+def generate_values(cfg: Config, overlay: Overlay) -> dict[str, dict[str, str]]:
     """Fresh random values for the overlay's Secrets (URL-safe, so they fit in URLs)."""
     from opskit.services import telemetry
 
@@ -128,7 +132,7 @@ def _token(nbytes: int) -> str:
     return random.token_urlsafe(nbytes)
 
 
-def secret_manifest(cfg, overlay, name: str, values: dict[str, str]) -> str:
+def secret_manifest(cfg: Config, overlay: Overlay, name: str, values: dict[str, str]) -> str:
     import yaml
 
     app, component = GENERATED.get(name, (name, "secrets"))
@@ -158,7 +162,7 @@ class InitReport:
     notes: list[str] = field(default_factory=list)
 
 
-def init(cfg, overlay, force: bool = False, dry_run: bool = False) -> InitReport:
+def init(cfg: Config, overlay: Overlay, force: bool = False, dry_run: bool = False) -> InitReport:
     """Key, recipient and the overlay's generated Secrets; a second run changes nothing."""
     all_paths = {n: sops.secret_path(overlay, n) for n in GENERATED}  # checked first
     key, created = ensure_key(cfg, dry_run)
@@ -189,7 +193,9 @@ def _state(path: Path, mine: tuple[str, ...]) -> str:
     return "ok" if sops.opens(path, mine) else "foreign"
 
 
-def _refuse_partial_protected(cfg, overlay, state: dict, paths: dict, mine: tuple) -> None:
+def _refuse_partial_protected(
+    cfg: Config, overlay: Overlay, state: dict, paths: dict, mine: tuple
+) -> None:
     """Never replace a protected overlay's values implicitly (only all-missing is regenerated)."""
     if not overlay.protected or set(state.values()) == {"missing"}:
         return
@@ -229,7 +235,9 @@ def _sync_recipients(
 # --- `secrets.encrypt`: one Secret from stdin ----------------------------------------------
 
 
-def encrypt_manifest(cfg, overlay, text: str, force: bool = False, dry_run: bool = False) -> str:
+def encrypt_manifest(
+    cfg: Config, overlay: Overlay, text: str, force: bool = False, dry_run: bool = False
+) -> str:
     """Encrypt one plaintext Secret manifest (read from stdin) into the overlay's secrets/."""
     from opskit.core import yamlio
 

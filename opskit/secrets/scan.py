@@ -4,9 +4,13 @@ patterns in the files git tracks (or would track: untracked, not ignored)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opskit.core import repofiles
 from opskit.secrets import sops
+
+if TYPE_CHECKING:
+    from opskit.core.config import Config
 
 PATTERNS = (  # (what, regex); none of these sources matches itself
     ("private key", r"-----BEGIN (?:[A-Z0-9]+ )*" + "PRIVATE" + r" KEY-----"),
@@ -23,7 +27,7 @@ CODE_SUFFIXES = {".py", ".ex", ".exs", ".sh", ".js", ".ts", ".go", ".heex", ".ee
 ALLOW = "pragma: allowlist secret"  # the detect-secrets marker for a reviewed false positive
 
 
-def check(cfg) -> list[str]:
+def check(cfg: Config) -> list[str]:
     """Findings, one line each: plaintext Secrets, recipient drift, undecryptable files,
     credential patterns in the files git tracks (or would track: untracked, not ignored)."""
     files = _candidate_files(cfg)
@@ -39,7 +43,7 @@ def check(cfg) -> list[str]:
     return findings
 
 
-def _candidate_files(cfg) -> list[str]:
+def _candidate_files(cfg: Config) -> list[str]:
     return [str(path.relative_to(cfg.root)) for path in repofiles.tracked_files(cfg.root)]
 
 
@@ -84,7 +88,7 @@ def _literal(match, code: bool) -> bool:
 # --- Kubernetes YAML: Secrets, generators, encrypted files ---------------------------------
 
 
-def _check_yaml(cfg, rel: str, text: str, mine: tuple[str, ...]) -> list[str]:
+def _check_yaml(cfg: Config, rel: str, text: str, mine: tuple[str, ...]) -> list[str]:
     from opskit.core import yamlio
     from opskit.core.errors import OpsError
 
@@ -137,7 +141,7 @@ def plaintext_fields(doc: dict) -> list[str]:
     return found
 
 
-def _check_encrypted(cfg, rel: str, doc: dict, mine: tuple[str, ...]) -> list[str]:
+def _check_encrypted(cfg: Config, rel: str, doc: dict, mine: tuple[str, ...]) -> list[str]:
     if clear := plaintext_fields(doc):
         shown = ", ".join(clear[:3]) + (f" and {len(clear) - 3} more" if len(clear) > 3 else "")
         return [

@@ -12,9 +12,13 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opskit.core import args, paths, shell
 from opskit.core.errors import CommandFailed, OpsError
+
+if TYPE_CHECKING:
+    from opskit.core.config import Config, Overlay
 
 SOPS_CONFIG = ".sops.yaml"
 SUFFIX = ".sops.yaml"
@@ -47,7 +51,7 @@ def my_recipients() -> tuple[str, ...]:
 # --- .sops.yaml ----------------------------------------------------------------------------
 
 
-def repo_rel(cfg, path: Path) -> str:
+def repo_rel(cfg: Config, path: Path) -> str:
     """A path as .sops.yaml rules and messages name it: relative to the repository root."""
     real, top = path.resolve(), cfg.root.resolve()
     if not real.is_relative_to(top):
@@ -58,7 +62,7 @@ def repo_rel(cfg, path: Path) -> str:
     return real.relative_to(top).as_posix()
 
 
-def rules(cfg) -> list[dict]:
+def rules(cfg: Config) -> list[dict]:
     from opskit.core import yamlio
 
     file = cfg.root / SOPS_CONFIG
@@ -73,13 +77,13 @@ def rule_recipients(rule: dict) -> tuple[str, ...]:
     return tuple(k.strip() for k in items if k.strip())
 
 
-def rule_for(cfg, rel: str) -> dict | None:
+def rule_for(cfg: Config, rel: str) -> dict | None:
     """The first creation rule whose path_regex matches a repo-relative path (sops' own order)."""
 
     return next((r for r in rules(cfg) if re.search(r.get("path_regex", "$^"), rel)), None)
 
 
-def overlay_recipients(cfg, overlay) -> tuple[str, ...]:
+def overlay_recipients(cfg: Config, overlay: Overlay) -> tuple[str, ...]:
     rule = rule_for(cfg, repo_rel(cfg, secret_path(overlay, "x")))
     return rule_recipients(rule) if rule else ()
 
@@ -95,14 +99,14 @@ def write_atomic(path: Path, text: str, what: str, dry_run: bool = False) -> Non
 # --- encrypted files -----------------------------------------------------------------------
 
 
-def secrets_dir(overlay) -> Path:
+def secrets_dir(overlay: Overlay) -> Path:
     """The overlay's secrets/ folder, refused when a symlink takes it anywhere else."""
     folder = overlay.path / "secrets"
     paths.confine(folder, overlay.path.resolve() / "secrets", "the overlay's secrets folder")
     return folder
 
 
-def secret_path(overlay, name: str) -> Path:
+def secret_path(overlay: Overlay, name: str) -> Path:
     """secrets/<name>.sops.yaml of the overlay: a valid name, and the file not a symlink."""
     folder = secrets_dir(overlay)
     path = folder / f"{args.k8s_name(name, 'Secret name')}{SUFFIX}"  # never a path
@@ -110,13 +114,13 @@ def secret_path(overlay, name: str) -> Path:
     return path
 
 
-def secret_files(overlay) -> list[Path]:
+def secret_files(overlay: Overlay) -> list[Path]:
     """Every encrypted file of the overlay; one that is a symlink or misnamed is refused."""
     found = sorted(secrets_dir(overlay).glob(f"*{SUFFIX}"))
     return [secret_path(overlay, path.name.removesuffix(SUFFIX)) for path in found]
 
 
-def stub(path: Path, overlay) -> dict:
+def stub(path: Path, overlay: Overlay) -> dict:
     """The kind, name and namespace of an encrypted Secret (plaintext in the file): enough
     to read it from the cluster without decrypting it."""
     doc = load_doc(path)
@@ -151,17 +155,19 @@ def file_recipients(path: Path) -> tuple[str, ...]:
     return doc_recipients(load_doc(path))
 
 
-def sops_step(cfg, *args: str, **options) -> shell.Step:
+def sops_step(cfg: Config, *args: str, **options) -> shell.Step:
     """sops run from the repository root, so .sops.yaml's path_regex sees repo-relative paths."""
     options.setdefault("timeout", SOPS_TIMEOUT)
     return shell.Step(argv=("sops", *args), cwd=str(cfg.root), **options)
 
 
-def run_sops(cfg, *args: str, check: bool = True, dry_run: bool = False, **options) -> shell.Result:
+def run_sops(
+    cfg: Config, *args: str, check: bool = True, dry_run: bool = False, **options
+) -> shell.Result:
     return shell.run_step(sops_step(cfg, *args, **options), check=check, dry_run=dry_run)
 
 
-def encrypt(cfg, path: Path, plaintext: str, dry_run: bool = False) -> None:
+def encrypt(cfg: Config, path: Path, plaintext: str, dry_run: bool = False) -> None:
     """Encrypt a manifest held in memory through sops' stdin; only ciphertext reaches the disk."""
     rel = repo_rel(cfg, path)
     if rule_for(cfg, rel) is None and not dry_run:  # dry-run: the rule was not written
@@ -207,7 +213,7 @@ def mask(value: str) -> None:
             shell.secret(line.strip())
 
 
-def cannot_decrypt(cfg, overlay, path: Path, mine: tuple[str, ...]) -> OpsError:
+def cannot_decrypt(cfg: Config, overlay: Overlay, path: Path, mine: tuple[str, ...]) -> OpsError:
     """The one-line error for a file not encrypted to any of the user's keys, with the way out."""
     needed = ", ".join(file_recipients(path)) or "(no age recipients)"
     rel = repo_rel(cfg, path)
@@ -235,14 +241,14 @@ def opens(path: Path, mine: tuple[str, ...]) -> bool:
     return bool(set(mine) & set(file_recipients(path)))
 
 
-def require_access(cfg, overlay, files: list[Path], mine: tuple[str, ...]) -> None:
+def require_access(cfg: Config, overlay: Overlay, files: list[Path], mine: tuple[str, ...]) -> None:
     """All-or-nothing: fail on the first file the user's keys cannot open, before any work."""
     for path in files:
         if not opens(path, mine):
             raise cannot_decrypt(cfg, overlay, path, mine)
 
 
-def decrypt(cfg, overlay, path: Path, mine: tuple[str, ...] | None = None) -> str:
+def decrypt(cfg: Config, overlay: Overlay, path: Path, mine: tuple[str, ...] | None = None) -> str:
     """One decrypted manifest, in memory, its values registered for redaction."""
     mine = my_recipients() if mine is None else mine
     require_access(cfg, overlay, [path], mine)
@@ -259,7 +265,7 @@ def decrypt(cfg, overlay, path: Path, mine: tuple[str, ...] | None = None) -> st
     return out.stdout
 
 
-def decrypted_secrets(cfg, overlay, only: list[Path] | None = None) -> list[bytes]:
+def decrypted_secrets(cfg: Config, overlay: Overlay, only: list[Path] | None = None) -> list[bytes]:
     """Every Secret of the overlay (or the `only` files of it) decrypted in memory, all
     before any is applied; one sops process per file, at once.
 
@@ -306,7 +312,7 @@ def _identity() -> tuple:
     return (str(file), stat and (stat.st_ino, stat.st_mtime_ns, stat.st_size))
 
 
-def update_keys(cfg, path: Path, dry_run: bool = False) -> None:
+def update_keys(cfg: Config, path: Path, dry_run: bool = False) -> None:
     """Re-encrypt the data key to exactly the recipients .sops.yaml lists for the file."""
     rel = repo_rel(cfg, path)
     run_sops(
@@ -314,7 +320,7 @@ def update_keys(cfg, path: Path, dry_run: bool = False) -> None:
     )
 
 
-def rotate(cfg, overlay, dry_run: bool = False) -> list[str]:
+def rotate(cfg: Config, overlay: Overlay, dry_run: bool = False) -> list[str]:
     """New data key for every file of the overlay, encrypted to the current recipients."""
     files = secret_files(overlay)
     require_access(cfg, overlay, files, my_recipients())

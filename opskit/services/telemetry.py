@@ -8,8 +8,12 @@ import hashlib
 import secrets as random
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opskit.core import shell
+
+if TYPE_CHECKING:
+    from opskit.core.config import Config
 
 DEVICES = 10  # simulated devices with credentials in each overlay (the CronJob's --devices)
 PBKDF2_ITERATIONS = 101  # what mosquitto_passwd writes: $7$ = PBKDF2-SHA512
@@ -58,7 +62,7 @@ def simulate_argv(
     ]
 
 
-def service_python(cfg, dry_run: bool) -> Path:
+def service_python(cfg: Config, dry_run: bool) -> Path:
     """The interpreter of a venv with the telemetry package (made once, in .opskit/)."""
     venv = cfg.root / ".opskit" / "venvs" / "telemetry"
     python = venv / "bin" / "python"

@@ -6,9 +6,13 @@ import functools
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke import Exit
+
+if TYPE_CHECKING:
+    from opskit.clusters.connect import Connection
+    from opskit.core.config import Config, Overlay
 
 PREFIX = "opskit"
 OVERLAY_HELP = "overlay name from opskit.yaml (e.g. dev, prod)"
@@ -51,7 +55,7 @@ def opskit_task(body: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def load_config(c) -> Any:
+def load_config(c) -> Config:
     """The project config, loaded once per invoke run."""
     from opskit.core import config
 
@@ -62,7 +66,7 @@ def load_config(c) -> Any:
     return cached
 
 
-def connect(cfg, overlay, context: str | None) -> Any:
+def connect(cfg: Config, overlay: Overlay | str | None, context: str | None) -> Connection:
     """The one way a task reaches a cluster (opskit.clusters.connect): kubeconfig, context,
     and the overlay's allow-list (any overlay's, for platform tasks without one)."""
     from opskit import clusters

@@ -23,11 +23,12 @@ def install(c, context=None, dry_run=False):
     from opskit.gitops import argocd
 
     cfg = load_config(c)
+    argo = cfg.require_argocd()  # before reaching any cluster
     changed = argocd.install(cfg, connect(cfg, None, context), dry_run=dry_run, report=say)
     if dry_run:
         return say("dry run: nothing was changed")
     state = "installed" if changed else "already installed"
-    say(f"ArgoCD {cfg.argocd.version} {state} in namespace {cfg.argocd.namespace}")
+    say(f"ArgoCD {argo.version} {state} in namespace {argo.namespace}")
 
 
 @task(help={"context": CONTEXT_HELP, "dry_run": DRY_RUN_HELP})
@@ -40,7 +41,7 @@ def bootstrap(c, context=None, dry_run=False):
     name = argocd.bootstrap(cfg, connect(cfg, None, context), dry_run=dry_run, report=say)
     if dry_run:
         return say("dry run: nothing was changed")
-    say(f"root Application {name} applied in namespace {cfg.argocd.namespace}")
+    say(f"root Application {name} applied in namespace {cfg.require_argocd().namespace}")
 
 
 @task(
@@ -90,7 +91,7 @@ def wait(c, overlay="dev", revision="HEAD", timeout="180", context=None):
     argocd.require_installed(kube)
     started = time.monotonic()
     say(f"waiting for {app} to be Synced+Healthy at {sha[:12]} (timeout {timeout}s)")
-    wait.wait(kube, cfg.argocd.namespace, app, sha, seconds, report=say)
+    wait.wait(kube, cfg.require_argocd().namespace, app, sha, seconds, report=say)
     say(f"{app} Synced+Healthy at {sha[:12]} after {time.monotonic() - started:.1f}s")
 
 

@@ -14,7 +14,7 @@ def doctor(c, json=False):
     from opskit.toolchain import doctor
 
     cfg = load_config(c)
-    provider = cfg.cluster.provider
+    provider: str = cfg.cluster.provider
     if provider == "auto":
         provider = clusters.choose(report=lambda _line: None)
     rows = doctor.check(tools.WORKFLOW[provider])

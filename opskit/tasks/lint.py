@@ -74,13 +74,12 @@ def elixir(c):
 @opskit_task
 def kube_score(c):
     """kube-score over every rendered overlay; findings not in opskit/lint/kubescore.py fail."""
-    from opskit.core import tools
     from opskit.core.errors import OpsError
     from opskit.lint import kubescore
 
     cfg = load_config(c)
     toolcheck.require("kube-score")
-    results = kubescore.score(cfg, tools.which("kube-score"))
+    results = kubescore.score(cfg, "kube-score")  # shell resolves it in .tools/bin first
     new, stale = kubescore.verdict(results)
     for finding in new:
         print(finding)

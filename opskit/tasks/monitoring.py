@@ -12,13 +12,11 @@ def install(c, context=None, dry_run=False):
     from opskit.gitops import monitoring
 
     cfg = load_config(c)
+    mon = cfg.require_monitoring()  # before reaching any cluster
     monitoring.install(cfg, connect(cfg, None, context).kube, dry_run=dry_run)
     if dry_run:
         return say("dry run: nothing was changed")
-    say(
-        f"{cfg.monitoring.chart} {cfg.monitoring.version} is release "
-        f"{cfg.monitoring.release} in namespace {cfg.monitoring.namespace}"
-    )
+    say(f"{mon.chart} {mon.version} is release {mon.release} in namespace {mon.namespace}")
 
 
 @task(default=True, help={"context": CONTEXT_HELP})

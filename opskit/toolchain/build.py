@@ -21,6 +21,7 @@ from pathlib import Path
 
 from opskit.core import lock, paths, shell
 from opskit.core.errors import OpsError
+from opskit.core.progress import Notify
 
 GO_ENV = {"GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
 GO_1_27 = "go1.27.3"  # fetched by the go command itself (module proxy) for modules needing it
@@ -31,7 +32,10 @@ _KUBE_VERSION_PKGS = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/ver
 
 def _kube_ldflags(version: str) -> tuple[str, ...]:
     """Version stamps of a Kubernetes build (hack/lib/version.sh); kwokctl reads them."""
-    major, minor = re.match(r"v(\d+)\.(\d+)", version).groups()
+    stamp = re.match(r"v(\d+)\.(\d+)", version)
+    if stamp is None:
+        raise OpsError(f"{version!r} is not a Kubernetes version", "pin it as vMAJOR.MINOR.PATCH")
+    major, minor = stamp.groups()
     values = {"gitVersion": version, "gitMajor": major, "gitMinor": minor}
     values["gitTreeState"] = "archive"
     return tuple(
@@ -269,14 +273,14 @@ def install(
     pins: dict[str, str],
     names: tuple[str, ...] = (),
     force: bool = False,
-    report: Callable[[str], None] = print,
+    report: Notify = print,
     dry_run: bool = False,
 ) -> list[Outcome]:
     """Make every selected tool present at its pinned version; return what was done.
     A dry run prints the builds it would run and writes nothing (no stamp, no lock)."""
     tools_dir = paths.root() / "tools"
-    plans = [(tool, pinned_version(tool, pins, tools_dir)) for tool in select(names)]
-    plans = [(tool, version, input_key(tool, version, tools_dir)) for tool, version in plans]
+    pinned = [(tool, pinned_version(tool, pins, tools_dir)) for tool in select(names)]
+    plans = [(tool, version, input_key(tool, version, tools_dir)) for tool, version in pinned]
     stamp = read_stamp()
     if not force and all(up_to_date(tool, key, stamp) for tool, _v, key in plans):
         return [Outcome(tool.name, version, "up to date") for tool, version, _k in plans]
@@ -303,7 +307,7 @@ def _ensure(
     key: str,
     force: bool,
     tools_dir: Path,
-    report: Callable[[str], None],
+    report: Notify,
     dry_run: bool,
 ) -> Outcome:
     stamp = read_stamp()  # re-read: a concurrent install may have just built it
@@ -324,7 +328,7 @@ def _ensure(
     return outcome
 
 
-def _provide(tool: GoTool, version: str, tools_dir: Path, report: Callable[[str], None]) -> Outcome:
+def _provide(tool: GoTool, version: str, tools_dir: Path, report: Notify) -> Outcome:
     target = paths.tools_bin() / tool.name
     found = on_path(tool, version)
     if found is not None:
@@ -348,9 +352,7 @@ def _provide(tool: GoTool, version: str, tools_dir: Path, report: Callable[[str]
     return Outcome(tool.name, version, "built", seconds, str(target))
 
 
-def _build(
-    tool: GoTool, version: str, tools_dir: Path, target: Path, report: Callable[[str], None]
-) -> None:
+def _build(tool: GoTool, version: str, tools_dir: Path, target: Path, report: Notify) -> None:
     """go build into a temporary name, then rename: an interrupted build leaves nothing."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{tool.name}.partial")

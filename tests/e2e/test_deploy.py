@@ -61,7 +61,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(project, kube):
     result = project.invoke("deploy", "--overlay=dev", "--dry-run")
     err = result.stderr.decode()
     assert "[dry-run] kubectl --kubeconfig " in err
-    apply = " apply --server-side --validate=false --field-manager=opskit --force-conflicts"
+    apply = " apply --server-side --force-conflicts --field-manager=opskit --validate=false"
     assert apply + " --output=json -f - < <" in err
     assert new_tag not in _api(kube)["spec"]["template"]["spec"]["containers"][0]["image"]
     assert _api(kube)["metadata"]["resourceVersion"] == before

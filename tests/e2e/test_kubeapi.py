@@ -8,6 +8,7 @@ from pathlib import Path
 from opskit.deploy import restore
 from opskit.kube import api, rollout
 from opskit.kube.kubectl import Kube
+from opskit.kube.ref import ObjectRef
 
 
 def _kubectl_versions(kube: Kube) -> set[str]:
@@ -70,9 +71,10 @@ def test_the_workload_snapshot_is_the_same_either_way(kube: Kube, namespace: str
     in_process = rollout.snapshot(kube, namespace)
     monkeypatch.setattr(api, "client", lambda _kube: None)  # as for a k3d kubeconfig
     with_kubectl = rollout.snapshot(kube, namespace)
-    assert list(in_process) == ["deployment/web"]
-    assert in_process["deployment/web"].generation == with_kubectl["deployment/web"].generation
-    assert in_process["deployment/web"].images == ("nginx:1",)
+    web = ObjectRef("Deployment", namespace, "web")
+    assert list(in_process) == [web]
+    assert in_process[web].generation == with_kubectl[web].generation
+    assert in_process[web].images == ("nginx:1",)
 
 
 def _fresh_client(kube: Kube) -> api.Client:

@@ -39,8 +39,8 @@ def test_unserved_kinds_are_listed_not_sent(cfg):
     assert args == (
         "diff",
         "--server-side",
-        "--field-manager=opskit",
         "--force-conflicts",
+        "--field-manager=opskit",
         "-f",
         "-",
     )

@@ -17,6 +17,7 @@ from opskit.core import gitinfo, paths
 from opskit.core.errors import OpsError
 from opskit.deploy import pipeline, restore
 from opskit.kube import rollout
+from opskit.kube.ref import ObjectRef
 from opskit.secrets import generate
 from tests import fakes
 from tests.unit.conftest import needs_sops
@@ -129,9 +130,9 @@ def test_plan_holds_every_rendered_object_the_private_docs_and_one_apply(project
         *target.kube.argv(
             "apply",
             "--server-side",
-            "--validate=false",
-            "--field-manager=opskit",
             "--force-conflicts",
+            "--field-manager=opskit",
+            "--validate=false",
             "--output=json",
             "-f",
             "-",
@@ -186,17 +187,18 @@ def _items(data: bytes) -> list[dict]:
 
 
 def test_failed_rollout_restores_and_waits_only_for_workloads_that_were_ready(project, monkeypatch):
-    ready = rollout.Workload("Deployment", "api", 1, 1, True, (("app", "api"),), ("old",))
-    new = rollout.Workload("Deployment", "api", 2, 2, False, (("app", "api"),), ("new",))
+    pods = (("app", "api"),)
+    ready = rollout.Workload("Deployment", "api", 1, 1, True, pods, ("old",), namespace="x")
+    new = rollout.Workload("Deployment", "api", 2, 2, False, pods, ("new",), namespace="x")
     waits: list[list[str]] = []
 
     def wait(kube, namespace, workloads, timeout, notify, first=None, on_ready=None):
-        waits.append([w.ref for w in workloads])
+        waits.append([w.ref.resource for w in workloads])
         if len(waits) == 1:
             raise rollout.RolloutFailed(new, "not ready after 1s")
         return {}
 
-    snapshots = iter([{"deployment/api": ready}, {"deployment/api": new}])  # before, after
+    snapshots = iter([{ready.ref: ready}, {new.ref: new}])  # before, after
     monkeypatch.setattr(rollout, "snapshot", lambda kube, ns: next(snapshots))
     monkeypatch.setattr(rollout, "unchanged", lambda before, applied: None)
     monkeypatch.setattr(rollout, "diagnostics", lambda kube, ns, w: "--- diagnostics")
@@ -245,7 +247,7 @@ class Server(Cluster):
         verb = argv[5]
         self.stdin.setdefault(verb, []).append(stdin)
         if verb == "get" and argv[6] == "-f":
-            keys = [restore._key(d) for d in _items(stdin)]
+            keys = [ObjectRef.of(d) for d in _items(stdin)]
             found = [self.objects[k] for k in keys if k in self.objects]
             return 0, json.dumps({"kind": "List", "items": found}), ""
         if verb == "apply" and self.reject:
@@ -253,7 +255,7 @@ class Server(Cluster):
         if verb == "apply":
             out = []
             for doc in yamlio.load_all(stdin, "applied"):
-                key = restore._key(doc)
+                key = ObjectRef.of(doc)
                 self.version += 1
                 old = (self.objects.get(key) or {}).get("metadata", {})
                 uid = old.get("uid", f"u{self.version}")
@@ -299,9 +301,9 @@ def test_a_redeploy_sends_only_what_changed_since_the_last_one(project, monkeypa
         assert sum(c[0] == "sops" for c in calls) == decrypts
         assert any("35 unchanged since the last deploy, not sent" in line for line in lines)
 
-        key = ("ConfigMap", "gitops-lab-dev", "api-config")
+        key = ObjectRef("ConfigMap", "gitops-lab-dev", "api-config")
         server.objects[key]["metadata"]["resourceVersion"] = "edited"  # someone changed it
-        secret_key = ("Secret", "gitops-lab-dev", "api-secrets")
+        secret_key = ObjectRef("Secret", "gitops-lab-dev", "api-secrets")
         server.objects[secret_key]["metadata"]["resourceVersion"] = "edited-too"
         pipeline.deploy(project, "dev", notify=quiet)
         assert server.applied_names(1) == ["ConfigMap/api-config", "Secret/api-secrets"]

@@ -45,7 +45,12 @@ def _statefulset(current="pg-1", update="pg-1", ready=1):
 
 def test_ready_deployment():
     w = rollout._workload(_deployment(), {})
-    assert (w.ref, w.revision, w.ready, w.images) == ("deployment/api", 3, True, ("r/api:abc",))
+    assert (w.ref.resource, w.revision, w.ready, w.images) == (
+        "deployment/api",
+        3,
+        True,
+        ("r/api:abc",),
+    )
     assert w.selector == (("app", "api"),)
 
 
@@ -56,7 +61,7 @@ def test_deployment_not_ready_while_updating_or_unobserved():
 
 def test_statefulset_revision_and_readiness():
     w = rollout._workload(_statefulset(), {"pg-1": 4})
-    assert (w.ref, w.revision, w.ready) == ("statefulset/postgres", 4, True)
+    assert (w.ref.resource, w.revision, w.ready) == ("statefulset/postgres", 4, True)
     assert not rollout._workload(_statefulset(update="pg-2"), {"pg-2": 5}).ready
 
 

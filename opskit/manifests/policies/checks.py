@@ -149,7 +149,7 @@ def _ingress(target: Target, obj: dict) -> Iterator[Problem]:
     tls = spec.get("tls") or []
     if not tls:
         yield ("spec.tls", "missing; an Ingress serves HTTPS only (use the tls-ingress component)")
-    covered = set()
+    covered: set[str] = set()
     for index, entry in enumerate(tls):
         covered.update(entry.get("hosts") or [])
         if not entry.get("secretName"):

@@ -170,7 +170,7 @@ def check_argocd(cfg: Config, objects: list[dict]) -> Iterator[tuple[dict, str, 
     projects = {o["metadata"].get("name"): o for o in objects if o.get("kind") == "AppProject"}
     deployed: dict[str, str] = {}
     # project: the repositories and namespaces its Applications should use (what it must allow)
-    needs: dict[str, tuple[set[str], set[str]]] = {}
+    needs: dict[str | None, tuple[set[str], set[str]]] = {}
     for app in (o for o in objects if o.get("kind") == "Application"):
         project = (app.get("spec") or {}).get("project")
         if project not in projects:
