@@ -1,6 +1,7 @@
 """GitOps figures: ArgoCD (local processes on the bench's kwok cluster) from commit to
-Synced/Healthy, with the refresh a release requests and by polling alone (the suite's 10 s
-resync, and opt-in ArgoCD's default polling), and the no-op `invoke argocd.install`."""
+Synced/Healthy through `invoke release` + `invoke argocd.wait` (which asks ArgoCD for the
+revision), and by polling alone (the suite's 10 s resync, and opt-in ArgoCD's default
+polling), and the no-op `invoke argocd.install`."""
 
 from __future__ import annotations
 
@@ -44,31 +45,23 @@ def _release_commit(ws: Workspace, index: int) -> str:
     return ws.tool("git", "-C", str(ws.repo), "rev-parse", "HEAD").strip()
 
 
-def _healthy_at(ws: Workspace, revision: str) -> bool:
-    rows = json.loads(ws.invoke("argocd.status", "--json"))
-    row = next((r for r in rows if r["name"] == APP), {})
-    return (row.get("revision"), row.get("sync"), row.get("health")) == (
-        revision,
-        "Synced",
-        "Healthy",
-    )
-
-
-def _commit_to_healthy(ws: Workspace, index: int, refresh: bool) -> float:
-    """Seconds from the commit to Synced+Healthy at it (wait's own polling: 0.5 s)."""
+def _commit_to_healthy(ws: Workspace, index: int, release: bool) -> float:
+    """Seconds from the commit to Synced+Healthy at it. With `release`, through the
+    commands a user types: `invoke release` (its commit pins the image to HEAD), then
+    `invoke argocd.wait --revision=<it>`, which asks ArgoCD to read the revision at once.
+    Without, ArgoCD's polling alone picks the commit up (read every 0.5 s, no refresh)."""
     started = time.monotonic()
     revision = _release_commit(ws, index)
-    if refresh:  # what `invoke release` does right after its commit
-        ws.kubectl(
-            "-n",
-            "argocd",
-            "annotate",
-            "--overwrite",
-            "application",
-            APP,
-            "argocd.argoproj.io/refresh=hard",
-        )
-    ws.invoke("argocd.wait", "--overlay=dev", f"--revision={revision}", "--timeout=300")
+    if release:
+        ws.invoke("release", "--overlay=dev")
+        revision = ws.tool("git", "-C", str(ws.repo), "rev-parse", "HEAD").strip()
+        ws.invoke("argocd.wait", "--overlay=dev", f"--revision={revision}", "--timeout=300")
+        return time.monotonic() - started
+    while not ((now := _synced_healthy_revision(ws)) and _contains(ws, now, revision)):
+        if time.monotonic() - started > SAMPLE_TIMEOUT:
+            late = f"{revision[:12]} not Synced/Healthy in {SAMPLE_TIMEOUT:.0f}s"
+            raise BenchError(f"polling: {late}")
+        time.sleep(0.5)
     return time.monotonic() - started
 
 

@@ -34,7 +34,8 @@ LABELS = {
     "skaffold_noop": "`skaffold deploy` again, nothing changed (stock: re-rolls the pods)",
     "skaffold_noop_apply_only": "`skaffold deploy --status-check=false` again (the apply alone)",
     "argocd_install_noop": "`invoke argocd.install` again, nothing changed",
-    "gitops_commit_refresh": "commit -> ArgoCD Synced/Healthy, refresh requested (as release)",
+    "gitops_commit_refresh": "commit -> Synced/Healthy through `invoke release` + "
+    "`invoke argocd.wait --revision` (which asks ArgoCD for the revision)",
     "gitops_commit_poll": "commit -> ArgoCD Synced/Healthy by polling (resync 10 s)",
     "gitops_commit_default_poll": "commit -> ArgoCD Synced/Healthy by ArgoCD's default polling "
     "(resync 120 s + <= 60 s jitter, refs cached 3 min; `--default-poll`)",

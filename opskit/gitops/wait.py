@@ -1,8 +1,10 @@
-"""Follow an Application: refresh it now, wait for Synced+Healthy at a revision, explain why not.
+"""Follow an Application: wait for Synced+Healthy at a revision, explain why not.
 
 The controller resolves the branch again on a hard refresh (annotation
-`argocd.argoproj.io/refresh: hard`, what `argocd app get --hard-refresh` writes), so a
-release does not wait for the next poll.
+`argocd.argoproj.io/refresh: hard`, what `argocd app get --hard-refresh` writes). `wait`
+asks for one as soon as the Application compares against another revision than the one
+waited for, so neither a release nor `argocd.wait --revision` waits for the next poll
+(3 minutes by default).
 """
 
 from __future__ import annotations
@@ -150,6 +152,16 @@ def comparison_error(obj: dict) -> str:
     return ""
 
 
+def behind(obj: dict, state: State, revision: str) -> bool:
+    """The Application exists but compares against another revision, with no operation
+    running: the controller has not read `revision` from git yet."""
+    return (
+        bool(obj)
+        and state.revision != revision
+        and state.operation not in ("Running", "Requested", "Terminating")
+    )
+
+
 def done(state: State, revision: str) -> bool:
     return (
         state.sync == "Synced"
@@ -172,7 +184,7 @@ def wait(
     change; an OpsError naming the unhealthy resource on Degraded (after the sync of the
     revision) or on timeout."""
     deadline = clock() + timeout
-    last, erring_since, refreshed = "", None, None
+    last, erring_since, refreshed, asked = "", None, None, None
     while True:
         obj = read(kube, namespace, name, missing_ok=True)
         state = State.of(obj, name)
@@ -182,6 +194,10 @@ def wait(
             last = state.line()
             report(last)
         error, now = comparison_error(obj), clock()
+        if behind(obj, state, revision) and (asked is None or now - asked >= REFRESH_EVERY):
+            report(f"{name}: asking ArgoCD to read {revision[:12]} from git now (refresh)")
+            refresh(kube, namespace, name)
+            asked = now
         erring_since = (now if erring_since is None else erring_since) if error else None
         if (
             error

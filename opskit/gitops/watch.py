@@ -48,9 +48,8 @@ def _git(root: Path, *args: str, mutates: bool = True) -> str:
 
 
 def follow(watch: Watch, root: Path, report=print) -> wait.State:
-    """Refresh the Application and wait for HEAD to be Synced and Healthy."""
+    """Wait for HEAD to be Synced and Healthy (`wait` asks ArgoCD to read it from git)."""
     head = _git(root, "rev-parse", "HEAD", mutates=False)
-    wait.refresh(watch.kube, watch.namespace, watch.app)
     return wait.wait(watch.kube, watch.namespace, watch.app, head, watch.timeout, report=report)
 
 

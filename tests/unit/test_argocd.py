@@ -349,10 +349,13 @@ def test_status_table_and_json_have_revision_sync_health_and_last_operation(cfg)
 
 
 def scripted(objects):
-    """kubectl answering each `get application` with the next object (the last repeats)."""
+    """kubectl answering each `get application` with the next object (the last repeats);
+    a patch (a refresh) is answered and changes nothing."""
     queue = list(objects)
 
     def kubectl(argv, stdin):
+        if "patch" in argv:
+            return 0, "{}", ""
         obj = queue.pop(0) if len(queue) > 1 else queue[0]
         return 0, json.dumps(obj), ""
 
@@ -374,9 +377,43 @@ def test_wait_reports_each_change_and_returns_at_the_revision(monkeypatch):
     assert state.revision == new
     assert lines == [
         "gitops-lab-dev: Synced/Healthy at aaaaaaaaaaaa, operation Succeeded",
+        "gitops-lab-dev: asking ArgoCD to read bbbbbbbbbbbb from git now (refresh)",
         "gitops-lab-dev: OutOfSync/Healthy at aaaaaaaaaaaa, operation Succeeded",
         "gitops-lab-dev: Synced/Progressing at bbbbbbbbbbbb, operation Running",
     ]
+
+
+def test_wait_for_a_revision_argocd_has_not_read_asks_for_it_and_again_while_behind(monkeypatch):
+    """`argocd.wait --revision X` after `release`: the controller would read X only at its
+    next poll (minutes); wait refreshes at once, and every REFRESH_EVERY while still behind."""
+    monkeypatch.setattr(wait, "POLL_SECONDS", 0)
+    new = "e" * 40
+    reads = scripted([app()] * 10 + [app("Synced", "Healthy", new)])  # reads at 0, 2, ... 20 s
+
+    def kubectl(argv, stdin):
+        return (0, "{}", "") if "patch" in argv else reads(argv, stdin)
+
+    ticks = iter(range(0, 1000, 2))
+    with fakes.recorder({"kubectl": kubectl}) as calls:
+        state = wait.wait(
+            KUBE, "argocd", "gitops-lab-dev", new, 60, lambda _l: None, lambda: next(ticks)
+        )
+    assert state.revision == new
+    patches = [c for c in calls if "patch" in c]
+    assert len(patches) == 2  # at 0 s and at 16 s (>= 15 s later), none in between
+    assert patches[0][-2:] == (
+        "-p",
+        '{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"hard"}}}',
+    )
+
+
+def test_wait_does_not_refresh_an_application_that_is_not_there_yet_or_syncing(monkeypatch):
+    monkeypatch.setattr(wait, "POLL_SECONDS", 0)
+    new = "f" * 40
+    answers = [{}, app("Synced", "Progressing", "a" * 40, "Running"), app("Synced", "Healthy", new)]
+    with fakes.recorder({"kubectl": scripted(answers)}) as calls:
+        wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 30, report=lambda _l: None)
+    assert not [c for c in calls if "patch" in c]
 
 
 def test_wait_asks_for_a_hard_refresh_when_a_comparison_error_sticks(monkeypatch):

@@ -45,8 +45,8 @@ def application(revision, sync="Synced", health="Healthy", resources=()):
 
 
 def argocd_answers(git, bad_health="Degraded"):
-    """ArgoCD as the controller would answer: the release goes `bad_health`, anything
-    else at HEAD is Synced and Healthy."""
+    """ArgoCD as the controller would answer: it reads git (HEAD) only when refreshed; the
+    release goes `bad_health`, anything else is Synced and Healthy."""
     api = {
         "kind": "Deployment",
         "namespace": "gitops-lab-dev",
@@ -54,18 +54,19 @@ def argocd_answers(git, bad_health="Degraded"):
         "health": {"status": bad_health, "message": "deadline exceeded"},
     }
     patches = []
+    seen = {"revision": git("rev-parse", "HEAD"), "released": False}
 
     def kubectl(argv, stdin):
         if "patch" in argv:
             patches.append(argv)
+            seen["revision"] = git("rev-parse", "HEAD")
+            seen["released"] = git("log", "-1", "--format=%s").startswith("chore(release): deploy")
             return 0, "", ""
         if argv[5:7] == ("get", "crd"):
             return 0, "crd", ""
-        head = git("rev-parse", "HEAD")
-        released = git("log", "-1", "--format=%s").startswith("chore(release): deploy")
-        if released:
-            return 0, json.dumps(application(head, "Synced", bad_health, [api])), ""
-        return 0, json.dumps(application(head)), ""
+        if seen["released"]:
+            return 0, json.dumps(application(seen["revision"], "Synced", bad_health, [api])), ""
+        return 0, json.dumps(application(seen["revision"])), ""
 
     return kubectl, patches
 
