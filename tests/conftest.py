@@ -9,6 +9,8 @@ from opskit.core import shell
 
 ROOT = Path(__file__).resolve().parents[1]
 
+pytest_plugins = ["tests.toolgate"]  # @pytest.mark.tools(...): skip here, error under CI
+
 # The tests send Ctrl-C (SIGINT) to the suite's processes, as a terminal does. A runner that
 # starts them as a background job hands them SIGINT ignored, which every child would inherit:
 # give the test process Python's own handler, so children start with the default again.

@@ -25,10 +25,7 @@ from opskit.core import tools
 from tests.e2e.project import Project, make_project
 
 pytestmark = [
-    pytest.mark.skipif(
-        tools.which("argocd") is None or tools.which("kustomize") is None,
-        reason="needs ArgoCD and kustomize: `invoke tools.install --only=gitops`",
-    ),
+    pytest.mark.tools("argocd", "kustomize"),
 ]
 SENTINEL = "GitOpsSentinel" + random.token_hex(8)
 DEV_NS = "gitops-lab-dev"

@@ -11,10 +11,7 @@ import yaml
 
 from opskit.core import config, shell, tools
 
-pytestmark = pytest.mark.skipif(
-    tools.which("kustomize") is None,
-    reason="needs ArgoCD's kustomize: `invoke tools.install --only=gitops`",
-)
+pytestmark = pytest.mark.tools("kustomize")
 
 
 @pytest.mark.parametrize("overlay", sorted(config.load().overlays))

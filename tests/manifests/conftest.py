@@ -19,6 +19,12 @@ from opskit.core import config
 from opskit.core.config import Config, Overlay
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:  # every manifest test renders with `kubectl kustomize`
+        if "tests/manifests/" in str(item.path):
+            item.add_marker(pytest.mark.tools("kubectl"))
+
+
 @pytest.fixture(scope="session")
 def cfg() -> Config:
     return config.load(Path(__file__).resolve().parents[2] / "opskit.yaml")

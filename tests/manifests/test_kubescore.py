@@ -10,10 +10,7 @@ import pytest
 from opskit.core import tools
 from opskit.lint import kubescore
 
-needs_kube_score = pytest.mark.skipif(
-    tools.which("kube-score") is None,
-    reason="needs kube-score (`invoke tools.install --only=kube-score`)",
-)
+needs_kube_score = pytest.mark.tools("kube-score")
 WRITABLE_ROOT = {
     "target": {"kind": "Deployment", "name": "api"},
     "ops": [

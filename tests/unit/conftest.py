@@ -5,14 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from opskit.core import config, shell, tools
+from opskit.core import config, shell
 
 ROOT = Path(__file__).resolve().parents[2]
 
-needs_sops = pytest.mark.skipif(
-    not all(tools.which(t) for t in ("sops", "age-keygen", "git")),
-    reason="needs sops, age-keygen and git (`invoke tools.install`, apt-get install age)",
-)
+needs_sops = pytest.mark.tools("sops", "age-keygen", "git")  # tests/toolgate.py
 
 
 @pytest.fixture

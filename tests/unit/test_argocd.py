@@ -607,10 +607,7 @@ def test_install_dry_run_prints_every_change_and_runs_none(
     assert "create secret generic sops-age" in lines[1] and KEY_PREFIX not in lines[1]
 
 
-@pytest.mark.skipif(
-    shutil.which("redis-server") is None or shutil.which("start-stop-daemon") is None,
-    reason="needs redis-server and start-stop-daemon (apt-get install redis-server)",
-)
+@pytest.mark.tools("redis-server", "start-stop-daemon")
 def test_redis_and_git_server_really_start_serve_and_stop(tmp_path, root, monkeypatch):
     local = argocd_local.LocalArgoCD(tmp_path / "cluster", tmp_path / "kubeconfig")
     full = local.daemons

@@ -7,17 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from opskit.core import config, shell, tools
+from opskit.core import config, shell
 from opskit.core.errors import OpsError
 from opskit.secrets import certs
 from tests import fakes
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = sorted(config.load(ROOT / "opskit.yaml").overlays)
-pytestmark = pytest.mark.skipif(
-    not all(tools.which(t) for t in ("mkcert", "openssl")),
-    reason="needs mkcert and openssl (apt-get install mkcert openssl)",
-)
+pytestmark = pytest.mark.tools("mkcert", "openssl")
 
 
 @pytest.fixture(scope="module")

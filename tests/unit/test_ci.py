@@ -197,6 +197,7 @@ def test_the_repository_shell_scripts_include_ci_and_entry_scripts():
             assert entry in found
 
 
+@pytest.mark.tools("shellcheck")
 def test_shellcheck_reports_findings_one_line_each(tmp_path: Path):
     script = tmp_path / "bad.sh"
     script.write_text("#!/usr/bin/env bash\nrm -rf $1/tmp\n")
@@ -206,14 +207,17 @@ def test_shellcheck_reports_findings_one_line_each(tmp_path: Path):
     assert "[SC2086]" in findings[0]
 
 
+@pytest.mark.tools("shellcheck")
 def test_shellcheck_passes_on_the_repository():
     assert repofiles.shellcheck(ROOT, repofiles.shell_scripts(ROOT)) == []
 
 
+@pytest.mark.tools("actionlint")
 def test_actionlint_passes_on_the_repository():
     assert cicheckers.actionlint_problems(ROOT) == []
 
 
+@pytest.mark.tools("actionlint")
 def test_actionlint_reports_a_broken_workflow(repo_copy: Path):
     workflow = repo_copy / ".github/workflows/ci.yml"
     workflow.write_text(workflow.read_text().replace("|| github.ref }}", "|| gitlab.ref }}", 1))

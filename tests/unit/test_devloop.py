@@ -39,6 +39,7 @@ def test_protected_overlay_is_refused_in_one_line(tmp_path):
     assert not (tmp_path / "locks").exists()
 
 
+@pytest.mark.tools("sops")  # the preflight checks the deploy tools before the lock
 def test_a_second_loop_on_the_same_overlay_is_refused_with_the_lock_message(tmp_path, monkeypatch):
     monkeypatch.setenv("OPSKIT_STATE_DIR", str(tmp_path))
     cfg = config.load(ROOT / "opskit.yaml")

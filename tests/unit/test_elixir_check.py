@@ -4,14 +4,11 @@ import shutil
 
 import pytest
 
-from opskit.core import tools
 from opskit.core.errors import CommandFailed
 from opskit.lint import elixir
 from tests import fakes
 
-pytestmark = pytest.mark.skipif(
-    tools.which("elixir") is None, reason="needs elixir (apt-get install elixir)"
-)
+pytestmark = pytest.mark.tools("elixir")
 
 SCHEMA = """\
 defmodule Shop.Part do

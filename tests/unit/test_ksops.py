@@ -81,10 +81,7 @@ def test_wrong_kind_and_missing_file_are_one_line_errors(overlay, monkeypatch):
     assert code == 1 and err.count("\n") == 1 and "nope.sops.yaml: not found" in err
 
 
-@pytest.mark.skipif(
-    tools.which("kustomize") is None,
-    reason="needs kustomize (`invoke tools.install --only=gitops`)",
-)
+@pytest.mark.tools("kustomize")
 def test_kustomize_runs_it_as_the_overlay_generator(overlay, tmp_path):
     cfg, ov, folder = overlay
     bin_dir = tmp_path / "bin"

@@ -1,7 +1,6 @@
 """A cluster whose API server is gone (crashed, machine restarted) is one line that says how
 to bring it back, from every kubectl call that needs an answer (the real kubectl here)."""
 
-import shutil
 import socket
 
 import pytest
@@ -10,9 +9,7 @@ from opskit.core.errors import OpsError
 from opskit.kube.kubectl import Kube
 from opskit.kube.reads import api_versions
 
-pytestmark = pytest.mark.skipif(
-    not shutil.which("kubectl"), reason="needs kubectl (apt-get install kubectl)"
-)
+pytestmark = pytest.mark.tools("kubectl")
 
 
 @pytest.fixture

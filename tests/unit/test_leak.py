@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from invoke import Context, Exit
 
-from opskit.core import config, shell, tools
+from opskit.core import config, shell
 from opskit.core.errors import OpsError
 from opskit.secrets import generate, sops
 from opskit.services import telemetry
@@ -20,10 +20,7 @@ from opskit.tasks import secrets as secrets_tasks
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTINEL = "LeakSentinel" + random.token_hex(8)
-pytestmark = pytest.mark.skipif(
-    not all(tools.which(t) for t in ("sops", "age-keygen", "git")),
-    reason="needs sops, age-keygen and git (`invoke tools.install`, apt-get install age)",
-)
+pytestmark = pytest.mark.tools("sops", "age-keygen", "git")
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """The render cache: reused for identical k8s/ files, invalidated by any change."""
 
 import json
-import shutil
 
 import pytest
 
@@ -86,7 +85,7 @@ def test_a_render_that_holds_a_secret_is_never_written(tree):
     assert len(calls) == 2 and cache_files(tree) == []
 
 
-@pytest.mark.skipif(not shutil.which("kubectl"), reason="needs kubectl (apt-get install kubectl)")
+@pytest.mark.tools("kubectl")
 def test_a_secret_generator_literal_does_not_reach_the_cache(tree):
     """The real kustomize output for a refused overlay: its literal stays in memory."""
     (tree / "overlays" / "dev" / "kustomization.yaml").write_text(

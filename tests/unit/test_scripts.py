@@ -9,16 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from opskit.core import config, shell, tools
+from opskit.core import config, shell
 from opskit.secrets import certs
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts"
 OVERLAYS = sorted(config.load(ROOT / "opskit.yaml").overlays)
-pytestmark = pytest.mark.skipif(
-    not all(tools.which(t) for t in ("mkcert", "curl", "bash")),
-    reason="needs mkcert, curl and bash",
-)
+pytestmark = pytest.mark.tools("mkcert", "curl", "bash")
 
 
 class Api(BaseHTTPRequestHandler):
@@ -118,9 +115,8 @@ def api(project):
     server.server_close()
 
 
+@pytest.mark.tools("shellcheck")
 def test_scripts_are_shellcheck_clean():
-    if not tools.which("shellcheck"):
-        pytest.skip("needs shellcheck")
     scripts = sorted(p.name for p in SCRIPTS.glob("*.sh"))
     result = shell.run(
         ["shellcheck", "--external-sources", *[f"scripts/{s}" for s in scripts]],

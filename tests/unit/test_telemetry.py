@@ -16,10 +16,7 @@ import pytest
 
 from opskit.services import telemetry
 
-needs_mosquitto = pytest.mark.skipif(
-    not (shutil.which("mosquitto_pub") and Path("/usr/sbin/mosquitto").is_file()),
-    reason="needs Debian's mosquitto and mosquitto-clients (./bootstrap.sh setup installs them)",
-)
+needs_mosquitto = pytest.mark.tools("mosquitto", "mosquitto_pub")
 
 
 def test_password_line_is_mosquitto_passwd_format():

@@ -2,7 +2,6 @@
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -99,7 +98,7 @@ def test_unknown_tool_names_the_known_ones():
         build.select(("kubelet",))
 
 
-@pytest.mark.skipif(shutil.which("go") is None, reason="needs the Go toolchain")
+@pytest.mark.tools("go")
 def test_build_then_second_run_starts_no_process(lab, monkeypatch):
     lines = []
     first = build.install({"hello": "v1.2.3"}, report=lines.append)
@@ -117,7 +116,7 @@ def test_build_then_second_run_starts_no_process(lab, monkeypatch):
     assert [(o.name, o.action) for o in again] == [("hello", "up to date")]
 
 
-@pytest.mark.skipif(shutil.which("go") is None, reason="needs the Go toolchain")
+@pytest.mark.tools("go")
 def test_new_pin_rebuilds_and_wrong_version_is_refused(lab, monkeypatch):
     build.install({"hello": "v1.2.3"}, report=lambda _m: None)
     broken = build.GoTool(
