@@ -33,10 +33,14 @@ def _say(message: str) -> None:
     print(f"[e2e] {message}", file=sys.stderr, flush=True)
 
 
+E2E_TIMEOUT = 1200  # s per test, the first one's cluster start included: a hang fails
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.cluster)
+            item.add_marker(pytest.mark.timeout(E2E_TIMEOUT))
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,15 @@ from opskit.core import config, shell
 from opskit.kube.kubectl import Kube
 from tests.smoke.report_plugin import pytest_addoption, pytest_configure  # --report=DIR
 
+SMOKE_TIMEOUT = 300  # s per check: a cluster that stops answering fails the check
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/smoke/" in str(item.path):
+            item.add_marker(pytest.mark.timeout(SMOKE_TIMEOUT))
+
+
 __all__ = ["pytest_addoption", "pytest_configure"]
 KWOK_REASON = "kwok simulates pods: no processes run"
 PART_OF = "app.kubernetes.io/part-of=gitops-lab"
