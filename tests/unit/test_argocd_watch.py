@@ -130,3 +130,49 @@ def test_without_a_last_good_revision_only_the_release_commit_is_reverted(repo):
     assert git("diff", "HEAD~2", "HEAD") == ""
     body = git("log", "-1", "--format=%b")
     assert "why" in body and f"reverts {git('rev-parse', 'HEAD~1')[:12]}" in body
+
+
+def _commit(cfg, git, name, text):
+    (cfg.root / name).write_text(text)
+    git("add", name)
+    git("commit", "-q", "-m", f"add {name}")
+
+
+def test_the_revert_goes_back_past_every_commit_since_the_last_good_revision(repo, monkeypatch):
+    cfg, git = repo
+    monkeypatch.setattr(wait, "POLL_SECONDS", 0)
+    good = git("rev-parse", "HEAD")
+    kubectl, _ = argocd_answers(git)
+    with fakes.recorder({"kubectl": kubectl}):
+        watching = watch.prepare(cfg, KUBE, cfg.overlay("dev"), 30)
+        _commit(cfg, git, "notes.txt", "a change ArgoCD never ran healthy\n")
+        result = release.release(cfg, "dev")
+        with pytest.raises(OpsError):
+            watch.watch_release(watching, cfg.root, result, report=lambda _l: None)
+    assert git("diff", good, "HEAD") == ""
+    assert not (cfg.root / "notes.txt").exists()
+    body = git("log", "-1", "--format=%b")
+    assert f"Rolls back to {good[:12]}, the last revision ArgoCD had Synced and Healthy." in body
+
+
+def test_the_revert_of_a_pushed_release_is_pushed_where_the_release_went(
+    repo, monkeypatch, tmp_path
+):
+    cfg, git = repo
+    monkeypatch.setattr(wait, "POLL_SECONDS", 0)
+    remote = tmp_path / "remote.git"
+    git("init", "-q", "--bare", str(remote))
+    git("remote", "add", "origin", str(remote))
+    git("push", "-q", "origin", "HEAD:main")
+    kubectl, _ = argocd_answers(git)
+    lines: list[str] = []
+    with fakes.recorder({"kubectl": kubectl}):
+        watching = watch.prepare(cfg, KUBE, cfg.overlay("dev"), 30)
+        result = release.release(cfg, "dev", push=True)
+        assert result.pushed
+        with pytest.raises(OpsError):
+            watch.watch_release(watching, cfg.root, result, report=lines.append)
+    pushed = shell.run(["git", "-C", str(remote), "rev-parse", "main"]).stdout.strip()
+    assert pushed == git("rev-parse", "HEAD")
+    assert git("log", "-1", "--format=%s", "HEAD").startswith("chore(release): revert ")
+    assert "pushed: git push origin HEAD:main" in lines

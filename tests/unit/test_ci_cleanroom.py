@@ -230,3 +230,56 @@ def test_the_released_overlay_must_run_the_pushed_image(tmp_path, monkeypatch):
     assert release._pin_problem(tmp_path / "main", f"{entry['newName']}:{entry['newTag']}") == ""
     monkeypatch.setattr(release, "MAIN_CHECKS", (("-c", "raise SystemExit('red')"),))
     assert release._main_problem(tmp_path / "main").startswith("released main is red")
+
+
+def test_a_registry_login_without_a_password_is_refused(project):
+    run = project(f"""
+        nopassword:
+          runs-on: ubuntu-24.04
+          steps:
+            - uses: {CHECKOUT}
+            - uses: {LOGIN}
+              with:
+                registry: ghcr.io
+            - run: docker push ghcr.io/acme/api:1
+    """)
+    outcome = run("nopassword")
+    assert not outcome.ok
+    assert "docker/login-action without registry or password" in outcome.problem
+    assert outcome.record == []  # the push never ran
+
+
+def test_a_job_sees_none_of_this_machines_environment(project, monkeypatch):
+    monkeypatch.setenv("SOPS_AGE_KEY", "AGE-SECRET-KEY-OF-THIS-MACHINE")
+    monkeypatch.setenv("GITOPS_LAB_HOST_ONLY", "leaked")
+    run = project(f"""
+        env:
+          runs-on: ubuntu-24.04
+          steps:
+            - uses: {CHECKOUT}
+            - run: test -z "${{SOPS_AGE_KEY:-}}${{GITOPS_LAB_HOST_ONLY:-}}"
+    """)
+    outcome = run("env")
+    assert outcome.ok, outcome.problem
+
+
+def test_the_stage_calls_a_job_reached_are_compared_with_its_ci_scripts(project, tmp_path):
+    (tmp_path / "ci").mkdir()
+    for name in ("deploy.sh", "_lib.sh"):
+        (tmp_path / "ci" / name).write_text((ROOT / "ci" / name).read_text())
+    run = project(f"""
+        hello:
+          runs-on: ubuntu-24.04
+          steps:
+            - uses: {CHECKOUT}
+            - run: echo hi
+    """)
+    outcome = run("hello")
+    room = Room(tmp_path, tmp_path / "remote.git", outcome.job)
+    outcome.ran = ["ci/deploy.sh"]
+    stage = "cleanroom-asserted invoke deploy --overlay=dev --report=reports/deploy"
+    assert jobs.check_job(room, outcome) == (
+        f"asserted calls [] differ from the stage calls [{stage!r}]"
+    )
+    outcome.record = [stage]
+    assert jobs.check_job(room, outcome) == ""

@@ -164,3 +164,23 @@ def test_unknown_overlay_names_the_known_ones(repo):
     cfg, _ = repo
     with pytest.raises(OpsError, match="unknown overlay 'qa'; use one of: dev, prod"):
         release.release(cfg, "qa")
+
+
+def test_a_release_commit_a_hook_changed_is_refused_before_the_push(repo):
+    """The commit is checked after it is made: here a pre-commit hook re-pins the image."""
+    cfg, git = repo
+    hook = cfg.root / ".git" / "hooks" / "pre-commit"
+    hook.write_text(
+        "#!/bin/sh\n"
+        "sed -i 's/newTag: .*/newTag: tampered/' k8s/overlays/dev/kustomization.yaml\n"
+        "git add k8s/overlays/dev/kustomization.yaml\n"
+    )
+    hook.chmod(0o755)
+    with pytest.raises(OpsError) as caught:
+        release.release(cfg, "dev", push=True)
+    assert str(caught.value) == (
+        "release commit check failed: it changed ['k8s/overlays/dev/kustomization.yaml']; "
+        "inspect it with `git show HEAD` and undo it with `git reset --soft HEAD~1`"
+    )
+    assert "newTag: tampered" in git("show", "HEAD:k8s/overlays/dev/kustomization.yaml")
+    assert git("branch", "-r") == ""  # nothing pushed
