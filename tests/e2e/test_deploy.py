@@ -189,3 +189,38 @@ def test_rejected_apply_restores_what_was_applied_before_it(project, kube):
     assert _api(kube)["spec"]["selector"] == good["spec"]["selector"]
     assert _api(kube)["metadata"]["generation"] == good["metadata"]["generation"]
     project.git("revert", "--no-edit", "HEAD")
+
+
+def _image(workload: dict) -> str:
+    return workload["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def _revision(workload: dict) -> int:
+    return int(workload["metadata"]["annotations"]["deployment.kubernetes.io/revision"])
+
+
+def test_invoke_rollback_returns_to_the_revision_asked_for(project, kube):
+    """Two deployed commits, then `invoke rollback --to-revision` of the first: the
+    deployment controller makes the old template the newest revision."""
+    project.invoke("deploy", "--overlay=dev", "--timeout=60")
+    first = _api(kube)
+    (project.path / "app" / "ROLLBACK.md").write_text("a change that makes a new image tag\n")
+    project.commit_all("test: a second image to roll back from")
+    project.invoke("deploy", "--overlay=dev", "--timeout=60")
+    second = _api(kube)
+    assert _image(second) != _image(first) and _revision(second) > _revision(first)
+
+    refused = project.invoke("rollback", "--context=prod-cluster", ok=(1,))
+    assert "is not allowed for overlay dev" in refused.stderr.decode()
+    dry = project.invoke("--dry", "rollback", f"--to-revision={_revision(first)}")
+    assert "[dry-run] kubectl " in dry.stderr.decode()
+    assert _api(kube)["metadata"]["resourceVersion"] == second["metadata"]["resourceVersion"]
+
+    done = project.invoke("rollback", f"--to-revision={_revision(first)}", "--timeout=60")
+    after = _api(kube)
+    assert _image(after) == _image(first)
+    assert _revision(after) == _revision(second) + 1
+    assert f"deployment/api is at revision {_revision(after)}: {_image(first)}" in (
+        done.stderr.decode()
+    )
+    kube.run("rollout", "status", "deployment/api", "-n", NAMESPACE, "--timeout=30s")
