@@ -116,21 +116,23 @@ def test_secrets_are_decrypted_again_only_when_a_file_or_the_key_changes(project
         sops.decrypted_secrets(project, dev)
 
 
-def test_the_certificate_is_checked_again_only_when_its_files_change(project, monkeypatch):  # noqa: F811
+@pytest.mark.tools("openssl", "mkcert")
+def test_the_certificate_is_checked_again_only_when_its_files_change(project):  # noqa: F811
     from opskit.secrets import certs
 
     dev = project.overlay("dev")
     certs.tls_secret(project, dev)  # issued if it was missing
     first = certs.tls_secret(project, dev)  # checked: fresh
-    checks: list[str] = []
-    stale = certs.CertStatus(False, "stale")
-    monkeypatch.setattr(
-        certs, "status", lambda cfg, ov, which=None: checks.append(ov.name) or stale
-    )
-    assert certs.tls_secret(project, dev) == first  # the loop's next iteration: no openssl
-    assert checks == []
+    real = {"openssl": fakes.real, "mkcert": fakes.real}  # run for real, and recorded
+    with fakes.recorder(real) as calls:
+        assert certs.tls_secret(project, dev) == first  # the loop's next iteration
+    assert calls == []  # no openssl: nothing changed
     cert, _key = certs.cert_paths(project, dev)
     cert.write_bytes(cert.read_bytes())  # rewritten: a new mtime
-    monkeypatch.setattr(certs, "_mkcert", lambda *a, **k: None)
-    certs.tls_secret(project, dev)
-    assert checks == ["dev"]
+    with fakes.recorder(real) as calls:
+        assert certs.tls_secret(project, dev) == first  # checked again, still valid
+    assert [argv[:2] for argv in calls] == [
+        ("openssl", "verify"),
+        ("openssl", "x509"),
+        ("openssl", "x509"),
+    ], calls  # signed by the CA, not expiring, its hosts; valid: not issued again
