@@ -230,8 +230,11 @@ def test_outcomes_tell_changed_unchanged_and_created_from_the_apply_output():
 
 
 class Server(Cluster):
-    """A cluster that keeps what is applied: `get -f -` answers the objects asked for,
-    `apply` stores each one with a new resourceVersion (the uid kept); no workloads run."""
+    """A cluster that keeps what is applied and enforces the API server's rules: `get -f -`
+    answers the objects asked for; `apply` takes the objects in order, each with a new
+    resourceVersion (the uid kept), and stops at the first it rejects, keeping those before
+    it: a kind whose API is not served (no CRD), a changed selector (immutable), a
+    resourceVersion that is not the stored one (a conflict). No workloads run."""
 
     def __init__(self):
         super().__init__()
@@ -254,7 +257,10 @@ class Server(Cluster):
             return 1, "", "Error from server (Invalid): rejected"
         if verb == "apply":
             out = []
-            for doc in yamlio.load_all(stdin, "applied"):
+            docs = yamlio.load_all(stdin, "applied")  # a deploy's YAML, a put-back's List
+            for doc in (i for d in docs for i in (d["items"] if d["kind"] == "List" else [d])):
+                if problem := self.refused(doc):
+                    return 1, json.dumps({"kind": "List", "items": out}), problem
                 key = ObjectRef.of(doc)
                 self.version += 1
                 old = (self.objects.get(key) or {}).get("metadata", {})
@@ -264,6 +270,34 @@ class Server(Cluster):
                 out.append(out_obj)
             return 0, json.dumps({"kind": "List", "items": out}), ""
         return 0, json.dumps({"items": []}), ""  # the workload snapshot
+
+    def refused(self, doc: dict) -> str:
+        """The API server's error for this object, or "" when it takes it."""
+        ref = ObjectRef.of(doc)
+        group = doc["apiVersion"].rpartition("/")[0] or "core"
+        if doc["apiVersion"] not in SERVED.split():
+            return (
+                f'error: resource mapping not found for name: "{ref.name}": no matches for '
+                f'kind "{ref.kind}" in version "{doc["apiVersion"]}"'
+            )
+        stored = self.objects.get(ref)
+        if stored is None:
+            return ""
+        sent = doc["metadata"].get("resourceVersion")
+        if sent is not None and sent != stored["metadata"]["resourceVersion"]:
+            return (
+                "Error from server (Conflict): Operation cannot be fulfilled on "
+                f'{ref.kind.lower()}s.{group} "{ref.name}": the object has been modified; '
+                "please apply your changes to the latest version and try again"
+            )
+        if ref.kind in ("Deployment", "StatefulSet") and (
+            doc["spec"]["selector"] != stored["spec"]["selector"]
+        ):
+            return (
+                f'Error from server (Invalid): {ref.kind}.apps "{ref.name}" is invalid: '
+                "spec.selector: Invalid value: ...: field is immutable"
+            )
+        return ""
 
     def applied_names(self, index: int) -> list[str]:
         from opskit.core import yamlio
@@ -340,3 +374,48 @@ def test_objects_that_passed_validation_are_not_validated_again(project, monkeyp
         pipeline._validate(project, dev, objects)  # and a failure is never kept
     with pytest.raises(OpsError, match="validation problem"):
         pipeline._validate(project, dev, objects)
+
+
+def _as_stored(objects: dict) -> dict:
+    """What a client set, without what the server sets (resourceVersion changes on a put-back)."""
+    drop = ("resourceVersion",)
+    return {
+        key: {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k not in drop}}
+        for key, obj in objects.items()
+    }
+
+
+def test_an_apply_rejected_half_way_leaves_every_object_as_it_was(project):
+    """The server takes the objects before the Deployment whose selector changed (immutable)
+    and rejects it: the deploy puts back the ones it took, as they were."""
+    server, quiet = Server(), (lambda _m: None)
+    root = project.root
+    with fakes.recorder({"kubectl": server}):
+        pipeline.deploy(project, "dev", notify=quiet)
+        before = _as_stored(server.objects)
+        config = root / "k8s/overlays/dev/api-config.yaml"
+        config.write_text(config.read_text().replace('POOL_SIZE: "5"', 'POOL_SIZE: "99"'))
+        kustomization = root / "k8s/overlays/dev/kustomization.yaml"
+        data = yaml.safe_load(kustomization.read_text())
+        label = {"opskit.dev/track": "canary"}  # selector and template agree: valid offline
+        patch = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "api"},
+            "spec": {
+                "selector": {"matchLabels": label},
+                "template": {"metadata": {"labels": label}},
+            },
+        }
+        data.setdefault("patches", []).append({"patch": yaml.safe_dump(patch)})
+        kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
+        subprocess.run(["git", "-C", str(root), "commit", "-qam", "canary"], check=True)
+        with pytest.raises(OpsError) as caught:
+            pipeline.deploy(project, "dev", notify=quiet)
+    assert "rejected by the API server" in str(caught.value)
+    assert "field is immutable" in str(caught.value)
+    taken = [d["metadata"]["name"] for d in yaml.safe_load_all(server.stdin["apply"][1]) if d]
+    assert "api-config" in taken  # the server had taken the new ConfigMap before the reject
+    assert _as_stored(server.objects) == before
+    key = ObjectRef("ConfigMap", "gitops-lab-dev", "api-config")
+    assert server.objects[key]["data"]["POOL_SIZE"] == "5"
