@@ -48,6 +48,18 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *coverage, *junit("tests"), *session.posargs)
 
 
+@nox.session(python=PYTHON, tags=["slow"], default=False)
+def mutation(session: nox.Session) -> None:
+    """Mutation check (mutmut) of the core modules against their fast tests; results in mutants/."""
+    session.install(*DEV, "mutmut==3.8.1")
+    session.run_install("invoke", "tools.install", "--only=sops", "--only=kubectl")
+    os.makedirs("mutants", exist_ok=True)  # the mutated copy finds the built tools here
+    if not os.path.lexists("mutants/.tools"):
+        os.symlink(os.path.abspath(".tools"), "mutants/.tools")
+    session.run("mutmut", "run", *session.posargs)
+    session.run("mutmut", "results")
+
+
 @nox.session(python=PYTHON)
 def telemetry(session: nox.Session) -> None:
     """Telemetry service tests on a real Mosquitto (TLS, passwords) and PostgreSQL they start."""
