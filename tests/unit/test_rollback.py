@@ -59,6 +59,8 @@ class Deployment:
         if "--kubeconfig" not in argv:  # version probes
             return fakes.real(argv, stdin)
         verb = argv[5:]
+        if "-n" in verb and verb[verb.index("-n") + 1] != NAMESPACE:
+            return 0, json.dumps({"items": []}), ""  # another namespace: nothing there
         if verb[0] == "api-versions":
             return 0, "v1\napps/v1\n", ""
         if verb[:2] == ("get", "deployments,statefulsets,controllerrevisions"):
@@ -180,3 +182,15 @@ def test_a_dry_rollback_prints_the_undo_and_changes_nothing(project, capsys, arg
     assert len(undo) == 1 and undo[0].endswith(
         f"rollout undo deployment/api -n {NAMESPACE} --to-revision=1"
     ), undo
+
+
+def test_an_unknown_workload_names_the_ones_there(project, capsys):
+    cluster = Deployment({1: "api:one", 2: "api:two"})
+    with fakes.recorder({"kubectl": cluster}):
+        assert invoke("rollback", "--workload=deployment/web") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"opskit: error: {NAMESPACE}: no workload 'deployment/web' (found: deployment/api); "
+        "pass --workload kind/name of a Deployment or StatefulSet"
+    ], err
+    assert cluster.current == 2
