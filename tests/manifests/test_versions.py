@@ -5,6 +5,8 @@ way its consumer reads it."""
 from __future__ import annotations
 
 import re
+import shutil
+import sys
 from pathlib import Path
 
 import sh
@@ -54,9 +56,16 @@ def test_the_k3s_image_is_of_the_same_release(cfg):
     assert argv[argv.index("--image") + 1] == f"rancher/k3s:v{cfg.kubernetes.version}-k3s1"
 
 
-def test_ci_installs_the_configured_kubectl_and_k3d(cfg):
+def test_ci_installs_the_configured_kubectl_and_k3d(cfg, tmp_path):
+    (tmp_path / "ci").mkdir()
+    shutil.copy(ROOT / "ci" / "_lib.sh", tmp_path / "ci")
+    shutil.copy(ROOT / "opskit.yaml", tmp_path)
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)  # `pinned` asks the project's Python
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
     script = 'source ci/_lib.sh; echo "$(pinned kubernetes.version) $(pinned cluster.k3d.version)"'
-    out = sh.bash("-c", script, _cwd=ROOT, _return_cmd=True)
+    out = sh.bash("-c", script, _cwd=tmp_path, _return_cmd=True)
     assert str(out).split() == [cfg.kubernetes.version, cfg.cluster.k3d.version]
     lib = (ROOT / "ci" / "_lib.sh").read_text()
     assert 'KUBECTL_VERSION="v$(pinned kubernetes.version)"' in lib
