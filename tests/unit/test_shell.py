@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from opskit.core import shell
+from opskit.core import paths, shell
 from opskit.core.errors import CommandFailed, ToolMissing
 from tests import fakes
 
@@ -78,8 +78,9 @@ def test_missing_executable_is_one_line_with_install_hint():
     )
 
 
-def test_missing_registered_tool_names_its_hint(monkeypatch):
+def test_missing_registered_tool_names_its_hint(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(paths, "root", lambda: tmp_path)  # no built tools either
     with pytest.raises(ToolMissing, match=r"`helm` not found; install it: see helm.sh"):
         shell.run(["helm", "version"])
 
