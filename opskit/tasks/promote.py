@@ -9,6 +9,7 @@ from opskit.tasks._common import DRY_RUN_HELP, connect, load_config, opskit_task
 
 
 @task(
+    auto_shortflags=False,  # -h would be --history, not help
     help={
         "from_": "overlay whose proven-healthy images are promoted (default: dev)",
         "to": "overlay that receives them (default: prod); a protected one gets a branch "
@@ -25,7 +26,7 @@ from opskit.tasks._common import DRY_RUN_HELP, connect, load_config, opskit_task
         "of the source (needs --smoke-report)",
         "smoke_report": "report.json of `nox -s cluster-smoke -- --report` after that deploy",
         "dry_run": DRY_RUN_HELP,
-    }
+    },
 )
 @opskit_task
 def promote(
@@ -59,7 +60,7 @@ def promote(
         )
     src, dst = promote.overlays(cfg, from_, to)
     promote.require_no_hold(cfg, dst)
-    release.require_clean(cfg.root, f"promote {src.name} -> {dst.name}")
+    release.require_clean(cfg.root, f"promote {src.name} -> {dst.name}", "a promotion holds")
     if watch and dst.protected and not dry_run:
         promote.require_followed_branch(cfg)
     evidence = _evidence(cfg, src, deploy_report, smoke_report, soak_seconds)

@@ -457,3 +457,51 @@ def test_history_lists_promotions_with_their_evidence_and_reverts_from_git_alone
     ]
     assert f"dev@{first.evidence.revision[:12]}" in table[1] and sha[:12] in table[1]
     assert "api:aaaaaaaaaaaa telemetry:bbbbbbbbbbbb" in table[1]
+
+
+# --- the task: bad input is one line, exit 1, nothing committed ---------------------------
+
+
+def _task(cfg, **flags):
+    from invoke import Context, Exit
+
+    from opskit.tasks.promote import promote as task
+
+    context = Context()
+    context.config._opskit_config = cfg
+    with pytest.raises(Exit) as info:
+        task.body(context, **flags)
+    return info.value.code
+
+
+@pytest.mark.parametrize(
+    ("flags", "setup", "message"),
+    [
+        ({"to": "nope"}, None, "unknown overlay 'nope'"),
+        ({"from_": "prod", "to": "prod"}, None, "cannot promote prod to itself"),
+        (
+            {},
+            "dirty",
+            "promote dev -> prod refuses a dirty working tree (notes.txt); commit or "
+            "stash your changes first: a promotion holds only the tag pin",
+        ),
+        ({}, "hold", "prod is held by carol: waiting for the pen test"),
+        ({"soak": "forever"}, None, "--soak: 'forever' is not allowed"),
+        ({"deploy_report": "r.json"}, None, "--deploy-report and --smoke-report go together"),
+    ],
+)
+def test_the_task_refuses_bad_input_in_one_line_and_commits_nothing(
+    repo, capsys, flags, setup, message
+):
+    cfg, git = repo
+    if setup == "dirty":
+        (cfg.root / "notes.txt").write_text("wip\n")
+    if setup == "hold":
+        (cfg.root / "k8s/overlays/prod/promotion.yaml").write_text(
+            "promotion: {hold: waiting for the pen test, by: carol}\n"
+        )
+    before = git("rev-parse", "HEAD")
+    assert _task(cfg, **flags) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert git("rev-parse", "HEAD") == before and git("branch", "--list", "promote/*") == ""
