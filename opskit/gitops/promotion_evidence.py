@@ -9,12 +9,12 @@ finished deploying it (`status.history`); or two reports of the suite: a succeed
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from opskit.core import yamlio
 from opskit.core.errors import OpsError
 from opskit.gitops import argocd, wait
 
@@ -95,12 +95,7 @@ def from_reports(cfg: Config, overlay: Overlay, deploy: Path, smoke: Path) -> Ev
 
 
 def _report(path: Path, kind: str) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise OpsError(
-            f"{path}: not a readable report ({exc})", f"pass a {kind} report.json"
-        ) from None
+    data = yamlio.load_json_file(path)  # unreadable or invalid: one line naming the file
     if not isinstance(data, dict) or data.get("kind", "deploy") != kind:
         raise OpsError(f"{path}: not a {kind} report", f"pass the {kind} report.json")
     return data

@@ -505,3 +505,11 @@ def test_the_task_refuses_bad_input_in_one_line_and_commits_nothing(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and message in err, err
     assert git("rev-parse", "HEAD") == before and git("branch", "--list", "promote/*") == ""
+
+
+def test_a_missing_report_is_one_line(repo, tmp_path):
+    cfg, _ = repo
+    with pytest.raises(OpsError, match=r"nope\.json"):
+        promotion_evidence.from_reports(
+            cfg, cfg.overlay("dev"), tmp_path / "nope.json", tmp_path / "s.json"
+        )
