@@ -187,7 +187,7 @@ def _require_new_branch(root: Path, branch: str) -> None:
 @contextlib.contextmanager
 def _on_branch(root: Path, branch: str, dry_run: bool) -> Iterator[None]:
     """Commit on a new branch, then come back to where the checkout was (protected targets;
-    the tree was clean, so going back loses nothing)."""
+    the tree was clean, so going back loses nothing). A failure removes the branch."""
     if not branch:
         yield
         return
@@ -197,8 +197,11 @@ def _on_branch(root: Path, branch: str, dry_run: bool) -> Iterator[None]:
     shell.run([*git, "switch", "-q", "-c", branch], mutates=True, dry_run=dry_run, timeout=60)
     try:
         yield
-    finally:
+    except BaseException:
         shell.run([*git, "checkout", "-q", "--force", *back], mutates=True, dry_run=dry_run)
+        shell.run([*git, "branch", "-q", "-D", branch], mutates=True, dry_run=dry_run)
+        raise
+    shell.run([*git, "checkout", "-q", "--force", *back], mutates=True, dry_run=dry_run)
 
 
 def pr_commands(cfg: Config, promotion: Promotion, body: Path) -> list[str]:

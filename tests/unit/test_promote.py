@@ -513,3 +513,20 @@ def test_a_missing_report_is_one_line(repo, tmp_path):
         promotion_evidence.from_reports(
             cfg, cfg.overlay("dev"), tmp_path / "nope.json", tmp_path / "s.json"
         )
+
+
+def test_a_failed_commit_leaves_no_branch_and_the_checkout_where_it_was(repo):
+    cfg, git = repo
+    git("config", "core.hooksPath", str(cfg.root / "hooks"))
+    hook = cfg.root / "hooks" / "pre-commit"
+    hook.parent.mkdir()
+    hook.write_text("#!/bin/sh\necho 'refused by a hook' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    git("add", "hooks")
+    git("commit", "-q", "--no-verify", "-m", "a hook")
+    before = git("rev-parse", "HEAD")
+    src, dst = promote.overlays(cfg, "dev", "prod")
+    with pytest.raises(OpsError):
+        promote.promote(cfg, src, dst, evidence(git))
+    assert git("branch", "--list", "promote/*") == "" and git("rev-parse", "HEAD") == before
+    assert git("symbolic-ref", "--short", "HEAD") == "main" and git("status", "--porcelain") == ""
