@@ -20,6 +20,7 @@ from opskit.tasks import (  # noqa: E402
     lint,
     manifests,
     monitoring,
+    promote,
     release,
     secrets,
     status,
@@ -33,6 +34,7 @@ ns = Collection(
     deploy.rollback,
     dev.dev,
     release.release,
+    promote.promote,
     clean.clean,
     status.status,
 )

@@ -84,6 +84,22 @@ def seconds(value: Any, name: str) -> float:
     return decimal(value, name, Bounds(0, MAX_SECONDS, above=True), "seconds, a number")
 
 
+DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(value: Any, name: str, longest: float = 30 * 86400.0) -> float:
+    """A duration such as `90`, `90s`, `15m`, `2h`, `1d`, in seconds: 0 up to `longest`."""
+    allowed = f"a duration such as 90s, 15m, 2h or 1d (at most {longest / 86400:g}d)"
+    match = DURATION.fullmatch(str(value).strip())
+    if isinstance(value, bool) or not match:
+        raise _bad(name, value, allowed)
+    number = float(match.group(1)) * UNITS[match.group(2)]
+    if number > longest:
+        raise _bad(name, value, allowed)
+    return number
+
+
 def positive_int(value: Any, name: str) -> int:
     return integer(value, name, Bounds(1))
 

@@ -60,13 +60,13 @@ def pinned_tag(kustomization: Path, image_name: str) -> str | None:
     return None
 
 
-def require_clean(root: Path, what: str) -> None:
+def require_clean(root: Path, what: str, holds: str = "a release commit holds") -> None:
     changed = gitinfo.dirty_paths(root)
     if changed:
         sample = ", ".join(changed[:3]) + (" ..." if len(changed) > 3 else "")
         raise OpsError(
             f"{what} refuses a dirty working tree ({sample})",
-            "commit or stash your changes first: a release commit holds only the tag pin",
+            f"commit or stash your changes first: {holds} only the tag pin",
         )
 
 

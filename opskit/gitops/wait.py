@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ POLL_SECONDS = 0.5
 STUCK_SECONDS = 5.0
 REFRESH_EVERY = 15.0
 UNHEALTHY = ("Degraded", "Missing", "Unknown", "Suspended", "Progressing")
+OPERATING = ("Running", "Requested", "Terminating")
 
 
 @dataclass(frozen=True)
@@ -152,13 +154,40 @@ def comparison_error(obj: dict) -> str:
     return ""
 
 
+def last_good(obj: dict) -> tuple[str, str]:
+    """The revision the Application's live objects are Healthy at, and when ArgoCD finished
+    deploying it (ISO time, "" when it keeps no history): Synced+Healthy, the compared
+    revision; OutOfSync but Healthy (git moved on, the sync not done yet: a manual-sync app),
+    the revision of its last sync. ("", "") when there is none (ArgoCD 3.6 keeps no health
+    transition times: `health.lastTransitionTime` is deprecated and unset)."""
+    state = State.of(obj)
+    if not obj or state.health != "Healthy" or state.operation in OPERATING:
+        return "", ""
+    history = (obj.get("status") or {}).get("history") or [{}]
+    last = history[-1]
+    deployed = str(last.get("deployedAt") or "")
+    synced = str(last.get("revision") or (last.get("revisions") or [""])[0])
+    if state.sync == "Synced":
+        return state.revision, deployed
+    if state.sync == "OutOfSync" and synced:
+        return synced, deployed
+    return "", ""
+
+
 def behind(obj: dict, state: State, revision: str) -> bool:
     """The Application exists but compares against another revision, with no operation
     running: the controller has not read `revision` from git yet."""
+    return bool(obj) and state.revision != revision and state.operation not in OPERATING
+
+
+def unsynced(obj: dict, state: State, revision: str) -> bool:
+    """The controller compares against `revision` and finds it OutOfSync, no operation
+    running: an Application without automated sync waits for a sync request."""
     return (
         bool(obj)
-        and state.revision != revision
-        and state.operation not in ("Running", "Requested", "Terminating")
+        and state.revision == revision
+        and state.sync == "OutOfSync"
+        and (state.operation not in OPERATING)
     )
 
 
@@ -167,7 +196,7 @@ def done(state: State, revision: str) -> bool:
         state.sync == "Synced"
         and state.health == "Healthy"
         and state.revision == revision
-        and state.operation not in ("Running", "Requested", "Terminating")
+        and state.operation not in OPERATING
     )
 
 
@@ -179,12 +208,14 @@ def wait(
     timeout: float,
     report=print,
     clock=time.monotonic,
+    sync: Callable[[], object] | None = None,
 ) -> State:
     """Until the Application is Synced and Healthy at `revision`; progress lines on every
     change; an OpsError naming the unhealthy resource on Degraded (after the sync of the
-    revision) or on timeout."""
+    revision) or on timeout. `sync` requests a sync (an Application ArgoCD does not sync by
+    itself) when it is OutOfSync at `revision`, again every REFRESH_EVERY while it stays so."""
     deadline = clock() + timeout
-    last, erring_since, refreshed, asked = "", None, None, None
+    last, erring_since, refreshed, asked, synced = "", None, None, None, None
     while True:
         obj = read(kube, namespace, name, missing_ok=True)
         state = State.of(obj, name)
@@ -198,6 +229,14 @@ def wait(
             report(f"{name}: asking ArgoCD to read {revision[:12]} from git now (refresh)")
             refresh(kube, namespace, name)
             asked = now
+        if (
+            sync
+            and unsynced(obj, state, revision)
+            and (synced is None or now - synced >= REFRESH_EVERY)
+        ):
+            report(f"{name}: OutOfSync at {revision[:12]}; requesting a sync")
+            sync()
+            synced = now
         erring_since = (now if erring_since is None else erring_since) if error else None
         if (
             error

@@ -239,9 +239,18 @@ class ImageChange:
 def set_image(cfg: Config, overlay: Overlay | str, tag: str, dry_run: bool = False) -> ImageChange:
     """Pin the project's images in an overlay's kustomization.yaml (the app's entry is required,
     the others where the overlay has one); comments and order kept. `old` is the app's tag."""
+    return set_images(cfg, overlay, dict.fromkeys(cfg.images, tag), dry_run)
+
+
+def set_images(
+    cfg: Config, overlay: Overlay | str, tags: dict[str, str], dry_run: bool = False
+) -> ImageChange:
+    """Pin each project image named in `tags` to its tag (the app's entry is required, the
+    others where the overlay has one); comments and order kept. `old`/`new`: the app's tag."""
     from opskit.core import yamlio
 
-    check_tag(tag)
+    for tag in tags.values():
+        check_tag(tag)
     ov = _overlay(cfg, overlay)
     path = ov.path / "kustomization.yaml"
     yaml, data = yamlio.load_roundtrip(path)
@@ -250,18 +259,20 @@ def set_image(cfg: Config, overlay: Overlay | str, tag: str, dry_run: bool = Fal
     entries = {cfg.app.name: entry} | {
         e["name"]: e for e in data.get("images") or [] if e.get("name") in cfg.images
     }
+    entries = {name: e for name, e in entries.items() if name in tags}
     stale = tuple(  # a new tag, or a new repository (e.g. $OPSKIT_IMAGE, a CI registry)
         name
         for name, e in entries.items()
-        if str(e.get("newTag")) != tag or e.get("newName") != cfg.images[name].repository
+        if str(e.get("newTag")) != tags[name] or e.get("newName") != cfg.images[name].repository
     )
     if stale and not dry_run:
         for name in stale:
             entries[name]["newName"] = cfg.images[name].repository
-            entries[name]["newTag"] = _quoted(tag)
+            entries[name]["newTag"] = _quoted(tags[name])
         with path.open("w") as stream:
             yaml.dump(data, stream)
-    return ImageChange(path, None if old is None else str(old), tag, stale)
+    new = tags.get(cfg.app.name, "" if old is None else str(old))
+    return ImageChange(path, None if old is None else str(old), new, stale)
 
 
 def _image_entry(data: Any, name: str, path: Path) -> Any:
