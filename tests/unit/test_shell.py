@@ -257,3 +257,21 @@ def test_environment_is_the_one_built_here_whole(monkeypatch):
     monkeypatch.setenv("OPSKIT_LATER", "set-after-import")
     out = shell.run(["sh", "-c", 'echo "${HOME-unset} $OPSKIT_LATER"']).stdout
     assert out == "unset set-after-import\n"
+
+
+def test_a_hot_step_starts_without_plumbum_and_behaves_the_same(tmp_path):
+    """The no-op deploy's one process (git status) does not pay for plumbum's import; its
+    argv, environment, folder, stdin and errors are handled as for every step."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from opskit.core import gitinfo, shell\n"
+        "out = shell.run(['sh', '-c', 'cat; echo \" $X\"; pwd'], stdin='in', env={'X': 'x'},\n"
+        "                cwd=sys.argv[1], hot=True).stdout.split()\n"
+        "failed = shell.run(['sh', '-c', 'exit 3'], hot=True, check=False).returncode\n"
+        "gitinfo.head_and_changes(Path(sys.argv[2]))\n"
+        "print(*out, failed, 'plumbum' in sys.modules)\n"
+    )
+    root = str(Path(__file__).resolve().parents[2])
+    done = shell.run([sys.executable, "-c", code, str(tmp_path), root], cwd=tmp_path)
+    assert done.stdout.split() == ["in", "x", str(tmp_path), "3", "False"]
