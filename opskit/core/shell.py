@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 120.0
 STDERR_TAIL_LINES = 20
 MASK = "***"
+Stream = IO[bytes] | int | None  # a child's stdin/stdout/stderr: a pipe end, PIPE, or inherited
 
 
 @dataclass(frozen=True)
@@ -214,12 +215,9 @@ def _run_chain(chain: list[Step]) -> tuple[Result, Step | None]:
     return Result(0, outputs[-1][0], outputs[-1][1]), None
 
 
-def _popen(argv: list[str], step: Step, stdin: IO[bytes] | int | None) -> Popen:
+def _popen(argv: list[str], step: Step, stdin: Stream) -> Popen:
     """Start one step with its output piped to us."""
     return _process(argv, step, stdin, subprocess.PIPE, subprocess.PIPE)
-
-
-Stream = IO[bytes] | int | None
 
 
 def _process(argv: list[str], step: Step, stdin: Stream, stdout: Stream, stderr: Stream) -> Popen:
