@@ -126,10 +126,10 @@ def rendered(cfg: Config, overlay: Overlay, tag: str | None = None) -> tuple[str
     return tag, kustomize.render_overlay(cfg, overlay, tag=tag, cached=True)
 
 
-def overlay(
+def comparison(
     cfg: Config, overlay: Overlay, kube: Kube, objects: list[dict] | None = None
 ) -> Comparison:
-    """Compare the overlay's rendered `objects` (default: `rendered`) and its Secrets with
+    """Compare the overlay's rendered `objects` (by default `rendered`) and its Secrets with
     the cluster. Objects whose API the cluster does not serve and Secrets the user's key
     cannot open are listed in `skipped`, not compared."""
     from opskit.kube.reads import api_versions

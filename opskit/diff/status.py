@@ -90,7 +90,7 @@ def workloads(kube: Kube, namespace: str, rendered: list[dict]) -> list[Workload
 def status(cfg: Config, overlay: Overlay, kube: Kube) -> Status:
     """The overlay's live state against the current commit (read-only: a server dry run)."""
     tag, objects = live.rendered(cfg, overlay)
-    compared = live.overlay(cfg, overlay, kube, objects)
+    compared = live.comparison(cfg, overlay, kube, objects)
     return Status(
         overlay=overlay.name,
         namespace=overlay.namespace,

@@ -162,7 +162,7 @@ def _live_diff(cfg, overlay, tag, context) -> bool:
 
     ov = cfg.overlay(overlay)
     kube = connect(cfg, ov, context).kube
-    result = live.overlay(cfg, ov, kube, live.rendered(cfg, ov, tag)[1])
+    result = live.comparison(cfg, ov, kube, live.rendered(cfg, ov, tag)[1])
     print(result.text, end="")
     for line in result.skipped:
         say(f"not compared: {line}")

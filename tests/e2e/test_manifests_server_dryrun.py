@@ -109,7 +109,7 @@ def test_the_kwok_cluster_lacks_exactly_the_crd_kinds(cfg, served):
 def test_diff_against_the_cluster_runs_and_names_what_it_skips(cfg, kube, served):
     from opskit.diff import live
 
-    result = live.overlay(cfg, cfg.overlay("dev"), kube)
+    result = live.comparison(cfg, cfg.overlay("dev"), kube)
     expected = {
         f"{o['kind']}/{o['metadata']['name']}: API {o['apiVersion']} not served"
         for o in rendered(cfg, "dev")[1]

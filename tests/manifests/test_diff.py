@@ -56,7 +56,7 @@ def no_secrets(monkeypatch):
 def test_unserved_kinds_are_listed_not_sent(cfg):
     kube = StandInKube([])
     objects = kustomize.render_overlay(cfg, "dev", tag="0123456789ab")
-    result = live.overlay(cfg, cfg.overlay("dev"), kube, objects)
+    result = live.comparison(cfg, cfg.overlay("dev"), kube, objects)
     assert result.skipped == (
         "ServiceMonitor/api: API monitoring.coreos.com/v1 not served",
         "ServiceMonitor/telemetry: API monitoring.coreos.com/v1 not served",
@@ -83,7 +83,7 @@ def test_unserved_kinds_are_listed_not_sent(cfg):
 def test_what_is_live_and_unchanged_is_no_difference(cfg):
     objects = kustomize.render_overlay(cfg, "prod")
     served, _ = kustomize.by_api(objects, set(SERVED.split()))
-    result = live.overlay(cfg, cfg.overlay("prod"), StandInKube(served), objects)
+    result = live.comparison(cfg, cfg.overlay("prod"), StandInKube(served), objects)
     assert (result.changed, result.drift, result.text) == (False, (), "")
 
 
@@ -94,7 +94,7 @@ def test_one_changed_field_is_one_drift_line_and_one_hunk(cfg):
     api = next(o for o in edited if o["kind"] == "Deployment" and o["metadata"]["name"] == "api")
     wanted = api["spec"]["replicas"]
     api["spec"]["replicas"] = wanted + 5
-    result = live.overlay(cfg, cfg.overlay("prod"), StandInKube(edited), objects)
+    result = live.comparison(cfg, cfg.overlay("prod"), StandInKube(edited), objects)
     assert [(d.ref, d.fields) for d in result.drift] == [
         ("Deployment/api", (f"spec.replicas: live {wanted + 5}, commit {wanted}",))
     ]
@@ -103,7 +103,7 @@ def test_one_changed_field_is_one_drift_line_and_one_hunk(cfg):
 
 
 def test_a_namespace_not_there_is_one_missing_line(cfg):
-    result = live.overlay(cfg, cfg.overlay("dev"), StandInKube([], namespace_exists=False))
+    result = live.comparison(cfg, cfg.overlay("dev"), StandInKube([], namespace_exists=False))
     namespace = cfg.overlay("dev").namespace
     assert [(d.ref, d.fields) for d in result.drift] == [
         (f"Namespace/{namespace}", ("missing in the cluster",))
@@ -118,4 +118,4 @@ def test_a_kubectl_failure_is_one_actionable_error(cfg):
             return super().run(*args, **options)
 
     with pytest.raises(CommandFailed, match=r"`kubectl` exited with code 1"):
-        live.overlay(cfg, cfg.overlay("dev"), Refusing([]))
+        live.comparison(cfg, cfg.overlay("dev"), Refusing([]))

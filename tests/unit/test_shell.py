@@ -80,8 +80,11 @@ def test_missing_executable_is_one_line_with_install_hint():
     )
 
 
-def test_missing_registered_tool_names_its_hint(monkeypatch):
+def test_missing_registered_tool_names_its_hint(monkeypatch, tmp_path):
+    from opskit.core import tools
+
     monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(tools, "tools_bin", lambda: tmp_path)  # `invoke tools.install` builds helm
     with pytest.raises(ToolMissing, match=r"`helm` not found; install it: see helm.sh"):
         shell.run(["helm", "version"])
 
