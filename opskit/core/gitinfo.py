@@ -17,13 +17,16 @@ class Tag:
     dirty: bool
 
 
-def _git(root: Path, *args: str, mutates: bool = False, dry_run: bool = False) -> str:
+def _git(
+    root: Path, *args: str, mutates: bool = False, dry_run: bool = False, hot: bool = False
+) -> str:
     return shell.run(
         ["git", "-C", str(root), *args],
         env={"GIT_OPTIONAL_LOCKS": "0"},  # `git status` then reads the index, never rewrites it
         timeout=30,
         mutates=mutates,
         dry_run=dry_run,
+        hot=hot,
         hint="is this a git checkout? (`git status`)",
     ).stdout
 
@@ -55,7 +58,8 @@ def dirt_hash(root: Path) -> str:
 
 def head_and_changes(root: Path) -> tuple[str, list[str]]:
     """HEAD's full SHA and the changed paths (as dirty_paths), from one `git status`."""
-    out = _git(root, "status", "--porcelain=v2", "--branch", "--untracked-files=all")
+    # the one process of a no-op deploy: started without plumbum (opskit.core.shell)
+    out = _git(root, "status", "--porcelain=v2", "--branch", "--untracked-files=all", hot=True)
     commit, changed = "", []
     for line in out.splitlines():
         if line.startswith("# branch.oid "):

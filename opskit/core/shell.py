@@ -4,16 +4,21 @@ Argument lists only (never a shell), a timeout on every call, echo, dry-run, std
 memory or from another command, redaction of registered secrets, one error type.
 Dry-run is not a switch of this module: every caller passes `dry_run` down explicitly
 (from the task's flag), and a mutating step run with `dry_run=True` is printed, not run.
-Processes start with subprocess.Popen on an argv resolved here (tools.which), with the
-environment built here; stdin is written to the pipe from memory (secrets never touch the
-disk). plumbum, which this layer was built on, added nothing past that but its import:
-~30 ms at the start of every task process, 7% of a no-op deploy's budget.
+
+Processes start as plumbum command objects on an argv resolved here (tools.which), with
+the environment built here, whole; stdin is written to the pipe from memory (plumbum's
+`<<` spools it through a temporary file, and secrets never touch the disk). plumbum is
+imported when the first process starts, never at import, and its DEBUG log of every argv
+(secrets included) is turned off then. The one process a no-op deploy starts (`git
+status`, a `hot` step) starts with subprocess.Popen instead, on the same argv,
+environment and pipes: importing plumbum for it cost the no-op 20-45 ms of its 400.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import os
 import shlex
 import subprocess
@@ -22,14 +27,22 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, cast
 
 from opskit.core import tools
 from opskit.core.errors import CommandFailed, ToolMissing
 
+if TYPE_CHECKING:
+    from plumbum.machines.local import LocalCommand
+
+    Popen = subprocess.Popen[bytes]
+
 DEFAULT_TIMEOUT = 120.0
 STDERR_TAIL_LINES = 20
 MASK = "***"
+Stream = IO[bytes] | int | None  # a child's stdin/stdout/stderr: a pipe end, PIPE, or inherited
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,7 @@ class Step:
     cwd: str | None = None
     hint: str = ""
     interactive: bool = False  # inherit the terminal (editors); nothing captured
+    hot: bool = False  # on the no-op deploy's path: started without plumbum (see _process)
 
     def chain(self) -> list[Step]:
         """Upstream steps first, this one last."""
@@ -150,7 +164,7 @@ def run_step(step: Step, *, check: bool = True, dry_run: bool = False) -> Result
 def _run_interactive(step: Step) -> tuple[Result, Step | None]:
     """The terminal stays with the command (an editor); nothing is captured."""
     argv = _resolve(step)
-    proc = subprocess.Popen(argv, env=_environ(step), cwd=step.cwd)
+    proc = _process(argv, step, None, None, None)
     try:
         code = proc.wait(timeout=step.timeout)
     except subprocess.TimeoutExpired:
@@ -187,7 +201,7 @@ def _run_chain(chain: list[Step]) -> tuple[Result, Step | None]:
     """Start every step with pipes between them; return the last step's output and the
     first step that failed (None when all exited 0)."""
     argvs = [_resolve(s) for s in chain]  # all resolved before anything starts
-    procs: list[subprocess.Popen] = []
+    procs: list[Popen] = []
     data = chain[0].stdin if isinstance(chain[0].stdin, bytes | str) else None
     for index, (step, argv) in enumerate(zip(chain, argvs, strict=True)):
         stdin = procs[-1].stdout if procs else (subprocess.PIPE if data is not None else None)
@@ -201,15 +215,55 @@ def _run_chain(chain: list[Step]) -> tuple[Result, Step | None]:
     return Result(0, outputs[-1][0], outputs[-1][1]), None
 
 
-def _popen(argv: list[str], step: Step, stdin) -> subprocess.Popen:
-    return subprocess.Popen(
-        argv,
-        stdin=stdin,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_environ(step),
-        cwd=step.cwd,
+def _popen(argv: list[str], step: Step, stdin: Stream) -> Popen:
+    """Start one step with its output piped to us."""
+    return _process(argv, step, stdin, subprocess.PIPE, subprocess.PIPE)
+
+
+def _process(argv: list[str], step: Step, stdin: Stream, stdout: Stream, stderr: Stream) -> Popen:
+    """Start a resolved argv (argv[0] an absolute path) as a plumbum command object, with
+    the environment built here and the step's folder; a `hot` step without plumbum."""
+    if step.hot:
+        return subprocess.Popen(
+            argv, stdin=stdin, stdout=stdout, stderr=stderr, env=_environ(step), cwd=step.cwd
+        )
+    command = _plumbum()(argv[0])[argv[1:]]
+    proc = command.popen(
+        env=_environ(step), cwd=step.cwd, stdin=stdin, stdout=stdout, stderr=stderr
     )
+    return cast("Popen", proc)  # plumbum's Popen hands every attribute to subprocess's
+
+
+@cache
+def _plumbum() -> type[LocalCommand]:
+    """plumbum's local command class, bound to a machine that passes each process exactly
+    the environment built here. Imported on the first process only: a task that starts
+    none does not pay for it."""
+    from plumbum.machines.local import LocalCommand, LocalEnv, LocalMachine
+
+    # plumbum logs "Running [argv]" at DEBUG, and an argv may carry a secret: off, and
+    # dropped too should a logging setup turn DEBUG back on
+    logger = logging.getLogger("plumbum.local")
+    logger.setLevel(logging.INFO)
+    logger.addFilter(lambda record: not str(record.msg).startswith("Running"))
+
+    class Machine(LocalMachine):
+        # plumbum's own machine merges a copy of os.environ taken when plumbum was
+        # imported under the env given: a variable unset since would come back
+        env = LocalEnv()
+
+    Machine.env.clear()
+
+    machine = Machine()
+
+    class Command(LocalCommand):
+        __slots__ = ()
+
+        @property
+        def machine(self) -> LocalMachine:
+            return machine
+
+    return Command
 
 
 def _collect(procs, data: bytes | str | None, timeout: float) -> list[tuple[str, str]]:

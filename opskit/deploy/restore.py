@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from opskit.core import shell
 from opskit.core.progress import Notify
+from opskit.kube import reads
 from opskit.kube.kubectl import Kube, server_side_apply
 from opskit.kube.ref import ObjectRef
 
@@ -60,27 +61,13 @@ class Before:
 def capture(kube: Kube, wanted: list[dict]) -> Before:
     """Read the live state of every object in `wanted` (only their kind, name and namespace
     are sent; Secrets come back in memory only, their values registered for redaction)."""
-    live = _read_live(kube, [stub(doc) for doc in wanted])
+    live = reads.live_objects(kube, [stub(doc) for doc in wanted])
     found = {ObjectRef.of(obj) for obj in live}
     created = tuple(stub(doc) for doc in wanted if ObjectRef.of(doc) not in found)
     for obj in live:
         if obj.get("kind") == "Secret":
             _register(obj)
     return Before(tuple(_as_applied(obj) for obj in live), created, tuple(live))
-
-
-def _read_live(kube: Kube, stubs: list[dict]) -> list[dict]:
-    """The live objects of `stubs` (absent ones left out): in-process where it can, else one
-    `kubectl get -f -` fed from memory."""
-    from opskit.kube import api
-
-    if (live := api.attempt(kube, lambda client: client.read_all(stubs))) is not None:
-        return live
-    payload = json.dumps({"apiVersion": "v1", "kind": "List", "items": stubs}).encode()
-    result = kube.run(
-        "get", "-f", "-", "--ignore-not-found", "-o", "json", stdin=payload, timeout=60
-    )
-    return items(result.stdout)
 
 
 def outcomes(before: Before, applied: str) -> dict[str, str]:

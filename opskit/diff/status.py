@@ -1,19 +1,16 @@
 """`invoke status`: each workload's revision, image, readiness and health, and the drift of
-the live objects from what the current commit renders (opskit.diff.live)."""
+the live objects from what the current commit renders (opskit.diff.live, the one live
+comparison, which `invoke manifests.diff --live` shows as unified diffs)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from opskit.core import gitinfo
 from opskit.core.config import Config, Overlay
 from opskit.diff import live
 from opskit.kube import rollout
 from opskit.kube.kubectl import Kube
-from opskit.kube.reads import api_versions
 from opskit.kube.ref import ObjectRef
-from opskit.manifests import kustomize
-from opskit.secrets import sops
 
 HEALTHY, PROGRESSING, DEGRADED, MISSING = "Healthy", "Progressing", "Degraded", "Missing"
 
@@ -90,41 +87,19 @@ def workloads(kube: Kube, namespace: str, rendered: list[dict]) -> list[Workload
     return out
 
 
-def _private(cfg: Config, overlay: Overlay, skipped: list[str]) -> list[bytes]:
-    """The decrypted Secrets; none (and a `skipped` line) when the user's key cannot open them."""
-    from opskit.core.errors import OpsError
-
-    if not sops.secret_files(overlay):
-        return []
-    try:
-        return sops.decrypted_secrets(cfg, overlay)
-    except OpsError as cannot:
-        skipped.append(f"Secrets ({str(cannot).split(';')[0]})")
-        return []
-
-
 def status(cfg: Config, overlay: Overlay, kube: Kube) -> Status:
     """The overlay's live state against the current commit (read-only: a server dry run)."""
-    tag = gitinfo.image_tag(
-        cfg.root, cfg.app.tag_length, allow_dirty=True, protected=False, what="status"
-    )
-    objects = kustomize.render_overlay(cfg, overlay, tag=tag.value, cached=True)
-    served, unserved = kustomize.by_api(objects, api_versions(kube))
-    skipped = [f"{ObjectRef.of(o).kind_name} (API not served)" for o in unserved]
-    deployed = kube.run("get", "namespace", overlay.namespace, check=False, timeout=30)
-    if deployed.returncode != 0:
-        found = [live.Drift(f"Namespace/{overlay.namespace}", ("missing in the cluster",))]
-    else:
-        found = live.detect(kube, served, _private(cfg, overlay, skipped))
+    tag, objects = live.rendered(cfg, overlay)
+    compared = live.comparison(cfg, overlay, kube, objects)
     return Status(
         overlay=overlay.name,
         namespace=overlay.namespace,
         context=kube.context,
-        commit=tag.value,
-        image=f"{cfg.app.image}:{tag.value}",
+        commit=tag,
+        image=f"{cfg.app.image}:{tag}",
         workloads=tuple(workloads(kube, overlay.namespace, objects)),
-        drift=tuple(found),
-        skipped=tuple(skipped),
+        drift=compared.drift,
+        skipped=compared.skipped,
     )
 
 

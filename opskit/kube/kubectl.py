@@ -22,13 +22,13 @@ UNREACHABLE = re.compile(
 )
 
 
-def server_side_apply(*flags: str, verb: str = "apply") -> tuple[str, ...]:
+def server_side_apply(*flags: str) -> tuple[str, ...]:
     """The one spelling of a server-side apply of the documents on stdin: as the suite's
     field manager, taking over fields another manager set (`kubectl edit`, a controller's
     defaults; git is the source of truth). `flags` go between (`--validate=false`,
-    `--dry-run=server`, `--output=json`, `-n NS`); `verb="diff"` asks what it would change."""
+    `--dry-run=server`, `--output=json`, `-n NS`)."""
     return (
-        verb,
+        "apply",
         "--server-side",
         "--force-conflicts",
         f"--field-manager={FIELD_MANAGER}",

@@ -10,8 +10,12 @@ from opskit.core.progress import Notify
 from opskit.kube.kubectl import Kube
 from opskit.kube.ref import ObjectRef
 
-KIND_NAMES = ("Deployment", "StatefulSet", "ControllerRevision")  # revisions come along
-KINDS = "deployments,statefulsets,controllerrevisions"  # kubectl's one call for the three
+# the workloads and, along with them, the revisions of StatefulSets: {Kind: kubectl's name}
+KINDS = {
+    "Deployment": "deployments",
+    "StatefulSet": "statefulsets",
+    "ControllerRevision": "controllerrevisions",
+}
 REVISION = "deployment.kubernetes.io/revision"
 
 
@@ -48,15 +52,9 @@ def snapshot(kube: Kube, namespace: str) -> dict[ObjectRef, Workload]:
 
 
 def _items(kube: Kube, namespace: str) -> list[dict]:
-    from opskit.kube import api
+    from opskit.kube import reads
 
-    def listed(client: api.Client) -> list[dict]:
-        kinds = [("apps/v1", kind, namespace) for kind in KIND_NAMES]
-        return [item for items in client.each(client.list, kinds) for item in items]
-
-    if (items := api.attempt(kube, listed)) is not None:
-        return items
-    return kube.json("get", KINDS, "-n", namespace, timeout=30)["items"]
+    return reads.listed(kube, "apps/v1", KINDS, namespace)
 
 
 def _workload(item: dict, revisions: dict[str, int], namespace: str = "") -> Workload:

@@ -18,9 +18,6 @@ from typing import TYPE_CHECKING, Any
 from opskit.core import shell
 from opskit.core.args import TAG_PATTERN
 from opskit.core.errors import OpsError
-from opskit.kube.kubectl import UNREACHABLE_HINT, Kube, server_side_apply
-from opskit.kube.reads import api_versions
-from opskit.kube.ref import ObjectRef
 
 if TYPE_CHECKING:
     from opskit.core.config import Config, Overlay
@@ -293,39 +290,7 @@ def _quoted(tag: str) -> Any:
     return DoubleQuotedScalarString(tag)
 
 
-@dataclass(frozen=True)
-class Diff:
-    changed: bool
-    text: str
-    skipped: tuple[str, ...] = ()  # `Kind/name: reason` of objects the cluster cannot diff
-
-
 def by_api(objects: list[dict], versions: set[str]) -> tuple[list[dict], list[dict]]:
     """The objects whose apiVersion the cluster serves, and those it does not."""
     served = [o for o in objects if o.get("apiVersion") in versions]
     return served, [o for o in objects if o.get("apiVersion") not in versions]
-
-
-def diff(cfg: Config, overlay: Overlay | str, kube: Kube, tag: str | None = None) -> Diff:
-    """`kubectl diff` (server-side) of the rendered overlay against the cluster.
-
-    Objects whose API the cluster does not serve (a CRD not installed) are not sent, and
-    are listed in `skipped`."""
-    objects = render_overlay(cfg, overlay, tag=tag)
-    served, unserved = by_api(objects, api_versions(kube))
-    skipped = tuple(
-        f"{ObjectRef.of(o).kind_name}: API {o['apiVersion']} not served" for o in unserved
-    )
-    result = kube.run(
-        *server_side_apply(verb="diff"),
-        stdin=dump(served),
-        check=False,
-        timeout=120,
-    )
-    if result.returncode > 1:  # 1 = differences found; >1 = kubectl itself failed
-        tail = " | ".join(result.stderr.strip().splitlines()[-3:])
-        raise OpsError(
-            f"`kubectl diff` failed (exit {result.returncode}): {tail}",
-            UNREACHABLE_HINT,
-        )
-    return Diff(result.returncode == 1, result.stdout, skipped)

@@ -91,8 +91,10 @@ DIFF_HELP = {
     "head": "git ref to compare to; default: the working tree (like `git diff REF`)",
     "overlay": OVERLAY_HELP + "; default (or `all`): every overlay and k8s/argocd",
     "format": "text (default) or markdown (a pull-request comment / step summary)",
-    "live": "compare the overlay with the current cluster instead (`kubectl diff`)",
-    "tag": TAG_HELP + " (with --live)",
+    "live": "compare the overlay (and its Secrets, masked) with the current cluster instead: "
+    "a server-side dry run, the comparison `invoke status` reports",
+    "tag": "with --live: the image tag to compare (12-character sha); default: the current "
+    "commit's, as `invoke deploy` pins it",
     "context": CONTEXT_HELP + " (with --live)",
     "step_summary": "also append the Markdown to $GITHUB_STEP_SUMMARY (when it is set)",
     "exit_zero": "exit 0 even when something differs (for a CI step that only reports)",
@@ -156,11 +158,11 @@ def _offline_diff(cfg, base, head, overlay, format, step_summary) -> bool:
 
 
 def _live_diff(cfg, overlay, tag, context) -> bool:
-    from opskit.manifests import kustomize
+    from opskit.diff import live
 
     ov = cfg.overlay(overlay)
     kube = connect(cfg, ov, context).kube
-    result = kustomize.diff(cfg, ov, kube, tag=tag)
+    result = live.comparison(cfg, ov, kube, live.rendered(cfg, ov, tag)[1])
     print(result.text, end="")
     for line in result.skipped:
         say(f"not compared: {line}")

@@ -1,4 +1,5 @@
-"""The in-process reads (opskit.kube.api) answer what kubectl answers, on a real API server."""
+"""The in-process reads (opskit.kube.api) answer what kubectl answers, on a real API server;
+the seam (opskit.kube.reads) gives the same answer either way."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 from pathlib import Path
 
 from opskit.deploy import restore
-from opskit.kube import api, rollout
+from opskit.kube import api, reads, rollout
 from opskit.kube.kubectl import Kube
 from opskit.kube.ref import ObjectRef
 
@@ -44,6 +45,29 @@ def test_discovery_reads_and_lists_match_kubectl(kube: Kube, namespace: str):
 
     assert ids(mine) == ids(theirs) and len(mine) == 2
     assert mine[0]["data"] == {"k": "v"}
+    assert ids(reads.live_objects(kube, stubs)) == ids(mine)
+
+
+def test_the_seam_answers_the_same_without_the_in_process_client(kube, namespace, monkeypatch):
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "seam", "namespace": namespace},
+        "data": {"k": "v"},
+    }
+    kube.run("apply", "--server-side", "--field-manager=e2e", "-f", "-", stdin=json.dumps(config))
+    stubs = [restore.stub(config), restore.stub({**config, "metadata": {"name": "absent"}})]
+    kinds = {"ConfigMap": "configmaps"}
+    fast = (reads.api_versions(kube), reads.live_objects(kube, stubs))
+    fast_list = reads.listed(kube, "v1", kinds, namespace)
+    monkeypatch.setattr(api, "client", lambda _kube: None)  # as for a k3d kubeconfig
+    slow = (reads.api_versions(kube), reads.live_objects(kube, stubs))
+    slow_list = reads.listed(kube, "v1", kinds, namespace)
+    assert fast[0] == slow[0] == _kubectl_versions(kube)
+    assert [o["metadata"]["uid"] for o in fast[1]] == [o["metadata"]["uid"] for o in slow[1]]
+    assert len(fast[1]) == 1
+    names = sorted(o["metadata"]["name"] for o in fast_list)
+    assert names == sorted(o["metadata"]["name"] for o in slow_list) and "seam" in names
 
 
 def test_the_workload_snapshot_is_the_same_either_way(kube: Kube, namespace: str, monkeypatch):

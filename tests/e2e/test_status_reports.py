@@ -74,6 +74,13 @@ def test_a_manual_kubectl_edit_is_drift_with_the_field_named(project, kube):
         out = result.stdout.decode()
         assert "drift: Deployment/api: spec.replicas: live 3, commit 1" in out
         assert "drifted (1 objects)" in result.stderr.decode()
+        # the same comparison as a diff: `manifests.diff --live`
+        shown = project.invoke("manifests.diff", "--live", "--overlay=dev", ok=(1,))
+        text = shown.stdout.decode()
+        assert "--- live/Deployment/api -n " in text
+        assert "-  replicas: 3\n+  replicas: 1\n" in text
+        assert text.count("--- live/") == 1, text
+        assert "dev vs kwok-" in shown.stderr.decode()
     finally:
         kube.run("scale", "deployment/api", "-n", NAMESPACE, "--replicas=1", mutates=True)
 
@@ -87,9 +94,13 @@ def test_a_changed_secret_value_is_drift_by_key_only(project, kube):
     assert {"object": "Secret/api-secrets", "fields": ["data.DATABASE_URL: differs"]} in (
         data["drift"]
     )
+    shown = project.invoke("manifests.diff", "--live", "--overlay=dev", ok=(1,))
+    assert "-  DATABASE_URL: '*** (before)'\n" in shown.stdout.decode()
+    assert "+  DATABASE_URL: '*** (after)'\n" in shown.stdout.decode()
     encoded = base64.b64encode(sentinel.encode()).decode()
-    for text in (result.stdout.decode(), result.stderr.decode()):
-        assert sentinel not in text and encoded not in text
+    for out in (result, shown):
+        for text in (out.stdout.decode(), out.stderr.decode()):
+            assert sentinel not in text and encoded not in text
     project.invoke("deploy", "--overlay=dev", "--timeout=60")  # the commit's value again
     assert project.invoke("status", "--overlay=dev").exit_code == 0
 

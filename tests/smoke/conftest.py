@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 import testinfra
 
-from opskit.core import config, shell
+from opskit.core import config
+from opskit.core.errors import OpsError
 from opskit.kube.kubectl import Kube
 from tests.smoke.report_plugin import pytest_addoption, pytest_configure  # --report=DIR
 
@@ -198,42 +199,26 @@ def pod_host(in_containers, target, k8s):
 
 
 @pytest.fixture
-def https(in_containers, target, ca_file):
-    """curl (through opskit.core.shell) to the overlay host via the ingress, trusting the mkcert CA:
-    `https(host, method, path, body=None) -> (status, parsed JSON or text)`."""
+def https(in_containers, target, ca_file, overlay):
+    """HTTPS (opskit.core.https: requests) to the overlay's hosts via the ingress, trusting the
+    mkcert CA and no other: `https(host, method, path, body=None) -> (status, JSON or text)`."""
+    from opskit.core import https as client
+
     if not ca_file.is_file():
         pytest.fail(f"{ca_file}: no CA; set OPSKIT_CA or run `invoke certs.init`", pytrace=False)
     if not target.ingress:
         pytest.fail("no ingress address: set OPSKIT_INGRESS=host:port", pytrace=False)
     address, port = target.ingress.rsplit(":", 1)
     ip = socket.gethostbyname(address)
+    session = client.Client(ca_file, addresses=dict.fromkeys(overlay.hosts, ip))
 
     def call(host: str, method: str, path: str, body: dict | None = None):
-        argv = [
-            "curl",
-            "-sS",
-            "--max-time",
-            "10",
-            "--cacert",
-            str(ca_file),
-            "--resolve",
-            f"{host}:{port}:{ip}",
-            "-X",
-            method,
-            "-o",
-            "-",
-            "-w",
-            "\n%{http_code}",
-            f"https://{host}:{port}{path}",
-        ]
-        if body is not None:
-            argv += ["-H", "content-type: application/json", "--data", json.dumps(body)]
-        out = shell.run(argv, timeout=20).stdout
-        text, _, code = out.rpartition("\n")
+        __tracebackhide__ = True
         try:
-            return int(code), json.loads(text) if text else None
-        except ValueError:
-            return int(code), text
+            answer = session.call(method, f"https://{host}:{port}{path}", body)
+        except OpsError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        return answer.status, answer.body if answer.body != "" else None
 
     return call
 

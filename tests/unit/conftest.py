@@ -46,10 +46,16 @@ def restore_task_help():
 
 @pytest.fixture
 def refuse_processes(monkeypatch):
-    """Any process start fails the test (opskit.core.shell starts every one with Popen)."""
+    """Any process start fails the test: subprocess's Popen and the one plumbum bound at
+    import (opskit.core.shell's processes), so nothing slips past by the other name."""
+    import importlib
     import subprocess
+
+    # `plumbum.machines.local` as an attribute is the `local` machine; this is the module
+    plumbum_local = importlib.import_module("plumbum.machines.local")
 
     def refuse(*args, **_kwargs):
         raise AssertionError(f"a process was started: {args[:1]}")
 
     monkeypatch.setattr(subprocess, "Popen", refuse)
+    monkeypatch.setattr(plumbum_local, "Popen", refuse)

@@ -1,7 +1,6 @@
 """The invoke entry point as users call it: listing, config.show, doctor, error lines."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -79,16 +78,12 @@ def test_config_show_prints_one_overlay():
     assert "api.dev.gitops-lab.localhost" in out
 
 
-@pytest.mark.usefixtures("restore_task_help")
-def test_unknown_overlay_is_one_line_and_starts_no_process(monkeypatch, capsys):
+@pytest.mark.usefixtures("restore_task_help", "refuse_processes")
+def test_unknown_overlay_is_one_line_and_starts_no_process(capsys):
     from invoke import Program
 
     import tasks
 
-    def no_process(*_a, **_k):
-        raise AssertionError("a process was started")
-
-    monkeypatch.setattr(subprocess, "Popen", no_process)
     with pytest.raises(SystemExit) as exited:
         Program(namespace=tasks.ns).run(["invoke", "config.show", "--overlay=nope"])
     assert exited.value.code == 1

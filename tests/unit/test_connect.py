@@ -1,6 +1,5 @@
 """clusters.connect: the one way in. Target, kubeconfig, allow-list; no process started."""
 
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,11 +25,8 @@ def cfg(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def no_process(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"a process was started: {args}")
-
-    monkeypatch.setattr(subprocess, "Popen", refuse)
+def no_process(refuse_processes):
+    """Any process start fails the test (conftest's refuse_processes)."""
 
 
 def _started(cfg, cls, name):

@@ -78,14 +78,14 @@ def test_status_text_and_json():
             status.WorkloadStatus("statefulset/postgres", None, (), 0, 0, "Missing"),
         ),
         drift=(live.Drift("Deployment/api", ("spec.replicas: live 3, commit 1",)),),
-        skipped=("ServiceMonitor/api (API not served)",),
+        skipped=("ServiceMonitor/api: API monitoring.coreos.com/v1 not served",),
     )
     assert status.text(found).splitlines() == [
         "WORKLOAD              REVISION  READY  HEALTH       IMAGE",
         "deployment/api        2         1/3    Progressing  img:0123456789ab",
         "statefulset/postgres  -         0/0    Missing      -",
         "drift: Deployment/api: spec.replicas: live 3, commit 1",
-        "not compared: ServiceMonitor/api (API not served)",
+        "not compared: ServiceMonitor/api: API monitoring.coreos.com/v1 not served",
     ]
     data = found.as_json()
     assert data["in_sync"] is False
@@ -100,3 +100,34 @@ def test_status_text_and_json():
         "desired": 3,
         "health": "Progressing",
     }
+
+
+def test_the_unified_view_shows_the_changed_field_as_a_diff():
+    text = live.unified([LIVE], [merged(replicas=1)])
+    assert text.splitlines()[:2] == ["--- live/Deployment/api", "+++ commit/Deployment/api"]
+    assert "-  replicas: 3\n" in text and "+  replicas: 1\n" in text
+    assert live.unified([LIVE], [merged()]) == ""  # resourceVersion, status: not changes
+
+
+def test_the_unified_view_of_a_new_object_is_all_additions():
+    lines = live.unified([], [merged()]).splitlines()
+    assert lines[0] == "--- live/Deployment/api"
+    assert all(line.startswith(("+", "@@", "---")) for line in lines)
+
+
+def test_the_unified_view_masks_every_secret_value():
+    live_secret = secret(A="same-value", B="live-value-XYZ", C="only-live")
+    want = secret(A="same-value", B="commit-value-XYZ", D="new-value-XYZ")
+    text = live.unified([live_secret], [want])
+    assert "-  B: '*** (before)'\n" in text and "+  B: '*** (after)'\n" in text
+    assert "-  C: '***'\n" in text and "+  D: '***'\n" in text
+    assert "  A: '***'\n" in text  # unchanged, masked too
+    values = ("same-value", "live-value-XYZ", "commit-value-XYZ", "only-live", "new-value-XYZ")
+    for value in values:
+        assert value not in text and base64.b64encode(value.encode()).decode() not in text
+    assert live.unified([live_secret], [live_secret]) == ""
+
+
+def test_a_new_secret_is_masked_too():
+    text = live.unified([], [secret(K="brand-new-XYZ")])
+    assert "+  K: '***'\n" in text and "XYZ" not in text

@@ -130,3 +130,32 @@ def test_every_module_imports():
                     and f"{node.module}.{alias.name}" not in MODULES
                 ]
     assert missing == []
+
+
+# the speed layer: the in-process API client is read only through its seam
+IN_PROCESS = "opskit.kube.api"
+SEAM = "opskit.kube.reads"
+
+
+def outside_the_seam(graph: dict[str, set[str]]) -> list[str]:
+    """Modules other than the seam that import the in-process client (at the top, inside a
+    function or for types only: each would see how a read is made)."""
+    return sorted(m for m, targets in graph.items() if IN_PROCESS in targets and m != SEAM)
+
+
+def test_only_the_seam_imports_the_in_process_client():
+    assert IN_PROCESS in GRAPH[SEAM]
+    assert outside_the_seam(GRAPH) == []
+
+
+def test_an_import_of_the_client_outside_the_seam_is_found(tmp_path):
+    source = tmp_path / "rollout.py"
+    source.write_text("def read(kube):\n    from opskit.kube import api\n    return api\n")
+    typed = tmp_path / "status.py"
+    typed.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import opskit.kube.api\n"
+    )
+    graph = dict(GRAPH)
+    graph["opskit.kube.rollout"] = imports(source)
+    graph["opskit.diff.status"] = imports(typed)
+    assert outside_the_seam(graph) == ["opskit.diff.status", "opskit.kube.rollout"]

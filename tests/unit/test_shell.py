@@ -1,6 +1,8 @@
 """The command layer with real processes: stdin, pipelines, timeouts, errors, redaction."""
 
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -200,3 +202,77 @@ def test_interactive_inherits_the_terminal_and_reports_failure():
         shell.run(["false"], interactive=True)
     with pytest.raises(CommandFailed, match=r"timed out after 0\.2s"):
         shell.run(["sleep", "5"], interactive=True, timeout=0.2)
+
+
+def test_processes_start_as_plumbum_commands(monkeypatch):
+    import importlib
+
+    plumbum_local = importlib.import_module("plumbum.machines.local")
+    started = []
+    real = plumbum_local.Popen
+
+    def recording(argv, **kwargs):
+        started.append(list(argv))
+        return real(argv, **kwargs)
+
+    monkeypatch.setattr(plumbum_local, "Popen", recording)
+    assert shell.run(["echo", "hi"]).stdout == "hi\n"
+    assert shell.run(["true"], interactive=True).returncode == 0
+    assert [(Path(a[0]).name, a[1:]) for a in started] == [("echo", ["hi"]), ("true", [])]
+
+
+def test_plumbum_waits_for_the_first_process(tmp_path):
+    """Importing the layer (as every task does) does not import plumbum; a process does."""
+    code = (
+        "import sys\n"
+        "from opskit.core import shell\n"
+        "before = 'plumbum' in sys.modules\n"
+        "shell.run(['true'])\n"
+        "print(before, 'plumbum' in sys.modules)\n"
+    )
+    done = shell.run([sys.executable, "-c", code], cwd=tmp_path)
+    assert done.stdout.split() == ["False", "True"]
+
+
+def test_no_secret_reaches_the_logs_with_debug_logging_on(caplog):
+    import logging
+
+    shell.secret(SECRET)
+    caplog.set_level(logging.DEBUG)  # the root logger at DEBUG, as a debugging user sets it
+    caplog.set_level(logging.DEBUG, logger="plumbum.local")  # and plumbum's own, explicitly
+    shell.run(["echo", f"--password={SECRET}"])
+    with pytest.raises(CommandFailed):
+        shell.run(["sh", "-c", "exit 3", SECRET])
+    assert SECRET not in caplog.text
+    assert not [r for r in caplog.records if r.name.startswith("plumbum")]
+
+
+def test_environment_is_the_one_built_here_whole(monkeypatch):
+    """plumbum's machine keeps a copy of os.environ from its import: a variable unset since
+    must not come back in a process (SOPS_AGE_KEY removed for a key file, say)."""
+    from plumbum import local
+
+    shell.run(["true"])  # plumbum imported, its copy of the environment taken
+    assert "HOME" in local.env
+    monkeypatch.delenv("HOME")
+    monkeypatch.setenv("OPSKIT_LATER", "set-after-import")
+    out = shell.run(["sh", "-c", 'echo "${HOME-unset} $OPSKIT_LATER"']).stdout
+    assert out == "unset set-after-import\n"
+
+
+def test_a_hot_step_starts_without_plumbum_and_behaves_the_same(tmp_path):
+    """The no-op deploy's one process (git status) does not pay for plumbum's import; its
+    argv, environment, folder, stdin and errors are handled as for every step."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from opskit.core import gitinfo, shell\n"
+        "out = shell.run(['sh', '-c', 'cat; echo \" $X\"; pwd'], stdin='in', env={'X': 'x'},\n"
+        "                cwd=sys.argv[1], hot=True).stdout.split()\n"
+        "failed = shell.run(['sh', '-c', 'exit 3'], hot=True, check=False).returncode\n"
+        "gitinfo.head_and_changes(Path(sys.argv[2]))\n"
+        "print(*out, failed, 'plumbum' in sys.modules)\n"
+    )
+    root = str(Path(__file__).resolve().parents[2])
+    done = shell.run([sys.executable, "-c", code, str(tmp_path), root], cwd=tmp_path)
+    assert done.stdout.split() == ["in", "x", str(tmp_path), "3", "False"]
