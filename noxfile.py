@@ -104,6 +104,7 @@ def bench(session: nox.Session) -> None:
     session.install(*DEV)
     session.run("invoke", "tools.install")
     session.run("invoke", "tools.install", "--only=gitops")
+    session.env["OPSKIT_KWOK_NODE"] = "simulated"  # the kwok deploy path, as its floors assume
     if "--peers" in session.posargs:  # Skaffold beside invoke deploy
         session.run("invoke", "tools.install", "--only=peers")
     session.run("python", "-m", "bench", *session.posargs)
