@@ -122,6 +122,11 @@ class Cluster(ABC):
     def ingress_address(self) -> str:
         """Base URL where the cluster's ingress answers ("" when there is none)."""
 
+    def has_real_node(self) -> bool:
+        """A node of this cluster runs containers built and loaded here (the embedded
+        cluster's real node); False for the providers whose nodes are all real or none."""
+        return False
+
     def preflight(self) -> None:
 
         toolcheck.require(*self.tools_needed)

@@ -353,12 +353,14 @@ class KwokCluster(Cluster):
         ready, real = node_kinds(self.kube())
         return self._status("running", ready, real_nodes=real)
 
+    def has_real_node(self) -> bool:
+        return self.real_marker.exists() and "containerd" in self.real_node().running()
+
     def load_image(self, image: str, dry_run: bool = False) -> None:
         """Into the real node's containerd (from buildah's store); simulated nodes run no
         containers: pods only reference images, so there is nothing to load."""
-        node = self.real_node()
-        if self.real_marker.exists() and "containerd" in node.running():
-            node.load(image, dry_run=dry_run)
+        if self.has_real_node():
+            self.real_node().load(image, dry_run=dry_run)
 
     def ingress_address(self) -> str:
         return ""

@@ -92,3 +92,21 @@ def test_telemetry_image_built_from_its_dockerfile_runs(kube, namespace, images)
     start(kube, namespace, pod)
     assert exec_in(kube, namespace, "telemetry", "id", "-u").stdout.strip() == "10001"
     assert exec_in(kube, namespace, "telemetry", "telemetry", "--help").returncode == 0
+
+
+def test_image_build_on_the_real_node_builds_telemetry_and_says_the_api_stays_simulated(
+    real_cluster, kube, namespace, images
+):
+    from opskit.core import config
+    from opskit.images import embedded
+    from opskit.images.images import refs
+
+    cfg = config.load()
+    said: list[str] = []
+    built = embedded.build(cfg, refs(cfg, "e2e-node2"), "e2e-node2", report=said.append)
+    assert built == [f"{cfg.images['telemetry'].repository}:e2e-node2"]
+    assert any("stays simulated" in line and ":e2e-node2: not built" in line for line in said)
+    real_cluster.load_image(built[0])
+    pod = _pod("loaded", built[0], 10001, {}, command=["sleep", "infinity"])
+    start(kube, namespace, pod)
+    assert exec_in(kube, namespace, "loaded", "telemetry", "--help").returncode == 0
