@@ -1,0 +1,70 @@
+"""Parts of the real node that run here without a cluster: the daemon supervisor on a real
+process, the probe on this machine, CoreDNS's manifest, the Debian base's recipe."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from opskit.clusters import node_dns, node_probe
+from opskit.clusters.daemons import Daemon, Supervisor
+from opskit.clusters.node_files import DNS_SERVICE_IP, NodeLayout
+from opskit.images import debian
+
+
+@pytest.mark.skipif(
+    shutil.which("start-stop-daemon") is None, reason="needs start-stop-daemon (dpkg)"
+)
+def test_supervisor_starts_finds_and_stops_only_its_own_process(tmp_path):
+    daemons = Supervisor(tmp_path / "home", "OPSKIT_TEST_MARKER")
+    (tmp_path / "home").mkdir()
+    daemons.start(Daemon("sleeper", shutil.which("sleep") or "/bin/sleep", ("300",)))
+    for _ in range(100):
+        pid = daemons.pid("sleeper")
+        if pid:
+            break
+        os.sched_yield()
+    assert pid is not None and pid in daemons.stray()
+    assert daemons.last_line("sleeper") == "empty log"
+    assert daemons.stop("sleeper", grace=5) is True
+    assert daemons.pid("sleeper") is None and daemons.stray() == []
+    assert daemons.stop("sleeper") is False  # idempotent
+
+
+def test_the_probe_gives_one_line_or_none(tmp_path):
+    reason = node_probe.why_not(NodeLayout(tmp_path / "node"))
+    assert reason is None or "\n" not in reason
+
+
+def test_a_long_state_folder_is_named_with_its_fix(tmp_path):
+    reason = node_probe._socket_path(NodeLayout(tmp_path / ("x" * 120)))
+    assert reason is not None and "OPSKIT_STATE_DIR" in reason
+
+
+def test_coredns_serves_the_dns_service_address():
+    items = json.loads(node_dns.manifest("localhost/gitops-lab/coredns:1.15.0"))["items"]
+    kinds = [item["kind"] for item in items]
+    assert kinds == [
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ConfigMap",
+        "Deployment",
+        "Service",
+    ]
+    assert items[-1]["spec"]["clusterIP"] == DNS_SERVICE_IP
+    container = items[4]["spec"]["template"]["spec"]["containers"][0]
+    assert container["imagePullPolicy"] == "Never"  # built here: nothing to pull
+
+
+def test_the_debian_base_is_tagged_by_its_recipe():
+    recipe = debian.BaseRecipe()
+    assert recipe.image.startswith(f"{debian.REPOSITORY}:bookworm-")
+    assert debian.BaseRecipe(include=("ca-certificates", "curl")).tag != recipe.tag
+    argv = recipe.mmdebstrap_argv(Path("/tmp/rootfs.tar"))
+    assert argv[:3] == ["mmdebstrap", "--variant=minbase", "--mode=root"]
+    assert "bookworm" in argv and f"deb {debian.MIRROR} bookworm main" in argv
