@@ -68,3 +68,75 @@ def test_the_debian_base_is_tagged_by_its_recipe():
     argv = recipe.mmdebstrap_argv(Path("/tmp/rootfs.tar"))
     assert argv[:3] == ["mmdebstrap", "--variant=minbase", "--mode=root"]
     assert "bookworm" in argv and f"deb {debian.MIRROR} bookworm main" in argv
+
+
+class _Kube:
+    """kubectl's answers for `get node`: a node that never gets Ready."""
+
+    def __init__(self, nodes: list[dict]):
+        self.nodes = nodes
+
+    def run(self, *args, **_options):
+        from opskit.core.shell import Result
+
+        body = {"kind": "List", "items": self.nodes}
+        return Result(0, json.dumps(body), "")
+
+
+def test_a_node_wait_without_progress_names_the_conditions(monkeypatch):
+    from opskit.clusters import node_wait
+    from opskit.core.errors import OpsError
+
+    node = {
+        "metadata": {"name": "lab-real"},
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "False",
+                    "reason": "KubeletNotReady",
+                    "message": "cni not ready",
+                }
+            ]
+        },
+    }
+    monkeypatch.setattr(node_wait, "IDLE", 0.0)
+    with pytest.raises(OpsError) as caught:
+        node_wait.nodes_ready(_Kube([node]), ["lab-real"], None, "kubelet", print)
+    assert "lab-real: Ready=False (KubeletNotReady: cni not ready)" in str(caught.value)
+    assert "no progress" in str(caught.value)
+    ready = {**node, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    node_wait.nodes_ready(_Kube([ready]), None, None, "kwok", print, "type=kwok")  # returns
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("nft") is None, reason="reads the firewall as root"
+)
+def test_host_cleanup_on_a_host_without_our_rules_changes_nothing():
+    from opskit.clusters import node_host
+
+    tables = node_host.nft_tables()
+    sysctls = node_host.read_sysctls()
+    node_host.remove_our_chains()
+    node_host.remove_our_ipsets()
+    node_host.drop_new_empty_tables(tables)
+    node_host.restore_sysctls(sysctls, print)
+    assert node_host.nft_tables() == tables and node_host.read_sysctls() == sysctls
+    assert "vm.overcommit_memory" in sysctls
+
+
+def test_images_import_into_the_k8s_namespace_of_the_node(tmp_path):
+    from opskit.clusters import node_images
+
+    argv = node_images.import_argv(tmp_path / "c.sock", tmp_path / "a.tar")
+    assert argv == [
+        "ctr",
+        "--address",
+        str(tmp_path / "c.sock"),
+        "-n",
+        "k8s.io",
+        "images",
+        "import",
+        str(tmp_path / "a.tar"),
+    ]
+    assert node_images.coredns_image("v1.15.0") == "localhost/gitops-lab/coredns:1.15.0"
