@@ -140,3 +140,31 @@ def test_images_import_into_the_k8s_namespace_of_the_node(tmp_path):
         str(tmp_path / "a.tar"),
     ]
     assert node_images.coredns_image("v1.15.0") == "localhost/gitops-lab/coredns:1.15.0"
+
+
+def test_image_build_dry_run_on_the_real_node_prints_and_skips_the_api(refuse_processes):
+    from opskit.core import config
+    from opskit.images import embedded
+    from opskit.images.images import refs
+
+    cfg = config.load(Path(__file__).resolve().parents[2] / "opskit.yaml")
+    said: list[str] = []
+    built = embedded.build(cfg, refs(cfg, "abc"), "abc", report=said.append, dry_run=True)
+    assert built == []
+    assert said[0].endswith(f"abc: not built ({embedded.API_STAYS_SIMULATED})")
+    assert said[1] == f"would build {cfg.images['telemetry'].repository}:abc"
+
+
+def test_a_node_that_was_never_started_is_absent_and_runs_nothing(tmp_path):
+    from opskit.clusters import node
+    from opskit.kube.kubectl import Kube
+
+    real = node.RealNode(
+        tmp_path / "state", tmp_path / "pki", Kube(tmp_path / "kc", "ctx"), "lab-real"
+    )
+    assert not real.present and real.running() == {}
+    real.stop(report=print)  # nothing to stop: no error, nothing made
+    assert not (tmp_path / "state").exists()
+    assert node._answers(tmp_path / "no.sock") is False
+    assert 0 < node.free_port() < 65536
+    assert node.node_ip().count(".") == 3
