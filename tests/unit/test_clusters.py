@@ -91,6 +91,8 @@ def test_k3d_up_creates_cluster_with_ingress_ports_and_registry(cfg):
             "8443:443@loadbalancer",
             "--registry-create",
             "gitops-lab-registry:0.0.0.0:5000",
+            "--registry-config",
+            str(Path(kubeconfig).parent / "registries.yaml"),
             "--kubeconfig-update-default=false",
             "--kubeconfig-switch-context=false",
             "--wait",
@@ -99,6 +101,50 @@ def test_k3d_up_creates_cluster_with_ingress_ports_and_registry(cfg):
         ("k3d", "cluster", "list", "--output", "json"),
     ]
     assert status.state == "running" and status.context == "k3d-gitops-lab"
+
+
+def k3d_registries_yaml(registry: str, host_port: int, extra: dict) -> dict:
+    """What k3d v5.9.0 writes to /etc/rancher/k3s/registries.yaml for `--registry-create
+    NAME:0.0.0.0:PORT` (RegistryGenerateK3sConfig: the name at the host port and at the
+    registry's own port 5000, both to http://NAME:5000), merged with --registry-config."""
+    own = {"endpoint": [f"http://{registry}:5000"]}
+    mirrors = {f"{registry}:{host_port}": own, f"{registry}:5000": own}
+    return {"mirrors": mirrors | extra.get("mirrors", {})}
+
+
+def pulled_from(registries: dict, image: str) -> str:
+    """Where containerd in a k3s node pulls `image` from (its first mirror endpoint)."""
+    host = image.split("/", 1)[0]
+    mirror = registries["mirrors"].get(host)
+    return mirror["endpoint"][0] if mirror else f"https://{host}"
+
+
+def test_k3d_makes_the_pushed_image_names_pullable_in_pods(cfg):
+    """`image.push` pushes localhost:5000/...; a release pins that name in the overlay."""
+    answers = {"docker": {}, "k3d": {("k3d", "cluster", "list"): (0, "[]", "")}, "kubectl": {}}
+    cluster = K3dCluster(cfg)
+    with _recorded(answers) as calls:
+        cluster.up(report=lambda _m: None)
+    create = next(c for c in calls if c[1:3] == ("cluster", "create"))
+    config_file = Path(create[create.index("--registry-config") + 1])
+    ours = yaml.safe_load(config_file.read_text())
+    registries = k3d_registries_yaml("gitops-lab-registry", 5000, ours)
+    for image in cfg.images.values():
+        assert pulled_from(registries, f"{image.repository}:abc123") == (
+            "http://gitops-lab-registry:5000"
+        )
+    assert pulled_from(registries, "127.0.0.1:5000/gitops-lab/api:abc") == (
+        "http://gitops-lab-registry:5000"
+    )
+    assert pulled_from(registries, "docker.io/library/redis:7") == "https://docker.io"
+
+
+def test_k3d_dry_run_writes_no_registry_config(cfg):
+    answers = {"docker": {}, "k3d": {("k3d", "cluster", "list"): (0, "[]", "")}}
+    cluster = K3dCluster(cfg)
+    with _recorded(answers):
+        cluster.up(report=lambda _m: None, dry_run=True)
+    assert not cluster.registry_config_file.exists()
 
 
 def test_k3d_up_twice_creates_nothing_the_second_time(cfg):
