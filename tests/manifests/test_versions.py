@@ -140,8 +140,6 @@ def test_every_third_party_image_has_its_row_in_the_versions_page(cfg, render):
     """An image pin changes with its row in docs/versions.md (why this patch), never alone."""
     page = (ROOT / "docs" / "versions.md").read_text()
     images = third_party_images(cfg, render)
-    assert {"postgres", "redis", "eclipse-mosquitto", "python"} <= {
-        i.split(":")[0] for i in images
-    }
+    assert {"postgres", "redis", "eclipse-mosquitto", "python"} <= {i.split(":")[0] for i in images}
     missing = sorted(image for image in images if f"`{image}`" not in page)
     assert not missing, f"docs/versions.md has no row naming {missing}"
