@@ -29,7 +29,7 @@ TOOLS: dict[str, Tool] = {
         Tool("kubectl", ("version", "--client"), "1.31", BUILT),  # doctor: minor skew
         Tool("docker", ("--version",), "24.0", "install Docker Engine or Docker Desktop"),
         Tool("k3d", ("version",), "5.6", "see k3d.io (install.sh) or `brew install k3d`"),
-        Tool("minikube", ("version", "--short"), "1.32", "see minikube.sigs.k8s.io/docs/start"),
+        Tool("minikube", ("version", "--short"), "1.38", "see minikube.sigs.k8s.io/docs/start"),
         Tool("kwokctl", ("--version",), "0.8", BUILT, r"kwokctl version v?(\d+\.\d+\.\d+)"),
         Tool("kwok", ("--version",), "0.8", BUILT, r"kwok version v?(\d+\.\d+\.\d+)"),
         Tool("kube-apiserver", ("--version",), "1.37", BUILT),

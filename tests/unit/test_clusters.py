@@ -13,7 +13,7 @@ from opskit import clusters
 from opskit.clusters import kwok, kwok_stages
 from opskit.clusters.k3d import K3dCluster
 from opskit.clusters.minikube import MinikubeCluster
-from opskit.core import config, paths
+from opskit.core import config, paths, tools
 from opskit.core.errors import CommandFailed, OpsError
 from tests import fakes
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VERSIONS = {
     "docker": "Docker version 27.3.1, build ce12230",
     "k3d": "k3d version v5.7.4",
-    "minikube": "v1.34.0",
+    "minikube": "v1.38.1",
     "kubectl": "Client Version: v1.32.4",
 }
 
@@ -237,7 +237,7 @@ def test_minikube_start_with_ingress_and_registry_addons(cfg):
             "--nodes",
             "1",
             "--kubernetes-version",
-            "v1.37.2",
+            "v1.35.1",
             "--addons",
             "ingress",
             "--addons",
@@ -248,6 +248,25 @@ def test_minikube_start_with_ingress_and_registry_addons(cfg):
         ("minikube", "status", "--profile", "gitops-lab", "--output", "json"),
     ]
     assert status.running and status.context == "gitops-lab"
+
+
+# kubernetes/minikube v1.38.1 pkg/minikube/constants/constants.go: NewestKubernetesVersion
+MINIKUBE_NEWEST_KUBERNETES = {"v1.38.1": "1.35.1"}
+
+
+def test_minikube_gets_a_kubernetes_it_knows_without_a_network(cfg):
+    """A version newer than minikube's newest sends `minikube start` to GitHub (start.go)."""
+    mk = cfg.cluster.minikube
+    argv = MinikubeCluster(cfg).start_argv()
+    asked = argv[argv.index("--kubernetes-version") + 1].removeprefix("v")
+    newest = MINIKUBE_NEWEST_KUBERNETES[mk.version]
+
+    def parts(version):
+        return tuple(int(n) for n in version.split("."))
+
+    assert parts(asked) <= parts(newest)
+    assert asked == newest  # the newest it knows, not an older one
+    assert tools.TOOLS["minikube"].minimum == mk.version.removeprefix("v").rsplit(".", 1)[0]
 
 
 def test_minikube_writes_its_context_to_the_suites_kubeconfig(cfg):
