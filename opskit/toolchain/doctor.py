@@ -122,7 +122,8 @@ def minikube_note(cfg: Config, rows: list[Row]) -> str:
         "`minikube start` look it up on GitHub"
     )
     if probe.version and probe.version != mk.version.removeprefix("v"):
-        note += f"; minikube {probe.version} is installed, the suite is checked against {mk.version}"
+        note += f"; minikube {probe.version} is installed, the suite is checked against "
+        note += mk.version
     kubectl = next((row.probe for row in rows if row.probe.name == "kubectl"), None)
     minor = ".".join(mk.kubernetes.split(".")[:2])
     if kubectl and kubectl.version and _skew(kubectl.version, minor) > 1:
