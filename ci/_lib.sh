@@ -115,6 +115,11 @@ need_git_identity() {
   fi
 }
 
+# helm, built from its pin (opskit.yaml tools.helm): monitoring installs Prometheus with it.
+need_helm() {
+  invoke tools.install --only=helm
+}
+
 # sops, built from its pin: deploy decrypts the dev secrets with it.
 need_sops() {
   invoke tools.install --only=sops

@@ -4,4 +4,5 @@
 source "$(dirname "$0")/_lib.sh"
 cluster_e2e_or_skip
 setup
+need_helm
 exec invoke monitoring.install

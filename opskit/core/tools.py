@@ -10,6 +10,7 @@ from opskit.core.paths import tools_bin
 
 BUILT = "run `invoke tools.install` (builds it into .tools/bin from the pins in tools/)"
 GITOPS = "run `invoke tools.install --only=gitops` (builds ArgoCD and kustomize, ~20 min cold)"
+HELM = "run `invoke tools.install --only=helm` (builds the pinned Helm, ~3 min cold)"
 PEERS = "run `invoke tools.install --only=peers` (builds Skaffold for the benchmark, ~7 min cold)"
 
 
@@ -46,7 +47,7 @@ TOOLS: dict[str, Tool] = {
         Tool("age", ("--version",), "1.1", "apt-get install age"),
         Tool("age-keygen", ("--version",), "1.1", "apt-get install age"),
         Tool("mkcert", ("-version",), "1.4", "apt-get install mkcert"),
-        Tool("helm", ("version", "--short"), "3.14", "see helm.sh/docs/intro/install"),
+        Tool("helm", ("version", "--short"), "3.14", HELM),
         Tool("curl", ("--version",), "7.80", "apt-get install curl"),
         Tool("openssl", ("version",), "3.0", "apt-get install openssl"),
         Tool("elixir", ("--version",), "1.14", "apt-get install elixir", r"Elixir (\d+\.\d+\.\d+)"),

@@ -55,6 +55,10 @@ def _skaffold_ldflags(version: str) -> tuple[str, ...]:
     return (f"-X {SKAFFOLD}/pkg/skaffold/version.version={version}",)
 
 
+def _helm_ldflags(version: str) -> tuple[str, ...]:
+    return (f"-X {HELM}/internal/version.version={version}",)  # as helm's Makefile sets it
+
+
 def _argocd_ldflags(version: str) -> tuple[str, ...]:
     return (f"-X github.com/argoproj/argo-cd/v3/common.version={version.lstrip('v')}",)
 
@@ -110,6 +114,7 @@ KUBE_SCORE = "github.com/zegl/kube-score"
 ARGOCD = "github.com/argoproj/argo-cd/v3"
 KUSTOMIZE = "sigs.k8s.io/kustomize/kustomize/v5"
 SKAFFOLD = "github.com/GoogleContainerTools/skaffold/v2"
+HELM = "helm.sh/helm/v3"
 
 GO_TOOLS: tuple[GoTool, ...] = (
     _kube("kube-apiserver"),
@@ -128,6 +133,15 @@ GO_TOOLS: tuple[GoTool, ...] = (
         KUBE_SCORE,
         f"{KUBE_SCORE}/cmd/kube-score",
         ldflags=_kube_score_ldflags,
+    ),
+    GoTool(
+        "helm",
+        "helm",
+        "helm",
+        HELM,
+        f"{HELM}/cmd/helm",
+        ldflags=_helm_ldflags,
+        optional=True,  # only `monitoring.install` (and CI's cluster-e2e) runs it
     ),
     GoTool(
         "argocd",
