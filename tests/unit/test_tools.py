@@ -34,7 +34,10 @@ def test_old_version_is_not_ok_and_require_says_so(fake_path):
     _fake_tool(fake_path, "helm", "v3.2.0+gabc")
     assert toolcheck.probe("helm").version == "3.2.0"
     assert not toolcheck.probe("helm").ok
-    with pytest.raises(ToolMissing, match=r"`helm` 3.2.0 is older than 3.14; install it: run `invoke tools.install --only=helm`"):
+    expected = (
+        r"`helm` 3.2.0 is older than 3.14; install it: run `invoke tools.install --only=helm`"
+    )
+    with pytest.raises(ToolMissing, match=expected):
         toolcheck.require("helm")
 
 
