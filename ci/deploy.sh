@@ -2,6 +2,7 @@
 # Stage cluster-e2e, step 3: deploy the dev overlay to the current cluster.
 # shellcheck source=_lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/_lib.sh"
+cluster_e2e_or_skip
 setup
 need_age_key
 need_kubectl

@@ -4,5 +4,7 @@
 # shellcheck source=_lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/_lib.sh"
 setup
-base="origin/${GITHUB_BASE_REF:-${BITBUCKET_PR_DESTINATION_BRANCH:-main}}"
-exec invoke manifests.diff --base="$base" --head=HEAD --step-summary --exit-zero
+branch="${GITHUB_BASE_REF:-${BITBUCKET_PR_DESTINATION_BRANCH:-main}}"
+# a pull-request clone may hold only its own branch (Bitbucket clones one): fetch the target
+git fetch --quiet origin "+refs/heads/$branch:refs/remotes/origin/$branch"
+exec invoke manifests.diff --base="origin/$branch" --head=HEAD --step-summary --exit-zero

@@ -1,13 +1,27 @@
-"""k3d: k3s in Docker, with Traefik as ingress and a k3d-managed local registry."""
+"""k3d: k3s in Docker, with Traefik as ingress and a k3d-managed local registry.
+
+The host pushes to the registry as `localhost:<registry_port>` (the names opskit.yaml
+`images:` pins and a release writes into the overlay); inside a node that name is the node
+itself. k3d v5.9.0 (pkg/client/registry.go RegistryGenerateK3sConfig) mirrors only the
+registry's container name, `<registry>:<port>`, to `http://<registry>:5000`, and merges a
+`--registry-config` file into that: ours mirrors `localhost:<port>` and `127.0.0.1:<port>`
+too, so an image pinned as it was pushed pulls in pods.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from opskit.clusters.base import Cluster, Status, ready_nodes, require_docker
 from opskit.core import paths, shell
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 CREATE_TIMEOUT = 600.0
+REGISTRY_INTERNAL_PORT = 5000  # k3d's DefaultRegistryPort: the registry listens here in-cluster
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
 
 
 class K3dCluster(Cluster):
@@ -18,8 +32,18 @@ class K3dCluster(Cluster):
 
     @property
     def registry(self) -> str:
-        """Registry container name (k3d prefixes it with `k3d-`)."""
+        """Registry container name: k3d names it as `--registry-create` says (no prefix)."""
         return f"{self.name}-registry"
+
+    @property
+    def registry_config_file(self) -> Path:
+        return self.state_dir / "registries.yaml"
+
+    def registry_config(self) -> dict:
+        """k3s registries.yaml: the host's names of the registry, mirrored to its in-cluster one."""
+        port = self.cfg.cluster.k3d.registry_port
+        endpoint = [f"http://{self.registry}:{REGISTRY_INTERNAL_PORT}"]
+        return {"mirrors": {f"{host}:{port}": {"endpoint": endpoint} for host in LOCAL_HOSTS}}
 
     def create_argv(self) -> list[str]:
         k3d = self.cfg.cluster.k3d
@@ -38,6 +62,8 @@ class K3dCluster(Cluster):
             f"{k3d.https_port}:443@loadbalancer",
             "--registry-create",
             f"{self.registry}:0.0.0.0:{k3d.registry_port}",
+            "--registry-config",
+            str(self.registry_config_file),
             "--kubeconfig-update-default=false",
             "--kubeconfig-switch-context=false",
             "--wait",
@@ -60,6 +86,10 @@ class K3dCluster(Cluster):
                 f"creating k3d cluster {self.name} (Traefik ingress, registry "
                 f"localhost:{self.cfg.cluster.k3d.registry_port})"
             )
+            if not dry_run:
+                paths.ensure_dir(self.state_dir)
+                text = json.dumps(self.registry_config(), indent=2)  # JSON is YAML
+                self.registry_config_file.write_text(text + "\n")
             shell.run(
                 self.create_argv(),
                 mutates=True,

@@ -37,7 +37,7 @@ class MinikubeCluster(Cluster):
             "--nodes",
             str(self.cfg.cluster.nodes),
             "--kubernetes-version",
-            f"v{self.cfg.kubernetes.version}",
+            f"v{mk.kubernetes}",  # the newest the pinned minikube knows, offline
             "--addons",
             "ingress",
             "--addons",

@@ -87,6 +87,10 @@ class K3d:
 
 @dataclass(frozen=True)
 class Minikube:
+    version: str = "v1.38.1"  # the minikube the suite is checked against (doctor says so)
+    # the newest Kubernetes that minikube knows (pkg/minikube/constants NewestKubernetesVersion):
+    # a newer one makes `minikube start` ask GitHub, and exit without a network
+    kubernetes: str = "1.35.1"
     driver: str = "docker"
     cpus: int = _checked(args.positive_int, 2)
     memory: int = _checked(args.positive_int, 4096)  # MiB

@@ -11,6 +11,7 @@ from opskit.core.paths import tools_bin
 BUILT = "run `invoke tools.install` (builds it into .tools/bin from the pins in tools/)"
 GITOPS = "run `invoke tools.install --only=gitops` (builds ArgoCD and kustomize, ~20 min cold)"
 NODE = "run `invoke tools.install --only=node` (the real node's daemons, ~15 min cold)"
+HELM = "run `invoke tools.install --only=helm` (builds the pinned Helm, ~3 min cold)"
 PEERS = "run `invoke tools.install --only=peers` (builds Skaffold for the benchmark, ~7 min cold)"
 
 
@@ -30,7 +31,7 @@ TOOLS: dict[str, Tool] = {
         Tool("kubectl", ("version", "--client"), "1.31", BUILT),  # doctor: minor skew
         Tool("docker", ("--version",), "24.0", "install Docker Engine or Docker Desktop"),
         Tool("k3d", ("version",), "5.6", "see k3d.io (install.sh) or `brew install k3d`"),
-        Tool("minikube", ("version", "--short"), "1.32", "see minikube.sigs.k8s.io/docs/start"),
+        Tool("minikube", ("version", "--short"), "1.38", "see minikube.sigs.k8s.io/docs/start"),
         Tool("kwokctl", ("--version",), "0.8", BUILT, r"kwokctl version v?(\d+\.\d+\.\d+)"),
         Tool("kwok", ("--version",), "0.8", BUILT, r"kwok version v?(\d+\.\d+\.\d+)"),
         Tool("kube-apiserver", ("--version",), "1.37", BUILT),
@@ -58,7 +59,7 @@ TOOLS: dict[str, Tool] = {
         Tool("age", ("--version",), "1.1", "apt-get install age"),
         Tool("age-keygen", ("--version",), "1.1", "apt-get install age"),
         Tool("mkcert", ("-version",), "1.4", "apt-get install mkcert"),
-        Tool("helm", ("version", "--short"), "3.14", "see helm.sh/docs/intro/install"),
+        Tool("helm", ("version", "--short"), "3.14", HELM),
         Tool("curl", ("--version",), "7.80", "apt-get install curl"),
         Tool("openssl", ("version",), "3.0", "apt-get install openssl"),
         Tool("elixir", ("--version",), "1.14", "apt-get install elixir", r"Elixir (\d+\.\d+\.\d+)"),

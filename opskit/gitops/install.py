@@ -7,7 +7,8 @@ KSOPS generators render inside the repo-server:
   embedded cluster  CRDs + base config; the controllers run as local processes
                     (argocd_local), `ksops` is opskit.secrets.ksops, the age key is a file
   k3d / minikube    install.yaml with the repo-server given upstream KSOPS (an init
-                    container copies it into a shared volume) and the age key as a Secret
+                    container runs `ksops install` into a shared volume: the image is
+                    distroless, no shell, no cp) and the age key as a Secret
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ ESTABLISHED_TIMEOUT = 60.0
 # each resource's health in the Application (off by default since v3): argocd.wait names it
 CMD_PARAMS = {"controller.resource.health.persist": "true"}
 BUILD_OPTIONS = "--enable-alpha-plugins --enable-exec"
-KSOPS_IMAGE = "viaductoss/ksops:v4.4.0"
+# v4.5.0 added `ksops install <dir>` (ksops.go), which copies itself without a shell
+KSOPS_IMAGE = "viaductoss/ksops:v4.5.1"
 AGE_SECRET = "sops-age"
 AGE_KEY_PATH = "/home/argocd/.config/sops/age"
 # kwok has no ingress controller, so no Ingress ever gets an address: ArgoCD would call it
@@ -157,8 +159,7 @@ def _ksops_in_repo_server(deployment: dict) -> dict:
         {
             "name": "install-ksops",
             "image": KSOPS_IMAGE,
-            "command": ["/bin/sh", "-c"],
-            "args": ["cp /usr/local/bin/ksops /custom-tools/"],
+            "command": ["/usr/local/bin/ksops", "install", "/custom-tools"],
             "volumeMounts": [{"mountPath": "/custom-tools", "name": "custom-tools"}],
         }
     )

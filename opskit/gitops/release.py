@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 REMOTE = "origin"
 RELEASE_PREFIX = "chore(release): "
+# the last line of a release or revert commit pushed to main: Bitbucket Pipelines and GitHub
+# Actions start no pipeline for a push whose commit message holds it (the release already ran)
+SKIP_CI = "[skip ci]"
 REJECTED = re.compile(r"\[rejected\]|fetch first|non-fast-forward")  # main moved
 
 
@@ -120,7 +123,7 @@ def release(
     message = commit_message(cfg, overlay, tag)
     changed = pin(cfg, overlay, tag, dry_run)
     if changed:
-        gitinfo.commit_paths(cfg.root, [kustomization], message, dry_run)
+        gitinfo.commit_paths(cfg.root, [kustomization], f"{message}\n\n{SKIP_CI}", dry_run)
         if not dry_run:
             verify_commit(cfg.root, kustomization, cfg.app.name, tag)
     argv = push_argv(cfg.root, cfg.project.revision)

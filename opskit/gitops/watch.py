@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from opskit.core import shell
 from opskit.core.errors import OpsError
 from opskit.gitops import argocd, wait
+from opskit.gitops.release import SKIP_CI
 from opskit.kube.kubectl import Kube
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def revert(
         )
     base = f"back to {last_good[:12]}, the last revision ArgoCD had Synced and Healthy"
     body = f"{base}." if last_good else f"reverts {release_commit[:12]}."
-    message = f"chore({kind}): revert {subject}\n\n{why}\n\nRolls {body}"
+    message = f"chore({kind}): revert {subject}\n\n{why}\n\nRolls {body}\n\n{SKIP_CI}"
     _git(root, "commit", "-q", "--no-verify", "-m", message)
     return _git(root, "rev-parse", "HEAD", mutates=False)
 

@@ -18,8 +18,8 @@ from opskit.core.config import Config
 from opskit.core.errors import OpsError
 
 # The versions the manifests run (k8s/base; tests/manifests/test_versions.py keeps them equal).
-POSTGRES_IMAGE = "postgres:16.14"
-REDIS_IMAGE = "redis:7.4.10"
+POSTGRES_IMAGE = "postgres:16.15"
+REDIS_IMAGE = "redis:7.4.11"
 DATABASE_URL = "ecto://postgres@postgres/api_test"
 REDIS_URL = "redis://redis:6379/0"
 DOCKER_HINT = "is the Docker engine running? (`docker info`)"

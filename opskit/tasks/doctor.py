@@ -29,6 +29,8 @@ def doctor(c, json=False):
     print(f"\n* needed by the default workflow (cluster provider: {provider})")
     if warning := doctor.kubectl_warning(cfg, rows):
         say(f"warning: {warning}")
+    if provider == "minikube" and (note := doctor.minikube_note(cfg, rows)):
+        say(f"note: {note}")
     missing = doctor.failures(rows)
     if missing:
         say(

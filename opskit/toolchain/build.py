@@ -66,6 +66,8 @@ def _crictl_ldflags(version: str) -> tuple[str, ...]:
 
 def _kube_router_ldflags(version: str) -> tuple[str, ...]:
     return (f"-X {KUBE_ROUTER}/pkg/version.Version={version}",)
+def _helm_ldflags(version: str) -> tuple[str, ...]:
+    return (f"-X {HELM}/internal/version.version={version}",)  # as helm's Makefile sets it
 
 
 def _argocd_ldflags(version: str) -> tuple[str, ...]:
@@ -154,6 +156,7 @@ CONTAINERD = "github.com/containerd/containerd/v2"
 COREDNS = "github.com/coredns/coredns"
 CRI_TOOLS = "sigs.k8s.io/cri-tools"
 KUBE_ROUTER = "github.com/cloudnativelabs/kube-router/v2"
+HELM = "helm.sh/helm/v3"
 
 GO_TOOLS: tuple[GoTool, ...] = (
     _kube("kube-apiserver"),
@@ -172,6 +175,15 @@ GO_TOOLS: tuple[GoTool, ...] = (
         KUBE_SCORE,
         f"{KUBE_SCORE}/cmd/kube-score",
         ldflags=_kube_score_ldflags,
+    ),
+    GoTool(
+        "helm",
+        "helm",
+        "helm",
+        HELM,
+        f"{HELM}/cmd/helm",
+        ldflags=_helm_ldflags,
+        optional=True,  # only `monitoring.install` (and CI's cluster-e2e) runs it
     ),
     GoTool(
         "argocd",

@@ -110,6 +110,30 @@ def kubectl_warning(cfg: Config, rows: list[Row]) -> str | None:
     )
 
 
+def minikube_note(cfg: Config, rows: list[Row]) -> str:
+    """What the minikube provider runs, and what does not fit it ("" without minikube)."""
+    probe = next((row.probe for row in rows if row.probe.name == "minikube"), None)
+    if probe is None or probe.path is None:
+        return ""
+    mk = cfg.cluster.minikube
+    note = (
+        f"minikube runs Kubernetes {mk.kubernetes}, the newest minikube {mk.version} knows "
+        f"(cluster.minikube.kubernetes), not {cfg.kubernetes.version}: a newer one makes "
+        "`minikube start` look it up on GitHub"
+    )
+    if probe.version and probe.version != mk.version.removeprefix("v"):
+        note += f"; minikube {probe.version} is installed, the suite is checked against "
+        note += mk.version
+    kubectl = next((row.probe for row in rows if row.probe.name == "kubectl"), None)
+    minor = ".".join(mk.kubernetes.split(".")[:2])
+    if kubectl and kubectl.version and _skew(kubectl.version, minor) > 1:
+        note += (
+            f"; kubectl {kubectl.version} is outside the ±1 skew of {minor}: for this "
+            f"cluster use `minikube kubectl --` (kubectl {mk.kubernetes})"
+        )
+    return note
+
+
 def _skew(version: str | None, minor: str) -> int:
     if not version:
         return 99

@@ -79,9 +79,9 @@ def test_tag_is_pinned_in_memory_only(cfg, name):
     assert images == {
         f"{cfg.app.image}:0123456789ab",
         f"{telemetry}:0123456789ab",
-        "postgres:16.14",
-        "redis:7.4.10",
-        "eclipse-mosquitto:2.0.20",
+        "postgres:16.15",
+        "redis:7.4.11",
+        "eclipse-mosquitto:2.0.22",
     }
     assert (cfg.overlay(name).path / "kustomization.yaml").read_text() == before
 

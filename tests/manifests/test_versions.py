@@ -127,3 +127,28 @@ def test_a_monitoring_application_at_another_version_fails_validation(cfg):
         "argocd/Application/gitops-lab-monitoring: spec.sources[0].targetRevision: is "
         f'"1.0.0", expected "{cfg.monitoring.version}" (monitoring.version in opskit.yaml)',
     ]
+
+
+def third_party_images(cfg, render) -> set[str]:
+    """Every image the overlays run that this repository does not build, and the base images
+    of its Dockerfiles (`ARG <NAME>_IMAGE=...`)."""
+    ours = tuple(image.repository for image in cfg.images.values())
+    found = {
+        container["image"]
+        for name in cfg.overlays
+        for obj in render(name)
+        for _, container in kustomize.containers(obj)
+        if not container["image"].startswith(ours)
+    }
+    for dockerfile in (ROOT / "app" / "Dockerfile", ROOT / "services/telemetry/Dockerfile"):
+        found |= set(re.findall(r"^ARG \w+_IMAGE=(\S+)$", dockerfile.read_text(), re.MULTILINE))
+    return found
+
+
+def test_every_third_party_image_has_its_row_in_the_versions_page(cfg, render):
+    """An image pin changes with its row in docs/versions.md (why this patch), never alone."""
+    page = (ROOT / "docs" / "versions.md").read_text()
+    images = third_party_images(cfg, render)
+    assert {"postgres", "redis", "eclipse-mosquitto", "python"} <= {i.split(":")[0] for i in images}
+    missing = sorted(image for image in images if f"`{image}`" not in page)
+    assert not missing, f"docs/versions.md has no row naming {missing}"

@@ -149,7 +149,9 @@ def test_container_cluster_gets_the_release_manifest_plus_ksops_and_the_age_key(
     assert params["data"] == {"controller.resource.health.persist": "true"}
     assert cm["metadata"]["namespace"] == "argocd"
     server = next(i for i in items if i["kind"] == "Deployment")["spec"]["template"]["spec"]
-    assert server["initContainers"][0]["image"] == "viaductoss/ksops:v4.4.0"
+    init = server["initContainers"][0]
+    assert init["image"] == "viaductoss/ksops:v4.5.1"
+    assert_runs_in_ksops_image(init)
     container = server["containers"][0]
     assert {"mountPath": "/usr/local/bin/ksops", "name": "custom-tools", "subPath": "ksops"} in (
         container["volumeMounts"]
@@ -752,3 +754,41 @@ def test_the_committed_root_path_is_kept_where_containers_run(cfg):
     file = cfg.root / "k8s/argocd/root.yaml"
     file.write_text(file.read_text().replace("path: k8s/platform", "path: k8s/argocd"))
     assert argocd.root_application(cfg)["spec"]["source"]["path"] == "k8s/argocd"
+
+
+# viaduct-ai/kustomize-sops v4.5.1 Dockerfile: gcr.io/distroless/base (no shell, no
+# coreutils) with ksops, kustomize-sops and kustomize in /usr/local/bin and git in /usr/bin
+KSOPS_IMAGE_FILES = {
+    "/usr/local/bin/ksops",
+    "/usr/local/bin/kustomize-sops",
+    "/usr/local/bin/kustomize",
+    "/usr/bin/git",
+}
+KSOPS_INSTALL_SINCE = (4, 5, 0)  # ksops.go: `ksops install [--with-kustomize] <dest-dir>`
+
+
+def assert_runs_in_ksops_image(container: dict) -> None:
+    """The init container's argv can start in the image and is one ksops understands."""
+    __tracebackhide__ = True
+    argv = [*container.get("command", []), *container.get("args", [])]
+    assert argv[0] in KSOPS_IMAGE_FILES, f"{argv[0]} is not in the distroless ksops image"
+    assert argv[0].endswith("/ksops") and argv[1] == "install", argv
+    version = tuple(int(n) for n in container["image"].rsplit(":v", 1)[1].split("."))
+    assert version >= KSOPS_INSTALL_SINCE, f"ksops {version} has no install subcommand"
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert argv[-1] in mounts, "ksops install must write into the shared volume"
+
+
+@pytest.mark.parametrize(
+    ("image", "command"),
+    [
+        ("viaductoss/ksops:v4.4.0", ["/bin/sh", "-c", "cp /usr/local/bin/ksops /custom-tools/"]),
+        ("viaductoss/ksops:v4.5.1", ["/bin/sh", "-c", "cp /usr/local/bin/ksops /custom-tools/"]),
+        ("viaductoss/ksops:v4.4.0", ["/usr/local/bin/ksops", "install", "/custom-tools"]),
+    ],
+)
+def test_the_ksops_image_model_refuses_a_shell_or_a_release_without_install(image, command):
+    mounts = [{"mountPath": "/custom-tools", "name": "custom-tools"}]
+    container = {"image": image, "command": command, "volumeMounts": mounts}
+    with pytest.raises(AssertionError):
+        assert_runs_in_ksops_image(container)

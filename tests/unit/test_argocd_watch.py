@@ -96,6 +96,7 @@ def test_degraded_release_is_reverted_to_the_last_good_revision(repo, monkeypatc
     assert (
         git("log", "-1", "--format=%s") == f"chore(release): revert deploy api {result.tag} to dev"
     )
+    assert git("log", "-1", "--format=%B").splitlines()[-1] == "[skip ci]"  # no re-release
     assert git("diff", good, "HEAD") == ""
     assert git("rev-list", "--count", "HEAD") == "3"
     assert len(patches) == 2  # a refresh for the release, one for the revert

@@ -113,3 +113,75 @@ def test_git_identity_is_set_only_when_none_is_configured(lib):
     body = 'need_git_identity; echo "author=${GIT_AUTHOR_NAME:-}"'
     assert "author=opskit release" in lib(body, GIT_CONFIG_NOSYSTEM="1")[1]
     assert "author=bot" in lib(body, GIT_AUTHOR_NAME="bot")[1]
+
+
+def cluster_e2e_scripts() -> list[str]:
+    from opskit.lint import cimodel
+
+    job = next(j for j in cimodel.github_jobs(ROOT) if j.name == "cluster-e2e")
+    return [step.run.split()[0] for step in job.steps if step.run]
+
+
+@pytest.mark.parametrize("event", ["pull_request", "push"])
+def test_cluster_e2e_on_a_pull_request_without_secrets_is_skipped_with_a_notice(lib, event):
+    """Forks and Dependabot get no secrets: a notice, exit 0, nothing set up; a push fails."""
+    fake(lib.root, "bootstrap.sh", f'echo bootstrap >> "{lib.root}/ran"; exit 1')
+    scripts = cluster_e2e_scripts()
+    assert scripts == [
+        "ci/cluster-up.sh",
+        "ci/monitoring.sh",
+        "ci/deploy.sh",
+        "ci/cluster-smoke.sh",
+    ]
+    for script in scripts:
+        env = {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": event, "SOPS_AGE_KEY": ""}
+        code, out = lib(f'bash "{lib.root}/{script}"', **env)
+        if event == "pull_request":
+            assert code == 0, out
+            assert out.startswith("::notice title=cluster-e2e skipped::no SOPS_AGE_KEY"), out
+            assert not (lib.root / "ran").exists()
+        else:
+            assert code != 0 and (lib.root / "ran").read_text() == "bootstrap\n"
+            (lib.root / "ran").unlink()
+
+
+def test_the_review_diff_fetches_the_destination_branch_first(tmp_path):
+    """Bitbucket's pull-request clone holds its own branch only: origin/<destination> is
+    fetched before the diff reads it."""
+
+    def git(*args: str, cwd: Path = tmp_path) -> str:
+        ident = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
+        argv = ["git", *ident, *args]
+        return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "ci", source / "ci")
+    shutil.copy(ROOT / "opskit.yaml", source / "opskit.yaml")
+    fake(source, "bootstrap.sh", "exit 0")
+    git("init", "-q", "-b", "main", str(source))
+    git("add", ".", cwd=source)
+    git("commit", "-q", "-m", "init", cwd=source)
+    git("branch", "develop", cwd=source)
+    git("clone", "-q", "--single-branch", "-b", "main", str(source), "work")
+    work = tmp_path / "work"
+    assert "origin/develop" not in git("branch", "-r", cwd=work)
+    (work / ".venv/bin").mkdir(parents=True)
+    fake(work / ".venv/bin", "invoke", 'git rev-parse --verify -q "${2#--base=}" && echo "$@"')
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "BITBUCKET_PR_DESTINATION_BRANCH": "develop",
+    }
+    done = subprocess.run(
+        ["bash", "ci/diff.sh"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == (
+        "manifests.diff --base=origin/develop --head=HEAD --step-summary --exit-zero"
+    )

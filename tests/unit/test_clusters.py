@@ -13,7 +13,7 @@ from opskit import clusters
 from opskit.clusters import kwok, kwok_stages
 from opskit.clusters.k3d import K3dCluster
 from opskit.clusters.minikube import MinikubeCluster
-from opskit.core import config, paths
+from opskit.core import config, paths, tools
 from opskit.core.errors import CommandFailed, OpsError
 from tests import fakes
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VERSIONS = {
     "docker": "Docker version 27.3.1, build ce12230",
     "k3d": "k3d version v5.7.4",
-    "minikube": "v1.34.0",
+    "minikube": "v1.38.1",
     "kubectl": "Client Version: v1.32.4",
 }
 
@@ -91,6 +91,8 @@ def test_k3d_up_creates_cluster_with_ingress_ports_and_registry(cfg):
             "8443:443@loadbalancer",
             "--registry-create",
             "gitops-lab-registry:0.0.0.0:5000",
+            "--registry-config",
+            str(Path(kubeconfig).parent / "registries.yaml"),
             "--kubeconfig-update-default=false",
             "--kubeconfig-switch-context=false",
             "--wait",
@@ -99,6 +101,50 @@ def test_k3d_up_creates_cluster_with_ingress_ports_and_registry(cfg):
         ("k3d", "cluster", "list", "--output", "json"),
     ]
     assert status.state == "running" and status.context == "k3d-gitops-lab"
+
+
+def k3d_registries_yaml(registry: str, host_port: int, extra: dict) -> dict:
+    """What k3d v5.9.0 writes to /etc/rancher/k3s/registries.yaml for `--registry-create
+    NAME:0.0.0.0:PORT` (RegistryGenerateK3sConfig: the name at the host port and at the
+    registry's own port 5000, both to http://NAME:5000), merged with --registry-config."""
+    own = {"endpoint": [f"http://{registry}:5000"]}
+    mirrors = {f"{registry}:{host_port}": own, f"{registry}:5000": own}
+    return {"mirrors": mirrors | extra.get("mirrors", {})}
+
+
+def pulled_from(registries: dict, image: str) -> str:
+    """Where containerd in a k3s node pulls `image` from (its first mirror endpoint)."""
+    host = image.split("/", 1)[0]
+    mirror = registries["mirrors"].get(host)
+    return mirror["endpoint"][0] if mirror else f"https://{host}"
+
+
+def test_k3d_makes_the_pushed_image_names_pullable_in_pods(cfg):
+    """`image.push` pushes localhost:5000/...; a release pins that name in the overlay."""
+    answers = {"docker": {}, "k3d": {("k3d", "cluster", "list"): (0, "[]", "")}, "kubectl": {}}
+    cluster = K3dCluster(cfg)
+    with _recorded(answers) as calls:
+        cluster.up(report=lambda _m: None)
+    create = next(c for c in calls if c[1:3] == ("cluster", "create"))
+    config_file = Path(create[create.index("--registry-config") + 1])
+    ours = yaml.safe_load(config_file.read_text())
+    registries = k3d_registries_yaml("gitops-lab-registry", 5000, ours)
+    for image in cfg.images.values():
+        assert pulled_from(registries, f"{image.repository}:abc123") == (
+            "http://gitops-lab-registry:5000"
+        )
+    assert pulled_from(registries, "127.0.0.1:5000/gitops-lab/api:abc") == (
+        "http://gitops-lab-registry:5000"
+    )
+    assert pulled_from(registries, "docker.io/library/redis:7") == "https://docker.io"
+
+
+def test_k3d_dry_run_writes_no_registry_config(cfg):
+    answers = {"docker": {}, "k3d": {("k3d", "cluster", "list"): (0, "[]", "")}}
+    cluster = K3dCluster(cfg)
+    with _recorded(answers):
+        cluster.up(report=lambda _m: None, dry_run=True)
+    assert not cluster.registry_config_file.exists()
 
 
 def test_k3d_up_twice_creates_nothing_the_second_time(cfg):
@@ -191,7 +237,7 @@ def test_minikube_start_with_ingress_and_registry_addons(cfg):
             "--nodes",
             "1",
             "--kubernetes-version",
-            "v1.37.2",
+            "v1.35.1",
             "--addons",
             "ingress",
             "--addons",
@@ -202,6 +248,25 @@ def test_minikube_start_with_ingress_and_registry_addons(cfg):
         ("minikube", "status", "--profile", "gitops-lab", "--output", "json"),
     ]
     assert status.running and status.context == "gitops-lab"
+
+
+# kubernetes/minikube v1.38.1 pkg/minikube/constants/constants.go: NewestKubernetesVersion
+MINIKUBE_NEWEST_KUBERNETES = {"v1.38.1": "1.35.1"}
+
+
+def test_minikube_gets_a_kubernetes_it_knows_without_a_network(cfg):
+    """A version newer than minikube's newest sends `minikube start` to GitHub (start.go)."""
+    mk = cfg.cluster.minikube
+    argv = MinikubeCluster(cfg).start_argv()
+    asked = argv[argv.index("--kubernetes-version") + 1].removeprefix("v")
+    newest = MINIKUBE_NEWEST_KUBERNETES[mk.version]
+
+    def parts(version):
+        return tuple(int(n) for n in version.split("."))
+
+    assert parts(asked) <= parts(newest)
+    assert asked == newest  # the newest it knows, not an older one
+    assert tools.TOOLS["minikube"].minimum == mk.version.removeprefix("v").rsplit(".", 1)[0]
 
 
 def test_minikube_writes_its_context_to_the_suites_kubeconfig(cfg):

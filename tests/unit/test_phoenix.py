@@ -36,7 +36,7 @@ def setup_calls():
             "postgres",
             "-e",
             "POSTGRES_HOST_AUTH_METHOD=trust",
-            "postgres:16.14",
+            "postgres:16.15",
         ),
         (
             "docker",
@@ -48,7 +48,7 @@ def setup_calls():
             NET,
             "--network-alias",
             "redis",
-            "redis:7.4.10",
+            "redis:7.4.11",
         ),
     ]
 

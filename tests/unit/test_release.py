@@ -38,6 +38,9 @@ def test_release_commits_only_the_kustomization_pinned_to_head(repo):
     tag = head[:12]
     assert (result.tag, result.commit, result.changed, result.pushed) == (tag, head, True, False)
     assert git("log", "-1", "--format=%s") == f"chore(release): deploy api {tag} to dev"
+    # Bitbucket (Atlassian KB "skip triggering a pipeline build using skip CI label") and
+    # GitHub start no pipeline for it: the release ran already, main must not run it again
+    assert git("log", "-1", "--format=%B").splitlines()[-1] == "[skip ci]"
     assert git("rev-parse", "HEAD~1") == head
     assert (
         git("diff-tree", "--no-commit-id", "--name-only", "-r", "HEAD")

@@ -83,8 +83,8 @@ def test_missing_executable_is_one_line_with_install_hint():
 def test_missing_registered_tool_names_its_hint(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.setattr(paths, "root", lambda: tmp_path)  # no built tools either
-    with pytest.raises(ToolMissing, match=r"`helm` not found; install it: see helm.sh"):
-        shell.run(["helm", "version"])
+    with pytest.raises(ToolMissing, match=r"`minikube` not found; install it: see minikube.sigs"):
+        shell.run(["minikube", "version"])
 
 
 def test_missing_tool_in_pipeline_starts_nothing(tmp_path):

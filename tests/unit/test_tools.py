@@ -34,7 +34,10 @@ def test_old_version_is_not_ok_and_require_says_so(fake_path):
     _fake_tool(fake_path, "helm", "v3.2.0+gabc")
     assert toolcheck.probe("helm").version == "3.2.0"
     assert not toolcheck.probe("helm").ok
-    with pytest.raises(ToolMissing, match=r"`helm` 3.2.0 is older than 3.14; install it: see helm"):
+    expected = (
+        r"`helm` 3.2.0 is older than 3.14; install it: run `invoke tools.install --only=helm`"
+    )
+    with pytest.raises(ToolMissing, match=expected):
         toolcheck.require("helm")
 
 
@@ -124,3 +127,36 @@ def test_the_project_kubectl_wins_over_the_one_on_path(tmp_path, monkeypatch):
     assert shell.run(["kubectl", "version", "--client"]).stdout.strip() == (
         "Client Version: v1.32.4"
     )
+
+
+def test_doctor_says_what_minikube_runs_and_what_does_not_fit(monkeypatch, tmp_path):
+    from opskit.core import config
+
+    cfg = config.load()
+
+    def rows(minikube, kubectl):
+        return [
+            doctor.Row(toolcheck.Probe("minikube", "/usr/bin/minikube", minikube, True), True, ""),
+            doctor.Row(toolcheck.Probe("kubectl", "/k/kubectl", kubectl, True), True, ""),
+        ]
+
+    note = doctor.minikube_note(cfg, rows("1.38.1", "1.36.0"))
+    assert note == (
+        "minikube runs Kubernetes 1.35.1, the newest minikube v1.38.1 knows "
+        "(cluster.minikube.kubernetes), not 1.37.2: a newer one makes `minikube start` "
+        "look it up on GitHub"
+    )
+    skewed = doctor.minikube_note(cfg, rows("1.37.0", "1.37.2"))
+    assert "; minikube 1.37.0 is installed, the suite is checked against v1.38.1" in skewed
+    assert skewed.endswith(
+        "; kubectl 1.37.2 is outside the ±1 skew of 1.35: for this cluster use "
+        "`minikube kubectl --` (kubectl 1.35.1)"
+    )
+    assert doctor.minikube_note(cfg, [rows("1.38.1", "1.37.2")[1]]) == ""
+
+
+def test_minikube_older_than_the_checked_release_is_not_ok(fake_path):
+    _fake_tool(fake_path, "minikube", "v1.34.0")
+    assert not toolcheck.probe("minikube").ok
+    _fake_tool(fake_path, "minikube", "v1.38.1")
+    assert toolcheck.probe("minikube").ok
