@@ -66,6 +66,8 @@ def _crictl_ldflags(version: str) -> tuple[str, ...]:
 
 def _kube_router_ldflags(version: str) -> tuple[str, ...]:
     return (f"-X {KUBE_ROUTER}/pkg/version.Version={version}",)
+
+
 def _helm_ldflags(version: str) -> tuple[str, ...]:
     return (f"-X {HELM}/internal/version.version={version}",)  # as helm's Makefile sets it
 
