@@ -72,7 +72,6 @@ def test_cluster_status_json_of_an_absent_cluster(tmp_path):
         "context": "kwok-json-absent",
         "kubeconfig": data["kubeconfig"],
         "nodes": [],
-        "real_nodes": [],
         "detail": data["detail"],
     }
     assert data["kubeconfig"].startswith(str(tmp_path))
