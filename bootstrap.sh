@@ -8,7 +8,9 @@ cd "$(dirname "$0")"
 
 APT_PACKAGES=(git curl openssl age mkcert shellcheck elixir make python3-venv
   mosquitto mosquitto-clients postgresql  # the telemetry tests start a broker and a database
-  redis-server)                           # ArgoCD's cache on the embedded cluster
+  redis-server                            # ArgoCD's cache on the embedded cluster
+  runc containernetworking-plugins iptables nftables ipset  # the embedded cluster's real node
+  mmdebstrap buildah gcc libc6-dev)       # its images, built here without a registry
 VENV=.venv
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }

@@ -75,7 +75,18 @@ def e2e(session: nox.Session) -> None:
     session.run_install("invoke", "tools.install")
     # ArgoCD + kustomize: the GitOps tests (only they need them; deploy does not)
     session.run_install("invoke", "tools.install", "--only=gitops")
+    session.env["OPSKIT_KWOK_NODE"] = "simulated"  # kwok's stages drive these pods
     session.run("pytest", "tests/e2e", "-p", "no:cacheprovider", *junit("e2e"), *session.posargs)
+
+
+@nox.session(name="e2e-node", python=PYTHON, tags=["cluster"], default=False)
+def e2e_node(session: nox.Session) -> None:
+    """A real node in the embedded cluster (root, runc): exec, DNS, NetworkPolicy, teardown."""
+    session.install(*DEV)
+    session.run_install("invoke", "tools.install")
+    session.run_install("invoke", "tools.install", "--only=node")  # ~2 min warm, ~15 cold
+    node = ("tests/e2e_node", "-p", "no:cacheprovider", *junit("e2e-node"))
+    session.run("pytest", *node, *session.posargs)
 
 
 @nox.session(python=PYTHON, tags=["ci"])
@@ -107,6 +118,7 @@ def bench(session: nox.Session) -> None:
     session.install(*DEV)
     session.run("invoke", "tools.install")
     session.run("invoke", "tools.install", "--only=gitops")
+    session.env["OPSKIT_KWOK_NODE"] = "simulated"  # the kwok deploy path, as its floors assume
     if "--peers" in session.posargs:  # Skaffold beside invoke deploy
         session.run("invoke", "tools.install", "--only=peers")
     session.run("python", "-m", "bench", *session.posargs)

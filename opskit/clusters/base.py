@@ -32,6 +32,7 @@ class Status:
     state: str
     nodes: tuple[str, ...] = ()
     detail: str = ""
+    real_nodes: tuple[str, ...] = ()  # of `nodes`, those running containers (not simulated)
 
     @property
     def running(self) -> bool:
@@ -46,7 +47,8 @@ class Status:
             f"kubeconfig: {self.kubeconfig}",
         ]
         if self.nodes:
-            rows.append(f"nodes:      {', '.join(self.nodes)}")
+            kinds = [f"{n} ({'real' if n in self.real_nodes else 'simulated'})" for n in self.nodes]
+            rows.append(f"nodes:      {', '.join(kinds if self.real_nodes else self.nodes)}")
         if self.detail:
             rows.append(f"detail:     {self.detail}")
         return rows
@@ -120,12 +122,32 @@ class Cluster(ABC):
     def ingress_address(self) -> str:
         """Base URL where the cluster's ingress answers ("" when there is none)."""
 
+    def has_real_node(self) -> bool:
+        """A node of this cluster runs containers built and loaded here (the embedded
+        cluster's real node); False for the providers whose nodes are all real or none."""
+        return False
+
     def preflight(self) -> None:
 
         toolcheck.require(*self.tools_needed)
 
-    def _status(self, state: str, nodes: tuple[str, ...] = (), detail: str = "") -> Status:
-        return Status(self.provider, self.name, self.context, self.kubeconfig, state, nodes, detail)
+    def _status(
+        self,
+        state: str,
+        nodes: tuple[str, ...] = (),
+        detail: str = "",
+        real_nodes: tuple[str, ...] = (),
+    ) -> Status:
+        return Status(
+            self.provider,
+            self.name,
+            self.context,
+            self.kubeconfig,
+            state,
+            nodes,
+            detail,
+            real_nodes,
+        )
 
     def _forget(self) -> None:
         """Remove this cluster's folder under .opskit (kubeconfig included), and the
@@ -148,6 +170,22 @@ def ready_nodes(kube: Kube) -> tuple[str, ...]:
         return ()
     pairs = (line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
     return tuple(name for name, ready in pairs if ready == "True")
+
+
+def node_kinds(kube: Kube) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(Ready nodes, the real ones among them): kwok's simulated nodes carry the annotation
+    kwok.x-k8s.io/node=fake."""
+    template = (
+        '{range .items[*]}{.metadata.name}{"="}'
+        '{.status.conditions[?(@.type=="Ready")].status}{"="}'
+        '{.metadata.annotations.kwok\\.x-k8s\\.io/node}{"\\n"}{end}'
+    )
+    result = kube.run("get", "nodes", "-o", f"jsonpath={template}", check=False, timeout=15)
+    if result.returncode != 0:
+        return (), ()
+    rows = [line.split("=", 2) for line in result.stdout.splitlines() if line.count("=") >= 2]
+    ready = tuple(name for name, status, _fake in rows if status == "True")
+    return ready, tuple(name for name, status, fake in rows if status == "True" and fake != "fake")
 
 
 DOCKER_INFO = ("docker", "info", "--format", "{{.ServerVersion}}")

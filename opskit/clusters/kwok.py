@@ -5,20 +5,19 @@ downloads: every binary comes from .tools/bin (`invoke tools.install`).
 
 from __future__ import annotations
 
-import errno
 import shutil
-import socket
 from pathlib import Path
 
-from opskit.clusters import encryption, kwok_stages, processes, volumes
-from opskit.clusters.base import Cluster, Status, ready_nodes
+from opskit.clusters import encryption, kwok_stages, node_files, node_wait, processes, volumes
+from opskit.clusters.base import Cluster, Status, node_kinds
+from opskit.clusters.node_probe import port_in_use
 from opskit.core import paths, shell, tools
 from opskit.core.errors import OpsError
 
 NEVER_READY_LABEL = kwok_stages.NEVER_READY_LABEL
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
 UP_TIMEOUT = 180.0
-NODE_READY_TIMEOUT = "120s"
+FAKE_NODES = "type=kwok"  # the label of kwokctl's simulated nodes
 NODE_EPHEMERAL_STORAGE = "100Gi"  # what pods may request (kwok nodes offer none by default)
 STORAGE_CLASS = """apiVersion: storage.k8s.io/v1
 kind: StorageClass
@@ -38,15 +37,6 @@ def never_ready_patch() -> str:
 
     labels = {NEVER_READY_LABEL: "true"}
     return json.dumps({"spec": {"template": {"metadata": {"labels": labels}}}})
-
-
-def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            return exc.errno == errno.EADDRINUSE
-    return False
 
 
 class KwokCluster(Cluster):
@@ -83,23 +73,69 @@ class KwokCluster(Cluster):
     def kube_version(self) -> str:
         return f"v{self.cfg.kubernetes.version}"
 
-    def config_text(self) -> str:
+    @property
+    def real_marker(self) -> Path:
+        """Present when this cluster was created with a real node."""
+        return self.state_dir / "real-node"
+
+    def real_node(self):
+        from opskit.clusters.node import RealNode
+
+        return RealNode(self.state_dir, self.cluster_dir / "pki", self.kube(), f"{self.name}-real")
+
+    def config_text(self, real: bool = False) -> str:
         """kwokctl's --config: the Kubernetes version (it picks component flags by it)
-        and the Stages, failure injection included."""
+        and the Stages, failure injection included; with a real node, what its kubelet
+        and pods need of the control plane."""
         options = (
             "apiVersion: config.kwok.x-k8s.io/v1alpha1\n"
             "kind: KwokctlConfiguration\n"
             "options:\n"
             f"  kubeVersion: {self.kube_version}\n"
-            "componentsPatches:\n"
+            + (f"  kubeApiserverCertSANs: ['{node_files.API_SERVICE_IP}']\n" if real else "")
+            + "componentsPatches:\n"
             "- name: kube-controller-manager\n"  # PVCs of StatefulSets get volumes
             "  extraArgs:\n"
             "  - {key: enable-hostpath-provisioner, value: 'true'}\n"
             "- name: kube-apiserver\n"  # Secrets encrypted at rest in etcd
             "  extraArgs:\n"
             f"  - {{key: encryption-provider-config, value: '{self.encryption_file}'}}\n"
+            + (self._real_node_patches() if real else "")
         )
         return f"{options}---\n{kwok_stages.STAGES}"
+
+    def _real_node_patches(self) -> str:
+        """The apiserver reaches the kubelet (logs, exec) with the admin certificate and by
+        InternalIP; Services get 10.96.0.0/16; kwok manages only its own (fake) nodes."""
+        pki = self.cluster_dir / "pki"
+        return (
+            f"  - {{key: service-cluster-ip-range, value: '{node_files.SERVICE_CIDR}'}}\n"
+            f"  - {{key: kubelet-client-certificate, value: '{pki / 'admin.crt'}'}}\n"
+            f"  - {{key: kubelet-client-key, value: '{pki / 'admin.key'}'}}\n"
+            "  - {key: kubelet-preferred-address-types, value: 'InternalIP,Hostname'}\n"
+            "- name: kwok-controller\n"
+            "  extraArgs:\n"
+            "  - {key: manage-all-nodes, value: 'false'}\n"
+            "  - {key: manage-nodes-with-annotation-selector, value: 'kwok.x-k8s.io/node=fake'}\n"
+        )
+
+    def _choose_node(self, report) -> bool:
+        """Real node or simulated ones, by cluster.kwok.node (auto: real where it can run)."""
+        from opskit.clusters import node_probe
+
+        mode = self.cfg.cluster.kwok.node_mode
+        if mode == "simulated":
+            return False
+        reason = node_probe.why_not(self.real_node().layout)
+        if reason is None:
+            return True
+        if mode == "real":
+            raise OpsError(
+                f"cluster.kwok.node is real, but {reason}",
+                "fix that, or set cluster.kwok.node: auto (or OPSKIT_KWOK_NODE=simulated)",
+            )
+        report(f"simulated nodes only: {reason}")
+        return False
 
     def create_argv(self) -> list[str]:
         """`kwokctl create cluster` with every binary given: nothing is downloaded."""
@@ -131,24 +167,29 @@ class KwokCluster(Cluster):
 
     def up(self, report=print, dry_run: bool = False) -> Status:
         current = self.status()
-        if current.running and len(current.nodes) >= self.cfg.cluster.nodes:
+        real = self.real_marker.exists()
+        node_up = not real or len(self.real_node().running()) == len(_node_daemons())
+        if current.running and len(current.nodes) >= self.cfg.cluster.nodes and node_up:
             report(f"kwok cluster {self.name} already running (context {self.context})")
             return current
         self.preflight()
         if dry_run:
             return self._plan_up(current, report)
-        if current.state == "stopped":
-            self._restart(report)
         created = current.state == "absent"
         if created:
             self._check_port()
+            real = self._choose_node(report)
+        elif current.state == "stopped":
+            self._restart(report)
         try:
             if created:
-                self._create(report)
+                self._create(report, real)
             self._wait_api()
-            self._scale_nodes(report)
+            self._scale_nodes(report, real)
             self.kube().run("apply", "-f", "-", stdin=STORAGE_CLASS, mutates=True, timeout=30)
-        except (OpsError, KeyboardInterrupt):
+            if real:
+                self.real_node().start(self.cfg.tool_pins(), report)
+        except BaseException:
             if created:
                 self.down(report=lambda _msg: None)  # leave nothing half-created
             raise
@@ -206,14 +247,16 @@ class KwokCluster(Cluster):
                 "to pick a free port",
             )
 
-    def _create(self, report) -> None:
+    def _create(self, report, real: bool = False) -> None:
         report(
             f"starting kwok cluster {self.name} (etcd, kube-apiserver, "
             "kube-controller-manager, kube-scheduler, kwok)"
         )
         paths.ensure_dir(self.state_dir)
         encryption.write_config(self.encryption_file)
-        paths.write_atomic(self.config_file, self.config_text())
+        paths.write_atomic(self.config_file, self.config_text(real))
+        if real:
+            paths.write_atomic(self.real_marker, "real node\n")
         shell.run(
             self.create_argv(),
             env=self._env(),
@@ -222,7 +265,7 @@ class KwokCluster(Cluster):
             hint=f"its logs are in {self.cluster_dir / 'logs'}",
         )
 
-    def _scale_nodes(self, report) -> None:
+    def _scale_nodes(self, report, real: bool = False) -> None:
         count = self.cfg.cluster.nodes
         report(f"scaling to {count} simulated node(s)")
         shell.run(
@@ -231,15 +274,12 @@ class KwokCluster(Cluster):
             mutates=True,
             timeout=60,
         )
-        self.kube().run(
-            "wait",
-            "--for=condition=Ready",
-            "node",
-            "--all",
-            f"--timeout={NODE_READY_TIMEOUT}",
-            mutates=True,
-            timeout=150,
-        )
+        node_wait.nodes_ready(self.kube(), None, None, "kwok-controller", report, FAKE_NODES)
+        if real:  # no real workload lands on a fake node by accident
+            from opskit.clusters.node import FAKE_TAINT
+
+            taint = ("taint", "nodes", "-l", FAKE_NODES, FAKE_TAINT, "--overwrite")
+            self.kube().run(*taint, mutates=True, timeout=30)
 
     def _scale_argv(self) -> list[str]:
         # kwok's node template has no ephemeral-storage: pods requesting it would not schedule
@@ -258,6 +298,11 @@ class KwokCluster(Cluster):
             return
         folders = self._volume_folders()  # before kwokctl deletes etcd's data
         self._stop_argocd(report, dry_run)
+        node = self.real_node()
+        if node.present and dry_run:
+            report(f"would stop the real node {node.name} and undo its host changes")
+        elif node.present:
+            node.stop(report)
         if self.cluster_dir.exists():
             report(f"deleting kwok cluster {self.name}")
             if not dry_run:
@@ -305,10 +350,23 @@ class KwokCluster(Cluster):
             return self._status(
                 "stopped", detail=f"apiserver not answering; logs in {self.cluster_dir / 'logs'}"
             )
-        return self._status("running", ready_nodes(self.kube()))
+        ready, real = node_kinds(self.kube())
+        return self._status("running", ready, real_nodes=real)
+
+    def has_real_node(self) -> bool:
+        return self.real_marker.exists() and "containerd" in self.real_node().running()
 
     def load_image(self, image: str, dry_run: bool = False) -> None:
-        """kwok runs no containers: pods only reference images, so there is nothing to load."""
+        """Into the real node's containerd (from buildah's store); simulated nodes run no
+        containers: pods only reference images, so there is nothing to load."""
+        if self.has_real_node():
+            self.real_node().load(image, dry_run=dry_run)
 
     def ingress_address(self) -> str:
         return ""
+
+
+def _node_daemons() -> tuple[str, ...]:
+    from opskit.clusters.node import DAEMONS
+
+    return DAEMONS

@@ -17,6 +17,9 @@ from opskit.core.errors import ConfigError, OpsError
 # the one list of cluster providers (opskit/clusters/ has a module for each but auto)
 Provider = Literal["auto", "kwok", "k3d", "minikube"]
 PROVIDERS: tuple[str, ...] = typing.get_args(Provider)
+# the embedded cluster's node: real where this machine runs containers (auto), or not
+NodeMode = Literal["auto", "real", "simulated"]
+NODE_MODES: tuple[str, ...] = typing.get_args(NodeMode)
 
 
 def _checked(parse: Any, default: Any) -> Any:
@@ -65,6 +68,13 @@ class Kubernetes:
 @dataclass(frozen=True)
 class Kwok:
     apiserver_port: int = _checked(args.port_or_free, 0)
+    node: NodeMode = "auto"  # $OPSKIT_KWOK_NODE overrides
+
+    @property
+    def node_mode(self) -> str:
+        """cluster.kwok.node, or $OPSKIT_KWOK_NODE when set (checked like the key)."""
+        value = os.environ.get("OPSKIT_KWOK_NODE") or self.node
+        return args.choice(value, "OPSKIT_KWOK_NODE", NODE_MODES)
 
 
 @dataclass(frozen=True)

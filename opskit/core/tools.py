@@ -10,6 +10,7 @@ from opskit.core.paths import tools_bin
 
 BUILT = "run `invoke tools.install` (builds it into .tools/bin from the pins in tools/)"
 GITOPS = "run `invoke tools.install --only=gitops` (builds ArgoCD and kustomize, ~20 min cold)"
+NODE = "run `invoke tools.install --only=node` (the real node's daemons, ~15 min cold)"
 HELM = "run `invoke tools.install --only=helm` (builds the pinned Helm, ~3 min cold)"
 PEERS = "run `invoke tools.install --only=peers` (builds Skaffold for the benchmark, ~7 min cold)"
 
@@ -43,6 +44,17 @@ TOOLS: dict[str, Tool] = {
         Tool("argocd", ("version", "--client", "--short"), "3.6", GITOPS, r"v(\d+\.\d+\.\d+)"),
         Tool("kustomize", ("version",), "5.8", GITOPS),
         Tool("skaffold", ("version",), "2.19", PEERS, r"v(\d+\.\d+\.\d+)"),
+        Tool("kubelet", ("--version",), "1.37", NODE),
+        Tool("kube-proxy", ("--version",), "1.37", NODE),
+        Tool("containerd", ("--version",), "2.0", NODE, r"containerd \S+ v(\d+\.\d+\.\d+)"),
+        Tool("ctr", ("--version",), "2.0", NODE, r"ctr \S+ v(\d+\.\d+\.\d+)"),
+        Tool("containerd-shim-runc-v2", ("-v",), "2.0", NODE, r"Version:\s+v(\d+\.\d+\.\d+)"),
+        Tool("coredns", ("-version",), "1.12", NODE, r"CoreDNS-(\d+\.\d+\.\d+)"),
+        Tool("crictl", ("--version",), "1.31", NODE, r"crictl version v(\d+\.\d+\.\d+)"),
+        Tool("kube-router", ("--version",), "2.0", NODE, r"version v(\d+\.\d+\.\d+)"),
+        Tool(
+            "runc", ("--version",), "1.1", "apt-get install runc", r"runc version (\d+\.\d+\.\d+)"
+        ),
         Tool("redis-server", ("--version",), "6.0", "apt-get install redis-server", r"v=([\d.]+)"),
         Tool("age", ("--version",), "1.1", "apt-get install age"),
         Tool("age-keygen", ("--version",), "1.1", "apt-get install age"),

@@ -24,6 +24,8 @@ def _refs(c, allow_dirty, only):
 def _needs_containers(cfg, force, context=None):
     """The connection to the target cluster, or None (said why) when it runs no containers."""
     target = connect(cfg, None, context)
+    if _real_node(target):
+        return target
     if not target.runs_containers and not force:
         say(
             f"skipped: cluster {target.context} runs no containers (kwok); pass --force to "
@@ -33,18 +35,30 @@ def _needs_containers(cfg, force, context=None):
     return target
 
 
+def _real_node(target) -> bool:
+    """The embedded cluster with a real node: images are built here with buildah."""
+    return target.cluster is not None and target.cluster.has_real_node()
+
+
 HELP = {"allow_dirty": DIRTY_HELP, "dry_run": DRY_RUN_HELP, "image": IMAGE_HELP}
 
 
 @task(help={**HELP, "force": FORCE_HELP})
 @opskit_task
 def build(c, allow_dirty=False, dry_run=False, force=False, image=""):
-    """docker build each image's context as <repository>:<commit> with the OCI revision label."""
+    """docker build each image's context as <repository>:<commit> with the OCI revision label
+    (buildah on the embedded cluster's real node)."""
     from opskit.core import shell
     from opskit.images import images
 
     cfg, refs, commit = _refs(c, allow_dirty, image)
-    if _needs_containers(cfg, force) is None:
+    target = _needs_containers(cfg, force)
+    if target is None:
+        return
+    if _real_node(target):
+        from opskit.images import embedded
+
+        embedded.build(cfg, refs, commit, report=say, dry_run=dry_run)
         return
     toolcheck.require("docker")
     for ref in refs:
@@ -69,7 +83,8 @@ def push(c, allow_dirty=False, dry_run=False, image=""):
 @task(help={**HELP, "force": FORCE_HELP, "context": CONTEXT_HELP})
 @opskit_task
 def load(c, allow_dirty=False, dry_run=False, force=False, context=None, image=""):
-    """Load each <repository>:<commit> into the current k3d or minikube cluster."""
+    """Load each <repository>:<commit> into the current k3d or minikube cluster (or the
+    embedded cluster's real node)."""
     from opskit.core.errors import OpsError
 
     cfg, refs, _ = _refs(c, allow_dirty, image)

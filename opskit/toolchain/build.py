@@ -55,6 +55,19 @@ def _skaffold_ldflags(version: str) -> tuple[str, ...]:
     return (f"-X {SKAFFOLD}/pkg/skaffold/version.version={version}",)
 
 
+def _containerd_ldflags(version: str) -> tuple[str, ...]:
+    pkg = f"{CONTAINERD}/version"
+    return (f"-X {pkg}.Version={version}", f"-X {pkg}.Package={CONTAINERD}")
+
+
+def _crictl_ldflags(version: str) -> tuple[str, ...]:
+    return (f"-X sigs.k8s.io/cri-tools/pkg/version.Version={version}",)
+
+
+def _kube_router_ldflags(version: str) -> tuple[str, ...]:
+    return (f"-X {KUBE_ROUTER}/pkg/version.Version={version}",)
+
+
 def _helm_ldflags(version: str) -> tuple[str, ...]:
     return (f"-X {HELM}/internal/version.version={version}",)  # as helm's Makefile sets it
 
@@ -96,10 +109,37 @@ class GoTool:
         ]
 
 
-def _kube(name: str) -> GoTool:
+def _kube(name: str, optional: bool = False) -> GoTool:
     package = f"k8s.io/kubernetes/cmd/{name}"
     tags = ("selinux", "notest")
-    return GoTool(name, "kubernetes", "kube", "k8s.io/kubernetes", package, tags, _kube_ldflags)
+    return GoTool(
+        name,
+        "kubernetes",
+        "kube",
+        "k8s.io/kubernetes",
+        package,
+        tags,
+        _kube_ldflags,
+        optional=optional,
+    )
+
+
+def _containerd(name: str) -> GoTool:
+    # the tags of containerd's static release build; the shim's gRPC is off as upstream's
+    tags: tuple[str, ...] = ("urfave_cli_no_docs", "osusergo", "netgo", "static_build")
+    if name.startswith("containerd-shim"):
+        tags = (*tags, "no_grpc")
+    package = f"{CONTAINERD}/cmd/{name}"
+    return GoTool(
+        name,
+        "containerd",
+        "containerd",
+        CONTAINERD,
+        package,
+        tags,
+        _containerd_ldflags,
+        optional=True,
+    )
 
 
 def _kwok(name: str) -> GoTool:
@@ -114,6 +154,10 @@ KUBE_SCORE = "github.com/zegl/kube-score"
 ARGOCD = "github.com/argoproj/argo-cd/v3"
 KUSTOMIZE = "sigs.k8s.io/kustomize/kustomize/v5"
 SKAFFOLD = "github.com/GoogleContainerTools/skaffold/v2"
+CONTAINERD = "github.com/containerd/containerd/v2"
+COREDNS = "github.com/coredns/coredns"
+CRI_TOOLS = "sigs.k8s.io/cri-tools"
+KUBE_ROUTER = "github.com/cloudnativelabs/kube-router/v2"
 HELM = "helm.sh/helm/v3"
 
 GO_TOOLS: tuple[GoTool, ...] = (
@@ -171,9 +215,45 @@ GO_TOOLS: tuple[GoTool, ...] = (
         ldflags=_skaffold_ldflags,
         optional=True,
     ),
+    # the embedded cluster's real node (opt-in: `--only=node`)
+    _kube("kubelet", optional=True),
+    _kube("kube-proxy", optional=True),
+    _containerd("containerd"),
+    _containerd("containerd-shim-runc-v2"),
+    _containerd("ctr"),
+    GoTool("coredns", "coredns", "coredns", COREDNS, COREDNS, optional=True),
+    GoTool(
+        "crictl",
+        "crictl",
+        "crictl",
+        CRI_TOOLS,
+        f"{CRI_TOOLS}/cmd/crictl",
+        ldflags=_crictl_ldflags,
+        optional=True,
+    ),
+    GoTool(
+        "kube-router",
+        "kube-router",
+        "kube-router",
+        KUBE_ROUTER,
+        f"{KUBE_ROUTER}/cmd/kube-router",
+        ldflags=_kube_router_ldflags,
+        optional=True,
+    ),
+)
+NODE = (
+    "kubelet",
+    "kube-proxy",
+    "containerd",
+    "containerd-shim-runc-v2",
+    "ctr",
+    "coredns",
+    "crictl",
+    "kube-router",
 )
 # Names that stand for several tools in `--only`.
 GROUPS: dict[str, tuple[str, ...]] = {
+    "node": NODE,  # the embedded cluster's real node
     "gitops": ("argocd", "kustomize"),
     "peers": ("skaffold", "kustomize"),  # `nox -s bench -- --peers`
 }

@@ -27,6 +27,9 @@ from opskit.core import config
 from opskit.kube.kubectl import Kube
 
 E2E_CLUSTER = os.environ.get("OPSKIT_E2E_CLUSTER", "gitops-lab-e2e")
+# these tests drive kwok's simulated pods (stages, failure injection); tests/e2e_node has the
+# real node's (`nox -s e2e-node`)
+os.environ.setdefault("OPSKIT_KWOK_NODE", "simulated")
 
 
 def _say(message: str) -> None:

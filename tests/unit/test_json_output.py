@@ -72,6 +72,7 @@ def test_cluster_status_json_of_an_absent_cluster(tmp_path):
         "context": "kwok-json-absent",
         "kubeconfig": data["kubeconfig"],
         "nodes": [],
+        "real_nodes": [],
         "detail": data["detail"],
     }
     assert data["kubeconfig"].startswith(str(tmp_path))

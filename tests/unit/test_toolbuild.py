@@ -94,8 +94,8 @@ def test_pin_that_disagrees_with_go_mod_is_one_clear_error():
 
 
 def test_unknown_tool_names_the_known_ones():
-    with pytest.raises(OpsError, match=r"unknown tool 'kubelet'; use one of: kube-apiserver, "):
-        build.select(("kubelet",))
+    with pytest.raises(OpsError, match=r"unknown tool 'kubelett'; use one of: kube-apiserver, "):
+        build.select(("kubelett",))
 
 
 @pytest.mark.tools("go")

@@ -1,0 +1,107 @@
+"""Waits that follow progress instead of a fixed clock: they go on while something moves
+(a node's conditions change, a daemon's log grows) and give up after a stretch with no
+progress, naming the node's conditions and the daemon's last log line."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING
+
+from opskit.core.errors import OpsError
+
+if TYPE_CHECKING:
+    from opskit.clusters.daemons import Supervisor
+    from opskit.kube.kubectl import Kube
+
+IDLE = 90.0  # seconds without any progress before a wait gives up
+CEILING = 900.0  # and never longer than this in all
+
+
+def _conditions(kube: Kube, names: list[str] | None, selector: str) -> dict[str, str]:
+    """node -> "Ready=True" style summary of its conditions ("" when unknown)."""
+    target = ["node", *names] if names else ["nodes", "-l", selector]
+    result = kube.run("get", *target, "-o", "json", check=False, timeout=20)
+    if result.returncode != 0:
+        return {}
+    data = json.loads(result.stdout or "{}")
+    items = data.get("items", [data]) if data.get("kind") != "Node" else [data]
+    summary = {}
+    for item in items:
+        conditions = item.get("status", {}).get("conditions", [])
+        parts = [
+            f"{c['type']}={c['status']}"
+            + (
+                f" ({c.get('reason')}: {c.get('message', '')[:120]})"
+                if c["type"] == "Ready" and c["status"] != "True"
+                else ""
+            )
+            for c in conditions
+        ]
+        summary[item["metadata"]["name"]] = ", ".join(parts)
+    return summary
+
+
+def _log_size(daemons: Supervisor | None, name: str) -> int:
+    if daemons is None:
+        return 0
+    try:
+        return daemons.logfile(name).stat().st_size
+    except OSError:
+        return 0
+
+
+def nodes_ready(
+    kube: Kube,
+    names: list[str] | None,
+    daemons: Supervisor | None,
+    component: str,
+    report,
+    selector: str = "",
+) -> None:
+    """Until every named node (or every node matching `selector`) is Ready."""
+    started = last_move = time.monotonic()
+    seen: tuple = ()
+    while True:
+        summary = _conditions(kube, names, selector)
+        wanted = names or list(summary)
+        if wanted and all("Ready=True" in summary.get(n, "") for n in wanted):
+            return
+        state = (tuple(sorted(summary.items())), _log_size(daemons, component))
+        if state != seen:
+            seen, last_move = state, time.monotonic()
+        now = time.monotonic()
+        if daemons is not None and daemons.pid(component) is None:
+            _fail(f"{component} exited", summary, daemons, component)
+        if now - last_move > IDLE or now - started > CEILING:
+            _fail(f"no progress for {now - last_move:.0f}s", summary, daemons, component)
+        time.sleep(0.5)
+
+
+def _fail(why: str, summary: dict[str, str], daemons: Supervisor | None, component: str):
+    nodes = (
+        "; ".join(f"{n}: {c or 'no conditions yet'}" for n, c in summary.items())
+        or "no node registered"
+    )
+    last = f"; {component}'s last log line: {daemons.last_line(component)}" if daemons else ""
+    hint = f"see {daemons.logfile(component)}" if daemons else "see `kubectl describe nodes`"
+    raise OpsError(f"node not Ready ({why}): {nodes}{last}", hint)
+
+
+def rollout(kube: Kube, namespace: str, workload: str, daemons: Supervisor | None, report) -> None:
+    """Until `workload` has rolled out; gives up after a stretch with no progress."""
+    started = time.monotonic()
+    while True:
+        result = kube.run(
+            "rollout", "status", workload, "-n", namespace, "--timeout=30s", check=False, timeout=45
+        )
+        if result.returncode == 0:
+            return
+        if time.monotonic() - started > IDLE * 2:
+            pods = kube.run("get", "pods", "-n", namespace, "-o", "wide", check=False, timeout=20)
+            last = daemons.last_line("kubelet") if daemons else ""
+            raise OpsError(
+                f"{workload} in {namespace} did not roll out: {result.stderr.strip()[-200:]}; "
+                f"kubelet's last log line: {last}",
+                f"look at: {pods.stdout.strip()[-300:] or 'kubectl get pods -n ' + namespace}",
+            )
