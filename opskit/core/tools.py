@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
+from opskit.core.errors import OpsError
 from opskit.core.paths import tools_bin
 
 BUILT = "run `invoke tools.install` (builds it into .tools/bin from the pins in tools/)"
@@ -99,6 +101,15 @@ def which(name: str) -> str | None:
     if local.is_file():
         return str(local)
     return shutil.which(name)
+
+
+def exe(name: str) -> str:
+    """The absolute path of a tool a daemon runs (start-stop-daemon matches /proc/<pid>/exe
+    against it), not resolved: a link named by its role stays that name. Missing: OpsError."""
+    found = which(name)
+    if found is None:
+        raise OpsError(f"`{name}` not found", install_hint(name))
+    return str(Path(found).absolute())
 
 
 def install_hint(name: str) -> str:

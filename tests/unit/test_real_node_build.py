@@ -157,7 +157,7 @@ def test_each_daemon_runs_its_built_binary_with_the_nodes_files(real_node, monke
 def test_a_daemon_that_is_not_built_names_the_install_command(monkeypatch):
     monkeypatch.setattr(node.tools, "which", lambda _name: None)
     with pytest.raises(OpsError) as caught:
-        node._exe("kubelet")
+        node.tools.exe("kubelet")
     assert caught.value.message == "`kubelet` not found"
     assert "invoke tools.install --only=node" in caught.value.hint
 
