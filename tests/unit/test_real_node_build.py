@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import tarfile
@@ -37,6 +36,7 @@ def _index_names(archive: Path) -> list[str]:
     return [m["annotations"]["org.opencontainers.image.ref.name"] for m in index["manifests"]]
 
 
+@pytest.mark.tools("gcc", "buildah")
 @pytest.mark.skipif(os.geteuid() != 0, reason=NEEDS_ROOT)
 def test_the_pause_image_is_compiled_and_archived_once_per_source(state, tmp_path, monkeypatch):
     source = tmp_path / "pause.c"
@@ -63,11 +63,10 @@ def test_the_pause_image_is_compiled_and_archived_once_per_source(state, tmp_pat
         node_images.pause_archive("v1.37.0", said.append)
 
 
+@pytest.mark.tools("gcc")
 def test_a_pause_source_that_does_not_compile_is_named_with_the_compiler_fix(
     state, tmp_path, monkeypatch
 ):
-    if shutil.which("gcc") is None:
-        pytest.skip("needs gcc (./bootstrap.sh setup installs it)")
     source = tmp_path / "pause.c"
     source.write_text("this is not C\n")
     monkeypatch.setattr(node_images, "pause_source", lambda _version: source)
@@ -77,10 +76,9 @@ def test_a_pause_source_that_does_not_compile_is_named_with_the_compiler_fix(
     assert list((state / "images").iterdir()) == []  # no archive of a failed build
 
 
+@pytest.mark.tools("go")
 def test_a_missing_pause_source_names_the_install_command(tmp_path, monkeypatch):
     monkeypatch.setenv("GOMODCACHE", str(tmp_path / "modcache"))
-    if shutil.which("go") is None:
-        pytest.skip("needs go (the toolchain builds every tool)")
     with pytest.raises(OpsError) as caught:
         node_images.pause_source("v1.37.0")
     assert "k8s.io/kubernetes@v1.37.0/build/pause/linux/pause.c is missing" in str(caught.value)
@@ -92,14 +90,6 @@ def test_coredns_needs_its_built_binary(state, monkeypatch):
     with pytest.raises(OpsError, match="coredns is not built"):
         node_images.coredns_archive("v1.15.0", print)
     assert node_images.coredns_image("v1.15.0") == "localhost/gitops-lab/coredns:1.15.0"
-
-
-def test_images_are_imported_into_the_kubelets_namespace(tmp_path):
-    argv = node_images.import_argv(tmp_path / "c.sock", tmp_path / "a.tar")
-    assert argv == [
-        "ctr", "--address", str(tmp_path / "c.sock"), "-n", "k8s.io",
-        "images", "import", str(tmp_path / "a.tar"),
-    ]  # fmt: skip
 
 
 @pytest.fixture
