@@ -116,13 +116,13 @@ def test_a_job_calling_helm_it_was_not_given_fails(project):
               - helm version --short
         """,
     )
-    assert run("ubuntu").ok  # GitHub's image ships helm 3.21.4
     for name, image in (("golang", "golang:1.26-bookworm"), ("shell", "self.hosted,linux.shell")):
         outcome = run(name)
         assert outcome.problem == needs(
             f"bitbucket-pipelines.yml:{name}", "helm version --short", "`helm`", image
         )
         assert outcome.record == []
+    assert run("ubuntu").ok  # GitHub's image ships helm 3.21.4
 
 
 MONITORING = "#!/usr/bin/env bash\nexec invoke monitoring.install\n"
