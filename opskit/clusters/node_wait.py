@@ -6,16 +6,57 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn
 
 from opskit.core.errors import OpsError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from opskit.clusters.daemons import Supervisor
     from opskit.kube.kubectl import Kube
 
 IDLE = 90.0  # seconds without any progress before a wait gives up
 CEILING = 900.0  # and never longer than this in all
+
+
+def until(
+    done: Callable[[], bool],
+    progress: Callable[[], object],
+    give_up: Callable[[str], NoReturn],
+    every: float = 0.5,
+) -> None:
+    """Poll `done` while `progress()` keeps changing; `give_up(why)` after IDLE seconds
+    without a change (or CEILING in all)."""
+    started = last_move = time.monotonic()
+    seen: object = None
+    while not done():
+        state, now = progress(), time.monotonic()
+        if state != seen:
+            seen, last_move = state, now
+        if now - last_move > IDLE or now - started > CEILING:
+            give_up(f"no progress for {now - last_move:.0f}s")
+        time.sleep(every)
+
+
+def log_sizes(*files: Path) -> tuple[int, ...]:
+    """The sizes of some log files: a daemon that still writes is still getting somewhere."""
+    sizes = []
+    for file in files:
+        try:
+            sizes.append(file.stat().st_size)
+        except OSError:
+            sizes.append(-1)
+    return tuple(sizes)
+
+
+def last_line(file: Path) -> str:
+    try:
+        lines = file.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    return lines[-1][:300] if lines else "empty log"
 
 
 def _conditions(kube: Kube, names: list[str] | None, selector: str) -> dict[str, str]:
@@ -89,19 +130,23 @@ def _fail(why: str, summary: dict[str, str], daemons: Supervisor | None, compone
 
 
 def rollout(kube: Kube, namespace: str, workload: str, daemons: Supervisor | None, report) -> None:
-    """Until `workload` has rolled out; gives up after a stretch with no progress."""
-    started = time.monotonic()
-    while True:
-        result = kube.run(
-            "rollout", "status", workload, "-n", namespace, "--timeout=30s", check=False, timeout=45
+    """Until `workload` has rolled out: while its pods or the kubelet's log change (a busy
+    machine is slow, not stuck); without progress, the pods and the kubelet's last line."""
+
+    def done() -> bool:
+        argv = ("rollout", "status", workload, "-n", namespace, "--timeout=5s")
+        return kube.run(*argv, check=False, timeout=30).returncode == 0
+
+    def progress() -> object:
+        pods = kube.run("get", "pods", "-n", namespace, "-o", "wide", check=False, timeout=20)
+        return pods.stdout, _log_size(daemons, "kubelet")
+
+    def give_up(why: str) -> NoReturn:
+        pods = kube.run("get", "pods", "-n", namespace, "-o", "wide", check=False, timeout=20)
+        last = daemons.last_line("kubelet") if daemons else ""
+        raise OpsError(
+            f"{workload} in {namespace} did not roll out ({why}); kubelet's last log line: {last}",
+            f"look at: {pods.stdout.strip()[-300:] or 'kubectl get pods -n ' + namespace}",
         )
-        if result.returncode == 0:
-            return
-        if time.monotonic() - started > IDLE * 2:
-            pods = kube.run("get", "pods", "-n", namespace, "-o", "wide", check=False, timeout=20)
-            last = daemons.last_line("kubelet") if daemons else ""
-            raise OpsError(
-                f"{workload} in {namespace} did not roll out: {result.stderr.strip()[-200:]}; "
-                f"kubelet's last log line: {last}",
-                f"look at: {pods.stdout.strip()[-300:] or 'kubectl get pods -n ' + namespace}",
-            )
+
+    until(done, progress, give_up, every=1.0)

@@ -114,7 +114,9 @@ def build_plan(
             protected=overlay.protected,
             what=f"deploy to {overlay.name}",
         )
-        rendered = pool.submit(kustomize.render_overlay, cfg, overlay, None, not dry_run)
+        rendered = pool.submit(
+            kustomize.render_overlay, cfg, overlay, None, not dry_run, target.components
+        )
         versions = pool.submit(api_versions, kube)
         before = None if dry_run else pool.submit(rollout.snapshot, kube, overlay.namespace)
         tag = tagged.result()
@@ -310,7 +312,14 @@ def deploy(
 
 def _announce(cfg: Config, plan: Plan, notify: Notify, dry_run: bool = False) -> None:
     """Ship the image where the cluster runs containers; say what is about to happen."""
-    if plan.target.runs_containers:
+    cluster = plan.target.cluster
+    if cluster is not None and cluster.has_real_node():
+        sent, namespace = plan.sent(), plan.overlay.namespace
+        cluster.prepare(sent, namespace, plan.commit or gitinfo.head(cfg.root), notify, dry_run)
+        from opskit.images.embedded import API_STAYS_SIMULATED
+
+        notify(f"{cfg.app.name}: {API_STAYS_SIMULATED}")
+    elif plan.target.runs_containers:
         _ship_image(cfg, plan, notify, dry_run)
     else:
         notify(
