@@ -6,8 +6,11 @@ the NetworkPolicies are enforced, and a deploy whose pods fail their readiness p
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
 import time
 
 import pytest
@@ -164,3 +167,23 @@ def test_a_deploy_whose_pods_fail_their_readiness_probe_is_restored(deployed, ku
     assert in_pod(kube, "redis", "redis-cli", "ping").stdout.strip() == "PONG"
     manifest.write_text(text)
     deployed.commit_all("test: the probe as it was")
+
+
+def test_after_the_control_plane_is_killed_up_and_the_next_deploy_work_at_once(
+    deployed, kube, real_cluster
+):
+    for pidfile in (real_cluster.cluster_dir / "pids").glob("*.pid"):
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+    up = deployed.invoke("cluster.up")
+    assert f"{real_cluster.real_node().name}" in str(up.stderr)
+    config_map = deployed.path / "k8s" / "overlays" / "dev" / "api-config.yaml"
+    text = config_map.read_text()
+    config_map.write_text(text.replace('POOL_SIZE: "5"', 'POOL_SIZE: "6"'))
+    deployed.commit_all("test: a change after the crash")
+    done = deployed.invoke("deploy", "--overlay=dev", ok=(0, 1, 3))
+    output = str(done.stdout) + str(done.stderr)
+    assert "Traceback" not in output
+    assert done.exit_code == 0, output[-2000:]
+    config_map.write_text(text)
+    deployed.commit_all("test: as it was")
