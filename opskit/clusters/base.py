@@ -127,11 +127,9 @@ class Cluster(ABC):
         cluster's real node); False for the providers whose nodes are all real or none."""
         return False
 
-    def prepare(
-        self, objects: list[dict], namespace: str, commit: str, report, dry_run: bool = False
-    ) -> None:
-        """Before `objects` are applied: what the nodes need that the cluster does not make
-        itself (the embedded cluster's real node: images built here, local volumes)."""
+    def prepare(self, objects: list[dict], namespace: str, report, dry_run: bool = False) -> None:
+        """Before `objects` are applied: what their pods need of the nodes that the cluster
+        does not make itself (the embedded cluster's real node: local volumes)."""
         return None
 
     def image_loaded(self, image: str) -> bool:

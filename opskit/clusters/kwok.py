@@ -363,17 +363,11 @@ class KwokCluster(Cluster):
     def has_real_node(self) -> bool:
         return self.real_marker.exists() and "containerd" in self.real_node().running()
 
-    def prepare(
-        self, objects: list[dict], namespace: str, commit: str, report, dry_run: bool = False
-    ) -> None:
-        """With a real node: the images its pods run, built here and loaded, and a local
-        volume for each claim of the StatefulSets among `objects`."""
-        if not self.has_real_node():
-            return
-        from opskit.images import embedded
-
-        embedded.ship(self.cfg, objects, commit, self, report, dry_run)
-        self.real_node().prepare_volumes(objects, namespace, report, dry_run)
+    def prepare(self, objects: list[dict], namespace: str, report, dry_run: bool = False) -> None:
+        """With a real node: a local volume for each claim of the StatefulSets among
+        `objects` (opskit.clusters.node_volumes)."""
+        if self.has_real_node():
+            self.real_node().prepare_volumes(objects, namespace, report, dry_run)
 
     def image_loaded(self, image: str) -> bool:
         return self.has_real_node() and self.real_node().has_image(image)

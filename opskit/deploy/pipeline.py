@@ -314,11 +314,12 @@ def _announce(cfg: Config, plan: Plan, notify: Notify, dry_run: bool = False) ->
     """Ship the image where the cluster runs containers; say what is about to happen."""
     cluster = plan.target.cluster
     if cluster is not None and cluster.has_real_node():
-        sent, namespace = plan.sent(), plan.overlay.namespace
-        cluster.prepare(sent, namespace, plan.commit or gitinfo.head(cfg.root), notify, dry_run)
-        from opskit.images.embedded import API_STAYS_SIMULATED
+        from opskit.images import embedded
 
-        notify(f"{cfg.app.name}: {API_STAYS_SIMULATED}")
+        sent, commit = plan.sent(), plan.commit or gitinfo.head(cfg.root)
+        embedded.ship(cfg, sent, commit, cluster, notify, dry_run)
+        cluster.prepare(sent, plan.overlay.namespace, notify, dry_run)
+        notify(f"{cfg.app.name}: {embedded.API_STAYS_SIMULATED}")
     elif plan.target.runs_containers:
         _ship_image(cfg, plan, notify, dry_run)
     else:
