@@ -114,7 +114,10 @@ def test_a_node_wait_without_progress_names_the_conditions(monkeypatch):
 )
 def test_host_cleanup_on_a_host_without_our_rules_changes_nothing():
     from opskit.clusters import node_host
+    from opskit.clusters.node_files import BRIDGE
 
+    if Path(f"/sys/class/net/{BRIDGE}").exists():  # its rules are in use: removing them breaks it
+        pytest.skip(f"a real node runs on this host ({BRIDGE}): not a host without our rules")
     tables = node_host.nft_tables()
     sysctls = node_host.read_sysctls()
     node_host.remove_our_chains()
