@@ -281,7 +281,8 @@ class KwokCluster(Cluster):
             mutates=True,
             timeout=60,
         )
-        node_wait.nodes_ready(self.kube(), None, None, "kwok-controller", report, FAKE_NODES)
+        log = self.cluster_dir / "logs" / "kwok-controller.log"
+        node_wait.nodes_ready(self.kube(), None, None, "kwok-controller", report, FAKE_NODES, log)
         if real:  # no real workload lands on a fake node by accident
             from opskit.clusters.node import FAKE_TAINT
 

@@ -83,15 +83,6 @@ def _conditions(kube: Kube, names: list[str] | None, selector: str) -> dict[str,
     return summary
 
 
-def _log_size(daemons: Supervisor | None, name: str) -> int:
-    if daemons is None:
-        return 0
-    try:
-        return daemons.logfile(name).stat().st_size
-    except OSError:
-        return 0
-
-
 def nodes_ready(
     kube: Kube,
     names: list[str] | None,
@@ -99,8 +90,11 @@ def nodes_ready(
     component: str,
     report,
     selector: str = "",
+    log: Path | None = None,
 ) -> None:
-    """Until every named node (or every node matching `selector`) is Ready."""
+    """Until every named node (or every node matching `selector`) is Ready. Progress: the
+    nodes' conditions and the log of `component` (its daemon's, else `log`)."""
+    logfile = daemons.logfile(component) if daemons is not None else log
     started = last_move = time.monotonic()
     seen: tuple = ()
     while True:
@@ -108,24 +102,24 @@ def nodes_ready(
         wanted = names or list(summary)
         if wanted and all("Ready=True" in summary.get(n, "") for n in wanted):
             return
-        state = (tuple(sorted(summary.items())), _log_size(daemons, component))
+        state = (tuple(sorted(summary.items())), log_sizes(*([logfile] if logfile else [])))
         if state != seen:
             seen, last_move = state, time.monotonic()
         now = time.monotonic()
         if daemons is not None and daemons.pid(component) is None:
-            _fail(f"{component} exited", summary, daemons, component)
+            _fail(f"{component} exited", summary, logfile, component)
         if now - last_move > IDLE or now - started > CEILING:
-            _fail(f"no progress for {now - last_move:.0f}s", summary, daemons, component)
+            _fail(f"no progress for {now - last_move:.0f}s", summary, logfile, component)
         time.sleep(0.5)
 
 
-def _fail(why: str, summary: dict[str, str], daemons: Supervisor | None, component: str):
+def _fail(why: str, summary: dict[str, str], log: Path | None, component: str) -> NoReturn:
     nodes = (
         "; ".join(f"{n}: {c or 'no conditions yet'}" for n, c in summary.items())
         or "no node registered"
     )
-    last = f"; {component}'s last log line: {daemons.last_line(component)}" if daemons else ""
-    hint = f"see {daemons.logfile(component)}" if daemons else "see `kubectl describe nodes`"
+    last = f"; {component}'s last log line: {last_line(log)}" if log else ""
+    hint = f"see {log}" if log else "see `kubectl describe nodes`"
     raise OpsError(f"node not Ready ({why}): {nodes}{last}", hint)
 
 
@@ -139,7 +133,7 @@ def rollout(kube: Kube, namespace: str, workload: str, daemons: Supervisor | Non
 
     def progress() -> object:
         pods = kube.run("get", "pods", "-n", namespace, "-o", "wide", check=False, timeout=20)
-        return pods.stdout, _log_size(daemons, "kubelet")
+        return pods.stdout, log_sizes(*([daemons.logfile("kubelet")] if daemons else []))
 
     def give_up(why: str) -> NoReturn:
         pods = kube.run("get", "pods", "-n", namespace, "-o", "wide", check=False, timeout=20)

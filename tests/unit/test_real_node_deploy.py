@@ -203,3 +203,19 @@ def test_an_apiserver_that_never_gets_ready_names_its_last_log_line(cfg, tmp_pat
         cluster._wait_api()
     assert "kwok cluster lab: apiserver not ready (no progress for" in caught.value.message
     assert caught.value.message.endswith("E1206 bind: address already in use")
+
+
+def test_fake_nodes_that_never_register_name_the_kwok_controllers_last_line(tmp_path, monkeypatch):
+    from tests.unit.test_real_node_parts import _Kube
+
+    monkeypatch.setattr(node_wait, "IDLE", 0.2)
+    log = tmp_path / "kwok-controller.log"
+    log.write_text("E1206 failed to watch nodes: connection refused\n")
+    with pytest.raises(OpsError) as caught:
+        node_wait.nodes_ready(_Kube([]), None, None, "kwok-controller", print, "type=kwok", log)
+    assert caught.value.message.startswith("node not Ready (no progress for")
+    assert "no node registered" in caught.value.message
+    assert caught.value.message.endswith(
+        "kwok-controller's last log line: E1206 failed to watch nodes: connection refused"
+    )
+    assert caught.value.hint == f"see {log}"
