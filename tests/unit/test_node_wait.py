@@ -117,11 +117,11 @@ def test_a_rollout_that_never_completes_names_the_pods(kubectl, monkeypatch):
     with pytest.raises(OpsError) as caught:
         node_wait.rollout(KUBE, "kube-system", "deployment/coredns", None, print)
     assert caught.value.message.startswith(
-        "deployment/coredns in kube-system did not roll out: timed out waiting"
+        "deployment/coredns in kube-system did not roll out (no progress for "
     )
     assert "coredns-x 0/1" in caught.value.hint
     assert calls[0][5:] == [
-        "rollout", "status", "deployment/coredns", "-n", "kube-system", "--timeout=30s",
+        "rollout", "status", "deployment/coredns", "-n", "kube-system", "--timeout=5s",
     ]  # fmt: skip
 
 
