@@ -1,9 +1,11 @@
 """ArgoCD's pods after `argocd.install` applied its manifests: wait until every Deployment and
 StatefulSet of the namespace is available, and fail at once, in one line naming the pod and
 its last log line, when a pod of a workload's current revision crash-loops (or its image
-cannot be had). A container that has crashed counts as up only once it has stayed up for
-STEADY seconds: one without a readiness probe is Ready between two crashes. Crash-looping
-pods are restarted first, so a rerun after a fix converges without waiting out a back-off."""
+cannot be had). A crash or two at startup is upstream's normal (dex exits until
+argocd-server has written its secret key): a crash loop is a container backing off after
+CRASHES restarts. A container that has restarted counts as up only once it has stayed up
+for STEADY seconds (one without a readiness probe is Ready between two crashes).
+Crash-looping pods are restarted first, so a rerun after a fix converges at once."""
 
 from __future__ import annotations
 
@@ -15,18 +17,11 @@ from opskit.core.errors import OpsError
 from opskit.kube.kubectl import Kube
 
 REVISION = "deployment.kubernetes.io/revision"
-# waiting reasons that do not pass on their own
-FAILING = (
-    "CrashLoopBackOff",
-    "ErrImagePull",
-    "ImagePullBackOff",
-    "ErrImageNeverPull",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-    "InvalidImageName",
-)
+CRASH_LOOP = "CrashLoopBackOff"
+# waiting reasons that do not pass on their own (an image pull is retried once, then backs off)
+FAILING = ("ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName")
 KINDS = "deployments,statefulsets,replicasets,pods"
-CRASHES = 2  # a container that exited with an error this often crash-loops
+CRASHES = 2  # restarts after which a container backing off crash-loops
 STEADY = 15.0  # seconds a restarted container must stay up (the first back-off is 10 s)
 
 
@@ -76,21 +71,16 @@ def _statuses(items: list[dict]) -> list[tuple[str, dict]]:
     return found
 
 
-def _crashed(cs: dict) -> bool:
-    last = (cs.get("lastState") or {}).get("terminated") or {}
-    return cs.get("restartCount", 0) >= CRASHES and last.get("exitCode", 0) != 0
-
-
-def failing(items: list[dict]) -> list[Failing]:
-    """Containers of current pods that wait for a reason in FAILING, or have crashed
-    CRASHES times (running again or not)."""
+def failing(items: list[dict], crashes: int = CRASHES) -> list[Failing]:
+    """Containers of current pods that wait for a reason in FAILING, or back off after
+    `crashes` restarts."""
     found = []
     for pod, cs in _statuses(items):
         waiting = (cs.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") in FAILING:
-            found.append(Failing(pod, cs["name"], waiting["reason"], waiting.get("message", "")))
-        elif _crashed(cs):
-            found.append(Failing(pod, cs["name"], "CrashLoopBackOff", ""))
+        reason = waiting.get("reason")
+        looping = reason == CRASH_LOOP and cs.get("restartCount", 0) >= crashes
+        if reason in FAILING or looping:
+            found.append(Failing(pod, cs["name"], reason, waiting.get("message", "")))
     return found
 
 
@@ -144,7 +134,7 @@ def restart_crashing(kube: Kube, namespace: str, report=print) -> list[str]:
     """Delete the pods that crash-loop now: their controllers start them afresh from the
     configuration just applied, without the back-off of earlier crashes."""
     items = kube.json("get", KINDS, "-n", namespace, timeout=30).get("items", [])
-    names = sorted({bad.pod for bad in failing(items) if bad.reason == "CrashLoopBackOff"})
+    names = sorted({bad.pod for bad in failing(items, crashes=1) if bad.reason == CRASH_LOOP})
     if names:
         report(f"restarting crash-looping {', '.join(names)}")
         kube.run("delete", "pod", "-n", namespace, "--wait=false", *names, mutates=True, timeout=30)

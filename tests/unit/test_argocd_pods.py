@@ -273,11 +273,15 @@ def test_only_pods_of_the_current_revision_count_as_crash_looping():
         pod("argocd-server-new-y", "new", cs("argocd-server")),
     ]
     assert pods.failing(items) == []
-    items.append(pod("argocd-server-new-z", "new", cs("argocd-server", 2, "", 2)))
+    items.append(pod("argocd-server-new-s", "new", cs("argocd-server", 1, "CrashLoopBackOff", 2)))
+    assert pods.failing(items) == []  # one crash at startup: upstream's normal (dex)
+    items.append(pod("argocd-server-new-r", "new", cs("argocd-server", 5, started="2026-12-06")))
+    assert pods.failing(items) == []  # running again: settling, not failing
+    items.append(pod("argocd-server-new-z", "new", cs("argocd-server", 2, "CrashLoopBackOff", 2)))
     assert pods.failing(items) == [
-        pods.Failing("argocd-server-new-z", "argocd-server", "CrashLoopBackOff", "")
+        pods.Failing("argocd-server-new-z", "argocd-server", "CrashLoopBackOff", "back-off")
     ]
-    init = pod("argocd-server-new-i", "new", init=(cs("install-ksops", 0, "ErrImageNeverPull"),))
+    init = pod("argocd-server-new-i", "new", init=(cs("install-ksops", 0, "ImagePullBackOff"),))
     assert pods.failing([*workloads(False), init])[0].container == "install-ksops"
 
 
