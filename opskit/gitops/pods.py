@@ -77,7 +77,7 @@ def failing(items: list[dict], crashes: int = CRASHES) -> list[Failing]:
     found = []
     for pod, cs in _statuses(items):
         waiting = (cs.get("state") or {}).get("waiting") or {}
-        reason = waiting.get("reason")
+        reason = str(waiting.get("reason", ""))
         looping = reason == CRASH_LOOP and cs.get("restartCount", 0) >= crashes
         if reason in FAILING or looping:
             found.append(Failing(pod, cs["name"], reason, waiting.get("message", "")))

@@ -19,7 +19,11 @@ from opskit.core import tools
 from opskit.images import localbuild
 from tests.e2e.project import Project, make_project
 
-pytestmark = pytest.mark.tools("argocd", "kustomize", "ksops", "buildah")
+# the first test includes building and loading ArgoCD's images (~2 min cold)
+pytestmark = [
+    pytest.mark.tools("argocd", "kustomize", "ksops", "buildah"),
+    pytest.mark.timeout(900),
+]
 NS = "argocd"
 DEV_NS = "gitops-lab-dev"
 SECRETS = "k8s/overlays/dev/secrets"
