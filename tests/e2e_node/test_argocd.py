@@ -94,7 +94,7 @@ def test_a_crash_looping_controller_fails_the_install_in_one_line_and_a_rerun_co
     kube.run("delete", "pod", "-n", NS, "-l", label, "--wait=false")
     failed = project.invoke("argocd.install", ok=(1,))
     err = failed.stderr.decode().strip().splitlines()
-    lines = [line for line in err if "argocd-notifications-controller" in line]
+    lines = [line for line in err if line.startswith("opskit: error:")]
     assert len(lines) == 1, err
     assert lines[0].startswith("opskit: error: ArgoCD pod argocd-notifications-controller-")
     assert "is in CrashLoopBackOff: " in lines[0] and "no-such-level" in lines[0]
