@@ -81,10 +81,11 @@ def e2e(session: nox.Session) -> None:
 
 @nox.session(name="e2e-node", python=PYTHON, tags=["cluster"], default=False)
 def e2e_node(session: nox.Session) -> None:
-    """A real node in the embedded cluster (root, runc): exec, DNS, NetworkPolicy, teardown."""
+    """A real node in the embedded cluster (root, runc): exec, DNS, NetworkPolicy, ArgoCD pods."""
     session.install(*DEV)
     session.run_install("invoke", "tools.install")
     session.run_install("invoke", "tools.install", "--only=node")  # ~2 min warm, ~15 cold
+    session.run_install("invoke", "tools.install", "--only=gitops")  # ArgoCD's images
     node = ("tests/e2e_node", "-p", "no:cacheprovider", *junit("e2e-node"))
     session.run("pytest", *node, *session.posargs)
 

@@ -48,13 +48,19 @@ class LocalArgoCD:
     """The processes of one cluster's local ArgoCD, by its state folder."""
 
     def __init__(
-        self, cluster_state: Path, kubeconfig: Path, namespace: str = "argocd", polling="fast"
+        self,
+        cluster_state: Path,
+        kubeconfig: Path,
+        namespace: str = "argocd",
+        polling="fast",
+        listen: tuple[str, ...] = ("127.0.0.1",),
     ):
         self.home = cluster_state / "argocd"
         self.kubeconfig = kubeconfig
         self.namespace = namespace
         self.polling = polling
         self.supervisor = Supervisor(self.home, MARKER)
+        self.listen = listen  # the git server's addresses (loopback first: readiness probe)
 
     # --- files -------------------------------------------------------------------------
 
@@ -92,7 +98,11 @@ class LocalArgoCD:
     @property
     def repo_url(self) -> str:
         """Where ArgoCD reads this clone on the embedded cluster."""
-        return f"git://127.0.0.1:{self.ports().get('git', 0)}/"
+        return self.repo_url_at("127.0.0.1")
+
+    def repo_url_at(self, host: str) -> str:
+        """The git server's URL at one of the addresses it listens on (`start`'s `listen`)."""
+        return f"git://{host}:{self.ports().get('git', 0)}/"
 
     # --- the processes -----------------------------------------------------------------
 
@@ -126,7 +136,7 @@ class LocalArgoCD:
                 "git",
                 str(Path(_git_exec_path()) / "git-daemon"),
                 (
-                    "--listen=127.0.0.1",
+                    *(f"--listen={host}" for host in self.listen),
                     f"--port={ports['git']}",
                     "--reuseaddr",
                     "--export-all",
@@ -222,10 +232,16 @@ class LocalArgoCD:
         return {name: pid for name in NAMES if (pid := self.pid(name)) is not None}
 
     def start(
-        self, root: Path, report=print, dry_run: bool = False, release: Path | None = None
+        self,
+        root: Path,
+        report=print,
+        dry_run: bool = False,
+        release: Path | None = None,
+        only: tuple[str, ...] = NAMES,
     ) -> dict[str, int]:
         """Start what is not running yet; wait until each listens. Returns the ports.
-        `release`: the pinned ArgoCD source, whose hack/ has the repo-server's helpers."""
+        `release`: the pinned ArgoCD source, whose hack/ has the repo-server's helpers.
+        `only`: these daemons (ArgoCD in pods needs the git server alone)."""
         if dry_run:
             ports = self.ports() or dict.fromkeys(PORTS, 0)
         else:
@@ -238,7 +254,8 @@ class LocalArgoCD:
             for name in POLLED:
                 if up.pop(name, None) is not None:
                     self._stop_one(name, report, dry_run)
-        self._start_missing(self.daemons(root, ports), up, ports, report, dry_run)
+        daemons = [d for d in self.daemons(root, ports) if d.name in only]
+        self._start_missing(daemons, up, ports, report, dry_run)
         if not dry_run:
             paths.write_atomic(self.polling_file(), self.polling + "\n")
         return ports

@@ -11,7 +11,9 @@ from opskit.core.errors import OpsError
 from opskit.core.paths import tools_bin
 
 BUILT = "run `invoke tools.install` (builds it into .tools/bin from the pins in tools/)"
-GITOPS = "run `invoke tools.install --only=gitops` (builds ArgoCD and kustomize, ~20 min cold)"
+GITOPS = (
+    "run `invoke tools.install --only=gitops` (builds ArgoCD, kustomize and ksops, ~20 min cold)"
+)
 NODE = "run `invoke tools.install --only=node` (the real node's daemons, ~15 min cold)"
 HELM = "run `invoke tools.install --only=helm` (builds the pinned Helm, ~3 min cold)"
 PEERS = "run `invoke tools.install --only=peers` (builds Skaffold for the benchmark, ~7 min cold)"
@@ -45,6 +47,7 @@ TOOLS: dict[str, Tool] = {
         Tool("kube-score", ("version",), "1.20", BUILT, r"kube-score version: (\d+\.\d+\.\d+)"),
         Tool("argocd", ("version", "--client", "--short"), "3.6", GITOPS, r"v(\d+\.\d+\.\d+)"),
         Tool("kustomize", ("version",), "5.8", GITOPS),
+        Tool("ksops", ("--version",), "3.13", GITOPS, r"on sops (\d+\.\d+\.\d+)"),
         Tool("skaffold", ("version",), "2.19", PEERS, r"v(\d+\.\d+\.\d+)"),
         Tool("kubelet", ("--version",), "1.37", NODE),
         Tool("kube-proxy", ("--version",), "1.37", NODE),

@@ -72,6 +72,10 @@ def _helm_ldflags(version: str) -> tuple[str, ...]:
     return (f"-X {HELM}/internal/version.version={version}",)  # as helm's Makefile sets it
 
 
+def _ksops_ldflags(version: str) -> tuple[str, ...]:
+    return (f"-X main.sopsVersion={version.lstrip('v')}",)
+
+
 def _argocd_ldflags(version: str) -> tuple[str, ...]:
     return (f"-X github.com/argoproj/argo-cd/v3/common.version={version.lstrip('v')}",)
 
@@ -197,6 +201,17 @@ GO_TOOLS: tuple[GoTool, ...] = (
         toolchain=GO_1_27,
         optional=True,
     ),
+    # the project's KSOPS-compatible plugin (tools/ksops/main.go, on sops's library at the sops
+    # pin): upstream KSOPS's module is refused by the proxy; its image serves ArgoCD's repo-server
+    GoTool(
+        "ksops",
+        "sops",
+        "ksops",
+        SOPS,
+        "gitops-lab/tools/ksops",
+        ldflags=_ksops_ldflags,
+        optional=True,
+    ),
     GoTool(
         "kustomize",
         "kustomize",
@@ -254,7 +269,7 @@ NODE = (
 # Names that stand for several tools in `--only`.
 GROUPS: dict[str, tuple[str, ...]] = {
     "node": NODE,  # the embedded cluster's real node
-    "gitops": ("argocd", "kustomize"),
+    "gitops": ("argocd", "kustomize", "ksops"),
     "peers": ("skaffold", "kustomize"),  # `nox -s bench -- --peers`
 }
 
@@ -309,7 +324,8 @@ def pinned_version(tool: GoTool, pins: dict[str, str], tools_dir: Path) -> str:
 
 
 def input_key(tool: GoTool, version: str, tools_dir: Path) -> str:
-    """What the binary depends on: pin, flags and the module's go.mod/go.sum."""
+    """What the binary depends on: pin, flags, the module's go.mod/go.sum and its own Go
+    sources (tools/ksops has some; the other modules only name upstream packages)."""
     digest = hashlib.sha256()
     module = tools_dir / tool.module_dir
     for part in (version, " ".join(tool.argv(version, Path("out"))), str(tool.env())):
@@ -317,6 +333,8 @@ def input_key(tool: GoTool, version: str, tools_dir: Path) -> str:
     for name in ("go.mod", "go.sum"):
         file = module / name
         digest.update(file.read_bytes() if file.is_file() else b"")
+    for source in sorted(module.glob("*.go")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -45,6 +45,9 @@ class FakeCluster:
     state_dir: Path
     kubeconfig: Path = Path("/state/kubeconfig")
 
+    def has_real_node(self) -> bool:
+        return False
+
 
 @dataclass
 class FakeConnection:
@@ -112,7 +115,8 @@ def test_container_cluster_gets_the_release_manifest_plus_ksops_and_the_age_key(
     key.write_text(FAKE_AGE_KEY + "\n")
     kubectl, applied = fake_kubectl()
     with fakes.recorder({"kubectl": kubectl}) as calls:
-        steps = install.upstream_steps(cfg, KUBE, release, key)
+        objects = install.upstream_objects(release, "argocd")
+        steps = install.upstream_steps(cfg, KUBE, objects, key)
         for step in steps:
             shell.run_step(step)
     assert calls[1] == (
@@ -132,17 +136,7 @@ def test_container_cluster_gets_the_release_manifest_plus_ksops_and_the_age_key(
         (*BASE, *APPLY),
         (*BASE, *APPLY),  # the age key, piped from `create --dry-run`
         (*BASE, *APPLY),
-        (
-            *BASE,
-            "wait",
-            "-n",
-            "argocd",
-            "--for=condition=Available",
-            "deployment",
-            "--all",
-            "--timeout=300s",
-        ),
-    ]
+    ]  # then opskit.gitops.pods waits for the pods (tests/unit/test_argocd_pods.py)
     assert KEY_PREFIX not in " ".join(" ".join(a) for a in calls)
     items = json.loads(applied[2][1])["items"]
     cm, params = (i for i in items if i["kind"] == "ConfigMap")
@@ -287,7 +281,7 @@ def test_bootstrap_renders_the_platform_only_where_containers_run(
         assert lines == []
     else:
         (line,) = lines
-        assert line.startswith("monitoring is not synced here: the embedded cluster runs no ")
+        assert line.startswith("monitoring is not synced here: the embedded cluster cannot fetch ")
         assert "renders k8s/argocd only; on k3d/minikube it renders k8s/platform" in line
 
 
@@ -606,7 +600,7 @@ def test_install_dry_run_prints_every_change_and_runs_none(
         assert argocd.install(cfg, FakeConnection(True, tmp_path), dry_run=True)
     lines = capsys.readouterr().err.splitlines()
     assert calls == []
-    assert len(lines) == 4 and all(line.startswith("[dry-run] kubectl ") for line in lines)
+    assert len(lines) == 3 and all(line.startswith("[dry-run] kubectl ") for line in lines)
     assert "create secret generic sops-age" in lines[1] and KEY_PREFIX not in lines[1]
 
 
@@ -793,3 +787,36 @@ def test_the_ksops_image_model_refuses_a_shell_or_a_release_without_install(imag
     container = {"image": image, "command": command, "volumeMounts": mounts}
     with pytest.raises(AssertionError):
         assert_runs_in_ksops_image(container)
+
+
+@pytest.mark.tools("start-stop-daemon")
+def test_the_git_server_alone_serves_the_clone_on_each_address_pods_may_use(tmp_path, root):
+    """ArgoCD in pods needs only the git server, reachable at the node's address too
+    (127.0.0.2 plays it here: the whole 127/8 is loopback)."""
+    local = argocd_local.LocalArgoCD(
+        tmp_path / "cluster", tmp_path / "kubeconfig", listen=("127.0.0.1", "127.0.0.2")
+    )
+    lines = []
+    local.start(root, report=lines.append, only=("git",))
+    try:
+        assert sorted(local.running()) == ["git"]
+        head = shell.run(["git", "-C", str(root), "rev-parse", "HEAD"]).stdout.strip()
+        for host in ("127.0.0.1", "127.0.0.2"):
+            url = local.repo_url_at(host)
+            assert shell.run(["git", "ls-remote", url, "HEAD"]).stdout.split()[0] == head
+        assert [line.split(" (")[0] for line in lines] == ["starting git"]
+    finally:
+        local.stop(report=lines.append)
+    assert local.running() == {}
+
+
+def test_the_tool_key_follows_the_go_sources_of_a_module_that_has_some(tmp_path):
+    from opskit.toolchain import build
+
+    (tmp_path / "ksops").mkdir()
+    (tmp_path / "ksops" / "go.mod").write_text("module x\n")
+    (tmp_path / "ksops" / "main.go").write_text("package main\n")
+    tool = build.select(("ksops",))[0]
+    first = build.input_key(tool, "v3.13.3", tmp_path)
+    (tmp_path / "ksops" / "main.go").write_text("package main\n// changed\n")
+    assert build.input_key(tool, "v3.13.3", tmp_path) != first
