@@ -322,7 +322,7 @@ def test_a_redeploy_sends_only_what_changed_since_the_last_one(project, monkeypa
         pipeline.deploy(project, "dev", notify=quiet)
         first = len(server.applied_names(0))
         decrypts = sum(1 for c in calls if c[0] == "sops")
-        assert first == 35 and decrypts == 5  # everything, every Secret decrypted
+        assert first == 37 and decrypts == 5  # everything, every Secret decrypted
         record = (paths.state_dir() / "applied").rglob("dev.json")
         text = next(record).read_text()
         docs = [d for d in yaml.safe_load_all(server.stdin["apply"][0]) if d]
@@ -333,7 +333,7 @@ def test_a_redeploy_sends_only_what_changed_since_the_last_one(project, monkeypa
         pipeline.deploy(project, "dev", notify=lines.append)  # nothing changed
         assert len(server.stdin["apply"]) == 1, server.applied_names(1)
         assert sum(c[0] == "sops" for c in calls) == decrypts
-        assert any("35 unchanged since the last deploy, not sent" in line for line in lines)
+        assert any("37 unchanged since the last deploy, not sent" in line for line in lines)
 
         key = ObjectRef("ConfigMap", "gitops-lab-dev", "api-config")
         server.objects[key]["metadata"]["resourceVersion"] = "edited"  # someone changed it
@@ -350,7 +350,7 @@ def test_a_redeploy_sends_only_what_changed_since_the_last_one(project, monkeypa
         assert applied.load("k3d-gitops-lab", "dev") == {}  # a failed deploy forgets
         server.reject = False
         pipeline.deploy(project, "dev", notify=quiet)
-        assert len(server.applied_names(len(server.stdin["apply"]) - 1)) == 35  # all again
+        assert len(server.applied_names(len(server.stdin["apply"]) - 1)) == 37  # all again
 
 
 def test_objects_that_passed_validation_are_not_validated_again(project, monkeypatch):
