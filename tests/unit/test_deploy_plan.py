@@ -191,7 +191,7 @@ def test_failed_rollout_restores_and_waits_only_for_workloads_that_were_ready(pr
             pipeline.deploy(project, "dev", timeout=5, notify=lines.append)
     assert str(caught.value) == (
         'deploy to dev failed: deployment/api did not roll out: ReplicaSet "api" has timed out '
-        "progressing.; restored the 35 object(s) it had changed or created; see the "
+        "progressing.; restored the 37 object(s) it had changed or created; see the "
         "diagnostics above"
     )
     assert [line for line in lines if line.startswith("waiting for ")] == [
@@ -206,7 +206,7 @@ def test_failed_rollout_restores_and_waits_only_for_workloads_that_were_ready(pr
         "pod/api-0 log: (no logs: empty)",
         "event: (none)",
     ]
-    assert len(applied_names(server, -1)) == 35  # the put-back: every object of the plan
+    assert len(applied_names(server, -1)) == 37  # the put-back: every object of the plan
     assert _as_stored(server.objects) == before  # api and redis as they were
     assert server.read(api)["status"]["availableReplicas"] == 1
     assert server.read(redis)["status"]["availableReplicas"] == 0  # still broken: not ours
@@ -250,7 +250,7 @@ def test_a_redeploy_sends_only_what_changed_since_the_last_one(project, monkeypa
         pipeline.deploy(project, "dev", notify=quiet)
         first = len(applied_names(server, 0))
         decrypts = sum(1 for c in calls if c[0] == "sops")
-        assert first == 35 and decrypts == 5  # everything, every Secret decrypted
+        assert first == 37 and decrypts == 5  # everything, every Secret decrypted
         record = (paths.state_dir() / "applied").rglob("dev.json")
         text = next(record).read_text()
         docs = [d for d in yaml.safe_load_all(server.stdin["apply"][0]) if d]
@@ -261,7 +261,7 @@ def test_a_redeploy_sends_only_what_changed_since_the_last_one(project, monkeypa
         pipeline.deploy(project, "dev", notify=lines.append)  # nothing changed
         assert len(server.stdin["apply"]) == 1, applied_names(server, 1)
         assert sum(c[0] == "sops" for c in calls) == decrypts
-        assert any("35 unchanged since the last deploy, not sent" in line for line in lines)
+        assert any("37 unchanged since the last deploy, not sent" in line for line in lines)
 
         key = ObjectRef("ConfigMap", "gitops-lab-dev", "api-config")
         server.objects[key]["metadata"]["resourceVersion"] = "edited"  # someone changed it
@@ -277,7 +277,7 @@ def test_a_redeploy_sends_only_what_changed_since_the_last_one(project, monkeypa
             pipeline.deploy(project, "dev", notify=quiet)
         assert applied.load("k3d-gitops-lab", "dev") == {}  # a failed deploy forgets
         pipeline.deploy(project, "dev", notify=quiet)
-        assert len(applied_names(server, len(server.stdin["apply"]) - 1)) == 35  # all again
+        assert len(applied_names(server, len(server.stdin["apply"]) - 1)) == 37  # all again
 
 
 def test_objects_that_passed_validation_are_not_validated_again(project, monkeypatch):
