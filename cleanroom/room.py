@@ -219,9 +219,15 @@ class Room:
         return env
 
     def _restore_tools(self) -> None:
-        source = self.source / ".tools"
+        # resolved: a .tools that links to a shared one is copied, never linked into the job
+        source = (self.source / ".tools").resolve()
         if (source / "bin").is_dir() and not (self.work / ".tools").exists():
             shell.run(["cp", "-al", str(source), str(self.work / ".tools")])
+            for file in (self.work / ".tools").iterdir():  # the stamp a job may rewrite: a copy
+                if file.is_file():
+                    data = file.read_bytes()
+                    file.unlink()
+                    file.write_bytes(data)
 
     def _venv_key(self) -> str:
         """Which python3 a venv would use (its folder and version): setup-python's, the
