@@ -71,14 +71,6 @@ def secrets() -> dict[str, str]:
     return {"GITHUB_TOKEN": "cleanroom-token", "SOPS_AGE_KEY": key}
 
 
-MISSING = (  # (output pattern, the missing thing as the failure line names it)
-    (re.compile(r"([\w.+-]+): (?:command )?not found"), "`{0}`"),
-    (re.compile(r"`([\w.+-]+)` not found"), "`{0}`"),
-    (re.compile(r"error: ([A-Z_]+) is not set"), "the variable {0}"),
-    (re.compile(r"(Author identity unknown)"), "a git identity"),
-    (re.compile(r"Python interpreter ([\d.]+) not found"), "Python {0}"),
-    (re.compile(r"the image's Go ([\d.]+) cannot run here"), "the Go of .go-version (not {0})"),
-)
 STEP_TIMEOUT = 1800.0
 # this machine's network plumbing (CA bundle, proxies, local wheels), which runners have too
 PASS_THROUGH = re.compile(
@@ -219,9 +211,15 @@ class Room:
         return env
 
     def _restore_tools(self) -> None:
-        source = self.source / ".tools"
+        # resolved: a .tools that links to a shared one is copied, never linked into the job
+        source = (self.source / ".tools").resolve()
         if (source / "bin").is_dir() and not (self.work / ".tools").exists():
             shell.run(["cp", "-al", str(source), str(self.work / ".tools")])
+            for file in (self.work / ".tools").iterdir():  # the stamp a job may rewrite: a copy
+                if file.is_file():
+                    data = file.read_bytes()
+                    file.unlink()
+                    file.write_bytes(data)
 
     def _venv_key(self) -> str:
         """Which python3 a venv would use (its folder and version): setup-python's, the
@@ -296,15 +294,6 @@ def _pip_cache() -> dict[str, str]:
         "PIP_CACHE_DIR": str(Path.home() / ".cache" / "pip"),
         "UV_CACHE_DIR": str(Path.home() / ".cache" / "uv"),
     }
-
-
-def missing_thing(output: str) -> str:
-    """What the failed step lacked, read from its output (the last match wins)."""
-    found = ""
-    for pattern, template in MISSING:
-        for match in pattern.finditer(output):
-            found = template.format(*match.groups())
-    return found
 
 
 if __name__ == "__main__":

@@ -69,9 +69,10 @@ packages=(); for a in "$@"; do case "$a" in -*|install) ;; *) packages+=("$a") ;
 exec "$CLEANROOM_PYTHON" -m cleanroom.shims --apt "${{packages[@]}}"
 """
 
-SUDO = """#!/usr/bin/env bash
+SUDO = f"""#!/usr/bin/env bash
 # passwordless sudo of the runner's user: the command runs as root
-while [ "${1#-}" != "${1:-}" ]; do shift; done
+{RECORD}
+while [ "${{1#-}}" != "${{1:-}}" ]; do shift; done
 CLEANROOM_UID=0 exec "$@"
 """
 

@@ -559,3 +559,29 @@ def test_each_image_runs_only_what_it_ships(project):
     for name in ("ubuntu", "golang", "shell"):
         outcome = run(name)
         assert outcome.ok, outcome.problem
+
+
+def test_a_restored_tools_cache_never_writes_into_a_shared_tools_folder(project, tmp_path):
+    """A worktree's .tools may link to a shared one: the job gets a copy of it."""
+    run = project(f"""
+        cached:
+          runs-on: ubuntu-24.04
+          steps:
+            - uses: {CHECKOUT}
+            - uses: actions/cache@27d5ce7f107fe9357f9df03efb73ab90386fccae
+              with:
+                path: .tools
+                key: tools
+            - run: test -x .tools/bin/tool && mkdir -p .tools/ci-bin && touch .tools/ci-bin/k3d
+            - run: printf changed > .tools/stamp.json
+    """)
+    shared = tmp_path / "shared-tools"
+    (shared / "bin").mkdir(parents=True)
+    (shared / "bin/tool").write_text("#!/bin/sh\n")
+    (shared / "bin/tool").chmod(0o755)
+    (shared / "stamp.json").write_text("{}")
+    (tmp_path / ".tools").symlink_to(shared)
+    outcome = run("cached")
+    assert outcome.ok, outcome.problem
+    assert sorted(p.name for p in shared.iterdir()) == ["bin", "stamp.json"]
+    assert (shared / "stamp.json").read_text() == "{}"
