@@ -98,3 +98,32 @@ def test_a_server_that_does_not_answer_is_unavailable_not_an_error(postgres):
         return await s.ping()
 
     assert run(store, calls) == [False]
+
+
+def test_a_database_that_stalls_is_unavailable_after_the_timeout_not_a_hang(postgres, database):
+    """A transaction holding the table (a migration, a stuck backup) stalls every statement
+    on it: the store's calls and its schema check give up after its timeout."""
+    import asyncpg
+
+    dsn = postgres.dsn(database)
+
+    async def main():
+        ready, fresh = Store(dsn, timeout=0.5), Store(dsn, timeout=0.5)
+        assert await ready.insert([("dev-a", reading(1))]) == 1
+        holder = await asyncpg.connect(dsn)
+        lock = holder.transaction()
+        await lock.start()
+        await holder.execute("LOCK TABLE telemetry.readings IN ACCESS EXCLUSIVE MODE")
+        try:
+            with pytest.raises(Unavailable, match=r"^TimeoutError"):  # the statement
+                await asyncio.wait_for(ready.insert([("dev-a", reading(2))]), 10)
+            assert await asyncio.wait_for(ready.ping(), 10) is True  # the server answers
+            assert await asyncio.wait_for(fresh.ping(), 10) is False  # the schema check
+        finally:
+            await lock.rollback()
+            await holder.close()
+        assert await fresh.ping() is True and await fresh.insert([("dev-a", reading(2))]) == 1
+        await ready.close()
+        await fresh.close()
+
+    asyncio.run(main())
