@@ -257,3 +257,26 @@ def test_an_image_missing_from_buildah_is_a_one_line_error(tmp_path, monkeypatch
         node_images.image_archive("localhost/gitops-lab/x:1")
     assert caught.value.message == "image localhost/gitops-lab/x:1 is not in buildah's store"
     assert not (tmp_path / "images").exists()
+
+
+def test_after_a_restart_the_fake_nodes_leases_are_dropped_for_the_new_controller(cfg, monkeypatch):
+    from opskit.core.shell import Result
+
+    calls: list[tuple[str, ...]] = []
+
+    class Kube:
+        def run(self, *args, **_options):
+            calls.append(args)
+            return Result(0, "node/node-000000\nnode/node-000001\n" if args[0] == "get" else "", "")
+
+    monkeypatch.setattr(KwokCluster, "kube", lambda self: Kube())
+    said: list[str] = []
+    KwokCluster(cfg, "lab")._release_fake_leases(said.append)
+    assert calls == [
+        ("get", "nodes", "-l", "type=kwok", "-o", "name"),
+        ("delete", "lease", "-n", "kube-node-lease", "--ignore-not-found",
+         "node-000000", "node-000001"),
+    ]  # fmt: skip
+    assert said == [
+        "releasing the node leases of the stopped kwok-controller: node-000000, node-000001"
+    ]
