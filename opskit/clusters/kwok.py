@@ -187,6 +187,8 @@ class KwokCluster(Cluster):
             if created:
                 self._create(report, real)
             self._wait_api()
+            if current.state == "stopped":
+                self._release_fake_leases(report)
             self._scale_nodes(report, real)
             self.kube().run("apply", "-f", "-", stdin=STORAGE_CLASS, mutates=True, timeout=30)
             if real:
@@ -223,6 +225,18 @@ class KwokCluster(Cluster):
                 timeout=UP_TIMEOUT,
                 hint=f"its logs are in {self.cluster_dir / 'logs'}",
             )
+
+    def _release_fake_leases(self, report) -> None:
+        """kwok-controller takes a new identity at each start and would wait out the node
+        leases its killed predecessor held before it manages (and heartbeats) a fake node
+        again, which meanwhile goes NotReady: drop those leases, it makes them afresh."""
+        kube = self.kube()
+        names = kube.run("get", "nodes", "-l", FAKE_NODES, "-o", "name", timeout=30).stdout.split()
+        leases = [name.removeprefix("node/") for name in names]
+        if leases:
+            report(f"releasing the node leases of the stopped kwok-controller: {', '.join(leases)}")
+            delete = ("delete", "lease", "-n", "kube-node-lease", "--ignore-not-found", *leases)
+            kube.run(*delete, mutates=True, timeout=30)
 
     def _wait_api(self) -> None:
         """Until the apiserver's /readyz passes (right after a start its hooks still run):

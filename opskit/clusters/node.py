@@ -166,15 +166,12 @@ class RealNode:
         node_wait.rollout(self.kube, "kube-system", "deployment/coredns", self.daemons, report)
 
     def load(self, image: str, dry_run: bool = False) -> None:
-        """A buildah-built image into containerd's k8s.io namespace (an OCI archive between)."""
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="opskit-load-", dir=self.layout.home) as work:
-            archive = Path(work) / "image.oci.tar"
-            push = ["buildah", "push", "--quiet", image, f"oci-archive:{archive}:{image}"]
-            shell.run(push, mutates=True, dry_run=dry_run, timeout=300)
-            load = node_images.import_argv(self.layout.socket, archive)
-            shell.run(load, mutates=True, dry_run=dry_run, timeout=300)
+        """A buildah-built image into containerd's k8s.io namespace, through an OCI archive
+        kept by image ID (opskit.clusters.node_images.image_archive): the next cluster's
+        node imports it without pushing it again."""
+        archive = node_images.image_archive(image, dry_run)
+        load = node_images.import_argv(self.layout.socket, archive)
+        shell.run(load, mutates=True, dry_run=dry_run, timeout=300)
         if not dry_run:
             with self.layout.loaded.open("a") as record:
                 record.write(image + "\n")

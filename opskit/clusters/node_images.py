@@ -6,6 +6,7 @@ the node's containerd."""
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -103,6 +104,34 @@ def coredns_archive(version: str, report) -> Path:
     archive = paths.ensure_dir(cache_dir()) / f"coredns-{key}.oci.tar"
     if not archive.is_file():
         _scratch_image(coredns_image(version), binary, ["/coredns"], archive, report)
+    return archive
+
+
+KEEP_PER_REPOSITORY = 2  # archives of older builds of an image go
+
+
+def image_archive(image: str, dry_run: bool = False) -> Path:
+    """`image` from buildah's store as an OCI archive in .opskit/images, named by its image
+    ID: pushed once (~30 s for a few hundred MB on a busy machine), reused after."""
+    argv = ["buildah", "images", "--quiet", "--no-trunc", image]
+    ids = shell.run(argv, check=False, timeout=60).stdout.split()
+    if not ids and not dry_run:  # a dry run's image may be one it would build first
+        raise OpsError(f"image {image} is not in buildah's store", "build it first")
+    ident = (ids or ["unbuilt"])[0].removeprefix("sha256:")[:16]
+    prefix = re.sub(r"[^A-Za-z0-9_.-]+", "_", image.rpartition(":")[0] or image)
+    archive = cache_dir() / f"{prefix}--{ident}.oci.tar"
+    if archive.is_file():
+        return archive
+    if not dry_run:
+        paths.ensure_dir(cache_dir())
+    partial = archive.with_name(archive.name + ".partial")
+    push = ["buildah", "push", "--quiet", image, f"oci-archive:{partial}:{image}"]
+    shell.run(push, mutates=True, dry_run=dry_run, timeout=600)
+    if not dry_run:
+        partial.replace(archive)
+        older = sorted(cache_dir().glob(f"{prefix}--*.oci.tar"), key=lambda p: p.stat().st_mtime)
+        for old in older[:-KEEP_PER_REPOSITORY]:
+            old.unlink(missing_ok=True)
     return archive
 
 

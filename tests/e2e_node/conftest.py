@@ -30,9 +30,14 @@ def _say(message: str) -> None:
     print(f"[e2e-node] {message}", file=sys.stderr, flush=True)
 
 
+NODE_TIMEOUT = 1200  # s per test: a fixture's first build of the images and a deploy included
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
-        item.add_marker(pytest.mark.cluster)
+        if "tests/e2e_node/" in str(item.fspath):
+            item.add_marker(pytest.mark.cluster)
+            item.add_marker(pytest.mark.timeout(NODE_TIMEOUT))
 
 
 @pytest.fixture(scope="session")

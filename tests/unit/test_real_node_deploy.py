@@ -219,3 +219,64 @@ def test_fake_nodes_that_never_register_name_the_kwok_controllers_last_line(tmp_
         "kwok-controller's last log line: E1206 failed to watch nodes: connection refused"
     )
     assert caught.value.hint == f"see {log}"
+
+
+def test_an_image_is_pushed_to_an_archive_once_and_reused_by_the_next_node(tmp_path, monkeypatch):
+    from opskit.clusters import node_images
+    from tests.fakes import recorder
+
+    monkeypatch.setenv("OPSKIT_STATE_DIR", str(tmp_path))
+    image = "localhost/gitops-lab/redis-standin:766eb1cc6f"
+    ident = "sha256:" + "ab" * 32
+
+    def buildah(argv, _stdin):  # `images` names the ID; `push` writes where its argv says
+        if argv[1] == "push":
+            Path(argv[-1].split(":")[1]).write_text("oci")
+        return 0, ident + "\n" if argv[1] == "images" else "", ""
+
+    fakes = {"buildah": buildah}
+    with recorder(fakes) as calls:
+        first = node_images.image_archive(image)
+        again = node_images.image_archive(image)
+    name = f"localhost_gitops-lab_redis-standin--{'ab' * 8}.oci.tar"
+    assert first == again == tmp_path / "images" / name
+    partial = f"{first}.partial"
+    assert calls == [
+        ("buildah", "images", "--quiet", "--no-trunc", image),
+        ("buildah", "push", "--quiet", image, f"oci-archive:{partial}:{image}"),
+        ("buildah", "images", "--quiet", "--no-trunc", image),
+    ]
+
+
+def test_an_image_missing_from_buildah_is_a_one_line_error(tmp_path, monkeypatch):
+    from opskit.clusters import node_images
+    from tests.fakes import recorder
+
+    monkeypatch.setenv("OPSKIT_STATE_DIR", str(tmp_path))
+    with recorder({"buildah": (0, "", "")}), pytest.raises(OpsError) as caught:
+        node_images.image_archive("localhost/gitops-lab/x:1")
+    assert caught.value.message == "image localhost/gitops-lab/x:1 is not in buildah's store"
+    assert not (tmp_path / "images").exists()
+
+
+def test_after_a_restart_the_fake_nodes_leases_are_dropped_for_the_new_controller(cfg, monkeypatch):
+    from opskit.core.shell import Result
+
+    calls: list[tuple[str, ...]] = []
+
+    class Kube:
+        def run(self, *args, **_options):
+            calls.append(args)
+            return Result(0, "node/node-000000\nnode/node-000001\n" if args[0] == "get" else "", "")
+
+    monkeypatch.setattr(KwokCluster, "kube", lambda self: Kube())
+    said: list[str] = []
+    KwokCluster(cfg, "lab")._release_fake_leases(said.append)
+    assert calls == [
+        ("get", "nodes", "-l", "type=kwok", "-o", "name"),
+        ("delete", "lease", "-n", "kube-node-lease", "--ignore-not-found",
+         "node-000000", "node-000001"),
+    ]  # fmt: skip
+    assert said == [
+        "releasing the node leases of the stopped kwok-controller: node-000000, node-000001"
+    ]
