@@ -121,7 +121,8 @@ def test_plan_holds_every_rendered_object_the_private_docs_and_one_apply(project
 def test_dry_run_called_as_a_library_mutates_nothing_and_writes_nothing(project, capsys):
     cluster = ApiServer()
     with fakes.recorder({"kubectl": cluster}) as calls:
-        assert pipeline.deploy(project, "dev", dry_run=True, notify=lambda _m: None).workloads == {}
+        done = pipeline.deploy(project, "dev", dry_run=True, notify=lambda _m: None)
+    assert done == pipeline.Deployed({}, {})
     assert set(_verbs(calls)) - {"kustomize", "version"} == {"api-versions"}  # reads only
     assert "[dry-run] kubectl --kubeconfig " in capsys.readouterr().err
     assert not (paths.state_dir() / "cache").exists()  # no render cache
@@ -247,7 +248,15 @@ def test_a_redeploy_sends_only_what_changed_since_the_last_one(project, monkeypa
 
     monkeypatch.setattr(sops, "run_sops", counted)
     with fakes.recorder({"kubectl": server}):
-        pipeline.deploy(project, "dev", notify=quiet)
+        done = pipeline.deploy(project, "dev", notify=quiet)
+        assert done.rolled_out == (
+            "deployment/api",
+            "deployment/redis",
+            "deployment/telemetry",
+            "statefulset/mosquitto",
+            "statefulset/postgres",
+        )
+        assert (paths.state_dir() / "cache" / "valid").is_dir()  # the validation pass, kept
         first = len(applied_names(server, 0))
         decrypts = sum(1 for c in calls if c[0] == "sops")
         assert first == 35 and decrypts == 5  # everything, every Secret decrypted
