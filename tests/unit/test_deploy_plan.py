@@ -4,6 +4,7 @@ for real; only the kubectl calls that need a cluster are answered at the shell b
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -355,3 +356,20 @@ def test_an_apply_rejected_half_way_leaves_every_object_as_it_was(project):
     assert _as_stored(server.objects) == before
     key = ObjectRef("ConfigMap", "gitops-lab-dev", "api-config")
     assert server.objects[key]["data"]["POOL_SIZE"] == "5"
+
+
+def test_a_dry_run_on_a_container_cluster_prints_the_image_build_and_load(project, capsys):
+    cluster = dataclasses.replace(project.cluster, provider="k3d")
+    cfg = dataclasses.replace(project, cluster=cluster)
+    docker = {"inspect": (1, "", "No such image")}  # a build or a load is not answered
+    fake = {
+        "kubectl": ApiServer(),
+        "docker": lambda argv, _stdin: docker[argv[2]],
+        "k3d": lambda argv, _stdin: pytest.fail(f"ran {argv}"),
+    }
+    with fakes.recorder(fake) as calls:
+        assert pipeline.deploy(cfg, "dev", dry_run=True, notify=lambda _m: None).objects == {}
+    looked = [c for c in calls if c[0] == "docker"]
+    assert looked and all(c[1:3] == ("image", "inspect") for c in looked)  # reads only
+    err = capsys.readouterr().err
+    assert "[dry-run] docker build " in err and "[dry-run] k3d image import " in err
