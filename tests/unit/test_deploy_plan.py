@@ -373,3 +373,24 @@ def test_a_dry_run_on_a_container_cluster_prints_the_image_build_and_load(projec
     assert looked and all(c[1:3] == ("image", "inspect") for c in looked)  # reads only
     err = capsys.readouterr().err
     assert "[dry-run] docker build " in err and "[dry-run] k3d image import " in err
+
+
+def test_preflight_holds_a_context_to_the_overlays_allow_list(project):
+    with pytest.raises(OpsError) as caught:
+        pipeline.preflight(project, project.overlay("dev"), "someone-elses-prod")
+    assert caught.value.message == (
+        "kube context 'someone-elses-prod' is not allowed for overlay dev "
+        "(allowed: kwok-gitops-lab, k3d-gitops-lab, gitops-lab)"
+    )
+
+
+def test_the_secrets_of_an_unchanged_overlay_are_decrypted_once(project, monkeypatch):
+    from opskit.secrets import sops
+
+    dev, runs = project.overlay("dev"), []
+    real_sops = sops.run_sops
+    monkeypatch.setattr(sops, "run_sops", lambda *a, **k: runs.append(a) or real_sops(*a, **k))
+    first = sops.decrypted_secrets(project, dev)
+    decrypts = len(runs)
+    assert decrypts == len(sops.secret_files(dev))
+    assert sops.decrypted_secrets(project, dev) == first and len(runs) == decrypts
