@@ -4,6 +4,7 @@ for real; only the kubectl calls that need a cluster are answered at the shell b
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -121,7 +122,8 @@ def test_plan_holds_every_rendered_object_the_private_docs_and_one_apply(project
 def test_dry_run_called_as_a_library_mutates_nothing_and_writes_nothing(project, capsys):
     cluster = ApiServer()
     with fakes.recorder({"kubectl": cluster}) as calls:
-        assert pipeline.deploy(project, "dev", dry_run=True, notify=lambda _m: None).workloads == {}
+        done = pipeline.deploy(project, "dev", dry_run=True, notify=lambda _m: None)
+    assert done == pipeline.Deployed({}, {})
     assert set(_verbs(calls)) - {"kustomize", "version"} == {"api-versions"}  # reads only
     assert "[dry-run] kubectl --kubeconfig " in capsys.readouterr().err
     assert not (paths.state_dir() / "cache").exists()  # no render cache
@@ -247,7 +249,15 @@ def test_a_redeploy_sends_only_what_changed_since_the_last_one(project, monkeypa
 
     monkeypatch.setattr(sops, "run_sops", counted)
     with fakes.recorder({"kubectl": server}):
-        pipeline.deploy(project, "dev", notify=quiet)
+        done = pipeline.deploy(project, "dev", notify=quiet)
+        assert done.rolled_out == (
+            "deployment/api",
+            "deployment/redis",
+            "deployment/telemetry",
+            "statefulset/mosquitto",
+            "statefulset/postgres",
+        )
+        assert (paths.state_dir() / "cache" / "valid").is_dir()  # the validation pass, kept
         first = len(applied_names(server, 0))
         decrypts = sum(1 for c in calls if c[0] == "sops")
         assert first == 37 and decrypts == 5  # everything, every Secret decrypted
@@ -346,3 +356,41 @@ def test_an_apply_rejected_half_way_leaves_every_object_as_it_was(project):
     assert _as_stored(server.objects) == before
     key = ObjectRef("ConfigMap", "gitops-lab-dev", "api-config")
     assert server.objects[key]["data"]["POOL_SIZE"] == "5"
+
+
+def test_a_dry_run_on_a_container_cluster_prints_the_image_build_and_load(project, capsys):
+    cluster = dataclasses.replace(project.cluster, provider="k3d")
+    cfg = dataclasses.replace(project, cluster=cluster)
+    docker = {"inspect": (1, "", "No such image")}  # a build or a load is not answered
+    fake = {
+        "kubectl": ApiServer(),
+        "docker": lambda argv, _stdin: docker[argv[2]],
+        "k3d": lambda argv, _stdin: pytest.fail(f"ran {argv}"),
+    }
+    with fakes.recorder(fake) as calls:
+        assert pipeline.deploy(cfg, "dev", dry_run=True, notify=lambda _m: None).objects == {}
+    looked = [c for c in calls if c[0] == "docker"]
+    assert looked and all(c[1:3] == ("image", "inspect") for c in looked)  # reads only
+    err = capsys.readouterr().err
+    assert "[dry-run] docker build " in err and "[dry-run] k3d image import " in err
+
+
+def test_preflight_holds_a_context_to_the_overlays_allow_list(project):
+    with pytest.raises(OpsError) as caught:
+        pipeline.preflight(project, project.overlay("dev"), "someone-elses-prod")
+    assert caught.value.message == (
+        "kube context 'someone-elses-prod' is not allowed for overlay dev "
+        "(allowed: kwok-gitops-lab, k3d-gitops-lab, gitops-lab)"
+    )
+
+
+def test_the_secrets_of_an_unchanged_overlay_are_decrypted_once(project, monkeypatch):
+    from opskit.secrets import sops
+
+    dev, runs = project.overlay("dev"), []
+    real_sops = sops.run_sops
+    monkeypatch.setattr(sops, "run_sops", lambda *a, **k: runs.append(a) or real_sops(*a, **k))
+    first = sops.decrypted_secrets(project, dev)
+    decrypts = len(runs)
+    assert decrypts == len(sops.secret_files(dev))
+    assert sops.decrypted_secrets(project, dev) == first and len(runs) == decrypts

@@ -1,14 +1,17 @@
 """The deploy pipeline's small steps on their own: the server's answer plus what was not
-sent, the record kept after a deploy, the closing summary."""
+sent, the record kept after a deploy, the closing summary, the checks that stop a deploy
+before anything is applied."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 from opskit.clusters.connect import Connection
-from opskit.core import config
+from opskit.core import config, shell
+from opskit.core.errors import OpsError
 from opskit.deploy import pipeline
 from opskit.kube import applied, rollout
 from opskit.kube.kubectl import Kube
@@ -84,3 +87,34 @@ def test_the_summary_names_each_workload_its_revision_and_images_and_the_urls(pl
         "running: deployment/api revision 7 image api:1, proxy:2",
         "url: https://api.dev.gitops-lab.localhost/api/health",
     ]
+
+
+def test_a_decrypted_secret_that_breaks_the_schema_stops_the_deploy_with_its_value_masked(root):
+    cfg = config.load(root / "opskit.yaml")
+    dev = cfg.overlay("dev")
+    secret = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: api-secrets, namespace: gitops-lab-dev}\n"
+        "stringData: {PASSWORD: hunter2-very-secret}\nbogus: hunter2-very-secret\n"
+    )
+    shell.secret("hunter2-very-secret")
+    pipeline._check_private(cfg, dev, [])  # nothing decrypted: nothing to check
+    with pytest.raises(OpsError) as caught:
+        pipeline._check_private(cfg, dev, [secret.encode()])
+    lines = caught.value.message.splitlines()
+    assert lines[0] == "dev: 1 problem(s) in decrypted Secrets, nothing applied:"
+    assert len(lines) == 2 and "bogus" in lines[1] and "hunter2" not in lines[1]
+    assert caught.value.hint == "fix them with `invoke secrets.edit`"
+
+
+def test_objects_whose_api_is_missing_fail_the_deploy_when_the_overlay_says_so(root):
+    dev = config.load(root / "opskit.yaml").overlay("dev")
+    unserved = ["ServiceMonitor/api: API monitoring.coreos.com/v1 not served; install it"]
+    lines: list[str] = []
+    pipeline._report_unserved(dev, unserved, lines.append)
+    assert lines == [f"warning: not applied: {unserved[0]}"]
+    with pytest.raises(OpsError) as caught:
+        pipeline._report_unserved(dataclasses.replace(dev, missing_api="fail"), unserved, print)
+    assert caught.value.message == (
+        f"dev: objects whose API the cluster lacks, nothing applied:\n{unserved[0]}"
+    )
+    assert caught.value.hint == "install the APIs, or set overlays.dev.missing_api: warn"

@@ -277,3 +277,40 @@ def test_rotate_changes_the_data_key_and_update_keys_keeps_it(cfg, tmp_path):
     sops.rotate(cfg, dev)
     assert not opens_with(updated)  # a new data key
     assert rel in sops.rotate(cfg, dev, dry_run=True)
+
+
+def test_values_are_masked_in_every_document_and_bad_base64_is_no_error():
+    manifest = (
+        "---\n---\n"  # an empty document first
+        "kind: Secret\nstringData: {A: first-secret-value}\n"
+        "data: {B: c2Vjb25kLXNlY3JldC12YWx1ZQ==, C: not-base64-at-all!}\n"
+    )
+    sops.register_values(manifest)
+    said = shell.redact("first-secret-value second-secret-value not-base64-at-all!")
+    assert "secret" not in said and "not-base64" not in said
+
+
+def test_the_stub_keeps_a_namespace_the_secret_names(cfg):
+    dev = cfg.overlay("dev")
+    path = cfg.root / "k8s/overlays/dev/secrets/x.sops.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: elsewhere}\n")
+    assert sops.stub(path, dev)["metadata"] == {"name": "x", "namespace": "elsewhere"}
+    path.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n")
+    assert sops.stub(path, dev)["metadata"] == {"name": "x", "namespace": dev.namespace}
+
+
+def test_a_file_sops_cannot_open_is_one_line_naming_it(cfg):
+    dev = cfg.overlay("dev")
+    generate.init(cfg, dev)
+    path = sops.secret_path(dev, "api-secrets")
+    doc = yaml.safe_load(path.read_text())
+    doc["sops"]["mac"] = doc["sops"]["mac"].replace("data:", "data:AAAA", 1)  # tampered
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    with pytest.raises(OpsError) as caught:
+        sops.decrypt(cfg, dev, path)
+    assert caught.value.message.startswith(
+        f"overlay 'dev': cannot decrypt {sops.repo_rel(cfg, path)}: "
+    )
+    assert "\n" not in caught.value.message
+    assert caught.value.hint == "check your key and the file (`invoke secrets.check`)"
