@@ -116,7 +116,24 @@ def bootstrapped(project, real_cluster) -> Project:
     project.invoke("image.build", "--image=telemetry")  # the api's cannot be built here
     project.invoke("image.load", "--image=telemetry")
     project.invoke("argocd.bootstrap")
-    return project
+    head = project.git("rev-parse", "HEAD")
+    deadline = time.monotonic() + 180  # the root creates the overlay's Application, which syncs
+    while time.monotonic() < deadline:
+        found = kube_of(real_cluster).run(
+            "get", "applications.argoproj.io", "gitops-lab-dev", "-n", NS, "-o", "json",
+            check=False, timeout=30,
+        )  # fmt: skip
+        status = json.loads(found.stdout or "{}").get("status", {})
+        if status.get("sync", {}).get("status") == "Synced" and (
+            status["sync"].get("revisions", [""])[0] == head
+        ):
+            return project
+        time.sleep(1)
+    raise AssertionError(f"gitops-lab-dev not Synced at {head[:12]} within 180 s")
+
+
+def kube_of(cluster):
+    return cluster.kube()
 
 
 def app(kube) -> dict:
