@@ -18,7 +18,8 @@ die() { say "error: $*"; exit 1; }
 
 install_packages() {
   local missing=()
-  for cmd in git curl openssl age mkcert shellcheck elixir make redis-server; do
+  for cmd in git curl openssl age mkcert shellcheck elixir make redis-server \
+    runc iptables nft ipset mmdebstrap buildah gcc; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
   done
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
@@ -64,6 +65,8 @@ deploy() {
   check_toolchains
   export PATH="$PWD/$VENV/bin:$PATH"
   invoke tools.install
+  # the embedded cluster's real node (kubelet, containerd, ...): only root can run it
+  [ "$(id -u)" -ne 0 ] || invoke tools.install --only=node
   invoke cluster.up
   invoke secrets.init --overlay dev
   invoke certs.init

@@ -127,6 +127,19 @@ class Cluster(ABC):
         cluster's real node); False for the providers whose nodes are all real or none."""
         return False
 
+    def prepare(self, objects: list[dict], namespace: str, report, dry_run: bool = False) -> None:
+        """Before `objects` are applied: what their pods need of the nodes that the cluster
+        does not make itself (the embedded cluster's real node: local volumes)."""
+        return None
+
+    def image_loaded(self, image: str) -> bool:
+        """Whether `load_image` is known to have put `image` into the nodes already."""
+        return False
+
+    def components(self) -> tuple[Path, ...]:
+        """Kustomize components every overlay gets on this cluster (on top of its own)."""
+        return ()
+
     def preflight(self) -> None:
 
         toolcheck.require(*self.tools_needed)

@@ -37,6 +37,11 @@ class Connection:
         # a cluster the suite did not start is a real one: it runs containers
         return self.cluster.runs_containers if self.cluster is not None else True
 
+    @property
+    def components(self) -> tuple[Path, ...]:
+        """Kustomize components the overlays get on this cluster (Cluster.components)."""
+        return self.cluster.components() if self.cluster is not None else ()
+
 
 def connect(
     cfg: Config,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import NoReturn
 
 from opskit.clusters import encryption, kwok_stages, node_files, node_wait, processes, volumes
 from opskit.clusters.base import Cluster, Status, node_kinds
@@ -17,6 +18,7 @@ from opskit.core.errors import OpsError
 NEVER_READY_LABEL = kwok_stages.NEVER_READY_LABEL
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
 UP_TIMEOUT = 180.0
+STANDINS_COMPONENT = Path("k8s") / "components" / "embedded-standins"
 FAKE_NODES = "type=kwok"  # the label of kwokctl's simulated nodes
 NODE_EPHEMERAL_STORAGE = "100Gi"  # what pods may request (kwok nodes offer none by default)
 STORAGE_CLASS = """apiVersion: storage.k8s.io/v1
@@ -222,18 +224,23 @@ class KwokCluster(Cluster):
                 hint=f"its logs are in {self.cluster_dir / 'logs'}",
             )
 
-    def _wait_api(self, seconds: float = 60.0) -> None:
-        """Until the apiserver's /readyz passes (right after a start its hooks still run)."""
-        import time
+    def _wait_api(self) -> None:
+        """Until the apiserver's /readyz passes (right after a start its hooks still run):
+        as long as etcd's or the apiserver's log grows (a busy machine is slow, not stuck);
+        without progress for a while, the apiserver's last log line says why."""
+        logs = self.cluster_dir / "logs"
+        apiserver = logs / "kube-apiserver.log"
 
-        deadline = time.monotonic() + seconds
-        while not self._ready():
-            if time.monotonic() > deadline:
-                raise OpsError(
-                    f"kwok cluster {self.name}: apiserver not ready after {seconds:g}s",
-                    f"see the logs in {self.cluster_dir / 'logs'}",
-                )
-            time.sleep(0.5)
+        def give_up(why: str) -> NoReturn:
+            raise OpsError(
+                f"kwok cluster {self.name}: apiserver not ready ({why}); its last log line: "
+                f"{node_wait.last_line(apiserver)}",
+                f"see the logs in {logs}",
+            )
+
+        node_wait.until(
+            self._ready, lambda: node_wait.log_sizes(apiserver, logs / "etcd.log"), give_up
+        )
 
     def _ready(self) -> bool:
         return self.kube().run("get", "--raw", "/readyz", check=False, timeout=10).returncode == 0
@@ -274,7 +281,8 @@ class KwokCluster(Cluster):
             mutates=True,
             timeout=60,
         )
-        node_wait.nodes_ready(self.kube(), None, None, "kwok-controller", report, FAKE_NODES)
+        log = self.cluster_dir / "logs" / "kwok-controller.log"
+        node_wait.nodes_ready(self.kube(), None, None, "kwok-controller", report, FAKE_NODES, log)
         if real:  # no real workload lands on a fake node by accident
             from opskit.clusters.node import FAKE_TAINT
 
@@ -355,6 +363,22 @@ class KwokCluster(Cluster):
 
     def has_real_node(self) -> bool:
         return self.real_marker.exists() and "containerd" in self.real_node().running()
+
+    def prepare(self, objects: list[dict], namespace: str, report, dry_run: bool = False) -> None:
+        """With a real node: a local volume for each claim of the StatefulSets among
+        `objects` (opskit.clusters.node_volumes)."""
+        if self.has_real_node():
+            self.real_node().prepare_volumes(objects, namespace, report, dry_run)
+
+    def image_loaded(self, image: str) -> bool:
+        return self.has_real_node() and self.real_node().has_image(image)
+
+    def components(self) -> tuple[Path, ...]:
+        """With a real node: the stand-ins for the images no registry here serves, and the
+        api kept on a simulated node (k8s/components/embedded-standins)."""
+        if not self.has_real_node():
+            return ()
+        return (self.cfg.root / STANDINS_COMPONENT,)
 
     def load_image(self, image: str, dry_run: bool = False) -> None:
         """Into the real node's containerd (from buildah's store); simulated nodes run no

@@ -118,7 +118,7 @@ class RealNode:
                 "--metrics-port=0", "--health-port=0",
             ),
         }  # fmt: skip
-        return Daemon(name, _exe(name), argv[name], (("PATH", path),))
+        return Daemon(name, tools.exe(name), argv[name], (("PATH", path),))
 
     def _start(self, name: str, report) -> None:
         report(f"starting {name} (log: {self.daemons.logfile(name)})")
@@ -175,6 +175,46 @@ class RealNode:
             shell.run(push, mutates=True, dry_run=dry_run, timeout=300)
             load = node_images.import_argv(self.layout.socket, archive)
             shell.run(load, mutates=True, dry_run=dry_run, timeout=300)
+        if not dry_run:
+            with self.layout.loaded.open("a") as record:
+                record.write(image + "\n")
+
+    def has_image(self, image: str) -> bool:
+        """Whether `load` put `image` into this node's containerd (a file read, no process:
+        a no-op deploy stays fast)."""
+        try:
+            return image in self.layout.loaded.read_text().splitlines()
+        except OSError:
+            return False
+
+    def prepare_volumes(self, objects: list[dict], namespace: str, report, dry_run=False) -> None:
+        """A `local` volume below the node's home for each claim the StatefulSets among
+        `objects` make (opskit.clusters.node_volumes); one left Released by a deleted claim
+        is made afresh."""
+        from opskit.clusters import node_volumes
+
+        wanted = node_volumes.claims(objects, namespace)
+        if not wanted:
+            return
+        root = self.layout.home / "volumes"
+        listed = self.kube.json("get", "pv", "-l", node_volumes.LABEL, timeout=30)["items"]
+        phase = {v["metadata"]["name"]: (v.get("status") or {}).get("phase") for v in listed}
+        released = [c for c in wanted if phase.get(node_volumes.volume_name(c)) == "Released"]
+        for claim in released:
+            name = node_volumes.volume_name(claim)
+            self.kube.run("delete", "pv", name, mutates=True, dry_run=dry_run, timeout=60)
+            if not dry_run:
+                shutil.rmtree(node_volumes.folder(root, claim), ignore_errors=True)
+        todo = [c for c in wanted if node_volumes.volume_name(c) not in phase or c in released]
+        if not todo:
+            return
+        report(f"local volumes on {self.name} for: {', '.join(c.name for c in todo)}")
+        if not dry_run:
+            for claim in todo:
+                paths.ensure_dir(node_volumes.folder(root, claim))
+        manifest = node_volumes.manifest(todo, root, self.name)
+        apply = server_side_apply()
+        self.kube.run(*apply, stdin=manifest, mutates=True, dry_run=dry_run, timeout=60)
 
     # --- down --------------------------------------------------------------------------
 
@@ -197,8 +237,8 @@ class RealNode:
         shutil.rmtree(self.layout.home, ignore_errors=True)
 
     def _clean_host(self, report) -> None:
-        shell.run([_exe("kube-proxy"), "--cleanup"], check=False, mutates=True, timeout=60)
-        router = [_exe("kube-router"), "--cleanup-config"]
+        shell.run([tools.exe("kube-proxy"), "--cleanup"], check=False, mutates=True, timeout=60)
+        router = [tools.exe("kube-router"), "--cleanup-config"]
         shell.run(router, check=False, mutates=True, timeout=60)
         node_host.unmount_below(self.layout.home)
         node_host.delete_link(node_files.BRIDGE)
@@ -235,13 +275,6 @@ def _answers(sock_path: Path) -> bool:
         except OSError:
             return False
     return True
-
-
-def _exe(name: str) -> str:
-    found = tools.which(name)
-    if found is None:
-        raise OpsError(f"`{name}` not found", tools.install_hint(name))
-    return str(Path(found).absolute())
 
 
 def _read_json(file: Path) -> dict:

@@ -75,6 +75,11 @@ class NodeLayout:
         return self.home / "images"
 
     @property
+    def loaded(self) -> Path:
+        """The images loaded into containerd by name, one a line (gone with the node)."""
+        return self.home / "loaded-images.txt"
+
+    @property
     def sysctls(self) -> Path:
         """The host settings as they were before the node started (restored at down)."""
         return self.home / "sysctls.json"

@@ -114,7 +114,9 @@ def build_plan(
             protected=overlay.protected,
             what=f"deploy to {overlay.name}",
         )
-        rendered = pool.submit(kustomize.render_overlay, cfg, overlay, None, not dry_run)
+        rendered = pool.submit(
+            kustomize.render_overlay, cfg, overlay, None, not dry_run, target.components
+        )
         versions = pool.submit(api_versions, kube)
         before = None if dry_run else pool.submit(rollout.snapshot, kube, overlay.namespace)
         tag = tagged.result()
@@ -310,7 +312,15 @@ def deploy(
 
 def _announce(cfg: Config, plan: Plan, notify: Notify, dry_run: bool = False) -> None:
     """Ship the image where the cluster runs containers; say what is about to happen."""
-    if plan.target.runs_containers:
+    cluster = plan.target.cluster
+    if cluster is not None and cluster.has_real_node():
+        from opskit.images import embedded
+
+        sent, commit = plan.sent(), plan.commit or gitinfo.head(cfg.root)
+        embedded.ship(cfg, sent, commit, cluster, notify, dry_run)
+        cluster.prepare(sent, plan.overlay.namespace, notify, dry_run)
+        notify(f"{cfg.app.name}: {embedded.API_STAYS_SIMULATED}")
+    elif plan.target.runs_containers:
         _ship_image(cfg, plan, notify, dry_run)
     else:
         notify(
@@ -425,5 +435,5 @@ def _summary(plan: Plan, now: dict[ObjectRef, rollout.Workload], notify: Notify)
             f"running: {workload.ref.resource} revision {workload.revision} "
             f"image {', '.join(workload.images)}"
         )
-    for host in plan.overlay.hosts:
-        notify(f"url: https://{host}/api/health")
+    if plan.overlay.hosts:  # the api's host; the others are its neighbours' (telemetry)
+        notify(f"url: https://{plan.overlay.hosts[0]}/api/health")

@@ -19,6 +19,8 @@ from opskit.kube.ref import ObjectRef
 from opskit.manifests import kustomize
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from opskit.core.config import Config, Overlay
 
 VOLATILE = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp")
@@ -114,16 +116,19 @@ class Comparison:
         return bool(self.drift)
 
 
-def rendered(cfg: Config, overlay: Overlay, tag: str | None = None) -> tuple[str, list[dict]]:
+def rendered(
+    cfg: Config, overlay: Overlay, tag: str | None = None, components: tuple[Path, ...] = ()
+) -> tuple[str, list[dict]]:
     """The image tag and the objects a deploy of the working tree would apply: the app
-    image pinned to `tag`, by default the current commit's (`-dirty-` for a dirty tree)."""
+    image pinned to `tag`, by default the current commit's (`-dirty-` for a dirty tree);
+    `components`: those the target cluster adds (clusters.connect.Connection.components)."""
     from opskit.core import gitinfo
 
     if tag is None:
         tag = gitinfo.image_tag(
             cfg.root, cfg.app.tag_length, allow_dirty=True, protected=False, what="compare"
         ).value
-    return tag, kustomize.render_overlay(cfg, overlay, tag=tag, cached=True)
+    return tag, kustomize.render_overlay(cfg, overlay, tag=tag, cached=True, components=components)
 
 
 def comparison(

@@ -5,6 +5,7 @@ comparison, which `invoke manifests.diff --live` shows as unified diffs)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from opskit.core.config import Config, Overlay
 from opskit.diff import live
@@ -87,9 +88,10 @@ def workloads(kube: Kube, namespace: str, rendered: list[dict]) -> list[Workload
     return out
 
 
-def status(cfg: Config, overlay: Overlay, kube: Kube) -> Status:
-    """The overlay's live state against the current commit (read-only: a server dry run)."""
-    tag, objects = live.rendered(cfg, overlay)
+def status(cfg: Config, overlay: Overlay, kube: Kube, components: tuple[Path, ...] = ()) -> Status:
+    """The overlay's live state against the current commit (read-only: a server dry run);
+    `components`: those the cluster adds to every overlay (Connection.components)."""
+    tag, objects = live.rendered(cfg, overlay, components=components)
     compared = live.comparison(cfg, overlay, kube, objects)
     return Status(
         overlay=overlay.name,

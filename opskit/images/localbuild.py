@@ -16,6 +16,7 @@ from opskit.images import debian
 
 PYTHON_REPOSITORY = "localhost/gitops-lab/python"
 STANDINS = paths.root() / "services" / "standins"
+STANDIN_SUFFIX = "-standin"  # localhost/gitops-lab/<upstream name>-standin:<digest>
 HOST_CERTS = Path("/etc/ssl/certs")  # this machine's trust store (its HTTPS proxy's CA too)
 PIP_CONF = "[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n"
 
@@ -97,7 +98,8 @@ def standin_image(name: str) -> str:
     """`localhost/gitops-lab/<name>-standin:<digest of its build context>`: a change to
     its Containerfile or entrypoint is a new tag (k8s/components/embedded-standins names it)."""
     files = sorted(p for p in (STANDINS / name).iterdir() if p.is_file())
-    return f"localhost/gitops-lab/{name}-standin:{_key(*(f.name + f.read_text() for f in files))}"
+    digest = _key(*(f.name + f.read_text() for f in files))
+    return f"localhost/gitops-lab/{name}{STANDIN_SUFFIX}:{digest}"
 
 
 def build_standin(name: str, report=print) -> str:

@@ -11,7 +11,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,32 +46,57 @@ def render_step(path: Path) -> shell.Step:
     )
 
 
+def _render(path: Path, components: tuple[Path, ...] = ()) -> str:
+    """`kubectl kustomize` of the overlay at `path`; with `components`, of a kustomization
+    naming the overlay and adding them (kustomize takes relative paths only)."""
+    if not components:
+        return shell.run_step(render_step(path)).stdout
+    with tempfile.TemporaryDirectory(prefix="opskit-render-") as folder:
+        body = {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": [os.path.relpath(path, folder)],
+            "components": [os.path.relpath(c, folder) for c in components],
+        }
+        Path(folder, "kustomization.yaml").write_text(json.dumps(body))  # JSON is YAML
+        what = f"render {path.name} + {', '.join(c.name for c in components)}"
+        return shell.run_step(replace(render_step(Path(folder)), what=what)).stdout
+
+
 def _overlay(cfg: Config, overlay: Overlay | str) -> Overlay:
     return cfg.overlay(overlay) if isinstance(overlay, str) else overlay
 
 
-def render_text(cfg: Config, overlay: Overlay | str, tag: str | None = None) -> str:
+def render_text(
+    cfg: Config, overlay: Overlay | str, tag: str | None = None, components: tuple[Path, ...] = ()
+) -> str:
     """The overlay as multi-document YAML; with `tag`, the app image is pinned to it."""
     ov = _overlay(cfg, overlay)
     if tag is None:
-        return shell.run_step(render_step(ov.path)).stdout
-    return dump(render_overlay(cfg, ov, tag=tag))
+        return _render(ov.path, components)
+    return dump(render_overlay(cfg, ov, tag=tag, components=components))
 
 
 def render_overlay(
-    cfg: Config, overlay: Overlay | str, tag: str | None = None, cached: bool = False
+    cfg: Config,
+    overlay: Overlay | str,
+    tag: str | None = None,
+    cached: bool = False,
+    components: tuple[Path, ...] = (),
 ) -> list[dict]:
     """The overlay's objects; with `tag`, the app image is pinned to it (in memory only).
-    `cached` reuses an earlier render of exactly the same k8s/ files (deploy's fast path)."""
+    `cached` reuses an earlier render of exactly the same k8s/ files (deploy's fast path).
+    `components` are added on top for the target cluster (clusters.base.Cluster.components)."""
     ov = _overlay(cfg, overlay)
 
     def render() -> str:
-        return shell.run_step(render_step(ov.path)).stdout
+        return _render(ov.path, components)
 
-    if cached and ov.path.is_relative_to(cfg.root / "k8s"):
+    inside = all(p.is_relative_to(cfg.root / "k8s") for p in (ov.path, *components))
+    if cached and inside:
         from opskit.manifests import rendercache
 
-        objects = rendercache.rendered(cfg.root / "k8s", ov.path, render)
+        objects = rendercache.rendered(cfg.root / "k8s", ov.path, render, components)
     else:
         objects = load_documents(render())
     if tag is not None:

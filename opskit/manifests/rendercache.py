@@ -33,10 +33,17 @@ def key(manifests_dir: Path) -> str:
     return digest.hexdigest()[:32]
 
 
-def rendered(manifests_dir: Path, overlay_path: Path, render: Callable[[], str]) -> list[dict]:
-    """The objects of `overlay_path`'s render: cached, or `render()` parsed and stored."""
+def rendered(
+    manifests_dir: Path,
+    overlay_path: Path,
+    render: Callable[[], str],
+    components: tuple[Path, ...] = (),
+) -> list[dict]:
+    """The objects of `overlay_path`'s render (with the `components` added): cached, or
+    `render()` parsed and stored."""
     folder = paths.state_dir() / "cache" / "render"
-    name = hashlib.sha256(str(overlay_path).encode()).hexdigest()[:12]
+    what = "\0".join(str(p) for p in (overlay_path, *components))
+    name = hashlib.sha256(what.encode()).hexdigest()[:12]
     file = folder / f"{name}-{key(manifests_dir)}.json"
     cached = yamlio.read_cache(file, _verified)
     if cached is not None:

@@ -161,8 +161,10 @@ def _live_diff(cfg, overlay, tag, context) -> bool:
     from opskit.diff import live
 
     ov = cfg.overlay(overlay)
-    kube = connect(cfg, ov, context).kube
-    result = live.comparison(cfg, ov, kube, live.rendered(cfg, ov, tag)[1])
+    target = connect(cfg, ov, context)
+    kube = target.kube
+    objects = live.rendered(cfg, ov, tag, target.components)[1]
+    result = live.comparison(cfg, ov, kube, objects)
     print(result.text, end="")
     for line in result.skipped:
         say(f"not compared: {line}")

@@ -25,12 +25,17 @@ def status(c, overlay="dev", context=None, json=False):
 
     cfg = load_config(c)
     ov = cfg.overlay(overlay)
-    kube = connect(cfg, ov, context).kube
-    found = status.status(cfg, ov, kube)
+    target = connect(cfg, ov, context)
+    kube = target.kube
+    found = status.status(cfg, ov, kube, target.components)
     if json:
         print(encoding.dumps(found.as_json(), indent=2, sort_keys=True))
     else:
         print(status.text(found), end="")
+    if target.cluster is not None and target.cluster.has_real_node():
+        from opskit.images.embedded import API_STAYS_SIMULATED
+
+        say(f"{cfg.app.name}: {API_STAYS_SIMULATED}")
     where = f"{ov.name} on {kube.context} vs {found.commit}"
     say(f"{where}: " + ("in sync" if found.in_sync else f"drifted ({len(found.drift)} objects)"))
     if not found.in_sync:

@@ -11,7 +11,7 @@ import sh
 from tests.e2e.project import BIN, Project, make_project
 
 KWOK_REASON = "kwok simulates pods: no processes run"
-IN_PODS = ("test_api_pod", "test_postgres_pod", "test_https")
+IN_PODS = ("test_api_pod", "test_postgres_pod", "test_service_pods", "test_https")
 API_LEVEL = ("test_workloads", "test_secrets", "test_ingress_tls")
 
 

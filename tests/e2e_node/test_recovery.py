@@ -1,10 +1,12 @@
-"""A node daemon that died comes back with the next `cluster.up` (it converges)."""
+"""A node daemon that died, or a `cluster.up` killed half-way, converges with the next
+`cluster.up`."""
 
 from __future__ import annotations
 
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import sh
@@ -28,3 +30,23 @@ def test_a_killed_kubelet_comes_back_with_the_next_up(real_cluster, kube):
         "get", "node", node.name, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"
     )
     assert ready.stdout == "True"
+
+
+def test_an_interrupted_up_converges_on_the_next_up(real_cluster, kube):
+    """`cluster.up` killed outright (no cleanup) while its node starts: the next one ends it."""
+    node = real_cluster.real_node()
+    real_cluster.down(report=print)
+    args = ("cluster.up", "--provider", "kwok", "--name", real_cluster.name)
+    first = INVOKE(*args, _env=dict(os.environ), _bg=True, _bg_exc=False)
+    deadline = time.monotonic() + 600
+    while node.daemons.pid("kubelet") is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.kill(first.pid, signal.SIGKILL)
+    INVOKE(*args, _env=dict(os.environ), _timeout=600)
+    ready = kube.run(
+        "get", "node", node.name, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"
+    )
+    assert ready.stdout == "True"
+    assert set(node.running()) == {"containerd", "kubelet", "kube-proxy", "kube-router"}
+    dns = kube.run("rollout", "status", "-n", "kube-system", "deployment/coredns", "--timeout=5s")
+    assert dns.returncode == 0

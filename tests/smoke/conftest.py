@@ -36,6 +36,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 __all__ = ["pytest_addoption", "pytest_configure"]
 KWOK_REASON = "kwok simulates pods: no processes run"
+API_SIMULATED_REASON = (
+    "the api stays simulated on the embedded cluster (its image needs hex.pm, unreachable here)"
+)
 PART_OF = "app.kubernetes.io/part-of=gitops-lab"
 
 
@@ -45,6 +48,7 @@ class Target:
     context: str
     runs_containers: bool
     ingress: str  # "host:port" answering HTTPS for the overlay's hosts ("" when none)
+    api_simulated: bool = False  # the embedded cluster's real node runs all but the api
 
     def kube(self) -> Kube:
         return Kube(self.kubeconfig, self.context)
@@ -73,11 +77,14 @@ def target(cfg) -> Target:
 
     cluster = clusters.current(cfg)
     runs = os.environ.get("OPSKIT_RUNS_CONTAINERS")
+    own = not os.environ.get("KUBECONFIG") and not os.environ.get("OPSKIT_CONTEXT")
+    real_node = own and cluster.has_real_node()
     found = Target(
         kubeconfig=os.environ.get("KUBECONFIG") or str(cluster.kubeconfig),
         context=os.environ.get("OPSKIT_CONTEXT") or cluster.context,
-        runs_containers=cluster.runs_containers if runs is None else runs == "1",
+        runs_containers=(cluster.runs_containers or real_node) if runs is None else runs == "1",
         ingress=os.environ.get("OPSKIT_INGRESS", ""),
+        api_simulated=real_node,
     )
     answer = found.kube().run("get", "--raw", "/readyz", check=False, timeout=20)
     if answer.returncode != 0:
@@ -86,7 +93,7 @@ def target(cfg) -> Target:
             "with `invoke cluster.up` and deploy with `invoke deploy --overlay=dev`",
             pytrace=False,
         )
-    if found.runs_containers and not found.ingress:
+    if found.runs_containers and not found.ingress and not found.api_simulated:
         found = Target(found.kubeconfig, found.context, True, _https_address(cfg, cluster))
     return found
 
@@ -177,6 +184,13 @@ def in_containers(target) -> None:
 
 
 @pytest.fixture
+def api_runs(in_containers, target) -> None:
+    """Checks of the api's own process or of HTTPS to it: they need its image."""
+    if target.api_simulated:
+        pytest.skip(API_SIMULATED_REASON)
+
+
+@pytest.fixture
 def pod_host(in_containers, target, k8s):
     """A testinfra `kubectl://` host for the first Ready pod labelled with `name`."""
 
@@ -199,7 +213,7 @@ def pod_host(in_containers, target, k8s):
 
 
 @pytest.fixture
-def https(in_containers, target, ca_file, overlay):
+def https(api_runs, target, ca_file, overlay):
     """HTTPS (opskit.core.https: requests) to the overlay's hosts via the ingress, trusting the
     mkcert CA and no other: `https(host, method, path, body=None) -> (status, JSON or text)`."""
     from opskit.core import https as client

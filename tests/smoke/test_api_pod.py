@@ -4,7 +4,7 @@ import pytest
 
 
 @pytest.fixture
-def host(pod_host):
+def host(api_runs, pod_host):
     return pod_host("api", container="api")
 
 

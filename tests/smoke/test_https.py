@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-pytestmark = pytest.mark.usefixtures("in_containers")
+pytestmark = pytest.mark.usefixtures("api_runs")
 
 
 def test_health_is_200(https, overlay_host):

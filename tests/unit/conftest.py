@@ -28,6 +28,37 @@ def secrets_project(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def git_project(tmp_path, root):
+    """make(*paths, remote=False) -> (cfg, git): tmp_path/work, a git repository with the real
+    opskit.yaml and `paths` (files or folders) copied from the project, committed as "init";
+    with `remote`, a bare tmp_path/remote.git as its origin. git(*argv, cwd=work) runs git."""
+    work = tmp_path / "work"
+
+    def git(*argv, cwd=work):
+        return shell.run(["git", "-C", str(cwd), *argv]).stdout.strip()
+
+    def make(*paths, remote=False):
+        for path in ("opskit.yaml", *paths):
+            source, target = root / path, work / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, target)
+            else:
+                shutil.copy(source, target)
+        git("init", "-q", "-b", "main")
+        git("config", "user.email", "t@example.com")
+        git("config", "user.name", "t")
+        git("add", ".")
+        git("commit", "-q", "-m", "init")
+        if remote:
+            git("init", "-q", "--bare", str(tmp_path / "remote.git"), cwd=tmp_path)
+            git("remote", "add", "origin", str(tmp_path / "remote.git"))
+        return config.load(work / "opskit.yaml"), git
+
+    return make
+
+
+@pytest.fixture
 def restore_task_help():
     """invoke pops each task's help dict while parsing; put it back for later tests."""
     import tasks

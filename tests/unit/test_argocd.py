@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from opskit.clusters import argocd_local
+from opskit.clusters.daemons import alive
 from opskit.core import config, shell
 from opskit.core.errors import OpsError
 from opskit.gitops import argocd, install, wait
@@ -610,7 +611,7 @@ def test_redis_and_git_server_really_start_serve_and_stop(tmp_path, root, monkey
     monkeypatch.setattr(
         local, "daemons", lambda r, p: [d for d in full(r, p) if d.name in ("redis", "git")]
     )
-    monkeypatch.setattr(argocd_local, "_exe", lambda name: shutil.which(name) or name)
+    monkeypatch.setattr(argocd_local.tools, "exe", lambda name: shutil.which(name) or name)
     lines = []
     ports = local.start(root, report=lines.append)
     try:
@@ -634,7 +635,7 @@ def test_a_daemon_that_never_listens_stops_what_this_start_started(tmp_path, roo
         return [redis, argocd_local.Daemon("git", shutil.which("false") or "false", (), port="git")]
 
     monkeypatch.setattr(local, "daemons", daemons)
-    monkeypatch.setattr(argocd_local, "_exe", lambda name: shutil.which(name) or name)
+    monkeypatch.setattr(argocd_local.tools, "exe", lambda name: shutil.which(name) or name)
     monkeypatch.setattr(argocd_local, "PID_GRACE", 1.0)
     lines = []
     with pytest.raises(OpsError, match="ArgoCD's git did not start listening"):
@@ -674,7 +675,7 @@ def test_a_daemon_whose_pid_file_comes_late_is_waited_for(tmp_path, monkeypatch)
     gone = iter([4242, None])
     monkeypatch.setattr(local, "pid", lambda name: next(gone, None))
     monkeypatch.setattr(argocd_local, "_listening", lambda port: False)
-    monkeypatch.setattr(argocd_local, "_running", lambda pid: False)
+    monkeypatch.setattr(argocd_local, "alive", lambda pid: False)
     with pytest.raises(OpsError, match=r"did not start listening on 127\.0\.0\.1:6379"):
         local._wait_listening(daemon, 6379)  # seen, then gone: it died
 
@@ -691,12 +692,12 @@ def test_a_daemon_whose_marker_reads_empty_while_it_execs_is_still_waited_for(
     monkeypatch.setattr(argocd_local, "_listening", lambda port: next(listening))
     monkeypatch.setattr(argocd_local.time, "sleep", lambda seconds: None)
     local._wait_listening(argocd_local.Daemon("git", "/usr/bin/git-daemon", ()), 9418)
-    assert argocd_local._running(os.getpid())
-    assert not argocd_local._running(2**22 + 1)  # above pid_max: no such process
+    assert alive(os.getpid())
+    assert not alive(2**22 + 1)  # above pid_max: no such process
 
 
 def _daemon_args(local, monkeypatch) -> dict[str, tuple[str, ...]]:
-    monkeypatch.setattr(argocd_local, "_exe", lambda name: f"/bin/{name}")
+    monkeypatch.setattr(argocd_local.tools, "exe", lambda name: f"/bin/{name}")
     ports = dict.fromkeys(argocd_local.PORTS, 1)
     return {d.name: d.args for d in local.daemons(Path("/repo"), ports)}
 
@@ -729,7 +730,7 @@ def test_a_polling_change_restarts_only_the_controller_and_repo_server(
     assert home.polling_current()
     upstream = argocd_local.LocalArgoCD(home.home.parent, home.kubeconfig, polling="upstream")
     assert not upstream.polling_current()
-    monkeypatch.setattr(argocd_local, "_exe", lambda name: f"/bin/{name}")
+    monkeypatch.setattr(argocd_local.tools, "exe", lambda name: f"/bin/{name}")
     monkeypatch.setattr(argocd_local, "_listening", lambda port: True)
     monkeypatch.setattr(upstream, "_write_helpers", lambda release: None)
     with fakes.recorder({"start-stop-daemon": (0, "", "")}) as calls:

@@ -221,3 +221,59 @@ def test_a_missing_group_is_made_alone_even_in_a_protected_overlay(cfg):
     )
     passwd = plain(cfg, "mqtt-passwd", "prod")["passwd"]
     assert f"\n{device}:$7$101$" in passwd and password not in passwd
+
+
+@pytest.mark.parametrize(
+    ("overlay", "regenerate"),
+    [("dev", " (or regenerate dev values: `invoke secrets.init --overlay dev`)"), ("prod", "")],
+)
+def test_a_rotate_without_access_names_the_file_the_keys_and_the_way_out(
+    cfg, tmp_path, monkeypatch, overlay, regenerate
+):
+    public = encrypt_as_other(cfg, monkeypatch, tmp_path, overlay)
+    generate.ensure_key(cfg)
+    (mine,) = sops.my_recipients()
+    ov = cfg.overlay(overlay)
+    before = {p: p.read_bytes() for p in sops.secret_files(ov)}
+    with pytest.raises(OpsError) as caught:
+        sops.rotate(cfg, ov)
+    rel = sops.repo_rel(cfg, sops.secret_files(ov)[0])
+    assert str(caught.value) == (
+        f"overlay '{overlay}': {rel} is encrypted to {public}, not to your key {mine}; "
+        f"ask a holder of one of those keys to run `invoke secrets.rotate --overlay {overlay}` "
+        f"after `invoke secrets.init --overlay {overlay}` added yours{regenerate}"
+    )
+    assert {p: p.read_bytes() for p in sops.secret_files(ov)} == before  # nothing rotated
+
+
+def _with_value_of(path: Path, old_text: str) -> str:
+    """The file at `path` with one value's ciphertext taken from `old_text`: sops opens it
+    (ignoring the MAC) only when both were encrypted with the same data key."""
+    new, old = yaml.safe_load(path.read_text()), yaml.safe_load(old_text)
+    key = next(iter(new["stringData"]))
+    new["stringData"][key] = old["stringData"][key]
+    return yaml.safe_dump(new, sort_keys=False)
+
+
+def test_rotate_changes_the_data_key_and_update_keys_keeps_it(cfg, tmp_path):
+    dev = cfg.overlay("dev")
+    generate.init(cfg, dev)
+    path = sops.secret_path(dev, "api-secrets")
+    rel = sops.repo_rel(cfg, path)
+    probe = cfg.root / "probe.yaml"
+
+    def opens_with(old_text: str) -> bool:
+        probe.write_text(_with_value_of(path, old_text))
+        argv = ("--decrypt", "--ignore-mac", "--input-type", "yaml", str(probe))
+        return sops.run_sops(cfg, *argv, check=False).returncode == 0
+
+    before = path.read_text()
+    _, teammate = other_key(tmp_path)
+    assert generate.add_recipient(cfg, dev, teammate)  # .sops.yaml only
+    assert teammate not in sops.file_recipients(path)
+    sops.update_keys(cfg, path)  # the same data key, encrypted to the new recipients too
+    assert teammate in sops.file_recipients(path) and opens_with(before)
+    updated = path.read_text()
+    sops.rotate(cfg, dev)
+    assert not opens_with(updated)  # a new data key
+    assert rel in sops.rotate(cfg, dev, dry_run=True)
