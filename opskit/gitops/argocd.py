@@ -33,9 +33,6 @@ NO_MONITORING = (
     f"the root renders {ARGOCD_DIR.as_posix()} only; on k3d/minikube it renders "
     f"{PLATFORM_DIR.as_posix()}, which adds the monitoring Application"
 )
-# what the overlays get on the embedded cluster's real node (no registry answers there):
-# the stand-ins for third-party images, the api kept on a simulated node
-EMBEDDED_COMPONENTS = (Path("k8s") / "components" / "embedded-standins",)
 
 
 def _run(step: shell.Step, dry_run: bool) -> shell.Result:
@@ -309,11 +306,12 @@ def require_installed(kube: Kube) -> None:
 def bootstrap(cfg: Config, conn: Connection, dry_run: bool = False, report=print) -> str:
     """Apply the root Application (one object); ArgoCD syncs the rest from git. Returns
     its name. On the embedded cluster the root reads this clone from its git server and
-    renders k8s/argocd only (no monitoring); with a real node the overlays also get the
-    stand-in images' component."""
+    renders k8s/argocd only (no monitoring); the overlays' sources also get the components
+    the cluster adds to every overlay (`Cluster.components`: with a real node, the
+    stand-in images and the api kept on a simulated node), as `invoke deploy` renders them."""
     kube = conn.kube
     repo_url = "" if conn.runs_containers else _git_url(cfg, conn)
-    components = EMBEDDED_COMPONENTS if real_node(conn) else ()
+    components = tuple(c.relative_to(cfg.root) for c in conn.components)
     root = root_application(cfg, repo_url, platform=conn.runs_containers, components=components)
     require_installed(kube)
     step = kube.step(
