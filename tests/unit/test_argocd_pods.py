@@ -395,3 +395,40 @@ def test_bootstrap_on_the_real_node_gives_the_overlays_the_clusters_components(
     patches = [json.loads(p["patch"]) for p in source["kustomize"]["patches"]]
     added = [op["value"] for ops in patches for op in ops if op["path"].endswith("/kustomize")]
     assert added == [{"components": ["../../components/embedded-standins"]}] * 2  # dev, prod
+
+
+def test_an_install_of_the_same_objects_and_key_onto_settled_pods_applies_nothing(
+    tmp_path, monkeypatch
+):
+    cfg = config.load(ROOT / "opskit.yaml")
+    key = tmp_path / "keys.txt"
+    key.write_text("not a real key\n")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key))
+    objects = [{"kind": "Namespace", "metadata": {"name": "argocd"}}, *workloads(True)[:1]]
+    monkeypatch.setattr(install, "release_dir", lambda version: tmp_path)
+    monkeypatch.setattr(install, "upstream_objects", lambda release, ns: objects)
+
+    class Conn:
+        runs_containers = True
+        kube = KUBE
+
+        class cluster:  # a stand-in for the suite's k3d cluster
+            state_dir = tmp_path / "state"
+
+    items = [*workloads(True), pod("argocd-server-new-y", "new", cs("argocd-server"))]
+
+    def kubectl(argv, stdin):
+        if argv[len(BASE)] == "get":
+            return 0, json.dumps({"items": items}), ""
+        return 0, '{"kind": "Secret"}', ""
+
+    with fakes.recorder({"kubectl": kubectl}) as calls:
+        assert argocd.install(cfg, Conn(), report=lambda _line: None) is True
+        first = len(calls)
+        assert argocd.install(cfg, Conn(), report=lambda _line: None) is False
+    assert calls[first:] == [(*BASE, "get", pods.KINDS, "-n", "argocd", "-o", "json")]
+    key.write_text("another key\n")  # a new key is applied again
+    with fakes.recorder({"kubectl": kubectl}) as calls:
+        assert argocd.install(cfg, Conn(), report=lambda _line: None) is True
+    assert any("apply" in argv for argv in calls)
+    assert "another key" not in (tmp_path / "state" / "argocd" / "applied.sha256").read_text()
