@@ -94,8 +94,9 @@ GOLANG = (
     "docker-library/golang 1.26/bookworm/Dockerfile at 7c8c182bfc19ee3169d0596ae63917d2c7166f94 "
     "(FROM buildpack-deps:bookworm-scm + gcc libc6-dev make; GOLANG_VERSION 1.26.7), "
     "docker-library/buildpack-deps debian/bookworm/{curl,scm}/Dockerfile at "
-    "8330ca1d2319b779c8b7a8aa64bb40dbe568e1e2 (curl wget git mercurial ...): Debian's python3 "
-    "comes with mercurial, without python3-venv or pip; openssl with ca-certificates"
+    "8330ca1d2319b779c8b7a8aa64bb40dbe568e1e2 (curl wget git mercurial ...); Debian bookworm's "
+    "mercurial 6.3.2-1+deb12u1 Depends python3 (>= 3.11~, << 3.12), so python3 without "
+    "python3-venv or pip; ca-certificates Depends openssl"
 )
 SHELL_RUNNER = (
     "support.atlassian.com/bitbucket-cloud/docs/set-up-runners-for-linux-shell/ (the runner "

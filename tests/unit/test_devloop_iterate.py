@@ -53,8 +53,8 @@ def test_an_app_change_on_a_container_cluster_builds_and_loads_the_image(project
         ("k3d", "image", "import", ref, "--cluster", "gitops-lab")
     )
     assert lines[-1].startswith(  # an empty cluster: everything is new
-        "dev #0: app/NOTES.md -> applied: 35 created (ConfigMap/api-config, "
-        "ConfigMap/mosquitto-config, CronJob/device-simulator, Deployment/api +31 more); "
+        "dev #0: app/NOTES.md -> applied: 37 created (ConfigMap/api-config, "
+        "ConfigMap/mosquitto-config, CronJob/device-simulator, Deployment/api +33 more); "
         "rolled out deployment/api, deployment/redis, deployment/telemetry, "
         "statefulset/mosquitto, statefulset/postgres; image rebuilt and loaded (app/ changed); "
         "ready "
