@@ -33,9 +33,6 @@ NO_MONITORING = (
     f"the root renders {ARGOCD_DIR.as_posix()} only; on k3d/minikube it renders "
     f"{PLATFORM_DIR.as_posix()}, which adds the monitoring Application"
 )
-# what the overlays get on the embedded cluster's real node (no registry answers there):
-# the stand-ins for third-party images, the api kept on a simulated node
-EMBEDDED_COMPONENTS = (Path("k8s") / "components" / "embedded-standins",)
 
 
 def _run(step: shell.Step, dry_run: bool) -> shell.Result:
@@ -87,8 +84,7 @@ def install(cfg: Config, conn: Connection, dry_run: bool = False, report=print) 
     container runs, its CRDs and config, with the controllers, redis and a git server of
     this clone as local processes."""
     if conn.runs_containers or real_node(conn):
-        _install_pods(cfg, conn, dry_run, report)
-        return True
+        return _install_pods(cfg, conn, dry_run, report)
     home = local(cfg, conn.cluster)
     stamp = home.home / "installed.json"
     applied = stamp.is_file() and stamp.read_text() == _stamp(cfg)
@@ -102,9 +98,11 @@ def install(cfg: Config, conn: Connection, dry_run: bool = False, report=print) 
     return True
 
 
-def _install_pods(cfg: Config, conn: Connection, dry_run: bool, report) -> None:
+def _install_pods(cfg: Config, conn: Connection, dry_run: bool, report) -> bool:
     """install.yaml + KSOPS + the age key; on the embedded cluster's real node its images
-    built and loaded first and a git server of this clone started; then wait for the pods."""
+    built and loaded first and a git server of this clone started; then wait for the pods.
+    False (nothing applied) when exactly these objects and key were applied last time and
+    every workload is available."""
     from opskit.gitops import install, pods
     from opskit.secrets import sops
 
@@ -122,13 +120,21 @@ def _install_pods(cfg: Config, conn: Connection, dry_run: bool, report) -> None:
         git.start(cfg.root, report=report, dry_run=dry_run, only=("git",))
     else:
         objects = install.upstream_objects(release, argo.namespace)
+    stamp = conn.cluster.state_dir / "argocd" / "applied.sha256" if conn.cluster else None
+    applied = install.fingerprint(objects, sops.key_file())
+    same = stamp is not None and stamp.is_file() and stamp.read_text() == applied
+    if same and pods.settled(conn.kube, argo.namespace, install.workload_names(objects)):
+        return False  # one kubectl read
     for step in install.upstream_steps(cfg, conn.kube, objects, sops.key_file()):
         _run(step, dry_run)
     if dry_run:
-        return
+        return True
     pods.restart_crashing(conn.kube, argo.namespace, report)
     seconds = pods.wait_available(conn.kube, argo.namespace, report=report)
     report(f"ArgoCD's pods available in {seconds:.1f}s")
+    if stamp is not None:
+        paths.write_atomic(paths.ensure_dir(stamp.parent) / stamp.name, applied)
+    return True
 
 
 def _node_images(conn: Connection, release: Path, dry_run: bool, report) -> dict[str, str]:
@@ -309,11 +315,12 @@ def require_installed(kube: Kube) -> None:
 def bootstrap(cfg: Config, conn: Connection, dry_run: bool = False, report=print) -> str:
     """Apply the root Application (one object); ArgoCD syncs the rest from git. Returns
     its name. On the embedded cluster the root reads this clone from its git server and
-    renders k8s/argocd only (no monitoring); with a real node the overlays also get the
-    stand-in images' component."""
+    renders k8s/argocd only (no monitoring); the overlays' sources also get the components
+    the cluster adds to every overlay (`Cluster.components`: with a real node, the
+    stand-in images and the api kept on a simulated node), as `invoke deploy` renders them."""
     kube = conn.kube
     repo_url = "" if conn.runs_containers else _git_url(cfg, conn)
-    components = EMBEDDED_COMPONENTS if real_node(conn) else ()
+    components = tuple(c.relative_to(cfg.root) for c in conn.components)
     root = root_application(cfg, repo_url, platform=conn.runs_containers, components=components)
     require_installed(kube)
     step = kube.step(

@@ -207,6 +207,22 @@ def upstream_objects(
     return [ns, *(substitute_images(out, images) if images is not None else out)]
 
 
+def fingerprint(objects: list[dict], key_file: Path) -> str:
+    """A digest of what an install applies: the objects and the age key (not kept: only
+    this one-way digest, to tell a changed key from the same one)."""
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(objects, sort_keys=True).encode())
+    digest.update(b"\0" + (key_file.read_bytes() if key_file.is_file() else b""))
+    return digest.hexdigest()
+
+
+def workload_names(objects: list[dict]) -> set[str]:
+    """`kind/name` of the Deployments and StatefulSets among the objects."""
+    kinds = ("Deployment", "StatefulSet")
+    return {f"{o['kind'].lower()}/{o['metadata']['name']}" for o in objects if o["kind"] in kinds}
+
+
 def repository(image: str) -> str:
     """`registry/path` of an image reference, without its tag or digest."""
     name = image.split("@", 1)[0]

@@ -117,6 +117,14 @@ def unready(items: list[dict]) -> list[str]:
     return pending
 
 
+def settled(kube: Kube, namespace: str, expected: set[str]) -> bool:
+    """Every expected workload exists and is available, no pod fails or settles (one read)."""
+    items = kube.json("get", KINDS, "-n", namespace, timeout=30).get("items", [])
+    present = {f"{i['kind'].lower()}/{i['metadata']['name']}" for i in items}
+    steady = not (failing(items) or unready(items) or settling(items))
+    return expected <= present and steady
+
+
 def last_log_line(kube: Kube, namespace: str, bad: Failing) -> str:
     """The crashed container's last line (its previous run), else the waiting message."""
     for previous in ("--previous", None):

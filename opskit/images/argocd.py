@@ -123,16 +123,9 @@ def ensure_built(release: Path, report=print) -> dict[str, str]:
     return mapping
 
 
-def loaded(socket: Path) -> set[str]:
-    """The image names the node's containerd holds (k8s.io namespace)."""
-    argv = ["ctr", "--address", str(socket), "-n", "k8s.io", "images", "ls", "-q"]
-    return set(shell.run(argv, timeout=60).stdout.split())
-
-
 def load_missing(cluster, images: list[str], report=print) -> list[str]:
     """Load into the real node's containerd the images it does not hold yet."""
-    have = loaded(cluster.real_node().layout.socket)
-    missing = [image for image in images if image not in have]
+    missing = [image for image in images if not cluster.image_loaded(image)]
     for image in missing:
         started = time.monotonic()
         cluster.load_image(image)

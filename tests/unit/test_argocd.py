@@ -48,6 +48,9 @@ class FakeCluster:
     def has_real_node(self) -> bool:
         return False
 
+    def components(self) -> tuple[Path, ...]:
+        return ()
+
 
 @dataclass
 class FakeConnection:
@@ -60,6 +63,10 @@ class FakeConnection:
     @property
     def cluster(self):
         return FakeCluster(self.state_dir)
+
+    @property
+    def components(self) -> tuple[Path, ...]:
+        return self.cluster.components()
 
 
 @pytest.fixture

@@ -197,7 +197,8 @@ def test_stand_in_images_are_named_as_such_and_tagged_by_their_inputs(tmp_path, 
 def test_the_root_adds_the_stand_ins_component_to_overlay_sources_only():
     cfg = config.load(ROOT / "opskit.yaml")
     url = "git://10.0.0.5:9418/"
-    root = argocd.root_application(cfg, url, platform=False, components=argocd.EMBEDDED_COMPONENTS)
+    component = Path("k8s/components/embedded-standins")
+    root = argocd.root_application(cfg, url, platform=False, components=(component,))
     patches = {
         (p["target"]["kind"], p["target"]["name"]): json.loads(p["patch"])
         for p in root["spec"]["source"]["kustomize"]["patches"]
@@ -349,3 +350,85 @@ def test_a_rerun_restarts_crash_looping_pods_and_then_waits_for_them():
         *BASE, "delete", "pod", "-n", "argocd", "--wait=false", "argocd-server-new-z"
     ) in calls  # fmt: skip
     assert lines == ["restarting crash-looping argocd-server-new-z"]
+
+
+def test_bootstrap_on_the_real_node_gives_the_overlays_the_clusters_components(
+    tmp_path, monkeypatch
+):
+    """The root's overlay sources get what `Cluster.components` adds at deploy, and the
+    git server's URL at the node's address."""
+    cfg = config.load(ROOT / "opskit.yaml")
+
+    class Cluster:
+        state_dir = tmp_path
+        kubeconfig = Path("/state/kubeconfig")
+
+        def has_real_node(self):
+            return True
+
+        def components(self):
+            return (cfg.root / "k8s/components/embedded-standins",)
+
+    class Conn:
+        runs_containers = False
+        kube = KUBE
+        cluster = Cluster()
+        components = cluster.components()
+
+    home = argocd.local(cfg, Conn.cluster)
+    applied = []
+
+    def kubectl(argv, stdin):
+        if argv[len(BASE)] == "get":
+            return 0, "crd\n", ""
+        applied.append(stdin)
+        return 0, "", ""
+
+    monkeypatch.setattr(type(home), "running", lambda self: {"git": 1})
+    (tmp_path / "argocd").mkdir()
+    (tmp_path / "argocd" / "ports.json").write_text('{"git": 9418}')
+    with fakes.recorder({"kubectl": kubectl}):
+        argocd.bootstrap(cfg, Conn(), report=lambda _line: None)
+    source = json.loads(applied[0])["spec"]["source"]
+    assert source["repoURL"] == f"git://{argocd.git_hosts()[-1]}:9418/"
+    assert source["path"] == "k8s/argocd"
+    patches = [json.loads(p["patch"]) for p in source["kustomize"]["patches"]]
+    added = [op["value"] for ops in patches for op in ops if op["path"].endswith("/kustomize")]
+    assert added == [{"components": ["../../components/embedded-standins"]}] * 2  # dev, prod
+
+
+def test_an_install_of_the_same_objects_and_key_onto_settled_pods_applies_nothing(
+    tmp_path, monkeypatch
+):
+    cfg = config.load(ROOT / "opskit.yaml")
+    key = tmp_path / "keys.txt"
+    key.write_text("not a real key\n")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key))
+    objects = [{"kind": "Namespace", "metadata": {"name": "argocd"}}, *workloads(True)[:1]]
+    monkeypatch.setattr(install, "release_dir", lambda version: tmp_path)
+    monkeypatch.setattr(install, "upstream_objects", lambda release, ns: objects)
+
+    class Conn:
+        runs_containers = True
+        kube = KUBE
+
+        class cluster:  # a stand-in for the suite's k3d cluster
+            state_dir = tmp_path / "state"
+
+    items = [*workloads(True), pod("argocd-server-new-y", "new", cs("argocd-server"))]
+
+    def kubectl(argv, stdin):
+        if argv[len(BASE)] == "get":
+            return 0, json.dumps({"items": items}), ""
+        return 0, '{"kind": "Secret"}', ""
+
+    with fakes.recorder({"kubectl": kubectl}) as calls:
+        assert argocd.install(cfg, Conn(), report=lambda _line: None) is True
+        first = len(calls)
+        assert argocd.install(cfg, Conn(), report=lambda _line: None) is False
+    assert calls[first:] == [(*BASE, "get", pods.KINDS, "-n", "argocd", "-o", "json")]
+    key.write_text("another key\n")  # a new key is applied again
+    with fakes.recorder({"kubectl": kubectl}) as calls:
+        assert argocd.install(cfg, Conn(), report=lambda _line: None) is True
+    assert any("apply" in argv for argv in calls)
+    assert "another key" not in (tmp_path / "state" / "argocd" / "applied.sha256").read_text()
