@@ -21,6 +21,7 @@ from opskit.platform import ingress, monitoring
 from opskit.secrets import certs
 from tests.e2e_node.conftest import _say
 
+pytestmark = pytest.mark.timeout(900)  # builds images, starts the platform: minutes, not 60 s
 NAMESPACE = "gitops-lab-dev"  # the dev overlay's: its objects apply as they render
 TELEMETRY_HOST = "telemetry.dev.gitops-lab.localhost"
 FROM_OVERLAY = {
