@@ -93,13 +93,40 @@ def install(cfg: Config, target: Connection, report, dry_run: bool = False) -> N
     pods.replace_broken(kube, ns, SELECTOR, report)
     report(f"waiting for prometheus-operator and Prometheus in {ns}")
     pods.wait_ready(kube, ns, [OPERATOR], SELECTOR, report)
+    _wait_reconciled(kube, ns)
     _wait_statefulset(kube, ns, report)
 
 
 def _crd_names(text: str) -> list[str]:
-    from opskit.manifests.kustomize import load_documents
+    """The CRDs' names (read by pattern: their schemas hold a bare `=`, which the suite's
+    strict YAML loader refuses; kubectl reads them as YAML 1.2)."""
+    import re
 
-    return [d["metadata"]["name"] for d in load_documents(text, "prometheus-operator crds")]
+    return re.findall(r"^  name: (\S+\.monitoring\.coreos\.com)$", text, re.MULTILINE)
+
+
+def _wait_reconciled(kube: Kube, ns: str, seconds: float = 90.0) -> None:
+    """Until the operator has reconciled the current generation of the Prometheus object
+    (its StatefulSet then holds the current spec). A first install waits for the operator."""
+    import time
+
+    started = time.monotonic()
+    prometheus = f"prometheus/{PROMETHEUS_NAME}"
+    while True:
+        obj = kube.json("get", prometheus, "-n", ns, timeout=30)
+        generation = obj["metadata"].get("generation")
+        conditions = (obj.get("status") or {}).get("conditions") or []
+        if any(
+            c.get("type") == "Reconciled" and c.get("observedGeneration") == generation
+            for c in conditions
+        ):
+            return
+        if time.monotonic() - started > seconds:
+            raise OpsError(
+                f"prometheus-operator did not reconcile {prometheus} in {ns} within {seconds:.0f}s",
+                f"`kubectl -n {ns} logs {OPERATOR}`",
+            )
+        time.sleep(1)
 
 
 def _wait_statefulset(kube: Kube, ns: str, report) -> None:

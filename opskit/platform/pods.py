@@ -114,6 +114,19 @@ def workload_ready(obj: dict) -> bool:
     )
 
 
+def stale(pod: dict, workloads: list[dict]) -> bool:
+    """A StatefulSet's pod from an older revision than the set's: it is to be replaced, its
+    crash is not the current spec's (the controller will not replace it while unready)."""
+    revision = (pod["metadata"].get("labels") or {}).get("controller-revision-hash")
+    for obj in workloads:
+        if obj.get("kind") != "StatefulSet" or not revision:
+            continue
+        update = (obj.get("status") or {}).get("updateRevision")
+        if pod["metadata"]["name"].startswith(f"{obj['metadata']['name']}-") and update:
+            return revision != update
+    return False
+
+
 def wait_ready(
     kube: Kube,
     namespace: str,
@@ -125,15 +138,23 @@ def wait_ready(
     sleep=time.sleep,
 ) -> None:
     """Until every `kind/name` of `workloads` is ready; a crash-looping pod among `selector`'s
-    fails at once, naming it and its last log line."""
+    fails at once, naming it and its last log line (a StatefulSet's pod of an older revision
+    is replaced instead)."""
     started = clock()
-    waiting = list(workloads)
     while True:
+        objects = [obj for w in workloads if (obj := _get(kube, namespace, w)) is not None]
         for pod in pods(kube, namespace, selector):
             bad = broken(pod)
-            if bad is not None:
+            if bad is None:
+                continue
+            if not stale(pod, objects):
                 raise failure(kube, namespace, bad)
-        waiting = [w for w in waiting if not _ready(kube, namespace, w)]
+            report(f"replacing pod {namespace}/{bad.pod} (an older revision, {bad.reason})")
+            kube.run("delete", "pod", bad.pod, "-n", namespace, "--wait=false", mutates=True,
+                     timeout=30)  # fmt: skip
+        waiting = [
+            w for w in workloads if not any(_is(o, w) and workload_ready(o) for o in objects)
+        ]
         if not waiting:
             return
         if clock() - started > timeout:
@@ -144,6 +165,12 @@ def wait_ready(
         sleep(POLL)
 
 
-def _ready(kube: Kube, namespace: str, workload: str) -> bool:
+def _is(obj: dict, workload: str) -> bool:
+    kind, _, name = workload.partition("/")
+    same_kind = obj.get("kind", "").lower() == kind.lower()
+    return same_kind and (obj.get("metadata") or {}).get("name") == name
+
+
+def _get(kube: Kube, namespace: str, workload: str) -> dict | None:
     result = kube.run("get", workload, "-n", namespace, "-o", "json", check=False, timeout=30)
-    return result.returncode == 0 and workload_ready(json.loads(result.stdout))
+    return json.loads(result.stdout) if result.returncode == 0 else None

@@ -21,6 +21,7 @@ from opskit.platform import ingress, monitoring
 from opskit.secrets import certs
 from tests.e2e_node.conftest import _say
 
+pytestmark = pytest.mark.timeout(900)  # builds images, starts the platform: minutes, not 60 s
 NAMESPACE = "gitops-lab-dev"  # the dev overlay's: its objects apply as they render
 TELEMETRY_HOST = "telemetry.dev.gitops-lab.localhost"
 FROM_OVERLAY = {
@@ -131,6 +132,7 @@ def telemetry(cfg, real_cluster, kube, installed) -> str:
         ),
     ]  # fmt: skip
     kube.run("create", "namespace", NAMESPACE, check=False)
+    certs.init_ca(cfg)  # as `./bootstrap.sh deploy` does (trusted by the wrappers only)
     secret = certs.tls_secret(cfg, overlay)
     kube.run("apply", "-f", "-", stdin=secret, mutates=True, timeout=60)
     body = json.dumps({"apiVersion": "v1", "kind": "List", "items": [*chosen, *workloads]})
@@ -238,6 +240,12 @@ def test_a_crash_looping_prometheus_fails_in_one_line_and_a_rerun_converges(cfg,
     bad = [{"op": "add", "path": "/spec/additionalArgs", "value": [{"name": "no-such-flag"}]}]
     kube.run("patch", "prometheus", "k8s", "-n", "monitoring", "--type=json",
              f"-p={json.dumps(bad)}", "--field-manager=e2e-fault", mutates=True)  # fmt: skip
+    args = "jsonpath={.spec.template.spec.containers[?(@.name=='prometheus')].args}"
+    assert _until(
+        "the operator passes the flag on",
+        lambda: "no-such-flag" in kube.run("get", "statefulset", "prometheus-k8s", "-n",
+                                           "monitoring", "-o", args).stdout,
+    )  # fmt: skip
     with pytest.raises(OpsError) as err:
         monitoring.install(cfg, target, report=_say)
     message = err.value.message

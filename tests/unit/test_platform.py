@@ -199,3 +199,18 @@ def test_a_rerun_replaces_the_crash_looping_pods_first():
 def test_a_workload_is_ready_when_every_replica_runs_the_current_spec(status, ready):
     obj = {"kind": "Deployment", "metadata": {"generation": 2}, "spec": {"replicas": 1}}
     assert pods.workload_ready({**obj, "status": status}) is ready
+
+
+def test_a_statefulset_pod_of_an_older_revision_is_stale_not_a_failure():
+    sts = {
+        "kind": "StatefulSet",
+        "metadata": {"name": "prometheus-k8s"},
+        "status": {"updateRevision": "prometheus-k8s-new"},
+    }
+
+    def pod(name, revision):
+        return {"metadata": {"name": name, "labels": {"controller-revision-hash": revision}}}
+
+    assert pods.stale(pod("prometheus-k8s-0", "prometheus-k8s-old"), [sts])
+    assert not pods.stale(pod("prometheus-k8s-0", "prometheus-k8s-new"), [sts])
+    assert not pods.stale(pod("prometheus-operator-1", "x"), [sts])
