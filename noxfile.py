@@ -42,7 +42,7 @@ def tests(session: nox.Session) -> None:
     """Unit and manifest tests with coverage (floor: 85% of opskit/)."""
     session.install(*DEV)
     # every tool a unit or manifest test runs: under CI=true a missing one fails the test
-    needed = ("sops", "kube-score", "actionlint", "kubectl", "kustomize")
+    needed = ("sops", "kube-score", "actionlint", "kubectl", "kustomize", "ksops")
     session.run_install("invoke", "tools.install", *(f"--only={name}" for name in needed))
     coverage = ("--cov=opskit", "--cov-report=term", "--cov-fail-under=85")
     session.run("pytest", *coverage, *junit("tests"), *session.posargs)

@@ -106,14 +106,21 @@ class LocalArgoCD:
 
     # --- the processes -----------------------------------------------------------------
 
-    def daemons(self, root: Path, ports: dict[str, int]) -> list[Daemon]:
+    def daemons(
+        self, root: Path, ports: dict[str, int], only: tuple[str, ...] = NAMES
+    ) -> list[Daemon]:
+        """The daemons named in `only`; only their executables need to be there."""
+
+        def exe(name: str, *needed_by: str) -> str:
+            return tools.exe(name) if set(needed_by) & set(only) else name
+
         redis = f"127.0.0.1:{ports['redis']}"
-        argocd = tools.exe("argocd")
+        argocd = exe("argocd", "repo-server", "controller")
         common = self._argocd_env()
-        return [
+        every = [
             Daemon(
                 "redis",
-                tools.exe("redis-server"),
+                exe("redis-server", "redis"),
                 (
                     "--bind",
                     "127.0.0.1",
@@ -181,6 +188,7 @@ class LocalArgoCD:
                 port="controller-metrics",
             ),
         ]
+        return [daemon for daemon in every if daemon.name in only]
 
     def _argocd_env(self) -> tuple[tuple[str, str], ...]:
         from opskit.secrets import sops
@@ -254,7 +262,7 @@ class LocalArgoCD:
             for name in POLLED:
                 if up.pop(name, None) is not None:
                     self._stop_one(name, report, dry_run)
-        daemons = [d for d in self.daemons(root, ports) if d.name in only]
+        daemons = self.daemons(root, ports, only)
         self._start_missing(daemons, up, ports, report, dry_run)
         if not dry_run:
             paths.write_atomic(self.polling_file(), self.polling + "\n")

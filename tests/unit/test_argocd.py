@@ -614,19 +614,15 @@ def test_install_dry_run_prints_every_change_and_runs_none(
 @pytest.mark.tools("redis-server", "start-stop-daemon")
 def test_redis_and_git_server_really_start_serve_and_stop(tmp_path, root, monkeypatch):
     local = argocd_local.LocalArgoCD(tmp_path / "cluster", tmp_path / "kubeconfig")
-    full = local.daemons
-    monkeypatch.setattr(
-        local, "daemons", lambda r, p: [d for d in full(r, p) if d.name in ("redis", "git")]
-    )
-    monkeypatch.setattr(argocd_local.tools, "exe", lambda name: shutil.which(name) or name)
     lines = []
-    ports = local.start(root, report=lines.append)
+    ports = local.start(root, report=lines.append, only=("redis", "git"))
     try:
         assert sorted(local.running()) == ["git", "redis"]
         refs = shell.run(["git", "ls-remote", local.repo_url, "HEAD"]).stdout.split()[0]
         assert refs == shell.run(["git", "-C", str(root), "rev-parse", "HEAD"]).stdout.strip()
         assert ports == local.ports() and len(set(ports.values())) == len(ports)
-        assert local.start(root, report=lines.append) == ports  # running: nothing started
+        again = local.start(root, report=lines.append, only=("redis", "git"))
+        assert again == ports  # running: nothing started
         assert [line.split(" (")[0] for line in lines] == ["starting redis", "starting git"]
     finally:
         local.stop(report=lines.append)
@@ -637,8 +633,8 @@ def test_a_daemon_that_never_listens_stops_what_this_start_started(tmp_path, roo
     local = argocd_local.LocalArgoCD(tmp_path / "cluster", tmp_path / "kubeconfig")
     full = local.daemons
 
-    def daemons(r, p):
-        redis = next(d for d in full(r, p) if d.name == "redis")
+    def daemons(r, p, only=argocd_local.NAMES):
+        (redis,) = full(r, p, ("redis",))
         return [redis, argocd_local.Daemon("git", shutil.which("false") or "false", (), port="git")]
 
     monkeypatch.setattr(local, "daemons", daemons)
@@ -797,9 +793,15 @@ def test_the_ksops_image_model_refuses_a_shell_or_a_release_without_install(imag
 
 
 @pytest.mark.tools("start-stop-daemon")
-def test_the_git_server_alone_serves_the_clone_on_each_address_pods_may_use(tmp_path, root):
+def test_the_git_server_alone_serves_the_clone_on_each_address_pods_may_use(
+    tmp_path, root, monkeypatch
+):
     """ArgoCD in pods needs only the git server, reachable at the node's address too
-    (127.0.0.2 plays it here: the whole 127/8 is loopback)."""
+    (127.0.0.2 plays it here: the whole 127/8 is loopback), and no local ArgoCD binary."""
+    which = argocd_local.tools.which
+    monkeypatch.setattr(
+        argocd_local.tools, "which", lambda name: None if name == "argocd" else which(name)
+    )
     local = argocd_local.LocalArgoCD(
         tmp_path / "cluster", tmp_path / "kubeconfig", listen=("127.0.0.1", "127.0.0.2")
     )
