@@ -6,37 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from opskit.core import shell
 from opskit.images import debian, localbuild
-
-
-@pytest.fixture
-def buildah(monkeypatch):
-    """A buildah store at the shell boundary: `images --quiet X` answers from `store`,
-    `bud -t X` adds X; every other command is recorded (with its env) and succeeds."""
-    store: set[str] = set()
-    calls: list[tuple[list[str], dict]] = []
-
-    def run(argv, **kwargs):
-        argv = list(argv)
-        calls.append((argv, kwargs))
-        if argv[:3] == ["buildah", "images", "--quiet"]:
-            return shell.Result(0, "0123abcd\n" if argv[3] in store else "", "")
-        if argv[:2] == ["buildah", "bud"]:
-            store.add(argv[argv.index("-t") + 1])
-            context = Path(argv[-1])
-            if (context / "Containerfile").is_file():
-                kwargs["containerfile"] = (context / "Containerfile").read_text()
-        return shell.Result(0, "", "")
-
-    monkeypatch.setattr(shell, "run", run)
-    return store, calls
-
-
-def builds(calls) -> list[list[str]]:
-    return [argv for argv, _ in calls if argv[0] != "buildah" or argv[1] == "bud"]
+from tests.unit.conftest import builds
 
 
 def test_the_debian_base_is_built_from_packages_once(buildah):
