@@ -128,6 +128,7 @@ FLOWS = {
     "api-to-redis",
     "api-egress-redis",
     "ingress-to-api",
+    "ingress-to-telemetry",
     "prometheus-to-api",
     "clients-to-mosquitto",
     "device-simulator-egress-mosquitto",

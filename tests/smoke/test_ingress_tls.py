@@ -9,19 +9,29 @@ from opskit.core import shell
 TLS_SECRET = "api-tls"
 
 
-def test_ingress_routes_the_host_to_the_api_service(k8s, overlay_host):
-    rules = k8s.get("ingress", "api")["spec"]["rules"]
+def serving(k8s, host: str) -> list[dict]:
+    """The Ingresses with a rule for `host` (the overlay's hosts: api.*, telemetry.*)."""
+    return [
+        ing
+        for ing in k8s.items("ingress")
+        if any(rule.get("host") == host for rule in ing["spec"].get("rules") or [])
+    ]
+
+
+def test_ingress_routes_the_host_to_its_service(k8s, overlay_host):
+    (ingress,) = serving(k8s, overlay_host)
     backends = [
         path["backend"]["service"]["name"]
-        for rule in rules
+        for rule in ingress["spec"]["rules"]
         if rule.get("host") == overlay_host
         for path in rule["http"]["paths"]
     ]
-    assert backends == ["api"]
+    assert backends == [overlay_host.split(".")[0]]  # api.<...> -> api, telemetry.<...>
 
 
 def test_ingress_terminates_tls_for_the_host(k8s, overlay_host):
-    tls = k8s.get("ingress", "api")["spec"].get("tls") or []
+    (ingress,) = serving(k8s, overlay_host)
+    tls = ingress["spec"].get("tls") or []
     assert [t["secretName"] for t in tls if overlay_host in t.get("hosts", [])] == [TLS_SECRET]
 
 
