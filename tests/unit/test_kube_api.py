@@ -1,7 +1,7 @@
 """opskit.kube.api against a small local HTTPS server that answers like an API server:
 discovery (aggregated or per group-version), GET and LIST, 401/403/404, TLS with a CA
-and a client certificate or a bearer token. (Against a real API server:
-tests/e2e/test_kubeapi.py; starting etcd and kube-apiserver takes longer than this file.)"""
+and a client certificate or a bearer token. (Against a real API server, which needs etcd
+and kube-apiserver started: tests/e2e/test_kubeapi.py.)"""
 
 from __future__ import annotations
 
