@@ -11,7 +11,6 @@ import json
 import re
 import socket
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,8 +36,11 @@ SERVED = {
 CRD = ("example.com/v1", "Widget", "widgets")
 
 
+pytestmark = pytest.mark.tools("openssl")
+
+
 def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+    shell.run(["openssl", *args], cwd=str(cwd))
 
 
 @pytest.fixture(scope="module")
