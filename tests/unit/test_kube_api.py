@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -83,6 +84,7 @@ class FakeApiServer(ThreadingHTTPServer):
         context.verify_mode = ssl.CERT_OPTIONAL  # a client certificate or a token
         self.socket = context.wrap_socket(self.socket, server_side=True)
         self.aggregated = True
+        self.etags = True  # an aggregator in front may drop them
         self.served = {gv: dict(kinds) for gv, kinds in SERVED.items()}
         self.objects: dict[tuple[str, str, str, str], dict] = {}  # (gv, plural, ns, name)
         self.requests: list[tuple[str, dict]] = []  # (path, headers)
@@ -188,7 +190,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(304, b"", etag)
             items = [self._aggregated(gv) for gv in versions]
             body = {"kind": "APIGroupDiscoveryList", "items": items}
-            return self._send(200, json.dumps(body).encode(), etag)
+            return self._send(200, json.dumps(body).encode(), etag if self.server.etags else "")
         if core:
             return self._json(200, {"kind": "APIVersions", "versions": versions})
         groups = [{"name": gv.split("/")[0], "versions": [{"groupVersion": gv}]} for gv in versions]
@@ -391,6 +393,15 @@ def test_aggregated_discovery_asked_afresh_is_answered_304_when_unchanged(cert_k
     assert server.answers[-1] == 200
 
 
+def test_aggregated_discovery_without_an_etag_is_asked_in_full_each_time(cert_kube, server):
+    server.etags = False
+    client = connected(cert_kube)
+    client.api_versions()
+    client.api_versions()
+    assert server.answers == [200] * 4
+    assert all("If-None-Match" not in headers for _path, headers in server.requests)
+
+
 def test_read_all_lists_a_kind_once_per_namespace_and_keeps_the_order(cert_kube, server):
     for name in ("a", "b", "other"):
         server.put("v1", "ConfigMap", name, "apps")
@@ -485,3 +496,4 @@ def test_a_client_needs_a_certificate_or_a_token(tmp_path, certs, server):
     assert api.client(kube) is None
     assert api.attempt(kube, lambda c: pytest.fail("no client to read with")) is None
     assert server.requests == []
+    assert api.client(SimpleNamespace(context="ctx")) is None  # type: ignore[arg-type]
