@@ -281,7 +281,7 @@ def test_rotate_changes_the_data_key_and_update_keys_keeps_it(cfg, tmp_path):
 
 def test_values_are_masked_in_every_document_and_bad_base64_is_no_error():
     manifest = (
-        "---\n---\n"  # an empty document first
+        "--- a note, not a mapping\n---\n"  # a document that is not a Secret first
         "kind: Secret\nstringData: {A: first-secret-value}\n"
         "data: {B: c2Vjb25kLXNlY3JldC12YWx1ZQ==, C: not-base64-at-all!}\n"
     )
