@@ -8,7 +8,8 @@ meets on a real server:
 - `apply` takes the objects in order and stops at the first it rejects (exit 1), keeping
   those before it, each with a new resourceVersion (the uid kept) and, when its spec
   changed, a new generation;
-- `delete -f -` removes what it names, the absent ones ignored.
+- `delete -f -` removes what it names; an absent one is NotFound (exit 1) unless
+  `--ignore-not-found`.
 
 Its controllers act at once: a workload is observed and ready at its generation, unless its
 pod template carries NEVER_READY_LABEL (as kwok's simulated pods do, tests/e2e): then its
@@ -61,9 +62,7 @@ class ApiServer:
         if verb == "apply":
             return self.apply(stdin)
         if verb == "delete" and rest[:2] == ("-f", "-"):
-            for key in (ObjectRef.of(d) for d in documents(stdin)):
-                self.objects.pop(key, None)
-            return 0, "", ""
+            return self.delete(documents(stdin), "--ignore-not-found" in rest)
         raise AssertionError(f"the fake API server does not answer {argv[5:]}")
 
     def get(self, rest: tuple[str, ...], stdin: bytes) -> str:
@@ -101,6 +100,15 @@ class ApiServer:
             self.objects[key] = {**doc, "metadata": meta}
             out.append(self.read(key))
         return 0, _listed(out), ""
+
+    def delete(self, docs: list[dict], ignore_not_found: bool) -> tuple[int, str, str]:
+        """Each object named, in order; an absent one is an error unless ignored."""
+        for key in (ObjectRef.of(d) for d in docs):
+            if key not in self.objects and not ignore_not_found:
+                kind = f"{key.kind.lower()}s"
+                return 1, "", f'Error from server (NotFound): {kind} "{key.name}" not found'
+            self.objects.pop(key, None)
+        return 0, "", ""
 
     def edit(self, key: ObjectRef, change) -> None:
         """Someone else's change to a stored object: `change(obj)`, a new resourceVersion and

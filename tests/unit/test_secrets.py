@@ -281,7 +281,7 @@ def test_rotate_changes_the_data_key_and_update_keys_keeps_it(cfg, tmp_path):
 
 def test_values_are_masked_in_every_document_and_bad_base64_is_no_error():
     manifest = (
-        "---\n---\n"  # an empty document first
+        "--- a note, not a mapping\n---\n"  # a document that is not a Secret first
         "kind: Secret\nstringData: {A: first-secret-value}\n"
         "data: {B: c2Vjb25kLXNlY3JldC12YWx1ZQ==, C: not-base64-at-all!}\n"
     )
@@ -314,3 +314,22 @@ def test_a_file_sops_cannot_open_is_one_line_naming_it(cfg):
     )
     assert "\n" not in caught.value.message
     assert caught.value.hint == "check your key and the file (`invoke secrets.check`)"
+
+
+def test_a_key_held_in_sops_age_key_is_the_users_own(cfg, tmp_path, monkeypatch):
+    path, public = other_key(tmp_path, "ci")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(tmp_path / "absent.txt"))
+    monkeypatch.setenv("SOPS_AGE_KEY", path.read_text())  # as CI passes it
+    assert sops.my_recipients() == (public,)
+    monkeypatch.delenv("SOPS_AGE_KEY")
+    assert sops.my_recipients() == ()
+
+
+def test_encrypting_a_file_no_rule_covers_says_what_to_run_and_writes_nothing(cfg):
+    generate.ensure_key(cfg)
+    path = cfg.root / "k8s/stray.sops.yaml"
+    with pytest.raises(OpsError) as caught:
+        sops.encrypt(cfg, path, "kind: Secret\nstringData: {A: b}\n")
+    assert caught.value.message == "no creation rule in .sops.yaml matches k8s/stray.sops.yaml"
+    assert caught.value.hint == "run `invoke secrets.init --overlay <name>` first"
+    assert not path.exists()

@@ -127,3 +127,18 @@ def test_a_database_that_stalls_is_unavailable_after_the_timeout_not_a_hang(post
         await fresh.close()
 
     asyncio.run(main())
+
+
+def test_a_server_that_accepts_and_never_answers_is_unavailable_after_the_timeout():
+    import socket
+
+    with socket.socket() as silent:  # takes connections (the kernel's backlog), says nothing
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        store = Store(f"postgresql://telemetry@127.0.0.1:{port}/postgres", timeout=0.5)
+
+        async def ping_within(seconds: float) -> bool:
+            return await asyncio.wait_for(store.ping(), seconds)
+
+        assert asyncio.run(ping_within(10)) is False
