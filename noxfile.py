@@ -42,7 +42,7 @@ def tests(session: nox.Session) -> None:
     """Unit and manifest tests with coverage (floor: 85% of opskit/)."""
     session.install(*DEV)
     # every tool a unit or manifest test runs: under CI=true a missing one fails the test
-    needed = ("sops", "kube-score", "actionlint", "kubectl", "kustomize")
+    needed = ("sops", "kube-score", "actionlint", "kubectl", "kustomize", "ksops")
     session.run_install("invoke", "tools.install", *(f"--only={name}" for name in needed))
     coverage = ("--cov=opskit", "--cov-report=term", "--cov-fail-under=85")
     session.run("pytest", *coverage, *junit("tests"), *session.posargs)
@@ -50,13 +50,16 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, tags=["slow"], default=False)
 def mutation(session: nox.Session) -> None:
-    """Mutation check (mutmut) of the core modules against their fast tests; results in mutants/."""
-    session.install(*DEV, "mutmut==3.8.1")
+    """Mutation check (mutmut) of the core modules and the telemetry store; results in mutants/."""
+    session.install(*DEV, "mutmut==3.8.1", "./services/telemetry[test]")
     session.run_install("invoke", "tools.install", "--only=sops", "--only=kubectl")
     os.makedirs("mutants", exist_ok=True)  # the mutated copy finds the built tools here
     if not os.path.lexists("mutants/.tools"):
         os.symlink(os.path.abspath(".tools"), "mutants/.tools")
     session.run("mutmut", "run", *session.posargs)
+    session.run("mutmut", "results")
+    session.chdir("services/telemetry")  # its own [tool.mutmut]: the store on a real PostgreSQL
+    session.run("mutmut", "run")
     session.run("mutmut", "results")
 
 
@@ -81,10 +84,11 @@ def e2e(session: nox.Session) -> None:
 
 @nox.session(name="e2e-node", python=PYTHON, tags=["cluster"], default=False)
 def e2e_node(session: nox.Session) -> None:
-    """A real node in the embedded cluster (root, runc): exec, DNS, NetworkPolicy, teardown."""
+    """A real node in the embedded cluster (root, runc): exec, DNS, NetworkPolicy, ArgoCD pods."""
     session.install(*DEV)
     session.run_install("invoke", "tools.install")
     session.run_install("invoke", "tools.install", "--only=node")  # ~2 min warm, ~15 cold
+    session.run_install("invoke", "tools.install", "--only=gitops")  # ArgoCD's images
     node = ("tests/e2e_node", "-p", "no:cacheprovider", *junit("e2e-node"))
     session.run("pytest", *node, *session.posargs)
 

@@ -3,19 +3,28 @@ after each job, what it must have left behind (asserted argv, the released main)
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 import time
 from pathlib import Path
 
 from cleanroom import runners, shims
-from cleanroom.room import FINAL, Outcome, Room, missing_thing
+from cleanroom.room import FINAL, Outcome, Room
 from opskit.core import gitinfo, paths, shell
 from opskit.core.errors import OpsError
 from opskit.lint import cimodel
 from opskit.lint.cimodel import condition, evaluate
 
 PREFIX = "cleanroom"
+MISSING = (  # (output pattern, the missing thing as the failure line names it)
+    (re.compile(r"([\w.+-]+): (?:command )?not found"), "`{0}`"),
+    (re.compile(r"`([\w.+-]+)` not found"), "`{0}`"),
+    (re.compile(r"error: ([A-Z_]+) is not set"), "the variable {0}"),
+    (re.compile(r"(Author identity unknown)"), "a git identity"),
+    (re.compile(r"Python interpreter ([\d.]+) not found"), "Python {0}"),
+    (re.compile(r"the image's Go ([\d.]+) cannot run here"), "the Go of .go-version (not {0})"),
+)
 
 
 def say(text: str) -> None:
@@ -148,6 +157,15 @@ def describe(room: Room, line: str, code: int, output: str) -> str:
         )
     tail = [ln for ln in output.strip().splitlines() if ln.strip()][-1:] or [f"exit {code}"]
     return f"{job.title}: `{line}` failed (exit {code}): {tail[0]}"
+
+
+def missing_thing(output: str) -> str:
+    """What the failed step lacked, read from its output (the last match wins)."""
+    found = ""
+    for pattern, template in MISSING:
+        for match in pattern.finditer(output):
+            found = template.format(*match.groups())
+    return found
 
 
 def check_job(room: Room, outcome: Outcome) -> str:

@@ -2,12 +2,14 @@
 
 Each GitHub job and Bitbucket step gets a fresh clone of the commit (origin: a local bare
 remote), a HOME of its own and a PATH holding only its runner image's commands
-(`cleanroom.runners`) plus what its declared setup steps add: setup-python, setup-go (at
-the version it asks for), caches, registry logins, the env and secrets it maps. Then its
-own `run:`/`script:` lines run. What needs a container engine, a cluster or the network is
-a stand-in that records its argv (`cleanroom.shims`); the stage calls of `FINAL` are
-changed as it says. A job that needs something its definition does not provide fails with
-one line naming the job and the missing thing.
+(`cleanroom.runners`, exact to each image's documentation) plus what its declared setup
+steps add: setup-python, setup-go (at the version it asks for), caches, registry logins, the
+env and secrets it maps. Then its own `run:`/`script:` lines run. What needs a container
+engine, a cluster or the network is a stand-in that records its argv (`cleanroom.shims`),
+present only where the image ships that tool or the job's steps install it; the stage calls
+of `FINAL` are changed as it says, an asserted one only once the commands it runs
+(`ASSERTED_NEEDS`) are there. A job that needs something its definition does not provide
+fails with one line naming the job and the missing thing.
 """
 
 from __future__ import annotations
@@ -37,6 +39,13 @@ FINAL = {
     "monitoring.install": "asserted",
     "deploy": "asserted",
 }
+ASSERTED_NEEDS = {  # the commands an asserted stage call runs (opskit's tools: .tools/bin or PATH)
+    "cluster-smoke": ("kubectl",),
+    "cluster.up": ("docker", "k3d", "kubectl"),
+    "monitoring.install": ("helm", "kubectl"),
+    "deploy": ("kubectl", "sops"),
+}
+DOCKER_SERVICE = "27.5.1"  # the Docker CLI of Bitbucket's `docker` service (any >= 24.0 works)
 CONTEXT = {  # the `${{ ... }}` values of a push to main (mixed case, as GitHub gives it)
     "github.repository": "GitOps-Lab/GitOps-Lab",
     "github.actor": "octocat",
@@ -62,13 +71,6 @@ def secrets() -> dict[str, str]:
     return {"GITHUB_TOKEN": "cleanroom-token", "SOPS_AGE_KEY": key}
 
 
-MISSING = (  # (output pattern, the missing thing as the failure line names it)
-    (re.compile(r"([\w.+-]+): (?:command )?not found"), "`{0}`"),
-    (re.compile(r"`([\w.+-]+)` not found"), "`{0}`"),
-    (re.compile(r"error: ([A-Z_]+) is not set"), "the variable {0}"),
-    (re.compile(r"(Author identity unknown)"), "a git identity"),
-    (re.compile(r"Python interpreter ([\d.]+) not found"), "Python {0}"),
-)
 STEP_TIMEOUT = 1800.0
 # this machine's network plumbing (CA bundle, proxies, local wheels), which runners have too
 PASS_THROUGH = re.compile(
@@ -125,14 +127,25 @@ class Room:
         shell.run(["git", "clone", "-q", "-b", "main", str(self.remote), str(self.work)])
         shell.run(["git", "-C", str(self.work), "checkout", "-q", "--detach", commit])
         runners.base_bin(self.bin)
-        runners.image_bin(self.bin, image)
-        stand_ins = ["apt-get", "sudo", "curl"] + (["docker"] if self._docker() else [])
-        stand_ins += ["k3d", "helm", "cleanroom-asserted"] + (["kubectl"] if image.kubectl else [])
-        shims.write(self.dir / "shims", stand_ins)
+        go_here = runners.image_bin(self.bin, image)
+        shims.write(self.dir / "shims", self.stand_ins(go_here))
         self.env = self._environ()
 
-    def _docker(self) -> bool:
-        return self.known_image.docker or "docker" in self.job.services
+    def stand_ins(self, go_here: bool = True) -> dict[str, str]:
+        """The stand-ins of this job (name -> the version they report): the machinery every
+        room has, then only what its image ships that cannot run here."""
+        image = self.known_image
+        found = dict.fromkeys(("apt-get", "curl", "sha256sum", "cleanroom-asserted"), "")
+        if not image.root:
+            found |= {"sudo": "", "id": ""}
+        found |= {n: v for n, v in image.versions.items() if n in runners.STAND_INS}
+        if "docker" in self.job.services and not image.docker:
+            found["docker"] = DOCKER_SERVICE
+        if image.kubectl:
+            found["kubectl"] = ""
+        if image.go and not go_here:
+            found["go"] = ""
+        return found
 
     def _environ(self) -> dict[str, str]:
         path = (self.tools, self.python_bin, self.dir / "shims", self.image_python, self.bin)
@@ -156,7 +169,11 @@ class Room:
             "CLEANROOM_CURL": runners.host_command("curl") or "curl",
             "CLEANROOM_KUBECTL": runners.host_command("kubectl") or "kubectl",
             "CLEANROOM_IMAGE_KUBECTL": self.known_image.kubectl,
-            "CLEANROOM_K3D": _k3d_pin(self.work),
+            "CLEANROOM_GO": self.known_image.go,
+            "CLEANROOM_UID": "0" if self.known_image.root else runners.RUNNER_UID,
+            "CLEANROOM_ID": runners.host_command("id") or "id",
+            "CLEANROOM_SHA256SUM": runners.host_command("sha256sum") or "sha256sum",
+            "CLEANROOM_CHECKSUMS": str(self.work / "ci" / "checksums.sha256"),
         }
         env |= {k: v for k, v in os.environ.items() if PASS_THROUGH.fullmatch(k)}
         (self.dir / "tmp").mkdir(exist_ok=True)
@@ -181,6 +198,8 @@ class Room:
     def _bitbucket_caches(self) -> dict[str, str]:
         caches = set(self.job.caches)
         env = {"GOPATH": str(self.home / "go")}
+        if not self.known_image.root:  # a shell runner's host keeps Go's caches between steps
+            caches |= {"gomod", "gobuild"}
         if "gomod" in caches:
             env["GOMODCACHE"] = str(Path.home() / "go" / "pkg" / "mod")
         if "gobuild" in caches:
@@ -192,18 +211,24 @@ class Room:
         return env
 
     def _restore_tools(self) -> None:
-        source = self.source / ".tools"
+        # resolved: a .tools that links to a shared one is copied, never linked into the job
+        source = (self.source / ".tools").resolve()
         if (source / "bin").is_dir() and not (self.work / ".tools").exists():
             shell.run(["cp", "-al", str(source), str(self.work / ".tools")])
+            for file in (self.work / ".tools").iterdir():  # the stamp a job may rewrite: a copy
+                if file.is_file():
+                    data = file.read_bytes()
+                    file.unlink()
+                    file.write_bytes(data)
 
     def _venv_key(self) -> str:
         """Which python3 a venv would use (its folder and version): setup-python's, the
         image's, or the one `apt-get install python3-venv` brings on an image without one."""
-        for folder, kind in ((self.python_bin, "setup"), (self.image_python, "image")):
-            if (folder / "python3").exists():
-                return f"{kind}-{(folder / 'python3').resolve().parent.parent.name}"
-        versions = sorted(runners.PYENV.glob(f"{self.known_image.apt_python}.*"))
-        return f"image-{versions[-1].name}" if versions else ""
+        if (self.python_bin / "python3").exists():
+            return f"setup-{(self.python_bin / 'python3').resolve().parent.parent.name}"
+        image = self.known_image
+        real = runners.python_interpreter(image.python or image.apt_python)
+        return f"image-{Path(real).resolve().parent.parent.name}" if real else ""
 
     def restore_venv(self) -> None:
         """Every job clones to the same path, so a .venv made by an earlier job with the same
@@ -232,10 +257,11 @@ class Room:
         if mode == "real":
             return None
         command = shlex.join(call.argv)
+        needs = ",".join(ASSERTED_NEEDS.get(call.target, ()))
         new = (
             f"{command} --install-only"
             if mode == "install-only"
-            else f"cleanroom-asserted {command}"
+            else f"cleanroom-asserted --needs={needs} {command}"
         )
         return script, script.read_text().replace(command, new)
 
@@ -262,30 +288,12 @@ class Room:
         return result.returncode, result.stdout + result.stderr
 
 
-def _k3d_pin(work: Path) -> str:
-    """The k3d version the job's opskit.yaml pins (what the k3d stand-in reports)."""
-    from opskit.core import yamlio
-
-    file = work / "opskit.yaml"
-    data = (yamlio.load_file(file) or {}) if file.is_file() else {}
-    return str(((data.get("cluster") or {}).get("k3d") or {}).get("version", ""))
-
-
 def _pip_cache() -> dict[str, str]:
     """pip's and uv's caches of this machine, as setup-python's `cache: pip` restores."""
     return {
         "PIP_CACHE_DIR": str(Path.home() / ".cache" / "pip"),
         "UV_CACHE_DIR": str(Path.home() / ".cache" / "uv"),
     }
-
-
-def missing_thing(output: str) -> str:
-    """What the failed step lacked, read from its output (the last match wins)."""
-    found = ""
-    for pattern, template in MISSING:
-        for match in pattern.finditer(output):
-            found = template.format(*match.groups())
-    return found
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ APT = {  # command -> the Debian package `./bootstrap.sh setup` installs
     "mosquitto": "mosquitto",
     "mosquitto_pub": "mosquitto-clients",
     "redis-server": "redis-server",
+    "gcc": "gcc",  # the real node's pause image
+    "buildah": "buildah",  # images built without a registry
+    "start-stop-daemon": "dpkg",  # the real node's and local ArgoCD's daemons
 }
 FIXED_PATHS = {"mosquitto": "/usr/sbin/mosquitto"}  # not on a user's PATH
 

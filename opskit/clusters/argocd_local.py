@@ -18,9 +18,9 @@ import shutil
 import socket
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from opskit.clusters.daemons import Daemon, Supervisor, alive, last_line
 from opskit.core import paths, shell, tools, yamlio
 from opskit.core.errors import OpsError
 
@@ -44,33 +44,31 @@ CONTROLLER_FLAGS = ("--persist-resource-health",)  # argocd.wait names the culpr
 POLLED = ("repo-server", "controller")  # restarted when the polling mode changes
 
 
-@dataclass(frozen=True)
-class Daemon:
-    name: str
-    exe: str  # absolute path: start-stop-daemon matches /proc/<pid>/exe against it
-    args: tuple[str, ...]
-    env: tuple[tuple[str, str], ...] = ()
-    port: str = ""  # key of ports.json it listens on (readiness)
-
-
 class LocalArgoCD:
     """The processes of one cluster's local ArgoCD, by its state folder."""
 
     def __init__(
-        self, cluster_state: Path, kubeconfig: Path, namespace: str = "argocd", polling="fast"
+        self,
+        cluster_state: Path,
+        kubeconfig: Path,
+        namespace: str = "argocd",
+        polling="fast",
+        listen: tuple[str, ...] = ("127.0.0.1",),
     ):
         self.home = cluster_state / "argocd"
         self.kubeconfig = kubeconfig
         self.namespace = namespace
         self.polling = polling
+        self.supervisor = Supervisor(self.home, MARKER)
+        self.listen = listen  # the git server's addresses (loopback first: readiness probe)
 
     # --- files -------------------------------------------------------------------------
 
     def pidfile(self, name: str) -> Path:
-        return self.home / "run" / f"{name}.pid"
+        return self.supervisor.pidfile(name)
 
     def logfile(self, name: str) -> Path:
-        return self.home / "logs" / f"{name}.log"
+        return self.supervisor.logfile(name)
 
     def polling_file(self) -> Path:
         return self.home / "run" / "polling"
@@ -100,18 +98,29 @@ class LocalArgoCD:
     @property
     def repo_url(self) -> str:
         """Where ArgoCD reads this clone on the embedded cluster."""
-        return f"git://127.0.0.1:{self.ports().get('git', 0)}/"
+        return self.repo_url_at("127.0.0.1")
+
+    def repo_url_at(self, host: str) -> str:
+        """The git server's URL at one of the addresses it listens on (`start`'s `listen`)."""
+        return f"git://{host}:{self.ports().get('git', 0)}/"
 
     # --- the processes -----------------------------------------------------------------
 
-    def daemons(self, root: Path, ports: dict[str, int]) -> list[Daemon]:
+    def daemons(
+        self, root: Path, ports: dict[str, int], only: tuple[str, ...] = NAMES
+    ) -> list[Daemon]:
+        """The daemons named in `only`; only their executables need to be there."""
+
+        def exe(name: str, *needed_by: str) -> str:
+            return tools.exe(name) if set(needed_by) & set(only) else name
+
         redis = f"127.0.0.1:{ports['redis']}"
-        argocd = _exe("argocd")
+        argocd = exe("argocd", "repo-server", "controller")
         common = self._argocd_env()
-        return [
+        every = [
             Daemon(
                 "redis",
-                _exe("redis-server"),
+                exe("redis-server", "redis"),
                 (
                     "--bind",
                     "127.0.0.1",
@@ -134,7 +143,7 @@ class LocalArgoCD:
                 "git",
                 str(Path(_git_exec_path()) / "git-daemon"),
                 (
-                    "--listen=127.0.0.1",
+                    *(f"--listen={host}" for host in self.listen),
                     f"--port={ports['git']}",
                     "--reuseaddr",
                     "--export-all",
@@ -179,6 +188,7 @@ class LocalArgoCD:
                 port="controller-metrics",
             ),
         ]
+        return [daemon for daemon in every if daemon.name in only]
 
     def _argocd_env(self) -> tuple[tuple[str, str], ...]:
         from opskit.secrets import sops
@@ -200,28 +210,7 @@ class LocalArgoCD:
         )
 
     def start_step(self, daemon: Daemon) -> shell.Step:
-        return shell.Step(
-            argv=(
-                "start-stop-daemon",
-                "--start",
-                "--background",
-                "--make-pidfile",
-                "--pidfile",
-                str(self.pidfile(daemon.name)),
-                "--output",
-                str(self.logfile(daemon.name)),
-                "--chdir",
-                str(self.home),
-                "--exec",
-                daemon.exe,
-                "--",
-                *daemon.args,
-            ),
-            env=((MARKER, str(self.home)), *daemon.env),
-            what=f"start {daemon.name}",
-            mutates=True,
-            timeout=30,
-        )
+        return self.supervisor.start_step(daemon)
 
     def stop_step(self, name: str, exe: str) -> shell.Step:
         return shell.Step(
@@ -243,23 +232,24 @@ class LocalArgoCD:
         )
 
     def pid(self, name: str) -> int | None:
-        """The pid of our process `name` if it runs: pid file, and its environment carries
+        """The pid of our process `name` while it runs: pid file, and its environment carries
         our marker (a reused pid of someone else's process does not)."""
-        try:
-            pid = int(self.pidfile(name).read_text().strip())
-            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        except (OSError, ValueError):
-            return None
-        return pid if f"{MARKER}={self.home}".encode() in environ else None
+        return self.supervisor.pid(name)
 
     def running(self) -> dict[str, int]:
         return {name: pid for name in NAMES if (pid := self.pid(name)) is not None}
 
     def start(
-        self, root: Path, report=print, dry_run: bool = False, release: Path | None = None
+        self,
+        root: Path,
+        report=print,
+        dry_run: bool = False,
+        release: Path | None = None,
+        only: tuple[str, ...] = NAMES,
     ) -> dict[str, int]:
         """Start what is not running yet; wait until each listens. Returns the ports.
-        `release`: the pinned ArgoCD source, whose hack/ has the repo-server's helpers."""
+        `release`: the pinned ArgoCD source, whose hack/ has the repo-server's helpers.
+        `only`: these daemons (ArgoCD in pods needs the git server alone)."""
         if dry_run:
             ports = self.ports() or dict.fromkeys(PORTS, 0)
         else:
@@ -272,7 +262,8 @@ class LocalArgoCD:
             for name in POLLED:
                 if up.pop(name, None) is not None:
                     self._stop_one(name, report, dry_run)
-        self._start_missing(self.daemons(root, ports), up, ports, report, dry_run)
+        daemons = self.daemons(root, ports, only)
+        self._start_missing(daemons, up, ports, report, dry_run)
         if not dry_run:
             paths.write_atomic(self.polling_file(), self.polling + "\n")
         return ports
@@ -304,12 +295,12 @@ class LocalArgoCD:
             # start-stop-daemon may return before its child wrote the pid file: a process
             # not seen yet is given a few seconds. One seen has died only when its pid has
             # exited: while it execs, its /proc environ (our marker) can read empty.
-            alive = pid is not None or (seen is not None and _running(seen))
-            gone = (seen is not None and not alive) or (
+            alive_now = pid is not None or (seen is not None and alive(seen))
+            gone = (seen is not None and not alive_now) or (
                 seen is None and time.monotonic() > started + PID_GRACE
             )
             if gone or time.monotonic() > deadline:
-                tail = _last_line(self.logfile(daemon.name))
+                tail = last_line(self.logfile(daemon.name), width=200)
                 raise OpsError(
                     f"ArgoCD's {daemon.name} did not start listening on 127.0.0.1:{port}: {tail}",
                     f"see {self.logfile(daemon.name)}",
@@ -341,22 +332,6 @@ class LocalArgoCD:
             shell.run_step(self.stop_step(name, exe), dry_run=dry_run)
 
 
-def _running(pid: int) -> bool:
-    """The process exists and has not exited (a zombie has)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _exe(name: str) -> str:
-    found = tools.which(name)
-    if found is None:
-        raise OpsError(f"`{name}` not found", tools.install_hint(name))
-    return str(Path(found).absolute())  # not resolved: redis-server is a link named by role
-
-
 def _git_exec_path() -> str:
     return shell.run(["git", "--exec-path"], timeout=10).stdout.strip()
 
@@ -382,11 +357,3 @@ def _listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _last_line(log: Path) -> str:
-    try:
-        lines = log.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return "no log"
-    return lines[-1][:200] if lines else "empty log"

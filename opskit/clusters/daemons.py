@@ -19,6 +19,7 @@ class Daemon:
     exe: str  # absolute: start-stop-daemon matches /proc/<pid>/exe against it
     args: tuple[str, ...]
     env: tuple[tuple[str, str], ...] = ()
+    port: str = ""  # what it listens on, for whoever waits for it (e.g. a key of ports.json)
 
 
 class Supervisor:
@@ -100,11 +101,16 @@ class Supervisor:
         return True
 
     def last_line(self, name: str) -> str:
-        try:
-            lines = self.logfile(name).read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return "no log"
-        return lines[-1][:300] if lines else "empty log"
+        return last_line(self.logfile(name))
+
+
+def last_line(log: Path, width: int = 300) -> str:
+    """A log's last line, for a one-line error ("no log", "empty log" when there is none)."""
+    try:
+        lines = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    return lines[-1][:width] if lines else "empty log"
 
 
 def alive(pid: int) -> bool:

@@ -118,7 +118,7 @@ class RealNode:
                 "--metrics-port=0", "--health-port=0",
             ),
         }  # fmt: skip
-        return Daemon(name, _exe(name), argv[name], (("PATH", path),))
+        return Daemon(name, tools.exe(name), argv[name], (("PATH", path),))
 
     def _start(self, name: str, report) -> None:
         report(f"starting {name} (log: {self.daemons.logfile(name)})")
@@ -234,8 +234,8 @@ class RealNode:
         shutil.rmtree(self.layout.home, ignore_errors=True)
 
     def _clean_host(self, report) -> None:
-        shell.run([_exe("kube-proxy"), "--cleanup"], check=False, mutates=True, timeout=60)
-        router = [_exe("kube-router"), "--cleanup-config"]
+        shell.run([tools.exe("kube-proxy"), "--cleanup"], check=False, mutates=True, timeout=60)
+        router = [tools.exe("kube-router"), "--cleanup-config"]
         shell.run(router, check=False, mutates=True, timeout=60)
         node_host.unmount_below(self.layout.home)
         node_host.delete_link(node_files.BRIDGE)
@@ -272,13 +272,6 @@ def _answers(sock_path: Path) -> bool:
         except OSError:
             return False
     return True
-
-
-def _exe(name: str) -> str:
-    found = tools.which(name)
-    if found is None:
-        raise OpsError(f"`{name}` not found", tools.install_hint(name))
-    return str(Path(found).absolute())
 
 
 def _read_json(file: Path) -> dict:

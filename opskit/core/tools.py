@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
+from opskit.core.errors import OpsError
 from opskit.core.paths import tools_bin
 
 BUILT = "run `invoke tools.install` (builds it into .tools/bin from the pins in tools/)"
-GITOPS = "run `invoke tools.install --only=gitops` (builds ArgoCD and kustomize, ~20 min cold)"
+GITOPS = (
+    "run `invoke tools.install --only=gitops` (builds ArgoCD, kustomize and ksops, ~20 min cold)"
+)
 NODE = "run `invoke tools.install --only=node` (the real node's daemons, ~15 min cold)"
 HELM = "run `invoke tools.install --only=helm` (builds the pinned Helm, ~3 min cold)"
+MONITORING = (
+    "run `invoke tools.install --only=monitoring` (Prometheus and its operator, ~12 min cold)"
+)
+INGRESS = "run `invoke tools.install --only=ingress` (Traefik, the Ingress controller, ~6 min cold)"
 PEERS = "run `invoke tools.install --only=peers` (builds Skaffold for the benchmark, ~7 min cold)"
 
 
@@ -43,6 +51,7 @@ TOOLS: dict[str, Tool] = {
         Tool("kube-score", ("version",), "1.20", BUILT, r"kube-score version: (\d+\.\d+\.\d+)"),
         Tool("argocd", ("version", "--client", "--short"), "3.6", GITOPS, r"v(\d+\.\d+\.\d+)"),
         Tool("kustomize", ("version",), "5.8", GITOPS),
+        Tool("ksops", ("--version",), "3.13", GITOPS, r"on sops (\d+\.\d+\.\d+)"),
         Tool("skaffold", ("version",), "2.19", PEERS, r"v(\d+\.\d+\.\d+)"),
         Tool("kubelet", ("--version",), "1.37", NODE),
         Tool("kube-proxy", ("--version",), "1.37", NODE),
@@ -52,6 +61,16 @@ TOOLS: dict[str, Tool] = {
         Tool("coredns", ("-version",), "1.12", NODE, r"CoreDNS-(\d+\.\d+\.\d+)"),
         Tool("crictl", ("--version",), "1.31", NODE, r"crictl version v(\d+\.\d+\.\d+)"),
         Tool("kube-router", ("--version",), "2.0", NODE, r"version v(\d+\.\d+\.\d+)"),
+        Tool("prometheus", ("--version",), "3.0", MONITORING, r"version (\d+\.\d+\.\d+)"),
+        Tool("prometheus-operator", ("--version",), "0.80", MONITORING, r"version (\d+\.\d+\.\d+)"),
+        Tool(
+            "prometheus-config-reloader",
+            ("--version",),
+            "0.80",
+            MONITORING,
+            r"version (\d+\.\d+\.\d+)",
+        ),
+        Tool("traefik", ("version",), "3.0", INGRESS, r"Version:\s+v?(\d+\.\d+\.\d+)"),
         Tool(
             "runc", ("--version",), "1.1", "apt-get install runc", r"runc version (\d+\.\d+\.\d+)"
         ),
@@ -99,6 +118,15 @@ def which(name: str) -> str | None:
     if local.is_file():
         return str(local)
     return shutil.which(name)
+
+
+def exe(name: str) -> str:
+    """The absolute path of a tool a daemon runs (start-stop-daemon matches /proc/<pid>/exe
+    against it), not resolved: a link named by its role stays that name. Missing: OpsError."""
+    found = which(name)
+    if found is None:
+        raise OpsError(f"`{name}` not found", install_hint(name))
+    return str(Path(found).absolute())
 
 
 def install_hint(name: str) -> str:

@@ -435,5 +435,5 @@ def _summary(plan: Plan, now: dict[ObjectRef, rollout.Workload], notify: Notify)
             f"running: {workload.ref.resource} revision {workload.revision} "
             f"image {', '.join(workload.images)}"
         )
-    for host in plan.overlay.hosts:
-        notify(f"url: https://{host}/api/health")
+    if plan.overlay.hosts:  # the api's host; the others are its neighbours' (telemetry)
+        notify(f"url: https://{plan.overlay.hosts[0]}/api/health")

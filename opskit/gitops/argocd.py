@@ -29,9 +29,9 @@ ROOT_FILE = "root.yaml"  # the app-of-apps root: not in k8s/argocd's kustomizati
 APPLICATIONS = "applications.argoproj.io"
 NOT_INSTALLED_HINT = "install it first: `invoke argocd.install`"
 NO_MONITORING = (
-    f"monitoring is not synced here: the embedded cluster runs no containers and cannot fetch "
-    f"the Helm chart, so the root renders {ARGOCD_DIR.as_posix()} only; on k3d/minikube it "
-    f"renders {PLATFORM_DIR.as_posix()}, which adds the monitoring Application"
+    f"monitoring is not synced here: the embedded cluster cannot fetch the Helm chart, so "
+    f"the root renders {ARGOCD_DIR.as_posix()} only; on k3d/minikube it renders "
+    f"{PLATFORM_DIR.as_posix()}, which adds the monitoring Application"
 )
 
 
@@ -40,9 +40,12 @@ def _run(step: shell.Step, dry_run: bool) -> shell.Result:
     return shell.run_step(step, dry_run=dry_run)
 
 
-def local(cfg: Config, cluster: Cluster | None) -> argocd_local.LocalArgoCD:
+def local(
+    cfg: Config, cluster: Cluster | None, listen: tuple[str, ...] = ("127.0.0.1",)
+) -> argocd_local.LocalArgoCD:
     """The local processes of ArgoCD next to an embedded cluster (callers ask only where the
-    cluster runs no containers, which is always one the suite started)."""
+    cluster runs no containers, which is always one the suite started); `listen`: the git
+    server's addresses."""
     if cluster is None:
         raise OpsError(
             "ArgoCD runs as local processes only beside the suite's own embedded cluster",
@@ -53,6 +56,7 @@ def local(cfg: Config, cluster: Cluster | None) -> argocd_local.LocalArgoCD:
         cluster.kubeconfig,
         cfg.require_argocd().namespace,
         cfg.require_argocd().local_polling,
+        listen,
     )
 
 
@@ -67,20 +71,20 @@ def _stamp(cfg: Config) -> str:
     )
 
 
+def real_node(conn: Connection) -> bool:
+    """The embedded cluster with a real node: ArgoCD runs as pods from images built here."""
+    return not conn.runs_containers and conn.cluster is not None and conn.cluster.has_real_node()
+
+
 def install(cfg: Config, conn: Connection, dry_run: bool = False, report=print) -> bool:
     """Install (or upgrade to) the pinned ArgoCD; idempotent. False when already there.
 
-    A cluster that runs containers gets the release's install.yaml plus KSOPS; the embedded
-    one its CRDs and config, with the controllers, redis and a git server of this clone as
-    local processes."""
-    from opskit.gitops import install
-    from opskit.secrets import sops
-
-    if conn.runs_containers:
-        release = install.release_dir(cfg.require_argocd().version)
-        for step in install.upstream_steps(cfg, conn.kube, release, sops.key_file()):
-            _run(step, dry_run)
-        return True
+    A cluster that runs containers gets the release's install.yaml plus KSOPS (the embedded
+    one with a real node: its images built here, and a git server of this clone); where no
+    container runs, its CRDs and config, with the controllers, redis and a git server of
+    this clone as local processes."""
+    if conn.runs_containers or real_node(conn):
+        return _install_pods(cfg, conn, dry_run, report)
     home = local(cfg, conn.cluster)
     stamp = home.home / "installed.json"
     applied = stamp.is_file() and stamp.read_text() == _stamp(cfg)
@@ -92,6 +96,66 @@ def install(cfg: Config, conn: Connection, dry_run: bool = False, report=print) 
     if not dry_run:
         paths.write_atomic(stamp, _stamp(cfg))
     return True
+
+
+def _install_pods(cfg: Config, conn: Connection, dry_run: bool, report) -> bool:
+    """install.yaml + KSOPS + the age key; on the embedded cluster's real node its images
+    built and loaded first and a git server of this clone started; then wait for the pods.
+    False (nothing applied) when exactly these objects and key were applied last time and
+    every workload is available."""
+    from opskit.gitops import install, pods
+    from opskit.secrets import sops
+
+    argo = cfg.require_argocd()
+    release = install.release_dir(argo.version)
+    if real_node(conn):
+        objects = install.upstream_objects(
+            release,
+            argo.namespace,
+            images=_node_images(conn, release, dry_run, report),
+            embedded=True,
+            absent=install.absent_groups(api_versions(conn.kube)),
+        )
+        git = local(cfg, conn.cluster, git_hosts())
+        git.start(cfg.root, report=report, dry_run=dry_run, only=("git",))
+    else:
+        objects = install.upstream_objects(release, argo.namespace)
+    stamp = conn.cluster.state_dir / "argocd" / "applied.sha256" if conn.cluster else None
+    applied = install.fingerprint(objects, sops.key_file())
+    same = stamp is not None and stamp.is_file() and stamp.read_text() == applied
+    if same and pods.settled(conn.kube, argo.namespace, install.workload_names(objects)):
+        return False  # one kubectl read
+    for step in install.upstream_steps(cfg, conn.kube, objects, sops.key_file()):
+        _run(step, dry_run)
+    if dry_run:
+        return True
+    pods.restart_crashing(conn.kube, argo.namespace, report)
+    seconds = pods.wait_available(conn.kube, argo.namespace, report=report)
+    report(f"ArgoCD's pods available in {seconds:.1f}s")
+    if stamp is not None:
+        paths.write_atomic(paths.ensure_dir(stamp.parent) / stamp.name, applied)
+    return True
+
+
+def _node_images(conn: Connection, release: Path, dry_run: bool, report) -> dict[str, str]:
+    """The images standing in for install.yaml's, built and loaded into the node."""
+    from opskit.images import argocd as images
+
+    if dry_run:
+        mapping = images.planned(release)
+        report(f"would build and load {', '.join(sorted(mapping.values()))}")
+        return mapping
+    mapping = images.ensure_built(release, report)
+    images.load_missing(conn.cluster, sorted(set(mapping.values())), report)
+    return mapping
+
+
+def git_hosts() -> tuple[str, ...]:
+    """Where the git server of this clone listens: loopback, and the node's address that
+    pods reach this host at."""
+    from opskit.clusters.node import node_ip
+
+    return tuple(dict.fromkeys(("127.0.0.1", node_ip())))
 
 
 def _install_local(
@@ -152,13 +216,16 @@ def source_paths(app: dict) -> list[str]:
     return [str(source.get("path", "")).strip("/") for source in sources]
 
 
-def root_application(cfg: Config, repo_url: str = "", platform: bool = True) -> dict:
+def root_application(
+    cfg: Config, repo_url: str = "", platform: bool = True, components: tuple[Path, ...] = ()
+) -> dict:
     """k8s/argocd/root.yaml, the one object `argocd.bootstrap` applies. It renders its
     committed path, k8s/platform (the overlays' Applications plus monitoring), or with
     `platform=False` k8s/argocd alone. With `repo_url` (the embedded cluster's git server)
     it reads the repository from there and rewrites the repository sources of the
     Applications and AppProjects it renders (kustomize patches in the root's spec: the
-    committed files keep project.repo_url)."""
+    committed files keep project.repo_url). `components` (paths from the repository root)
+    are added to every overlay source of those Applications (`spec.source.kustomize.components`)."""
 
     file = cfg.root / ARGOCD_DIR / ROOT_FILE
     if not file.is_file():
@@ -170,11 +237,14 @@ def root_application(cfg: Config, repo_url: str = "", platform: bool = True) -> 
     source["path"] = folder.as_posix()
     if repo_url:
         source["repoURL"] = repo_url
-        source.setdefault("kustomize", {})["patches"] = url_patches(cfg, repo_url, folder)
+        patches = url_patches(cfg, repo_url, folder, components)
+        source.setdefault("kustomize", {})["patches"] = patches
     return root
 
 
-def url_patches(cfg: Config, repo_url: str, folder: Path = ARGOCD_DIR) -> list[dict]:
+def url_patches(
+    cfg: Config, repo_url: str, folder: Path = ARGOCD_DIR, components: tuple[Path, ...] = ()
+) -> list[dict]:
     """Kustomize patches that point every repository source of the Applications rendered
     from `folder`, and every AppProject, at `repo_url`. A Helm chart source keeps its
     chart repository."""
@@ -194,6 +264,7 @@ def url_patches(cfg: Config, repo_url: str, folder: Path = ARGOCD_DIR) -> list[d
                 for where, source in sources
                 if "chart" not in source
             ]
+            ops += _component_ops(cfg, sources, components)
         elif kind == "AppProject":
             ops = [{"op": "add", "path": "/spec/sourceRepos/-", "value": repo_url}]
         else:
@@ -201,6 +272,23 @@ def url_patches(cfg: Config, repo_url: str, folder: Path = ARGOCD_DIR) -> list[d
         if ops:
             patches.append({"target": {"kind": kind, "name": name}, "patch": json.dumps(ops)})
     return patches
+
+
+def _component_ops(
+    cfg: Config, sources: list[tuple[str, dict]], components: tuple[Path, ...]
+) -> list[dict]:
+    """Add `components` to each source that renders an overlay (paths relative to it)."""
+    import os
+
+    overlays = {ov.path.relative_to(cfg.root).as_posix() for ov in cfg.overlays.values()}
+    ops = []
+    for where, source in sources:
+        path = str(source.get("path", "")).strip("/")
+        if components and path in overlays:
+            relative = [os.path.relpath(c.as_posix(), path) for c in components]
+            kustomize = {**(source.get("kustomize") or {}), "components": relative}
+            ops.append({"op": "add", "path": f"{where}/kustomize", "value": kustomize})
+    return ops
 
 
 def crd_served(kube: Kube, crd: str) -> bool:
@@ -226,12 +314,14 @@ def require_installed(kube: Kube) -> None:
 
 def bootstrap(cfg: Config, conn: Connection, dry_run: bool = False, report=print) -> str:
     """Apply the root Application (one object); ArgoCD syncs the rest from git. Returns
-    its name. Where the cluster runs no containers the root renders k8s/argocd only."""
+    its name. On the embedded cluster the root reads this clone from its git server and
+    renders k8s/argocd only (no monitoring); the overlays' sources also get the components
+    the cluster adds to every overlay (`Cluster.components`: with a real node, the
+    stand-in images and the api kept on a simulated node), as `invoke deploy` renders them."""
     kube = conn.kube
-    repo_url = "" if conn.runs_containers else local(cfg, conn.cluster).repo_url
-    if repo_url and not local(cfg, conn.cluster).running():
-        raise OpsError("ArgoCD's local processes are not running", NOT_INSTALLED_HINT)
-    root = root_application(cfg, repo_url, platform=conn.runs_containers)  # a bad one stops here
+    repo_url = "" if conn.runs_containers else _git_url(cfg, conn)
+    components = tuple(c.relative_to(cfg.root) for c in conn.components)
+    root = root_application(cfg, repo_url, platform=conn.runs_containers, components=components)
     require_installed(kube)
     step = kube.step(
         *server_side_apply("-n", cfg.require_argocd().namespace),
@@ -243,6 +333,19 @@ def bootstrap(cfg: Config, conn: Connection, dry_run: bool = False, report=print
     if not conn.runs_containers:
         report(NO_MONITORING)
     return root["metadata"]["name"]
+
+
+def _git_url(cfg: Config, conn: Connection) -> str:
+    """The embedded cluster's git server of this clone, as ArgoCD reaches it: loopback for
+    the local processes, the node's address for pods."""
+    home = local(cfg, conn.cluster)
+    if not real_node(conn):
+        if len(home.running()) != len(argocd_local.NAMES):
+            raise OpsError("ArgoCD's local processes are not running", NOT_INSTALLED_HINT)
+        return home.repo_url
+    if "git" not in home.running():
+        raise OpsError("the git server of this clone is not running", NOT_INSTALLED_HINT)
+    return home.repo_url_at(git_hosts()[-1])
 
 
 # --- status and sync --------------------------------------------------------------------

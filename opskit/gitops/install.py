@@ -4,11 +4,15 @@ The release module (github.com/argoproj/argo-cd/v3 at the pin, the same one tool
 builds) holds manifests/crds, manifests/base/config and manifests/install.yaml; nothing
 is fetched from GitHub. Both installs enable kustomize exec plugins, so the overlays'
 KSOPS generators render inside the repo-server:
-  embedded cluster  CRDs + base config; the controllers run as local processes
-                    (argocd_local), `ksops` is opskit.secrets.ksops, the age key is a file
   k3d / minikube    install.yaml with the repo-server given upstream KSOPS (an init
                     container runs `ksops install` into a shared volume: the image is
                     distroless, no shell, no cp) and the age key as a Secret
+  embedded cluster  the same install.yaml, KSOPS wiring and Secret, its images replaced by
+  with a real node  name with the ones built here (opskit.images.argocd) and pulled only if
+                    not present (nothing can be pulled); Ingress health and the API groups
+                    the cluster lacks as for the local processes below
+  embedded cluster  CRDs + base config; the controllers run as local processes
+  (no containers)   (argocd_local), `ksops` is opskit.secrets.ksops, the age key is a file
 """
 
 from __future__ import annotations
@@ -176,15 +180,22 @@ def _ksops_in_repo_server(deployment: dict) -> dict:
     return deployment
 
 
-def upstream_objects(release: Path, namespace: str) -> list[dict]:
-    """install.yaml of the release, with exec plugins enabled and KSOPS in the repo-server."""
+def upstream_objects(
+    release: Path,
+    namespace: str,
+    images: dict[str, str] | None = None,
+    embedded: bool = False,
+    absent: tuple[str, ...] = (),
+) -> list[dict]:
+    """install.yaml of the release, with exec plugins enabled and KSOPS in the repo-server;
+    with `images` (upstream repository -> local image) its images substituted by name."""
     objects = _docs(release / "manifests" / "install.yaml")
     out = []
     for doc in objects:
         name, kind = doc["metadata"]["name"], doc["kind"]
         obj = doc
         if kind == "ConfigMap" and name == "argocd-cm":
-            obj = _with_plugins(doc, False)
+            obj = _with_plugins(doc, embedded, absent)
         elif kind == "ConfigMap" and name == "argocd-cmd-params-cm":
             obj = {**doc, "data": {**(doc.get("data") or {}), **CMD_PARAMS}}
         elif kind == "Deployment" and name == "argocd-repo-server":
@@ -193,7 +204,54 @@ def upstream_objects(release: Path, namespace: str) -> list[dict]:
             obj["metadata"]["namespace"] = namespace
         out.append(obj)
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
-    return [ns, *out]
+    return [ns, *(substitute_images(out, images) if images is not None else out)]
+
+
+def fingerprint(objects: list[dict], key_file: Path) -> str:
+    """A digest of what an install applies: the objects and the age key (not kept: only
+    this one-way digest, to tell a changed key from the same one)."""
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(objects, sort_keys=True).encode())
+    digest.update(b"\0" + (key_file.read_bytes() if key_file.is_file() else b""))
+    return digest.hexdigest()
+
+
+def workload_names(objects: list[dict]) -> set[str]:
+    """`kind/name` of the Deployments and StatefulSets among the objects."""
+    kinds = ("Deployment", "StatefulSet")
+    return {f"{o['kind'].lower()}/{o['metadata']['name']}" for o in objects if o["kind"] in kinds}
+
+
+def repository(image: str) -> str:
+    """`registry/path` of an image reference, without its tag or digest."""
+    name = image.split("@", 1)[0]
+    head, _, tail = name.rpartition("/")
+    return f"{head}/{tail.split(':', 1)[0]}" if head else tail.split(":", 1)[0]
+
+
+def containers(obj: dict) -> list[dict]:
+    """The containers and init containers of a workload's pod template."""
+    spec = (obj.get("spec") or {}).get("template", {}).get("spec") or {}
+    return [*spec.get("initContainers", []), *spec.get("containers", [])]
+
+
+def substitute_images(objects: list[dict], images: dict[str, str]) -> list[dict]:
+    """Each container image replaced by the local image standing in for its repository,
+    pulled only if not present (none can be pulled here); an image with no stand-in is an
+    error before anything is applied (its pod could never start)."""
+    for obj in objects:
+        for container in containers(obj):
+            local = images.get(repository(container["image"]))
+            if local is None:
+                raise OpsError(
+                    f"the release's install.yaml names {container['image']}, which is not built "
+                    f"here (in {obj['kind']} {obj['metadata']['name']})",
+                    "add a stand-in for it to opskit/images/argocd.py",
+                )
+            container["image"] = local
+            container["imagePullPolicy"] = "IfNotPresent"
+    return objects
 
 
 def apply_step(kube: Kube, objects: list[dict], what: str) -> shell.Step:
@@ -235,27 +293,14 @@ def age_key_steps(kube: Kube, namespace: str, key_file: Path) -> list[shell.Step
     ]
 
 
-def wait_step(kube: Kube, namespace: str) -> shell.Step:
-    return kube.step(
-        "wait",
-        "-n",
-        namespace,
-        "--for=condition=Available",
-        "deployment",
-        "--all",
-        "--timeout=300s",
-        what="ArgoCD available",
-        mutates=True,
-        timeout=320,
-    )
-
-
-def upstream_steps(cfg: Config, kube: Kube, release: Path, key_file: Path) -> list[shell.Step]:
+def upstream_steps(
+    cfg: Config, kube: Kube, objects: list[dict], key_file: Path
+) -> list[shell.Step]:
+    """Namespace, age key Secret, the rest (`upstream_objects`); then `restart_crashing`
+    and `wait_available`."""
     ns = cfg.require_argocd().namespace
-    objects = upstream_objects(release, ns)
     return [
         apply_step(kube, objects[:1], f"namespace {ns}"),
         *age_key_steps(kube, ns, key_file),
         apply_step(kube, objects[1:], f"ArgoCD {cfg.require_argocd().version} with KSOPS"),
-        wait_step(kube, ns),
     ]

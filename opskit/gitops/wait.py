@@ -200,6 +200,48 @@ def done(state: State, revision: str) -> bool:
     )
 
 
+@dataclass
+class _Nudges:
+    """What `wait` asks of ArgoCD between polls, each request at most every REFRESH_EVERY: a
+    refresh while it has not read `revision` from git, a sync (when `sync` is given) while it
+    waits for one, a hard refresh once a comparison error outlasts STUCK_SECONDS."""
+
+    kube: Kube
+    namespace: str
+    name: str
+    revision: str
+    report: Callable[[str], object]
+    sync: Callable[[], object] | None = None
+    asked: float | None = None
+    synced: float | None = None
+    refreshed: float | None = None
+    erring_since: float | None = None
+
+    def after(self, obj: dict, state: State, now: float) -> None:
+        name, revision = self.name, self.revision
+        if behind(obj, state, revision) and _due(self.asked, now):
+            self.report(f"{name}: asking ArgoCD to read {revision[:12]} from git now (refresh)")
+            refresh(self.kube, self.namespace, name)
+            self.asked = now
+        if self.sync and unsynced(obj, state, revision) and _due(self.synced, now):
+            self.report(f"{name}: OutOfSync at {revision[:12]}; requesting a sync")
+            self.sync()
+            self.synced = now
+        error = comparison_error(obj)
+        if not error:
+            self.erring_since = None
+            return
+        self.erring_since = now if self.erring_since is None else self.erring_since
+        if now - self.erring_since >= STUCK_SECONDS and _due(self.refreshed, now):
+            self.report(f"{name}: {error}; asking for a hard refresh (compares without the cache)")
+            refresh(self.kube, self.namespace, name)
+            self.refreshed = now
+
+
+def _due(last: float | None, now: float) -> bool:
+    return last is None or now - last >= REFRESH_EVERY
+
+
 def wait(
     kube: Kube,
     namespace: str,
@@ -215,7 +257,8 @@ def wait(
     revision) or on timeout. `sync` requests a sync (an Application ArgoCD does not sync by
     itself) when it is OutOfSync at `revision`, again every REFRESH_EVERY while it stays so."""
     deadline = clock() + timeout
-    last, erring_since, refreshed, asked, synced = "", None, None, None, None
+    nudges = _Nudges(kube, namespace, name, revision, report, sync)
+    last = ""
     while True:
         obj = read(kube, namespace, name, missing_ok=True)
         state = State.of(obj, name)
@@ -224,28 +267,8 @@ def wait(
         if state.line() != last:
             last = state.line()
             report(last)
-        error, now = comparison_error(obj), clock()
-        if behind(obj, state, revision) and (asked is None or now - asked >= REFRESH_EVERY):
-            report(f"{name}: asking ArgoCD to read {revision[:12]} from git now (refresh)")
-            refresh(kube, namespace, name)
-            asked = now
-        if (
-            sync
-            and unsynced(obj, state, revision)
-            and (synced is None or now - synced >= REFRESH_EVERY)
-        ):
-            report(f"{name}: OutOfSync at {revision[:12]}; requesting a sync")
-            sync()
-            synced = now
-        erring_since = (now if erring_since is None else erring_since) if error else None
-        if (
-            error
-            and now - erring_since >= STUCK_SECONDS
-            and (refreshed is None or now - refreshed >= REFRESH_EVERY)
-        ):
-            report(f"{name}: {error}; asking for a hard refresh (compares without the cache)")
-            refresh(kube, namespace, name)
-            refreshed = now
+        now = clock()
+        nudges.after(obj, state, now)
         at_revision = state.revision == revision and state.operation not in ("Running", "Requested")
         if at_revision and state.health == "Degraded":
             raise OpsError(_failure(state, obj, "is Degraded"), _hint(name))

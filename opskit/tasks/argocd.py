@@ -19,7 +19,8 @@ TIMEOUT_HELP = "seconds to wait for Synced+Healthy (default: 180)"
 @task(help={"context": CONTEXT_HELP, "dry_run": DRY_RUN_HELP})
 @opskit_task
 def install(c, context=None, dry_run=False):
-    """Install the pinned ArgoCD with KSOPS-compatible secrets (local processes on kwok)."""
+    """Install the pinned ArgoCD with KSOPS (its upstream manifests; local processes where no
+    container runs)."""
     from opskit.gitops import argocd
 
     cfg = load_config(c)

@@ -72,6 +72,29 @@ def _helm_ldflags(version: str) -> tuple[str, ...]:
     return (f"-X {HELM}/internal/version.version={version}",)  # as helm's Makefile sets it
 
 
+def _ksops_ldflags(version: str) -> tuple[str, ...]:
+    return (f"-X main.sopsVersion={version.lstrip('v')}",)
+
+
+def _prometheus_ldflags(version: str) -> tuple[str, ...]:
+    """prometheus/common's version stamps (.promu.yml); `--version` prints them."""
+    return (f"-X {PROMETHEUS_COMMON}/version.Version={prometheus_release(version)}",)
+
+
+def prometheus_release(version: str) -> str:
+    """Prometheus 3.x is published to the module proxy as v0.3MM.P: v0.313.1 is 3.13.1."""
+    match = re.fullmatch(r"v0\.3(\d\d)\.(\d+)", version)
+    return f"3.{int(match.group(1))}.{match.group(2)}" if match else version.lstrip("v")
+
+
+def _operator_ldflags(version: str) -> tuple[str, ...]:
+    return (f"-X {PROMETHEUS_COMMON}/version.Version={version.lstrip('v')}",)
+
+
+def _traefik_ldflags(version: str) -> tuple[str, ...]:
+    return (f"-X {TRAEFIK}/pkg/version.Version={version}",)
+
+
 def _argocd_ldflags(version: str) -> tuple[str, ...]:
     return (f"-X github.com/argoproj/argo-cd/v3/common.version={version.lstrip('v')}",)
 
@@ -89,6 +112,7 @@ class GoTool:
     ldflags: Callable[[str], tuple[str, ...]] = lambda version: ()
     toolchain: str = ""  # a Go toolchain newer than the local one (GOTOOLCHAIN)
     optional: bool = False  # built only when named (--only), not by a plain tools.install
+    release: Callable[[str], str] = lambda version: version.lstrip("v")  # what --version says
 
     def env(self) -> dict[str, str]:
         return {**GO_ENV, "GOTOOLCHAIN": self.toolchain} if self.toolchain else dict(GO_ENV)
@@ -142,6 +166,14 @@ def _containerd(name: str) -> GoTool:
     )
 
 
+def _operator(name: str, command: str) -> GoTool:
+    package = f"{PROMETHEUS_OPERATOR}/cmd/{command}"
+    pin = "prometheus-operator"
+    return GoTool(
+        name, pin, pin, PROMETHEUS_OPERATOR, package, ldflags=_operator_ldflags, optional=True
+    )
+
+
 def _kwok(name: str) -> GoTool:
     package = f"sigs.k8s.io/kwok/cmd/{name}"
     return GoTool(name, "kwok", "kwok", "sigs.k8s.io/kwok", package, ldflags=_kwok_ldflags)
@@ -159,6 +191,10 @@ COREDNS = "github.com/coredns/coredns"
 CRI_TOOLS = "sigs.k8s.io/cri-tools"
 KUBE_ROUTER = "github.com/cloudnativelabs/kube-router/v2"
 HELM = "helm.sh/helm/v3"
+PROMETHEUS = "github.com/prometheus/prometheus"
+PROMETHEUS_OPERATOR = "github.com/prometheus-operator/prometheus-operator"
+PROMETHEUS_COMMON = "github.com/prometheus/common"
+TRAEFIK = "github.com/traefik/traefik/v3"
 
 GO_TOOLS: tuple[GoTool, ...] = (
     _kube("kube-apiserver"),
@@ -195,6 +231,17 @@ GO_TOOLS: tuple[GoTool, ...] = (
         f"{ARGOCD}/cmd",
         ldflags=_argocd_ldflags,
         toolchain=GO_1_27,
+        optional=True,
+    ),
+    # the project's KSOPS-compatible plugin (tools/ksops/main.go, on sops's library at the sops
+    # pin): upstream KSOPS's module is refused by the proxy; its image serves ArgoCD's repo-server
+    GoTool(
+        "ksops",
+        "sops",
+        "ksops",
+        SOPS,
+        "gitops-lab/tools/ksops",
+        ldflags=_ksops_ldflags,
         optional=True,
     ),
     GoTool(
@@ -240,6 +287,31 @@ GO_TOOLS: tuple[GoTool, ...] = (
         ldflags=_kube_router_ldflags,
         optional=True,
     ),
+    # Prometheus and its operator as pods on the real node (opt-in: `--only=monitoring`);
+    # no builtinassets: the web UI is not in the module, the API is
+    GoTool(
+        "prometheus",
+        "prometheus",
+        "prometheus",
+        PROMETHEUS,
+        f"{PROMETHEUS}/cmd/prometheus",
+        ("netgo", "remove_all_sd", "enable_kubernetes_sd"),
+        _prometheus_ldflags,
+        optional=True,
+        release=prometheus_release,
+    ),
+    _operator("prometheus-operator", "operator"),
+    _operator("prometheus-config-reloader", "prometheus-config-reloader"),
+    # the real node's Ingress controller (opt-in: `--only=ingress`)
+    GoTool(
+        "traefik",
+        "traefik",
+        "traefik",
+        TRAEFIK,
+        f"{TRAEFIK}/cmd/traefik",
+        ldflags=_traefik_ldflags,
+        optional=True,
+    ),
 )
 NODE = (
     "kubelet",
@@ -251,11 +323,14 @@ NODE = (
     "crictl",
     "kube-router",
 )
+MONITORING = ("prometheus", "prometheus-operator", "prometheus-config-reloader")
 # Names that stand for several tools in `--only`.
 GROUPS: dict[str, tuple[str, ...]] = {
     "node": NODE,  # the embedded cluster's real node
-    "gitops": ("argocd", "kustomize"),
+    "gitops": ("argocd", "kustomize", "ksops"),
     "peers": ("skaffold", "kustomize"),  # `nox -s bench -- --peers`
+    "monitoring": MONITORING,  # `invoke monitoring.install` on the real node
+    "ingress": ("traefik",),  # `invoke ingress.install` on the real node
 }
 
 
@@ -309,7 +384,8 @@ def pinned_version(tool: GoTool, pins: dict[str, str], tools_dir: Path) -> str:
 
 
 def input_key(tool: GoTool, version: str, tools_dir: Path) -> str:
-    """What the binary depends on: pin, flags and the module's go.mod/go.sum."""
+    """What the binary depends on: pin, flags, the module's go.mod/go.sum and its own Go
+    sources (tools/ksops has some; the other modules only name upstream packages)."""
     digest = hashlib.sha256()
     module = tools_dir / tool.module_dir
     for part in (version, " ".join(tool.argv(version, Path("out"))), str(tool.env())):
@@ -317,6 +393,8 @@ def input_key(tool: GoTool, version: str, tools_dir: Path) -> str:
     for name in ("go.mod", "go.sum"):
         file = module / name
         digest.update(file.read_bytes() if file.is_file() else b"")
+    for source in sorted(module.glob("*.go")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -349,7 +427,7 @@ def on_path(tool: GoTool, version: str) -> str | None:
     found = shutil.which(tool.name, path=search)
     if found is None or tool.name not in tools.TOOLS:
         return None
-    return found if reported_version(tool.name, found) == version.lstrip("v") else None
+    return found if reported_version(tool.name, found) == tool.release(version) else None
 
 
 def reported_version(name: str, binary: str) -> str | None:
@@ -436,7 +514,7 @@ def _provide(tool: GoTool, version: str, tools_dir: Path, report: Notify) -> Out
     _build(tool, version, tools_dir, target, report)
     seconds = time.monotonic() - started
     got = reported_version(tool.name, str(target))
-    if got != version.lstrip("v"):
+    if got != tool.release(version):
         target.unlink(missing_ok=True)
         raise OpsError(
             f"built {tool.name} reports version {got}, expected {version}",

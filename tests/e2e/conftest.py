@@ -4,6 +4,7 @@ Fixtures for every e2e test:
   kwok_cluster  the cluster (.name, .context, .kubeconfig; opskit.clusters.kwok.KwokCluster)
   kube          opskit.kube.Kube bound to it (explicit kubeconfig + context on every call)
   namespace     a fresh namespace per test, deleted afterwards
+  never_ready   never_ready(project, overlay, subject): commits the label below into an overlay
 
 Pods whose template carries the label `opskit.dev/never-ready` (see
 opskit.clusters.kwok.NEVER_READY_LABEL / never_ready_patch()) run but never become Ready,
@@ -15,16 +16,22 @@ OPSKIT_E2E_CLUSTER=<name> picks another name (two runs side by side).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+import yaml
 
-from opskit.clusters.kwok import KwokCluster
+from opskit.clusters.kwok import NEVER_READY_LABEL, KwokCluster
 from opskit.core import config
 from opskit.kube.kubectl import Kube
+
+if TYPE_CHECKING:
+    from tests.e2e.project import Project
 
 E2E_CLUSTER = os.environ.get("OPSKIT_E2E_CLUSTER", "gitops-lab-e2e")
 # these tests drive kwok's simulated pods (stages, failure injection); tests/e2e_node has the
@@ -34,6 +41,25 @@ os.environ.setdefault("OPSKIT_KWOK_NODE", "simulated")
 
 def _say(message: str) -> None:
     print(f"[e2e] {message}", file=sys.stderr, flush=True)
+
+
+def _commit_never_ready(project: Project, overlay: str, subject: str) -> str:
+    path = project.path / "k8s/overlays" / overlay / "kustomization.yaml"
+    data = yaml.safe_load(path.read_text())
+    label = "/spec/template/metadata/labels/" + NEVER_READY_LABEL.replace("/", "~1")
+    op = {"op": "add", "path": label, "value": "true"}
+    data["patches"].append(
+        {"target": {"kind": "Deployment", "name": "api"}, "patch": json.dumps([op])}
+    )
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return project.commit_all(subject)
+
+
+@pytest.fixture
+def never_ready() -> Callable[[Project, str, str], str]:
+    """never_ready(project, overlay, subject): commits a patch to the overlay labelling the
+    api's pods never-ready (kwok keeps them unready); returns the commit."""
+    return _commit_never_ready
 
 
 E2E_TIMEOUT = 1200  # s per test, the first one's cluster start included: a hang fails

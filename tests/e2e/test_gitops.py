@@ -128,27 +128,13 @@ def test_release_commit_is_synced_and_healthy(gitops):
     assert app_status(gitops)["revision"] == head
 
 
-def never_ready(clone: Project) -> None:
-    """A commit labelling the api's pods never-ready (kwok keeps them unready)."""
-    path = clone.path / "k8s/overlays/dev/kustomization.yaml"
-    data = yaml.safe_load(path.read_text())
-    op = {
-        "op": "add",
-        "path": "/spec/template/metadata/labels/opskit.dev~1never-ready",
-        "value": "true",
-    }
-    data["patches"].append(
-        {"target": {"kind": "Deployment", "name": "api"}, "patch": json.dumps([op])}
-    )
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    clone.commit_all("feat: a change whose pods never become Ready")
-
-
-def test_unhealthy_release_is_reverted_in_git_and_the_old_revision_is_healthy(gitops, tmp_path):
+def test_unhealthy_release_is_reverted_in_git_and_the_old_revision_is_healthy(
+    gitops, tmp_path, never_ready
+):
     good = gitops.git("rev-parse", "HEAD")
     sh.git("clone", "-q", str(gitops.path), str(tmp_path / "clone"))
     clone = Project(tmp_path / "clone", gitops.env)
-    never_ready(clone)
+    never_ready(clone, "dev", "feat: a change whose pods never become Ready")
     code, _, err = OUTPUTS.run(
         clone, "release", "--overlay=dev", "--push", "--watch", "--timeout=40", ok=(1,)
     )

@@ -153,28 +153,13 @@ def test_healthy_dev_is_promoted_to_prod_which_becomes_synced_and_healthy(gitops
     assert "argocd: ArgoCD gitops-lab-dev Synced/Healthy" in table
 
 
-def never_ready_in_prod(project: Project) -> None:
-    """A prod-only change: the api's pods labelled never-ready (kwok keeps them unready)."""
-    path = project.path / PROD / "kustomization.yaml"
-    data = yaml.safe_load(path.read_text())
-    op = {
-        "op": "add",
-        "path": "/spec/template/metadata/labels/opskit.dev~1never-ready",
-        "value": "true",
-    }
-    data["patches"].append(
-        {"target": {"kind": "Deployment", "name": "api"}, "patch": json.dumps([op])}
-    )
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    project.commit_all("feat(prod): a setting whose pods never become Ready")
-
-
 def test_promotion_whose_prod_pods_never_get_ready_is_reverted_and_the_revert_synced(
-    gitops, tmp_path
+    gitops, tmp_path, never_ready
 ):
     good = app_status(gitops, "gitops-lab-prod")["revision"]
     proven = release_dev(gitops, "another change to promote\n")
-    never_ready_in_prod(gitops)  # prod: OutOfSync (manual sync), still Healthy at `good`
+    # prod: OutOfSync (manual sync), still Healthy at `good`
+    never_ready(gitops, "prod", "feat(prod): a setting whose pods never become Ready")
     clone = clone_of(gitops, tmp_path / "clone")
     code, _, err, seconds = promote_and_merge(gitops, clone, "--timeout=40")
     print(err, file=sys.stderr)
@@ -226,19 +211,8 @@ def test_bad_input_is_one_line_exit_1_and_commits_nothing(gitops):
     assert branches(gitops) == known and gitops.git("status", "--porcelain") == ""
 
 
-def test_promotion_without_evidence_is_refused(gitops):
-    path = gitops.path / "k8s/overlays/dev/kustomization.yaml"
-    data = yaml.safe_load(path.read_text())
-    op = {
-        "op": "add",
-        "path": "/spec/template/metadata/labels/opskit.dev~1never-ready",
-        "value": "true",
-    }
-    data["patches"].append(
-        {"target": {"kind": "Deployment", "name": "api"}, "patch": json.dumps([op])}
-    )
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    head = gitops.commit_all("feat: a dev change whose pods never become Ready")
+def test_promotion_without_evidence_is_refused(gitops, never_ready):
+    head = never_ready(gitops, "dev", "feat: a dev change whose pods never become Ready")
     started = time.monotonic()
     while time.monotonic() - started < 90:
         row = app_status(gitops, "gitops-lab-dev")

@@ -36,7 +36,7 @@ def test_validate_passes_for_every_overlay():
     result = invoke("manifests.validate")
     assert result.stdout.decode() == ""
     assert result.stderr.decode().startswith(
-        "opskit: valid: dev, prod, argocd (66 objects, Kubernetes 1.37.2 schemas, no "
+        "opskit: valid: dev, prod, argocd (70 objects, Kubernetes 1.37.2 schemas, no "
         "plaintext Secret under k8s/) in "
     )
 

@@ -106,10 +106,12 @@ def test_pinning_an_image_no_container_runs_is_an_error(cfg, render):
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_hosts_come_from_opskit_yaml(cfg, name, render):
     objects = by_key(render(name))
-    ingress = objects["Ingress", "api"]["spec"]
-    assert [r["host"] for r in ingress["rules"]] == list(cfg.overlay(name).hosts)
-    assert ingress["tls"] == [{"hosts": list(cfg.overlay(name).hosts), "secretName": "api-tls"}]
-    assert objects["ConfigMap", "api-config"]["data"]["PHX_HOST"] == cfg.overlay(name).hosts[0]
+    api_host, telemetry_host = cfg.overlay(name).hosts  # the certificate covers both
+    for ingress, host in (("api", api_host), ("telemetry", telemetry_host)):
+        spec = objects["Ingress", ingress]["spec"]
+        assert [r["host"] for r in spec["rules"]] == [host]
+        assert spec["tls"] == [{"hosts": [host], "secretName": "api-tls"}]
+    assert objects["ConfigMap", "api-config"]["data"]["PHX_HOST"] == api_host
 
 
 def test_prod_is_stricter_than_dev(cfg, render):

@@ -227,8 +227,8 @@ def test_ingress_must_serve_tls_for_the_overlay_hosts(cfg, render):
     ingress["spec"]["rules"][0]["host"] = "other.localhost"
     assert problems(cfg, ingress) == [
         'dev/Ingress/api: spec.rules[0].host: "other.localhost" has no entry in spec.tls',
-        "dev/Ingress/api: spec.rules: hosts other.localhost differ from overlays.dev.hosts in "
-        "opskit.yaml (api.dev.gitops-lab.localhost)",
+        "dev/Ingress/api: spec.rules: hosts other.localhost not in overlays.dev.hosts in "
+        "opskit.yaml (api.dev.gitops-lab.localhost, telemetry.dev.gitops-lab.localhost)",
     ]
     del ingress["spec"]["tls"]
     assert problems(cfg, ingress)[0] == (

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from opskit.clusters import argocd_local
+from opskit.clusters.daemons import alive
 from opskit.core import config, shell
 from opskit.core.errors import OpsError
 from opskit.gitops import argocd, install, wait
@@ -44,6 +45,12 @@ class FakeCluster:
     state_dir: Path
     kubeconfig: Path = Path("/state/kubeconfig")
 
+    def has_real_node(self) -> bool:
+        return False
+
+    def components(self) -> tuple[Path, ...]:
+        return ()
+
 
 @dataclass
 class FakeConnection:
@@ -56,6 +63,10 @@ class FakeConnection:
     @property
     def cluster(self):
         return FakeCluster(self.state_dir)
+
+    @property
+    def components(self) -> tuple[Path, ...]:
+        return self.cluster.components()
 
 
 @pytest.fixture
@@ -111,7 +122,8 @@ def test_container_cluster_gets_the_release_manifest_plus_ksops_and_the_age_key(
     key.write_text(FAKE_AGE_KEY + "\n")
     kubectl, applied = fake_kubectl()
     with fakes.recorder({"kubectl": kubectl}) as calls:
-        steps = install.upstream_steps(cfg, KUBE, release, key)
+        objects = install.upstream_objects(release, "argocd")
+        steps = install.upstream_steps(cfg, KUBE, objects, key)
         for step in steps:
             shell.run_step(step)
     assert calls[1] == (
@@ -131,17 +143,7 @@ def test_container_cluster_gets_the_release_manifest_plus_ksops_and_the_age_key(
         (*BASE, *APPLY),
         (*BASE, *APPLY),  # the age key, piped from `create --dry-run`
         (*BASE, *APPLY),
-        (
-            *BASE,
-            "wait",
-            "-n",
-            "argocd",
-            "--for=condition=Available",
-            "deployment",
-            "--all",
-            "--timeout=300s",
-        ),
-    ]
+    ]  # then opskit.gitops.pods waits for the pods (tests/unit/test_argocd_pods.py)
     assert KEY_PREFIX not in " ".join(" ".join(a) for a in calls)
     items = json.loads(applied[2][1])["items"]
     cm, params = (i for i in items if i["kind"] == "ConfigMap")
@@ -286,7 +288,7 @@ def test_bootstrap_renders_the_platform_only_where_containers_run(
         assert lines == []
     else:
         (line,) = lines
-        assert line.startswith("monitoring is not synced here: the embedded cluster runs no ")
+        assert line.startswith("monitoring is not synced here: the embedded cluster cannot fetch ")
         assert "renders k8s/argocd only; on k3d/minikube it renders k8s/platform" in line
 
 
@@ -605,26 +607,22 @@ def test_install_dry_run_prints_every_change_and_runs_none(
         assert argocd.install(cfg, FakeConnection(True, tmp_path), dry_run=True)
     lines = capsys.readouterr().err.splitlines()
     assert calls == []
-    assert len(lines) == 4 and all(line.startswith("[dry-run] kubectl ") for line in lines)
+    assert len(lines) == 3 and all(line.startswith("[dry-run] kubectl ") for line in lines)
     assert "create secret generic sops-age" in lines[1] and KEY_PREFIX not in lines[1]
 
 
 @pytest.mark.tools("redis-server", "start-stop-daemon")
 def test_redis_and_git_server_really_start_serve_and_stop(tmp_path, root, monkeypatch):
     local = argocd_local.LocalArgoCD(tmp_path / "cluster", tmp_path / "kubeconfig")
-    full = local.daemons
-    monkeypatch.setattr(
-        local, "daemons", lambda r, p: [d for d in full(r, p) if d.name in ("redis", "git")]
-    )
-    monkeypatch.setattr(argocd_local, "_exe", lambda name: shutil.which(name) or name)
     lines = []
-    ports = local.start(root, report=lines.append)
+    ports = local.start(root, report=lines.append, only=("redis", "git"))
     try:
         assert sorted(local.running()) == ["git", "redis"]
         refs = shell.run(["git", "ls-remote", local.repo_url, "HEAD"]).stdout.split()[0]
         assert refs == shell.run(["git", "-C", str(root), "rev-parse", "HEAD"]).stdout.strip()
         assert ports == local.ports() and len(set(ports.values())) == len(ports)
-        assert local.start(root, report=lines.append) == ports  # running: nothing started
+        again = local.start(root, report=lines.append, only=("redis", "git"))
+        assert again == ports  # running: nothing started
         assert [line.split(" (")[0] for line in lines] == ["starting redis", "starting git"]
     finally:
         local.stop(report=lines.append)
@@ -635,12 +633,12 @@ def test_a_daemon_that_never_listens_stops_what_this_start_started(tmp_path, roo
     local = argocd_local.LocalArgoCD(tmp_path / "cluster", tmp_path / "kubeconfig")
     full = local.daemons
 
-    def daemons(r, p):
-        redis = next(d for d in full(r, p) if d.name == "redis")
+    def daemons(r, p, only=argocd_local.NAMES):
+        (redis,) = full(r, p, ("redis",))
         return [redis, argocd_local.Daemon("git", shutil.which("false") or "false", (), port="git")]
 
     monkeypatch.setattr(local, "daemons", daemons)
-    monkeypatch.setattr(argocd_local, "_exe", lambda name: shutil.which(name) or name)
+    monkeypatch.setattr(argocd_local.tools, "exe", lambda name: shutil.which(name) or name)
     monkeypatch.setattr(argocd_local, "PID_GRACE", 1.0)
     lines = []
     with pytest.raises(OpsError, match="ArgoCD's git did not start listening"):
@@ -680,7 +678,7 @@ def test_a_daemon_whose_pid_file_comes_late_is_waited_for(tmp_path, monkeypatch)
     gone = iter([4242, None])
     monkeypatch.setattr(local, "pid", lambda name: next(gone, None))
     monkeypatch.setattr(argocd_local, "_listening", lambda port: False)
-    monkeypatch.setattr(argocd_local, "_running", lambda pid: False)
+    monkeypatch.setattr(argocd_local, "alive", lambda pid: False)
     with pytest.raises(OpsError, match=r"did not start listening on 127\.0\.0\.1:6379"):
         local._wait_listening(daemon, 6379)  # seen, then gone: it died
 
@@ -697,12 +695,12 @@ def test_a_daemon_whose_marker_reads_empty_while_it_execs_is_still_waited_for(
     monkeypatch.setattr(argocd_local, "_listening", lambda port: next(listening))
     monkeypatch.setattr(argocd_local.time, "sleep", lambda seconds: None)
     local._wait_listening(argocd_local.Daemon("git", "/usr/bin/git-daemon", ()), 9418)
-    assert argocd_local._running(os.getpid())
-    assert not argocd_local._running(2**22 + 1)  # above pid_max: no such process
+    assert alive(os.getpid())
+    assert not alive(2**22 + 1)  # above pid_max: no such process
 
 
 def _daemon_args(local, monkeypatch) -> dict[str, tuple[str, ...]]:
-    monkeypatch.setattr(argocd_local, "_exe", lambda name: f"/bin/{name}")
+    monkeypatch.setattr(argocd_local.tools, "exe", lambda name: f"/bin/{name}")
     ports = dict.fromkeys(argocd_local.PORTS, 1)
     return {d.name: d.args for d in local.daemons(Path("/repo"), ports)}
 
@@ -735,7 +733,7 @@ def test_a_polling_change_restarts_only_the_controller_and_repo_server(
     assert home.polling_current()
     upstream = argocd_local.LocalArgoCD(home.home.parent, home.kubeconfig, polling="upstream")
     assert not upstream.polling_current()
-    monkeypatch.setattr(argocd_local, "_exe", lambda name: f"/bin/{name}")
+    monkeypatch.setattr(argocd_local.tools, "exe", lambda name: f"/bin/{name}")
     monkeypatch.setattr(argocd_local, "_listening", lambda port: True)
     monkeypatch.setattr(upstream, "_write_helpers", lambda release: None)
     with fakes.recorder({"start-stop-daemon": (0, "", "")}) as calls:
@@ -792,3 +790,42 @@ def test_the_ksops_image_model_refuses_a_shell_or_a_release_without_install(imag
     container = {"image": image, "command": command, "volumeMounts": mounts}
     with pytest.raises(AssertionError):
         assert_runs_in_ksops_image(container)
+
+
+@pytest.mark.tools("start-stop-daemon")
+def test_the_git_server_alone_serves_the_clone_on_each_address_pods_may_use(
+    tmp_path, root, monkeypatch
+):
+    """ArgoCD in pods needs only the git server, reachable at the node's address too
+    (127.0.0.2 plays it here: the whole 127/8 is loopback), and no local ArgoCD binary."""
+    which = argocd_local.tools.which
+    monkeypatch.setattr(
+        argocd_local.tools, "which", lambda name: None if name == "argocd" else which(name)
+    )
+    local = argocd_local.LocalArgoCD(
+        tmp_path / "cluster", tmp_path / "kubeconfig", listen=("127.0.0.1", "127.0.0.2")
+    )
+    lines = []
+    local.start(root, report=lines.append, only=("git",))
+    try:
+        assert sorted(local.running()) == ["git"]
+        head = shell.run(["git", "-C", str(root), "rev-parse", "HEAD"]).stdout.strip()
+        for host in ("127.0.0.1", "127.0.0.2"):
+            url = local.repo_url_at(host)
+            assert shell.run(["git", "ls-remote", url, "HEAD"]).stdout.split()[0] == head
+        assert [line.split(" (")[0] for line in lines] == ["starting git"]
+    finally:
+        local.stop(report=lines.append)
+    assert local.running() == {}
+
+
+def test_the_tool_key_follows_the_go_sources_of_a_module_that_has_some(tmp_path):
+    from opskit.toolchain import build
+
+    (tmp_path / "ksops").mkdir()
+    (tmp_path / "ksops" / "go.mod").write_text("module x\n")
+    (tmp_path / "ksops" / "main.go").write_text("package main\n")
+    tool = build.select(("ksops",))[0]
+    first = build.input_key(tool, "v3.13.3", tmp_path)
+    (tmp_path / "ksops" / "main.go").write_text("package main\n// changed\n")
+    assert build.input_key(tool, "v3.13.3", tmp_path) != first

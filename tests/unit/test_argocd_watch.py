@@ -1,11 +1,10 @@
 """release --watch: the rollback in git with real git; ArgoCD's answers scripted (kubectl)."""
 
 import json
-import shutil
 
 import pytest
 
-from opskit.core import config, shell
+from opskit.core import shell
 from opskit.core.errors import OpsError
 from opskit.gitops import release, wait, watch
 from opskit.kube.kubectl import Kube
@@ -15,24 +14,9 @@ KUBE = Kube("/state/kubeconfig", "kwok-gitops-lab")
 
 
 @pytest.fixture
-def repo(tmp_path, root):
+def repo(git_project):
     """A project with the real opskit.yaml, dev overlay kustomization and k8s/argocd."""
-    work = tmp_path / "work"
-    for folder in ("argocd", "platform"):
-        shutil.copytree(root / "k8s" / folder, work / "k8s" / folder)
-    (work / "k8s" / "overlays" / "dev").mkdir(parents=True)
-    shutil.copy(root / "opskit.yaml", work / "opskit.yaml")
-    shutil.copy(root / "k8s/overlays/dev/kustomization.yaml", work / "k8s/overlays/dev")
-
-    def git(*args):
-        return shell.run(["git", "-C", str(work), *args]).stdout.strip()
-
-    git("init", "-q", "-b", "main")
-    git("config", "user.email", "t@example.com")
-    git("config", "user.name", "t")
-    git("add", ".")
-    git("commit", "-q", "-m", "init")
-    return config.load(work / "opskit.yaml"), git
+    return git_project("k8s/argocd", "k8s/platform", "k8s/overlays/dev/kustomization.yaml")
 
 
 def application(revision, sync="Synced", health="Healthy", resources=()):

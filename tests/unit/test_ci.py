@@ -225,3 +225,27 @@ def test_actionlint_reports_a_broken_workflow(repo_copy: Path):
     assert len(problems) == 1
     assert problems[0].startswith("actionlint: .github/workflows/ci.yml:")
     assert "gitlab" in problems[0]
+
+
+def test_nox_tests_builds_every_go_tool_a_fast_test_runs():
+    """Under CI a missing tool fails its test: the session must build each one they name."""
+    import ast
+    import re
+
+    from tests.toolgate import GO_BUILT
+
+    tree = ast.parse((ROOT / "noxfile.py").read_text())
+    tests_session = next(
+        node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "tests"
+    )
+    needed = next(
+        ast.literal_eval(node.value)
+        for node in ast.walk(tests_session)
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "needed"
+    )
+    named: set[str] = set()
+    for folder in ("tests/unit", "tests/manifests"):
+        for file in (ROOT / folder).rglob("*.py"):
+            for args in re.findall(r"mark\.tools\(([^)]*)\)", file.read_text()):
+                named.update(re.findall(r"\"([^\"]+)\"", args))
+    assert sorted((named & GO_BUILT) - set(needed)) == []

@@ -21,14 +21,24 @@ LOGIN = "docker/login-action@4907a6ddec9925e35a0a9e82d7399ccc52663121"
 
 @pytest.fixture
 def project(tmp_path: Path):
-    """A repository with one workflow of the given jobs; returns a runner of one job."""
+    """A repository with one workflow of the given jobs (and, given, Bitbucket steps and
+    files); returns a runner of one job by name."""
 
-    def make(spec: str):
+    def make(spec: str, bitbucket: str = "", files: dict[str, str] | None = None):
         (tmp_path / ".github/workflows").mkdir(parents=True)
         workflow = "name: ci\non: push\njobs:\n" + textwrap.indent(textwrap.dedent(spec), "  ")
         (tmp_path / ".github/workflows/ci.yml").write_text(workflow)
+        if bitbucket:
+            steps = textwrap.indent(textwrap.dedent(bitbucket), "      ")
+            (tmp_path / "bitbucket-pipelines.yml").write_text(
+                f"image: golang:1.26-bookworm\npipelines:\n  default:\n{steps}"
+            )
         for name in (".go-version", "opskit.yaml"):
             (tmp_path / name).write_text((ROOT / name).read_text())
+        for name, text in (files or {}).items():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_text(text)
+            (tmp_path / name).chmod(0o755)
         git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
         shell.run([*git, "init", "-q", "-b", "main"])
         shell.run([*git, "add", "."])
@@ -39,7 +49,9 @@ def project(tmp_path: Path):
         commit = shell.run([*git, "rev-parse", "HEAD"]).stdout.strip()
 
         def run(name: str) -> room.Outcome:
-            job = next(j for j in cimodel.github_jobs(tmp_path) if j.name == name)
+            every = cimodel.github_jobs(tmp_path)
+            every += cimodel.bitbucket_jobs(tmp_path) if bitbucket else []
+            job = next(j for j in every if j.name == name)
             return jobs.run_job(Room(tmp_path, remote, job), commit)
 
         return run
@@ -47,13 +59,22 @@ def project(tmp_path: Path):
     return make
 
 
-def test_no_go_unless_the_job_sets_it_up(project):
+def needs(job: str, line: str, thing: str, image: str) -> str:
+    """The one-line failure of a job that calls what it was not given."""
+    return (
+        f"{job}: `{line}` needs {thing}, which neither its image ({image}) "
+        "nor its setup steps provide"
+    )
+
+
+def test_the_images_go_is_too_old_unless_the_job_sets_up_its_own(project):
     run = project(f"""
-        nogo:
+        imagego:
           runs-on: ubuntu-24.04
           steps:
             - uses: {CHECKOUT}
-            - run: go version
+            - run: go version | grep -q 'go1.24.13 '
+            - run: go env GOROOT
         withgo:
           runs-on: ubuntu-24.04
           steps:
@@ -61,15 +82,172 @@ def test_no_go_unless_the_job_sets_it_up(project):
             - uses: {SETUP_GO}
               with:
                 go-version-file: .go-version
-            - run: go version
+            - run: go env GOROOT && go version | grep -q 'go1.26'
     """)
-    failed = run("nogo")
-    assert not failed.ok
-    assert failed.problem == (
-        ".github/workflows/ci.yml:nogo: `go version` needs `go`, which neither its image "
-        "(ubuntu-24.04) nor its setup steps provide"
+    failed = run("imagego")
+    assert failed.ran == ["go version | grep -q 'go1.24.13 '"]  # the image has Go 1.24 on PATH
+    assert failed.problem == needs(
+        ".github/workflows/ci.yml:imagego",
+        "go env GOROOT",
+        "the Go of .go-version (not 1.24.13)",
+        "ubuntu-24.04",
     )
     assert run("withgo").ok
+
+
+def test_a_job_calling_helm_it_was_not_given_fails(project):
+    run = project(
+        f"""
+        ubuntu:
+          runs-on: ubuntu-24.04
+          steps:
+            - uses: {CHECKOUT}
+            - run: helm version --short | grep -qx 'v3.21.4+gcleanroom'
+        """,
+        bitbucket="""
+        - step:
+            name: golang
+            script:
+              - helm version --short
+        - step:
+            name: shell
+            runs-on: [self.hosted, linux.shell]
+            script:
+              - helm version --short
+        """,
+    )
+    for name, image in (("golang", "golang:1.26-bookworm"), ("shell", "self.hosted,linux.shell")):
+        outcome = run(name)
+        assert outcome.problem == needs(
+            f"bitbucket-pipelines.yml:{name}", "helm version --short", "`helm`", image
+        )
+        assert outcome.record == []
+    assert run("ubuntu").ok  # GitHub's image ships helm 3.21.4
+
+
+MONITORING = "#!/usr/bin/env bash\nexec invoke monitoring.install\n"
+FAKE_TOOL = (
+    "mkdir -p .tools/bin && printf '#!/bin/sh\\n' > .tools/bin/{0} && chmod +x .tools/bin/{0}"
+)
+
+
+def test_an_asserted_stage_call_needs_the_tools_it_runs(project):
+    """ci/monitoring.sh without need_helm on the shell runner: helm is nowhere (issue 24)."""
+    run = project(
+        f"""
+        ubuntu:
+          runs-on: ubuntu-24.04
+          steps:
+            - uses: {CHECKOUT}
+            - run: ci/monitoring.sh
+        """,
+        bitbucket=f"""
+        - step:
+            name: nohelm
+            runs-on: [self.hosted, linux.shell]
+            script:
+              - ci/monitoring.sh
+        - step:
+            name: built
+            runs-on: [self.hosted, linux.shell]
+            script:
+              - {FAKE_TOOL.format("helm")} && {FAKE_TOOL.format("kubectl")}
+              - ci/monitoring.sh
+        """,
+        files={"ci/monitoring.sh": MONITORING},
+    )
+    nohelm = run("nohelm")
+    assert nohelm.problem == needs(
+        "bitbucket-pipelines.yml:nohelm", "ci/monitoring.sh", "`helm`", "self.hosted,linux.shell"
+    )
+    assert nohelm.record == []
+    for name in ("built", "ubuntu"):
+        outcome = run(name)
+        assert outcome.ok, outcome.problem
+        assert outcome.record == ["cleanroom-asserted invoke monitoring.install"]
+
+
+K3D_URL = "https://github.com/k3d-io/k3d/releases/download/{0}/k3d-linux-amd64"
+FETCH_K3D = (
+    "curl -fsSLo k3d.part {url} && "
+    'echo "$(awk \'$2 == "k3d-{v}-linux-amd64" {{print $1}}\' ci/checksums.sha256)  k3d.part" '
+    "| sha256sum --check --quiet - && mv k3d.part k3d && chmod +x k3d && ./k3d version"
+)
+
+
+def test_k3d_is_there_only_once_the_job_downloads_its_pinned_release(project):
+    pinned, unpinned = "v5.9.0", "v5.8.3"
+    run = project(
+        f"""
+        nok3d:
+          runs-on: ubuntu-24.04
+          steps:
+            - uses: {CHECKOUT}
+            - run: k3d version
+        """,
+        bitbucket=f"""
+        - step:
+            name: pinned
+            runs-on: [self.hosted, linux.shell]
+            script:
+              - {FETCH_K3D.format(url=K3D_URL.format(pinned), v=pinned)}
+        - step:
+            name: unpinned
+            runs-on: [self.hosted, linux.shell]
+            script:
+              - {FETCH_K3D.format(url=K3D_URL.format(unpinned), v=unpinned)}
+        """,
+        files={"ci/checksums.sha256": (ROOT / "ci/checksums.sha256").read_text()},
+    )
+    assert run("nok3d").problem == needs(
+        ".github/workflows/ci.yml:nok3d", "k3d version", "`k3d`", "ubuntu-24.04"
+    )
+    pinned_run = run("pinned")
+    assert pinned_run.ok, pinned_run.problem
+    assert f"k3d version {pinned}" in (pinned_run.work / ".." / "output.log").read_text()
+    assert pinned_run.record[-1] == "k3d version"
+    unpinned = run("unpinned")  # no checksum entry: sha256sum finds no sum to check
+    assert "no properly formatted checksum lines found" in unpinned.problem
+
+
+def test_sudo_and_python_venv_as_each_image_has_them(project):
+    run = project(
+        f"""
+        ubuntu:
+          runs-on: ubuntu-24.04
+          steps:
+            - uses: {CHECKOUT}
+            - run: python3 -m venv "$HOME/v" && "$HOME/v/bin/python" -V
+            - run: "! apt-get install -y jq"  # the runner user is not root
+            - run: sudo apt-get install -y jq
+        """,
+        bitbucket="""
+        - step:
+            name: novenv
+            script:
+              - python3 -c 'import sys; assert sys.version_info[:2] == (3, 11)'
+              - python3 -m venv /tmp/cleanroom-novenv
+        - step:
+            name: aptvenv
+            script:
+              - apt-get install -y python3-venv && python3 -m venv "$HOME/v"
+        - step:
+            name: nosudo
+            script:
+              - sudo apt-get install -y python3-venv
+        """,
+    )
+    assert run("ubuntu").ok
+    novenv = run("novenv")
+    assert novenv.ran == ["python3 -c 'import sys; assert sys.version_info[:2] == (3, 11)'"]
+    assert "ensurepip" in (novenv.work / ".." / "output.log").read_text()
+    assert run("aptvenv").ok
+    assert run("nosudo").problem == needs(
+        "bitbucket-pipelines.yml:nosudo",
+        "sudo apt-get install -y python3-venv",
+        "`sudo`",
+        "golang:1.26-bookworm",
+    )
 
 
 def test_no_git_identity_on_a_runner(project):
@@ -283,3 +461,127 @@ def test_the_stage_calls_a_job_reached_are_compared_with_its_ci_scripts(project,
     )
     outcome.record = [stage]
     assert jobs.check_job(room, outcome) == ""
+
+
+# What each image's own documentation says it ships (cleanroom/runners.py names the files):
+# actions/runner-images images/ubuntu/Ubuntu2404-Readme.md at tag ubuntu24/20260816.277;
+# docker-library/golang 1.26/bookworm/Dockerfile on buildpack-deps:bookworm-scm.
+DOCUMENTED = {
+    "ubuntu-24.04": {
+        "python": "3.12",  # "Python 3.12.3"; install-python.sh installs python3-venv
+        "venv": True,
+        "go": "1.24.13",  # toolset-2404.json go default "1.24.*", linked to /usr/bin
+        "root": False,  # the `runner` user, passwordless sudo ("sudo" among the apt packages)
+        "tools": {
+            "docker": "28.0.4",
+            "helm": "v3.21.4",
+            "kind": "v0.32.0",
+            "kubectl": "v1.36.3",
+            "kustomize": "v5.8.1",
+            "minikube": "v1.38.1",
+            "yamllint": "1.38.0",
+        },
+        "packages": {
+            "git",
+            "curl",
+            "wget",
+            "openssl",
+            "make",
+            "gcc",
+            "jq",
+            "shellcheck",
+            "buildah",
+        },
+    },
+    "golang:1.26-bookworm": {
+        "python": "3.11",  # Debian bookworm's, a dependency of mercurial (buildpack-deps scm)
+        "venv": False,  # no python3-venv, no python3-pip
+        "go": "1.26",  # the tag follows 1.26.x (GOLANG_VERSION 1.26.7 at the cited commit)
+        "root": True,  # no sudo in the image
+        "tools": {},
+        "packages": {"git", "curl", "wget", "openssl", "make", "gcc", "libc6-dev"},
+    },
+    "self.hosted,linux.shell": {  # docs/ci.md: what the cluster-e2e runner must have
+        "python": "3.11",
+        "venv": True,
+        "go": "1.26",
+        "root": False,
+        "tools": {"docker": "27.5.1", "java": "11"},
+        "packages": {"git", "curl"},
+    },
+}
+
+
+@pytest.mark.parametrize("name", DOCUMENTED)
+def test_runner_models_are_their_images_documentation(name):
+    from cleanroom import runners
+
+    image, facts = runners.IMAGES[name], DOCUMENTED[name]
+    assert (image.python, image.venv, image.go, image.root) == (
+        facts["python"],
+        facts["venv"],
+        facts["go"],
+        facts["root"],
+    )
+    assert image.versions == facts["tools"]
+    assert set(image.packages) == facts["packages"]
+    # what no image ships: the project installs or builds these itself
+    assert not {"age", "mkcert", "sops", "k3d", "elixir"} & {*image.packages, *image.versions}
+
+
+def test_each_image_runs_only_what_it_ships(project):
+    absent = "for t in {0}; do ! command -v $t >/dev/null || {{ echo has $t; exit 1; }}; done"
+    run = project(
+        f"""
+        ubuntu:
+          runs-on: ubuntu-24.04
+          steps:
+            - uses: {CHECKOUT}
+            - run: kind version && minikube version && kustomize version && docker --version
+            - run: kubectl version --client | grep -q v1.36.3 && yamllint --version
+            - run: jq --version && shellcheck --version && make --version && sudo true
+            - run: {absent.format("k3d sops age mkcert")}
+        """,
+        bitbucket=f"""
+        - step:
+            name: golang
+            script:
+              - go version | grep -q 'go1.26' && git --version && curl --version && gcc --version
+              - {absent.format("kind minikube kubectl docker helm k3d yamllint sudo java")}
+        - step:
+            name: shell
+            runs-on: [self.hosted, linux.shell]
+            script:
+              - go version | grep -q 'go1.26' && docker --version && sudo true
+              - {absent.format("kind minikube kubectl helm k3d yamllint")}
+        """,
+    )
+    for name in ("ubuntu", "golang", "shell"):
+        outcome = run(name)
+        assert outcome.ok, outcome.problem
+
+
+def test_a_restored_tools_cache_never_writes_into_a_shared_tools_folder(project, tmp_path):
+    """A worktree's .tools may link to a shared one: the job gets a copy of it."""
+    run = project(f"""
+        cached:
+          runs-on: ubuntu-24.04
+          steps:
+            - uses: {CHECKOUT}
+            - uses: actions/cache@27d5ce7f107fe9357f9df03efb73ab90386fccae
+              with:
+                path: .tools
+                key: tools
+            - run: test -x .tools/bin/tool && mkdir -p .tools/ci-bin && touch .tools/ci-bin/k3d
+            - run: printf changed > .tools/stamp.json
+    """)
+    shared = tmp_path / "shared-tools"
+    (shared / "bin").mkdir(parents=True)
+    (shared / "bin/tool").write_text("#!/bin/sh\n")
+    (shared / "bin/tool").chmod(0o755)
+    (shared / "stamp.json").write_text("{}")
+    (tmp_path / ".tools").symlink_to(shared)
+    outcome = run("cached")
+    assert outcome.ok, outcome.problem
+    assert sorted(p.name for p in shared.iterdir()) == ["bin", "stamp.json"]
+    assert (shared / "stamp.json").read_text() == "{}"

@@ -4,6 +4,7 @@ for real; only the kubectl calls that need a cluster are answered at the shell b
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -13,18 +14,18 @@ import pytest
 import yaml
 
 from opskit import clusters
+from opskit.clusters.kwok import NEVER_READY_LABEL
 from opskit.core import gitinfo, paths
 from opskit.core.errors import OpsError
 from opskit.deploy import pipeline, restore
-from opskit.kube import rollout
 from opskit.kube.ref import ObjectRef
 from opskit.secrets import generate
 from tests import fakes
+from tests.unit.apiserver import ApiServer, documents
 from tests.unit.conftest import needs_sops
 
 pytestmark = needs_sops
 ROOT = Path(__file__).resolve().parents[2]
-SERVED = "v1\napps/v1\nbatch/v1\nnetworking.k8s.io/v1\npolicy/v1\nstorage.k8s.io/v1\n"
 LIVE_CONFIG = {
     "apiVersion": "v1",
     "kind": "ConfigMap",
@@ -62,29 +63,6 @@ def project(secrets_project, monkeypatch):
     return cfg
 
 
-class Cluster:
-    """Answers the cluster-facing kubectl calls; `kubectl kustomize` runs for real."""
-
-    def __init__(self, live=(), apply=(0, "{}", "")):
-        self.live, self.apply = list(live), apply
-        self.stdin: dict[str, list[bytes]] = {}
-
-    def __call__(self, argv, stdin):
-        if "--kubeconfig" not in argv:  # kustomize, version probes: no cluster needed
-            return fakes.real(argv, stdin)
-        verb = argv[5]
-        self.stdin.setdefault(verb, []).append(stdin)
-        if verb == "api-versions":
-            return 0, SERVED, ""
-        if verb == "get" and argv[6] == "-f":
-            return 0, json.dumps({"kind": "List", "items": self.live}), ""
-        if verb == "get":
-            return 0, json.dumps({"items": []}), ""
-        if verb == "apply" and "--output=json" in argv:
-            return self.apply
-        return 0, "", ""
-
-
 def _verbs(calls):
     return [c[5] if "--kubeconfig" in c else c[1] for c in calls]
 
@@ -93,7 +71,7 @@ def test_plan_holds_every_rendered_object_the_private_docs_and_one_apply(project
     dev = project.overlay("dev")
     target = clusters.connect(project, dev)
     lines: list[str] = []
-    with fakes.recorder({"kubectl": Cluster()}):
+    with fakes.recorder({"kubectl": ApiServer()}):
         plan = pipeline.build_plan(project, dev, target, False, lines.append)
     kinds = sorted({o["kind"] for o in plan.objects})
     assert kinds == [
@@ -142,9 +120,10 @@ def test_plan_holds_every_rendered_object_the_private_docs_and_one_apply(project
 
 
 def test_dry_run_called_as_a_library_mutates_nothing_and_writes_nothing(project, capsys):
-    cluster = Cluster()
+    cluster = ApiServer()
     with fakes.recorder({"kubectl": cluster}) as calls:
-        assert pipeline.deploy(project, "dev", dry_run=True, notify=lambda _m: None).workloads == {}
+        done = pipeline.deploy(project, "dev", dry_run=True, notify=lambda _m: None)
+    assert done == pipeline.Deployed({}, {})
     assert set(_verbs(calls)) - {"kustomize", "version"} == {"api-versions"}  # reads only
     assert "[dry-run] kubectl --kubeconfig " in capsys.readouterr().err
     assert not (paths.state_dir() / "cache").exists()  # no render cache
@@ -153,7 +132,7 @@ def test_dry_run_called_as_a_library_mutates_nothing_and_writes_nothing(project,
 
 def test_rejected_apply_puts_back_what_existed_and_deletes_what_it_created(project):
     rejected = (1, "", 'Error from server (Invalid): Deployment.apps "api" is invalid: immutable')
-    cluster = Cluster(live=[LIVE_CONFIG], apply=rejected)
+    cluster = ApiServer([LIVE_CONFIG], refuse_next=rejected)  # an admission webhook
     lines: list[str] = []
     with fakes.recorder({"kubectl": cluster}) as calls, pytest.raises(OpsError) as caught:
         pipeline.deploy(project, "dev", notify=lines.append)
@@ -186,30 +165,53 @@ def _items(data: bytes) -> list[dict]:
     return json.loads(data)["items"]
 
 
-def test_failed_rollout_restores_and_waits_only_for_workloads_that_were_ready(project, monkeypatch):
-    pods = (("app", "api"),)
-    ready = rollout.Workload("Deployment", "api", 1, 1, True, pods, ("old",), namespace="x")
-    new = rollout.Workload("Deployment", "api", 2, 2, False, pods, ("new",), namespace="x")
-    waits: list[list[str]] = []
+def _never_ready(obj: dict) -> None:
+    obj["spec"]["template"]["metadata"]["labels"][NEVER_READY_LABEL] = "true"
 
-    def wait(kube, namespace, workloads, timeout, notify, first=None, on_ready=None):
-        waits.append([w.ref.resource for w in workloads])
-        if len(waits) == 1:
-            raise rollout.RolloutFailed(new, "not ready after 1s")
-        return {}
 
-    snapshots = iter([{ready.ref: ready}, {new.ref: new}])  # before, after
-    monkeypatch.setattr(rollout, "snapshot", lambda kube, ns: next(snapshots))
-    monkeypatch.setattr(rollout, "unchanged", lambda before, applied: None)
-    monkeypatch.setattr(rollout, "diagnostics", lambda kube, ns, w: "--- diagnostics")
-    monkeypatch.setattr(rollout, "wait", wait)
-    live = dict(LIVE_CONFIG, kind="Deployment", metadata={"name": "api", "namespace": "x"})
-    cluster = Cluster(live=[live])
-    with fakes.recorder({"kubectl": cluster}), pytest.raises(OpsError) as caught:
-        pipeline.deploy(project, "dev", timeout=1, notify=lambda _m: None)
-    assert str(caught.value).startswith("deploy to dev failed: deployment/api did not roll out")
-    assert waits == [["deployment/api"], ["deployment/api"]]  # the rollout, then the restore
-    assert [i["kind"] for i in json.loads(cluster.stdin["apply"][1])["items"]] == ["Deployment"]
+def test_failed_rollout_restores_and_waits_only_for_workloads_that_were_ready(project):
+    """The real rollout logic against the fake API server: api's new pods never get Ready,
+    so the deploy puts back api and redis (someone had broken redis live: it was not
+    ready) as they were, and waits for api only."""
+    server, lines = ApiServer(), []
+    api = ObjectRef("Deployment", "gitops-lab-dev", "api")
+    redis = ObjectRef("Deployment", "gitops-lab-dev", "redis")
+    with fakes.recorder({"kubectl": server}):
+        pipeline.deploy(project, "dev", notify=lambda _m: None)
+        server.edit(redis, _never_ready)
+        before = _as_stored(server.objects)
+        kustomization = project.root / "k8s/overlays/dev/kustomization.yaml"
+        data = yaml.safe_load(kustomization.read_text())
+        label = "/spec/template/metadata/labels/" + NEVER_READY_LABEL.replace("/", "~1")
+        op = {"op": "add", "path": label, "value": "true"}
+        data["patches"].append(
+            {"target": {"kind": "Deployment", "name": "api"}, "patch": json.dumps([op])}
+        )
+        kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
+        subprocess.run(["git", "-C", str(project.root), "commit", "-qam", "never"], check=True)
+        with pytest.raises(OpsError) as caught:
+            pipeline.deploy(project, "dev", timeout=5, notify=lines.append)
+    assert str(caught.value) == (
+        'deploy to dev failed: deployment/api did not roll out: ReplicaSet "api" has timed out '
+        "progressing.; restored the 37 object(s) it had changed or created; see the "
+        "diagnostics above"
+    )
+    assert [line for line in lines if line.startswith("waiting for ")] == [
+        "waiting for deployment/api, deployment/redis, deployment/telemetry (timeout 5s)",
+        # after the put-back, the workloads that were ready: not redis
+        "waiting for deployment/api, deployment/telemetry, statefulset/mosquitto, "
+        "statefulset/postgres (timeout 120s)",
+    ]
+    assert next(line for line in lines if line.startswith("--- ")).splitlines() == [
+        "--- diagnostics for deployment/api (namespace gitops-lab-dev)",
+        "pod/api-0: Ready=False (ContainersNotReady)",  # api's pods only
+        "pod/api-0 log: (no logs: empty)",
+        "event: (none)",
+    ]
+    assert len(applied_names(server, -1)) == 37  # the put-back: every object of the plan
+    assert _as_stored(server.objects) == before  # api and redis as they were
+    assert server.read(api)["status"]["availableReplicas"] == 1
+    assert server.read(redis)["status"]["availableReplicas"] == 0  # still broken: not ours
 
 
 def test_outcomes_tell_changed_unchanged_and_created_from_the_apply_output():
@@ -229,88 +231,16 @@ def test_outcomes_tell_changed_unchanged_and_created_from_the_apply_output():
     assert restore.outcomes(before, "") == restore.outcomes(before, "{}") == {}
 
 
-class Server(Cluster):
-    """A cluster that keeps what is applied and enforces the API server's rules: `get -f -`
-    answers the objects asked for; `apply` takes the objects in order, each with a new
-    resourceVersion (the uid kept), and stops at the first it rejects, keeping those before
-    it: a kind whose API is not served (no CRD), a changed selector (immutable), a
-    resourceVersion that is not the stored one (a conflict). No workloads run."""
-
-    def __init__(self):
-        super().__init__()
-        self.objects: dict[tuple, dict] = {}
-        self.version = 0
-        self.reject = False
-
-    def __call__(self, argv, stdin):
-        from opskit.core import yamlio
-
-        if "--kubeconfig" not in argv or argv[5] == "api-versions":
-            return super().__call__(argv, stdin)
-        verb = argv[5]
-        self.stdin.setdefault(verb, []).append(stdin)
-        if verb == "get" and argv[6] == "-f":
-            keys = [ObjectRef.of(d) for d in _items(stdin)]
-            found = [self.objects[k] for k in keys if k in self.objects]
-            return 0, json.dumps({"kind": "List", "items": found}), ""
-        if verb == "apply" and self.reject:
-            return 1, "", "Error from server (Invalid): rejected"
-        if verb == "apply":
-            out = []
-            docs = yamlio.load_all(stdin, "applied")  # a deploy's YAML, a put-back's List
-            for doc in (i for d in docs for i in (d["items"] if d["kind"] == "List" else [d])):
-                if problem := self.refused(doc):
-                    return 1, json.dumps({"kind": "List", "items": out}), problem
-                key = ObjectRef.of(doc)
-                self.version += 1
-                old = (self.objects.get(key) or {}).get("metadata", {})
-                uid = old.get("uid", f"u{self.version}")
-                meta = {**doc["metadata"], "uid": uid, "resourceVersion": str(self.version)}
-                self.objects[key] = out_obj = {**doc, "metadata": meta}
-                out.append(out_obj)
-            return 0, json.dumps({"kind": "List", "items": out}), ""
-        return 0, json.dumps({"items": []}), ""  # the workload snapshot
-
-    def refused(self, doc: dict) -> str:
-        """The API server's error for this object, or "" when it takes it."""
-        ref = ObjectRef.of(doc)
-        group = doc["apiVersion"].rpartition("/")[0] or "core"
-        if doc["apiVersion"] not in SERVED.split():
-            return (
-                f'error: resource mapping not found for name: "{ref.name}": no matches for '
-                f'kind "{ref.kind}" in version "{doc["apiVersion"]}"'
-            )
-        stored = self.objects.get(ref)
-        if stored is None:
-            return ""
-        sent = doc["metadata"].get("resourceVersion")
-        if sent is not None and sent != stored["metadata"]["resourceVersion"]:
-            return (
-                "Error from server (Conflict): Operation cannot be fulfilled on "
-                f'{ref.kind.lower()}s.{group} "{ref.name}": the object has been modified; '
-                "please apply your changes to the latest version and try again"
-            )
-        if ref.kind in ("Deployment", "StatefulSet") and (
-            doc["spec"]["selector"] != stored["spec"]["selector"]
-        ):
-            return (
-                f'Error from server (Invalid): {ref.kind}.apps "{ref.name}" is invalid: '
-                "spec.selector: Invalid value: ...: field is immutable"
-            )
-        return ""
-
-    def applied_names(self, index: int) -> list[str]:
-        from opskit.core import yamlio
-
-        docs = yamlio.load_all(self.stdin["apply"][index], "applied")
-        return sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs)
+def applied_names(server: ApiServer, index: int) -> list[str]:
+    docs = documents(server.stdin["apply"][index])
+    return sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs)
 
 
 def test_a_redeploy_sends_only_what_changed_since_the_last_one(project, monkeypatch):
     from opskit.kube import applied
     from opskit.secrets import sops
 
-    server, quiet, calls = Server(), (lambda _m: None), []
+    server, quiet, calls = ApiServer(), (lambda _m: None), []
     real_sops = sops.run_sops
 
     def counted(cfg, *args, **kwargs):  # sops runs for real; the test counts its decrypts
@@ -319,10 +249,18 @@ def test_a_redeploy_sends_only_what_changed_since_the_last_one(project, monkeypa
 
     monkeypatch.setattr(sops, "run_sops", counted)
     with fakes.recorder({"kubectl": server}):
-        pipeline.deploy(project, "dev", notify=quiet)
-        first = len(server.applied_names(0))
+        done = pipeline.deploy(project, "dev", notify=quiet)
+        assert done.rolled_out == (
+            "deployment/api",
+            "deployment/redis",
+            "deployment/telemetry",
+            "statefulset/mosquitto",
+            "statefulset/postgres",
+        )
+        assert (paths.state_dir() / "cache" / "valid").is_dir()  # the validation pass, kept
+        first = len(applied_names(server, 0))
         decrypts = sum(1 for c in calls if c[0] == "sops")
-        assert first == 35 and decrypts == 5  # everything, every Secret decrypted
+        assert first == 37 and decrypts == 5  # everything, every Secret decrypted
         record = (paths.state_dir() / "applied").rglob("dev.json")
         text = next(record).read_text()
         docs = [d for d in yaml.safe_load_all(server.stdin["apply"][0]) if d]
@@ -331,26 +269,25 @@ def test_a_redeploy_sends_only_what_changed_since_the_last_one(project, monkeypa
 
         lines: list[str] = []
         pipeline.deploy(project, "dev", notify=lines.append)  # nothing changed
-        assert len(server.stdin["apply"]) == 1, server.applied_names(1)
+        assert len(server.stdin["apply"]) == 1, applied_names(server, 1)
         assert sum(c[0] == "sops" for c in calls) == decrypts
-        assert any("35 unchanged since the last deploy, not sent" in line for line in lines)
+        assert any("37 unchanged since the last deploy, not sent" in line for line in lines)
 
         key = ObjectRef("ConfigMap", "gitops-lab-dev", "api-config")
         server.objects[key]["metadata"]["resourceVersion"] = "edited"  # someone changed it
         secret_key = ObjectRef("Secret", "gitops-lab-dev", "api-secrets")
         server.objects[secret_key]["metadata"]["resourceVersion"] = "edited-too"
         pipeline.deploy(project, "dev", notify=quiet)
-        assert server.applied_names(1) == ["ConfigMap/api-config", "Secret/api-secrets"]
+        assert applied_names(server, 1) == ["ConfigMap/api-config", "Secret/api-secrets"]
         assert sum(c[0] == "sops" for c in calls) == decrypts + 1  # only that Secret's file
 
-        server.reject = True
+        server.refuse_next = (1, "", "Error from server (Invalid): rejected")
         server.objects[key]["metadata"]["resourceVersion"] = "edited-again"
         with pytest.raises(OpsError):
             pipeline.deploy(project, "dev", notify=quiet)
         assert applied.load("k3d-gitops-lab", "dev") == {}  # a failed deploy forgets
-        server.reject = False
         pipeline.deploy(project, "dev", notify=quiet)
-        assert len(server.applied_names(len(server.stdin["apply"]) - 1)) == 35  # all again
+        assert len(applied_names(server, len(server.stdin["apply"]) - 1)) == 37  # all again
 
 
 def test_objects_that_passed_validation_are_not_validated_again(project, monkeypatch):
@@ -378,7 +315,7 @@ def test_objects_that_passed_validation_are_not_validated_again(project, monkeyp
 
 def _as_stored(objects: dict) -> dict:
     """What a client set, without what the server sets (resourceVersion changes on a put-back)."""
-    drop = ("resourceVersion",)
+    drop = ("resourceVersion", "generation")
     return {
         key: {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k not in drop}}
         for key, obj in objects.items()
@@ -388,7 +325,7 @@ def _as_stored(objects: dict) -> dict:
 def test_an_apply_rejected_half_way_leaves_every_object_as_it_was(project):
     """The server takes the objects before the Deployment whose selector changed (immutable)
     and rejects it: the deploy puts back the ones it took, as they were."""
-    server, quiet = Server(), (lambda _m: None)
+    server, quiet = ApiServer(), (lambda _m: None)
     root = project.root
     with fakes.recorder({"kubectl": server}):
         pipeline.deploy(project, "dev", notify=quiet)
@@ -419,3 +356,41 @@ def test_an_apply_rejected_half_way_leaves_every_object_as_it_was(project):
     assert _as_stored(server.objects) == before
     key = ObjectRef("ConfigMap", "gitops-lab-dev", "api-config")
     assert server.objects[key]["data"]["POOL_SIZE"] == "5"
+
+
+def test_a_dry_run_on_a_container_cluster_prints_the_image_build_and_load(project, capsys):
+    cluster = dataclasses.replace(project.cluster, provider="k3d")
+    cfg = dataclasses.replace(project, cluster=cluster)
+    docker = {"inspect": (1, "", "No such image")}  # a build or a load is not answered
+    fake = {
+        "kubectl": ApiServer(),
+        "docker": lambda argv, _stdin: docker[argv[2]],
+        "k3d": lambda argv, _stdin: pytest.fail(f"ran {argv}"),
+    }
+    with fakes.recorder(fake) as calls:
+        assert pipeline.deploy(cfg, "dev", dry_run=True, notify=lambda _m: None).objects == {}
+    looked = [c for c in calls if c[0] == "docker"]
+    assert looked and all(c[1:3] == ("image", "inspect") for c in looked)  # reads only
+    err = capsys.readouterr().err
+    assert "[dry-run] docker build " in err and "[dry-run] k3d image import " in err
+
+
+def test_preflight_holds_a_context_to_the_overlays_allow_list(project):
+    with pytest.raises(OpsError) as caught:
+        pipeline.preflight(project, project.overlay("dev"), "someone-elses-prod")
+    assert caught.value.message == (
+        "kube context 'someone-elses-prod' is not allowed for overlay dev "
+        "(allowed: kwok-gitops-lab, k3d-gitops-lab, gitops-lab)"
+    )
+
+
+def test_the_secrets_of_an_unchanged_overlay_are_decrypted_once(project, monkeypatch):
+    from opskit.secrets import sops
+
+    dev, runs = project.overlay("dev"), []
+    real_sops = sops.run_sops
+    monkeypatch.setattr(sops, "run_sops", lambda *a, **k: runs.append(a) or real_sops(*a, **k))
+    first = sops.decrypted_secrets(project, dev)
+    decrypts = len(runs)
+    assert decrypts == len(sops.secret_files(dev))
+    assert sops.decrypted_secrets(project, dev) == first and len(runs) == decrypts

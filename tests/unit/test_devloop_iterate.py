@@ -1,11 +1,10 @@
 """One `invoke dev` iteration without a cluster: kustomize, sops, git and the validators run
 for real; the cluster-facing kubectl calls, docker and k3d are answered at the shell boundary
-(tests.unit.test_deploy_plan's Cluster), and the test asserts their argv."""
+(tests.unit.apiserver's ApiServer), and the test asserts their argv."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 
 import pytest
@@ -14,8 +13,9 @@ import yaml
 from opskit import clusters
 from opskit.deploy import devloop
 from tests import fakes
+from tests.unit.apiserver import ApiServer
 from tests.unit.conftest import needs_sops
-from tests.unit.test_deploy_plan import Cluster, project  # noqa: F401 (the fixture)
+from tests.unit.test_deploy_plan import project  # noqa: F401 (the fixture)
 
 pytestmark = needs_sops
 PATCH = "k8s/overlays/dev/api-config.yaml"
@@ -28,10 +28,6 @@ def _loop(cfg, lines: list[str], problems: list[str], test: bool = False) -> dev
     )
 
 
-def _applied(*items: dict) -> tuple[int, str, str]:
-    return 0, json.dumps({"kind": "List", "items": list(items)}), ""
-
-
 def _verbs(calls) -> list[str]:
     return [c[5] for c in calls if "--kubeconfig" in c]
 
@@ -40,10 +36,9 @@ def test_an_app_change_on_a_container_cluster_builds_and_loads_the_image(project
     cfg = dataclasses.replace(project, cluster=dataclasses.replace(project.cluster, provider="k3d"))
     (cfg.root / "app").mkdir()
     (cfg.root / "app" / "NOTES.md").write_text("a change under app/\n")
-    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "api-config"}}
     docker = {"inspect": (1, "", "No such image"), "build": (0, "", "")}
     fake = {
-        "kubectl": Cluster(apply=_applied(config_map)),
+        "kubectl": ApiServer(),
         "docker": lambda argv, _stdin: docker[argv[1] if argv[1] == "build" else argv[2]],
         "k3d": (0, "", ""),
     }
@@ -57,9 +52,12 @@ def test_an_app_change_on_a_container_cluster_builds_and_loads_the_image(project
     assert calls.index(build) < calls.index(
         ("k3d", "image", "import", ref, "--cluster", "gitops-lab")
     )
-    assert lines[-1].startswith(
-        "dev #0: app/NOTES.md -> applied: 1 created (ConfigMap/api-config); no rollout; "
-        "image rebuilt and loaded (app/ changed); ready "
+    assert lines[-1].startswith(  # an empty cluster: everything is new
+        "dev #0: app/NOTES.md -> applied: 37 created (ConfigMap/api-config, "
+        "ConfigMap/mosquitto-config, CronJob/device-simulator, Deployment/api +33 more); "
+        "rolled out deployment/api, deployment/redis, deployment/telemetry, "
+        "statefulset/mosquitto, statefulset/postgres; image rebuilt and loaded (app/ changed); "
+        "ready "
     )
 
 
@@ -70,7 +68,7 @@ def test_an_invalid_field_is_reported_in_the_validate_format_and_nothing_is_appl
     patch.write_text(yaml.safe_dump(data))
     lines: list[str] = []
     problems: list[str] = []
-    with fakes.recorder({"kubectl": Cluster()}) as calls:
+    with fakes.recorder({"kubectl": ApiServer()}) as calls:
         assert not _loop(project, lines, problems).iterate([PATCH], time.time())
     assert len(problems) == 1 and problems[0].startswith("dev/ConfigMap/api-config: ")
     assert "bogus" in problems[0]
@@ -84,7 +82,7 @@ def test_an_invalid_field_is_reported_in_the_validate_format_and_nothing_is_appl
 def test_failing_fast_tests_stop_the_iteration_before_the_deploy(project):  # noqa: F811
     lines: list[str] = []
     problems: list[str] = []
-    with fakes.recorder({"kubectl": Cluster()}) as calls:
+    with fakes.recorder({"kubectl": ApiServer()}) as calls:
         loop = _loop(project, lines, problems, test=True)
         assert not loop.iterate([PATCH], time.time())
     assert lines == [

@@ -32,7 +32,10 @@ def test_config_show_json_is_the_resolved_config():
     assert data["overlays"]["dev"]["path"] == str(ROOT / "k8s/overlays/dev")
     assert data["root"] == str(ROOT)
     one = invoke_json("config.show", "--overlay=prod")
-    assert one["protected"] is True and one["hosts"] == ["api.gitops-lab.localhost"]
+    assert one["protected"] is True and one["hosts"] == [
+        "api.gitops-lab.localhost",
+        "telemetry.gitops-lab.localhost",
+    ]
 
 
 def test_doctor_json_names_every_tool_and_what_is_missing(tmp_path):

@@ -1,6 +1,7 @@
 """The KSOPS-compatible exec plugin with the real sops and age (and kustomize when built)."""
 
 import io
+import json
 import os
 import shutil
 import sys
@@ -99,3 +100,68 @@ def test_kustomize_runs_it_as_the_overlay_generator(overlay, tmp_path):
     got = {d["metadata"]["name"]: d["stringData"] for d in docs}
     assert got == expected(cfg, ov)
     assert {d["metadata"]["namespace"] for d in docs} == {"gitops-lab-dev"}
+
+
+# --- tools/ksops: the Go plugin ArgoCD's repo-server runs on the embedded cluster's real node
+
+
+def _go_plugin_dir(tmp_path):
+    """A PATH folder holding only the built Go ksops (no sops binary beside it: the plugin
+    decrypts with sops's library, as upstream KSOPS does)."""
+    bin_dir = tmp_path / "go-bin"
+    bin_dir.mkdir()
+    shell.run([tools.which("ksops"), "install", str(bin_dir)])  # as the init container does
+    return bin_dir
+
+
+@pytest.mark.tools("ksops", "kustomize")
+def test_the_go_plugin_renders_the_overlay_secrets_under_kustomize(overlay, tmp_path):
+    cfg, ov, folder = overlay
+    bin_dir = _go_plugin_dir(tmp_path)
+    assert sorted(p.name for p in bin_dir.iterdir()) == ["ksops"]
+    assert os.access(bin_dir / "ksops", os.X_OK)
+    kustomize = os.path.dirname(tools.which("kustomize"))
+    result = shell.run(
+        ["kustomize", "build", "--enable-alpha-plugins", "--enable-exec", str(folder)],
+        env={"PATH": os.pathsep.join((str(bin_dir), kustomize, "/usr/bin:/bin"))},
+    )
+    docs = list(yaml.safe_load_all(result.stdout))
+    assert {d["metadata"]["name"]: d["stringData"] for d in docs} == expected(cfg, ov)
+    assert all("sops" not in d for d in docs)
+
+
+@pytest.mark.tools("ksops")
+def test_the_go_plugin_speaks_both_protocols_and_fails_in_one_line(overlay, tmp_path):
+    cfg, ov, folder = overlay
+    plugin = str(_go_plugin_dir(tmp_path) / "ksops")
+    legacy = shell.run([plugin, GENERATOR.name], cwd=str(folder))
+    assert sorted(d["metadata"]["name"] for d in yaml.safe_load_all(legacy.stdout)) == sorted(
+        expected(cfg, ov)
+    )
+    request = json.dumps({"kind": "ResourceList", "functionConfig": yaml.safe_load(
+        GENERATOR.read_text()
+    )})  # fmt: skip
+    listed = yaml.safe_load(shell.run([plugin], stdin=request, cwd=str(folder)).stdout)
+    assert listed["kind"] == "ResourceList" and len(listed["items"]) == len(expected(cfg, ov))
+    wrong = shell.run([plugin], stdin='{"kind": "Other"}', cwd=str(folder), check=False)
+    assert (wrong.returncode, wrong.stdout) == (1, "")
+    assert wrong.stderr == "ksops: error: expected a generator of kind ksops, got Other\n"
+    nowhere = str(tmp_path / "no-home")  # sops also reads the default keys.txt below it
+    keyless = shell.run(
+        [plugin, GENERATOR.name],
+        cwd=str(folder),
+        env={"SOPS_AGE_KEY_FILE": nowhere, "XDG_CONFIG_HOME": nowhere, "HOME": nowhere},
+        check=False,
+    )
+    assert keyless.stdout == "", "decrypted without a key"  # (no plaintext in the report)
+    assert keyless.returncode == 1 and keyless.stderr.count("\n") == 1
+    assert "SOPS_AGE_KEY_FILE" in keyless.stderr
+
+
+@pytest.mark.tools("ksops")
+def test_the_go_plugin_reports_the_sops_release_it_is_built_on():
+    from opskit.core import config
+
+    version = shell.run([tools.which("ksops"), "--version"]).stdout.strip()
+    pin = config.load(ROOT / "opskit.yaml").tools["sops"].lstrip("v")
+    assert version == f"ksops (gitops-lab) on sops {pin}"

@@ -23,7 +23,8 @@ LAYERS = {
     "diff": 4,
     "gitops": 4,
     "lint": 4,
-    "tasks": 5,
+    "platform": 5,  # the platform as pods on the real node: builds on gitops
+    "tasks": 6,
 }
 
 

@@ -2,55 +2,33 @@
 edit; ArgoCD's answers scripted at the kubectl boundary."""
 
 import json
-import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
 
-from opskit.core import args, config, shell
+from opskit.core import args
 from opskit.core.errors import OpsError
 from opskit.gitops import promote, promotion_evidence, promotion_history, wait, watch
 from opskit.gitops.promotion_evidence import Evidence
 from opskit.kube.kubectl import Kube
+from opskit.manifests import kustomize
 from tests import fakes
 
 KUBE = Kube("/state/kubeconfig", "kwok-gitops-lab")
 DEV_PIN = "k8s/overlays/dev/kustomization.yaml"
 PROD_PIN = "k8s/overlays/prod/kustomization.yaml"
+PARTS = ("secrets", "kustomization.yaml")
 
 
 @pytest.fixture
-def repo(tmp_path, root):
+def repo(git_project):
     """The real opskit.yaml, k8s/argocd and both overlays' kustomizations and secrets; dev
     released at a commit; a bare remote."""
-    work = tmp_path / "work"
-    for folder in ("argocd", "platform"):
-        shutil.copytree(root / "k8s" / folder, work / "k8s" / folder)
-    for overlay in ("dev", "prod"):
-        shutil.copytree(
-            root / "k8s/overlays" / overlay / "secrets", work / "k8s/overlays" / overlay / "secrets"
-        )
-        shutil.copy(
-            root / "k8s/overlays" / overlay / "kustomization.yaml", work / "k8s/overlays" / overlay
-        )
-    shutil.copy(root / "opskit.yaml", work / "opskit.yaml")
-
-    def git(*argv, cwd=work):
-        return shell.run(["git", "-C", str(cwd), *argv]).stdout.strip()
-
-    git("init", "-q", "-b", "main")
-    git("config", "user.email", "t@example.com")
-    git("config", "user.name", "t")
-    git("add", ".")
-    git("commit", "-q", "-m", "init")
-    cfg = config.load(work / "opskit.yaml")
-    from opskit.manifests import kustomize
-
+    overlays = [f"k8s/overlays/{name}/{part}" for name in ("dev", "prod") for part in PARTS]
+    cfg, git = git_project("k8s/argocd", "k8s/platform", *overlays, remote=True)
     kustomize.set_images(cfg, "dev", {"api": "aaaaaaaaaaaa", "telemetry": "bbbbbbbbbbbb"})
     git("commit", "-qam", "chore(release): deploy api aaaaaaaaaaaa to dev")
-    git("init", "-q", "--bare", str(tmp_path / "remote.git"), cwd=tmp_path)
-    git("remote", "add", "origin", str(tmp_path / "remote.git"))
     git("push", "-q", "origin", "main")
     return cfg, git
 

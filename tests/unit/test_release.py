@@ -4,31 +4,15 @@ import shutil
 
 import pytest
 
-from opskit.core import config, shell
+from opskit.core import config
 from opskit.core.errors import OpsError
 from opskit.gitops import release
 
 
 @pytest.fixture
-def repo(tmp_path, root):
+def repo(git_project):
     """A project with the real opskit.yaml and dev overlay kustomization, one commit, a remote."""
-    work = tmp_path / "work"
-    overlay = work / "k8s" / "overlays" / "dev"
-    overlay.mkdir(parents=True)
-    shutil.copy(root / "opskit.yaml", work / "opskit.yaml")
-    shutil.copy(root / "k8s" / "overlays" / "dev" / "kustomization.yaml", overlay)
-
-    def git(*args, cwd=work):
-        return shell.run(["git", "-C", str(cwd), *args]).stdout.strip()
-
-    git("init", "-q", "-b", "main")
-    git("config", "user.email", "t@example.com")
-    git("config", "user.name", "t")
-    git("add", ".")
-    git("commit", "-q", "-m", "init")
-    git("init", "-q", "--bare", str(tmp_path / "remote.git"), cwd=tmp_path)
-    git("remote", "add", "origin", str(tmp_path / "remote.git"))
-    return config.load(work / "opskit.yaml"), git
+    return git_project("k8s/overlays/dev/kustomization.yaml", remote=True)
 
 
 def test_release_commits_only_the_kustomization_pinned_to_head(repo):

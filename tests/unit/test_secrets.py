@@ -221,3 +221,96 @@ def test_a_missing_group_is_made_alone_even_in_a_protected_overlay(cfg):
     )
     passwd = plain(cfg, "mqtt-passwd", "prod")["passwd"]
     assert f"\n{device}:$7$101$" in passwd and password not in passwd
+
+
+@pytest.mark.parametrize(
+    ("overlay", "regenerate"),
+    [("dev", " (or regenerate dev values: `invoke secrets.init --overlay dev`)"), ("prod", "")],
+)
+def test_a_rotate_without_access_names_the_file_the_keys_and_the_way_out(
+    cfg, tmp_path, monkeypatch, overlay, regenerate
+):
+    public = encrypt_as_other(cfg, monkeypatch, tmp_path, overlay)
+    generate.ensure_key(cfg)
+    (mine,) = sops.my_recipients()
+    ov = cfg.overlay(overlay)
+    before = {p: p.read_bytes() for p in sops.secret_files(ov)}
+    with pytest.raises(OpsError) as caught:
+        sops.rotate(cfg, ov)
+    rel = sops.repo_rel(cfg, sops.secret_files(ov)[0])
+    assert str(caught.value) == (
+        f"overlay '{overlay}': {rel} is encrypted to {public}, not to your key {mine}; "
+        f"ask a holder of one of those keys to run `invoke secrets.rotate --overlay {overlay}` "
+        f"after `invoke secrets.init --overlay {overlay}` added yours{regenerate}"
+    )
+    assert {p: p.read_bytes() for p in sops.secret_files(ov)} == before  # nothing rotated
+
+
+def _with_value_of(path: Path, old_text: str) -> str:
+    """The file at `path` with one value's ciphertext taken from `old_text`: sops opens it
+    (ignoring the MAC) only when both were encrypted with the same data key."""
+    new, old = yaml.safe_load(path.read_text()), yaml.safe_load(old_text)
+    key = next(iter(new["stringData"]))
+    new["stringData"][key] = old["stringData"][key]
+    return yaml.safe_dump(new, sort_keys=False)
+
+
+def test_rotate_changes_the_data_key_and_update_keys_keeps_it(cfg, tmp_path):
+    dev = cfg.overlay("dev")
+    generate.init(cfg, dev)
+    path = sops.secret_path(dev, "api-secrets")
+    rel = sops.repo_rel(cfg, path)
+    probe = cfg.root / "probe.yaml"
+
+    def opens_with(old_text: str) -> bool:
+        probe.write_text(_with_value_of(path, old_text))
+        argv = ("--decrypt", "--ignore-mac", "--input-type", "yaml", str(probe))
+        return sops.run_sops(cfg, *argv, check=False).returncode == 0
+
+    before = path.read_text()
+    _, teammate = other_key(tmp_path)
+    assert generate.add_recipient(cfg, dev, teammate)  # .sops.yaml only
+    assert teammate not in sops.file_recipients(path)
+    sops.update_keys(cfg, path)  # the same data key, encrypted to the new recipients too
+    assert teammate in sops.file_recipients(path) and opens_with(before)
+    updated = path.read_text()
+    sops.rotate(cfg, dev)
+    assert not opens_with(updated)  # a new data key
+    assert rel in sops.rotate(cfg, dev, dry_run=True)
+
+
+def test_values_are_masked_in_every_document_and_bad_base64_is_no_error():
+    manifest = (
+        "---\n---\n"  # an empty document first
+        "kind: Secret\nstringData: {A: first-secret-value}\n"
+        "data: {B: c2Vjb25kLXNlY3JldC12YWx1ZQ==, C: not-base64-at-all!}\n"
+    )
+    sops.register_values(manifest)
+    said = shell.redact("first-secret-value second-secret-value not-base64-at-all!")
+    assert "secret" not in said and "not-base64" not in said
+
+
+def test_the_stub_keeps_a_namespace_the_secret_names(cfg):
+    dev = cfg.overlay("dev")
+    path = cfg.root / "k8s/overlays/dev/secrets/x.sops.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: elsewhere}\n")
+    assert sops.stub(path, dev)["metadata"] == {"name": "x", "namespace": "elsewhere"}
+    path.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n")
+    assert sops.stub(path, dev)["metadata"] == {"name": "x", "namespace": dev.namespace}
+
+
+def test_a_file_sops_cannot_open_is_one_line_naming_it(cfg):
+    dev = cfg.overlay("dev")
+    generate.init(cfg, dev)
+    path = sops.secret_path(dev, "api-secrets")
+    doc = yaml.safe_load(path.read_text())
+    doc["sops"]["mac"] = doc["sops"]["mac"].replace("data:", "data:AAAA", 1)  # tampered
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    with pytest.raises(OpsError) as caught:
+        sops.decrypt(cfg, dev, path)
+    assert caught.value.message.startswith(
+        f"overlay 'dev': cannot decrypt {sops.repo_rel(cfg, path)}: "
+    )
+    assert "\n" not in caught.value.message
+    assert caught.value.hint == "check your key and the file (`invoke secrets.check`)"

@@ -177,15 +177,16 @@ def test_dry_run_prints_the_build_and_builds_nothing(lab, capsys):
 def test_gitops_tools_are_opt_in_and_built_with_the_newer_go_toolchain():
     default = {tool.name for tool in build.select(())}
     assert "argocd" not in default and "kustomize" not in default and "sops" in default
-    argocd, kustomize = build.select(("gitops",))
-    assert (argocd.name, kustomize.name) == ("argocd", "kustomize")
+    argocd, kustomize, ksops = build.select(("gitops",))
+    assert (argocd.name, kustomize.name, ksops.name) == ("argocd", "kustomize", "ksops")
+    assert "ksops" not in default and ksops.env()["GOTOOLCHAIN"] == "local"
     assert argocd.env() == {"GOTOOLCHAIN": "go1.27.3", "CGO_ENABLED": "0"}
     assert build.select(("sops",))[0].env()["GOTOOLCHAIN"] == "local"
     argv = argocd.argv("v3.6.1", Path("o"))
     flags = argv[argv.index("-ldflags") + 1]
     assert "-X github.com/argoproj/argo-cd/v3/common.version=3.6.1" in flags
     assert argv[-1] == "github.com/argoproj/argo-cd/v3/cmd"
-    assert [t.name for t in build.select(("argocd", "gitops"))] == ["argocd", "kustomize"]
+    assert [t.name for t in build.select(("argocd", "gitops"))] == ["argocd", "kustomize", "ksops"]
 
 
 def test_argocd_pin_and_the_release_installed_agree():

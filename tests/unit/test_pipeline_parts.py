@@ -1,0 +1,120 @@
+"""The deploy pipeline's small steps on their own: the server's answer plus what was not
+sent, the record kept after a deploy, the closing summary, the checks that stop a deploy
+before anything is applied."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from opskit.clusters.connect import Connection
+from opskit.core import config, shell
+from opskit.core.errors import OpsError
+from opskit.deploy import pipeline
+from opskit.kube import applied, rollout
+from opskit.kube.kubectl import Kube
+from opskit.kube.ref import ObjectRef
+from tests import fakes
+from tests.unit.apiserver import ApiServer
+
+CONFIG = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": "api-config", "namespace": "gitops-lab-dev"},
+    "data": {"POOL_SIZE": "5"},
+}
+KEPT = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", "namespace": "x"}}
+
+
+@pytest.fixture
+def plan(root, tmp_path, monkeypatch):
+    """A plan of one ConfigMap for dev, against a kubeconfig that does not exist (kubectl is
+    answered by the test); state in tmp_path."""
+    monkeypatch.setenv("OPSKIT_STATE_DIR", str(tmp_path / "state"))
+    kube = Kube(tmp_path / "kubeconfig", "kwok-gitops-lab")
+
+    def make(private: list[bytes], unchanged=()) -> pipeline.Plan:
+        return pipeline.Plan(
+            overlay=config.load(root / "opskit.yaml").overlay("dev"),
+            target=Connection(kube, None),
+            image="api:0123456789ab",
+            objects=[CONFIG],
+            unserved=[],
+            private=private,
+            before={},
+            prints={ObjectRef.of(CONFIG): "sha256:fingerprint"},
+            unchanged=unchanged,
+            identities=({k: CONFIG[k] for k in ("apiVersion", "kind", "metadata")},),
+        )
+
+    return make
+
+
+def test_the_answer_and_the_objects_not_sent_are_one_list():
+    output = json.dumps({"kind": "List", "items": [CONFIG, {}]})
+    assert json.loads(pipeline._with_unchanged(output, (KEPT,))) == {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [CONFIG, KEPT],  # an empty item (nothing applied) dropped
+    }
+    assert json.loads(pipeline._with_unchanged("{}", (KEPT,)))["items"] == [KEPT]
+
+
+@pytest.mark.parametrize("private", [[], [b"kind: Secret\n"]])
+def test_a_deploy_that_sent_objects_records_them(plan, private):
+    server = ApiServer([CONFIG])
+    with fakes.recorder({"kubectl": server}):
+        pipeline._remember(plan(private), "{}")
+    record = applied.load("kwok-gitops-lab", "dev")
+    assert list(record) == [ObjectRef.of(CONFIG)]
+    assert record[ObjectRef.of(CONFIG)]["fingerprint"] == "sha256:fingerprint"
+
+
+def test_a_deploy_that_sent_nothing_writes_no_record(plan):
+    with fakes.recorder({"kubectl": ApiServer([CONFIG])}) as calls:
+        pipeline._remember(plan([], unchanged=(CONFIG,)), "{}")
+    assert calls == [] and applied.load("kwok-gitops-lab", "dev") == {}
+
+
+def test_the_summary_names_each_workload_its_revision_and_images_and_the_urls(plan):
+    pods = (("app", "api"),)
+    api = rollout.Workload("Deployment", "api", 3, 7, True, pods, ("api:1", "proxy:2"))
+    lines: list[str] = []
+    pipeline._summary(plan([]), {api.ref: api}, lines.append)
+    assert lines == [
+        "running: deployment/api revision 7 image api:1, proxy:2",
+        "url: https://api.dev.gitops-lab.localhost/api/health",
+    ]
+
+
+def test_a_decrypted_secret_that_breaks_the_schema_stops_the_deploy_with_its_value_masked(root):
+    cfg = config.load(root / "opskit.yaml")
+    dev = cfg.overlay("dev")
+    secret = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: api-secrets, namespace: gitops-lab-dev}\n"
+        "stringData: {PASSWORD: hunter2-very-secret}\nbogus: hunter2-very-secret\n"
+    )
+    shell.secret("hunter2-very-secret")
+    pipeline._check_private(cfg, dev, [])  # nothing decrypted: nothing to check
+    with pytest.raises(OpsError) as caught:
+        pipeline._check_private(cfg, dev, [secret.encode()])
+    lines = caught.value.message.splitlines()
+    assert lines[0] == "dev: 1 problem(s) in decrypted Secrets, nothing applied:"
+    assert len(lines) == 2 and "bogus" in lines[1] and "hunter2" not in lines[1]
+    assert caught.value.hint == "fix them with `invoke secrets.edit`"
+
+
+def test_objects_whose_api_is_missing_fail_the_deploy_when_the_overlay_says_so(root):
+    dev = config.load(root / "opskit.yaml").overlay("dev")
+    unserved = ["ServiceMonitor/api: API monitoring.coreos.com/v1 not served; install it"]
+    lines: list[str] = []
+    pipeline._report_unserved(dev, unserved, lines.append)
+    assert lines == [f"warning: not applied: {unserved[0]}"]
+    with pytest.raises(OpsError) as caught:
+        pipeline._report_unserved(dataclasses.replace(dev, missing_api="fail"), unserved, print)
+    assert caught.value.message == (
+        f"dev: objects whose API the cluster lacks, nothing applied:\n{unserved[0]}"
+    )
+    assert caught.value.hint == "install the APIs, or set overlays.dev.missing_api: warn"
