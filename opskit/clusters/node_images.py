@@ -111,15 +111,17 @@ KEEP_PER_REPOSITORY = 2  # archives of older builds of an image go
 
 
 def image_archive(image: str, dry_run: bool = False) -> Path:
-    """`image` from buildah's store as an OCI archive in .opskit/images, named by its image
-    ID: pushed once (~30 s for a few hundred MB on a busy machine), reused after."""
+    """`image` from buildah's store as an OCI archive in .opskit/images, named by its tag and
+    image ID: pushed once (~30 s for a few hundred MB on a busy machine), reused after."""
     argv = ["buildah", "images", "--quiet", "--no-trunc", image]
     ids = shell.run(argv, check=False, timeout=60).stdout.split()
     if not ids and not dry_run:  # a dry run's image may be one it would build first
         raise OpsError(f"image {image} is not in buildah's store", "build it first")
     ident = (ids or ["unbuilt"])[0].removeprefix("sha256:")[:16]
-    prefix = re.sub(r"[^A-Za-z0-9_.-]+", "_", image.rpartition(":")[0] or image)
-    archive = cache_dir() / f"{prefix}--{ident}.oci.tar"
+    repository, _, tag = image.rpartition(":")
+    prefix = re.sub(r"[^A-Za-z0-9_.-]+", "_", repository or image)
+    # the name is in the archive: two tags of one image ID are two archives
+    archive = cache_dir() / f"{prefix}--{tag}--{ident}.oci.tar"
     if archive.is_file():
         return archive
     if not dry_run:

@@ -230,6 +230,8 @@ def test_after_the_control_plane_is_killed_up_and_the_next_deploy_work_at_once(
     assert done.exit_code == 0, output[-2000:]
     api = re.search(r"deployment/api rolled out in ([\d.]+)s", output)
     print(f"up {up_seconds:.1f}s, deploy {time.monotonic() - started:.1f}s, api {api and api[1]}s")
-    assert api and float(api[1]) < 30, output[-2000:]  # its fake node is managed again at once
+    # its fake node is managed again within a retry or two of kwok-controller (measured 34 s
+    # on a busy machine; without the leases dropped it waited them out: 200 s and more)
+    assert api and float(api[1]) < 90, output[-2000:]
     config_map.write_text(text)
     deployed.commit_all("test: as it was")

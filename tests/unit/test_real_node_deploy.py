@@ -238,7 +238,7 @@ def test_an_image_is_pushed_to_an_archive_once_and_reused_by_the_next_node(tmp_p
     with recorder(fakes) as calls:
         first = node_images.image_archive(image)
         again = node_images.image_archive(image)
-    name = f"localhost_gitops-lab_redis-standin--{'ab' * 8}.oci.tar"
+    name = f"localhost_gitops-lab_redis-standin--766eb1cc6f--{'ab' * 8}.oci.tar"
     assert first == again == tmp_path / "images" / name
     partial = f"{first}.partial"
     assert calls == [
@@ -246,6 +246,10 @@ def test_an_image_is_pushed_to_an_archive_once_and_reused_by_the_next_node(tmp_p
         ("buildah", "push", "--quiet", image, f"oci-archive:{partial}:{image}"),
         ("buildah", "images", "--quiet", "--no-trunc", image),
     ]
+    with recorder(fakes) as more:  # another tag of the same image ID: its own archive
+        other = node_images.image_archive(image.replace("766eb1cc6f", "other"))
+    assert other != first and other.name.endswith(f"--other--{'ab' * 8}.oci.tar")
+    assert more[1][1] == "push"
 
 
 def test_an_image_missing_from_buildah_is_a_one_line_error(tmp_path, monkeypatch):
