@@ -185,10 +185,8 @@ def test_monitoring_status_shows_the_targets_and_their_health(cfg, kube, telemet
     assert lines[0].startswith("ok       deployment/prometheus-operator: 1/1 ready")
     assert lines[1].startswith("ok       statefulset/prometheus-k8s: 1/1 ready")
     assert "ok       ServiceMonitor in gitops-lab-dev: telemetry" in lines
-    assert any(
-        line.startswith("ok       target serviceMonitor/gitops-lab-dev/telemetry/0")
-        for line in lines
-    ), lines
+    targets = [line for line in lines if line.startswith("ok       target telemetry http://")]
+    assert len(targets) == 1 and targets[0].endswith(":8080/metrics: up"), lines
 
 
 def _script(name: str, **env: str) -> subprocess.CompletedProcess:
