@@ -99,6 +99,10 @@ def test_traefik_serves_https_on_the_host_port_as_k3d_labels_it(cfg):
     ]
     websecure = next(p for p in container["ports"] if p["name"] == "websecure")
     assert websecure["hostPort"] == ingress.HTTPS_PORT == cfg.cluster.k3d.https_port
+    rules = _one(objects, "ClusterRole", "traefik")["rules"]
+    assert {"resources": ["nodes"], "verbs": ["get", "list", "watch"]}.items() <= next(
+        r for r in rules if r["resources"] == ["nodes"]
+    ).items()  # without it Traefik 3.6's provider never syncs: every host gets its default cert
     assert _one(objects, "IngressClass", "traefik")["spec"]["controller"] == (
         "traefik.io/ingress-controller"
     )
