@@ -81,3 +81,22 @@ def make_project(target: Path, cluster_name: str) -> Project:
     project.invoke("certs.init")
     project.commit_all("test: dev secrets for the e2e key")
     return project
+
+
+def cluster_smoke(project: Project, junit: Path) -> dict[str, tuple[str, str]]:
+    """`nox -s cluster-smoke` in the project as a user runs it (its exit 0 asserted);
+    {test id: (passed | failed | skipped, skip reason)} read from its JUnit XML."""
+    import xml.etree.ElementTree as ET
+
+    nox = sh.Command(str(BIN / "nox"))
+    args = ("-s", "cluster-smoke", "--no-venv", "--no-install", "--", f"--junitxml={junit}")
+    run = nox(*args, _cwd=project.path, _env=project.env, _ok_code=[0, 1], _return_cmd=True)
+    assert run.exit_code == 0, run.stdout.decode()[-3000:]
+    outcomes = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        key = f"{case.get('classname').rsplit('.', 1)[-1]}::{case.get('name')}"
+        skipped = case.find("skipped")
+        failed = case.find("failure") is not None or case.find("error") is not None
+        outcome = "skipped" if skipped is not None else "failed" if failed else "passed"
+        outcomes[key] = (outcome, skipped.get("message", "") if skipped is not None else "")
+    return outcomes

@@ -3,12 +3,9 @@ checks pass; in-pod and HTTPS checks are skipped with the reason (kwok runs no p
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-
 import pytest
-import sh
 
-from tests.e2e.project import BIN, Project, make_project
+from tests.e2e.project import Project, cluster_smoke, make_project
 
 KWOK_REASON = "kwok simulates pods: no processes run"
 IN_PODS = ("test_api_pod", "test_postgres_pod", "test_service_pods", "test_https")
@@ -25,19 +22,7 @@ def deployed(tmp_path_factory, kwok_cluster) -> Project:
 @pytest.fixture(scope="module")
 def report(deployed, tmp_path_factory) -> dict[str, tuple[str, str]]:
     """Run the session like a user; {test id: (outcome, skip reason)} from its JUnit XML."""
-    junit = tmp_path_factory.mktemp("junit") / "smoke.xml"
-    nox = sh.Command(str(BIN / "nox"))
-    args = ("-s", "cluster-smoke", "--no-venv", "--no-install", "--", f"--junitxml={junit}")
-    run = nox(*args, _cwd=deployed.path, _env=deployed.env, _ok_code=[0, 1], _return_cmd=True)
-    assert run.exit_code == 0, run.stdout.decode()[-3000:]
-    outcomes = {}
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        key = f"{case.get('classname').rsplit('.', 1)[-1]}::{case.get('name')}"
-        skipped = case.find("skipped")
-        failed = case.find("failure") is not None or case.find("error") is not None
-        outcome = "skipped" if skipped is not None else "failed" if failed else "passed"
-        outcomes[key] = (outcome, skipped.get("message", "") if skipped is not None else "")
-    return outcomes
+    return cluster_smoke(deployed, tmp_path_factory.mktemp("junit") / "smoke.xml")
 
 
 def test_api_level_checks_pass(report):

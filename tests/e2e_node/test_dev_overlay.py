@@ -163,21 +163,11 @@ def test_devices_publish_over_mqtt_tls_and_the_api_lists_them(deployed, kube):
 def test_cluster_smoke_runs_its_in_pod_checks_for_real(deployed, tmp_path):
     """`nox -s cluster-smoke` as a user runs it: only what needs the api's image skips
     (and the ServiceMonitor checks, where no monitoring stack serves that API)."""
-    import xml.etree.ElementTree as ET
-
-    from tests.e2e.project import BIN
+    from tests.e2e.project import cluster_smoke
     from tests.smoke.conftest import API_SIMULATED_REASON
 
-    junit = tmp_path / "smoke.xml"
-    args = ("-s", "cluster-smoke", "--no-venv", "--no-install", "--", f"--junitxml={junit}")
-    nox = sh.Command(str(BIN / "nox"))
-    run = nox(*args, _cwd=deployed.path, _env=deployed.env, _ok_code=[0, 1], _return_cmd=True)
-    assert run.exit_code == 0, run.stdout.decode()[-3000:]
-    outcomes = {}
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        key = f"{case.get('classname').rsplit('.', 1)[-1]}::{case.get('name')}"
-        skipped = case.find("skipped")
-        outcomes[key] = skipped.get("message", "") if skipped is not None else "ran"
+    report = cluster_smoke(deployed, tmp_path / "smoke.xml")
+    outcomes = {k: "ran" if outcome == "passed" else why for k, (outcome, why) in report.items()}
     in_pods = {k: v for k, v in outcomes.items() if k.startswith(IN_POD_CHECKS)}
     assert len(in_pods) >= 12 and set(in_pods.values()) == {"ran"}
     skipped = {k: v for k, v in outcomes.items() if v != "ran"}
