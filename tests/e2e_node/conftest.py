@@ -79,3 +79,17 @@ def namespace(kube: Kube) -> Iterator[str]:
     kube.run("create", "namespace", name)
     yield name
     kube.run("delete", "namespace", name, "--wait=false", check=False)
+
+
+def leave_no_overlay_behind(kube: Kube, *extra: str) -> None:
+    """Between modules on the session's one cluster: the overlays' namespaces (and `extra`)
+    go, so the next module's deploy does not meet this one's workloads or ArgoCD syncing them.
+    Applications first, while ArgoCD's controller still runs their finalizers."""
+    from opskit.core import config
+
+    cfg = config.load()
+    kube.run("delete", "applications.argoproj.io", "--all", "-A", "--ignore-not-found",
+             "--wait=true", "--timeout=120s", check=False, timeout=180)  # fmt: skip
+    for name in (*extra, *(cfg.overlay(o).namespace for o in ("dev", "prod"))):
+        kube.run("delete", "namespace", name, "--ignore-not-found", "--wait=true",
+                 "--timeout=180s", check=False, timeout=240)  # fmt: skip

@@ -10,6 +10,7 @@ import base64
 import json
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 import sh
@@ -18,6 +19,7 @@ import yaml
 from opskit.core import tools
 from opskit.images import localbuild
 from tests.e2e.project import Project, make_project
+from tests.e2e_node.conftest import leave_no_overlay_behind
 
 # the first test includes building and loading ArgoCD's images (~2 min cold)
 pytestmark = [
@@ -36,14 +38,15 @@ def _say(message: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def project(real_cluster, tmp_path_factory) -> Project:
+def project(real_cluster, tmp_path_factory) -> Iterator[Project]:
     """A scratch copy of this checkout wired to the session's cluster, ArgoCD installed."""
     project = make_project(tmp_path_factory.mktemp("argocd") / "source", real_cluster.name)
     started = time.monotonic()
     done = project.invoke("argocd.install")
     _say(f"argocd.install (images built if missing, loaded) took {time.monotonic() - started:.1f}s")
     assert "ArgoCD's pods available in" in done.stderr.decode()
-    return project
+    yield project
+    leave_no_overlay_behind(real_cluster.kube(), NS)
 
 
 def argocd_pods(kube) -> list[dict]:

@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import time
+from collections.abc import Iterator
 
 import pytest
 import sh
@@ -19,6 +20,7 @@ import sh
 from opskit.core import config
 from opskit.manifests import kustomize
 from tests.e2e.project import Project, make_project
+from tests.e2e_node.conftest import leave_no_overlay_behind
 
 REAL = ("postgres", "redis", "mosquitto", "telemetry")
 WORKLOADS = {
@@ -31,10 +33,11 @@ NAMESPACE = config.load().overlay("dev").namespace
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory, real_cluster) -> Project:
+def deployed(tmp_path_factory, real_cluster) -> Iterator[Project]:
     project = make_project(tmp_path_factory.mktemp("dev") / "repo", real_cluster.name)
     project.invoke("deploy", "--overlay=dev")
-    return project
+    yield project
+    leave_no_overlay_behind(real_cluster.kube())
 
 
 def pods(kube, name: str) -> list[dict]:
