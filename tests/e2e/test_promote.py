@@ -203,6 +203,8 @@ def test_bad_input_is_one_line_exit_1_and_commits_nothing(gitops):
     _, _, err = run(gitops, "promote", ok=(1,))
     (gitops.path / "app" / "UNCOMMITTED").unlink()
     assert len(err.strip().splitlines()) == 1 and "refuses a dirty working tree" in err, err
+    # the soak is judged on evidence: dev Synced/Healthy at the commit that released the hold
+    run(gitops, "argocd.wait", "--overlay=dev", "--timeout=300")
     _, _, err = run(gitops, "promote", "--soak=1d", ok=(1,))
     assert len(err.strip().splitlines()) == 1 and "less than the soak of 86400s" in err, err
     assert gitops.git("rev-list", f"{before}..HEAD", "--format=%s", "--no-commit-header") == (
