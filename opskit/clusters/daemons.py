@@ -72,6 +72,15 @@ class Supervisor:
             return None
         return pid if self.ours(pid) and alive(pid) else None
 
+    def exited(self, name: str) -> bool:
+        """Our daemon `name` is gone: no pid file, or its process has ended. (A process that
+        is exec'ing reads an empty environ for a moment: `pid` may say None, this does not.)"""
+        try:
+            pid = int(self.pidfile(name).read_text().strip())
+        except (OSError, ValueError):
+            return True
+        return not alive(pid)
+
     def ours(self, pid: int) -> bool:
         try:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")

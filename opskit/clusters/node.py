@@ -126,7 +126,7 @@ class RealNode:
 
     def _check_alive(self) -> None:
         for name in DAEMONS:
-            if self.daemons.pid(name) is None:
+            if self.daemons.exited(name):
                 raise OpsError(
                     f"{name} exited: {self.daemons.last_line(name)}",
                     f"see {self.daemons.logfile(name)}",

@@ -106,7 +106,7 @@ def nodes_ready(
         if state != seen:
             seen, last_move = state, time.monotonic()
         now = time.monotonic()
-        if daemons is not None and daemons.pid(component) is None:
+        if daemons is not None and daemons.exited(component):
             _fail(f"{component} exited", summary, logfile, component)
         if now - last_move > IDLE or now - started > CEILING:
             _fail(f"no progress for {now - last_move:.0f}s", summary, logfile, component)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 
 import pytest
 
@@ -97,16 +98,23 @@ def test_a_component_that_exited_is_named_with_its_last_log_line(kubectl, tmp_pa
     # while the component lives, the wait goes on until Ready
     daemons.start(Daemon("kubelet", shutil.which("sleep") or "/bin/sleep", ("30",)))
     try:
-        for _ in range(200):
-            if daemons.pid("kubelet"):
-                break
-            os.sched_yield()
+        sleep_exe = os.path.realpath(shutil.which("sleep") or "/bin/sleep")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _runs(daemons.pid("kubelet"), sleep_exe):
+            time.sleep(0.02)  # until start-stop-daemon's child has exec'd (its environ is set)
         assert daemons.pid("kubelet") is not None
         answers.clear()
         answers += [ok(node("lab-real", "False"))] * 3 + [ok(node("lab-real", "True"))]
         node_wait.nodes_ready(KUBE, ["lab-real"], daemons, "kubelet", print)
     finally:
         daemons.stop("kubelet", grace=2)
+
+
+def _runs(pid: int | None, exe: str) -> bool:
+    try:
+        return pid is not None and os.path.realpath(f"/proc/{pid}/exe") == exe
+    except OSError:
+        return False
 
 
 def test_a_rollout_that_never_completes_names_the_pods(kubectl, monkeypatch):

@@ -28,9 +28,11 @@ def test_supervisor_starts_finds_and_stops_only_its_own_process(tmp_path):
             break
         os.sched_yield()
     assert pid is not None and pid in daemons.stray()
+    assert not daemons.exited("sleeper") and daemons.exited("never-started")
     assert daemons.last_line("sleeper") == "empty log"
     assert daemons.stop("sleeper", grace=5) is True
     assert daemons.pid("sleeper") is None and daemons.stray() == []
+    assert daemons.exited("sleeper")
     assert daemons.stop("sleeper") is False  # idempotent
 
 
