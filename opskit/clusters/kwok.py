@@ -128,8 +128,14 @@ class KwokCluster(Cluster):
         mode = self.cfg.cluster.kwok.node_mode
         if mode == "simulated":
             return False
-        reason = node_probe.why_not(self.real_node().layout)
+        layout = self.real_node().layout
+        reason = node_probe.why_not(layout)
         if reason is None:
+            in_the_way = node_probe.in_the_way(layout)
+            if in_the_way:  # the machine can run it: no silent fallback
+                raise OpsError(
+                    f"kwok cluster {self.name}: cannot start its real node: {in_the_way}"
+                )
             return True
         if mode == "real":
             raise OpsError(

@@ -48,7 +48,7 @@ class RealNode:
             self._write_files()
             up = self.running()
             if "containerd" not in up:
-                self.layout.socket.unlink(missing_ok=True)  # a stale one from a crash
+                self._clear_socket()
                 self._start("containerd", report)
                 self._wait_socket()
             self._import_images(versions, report)
@@ -131,6 +131,19 @@ class RealNode:
                     f"{name} exited: {self.daemons.last_line(name)}",
                     f"see {self.daemons.logfile(name)}",
                 )
+
+    def _clear_socket(self) -> None:
+        """Before containerd starts: a socket file its crashed predecessor left (nobody
+        answers on it) goes; one that answers is served by a process this node did not
+        start, which containerd must not share its root with."""
+        sock = self.layout.socket
+        if _answers(sock):
+            raise OpsError(
+                f"something answers on {sock}, but no containerd of this node runs",
+                f"stop the process listening there (`ss -xlp | grep {sock.name}` names it), "
+                "then run `invoke cluster.up`",
+            )
+        sock.unlink(missing_ok=True)
 
     def _wait_socket(self, seconds: float = 60.0) -> None:
         deadline = time.monotonic() + seconds

@@ -1,7 +1,11 @@
 """Can this machine run the embedded cluster's real node? One reason why not, or None.
 
 cluster.kwok.node (or $OPSKIT_KWOK_NODE): `auto` falls back to simulated nodes and says
-this reason in one line; `real` makes it an error (exit 1, nothing started)."""
+this reason in one line; `real` makes it an error (exit 1, nothing started).
+
+`in_the_way` is of another kind: the machine can run containers, but something here stops
+the node now (the kubelet's port taken, too little free disk). That is an error in both
+modes: the user of `auto` expects a real node on such a machine, not a silent fallback."""
 
 from __future__ import annotations
 
@@ -29,17 +33,29 @@ HOST_TOOLS = {
 }
 CNI_PLUGINS = ("bridge", "host-local", "portmap", "loopback")
 KERNEL_FS = ("overlay",)
+CGROUP_CONTROLLERS = ("cpu", "memory", "pids")  # what the kubelet puts each pod under
+PROC = Path("/proc")
+SYS = Path("/sys")
 KUBELET_PORT = 10250
 MIN_FREE = 2 * 1024**3  # images, containerd's snapshots, logs
 
 
 def why_not(layout: NodeLayout) -> str | None:
     """The first thing that stops a real node here, with its fix; None when all is there."""
-    for check in (_root, _tools, _host_tools, _cni, _kernel, _socket_path, _disk, _port):
+    for check in (_root, _tools, _host_tools, _cni, _kernel, _socket_path):
         reason = check(layout)
         if reason:
             return reason
     return _namespaces()
+
+
+def in_the_way(layout: NodeLayout) -> str | None:
+    """What stops the node on a machine that can run it, with its fix; None when nothing."""
+    for check in (_disk, _port):
+        reason = check(layout)
+        if reason:
+            return reason
+    return None
 
 
 def _root(_layout: NodeLayout) -> str | None:
@@ -74,17 +90,38 @@ def _cni(_layout: NodeLayout) -> str | None:
 
 def _kernel(_layout: NodeLayout) -> str | None:
     try:
-        filesystems = Path("/proc/filesystems").read_text()
+        filesystems = (PROC / "filesystems").read_text()
     except OSError:
-        return "/proc/filesystems is unreadable (no /proc?)"
+        return f"{PROC / 'filesystems'} is unreadable (no /proc?)"
     for fs in KERNEL_FS:
         if fs not in filesystems.split():
             return f"the kernel lacks {fs} (try `modprobe {fs}`)"
-    if not Path("/sys/fs/cgroup").is_dir() or not any(Path("/sys/fs/cgroup").iterdir()):
-        return "no cgroup file system at /sys/fs/cgroup"
-    if not Path("/proc/sys/net/bridge").is_dir():
+    cgroup = SYS / "fs" / "cgroup"
+    if not cgroup.is_dir() or not any(cgroup.iterdir()):
+        return f"no cgroup file system at {cgroup}"
+    missing = [name for name in CGROUP_CONTROLLERS if name not in _controllers(cgroup)]
+    if missing:
+        return (
+            f"the cgroup controller {missing[0]} is not available at {cgroup} "
+            f"(enable it on the kernel command line: cgroup_enable={missing[0]})"
+        )
+    if not (PROC / "sys" / "net" / "bridge").is_dir():
         return "the kernel's bridge netfilter is off (try `modprobe br_netfilter`)"
     return None
+
+
+def _controllers(cgroup: Path) -> set[str]:
+    """The controllers a pod can be put under: v2's cgroup.controllers, v1's (or a hybrid's)
+    hierarchies mounted below `cgroup` (cpu,cpuacct counts as cpu)."""
+    try:
+        return set((cgroup / "cgroup.controllers").read_text().split())
+    except OSError:
+        pass
+    found: set[str] = set()
+    for entry in cgroup.iterdir():
+        if entry.is_dir():
+            found.update(entry.name.split(","))
+    return found
 
 
 def _socket_path(layout: NodeLayout) -> str | None:
@@ -103,14 +140,20 @@ def _disk(layout: NodeLayout) -> str | None:
     free = shutil.disk_usage(folder).free
     if free < MIN_FREE:
         return (
-            f"only {free // 1024**2} MiB free below {folder} (a real node needs 2 GiB): free space"
+            f"only {free // 1024**2} MiB free below {folder} (a real node needs "
+            f"{MIN_FREE // 1024**2} MiB for images, snapshots and logs): free space there, "
+            "or set OPSKIT_STATE_DIR to a folder on a larger file system"
         )
     return None
 
 
 def _port(_layout: NodeLayout) -> str | None:
     if port_in_use(KUBELET_PORT, "0.0.0.0"):
-        return f"port {KUBELET_PORT} (the kubelet's) is in use: stop the other kubelet"
+        return (
+            f"port {KUBELET_PORT} (the kubelet's) is already in use: stop what listens there "
+            f"(`ss -ltnp 'sport = :{KUBELET_PORT}'` names it; another cluster's real node: "
+            "`invoke cluster.down` it), or use simulated nodes: OPSKIT_KWOK_NODE=simulated"
+        )
     return None
 
 
