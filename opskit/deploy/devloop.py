@@ -179,10 +179,12 @@ class Loop:
         return passed
 
     def _image_note(self, changed: list[str]) -> list[str]:
-        if not any(p.startswith("app/") for p in changed):
+        contexts = [c for c in image_contexts(self.cfg) if any(p.startswith(c) for p in changed)]
+        if not contexts:
             return []
-        if self.target.runs_containers:
-            return ["image rebuilt and loaded (app/ changed)"]
+        cluster = self.target.cluster  # the embedded cluster's real node runs them too
+        if self.target.runs_containers or (cluster is not None and cluster.has_real_node()):
+            return [f"image rebuilt and loaded ({', '.join(contexts)} changed)"]
         return [f"image build skipped: {self.target.context} runs no containers"]
 
     def relevant(self, batch: set[str]) -> list[str]:
@@ -196,6 +198,19 @@ class Loop:
         )
         skipped = set(result.stdout.split("\0")) if result.returncode == 0 else set()
         return [p for p in paths if p not in skipped]
+
+
+def image_contexts(cfg: Config) -> list[str]:
+    """The build contexts of the project's images (`app/`, `services/telemetry/`), as
+    folder prefixes: a save below one rebuilds that image (the dirty tag changes)."""
+    return sorted({cfg.images[name].context.strip("/") + "/" for name in cfg.images})
+
+
+def watched(cfg: Config) -> tuple[str, ...]:
+    """FOLDERS and each image's build context outside them (a change to the telemetry
+    service's source is a save like one under app/)."""
+    extra = [c.rstrip("/") for c in image_contexts(cfg) if c.split("/")[0] not in FOLDERS]
+    return (*FOLDERS, *extra)
 
 
 def run(
@@ -227,11 +242,11 @@ def run(
     held = lock.deploy_lock(target.context, name)
     with (
         lock.exclusive(held, wait=0, what=f"a dev loop or deploy of {name}"),
-        saves.Watcher(cfg.root, FOLDERS, FILES) as watcher,
+        saves.Watcher(cfg.root, watched(cfg), FILES) as watcher,
     ):
         ok = loop.iterate([], time.time())
         notify(
-            f"watching {', '.join(f + '/' for f in FOLDERS)}, {', '.join(FILES)} "
+            f"watching {', '.join(f + '/' for f in watched(cfg))}, {', '.join(FILES)} "
             f"({target.context}, namespace {overlay.namespace}); Ctrl-C stops"
         )
         for batch in watcher.batches():

@@ -23,7 +23,8 @@ def _problem(line: str) -> None:
 )
 @opskit_task
 def dev(c, overlay="dev", context=None, once=False, test=False, timeout="120", verbose=False):
-    """Deploy the working tree, then watch k8s/, app/, opskit.yaml and deploy each save."""
+    """Deploy the working tree, then watch k8s/, app/, the images' sources, opskit.yaml and
+    deploy each save."""
     from opskit.core import args
     from opskit.deploy import devloop
 

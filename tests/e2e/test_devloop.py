@@ -48,7 +48,7 @@ def start(project: Project, *args: str) -> Running:
 @pytest.fixture(scope="module")
 def loop(project):
     running = start(project, "--timeout=30")  # a rollout that never finishes fails soon
-    running.expect(r"^opskit: watching k8s/, app/, opskit\.yaml", timeout=180)
+    running.expect(r"^opskit: watching k8s/, app/, services/telemetry/, opskit\.yaml", timeout=180)
     yield running
     running.stop()
 

@@ -141,3 +141,21 @@ def test_a_second_ctrl_c_stops_at_once():
         os.kill(os.getpid(), signal.SIGINT)
         reached.append("after")
     assert reached == []
+
+
+def test_the_loop_watches_each_images_build_context_and_names_the_rebuilt_one():
+    from types import SimpleNamespace
+
+    cfg = config.load(ROOT / "opskit.yaml")
+    assert devloop.watched(cfg) == ("k8s", "app", "services/telemetry")
+    changed = ["services/telemetry/src/telemetry/api.py"]
+
+    def note(real_node: bool, paths: list[str]) -> list[str]:
+        cluster = SimpleNamespace(has_real_node=lambda: real_node)
+        target = SimpleNamespace(runs_containers=False, context="kwok-lab", cluster=cluster)
+        loop = devloop.Loop(cfg, cfg.overlay("dev"), target, 5, False, False, print, print)
+        return loop._image_note(paths)
+
+    assert note(True, changed) == ["image rebuilt and loaded (services/telemetry/ changed)"]
+    assert note(True, ["k8s/base/kustomization.yaml"]) == []
+    assert note(False, changed) == ["image build skipped: kwok-lab runs no containers"]

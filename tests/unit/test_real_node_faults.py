@@ -113,9 +113,7 @@ def test_no_root_falls_back_to_simulated_nodes_in_one_line(cfg, monkeypatch):
     monkeypatch.setattr(node_probe.os, "geteuid", lambda: 1000)
     said: list[str] = []
     assert KwokCluster(cfg, "lab")._choose_node(report=said.append) is False
-    assert said == [
-        "simulated nodes only: not root (the kubelet, containerd and runc need root)"
-    ]
+    assert said == ["simulated nodes only: not root (the kubelet, containerd and runc need root)"]
 
 
 def _fake_kernel(tmp_path: Path, filesystems: str, cgroups: tuple[str, ...], bridge=True):
