@@ -184,10 +184,8 @@ class KwokCluster(Cluster):
         if dry_run:
             return self._plan_up(current, report)
         created = current.state == "absent"
-        if created:
-            self._check_port()
-            real = self._choose_node(report)
-        elif current.state == "stopped":
+        real = self._before_start(created, real, report)
+        if current.state == "stopped":
             self._restart(report)
         try:
             if created:
@@ -204,6 +202,20 @@ class KwokCluster(Cluster):
                 self.down(report=lambda _msg: None)  # leave nothing half-created
             raise
         return self.status()
+
+    def _before_start(self, created: bool, real: bool, report) -> bool:
+        """What would stop `up` half-way, refused before anything starts; whether the
+        cluster has (or gets) a real node."""
+        from opskit.clusters import node_probe
+
+        if created:
+            self._check_port()
+            return self._choose_node(report)
+        if real and "kubelet" not in self.real_node().running():
+            reason = node_probe.kubelet_port()
+            if reason:
+                raise OpsError(f"kwok cluster {self.name}: cannot restart its real node: {reason}")
+        return real
 
     def _plan_up(self, current: Status, report) -> Status:
         """What `up` would run, printed; nothing started, nothing written."""

@@ -148,6 +148,11 @@ def _disk(layout: NodeLayout) -> str | None:
 
 
 def _port(_layout: NodeLayout) -> str | None:
+    return kubelet_port()
+
+
+def kubelet_port() -> str | None:
+    """Why the kubelet could not listen on its port now, with the fix; None when it can."""
     if port_in_use(KUBELET_PORT, "0.0.0.0"):
         return (
             f"port {KUBELET_PORT} (the kubelet's) is already in use: stop what listens there "

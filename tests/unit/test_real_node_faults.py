@@ -232,3 +232,22 @@ def test_a_socket_someone_else_answers_on_is_a_one_line_error(real_node, monkeyp
         "stop",
         f"something answers on {sock_path}, but no containerd of this node runs",
     ]
+
+
+def test_a_taken_kubelet_port_refuses_the_restart_of_a_crashed_real_node(
+    cfg, monkeypatch, tmp_path, kubelet_port, refuse_processes
+):
+    monkeypatch.setenv("OPSKIT_STATE_DIR", str(tmp_path / "state"))
+    cluster = KwokCluster(cfg, "lab")
+    cluster.real_marker.parent.mkdir(parents=True)
+    cluster.real_marker.write_text("real node\n")
+    stopped = cluster._status("stopped")
+    monkeypatch.setattr(KwokCluster, "status", lambda self: stopped)
+    monkeypatch.setattr(KwokCluster, "preflight", lambda self: None)
+    monkeypatch.setattr(KwokCluster, "_restart", lambda self, report: pytest.fail("restarted"))
+    with pytest.raises(OpsError) as caught:
+        cluster.up(report=print)
+    assert str(caught.value).startswith(
+        "kwok cluster lab: cannot restart its real node: port 10250 (the kubelet's) is already "
+        "in use: stop what listens there"
+    )
