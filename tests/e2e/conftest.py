@@ -28,6 +28,7 @@ from opskit.clusters.kwok import KwokCluster
 from opskit.core import config
 from opskit.kube.kubectl import Kube
 from tests import overlays
+from tests.conftest import mark_folder
 
 if TYPE_CHECKING:
     from tests.e2e.project import Project
@@ -58,10 +59,7 @@ E2E_TIMEOUT = 1200  # s per test, the first one's cluster start included: a hang
 
 
 def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/e2e/" in str(item.fspath):
-            item.add_marker(pytest.mark.cluster)
-            item.add_marker(pytest.mark.timeout(E2E_TIMEOUT))
+    mark_folder(items, "e2e", pytest.mark.cluster, pytest.mark.timeout(E2E_TIMEOUT))
 
 
 @pytest.fixture(scope="session")
