@@ -118,7 +118,7 @@ def test_without_a_last_good_revision_only_the_release_commit_is_reverted(repo):
     assert (cfg.root / "notes.txt").is_file()
     assert git("diff", "HEAD~2", "HEAD") == ""
     body = git("log", "-1", "--format=%b")
-    assert "why" in body and f"reverts {git('rev-parse', 'HEAD~1')[:12]}" in body
+    assert "why" in body and f"Rolls back {git('rev-parse', 'HEAD~1')[:12]}." in body
 
 
 def _commit(cfg, git, name, text):
@@ -165,3 +165,48 @@ def test_the_revert_of_a_pushed_release_is_pushed_where_the_release_went(
     assert pushed == git("rev-parse", "HEAD")
     assert git("log", "-1", "--format=%s", "HEAD").startswith("chore(release): revert ")
     assert "pushed: git push origin HEAD:main" in lines
+
+
+@pytest.mark.parametrize("from_last_good", [False, True])
+def test_a_revert_that_conflicts_is_aborted_and_says_how_to_do_it_by_hand(repo, from_last_good):
+    """A later commit changed what the change changed: nothing is committed, the tree is as
+    it was (no revert left half-way for the next git command to trip on)."""
+    cfg, git = repo
+    good = git("rev-parse", "HEAD")
+    _commit(cfg, git, "notes.txt", "the change\n")
+    change = git("rev-parse", "HEAD")
+    _commit(cfg, git, "notes.txt", "a later edit of the same line\n")
+    head = git("rev-parse", "HEAD")
+    span = f"{good}..{change}" if from_last_good else change
+    with pytest.raises(OpsError) as info:
+        watch.revert(cfg.root, change, good if from_last_good else "", "add notes", "why")
+    assert str(info.value) == (
+        f"the release failed (why) and reverting {span} conflicts; "
+        f"revert it by hand: `git revert {span}`, then push"
+    )
+    assert git("rev-parse", "HEAD") == head
+    assert git("status", "--porcelain") == ""
+    assert not (cfg.root / ".git" / "REVERT_HEAD").exists()
+    assert not (cfg.root / ".git" / "sequencer").exists()
+
+
+def test_the_revert_commit_is_made_even_when_a_commit_hook_refuses(repo):
+    """The rollback must not wait on a local hook (a linter, a signing prompt)."""
+    cfg, git = repo
+    _commit(cfg, git, "notes.txt", "the change\n")
+    change = git("rev-parse", "HEAD")
+    hook = cfg.root / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'refused by a hook' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    sha = watch.revert(cfg.root, change, "", "add notes", "why", kind="promote")
+    assert sha == git("rev-parse", "HEAD") != change
+    assert git("log", "-1", "--format=%B").splitlines() == [
+        "chore(promote): revert add notes",
+        "",
+        "why",
+        "",
+        f"Rolls back {change[:12]}.",
+        "",
+        "[skip ci]",
+    ]
+    assert not (cfg.root / "notes.txt").exists()

@@ -1,5 +1,6 @@
 """clusters.connect: the one way in. Target, kubeconfig, allow-list; no process started."""
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -85,6 +86,7 @@ def test_a_context_of_a_cluster_the_suite_started_uses_that_cluster(cfg, cls, co
     cfg = replace(cfg, overlays={**cfg.overlays, "dev": allowed})
     target = clusters.connect(cfg, "dev", context)
     assert type(target.cluster) is cls and target.cluster.name == "other"
+    assert target.cluster.cfg is cfg  # what it builds and loads images with
     assert Path(target.kube.kubeconfig) == own.kubeconfig
     assert target.runs_containers is containers
 
@@ -95,6 +97,29 @@ def test_a_foreign_context_uses_the_users_kubeconfig_and_has_no_cluster_to_load_
     target = clusters.connect(cfg, "dev", "kwok-not-ours")  # looks like kwok, was not started here
     assert target.cluster is None and target.runs_containers
     assert Path(target.kube.kubeconfig) == paths.root() / "user-kubeconfig"
+
+
+@pytest.mark.parametrize(
+    ("kubeconfig", "used"),
+    [
+        (None, "home/.kube/config"),  # kubectl's default
+        ("", "home/.kube/config"),
+        ("first:second", "first"),  # kubectl merges them; the first is the one it writes
+    ],
+    ids=["unset", "empty", "a list"],
+)
+def test_a_foreign_context_follows_kubectls_kubeconfig_rules(
+    cfg, tmp_path, monkeypatch, kubeconfig, used
+):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    if kubeconfig is None:
+        monkeypatch.delenv("KUBECONFIG")
+    else:
+        paths_ = [str(tmp_path / p) for p in kubeconfig.split(":")] if kubeconfig else [""]
+        monkeypatch.setenv("KUBECONFIG", os.pathsep.join(paths_))
+    target = clusters.connect(cfg, None, "gitops-lab")  # allowed; no cluster of ours named so
+    assert target.cluster is None
+    assert Path(target.kube.kubeconfig) == tmp_path / used
 
 
 def test_provider_names_are_defined_once():

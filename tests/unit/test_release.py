@@ -171,3 +171,79 @@ def test_a_release_commit_a_hook_changed_is_refused_before_the_push(repo):
     )
     assert "newTag: tampered" in git("show", "HEAD:k8s/overlays/dev/kustomization.yaml")
     assert git("branch", "-r") == ""  # nothing pushed
+
+
+def _other_clone_pushes(git, tmp_path, change):
+    """Someone else pushes to origin/main meanwhile: `change(clone)` edits, then a commit."""
+    other = tmp_path / "other"
+    git("clone", "-q", "-b", "main", str(tmp_path / "remote.git"), str(other), cwd=tmp_path)
+    change(other)
+    git("add", "-A", cwd=other)
+    git("-c", "user.name=o", "-c", "user.email=o@example.com", "commit", "-qm", "theirs", cwd=other)
+    git("push", "-q", "origin", "HEAD:main", cwd=other)
+    return git("rev-parse", "HEAD", cwd=other)
+
+
+def test_a_push_whose_rebase_conflicts_is_aborted_and_nothing_is_pushed(repo, tmp_path, capsys):
+    """origin/main pinned another tag meanwhile: the rebase conflicts, it is aborted (the
+    repository left with the release commit, no rebase half-way) and nothing is pushed."""
+    cfg, git = repo
+    git("push", "-q", "origin", "HEAD:main")
+    rel = "k8s/overlays/dev/kustomization.yaml"
+
+    def pin_another_tag(clone):
+        path = clone / rel
+        path.write_text(path.read_text().replace('"000000000000"', '"111111111111"', 1))
+
+    theirs = _other_clone_pushes(git, tmp_path, pin_another_tag)
+    with pytest.raises(OpsError) as caught:
+        release.release(cfg, "dev", push=True)
+    assert str(caught.value) == (
+        "origin/main changed the same pin meanwhile: the release is not pushed; "
+        "see `git log FETCH_HEAD -- k8s/overlays`; release again on top of it"
+    )
+    assert "opskit: origin/main moved: rebasing the release onto it" in capsys.readouterr().err
+    assert git("rev-parse", "main", cwd=tmp_path / "remote.git") == theirs
+    assert git("log", "-1", "--format=%s").startswith("chore(release): deploy api")
+    assert git("status", "--porcelain") == ""
+    assert not (cfg.root / ".git" / "rebase-merge").exists()
+    assert not (cfg.root / ".git" / "rebase-apply").exists()
+
+
+def _pre_receive(tmp_path, say: str):
+    """The remote refuses every push, saying `say`; each push it sees is a line of the log."""
+    log = tmp_path / "pushes.log"
+    hook = tmp_path / "remote.git" / "hooks" / "pre-receive"
+    hook.write_text(f"#!/bin/sh\necho push >> '{log}'\necho '{say}' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    return log
+
+
+def test_a_push_refused_for_another_reason_is_not_retried(repo, tmp_path):
+    cfg, git = repo
+    pushes = _pre_receive(tmp_path, "policy: no pushes to main today")
+    with pytest.raises(OpsError) as caught:
+        release.release(cfg, "dev", push=True)
+    assert str(caught.value) == (
+        "`git push origin HEAD:main` failed: "
+        f"error: failed to push some refs to '{tmp_path / 'remote.git'}'; "
+        "push by hand: `git push origin HEAD:main`"
+    )
+    assert pushes.read_text() == "push\n"
+    assert git("branch", "-r") == ""
+
+
+def test_a_branch_that_keeps_moving_is_tried_three_times_then_the_push_fails(repo, tmp_path):
+    """Every push answered as git answers one behind a moved branch ("fetch first"): each
+    time fetched and rebased, three pushes in all, then the last line of the third."""
+    cfg, git = repo
+    git("push", "-q", "origin", "HEAD:main")
+    pushes = _pre_receive(
+        tmp_path,
+        "Updates were rejected because the remote contains work "
+        "that you do not have locally (fetch first)",
+    )
+    with pytest.raises(OpsError, match=r"^`git push origin HEAD:main` failed: error: failed "):
+        release.release(cfg, "dev", push=True)
+    assert pushes.read_text() == "push\n" * 3
+    assert git("log", "-1", "--format=%s").startswith("chore(release): deploy api")
