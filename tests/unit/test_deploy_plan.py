@@ -358,6 +358,77 @@ def test_an_apply_rejected_half_way_leaves_every_object_as_it_was(project):
     assert server.objects[key]["data"]["POOL_SIZE"] == "5"
 
 
+NEW_OBJECTS = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: extra, labels: {app.kubernetes.io/name: api}}
+data: {A: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: held
+  labels: {app.kubernetes.io/name: api}
+  finalizers: [example.com/hold]
+data: {A: "1"}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: scratch, labels: {app.kubernetes.io/name: api}}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+"""
+
+
+def test_a_rejected_apply_deletes_what_it_had_created_but_keeps_data(project):
+    """The deploy adds two ConfigMaps and a PVC and changes api's selector (immutable): the
+    server takes the new objects before it rejects api. The put-back deletes the ConfigMaps
+    (without waiting for the one a finalizer holds) and keeps the PVC: it holds data."""
+    server, lines = ApiServer(), []
+    root = project.root
+    new = [ObjectRef("ConfigMap", "gitops-lab-dev", n) for n in ("extra", "held")]
+    claim = ObjectRef("PersistentVolumeClaim", "gitops-lab-dev", "scratch")
+    with fakes.recorder({"kubectl": server}):
+        pipeline.deploy(project, "dev", notify=lambda _m: None)
+        before = _as_stored(server.objects)
+        (root / "k8s/overlays/dev/new.yaml").write_text(NEW_OBJECTS)
+        kustomization = root / "k8s/overlays/dev/kustomization.yaml"
+        data = yaml.safe_load(kustomization.read_text())
+        data["resources"].append("new.yaml")
+        label = {"opskit.dev/track": "canary"}
+        patch = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "api"},
+            "spec": {
+                "selector": {"matchLabels": label},
+                "template": {"metadata": {"labels": label}},
+            },
+        }
+        data.setdefault("patches", []).append({"patch": yaml.safe_dump(patch)})
+        kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
+        subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
+        subprocess.run(["git", "-C", str(root), "commit", "-qm", "new objects"], check=True)
+        with pytest.raises(OpsError) as caught:
+            pipeline.deploy(project, "dev", notify=lines.append)
+    taken = [d["metadata"]["name"] for d in documents(server.stdin["apply"][1])]
+    assert {"extra", "held", "scratch"} <= set(taken)  # the server had taken them
+    said = "the API server rejected the apply: "
+    reason = next(line for line in lines if line.startswith(said)).removeprefix(said)
+    assert "field is immutable" in reason
+    restored = len(before)
+    assert str(caught.value) == (
+        f"apply to dev rejected by the API server: {reason}; restored the {restored + 2} "
+        "object(s) of the plan as they were; fix the object named above and deploy again"
+    )
+    assert f"restored {restored} object(s) as they were before this deploy" in lines
+    assert "deleted 2 object(s) this deploy had created: ConfigMap/extra, ConfigMap/held" in lines
+    assert new[0] not in server.objects
+    assert server.objects[new[1]]["metadata"]["deletionTimestamp"]  # deleted, held
+    assert claim in server.objects  # created by the deploy, kept
+    del server.objects[new[1]], server.objects[claim]
+    assert _as_stored(server.objects) == before
+
+
 def test_a_dry_run_on_a_container_cluster_prints_the_image_build_and_load(project, capsys):
     cluster = dataclasses.replace(project.cluster, provider="k3d")
     cfg = dataclasses.replace(project, cluster=cluster)
