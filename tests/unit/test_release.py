@@ -247,3 +247,74 @@ def test_a_branch_that_keeps_moving_is_tried_three_times_then_the_push_fails(rep
         release.release(cfg, "dev", push=True)
     assert pushes.read_text() == "push\n" * 3
     assert git("log", "-1", "--format=%s").startswith("chore(release): deploy api")
+
+
+def test_a_release_is_pushed_to_the_branch_it_was_made_on(repo):
+    cfg, git = repo
+    git("checkout", "-q", "-b", "hotfix")
+    assert release.release(cfg, "dev").push_argv == ("git", "push", "origin", "HEAD:hotfix")
+
+
+def test_a_release_on_a_detached_head_is_pushed_to_the_branch_argocd_follows(repo):
+    cfg, git = repo
+    git("checkout", "-q", "--detach")
+    assert cfg.project.revision == "main"
+    assert release.release(cfg, "dev").push_argv == ("git", "push", "origin", "HEAD:main")
+
+
+@pytest.mark.parametrize(
+    ("count", "sample"), [(3, "a.txt, b.txt, c.txt"), (4, "a.txt, b.txt, c.txt ...")]
+)
+def test_a_dirty_tree_is_named_by_its_first_three_paths(repo, count, sample):
+    cfg, _ = repo
+    for name in "abcd"[:count]:
+        (cfg.root / f"{name}.txt").write_text("wip\n")
+    with pytest.raises(OpsError) as caught:
+        release.release(cfg, "dev")
+    assert caught.value.message == f"release dev refuses a dirty working tree ({sample})"
+
+
+def test_an_overlay_without_a_kustomization_is_one_line_naming_the_file(repo):
+    cfg, _ = repo
+    path = cfg.overlay("dev").path / "kustomization.yaml"
+    path.unlink()
+    with pytest.raises(OpsError) as caught:
+        release.release(cfg, "dev")
+    assert str(caught.value) == f"{path}: not found; is dev a kustomize overlay?"
+
+
+@pytest.mark.parametrize(
+    ("subject", "files"),
+    [
+        ("chore(release): deploy api 0123456789ab to dev", ["README"]),  # more than a pin
+        ("chore(release): deploy api 0123456789ab to dev", ["k8s/overlays/dev/hosts.yaml"]),
+        ("docs: pin by hand", ["k8s/overlays/dev/kustomization.yaml"]),  # not a release
+    ],
+    ids=["a release commit that changes more", "another overlay file", "not a release"],
+)
+def test_only_a_release_commit_that_only_pins_is_skipped_as_a_source(repo, subject, files):
+    cfg, git = repo
+    for name in files:
+        path = cfg.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(path.read_text() + "# edit\n" if path.exists() else "new\n")
+        git("add", name)
+    git("commit", "-q", "-m", subject)
+    assert release.release_source(cfg.root) == git("rev-parse", "HEAD")
+
+
+def test_a_real_release_prints_no_dry_run_line(repo, capsys):
+    cfg, _ = repo
+    assert release.release(cfg, "dev").changed
+    assert "[dry-run]" not in capsys.readouterr().err
+
+
+def test_the_pinned_tag_is_the_named_images(tmp_path):
+    kustomization = tmp_path / "kustomization.yaml"
+    kustomization.write_text(
+        "images:\n  - name: telemetry\n    newTag: 'aaaa'\n  - name: api\n    newTag: 1234\n"
+        "  - name: bare\n"
+    )
+    assert release.pinned_tag(kustomization, "api") == "1234"
+    assert release.pinned_tag(kustomization, "bare") is None
+    assert release.pinned_tag(kustomization, "web") is None
