@@ -28,9 +28,10 @@ def application(revision, sync="Synced", health="Healthy", resources=()):
     return {"metadata": {"name": "gitops-lab-dev"}, "status": status}
 
 
-def argocd_answers(git, bad_health="Degraded"):
+def argocd_answers(git, bad_health="Degraded", revert_heals=True):
     """ArgoCD as the controller would answer: it reads git (HEAD) only when refreshed; the
-    release goes `bad_health`, anything else is Synced and Healthy."""
+    release goes `bad_health`, anything else is Synced and Healthy (unless not
+    `revert_heals`: then the revert stays `bad_health` too)."""
     api = {
         "kind": "Deployment",
         "namespace": "gitops-lab-dev",
@@ -48,7 +49,8 @@ def argocd_answers(git, bad_health="Degraded"):
         if "patch" in argv:
             patches.append(argv)
             seen["revision"] = git("rev-parse", "HEAD")
-            seen["released"] = git("log", "-1", "--format=%s").startswith("chore(release): deploy")
+            released = git("log", "-1", "--format=%s").startswith("chore(release): deploy")
+            seen["released"] = released or (seen["released"] and not revert_heals)
             return 0, "", ""
         if argv[5:7] == ("get", "crd"):
             return 0, "crd", ""
@@ -210,3 +212,24 @@ def test_the_revert_commit_is_made_even_when_a_commit_hook_refuses(repo):
         "[skip ci]",
     ]
     assert not (cfg.root / "notes.txt").exists()
+
+
+def test_a_revert_that_does_not_become_healthy_either_says_so(repo, monkeypatch):
+    cfg, git = repo
+    monkeypatch.setattr(wait, "POLL_SECONDS", 0)
+    kubectl, patches = argocd_answers(git, revert_heals=False)
+    lines: list[str] = []
+    with fakes.recorder({"kubectl": kubectl}):
+        watching = watch.prepare(cfg, KUBE, cfg.overlay("dev"), 30)
+        result = release.release(cfg, "dev")
+        with pytest.raises(OpsError) as info:
+            watch.watch_release(watching, cfg.root, result, report=lines.append)
+    revert = git("rev-parse", "HEAD")
+    why = "gitops-lab-dev is Degraded: Deployment gitops-lab-dev/api Degraded (deadline exceeded)"
+    assert str(info.value) == (
+        f"release {result.tag} to dev failed ({why}); the revert {revert[:12]} did not become "
+        f"healthy either: {why}; inspect it with `invoke argocd.status`"
+    )
+    assert f"release failed: {why}" in lines
+    assert git("log", "-1", "--format=%s").startswith("chore(release): revert deploy api")
+    assert len(patches) == 2
