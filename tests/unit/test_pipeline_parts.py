@@ -4,15 +4,17 @@ before anything is applied."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
+import secrets
 
 import pytest
 
 from opskit.clusters.connect import Connection
 from opskit.core import config, shell
 from opskit.core.errors import OpsError
-from opskit.deploy import pipeline
+from opskit.deploy import pipeline, restore
 from opskit.kube import applied, rollout
 from opskit.kube.kubectl import Kube
 from opskit.kube.ref import ObjectRef
@@ -118,3 +120,29 @@ def test_objects_whose_api_is_missing_fail_the_deploy_when_the_overlay_says_so(r
         f"dev: objects whose API the cluster lacks, nothing applied:\n{unserved[0]}"
     )
     assert caught.value.hint == "install the APIs, or set overlays.dev.missing_api: warn"
+
+
+def test_the_live_secrets_a_deploy_reads_before_it_applies_are_masked(tmp_path):
+    """capture() reads the objects as they are (to put them back): a live Secret's values,
+    text or binary, are masked in every output from then on; a ConfigMap's are not."""
+    word, note = secrets.token_hex(8), secrets.token_hex(8)
+    blob = b"\xff\xfe" + secrets.token_bytes(9)  # a keystore: not UTF-8
+
+    def b64(value: bytes) -> str:
+        return base64.b64encode(value).decode()
+
+    meta = {"name": "api-secrets", "namespace": "gitops-lab-dev"}
+    live = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta,
+        "data": {"PASSWORD": b64(word.encode()), "KEYSTORE": b64(blob)},
+    }
+    config_map = {**CONFIG, "data": {"NOTE": note}}
+    kube = Kube(tmp_path / "kubeconfig", "kwok-gitops-lab")
+    with fakes.recorder({"kubectl": ApiServer([live, config_map])}):
+        before = restore.capture(kube, [live, config_map])
+    assert len(before.previous) == 2 and not before.created
+    shown = f"{word} {b64(word.encode())} {b64(blob)}"
+    assert shell.redact(shown) == "*** *** ***"
+    assert shell.redact(note) == note
