@@ -60,8 +60,13 @@ def test_context_outside_the_overlay_allow_list_is_refused_in_one_line(cfg, no_p
 
 
 def test_platform_tasks_without_overlay_need_a_context_some_overlay_allows(cfg, no_process):
-    with pytest.raises(OpsError, match=r"not allowed by any overlay .*overlays.<name>.contexts"):
+    with pytest.raises(OpsError) as caught:
         clusters.connect(cfg, None, "kind-elsewhere")
+    assert str(caught.value) == (
+        "kube context 'kind-elsewhere' is not allowed by any overlay (allowed: gitops-lab, "
+        "k3d-gitops-lab, kwok-gitops-lab); add it to overlays.<name>.contexts in opskit.yaml, "
+        "or pass --context"
+    )
     assert clusters.connect(cfg, None, "k3d-gitops-lab").context == "k3d-gitops-lab"
 
 
@@ -89,6 +94,20 @@ def test_a_context_of_a_cluster_the_suite_started_uses_that_cluster(cfg, cls, co
     assert target.cluster.cfg is cfg  # what it builds and loads images with
     assert Path(target.kube.kubeconfig) == own.kubeconfig
     assert target.runs_containers is containers
+
+
+def test_a_prefixed_provider_claims_its_context_whatever_order_providers_are_listed_in(
+    cfg, monkeypatch
+):
+    """minikube's prefix is empty (its context is the bare name): it must not claim
+    `kwok-other`, a context of the kwok cluster named other."""
+    from opskit.clusters import providers
+
+    listed = providers.provider_classes()
+    monkeypatch.setattr(providers, "provider_classes", lambda: dict(reversed(listed.items())))
+    _started(cfg, KwokCluster, "other")
+    own = clusters.owner_of(cfg, "kwok-other")
+    assert type(own) is KwokCluster and own.name == "other"
 
 
 def test_a_foreign_context_uses_the_users_kubeconfig_and_has_no_cluster_to_load_into(cfg):
