@@ -13,8 +13,8 @@ import pytest
 
 from opskit.clusters.connect import Connection
 from opskit.core import config, shell
-from opskit.core.errors import OpsError
-from opskit.deploy import pipeline, restore
+from opskit.core.errors import CommandFailed, OpsError
+from opskit.deploy import pipeline, restore, rollback
 from opskit.kube import applied, rollout
 from opskit.kube.kubectl import Kube
 from opskit.kube.ref import ObjectRef
@@ -146,3 +146,56 @@ def test_the_live_secrets_a_deploy_reads_before_it_applies_are_masked(tmp_path):
     shown = f"{word} {b64(word.encode())} {b64(blob)}"
     assert shell.redact(shown) == "*** *** ***"
     assert shell.redact(note) == note
+
+
+WORKLOAD = rollout.Workload(
+    "Deployment", "redis", 2, None, False, (("app", "redis"),), ("redis:7",), namespace="x"
+)
+
+
+def test_a_failed_rollout_with_nothing_of_the_deploys_to_put_back_points_at_the_diagnostics(
+    root, tmp_path
+):
+    """The deploy sent nothing that can be put back (a PVC it created stays), and a workload
+    broken live did not roll out."""
+    overlay = config.load(root / "opskit.yaml").overlay("dev")
+    kube, lines = Kube(tmp_path / "kubeconfig", "kwok-gitops-lab"), []
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "c"}}
+    failed = rollout.RolloutFailed(WORKLOAD, "stalled")
+    with fakes.recorder({"kubectl": ApiServer()}), pytest.raises(OpsError) as caught:
+        rollback.after_failed_deploy(
+            kube, overlay, {}, restore.Before((), (claim,)), failed, lines.append
+        )
+    assert str(caught.value) == (
+        "deploy to dev failed: deployment/redis did not roll out: stalled; "
+        "see the diagnostics above"
+    )
+    assert lines[0].startswith("--- diagnostics for deployment/redis")
+
+
+@pytest.mark.parametrize(
+    ("returncode", "stderr", "reason"),
+    [
+        (
+            1,
+            "warning: one\nError from server (Forbidden): no\n",
+            "Error from server (Forbidden): no",
+        ),
+        (1, "", "kubectl exited with code 1"),  # kubectl said nothing
+        (None, "", "kubectl timed out after 180s"),
+    ],
+)
+def test_a_rejected_apply_names_kubectls_last_word_or_how_it_ended(
+    root, tmp_path, returncode, stderr, reason
+):
+    overlay = config.load(root / "opskit.yaml").overlay("dev")
+    kube, lines = Kube(tmp_path / "kubeconfig", "kwok-gitops-lab"), []
+    why = "timed out after 180s" if returncode is None else ""
+    failed = CommandFailed("kubectl", ("kubectl", "apply"), returncode, stderr, reason=why)
+    with fakes.recorder({"kubectl": ApiServer()}), pytest.raises(OpsError) as caught:
+        rollback.after_failed_apply(kube, overlay, {}, restore.Before((), ()), failed, lines.append)
+    assert str(caught.value) == (
+        f"apply to dev rejected by the API server: {reason}; restored the 0 object(s) of the "
+        "plan as they were; fix the object named above and deploy again"
+    )
+    assert lines == [f"the API server rejected the apply: {reason}"]
