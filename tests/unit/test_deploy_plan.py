@@ -17,7 +17,7 @@ from opskit import clusters
 from opskit.clusters.kwok import NEVER_READY_LABEL
 from opskit.core import gitinfo, paths
 from opskit.core.errors import OpsError
-from opskit.deploy import pipeline, restore
+from opskit.deploy import pipeline, report, restore
 from opskit.kube.ref import ObjectRef
 from opskit.secrets import generate
 from tests import fakes
@@ -212,6 +212,32 @@ def test_failed_rollout_restores_and_waits_only_for_workloads_that_were_ready(pr
     assert _as_stored(server.objects) == before  # api and redis as they were
     assert server.read(api)["status"]["availableReplicas"] == 1
     assert server.read(redis)["status"]["availableReplicas"] == 0  # still broken: not ours
+
+
+def test_the_deploy_record_holds_its_stages_its_commit_and_each_workloads_state(project):
+    """What `--report` writes: the stages, the commit deployed, each workload's rollout
+    (rolled out the first time, unchanged the second)."""
+    first, second = report.DeployRecord("dev"), report.DeployRecord("dev")
+    quiet = lambda _m: None  # noqa: E731
+    with fakes.recorder({"kubectl": ApiServer()}):
+        pipeline.deploy(project, "dev", notify=quiet, record=first)
+        pipeline.deploy(project, "dev", notify=quiet, record=second)
+    head = gitinfo.head(project.root)
+    assert [c.name for c in first.checks] == ["plan", "served APIs", "apply"]
+    assert [c.name for c in second.checks] == ["plan", "served APIs"]  # nothing to send
+    for record in (first, second):
+        assert all(c.ok for c in record.checks) and record.commit == head
+    workloads = [
+        "deployment/api",
+        "deployment/redis",
+        "deployment/telemetry",
+        "statefulset/mosquitto",
+        "statefulset/postgres",
+    ]
+    assert sorted(r.workload for r in first.rollouts) == workloads
+    assert {r.status for r in first.rollouts} == {"rolled-out"}
+    assert sorted(r.workload for r in second.rollouts) == workloads
+    assert {r.status for r in second.rollouts} == {"unchanged"}
 
 
 def test_outcomes_tell_changed_unchanged_and_created_from_the_apply_output():
