@@ -240,6 +240,18 @@ def test_the_deploy_record_holds_its_stages_its_commit_and_each_workloads_state(
     assert {r.status for r in second.rollouts} == {"unchanged"}
 
 
+def test_a_dirty_tree_deploys_only_when_allowed_with_a_dirty_tag(project):
+    (project.root / "notes.txt").write_text("wip\n")
+    server = ApiServer()
+    with fakes.recorder({"kubectl": server}):
+        with pytest.raises(OpsError, match=r"working tree has uncommitted changes \(notes.txt\)"):
+            pipeline.deploy(project, "dev", notify=lambda _m: None)
+        assert not server.stdin.get("apply")  # nothing applied
+        record = report.DeployRecord("dev")
+        pipeline.deploy(project, "dev", allow_dirty=True, notify=lambda _m: None, record=record)
+    assert "-dirty-" in record.image
+
+
 def test_outcomes_tell_changed_unchanged_and_created_from_the_apply_output():
     before = restore.Before(previous=(restore._as_applied(LIVE_CONFIG),), created=())
     same = dict(LIVE_CONFIG, metadata={**LIVE_CONFIG["metadata"], "resourceVersion": "42"})
