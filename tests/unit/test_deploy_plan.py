@@ -484,6 +484,30 @@ def test_a_dry_run_on_a_container_cluster_prints_the_image_build_and_load(projec
     assert "[dry-run] docker build " in err and "[dry-run] k3d image import " in err
 
 
+def test_a_deploy_to_a_container_cluster_builds_the_missing_images_and_loads_them(project, capsys):
+    """Docker and k3d do not run here: answered at the shell boundary, their argv checked."""
+    cluster = dataclasses.replace(project.cluster, provider="k3d")
+    cfg = dataclasses.replace(project, cluster=cluster)
+    built, loaded = [], []
+
+    def docker(argv, _stdin):
+        if argv[1:3] == ("image", "inspect"):
+            return 1, "", "Error: No such image"
+        assert argv[1] == "build", argv
+        built.append(argv[argv.index("--tag") + 1])
+        return 0, "", ""
+
+    def k3d(argv, _stdin):
+        assert argv[1:3] == ("image", "import") and argv[4:] == ("--cluster", "gitops-lab"), argv
+        loaded.append(argv[3])
+        return 0, "", ""
+
+    with fakes.recorder({"kubectl": ApiServer(), "docker": docker, "k3d": k3d}):
+        pipeline.deploy(cfg, "dev", notify=lambda _m: None)
+    assert built and built == loaded  # each image built, then loaded into the cluster
+    assert "[dry-run]" not in capsys.readouterr().err
+
+
 def test_preflight_holds_a_context_to_the_overlays_allow_list(project):
     with pytest.raises(OpsError) as caught:
         pipeline.preflight(project, project.overlay("dev"), "someone-elses-prod")
