@@ -233,3 +233,26 @@ def test_a_revert_that_does_not_become_healthy_either_says_so(repo, monkeypatch)
     assert f"release failed: {why}" in lines
     assert git("log", "-1", "--format=%s").startswith("chore(release): revert deploy api")
     assert len(patches) == 2
+
+
+def test_an_application_argocd_does_not_sync_by_itself_is_synced_by_the_watch(repo):
+    """prod has no `syncPolicy.automated`: the watch asks the controller to sync it (a merge
+    patch of a sync `operation` on the Application); dev syncs by itself."""
+    cfg, _ = repo
+    patches = []
+
+    def kubectl(argv, _stdin):
+        if "patch" in argv:
+            patches.append(argv[5:])
+        if argv[5:7] == ("get", "crd"):
+            return 0, "crd", ""
+        return 0, json.dumps(application("0" * 40)), ""
+
+    with fakes.recorder({"kubectl": kubectl}):
+        assert watch.prepare(cfg, KUBE, cfg.overlay("dev"), 30).sync is None
+        prod = watch.prepare(cfg, KUBE, cfg.overlay("prod"), 30)
+        assert patches == []
+        prod.sync()
+    assert len(patches) == 1 and patches[0][:2] == ("patch", "applications.argoproj.io")
+    assert patches[0][2:5] == ("gitops-lab-prod", "-n", "argocd")
+    assert json.loads(patches[0][-1])["operation"]["sync"] == {"syncStrategy": {"hook": {}}}
