@@ -199,3 +199,12 @@ def test_a_rejected_apply_names_kubectls_last_word_or_how_it_ended(
         "plan as they were; fix the object named above and deploy again"
     )
     assert lines == [f"the API server rejected the apply: {reason}"]
+
+
+def test_an_object_put_back_carries_none_of_the_servers_annotations():
+    server_set = {
+        "kubectl.kubernetes.io/last-applied-configuration": "{}",
+        "deployment.kubernetes.io/revision": "3",
+    }
+    live = {**CONFIG, "metadata": {**CONFIG["metadata"], "annotations": server_set}}
+    assert restore._as_applied(live)["metadata"] == CONFIG["metadata"]

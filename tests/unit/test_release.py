@@ -21,6 +21,7 @@ def test_release_commits_only_the_kustomization_pinned_to_head(repo):
     result = release.release(cfg, "dev")
     tag = head[:12]
     assert (result.tag, result.commit, result.changed, result.pushed) == (tag, head, True, False)
+    assert result.image == f"localhost:5000/gitops-lab/api:{tag}"
     assert git("log", "-1", "--format=%s") == f"chore(release): deploy api {tag} to dev"
     # Bitbucket (Atlassian KB "skip triggering a pipeline build using skip CI label") and
     # GitHub start no pipeline for it: the release ran already, main must not run it again
