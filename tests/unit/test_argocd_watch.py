@@ -256,3 +256,23 @@ def test_an_application_argocd_does_not_sync_by_itself_is_synced_by_the_watch(re
     assert len(patches) == 1 and patches[0][:2] == ("patch", "applications.argoproj.io")
     assert patches[0][2:5] == ("gitops-lab-prod", "-n", "argocd")
     assert json.loads(patches[0][-1])["operation"]["sync"] == {"syncStrategy": {"hook": {}}}
+
+
+@pytest.mark.parametrize("kind", ["release", "promote"])
+def test_a_change_watched_with_no_last_good_revision_is_reverted_alone(repo, monkeypatch, kind):
+    """ArgoCD had no healthy revision before the change: the revert undoes the change only,
+    in a commit of the change's kind."""
+    cfg, git = repo
+    monkeypatch.setattr(wait, "POLL_SECONDS", 0)
+    _commit(cfg, git, "notes.txt", "kept\n")
+    kubectl, _ = argocd_answers(git)
+    release.release(cfg, "dev")
+    released = git("rev-parse", "HEAD")
+    change = watch.Change(kind, "the change", f"{kind} x to dev", None)
+    watching = watch.Watch(KUBE, "argocd", "gitops-lab-dev", "", 30)
+    with fakes.recorder({"kubectl": kubectl}), pytest.raises(OpsError) as info:
+        watch.watch_change(watching, cfg.root, change, report=lambda _l: None)
+    assert str(info.value).startswith(f"{kind} x to dev failed (")
+    assert git("log", "-1", "--format=%s") == f"chore({kind}): revert the change"
+    assert f"Rolls back {released[:12]}." in git("log", "-1", "--format=%b")
+    assert git("diff", "HEAD~2", "HEAD") == "" and (cfg.root / "notes.txt").is_file()
