@@ -208,3 +208,11 @@ def test_an_object_put_back_carries_none_of_the_servers_annotations():
     }
     live = {**CONFIG, "metadata": {**CONFIG["metadata"], "annotations": server_set}}
     assert restore._as_applied(live)["metadata"] == CONFIG["metadata"]
+
+
+def test_an_apply_of_one_object_answers_with_that_object_not_a_list():
+    """kubectl prints one applied object as itself: it is kept, with the objects not sent."""
+    assert json.loads(pipeline._with_unchanged(json.dumps(CONFIG), (KEPT,)))["items"] == [
+        CONFIG,
+        KEPT,
+    ]
