@@ -40,6 +40,7 @@ class CommandFailed(OpsError):
         self.returncode = returncode
         self.stderr_tail = stderr_tail
         what = reason or f"exited with code {returncode}"
+        self.reason = what  # "exited with code 1", "timed out after 60s"
         super().__init__(f"`{tool}` {what}: {' '.join(argv)}", hint)
 
     def __str__(self) -> str:

@@ -48,7 +48,7 @@ def after_failed_apply(
     notify: Notify,
 ) -> NoReturn:
     """The server rejected part of the apply: what it had already taken is put back."""
-    reason = (failed.stderr_tail.strip().splitlines() or [str(failed.returncode)])[-1]
+    reason = (failed.stderr_tail.strip().splitlines() or [f"kubectl {failed.reason}"])[-1]
     notify(f"the API server rejected the apply: {reason}")
     put_back = _put_back_and_wait(kube, overlay, workloads, previous, notify)
     raise OpsError(

@@ -97,7 +97,7 @@ def revert(
             f"revert it by hand: `git revert {span}`, then push",
         )
     base = f"back to {last_good[:12]}, the last revision ArgoCD had Synced and Healthy"
-    body = f"{base}." if last_good else f"reverts {release_commit[:12]}."
+    body = f"{base}." if last_good else f"back {release_commit[:12]}."
     message = f"chore({kind}): revert {subject}\n\n{why}\n\nRolls {body}\n\n{SKIP_CI}"
     _git(root, "commit", "-q", "--no-verify", "-m", message)
     return _git(root, "rev-parse", "HEAD", mutates=False)

@@ -9,7 +9,15 @@ meets on a real server:
   those before it, each with a new resourceVersion (the uid kept) and, when its spec
   changed, a new generation;
 - `delete -f -` removes what it names; an absent one is NotFound (exit 1) unless
-  `--ignore-not-found`.
+  `--ignore-not-found`; an object holding a finalizer no controller here removes stays,
+  so a delete that waits for it (without `--wait=false`) times out;
+- `get -f -` of an absent object is NotFound unless `--ignore-not-found`.
+
+kubectl's own checks come first, as kubectl makes them before it calls the server: a flag
+it does not have, an argument it does not take, an output format it has not (the fake
+prints JSON only: `-o json`, else kubectl's table), and stdin as kubectl decodes it (any
+JSON or YAML with `items` is a list, whatever its `kind` and `apiVersion` say; a document
+without `kind` is an error).
 
 Its controllers act at once: a workload is observed and ready at its generation, unless its
 pod template carries NEVER_READY_LABEL (as kwok's simulated pods do, tests/e2e): then its
@@ -35,10 +43,78 @@ def _listed(items: list[dict]) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
 
 
+# kubectl's flags for the verbs a deploy uses: name -> takes a value (`--name=v`, `-x v`)
+FLAGS = {
+    "apply": {"--server-side": False, "--force-conflicts": False, "--field-manager": True,
+              "--validate": True, "--dry-run": True, "--output": True, "-o": True, "-f": True,
+              "-n": True},
+    "get": {"-f": True, "--ignore-not-found": False, "--output": True, "-o": True, "-n": True,
+            "-l": True, "--sort-by": True, "--no-headers": False},
+    "delete": {"-f": True, "--ignore-not-found": False, "--wait": False, "-n": True},
+    "logs": {"-n": True, "--all-containers": False, "--tail": True},
+    "api-versions": {},
+}  # fmt: skip
+POSITIONALS = {"apply": 0, "get": 1, "delete": 0, "logs": 1, "api-versions": 0}
+
+
 def documents(stdin: bytes) -> list[dict]:
-    """The objects kubectl was given, a List's items one by one."""
+    """The objects kubectl was given, a list's items one by one (as kubectl decodes them)."""
     docs = yamlio.load_all(stdin, "kubectl's input")  # a deploy's YAML or a List
-    return [i for d in docs for i in (d["items"] if d["kind"] == "List" else [d])]
+    return [i for d in docs if d for i in d.get("items", [d])]
+
+
+class Refused(Exception):
+    """kubectl's own error, before it calls the server."""
+
+
+def kubectl_refuses(verb: str, rest: tuple[str, ...], stdin: bytes | None) -> str:
+    """kubectl's error for this call before it asks the server, or "" when it has none."""
+    if verb not in FLAGS:
+        return ""  # not a verb kubectl checks here: the caller fails the test
+    try:
+        given, positional = _parse(FLAGS[verb], rest)
+        allowed = 0 if "-f" in given else POSITIONALS[verb]
+        _check(given.get("-f") in (None, "-"), f'the path "{given.get("-f")}" does not exist')
+        _check(len(positional) <= allowed, f"Unexpected args: {positional[allowed:]}")
+        output = given.get("-o", given.get("--output"))
+        _check(
+            output in (None, "json"),
+            f'unable to match a printer suitable for the output format "{output}"',
+        )
+        validate = given.get("--validate", "false")
+        _check(validate in VALIDATE, f'invalid - validate option "{validate}"')
+        for doc in yamlio.load_all(stdin or b"", "kubectl's input") if "-f" in given else ():
+            _check(not doc or "kind" in doc, "unable to decode \"STDIN\": Object 'Kind' is missing")
+    except Refused as refused:
+        return f"error: {refused}"
+    return ""
+
+
+VALIDATE = ("true", "false", "strict", "warn", "ignore")
+
+
+def _check(holds: bool, error: str) -> None:
+    if not holds:
+        raise Refused(error)
+
+
+def _parse(flags: dict[str, bool], rest: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+    """The flags given (name -> value) and the other arguments, as kubectl's parser reads them."""
+    given: dict[str, str] = {}
+    positional: list[str] = []
+    args = iter(rest)
+    for arg in args:
+        if not arg.startswith("-") or arg == "-":
+            positional.append(arg)
+            continue
+        name, eq, value = arg.partition("=")
+        short = "shorthand " if not name.startswith("--") else ""
+        _check(name in flags, f"unknown {short}flag: {arg}")
+        if flags[name] and not eq:
+            value = next(args, "")
+        _check(flags[name] or value in ("", "true", "false"), f'invalid argument "{value}"')
+        given[name] = value if flags[name] else (value or "true")
+    return given, positional
 
 
 class ApiServer:
@@ -55,30 +131,39 @@ class ApiServer:
             return fakes.real(argv, stdin)
         verb, rest = argv[5], argv[6:]
         self.stdin.setdefault(verb, []).append(stdin)
+        if refused := kubectl_refuses(verb, rest, stdin):
+            return 1, "", refused
         if verb == "api-versions":
             return 0, SERVED, ""
         if verb in ("get", "logs"):
-            return 0, self.get(rest, stdin), ""
+            return self.get(rest, stdin)
         if verb == "apply":
             return self.apply(stdin)
         if verb == "delete" and rest[:2] == ("-f", "-"):
-            return self.delete(documents(stdin), "--ignore-not-found" in rest)
+            return self.delete(
+                documents(stdin), "--ignore-not-found" in rest, "--wait=false" in rest
+            )
         raise AssertionError(f"the fake API server does not answer {argv[5:]}")
 
-    def get(self, rest: tuple[str, ...], stdin: bytes) -> str:
+    def get(self, rest: tuple[str, ...], stdin: bytes) -> tuple[int, str, str]:
         """What `kubectl get` (or `logs`) prints: the objects kubectl names, a namespace's
         workloads or pods; no events are kept and the pods log nothing."""
+        if rest[0] in ("events", "-n"):
+            return 0, "", ""
+        if "-o" not in rest and "--output=json" not in rest:
+            return 0, "NAME   AGE\n", ""  # kubectl's table: nothing a caller can parse
         if rest[:2] == ("-f", "-"):
             keys = [ObjectRef.of(d) for d in documents(stdin)]
-            return _listed([self.read(k) for k in keys if k in self.objects])
-        if rest[0] in ("events", "-n"):
-            return ""
+            absent = [k for k in keys if k not in self.objects]
+            if absent and "--ignore-not-found" not in rest:
+                return 1, "", _not_found(absent[0])
+            return 0, _listed([self.read(k) for k in keys if k in self.objects]), ""
         namespace = rest[rest.index("-n") + 1]
         if rest[0] == "deployments,statefulsets,controllerrevisions":
-            return _listed(self.listed(WORKLOADS, namespace))
+            return 0, _listed(self.listed(WORKLOADS, namespace)), ""
         if rest[0] == "pods":
             selector = dict(kv.split("=", 1) for kv in rest[rest.index("-l") + 1].split(","))
-            return _listed(self.pods(namespace, selector))
+            return 0, _listed(self.pods(namespace, selector)), ""
         raise AssertionError(f"the fake API server does not answer get {rest}")
 
     def apply(self, stdin: bytes) -> tuple[int, str, str]:
@@ -101,13 +186,26 @@ class ApiServer:
             out.append(self.read(key))
         return 0, _listed(out), ""
 
-    def delete(self, docs: list[dict], ignore_not_found: bool) -> tuple[int, str, str]:
-        """Each object named, in order; an absent one is an error unless ignored."""
+    def delete(
+        self, docs: list[dict], ignore_not_found: bool, no_wait: bool
+    ) -> tuple[int, str, str]:
+        """Each object named, in order; an absent one is an error unless ignored. One with a
+        finalizer stays, marked for deletion (no controller here removes its finalizer): a
+        delete that waits for it times out."""
+        held = []
         for key in (ObjectRef.of(d) for d in docs):
-            if key not in self.objects and not ignore_not_found:
-                kind = f"{key.kind.lower()}s"
-                return 1, "", f'Error from server (NotFound): {kind} "{key.name}" not found'
-            self.objects.pop(key, None)
+            if key not in self.objects:
+                if ignore_not_found:
+                    continue
+                return 1, "", _not_found(key)
+            meta = self.objects[key]["metadata"]
+            if meta.get("finalizers"):
+                meta.setdefault("deletionTimestamp", "2026-01-01T00:00:00Z")
+                held.append(key)
+            else:
+                del self.objects[key]
+        if held and not no_wait:
+            return 1, "", f"error: timed out waiting for the condition on {_plural(held[0])}"
         return 0, "", ""
 
     def edit(self, key: ObjectRef, change) -> None:
@@ -198,6 +296,15 @@ class ApiServer:
                 }
             ]
         return status
+
+
+def _plural(key: ObjectRef) -> str:
+    return f"{key.kind.lower()}s/{key.name}"
+
+
+def _not_found(key: ObjectRef) -> str:
+    kind, _, name = _plural(key).partition("/")
+    return f'Error from server (NotFound): {kind} "{name}" not found'
 
 
 def _never_ready(workload: dict) -> bool:

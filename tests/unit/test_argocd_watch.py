@@ -28,9 +28,10 @@ def application(revision, sync="Synced", health="Healthy", resources=()):
     return {"metadata": {"name": "gitops-lab-dev"}, "status": status}
 
 
-def argocd_answers(git, bad_health="Degraded"):
+def argocd_answers(git, bad_health="Degraded", revert_heals=True):
     """ArgoCD as the controller would answer: it reads git (HEAD) only when refreshed; the
-    release goes `bad_health`, anything else is Synced and Healthy."""
+    release goes `bad_health`, anything else is Synced and Healthy (unless not
+    `revert_heals`: then the revert stays `bad_health` too)."""
     api = {
         "kind": "Deployment",
         "namespace": "gitops-lab-dev",
@@ -48,7 +49,8 @@ def argocd_answers(git, bad_health="Degraded"):
         if "patch" in argv:
             patches.append(argv)
             seen["revision"] = git("rev-parse", "HEAD")
-            seen["released"] = git("log", "-1", "--format=%s").startswith("chore(release): deploy")
+            released = git("log", "-1", "--format=%s").startswith("chore(release): deploy")
+            seen["released"] = released or (seen["released"] and not revert_heals)
             return 0, "", ""
         if argv[5:7] == ("get", "crd"):
             return 0, "crd", ""
@@ -118,7 +120,7 @@ def test_without_a_last_good_revision_only_the_release_commit_is_reverted(repo):
     assert (cfg.root / "notes.txt").is_file()
     assert git("diff", "HEAD~2", "HEAD") == ""
     body = git("log", "-1", "--format=%b")
-    assert "why" in body and f"reverts {git('rev-parse', 'HEAD~1')[:12]}" in body
+    assert "why" in body and f"Rolls back {git('rev-parse', 'HEAD~1')[:12]}." in body
 
 
 def _commit(cfg, git, name, text):
@@ -165,3 +167,112 @@ def test_the_revert_of_a_pushed_release_is_pushed_where_the_release_went(
     assert pushed == git("rev-parse", "HEAD")
     assert git("log", "-1", "--format=%s", "HEAD").startswith("chore(release): revert ")
     assert "pushed: git push origin HEAD:main" in lines
+
+
+@pytest.mark.parametrize("from_last_good", [False, True])
+def test_a_revert_that_conflicts_is_aborted_and_says_how_to_do_it_by_hand(repo, from_last_good):
+    """A later commit changed what the change changed: nothing is committed, the tree is as
+    it was (no revert left half-way for the next git command to trip on)."""
+    cfg, git = repo
+    good = git("rev-parse", "HEAD")
+    _commit(cfg, git, "notes.txt", "the change\n")
+    change = git("rev-parse", "HEAD")
+    _commit(cfg, git, "notes.txt", "a later edit of the same line\n")
+    head = git("rev-parse", "HEAD")
+    span = f"{good}..{change}" if from_last_good else change
+    with pytest.raises(OpsError) as info:
+        watch.revert(cfg.root, change, good if from_last_good else "", "add notes", "why")
+    assert str(info.value) == (
+        f"the release failed (why) and reverting {span} conflicts; "
+        f"revert it by hand: `git revert {span}`, then push"
+    )
+    assert git("rev-parse", "HEAD") == head
+    assert git("status", "--porcelain") == ""
+    assert not (cfg.root / ".git" / "REVERT_HEAD").exists()
+    assert not (cfg.root / ".git" / "sequencer").exists()
+
+
+def test_the_revert_commit_is_made_even_when_a_commit_hook_refuses(repo):
+    """The rollback must not wait on a local hook (a linter, a signing prompt)."""
+    cfg, git = repo
+    _commit(cfg, git, "notes.txt", "the change\n")
+    change = git("rev-parse", "HEAD")
+    hook = cfg.root / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'refused by a hook' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    sha = watch.revert(cfg.root, change, "", "add notes", "why", kind="promote")
+    assert sha == git("rev-parse", "HEAD") != change
+    assert git("log", "-1", "--format=%B").splitlines() == [
+        "chore(promote): revert add notes",
+        "",
+        "why",
+        "",
+        f"Rolls back {change[:12]}.",
+        "",
+        "[skip ci]",
+    ]
+    assert not (cfg.root / "notes.txt").exists()
+
+
+def test_a_revert_that_does_not_become_healthy_either_says_so(repo, monkeypatch):
+    cfg, git = repo
+    monkeypatch.setattr(wait, "POLL_SECONDS", 0)
+    kubectl, patches = argocd_answers(git, revert_heals=False)
+    lines: list[str] = []
+    with fakes.recorder({"kubectl": kubectl}):
+        watching = watch.prepare(cfg, KUBE, cfg.overlay("dev"), 30)
+        result = release.release(cfg, "dev")
+        with pytest.raises(OpsError) as info:
+            watch.watch_release(watching, cfg.root, result, report=lines.append)
+    revert = git("rev-parse", "HEAD")
+    why = "gitops-lab-dev is Degraded: Deployment gitops-lab-dev/api Degraded (deadline exceeded)"
+    assert str(info.value) == (
+        f"release {result.tag} to dev failed ({why}); the revert {revert[:12]} did not become "
+        f"healthy either: {why}; inspect it with `invoke argocd.status`"
+    )
+    assert f"release failed: {why}" in lines
+    assert git("log", "-1", "--format=%s").startswith("chore(release): revert deploy api")
+    assert len(patches) == 2
+
+
+def test_an_application_argocd_does_not_sync_by_itself_is_synced_by_the_watch(repo):
+    """prod has no `syncPolicy.automated`: the watch asks the controller to sync it (a merge
+    patch of a sync `operation` on the Application); dev syncs by itself."""
+    cfg, _ = repo
+    patches = []
+
+    def kubectl(argv, _stdin):
+        if "patch" in argv:
+            patches.append(argv[5:])
+        if argv[5:7] == ("get", "crd"):
+            return 0, "crd", ""
+        return 0, json.dumps(application("0" * 40)), ""
+
+    with fakes.recorder({"kubectl": kubectl}):
+        assert watch.prepare(cfg, KUBE, cfg.overlay("dev"), 30).sync is None
+        prod = watch.prepare(cfg, KUBE, cfg.overlay("prod"), 30)
+        assert patches == []
+        prod.sync()
+    assert len(patches) == 1 and patches[0][:2] == ("patch", "applications.argoproj.io")
+    assert patches[0][2:5] == ("gitops-lab-prod", "-n", "argocd")
+    assert json.loads(patches[0][-1])["operation"]["sync"] == {"syncStrategy": {"hook": {}}}
+
+
+@pytest.mark.parametrize("kind", ["release", "promote"])
+def test_a_change_watched_with_no_last_good_revision_is_reverted_alone(repo, monkeypatch, kind):
+    """ArgoCD had no healthy revision before the change: the revert undoes the change only,
+    in a commit of the change's kind."""
+    cfg, git = repo
+    monkeypatch.setattr(wait, "POLL_SECONDS", 0)
+    _commit(cfg, git, "notes.txt", "kept\n")
+    kubectl, _ = argocd_answers(git)
+    release.release(cfg, "dev")
+    released = git("rev-parse", "HEAD")
+    change = watch.Change(kind, "the change", f"{kind} x to dev", None)
+    watching = watch.Watch(KUBE, "argocd", "gitops-lab-dev", "", 30)
+    with fakes.recorder({"kubectl": kubectl}), pytest.raises(OpsError) as info:
+        watch.watch_change(watching, cfg.root, change, report=lambda _l: None)
+    assert str(info.value).startswith(f"{kind} x to dev failed (")
+    assert git("log", "-1", "--format=%s") == f"chore({kind}): revert the change"
+    assert f"Rolls back {released[:12]}." in git("log", "-1", "--format=%b")
+    assert git("diff", "HEAD~2", "HEAD") == "" and (cfg.root / "notes.txt").is_file()

@@ -1,5 +1,6 @@
 """clusters.connect: the one way in. Target, kubeconfig, allow-list; no process started."""
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -59,8 +60,13 @@ def test_context_outside_the_overlay_allow_list_is_refused_in_one_line(cfg, no_p
 
 
 def test_platform_tasks_without_overlay_need_a_context_some_overlay_allows(cfg, no_process):
-    with pytest.raises(OpsError, match=r"not allowed by any overlay .*overlays.<name>.contexts"):
+    with pytest.raises(OpsError) as caught:
         clusters.connect(cfg, None, "kind-elsewhere")
+    assert str(caught.value) == (
+        "kube context 'kind-elsewhere' is not allowed by any overlay (allowed: gitops-lab, "
+        "k3d-gitops-lab, kwok-gitops-lab); add it to overlays.<name>.contexts in opskit.yaml, "
+        "or pass --context"
+    )
     assert clusters.connect(cfg, None, "k3d-gitops-lab").context == "k3d-gitops-lab"
 
 
@@ -85,8 +91,23 @@ def test_a_context_of_a_cluster_the_suite_started_uses_that_cluster(cfg, cls, co
     cfg = replace(cfg, overlays={**cfg.overlays, "dev": allowed})
     target = clusters.connect(cfg, "dev", context)
     assert type(target.cluster) is cls and target.cluster.name == "other"
+    assert target.cluster.cfg is cfg  # what it builds and loads images with
     assert Path(target.kube.kubeconfig) == own.kubeconfig
     assert target.runs_containers is containers
+
+
+def test_a_prefixed_provider_claims_its_context_whatever_order_providers_are_listed_in(
+    cfg, monkeypatch
+):
+    """minikube's prefix is empty (its context is the bare name): it must not claim
+    `kwok-other`, a context of the kwok cluster named other."""
+    from opskit.clusters import providers
+
+    listed = providers.provider_classes()
+    monkeypatch.setattr(providers, "provider_classes", lambda: dict(reversed(listed.items())))
+    _started(cfg, KwokCluster, "other")
+    own = clusters.owner_of(cfg, "kwok-other")
+    assert type(own) is KwokCluster and own.name == "other"
 
 
 def test_a_foreign_context_uses_the_users_kubeconfig_and_has_no_cluster_to_load_into(cfg):
@@ -95,6 +116,29 @@ def test_a_foreign_context_uses_the_users_kubeconfig_and_has_no_cluster_to_load_
     target = clusters.connect(cfg, "dev", "kwok-not-ours")  # looks like kwok, was not started here
     assert target.cluster is None and target.runs_containers
     assert Path(target.kube.kubeconfig) == paths.root() / "user-kubeconfig"
+
+
+@pytest.mark.parametrize(
+    ("kubeconfig", "used"),
+    [
+        (None, "home/.kube/config"),  # kubectl's default
+        ("", "home/.kube/config"),
+        ("first:second", "first"),  # kubectl merges them; the first is the one it writes
+    ],
+    ids=["unset", "empty", "a list"],
+)
+def test_a_foreign_context_follows_kubectls_kubeconfig_rules(
+    cfg, tmp_path, monkeypatch, kubeconfig, used
+):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    if kubeconfig is None:
+        monkeypatch.delenv("KUBECONFIG")
+    else:
+        paths_ = [str(tmp_path / p) for p in kubeconfig.split(":")] if kubeconfig else [""]
+        monkeypatch.setenv("KUBECONFIG", os.pathsep.join(paths_))
+    target = clusters.connect(cfg, None, "gitops-lab")  # allowed; no cluster of ours named so
+    assert target.cluster is None
+    assert Path(target.kube.kubeconfig) == tmp_path / used
 
 
 def test_provider_names_are_defined_once():

@@ -17,7 +17,7 @@ from opskit import clusters
 from opskit.clusters.kwok import NEVER_READY_LABEL
 from opskit.core import gitinfo, paths
 from opskit.core.errors import OpsError
-from opskit.deploy import pipeline, restore
+from opskit.deploy import pipeline, report, restore
 from opskit.kube.ref import ObjectRef
 from opskit.secrets import generate
 from tests import fakes, overlays
@@ -207,6 +207,44 @@ def test_failed_rollout_restores_and_waits_only_for_workloads_that_were_ready(pr
     assert server.read(redis)["status"]["availableReplicas"] == 0  # still broken: not ours
 
 
+def test_the_deploy_record_holds_its_stages_its_commit_and_each_workloads_state(project):
+    """What `--report` writes: the stages, the commit deployed, each workload's rollout
+    (rolled out the first time, unchanged the second)."""
+    first, second = report.DeployRecord("dev"), report.DeployRecord("dev")
+    quiet = lambda _m: None  # noqa: E731
+    with fakes.recorder({"kubectl": ApiServer()}):
+        pipeline.deploy(project, "dev", notify=quiet, record=first)
+        pipeline.deploy(project, "dev", notify=quiet, record=second)
+    head = gitinfo.head(project.root)
+    assert [c.name for c in first.checks] == ["plan", "served APIs", "apply"]
+    assert [c.name for c in second.checks] == ["plan", "served APIs"]  # nothing to send
+    for record in (first, second):
+        assert all(c.ok for c in record.checks) and record.commit == head
+    workloads = [
+        "deployment/api",
+        "deployment/redis",
+        "deployment/telemetry",
+        "statefulset/mosquitto",
+        "statefulset/postgres",
+    ]
+    assert sorted(r.workload for r in first.rollouts) == workloads
+    assert {r.status for r in first.rollouts} == {"rolled-out"}
+    assert sorted(r.workload for r in second.rollouts) == workloads
+    assert {r.status for r in second.rollouts} == {"unchanged"}
+
+
+def test_a_dirty_tree_deploys_only_when_allowed_with_a_dirty_tag(project):
+    (project.root / "notes.txt").write_text("wip\n")
+    server = ApiServer()
+    with fakes.recorder({"kubectl": server}):
+        with pytest.raises(OpsError, match=r"working tree has uncommitted changes \(notes.txt\)"):
+            pipeline.deploy(project, "dev", notify=lambda _m: None)
+        assert not server.stdin.get("apply")  # nothing applied
+        record = report.DeployRecord("dev")
+        pipeline.deploy(project, "dev", allow_dirty=True, notify=lambda _m: None, record=record)
+    assert "-dirty-" in record.image
+
+
 def test_outcomes_tell_changed_unchanged_and_created_from_the_apply_output():
     before = restore.Before(previous=(restore._as_applied(LIVE_CONFIG),), created=())
     same = dict(LIVE_CONFIG, metadata={**LIVE_CONFIG["metadata"], "resourceVersion": "42"})
@@ -351,6 +389,77 @@ def test_an_apply_rejected_half_way_leaves_every_object_as_it_was(project):
     assert server.objects[key]["data"]["POOL_SIZE"] == "5"
 
 
+NEW_OBJECTS = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: extra, labels: {app.kubernetes.io/name: api}}
+data: {A: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: held
+  labels: {app.kubernetes.io/name: api}
+  finalizers: [example.com/hold]
+data: {A: "1"}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: scratch, labels: {app.kubernetes.io/name: api}}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+"""
+
+
+def test_a_rejected_apply_deletes_what_it_had_created_but_keeps_data(project):
+    """The deploy adds two ConfigMaps and a PVC and changes api's selector (immutable): the
+    server takes the new objects before it rejects api. The put-back deletes the ConfigMaps
+    (without waiting for the one a finalizer holds) and keeps the PVC: it holds data."""
+    server, lines = ApiServer(), []
+    root = project.root
+    new = [ObjectRef("ConfigMap", "gitops-lab-dev", n) for n in ("extra", "held")]
+    claim = ObjectRef("PersistentVolumeClaim", "gitops-lab-dev", "scratch")
+    with fakes.recorder({"kubectl": server}):
+        pipeline.deploy(project, "dev", notify=lambda _m: None)
+        before = _as_stored(server.objects)
+        (root / "k8s/overlays/dev/new.yaml").write_text(NEW_OBJECTS)
+        kustomization = root / "k8s/overlays/dev/kustomization.yaml"
+        data = yaml.safe_load(kustomization.read_text())
+        data["resources"].append("new.yaml")
+        label = {"opskit.dev/track": "canary"}
+        patch = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "api"},
+            "spec": {
+                "selector": {"matchLabels": label},
+                "template": {"metadata": {"labels": label}},
+            },
+        }
+        data.setdefault("patches", []).append({"patch": yaml.safe_dump(patch)})
+        kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
+        subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
+        subprocess.run(["git", "-C", str(root), "commit", "-qm", "new objects"], check=True)
+        with pytest.raises(OpsError) as caught:
+            pipeline.deploy(project, "dev", notify=lines.append)
+    taken = [d["metadata"]["name"] for d in documents(server.stdin["apply"][1])]
+    assert {"extra", "held", "scratch"} <= set(taken)  # the server had taken them
+    said = "the API server rejected the apply: "
+    reason = next(line for line in lines if line.startswith(said)).removeprefix(said)
+    assert "field is immutable" in reason
+    restored = len(before)
+    assert str(caught.value) == (
+        f"apply to dev rejected by the API server: {reason}; restored the {restored + 2} "
+        "object(s) of the plan as they were; fix the object named above and deploy again"
+    )
+    assert f"restored {restored} object(s) as they were before this deploy" in lines
+    assert "deleted 2 object(s) this deploy had created: ConfigMap/extra, ConfigMap/held" in lines
+    assert new[0] not in server.objects
+    assert server.objects[new[1]]["metadata"]["deletionTimestamp"]  # deleted, held
+    assert claim in server.objects  # created by the deploy, kept
+    del server.objects[new[1]], server.objects[claim]
+    assert _as_stored(server.objects) == before
+
+
 def test_a_dry_run_on_a_container_cluster_prints_the_image_build_and_load(project, capsys):
     cluster = dataclasses.replace(project.cluster, provider="k3d")
     cfg = dataclasses.replace(project, cluster=cluster)
@@ -366,6 +475,30 @@ def test_a_dry_run_on_a_container_cluster_prints_the_image_build_and_load(projec
     assert looked and all(c[1:3] == ("image", "inspect") for c in looked)  # reads only
     err = capsys.readouterr().err
     assert "[dry-run] docker build " in err and "[dry-run] k3d image import " in err
+
+
+def test_a_deploy_to_a_container_cluster_builds_the_missing_images_and_loads_them(project, capsys):
+    """Docker and k3d do not run here: answered at the shell boundary, their argv checked."""
+    cluster = dataclasses.replace(project.cluster, provider="k3d")
+    cfg = dataclasses.replace(project, cluster=cluster)
+    built, loaded = [], []
+
+    def docker(argv, _stdin):
+        if argv[1:3] == ("image", "inspect"):
+            return 1, "", "Error: No such image"
+        assert argv[1] == "build", argv
+        built.append(argv[argv.index("--tag") + 1])
+        return 0, "", ""
+
+    def k3d(argv, _stdin):
+        assert argv[1:3] == ("image", "import") and argv[4:] == ("--cluster", "gitops-lab"), argv
+        loaded.append(argv[3])
+        return 0, "", ""
+
+    with fakes.recorder({"kubectl": ApiServer(), "docker": docker, "k3d": k3d}):
+        pipeline.deploy(cfg, "dev", notify=lambda _m: None)
+    assert built and built == loaded  # each image built, then loaded into the cluster
+    assert "[dry-run]" not in capsys.readouterr().err
 
 
 def test_preflight_holds_a_context_to_the_overlays_allow_list(project):

@@ -4,15 +4,17 @@ before anything is applied."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
+import secrets
 
 import pytest
 
 from opskit.clusters.connect import Connection
 from opskit.core import config, shell
-from opskit.core.errors import OpsError
-from opskit.deploy import pipeline
+from opskit.core.errors import CommandFailed, OpsError
+from opskit.deploy import pipeline, restore, rollback
 from opskit.kube import applied, rollout
 from opskit.kube.kubectl import Kube
 from opskit.kube.ref import ObjectRef
@@ -118,3 +120,99 @@ def test_objects_whose_api_is_missing_fail_the_deploy_when_the_overlay_says_so(r
         f"dev: objects whose API the cluster lacks, nothing applied:\n{unserved[0]}"
     )
     assert caught.value.hint == "install the APIs, or set overlays.dev.missing_api: warn"
+
+
+def test_the_live_secrets_a_deploy_reads_before_it_applies_are_masked(tmp_path):
+    """capture() reads the objects as they are (to put them back): a live Secret's values,
+    text or binary, are masked in every output from then on; a ConfigMap's are not."""
+    word, note = secrets.token_hex(8), secrets.token_hex(8)
+    blob = b"\xff\xfe" + secrets.token_bytes(9)  # a keystore: not UTF-8
+
+    def b64(value: bytes) -> str:
+        return base64.b64encode(value).decode()
+
+    meta = {"name": "api-secrets", "namespace": "gitops-lab-dev"}
+    live = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta,
+        "data": {"PASSWORD": b64(word.encode()), "KEYSTORE": b64(blob)},
+    }
+    config_map = {**CONFIG, "data": {"NOTE": note}}
+    kube = Kube(tmp_path / "kubeconfig", "kwok-gitops-lab")
+    with fakes.recorder({"kubectl": ApiServer([live, config_map])}):
+        before = restore.capture(kube, [live, config_map])
+    assert len(before.previous) == 2 and not before.created
+    shown = f"{word} {b64(word.encode())} {b64(blob)}"
+    assert shell.redact(shown) == "*** *** ***"
+    assert shell.redact(note) == note
+
+
+WORKLOAD = rollout.Workload(
+    "Deployment", "redis", 2, None, False, (("app", "redis"),), ("redis:7",), namespace="x"
+)
+
+
+def test_a_failed_rollout_with_nothing_of_the_deploys_to_put_back_points_at_the_diagnostics(
+    root, tmp_path
+):
+    """The deploy sent nothing that can be put back (a PVC it created stays), and a workload
+    broken live did not roll out."""
+    overlay = config.load(root / "opskit.yaml").overlay("dev")
+    kube, lines = Kube(tmp_path / "kubeconfig", "kwok-gitops-lab"), []
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "c"}}
+    failed = rollout.RolloutFailed(WORKLOAD, "stalled")
+    with fakes.recorder({"kubectl": ApiServer()}), pytest.raises(OpsError) as caught:
+        rollback.after_failed_deploy(
+            kube, overlay, {}, restore.Before((), (claim,)), failed, lines.append
+        )
+    assert str(caught.value) == (
+        "deploy to dev failed: deployment/redis did not roll out: stalled; "
+        "see the diagnostics above"
+    )
+    assert lines[0].startswith("--- diagnostics for deployment/redis")
+
+
+@pytest.mark.parametrize(
+    ("returncode", "stderr", "reason"),
+    [
+        (
+            1,
+            "warning: one\nError from server (Forbidden): no\n",
+            "Error from server (Forbidden): no",
+        ),
+        (1, "", "kubectl exited with code 1"),  # kubectl said nothing
+        (None, "", "kubectl timed out after 180s"),
+    ],
+)
+def test_a_rejected_apply_names_kubectls_last_word_or_how_it_ended(
+    root, tmp_path, returncode, stderr, reason
+):
+    overlay = config.load(root / "opskit.yaml").overlay("dev")
+    kube, lines = Kube(tmp_path / "kubeconfig", "kwok-gitops-lab"), []
+    why = "timed out after 180s" if returncode is None else ""
+    failed = CommandFailed("kubectl", ("kubectl", "apply"), returncode, stderr, reason=why)
+    with fakes.recorder({"kubectl": ApiServer()}), pytest.raises(OpsError) as caught:
+        rollback.after_failed_apply(kube, overlay, {}, restore.Before((), ()), failed, lines.append)
+    assert str(caught.value) == (
+        f"apply to dev rejected by the API server: {reason}; restored the 0 object(s) of the "
+        "plan as they were; fix the object named above and deploy again"
+    )
+    assert lines == [f"the API server rejected the apply: {reason}"]
+
+
+def test_an_object_put_back_carries_none_of_the_servers_annotations():
+    server_set = {
+        "kubectl.kubernetes.io/last-applied-configuration": "{}",
+        "deployment.kubernetes.io/revision": "3",
+    }
+    live = {**CONFIG, "metadata": {**CONFIG["metadata"], "annotations": server_set}}
+    assert restore._as_applied(live)["metadata"] == CONFIG["metadata"]
+
+
+def test_an_apply_of_one_object_answers_with_that_object_not_a_list():
+    """kubectl prints one applied object as itself: it is kept, with the objects not sent."""
+    assert json.loads(pipeline._with_unchanged(json.dumps(CONFIG), (KEPT,)))["items"] == [
+        CONFIG,
+        KEPT,
+    ]

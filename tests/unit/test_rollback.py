@@ -24,9 +24,10 @@ class Deployment:
     """deployment/api with its revisions (revision -> image); answers kubectl like a server:
     `rollout undo` copies a revision's template to a new revision, an unknown one is an error."""
 
-    def __init__(self, images: dict[int, str]):
+    def __init__(self, images: dict[int, str], sidecar: str | None = None):
         self.revisions = dict(images)
         self.current = max(images)
+        self.sidecar = sidecar  # a second container's image, the same in every revision
 
     def item(self) -> dict:
         image = self.revisions[self.current]
@@ -40,10 +41,14 @@ class Deployment:
             "spec": {
                 "replicas": 1,
                 "selector": {"matchLabels": {"app": "api"}},
-                "template": {"spec": {"containers": [{"name": "api", "image": image}]}},
+                "template": {"spec": {"containers": self.containers(image)}},
             },
             "status": status,
         }
+
+    def containers(self, image: str) -> list[dict]:
+        sidecar = [{"name": "proxy", "image": self.sidecar}] if self.sidecar else []
+        return [{"name": "api", "image": image}, *sidecar]
 
     def undo(self, to_revision: int | None) -> tuple[int, str, str]:
         if to_revision is None:
@@ -194,3 +199,34 @@ def test_an_unknown_workload_names_the_ones_there(project, capsys):
         "pass --workload kind/name of a Deployment or StatefulSet"
     ], err
     assert cluster.current == 2
+
+
+def test_rollback_called_as_a_library_rolls_back_unless_told_to_dry_run(project):
+    """`dry_run` defaults to a real rollback (the task passes it; other callers may not);
+    the report names every container's image."""
+    from opskit.core import config
+    from opskit.deploy import rollback
+
+    cluster, lines = Deployment({1: "api:one", 2: "api:two"}, sidecar="proxy:1"), []
+    cfg = config.load(project / "opskit.yaml")
+    with fakes.recorder({"kubectl": cluster}):
+        rollback.rollback(cfg, "dev", workload="deployment/api", timeout=5, notify=lines.append)
+    assert cluster.current == 3 and cluster.revisions[3] == "api:one"
+    assert lines[0] == "rolling back deployment/api from revision 2 to the previous revision"
+    assert lines[-1] == "deployment/api is at revision 3: api:one, proxy:1"
+
+
+def test_a_namespace_without_workloads_says_it_found_none(project, capsys):
+    def empty(argv, stdin):
+        if "--kubeconfig" not in argv:
+            return fakes.real(argv, stdin)
+        if argv[5] == "api-versions":
+            return 0, "v1\napps/v1\n", ""
+        return 0, json.dumps({"items": []}), ""
+
+    with fakes.recorder({"kubectl": empty}):
+        assert invoke("rollback") == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"opskit: error: {NAMESPACE}: no workload 'deployment/api' (found: none); "
+        "pass --workload kind/name of a Deployment or StatefulSet"
+    ]

@@ -6,6 +6,7 @@ they run as `nobody` in a folder it owns.
 
 from __future__ import annotations
 
+import ctypes
 import glob
 import os
 import pwd
@@ -20,6 +21,7 @@ from pathlib import Path
 
 HOST = "127.0.0.1"
 SERVICE_USER = "nobody"
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def free_port() -> int:
@@ -46,6 +48,21 @@ def _demote() -> dict:
         return {}
     entry = pwd.getpwnam(SERVICE_USER)
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def _die_with_parent(signum: int):
+    """A Popen `preexec_fn`: the child gets `signum` when this process dies, however it dies
+    (SIGKILL, mutmut's SIGXCPU), so a test killed before its teardown leaves no server. Set
+    after Popen's user switch (which would clear it)."""
+    parent, prctl = os.getpid(), ctypes.CDLL(None, use_errno=True).prctl  # loaded before fork
+
+    def arm() -> None:  # in the child: one system call, nothing a thread could hold
+        if prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+        if os.getppid() != parent:  # it died before the line above
+            os.kill(os.getpid(), signum)
+
+    return arm
 
 
 def workdir(prefix: str) -> Path:
@@ -143,6 +160,7 @@ class Mosquitto:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent(signal.SIGTERM),  # noqa: PLW1509 (one system call)
             **_demote(),
         )
         wait_for_port(self.port, proc=self.proc)
@@ -177,18 +195,40 @@ class Postgres:
         self.dir = folder
         self.data = folder / "data"
         self.port = free_port()
+        self.proc: subprocess.Popen | None = None
         run(pg_bin("initdb"), "-D", str(self.data), "-U", "telemetry", "--auth=trust",
             "-E", "UTF8", "--no-sync", **_demote())  # fmt: skip
 
-    def _ctl(self, *args: str) -> None:
-        run(pg_bin("pg_ctl"), "-D", str(self.data), *args, **_demote())
-
     def start(self) -> None:
-        opts = f"-h {HOST} -p {self.port} -k {self.dir} -c fsync=off -c max_connections=50"
-        self._ctl("-l", str(self.dir / "postgres.log"), "-o", opts, "-w", "start")
+        """The postmaster as our child (not daemonized by pg_ctl), tied to this process: if
+        it dies without its teardown (killed by a timeout), the kernel sends the server SIGQUIT
+        (immediate shutdown)."""
+        with open(self.dir / "postgres.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [pg_bin("postgres"), "-D", str(self.data), "-h", HOST, "-p", str(self.port),
+                 "-k", str(self.dir), "-c", "fsync=off", "-c", "max_connections=50"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                preexec_fn=_die_with_parent(signal.SIGQUIT),  # noqa: PLW1509 (one system call)
+                **_demote(),
+            )  # fmt: skip
+        ready = ("-h", HOST, "-p", str(self.port), "-U", "telemetry", "-q")
+        deadline = time.monotonic() + 30
+        while subprocess.run([pg_bin("pg_isready"), *ready], check=False).returncode != 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"PostgreSQL did not start; see {self.dir / 'postgres.log'}")
+            time.sleep(0.05)
 
     def stop(self) -> None:
-        self._ctl("-m", "fast", "-w", "stop")
+        """SIGINT: PostgreSQL's fast shutdown (what `pg_ctl -m fast stop` sends)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
 
     def dsn(self, database: str = "postgres") -> str:
         return f"postgresql://telemetry@{HOST}:{self.port}/{database}"
