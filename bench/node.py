@@ -126,12 +126,14 @@ def image_builds(ws: Workspace, runs: int, samples: Samples, notes: list[str]) -
             for _ in range(runs):
                 _append(samples, "node_image_build_warm", timed(lambda: ws.invoke("image.build")))
         finally:
-            ws.tool("buildah", "rm", "--all")
-            ws.tool("buildah", "rmi", "--all", "--force")
             if saved is None:
                 ws.env.pop("CONTAINERS_STORAGE_CONF")
             else:
                 ws.env["CONTAINERS_STORAGE_CONF"] = saved
+            # the temporary store named explicitly: never the machine's own
+            store = ("--root", str(Path(folder) / "root"), "--runroot", str(Path(folder) / "run"))
+            ws.tool("buildah", *store, "rm", "--all")
+            ws.tool("buildah", *store, "rmi", "--all", "--force")
     notes.append(
         "node: the cold image build is `invoke image.build` into an empty buildah store (Debian "
         "base by mmdebstrap, Python base, telemetry); the stand-ins (built by the first deploy "
@@ -234,7 +236,8 @@ def edit(path: Path, what: str) -> None:
 
 
 def _python_base(ws: Workspace) -> str:
-    """The local Python base the suite built (a person would know its tag)."""
+    """The local Python base the suite built, the newest if several (a person would know
+    its tag)."""
     listed = ws.tool("buildah", "images", "--format", "{{.Name}}:{{.Tag}}", PYTHON_BASE)
     found = [line for line in listed.split() if line.startswith(PYTHON_BASE + ":")]
     if not found:
