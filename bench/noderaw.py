@@ -72,7 +72,8 @@ def local_volume(claim: tuple[str, str, str], folder: Path, node: str) -> dict:
 
 @dataclass(frozen=True)
 class NodeRawDeploy:
-    """render (overlay + the cluster's components) | pin | sops -d | TLS Secret, mkdir and
+    """render (overlay + the cluster's components) | pin | sops -d | the TLS Secrets (Ingress,
+    MQTT broker), mkdir and
     a pre-bound local volume per claim, one server-side apply, rollout status of all. The
     images are in the node already (the fresh namespace's first deploy loads none)."""
 
@@ -104,6 +105,25 @@ class NodeRawDeploy:
                     "api-tls",
                     f"--cert={cert / 'cert.pem'}",
                     f"--key={cert / 'key.pem'}",
+                    "-n",
+                    slot.namespace,
+                    "--dry-run=client",
+                    "-o",
+                    "yaml",
+                )
+            )
+        broker = ws.repo / ".certs" / slot.name
+        if (broker / "mqtt-cert.pem").is_file():  # the broker's, with the CA its clients trust
+            parts.append(
+                ws.kubectl(
+                    "create",
+                    "secret",
+                    "generic",
+                    "mqtt-tls",
+                    "--type=kubernetes.io/tls",
+                    f"--from-file=tls.crt={broker / 'mqtt-cert.pem'}",
+                    f"--from-file=tls.key={broker / 'mqtt-key.pem'}",
+                    f"--from-file=ca.crt={ws.repo / '.certs/ca/rootCA.pem'}",
                     "-n",
                     slot.namespace,
                     "--dry-run=client",
