@@ -99,9 +99,18 @@ def measure(ws: Workspace, runs: int, prepare, samples: Samples, notes: list[str
             _append(samples, "node_down", down(ws))
             _append(samples, "node_up", up(ws))
         say("node: " + _line(samples, ("node_up", "node_down")))
-        image_builds(ws, runs, samples, notes)
-        deploys(ws, suite, baseline, samples)
-        image_rebuilds(ws, runs, samples)
+        parts = (
+            ("image builds", lambda: image_builds(ws, runs, samples, notes)),
+            ("deploys", lambda: deploys(ws, suite, baseline, samples)),
+            ("image rebuilds", lambda: image_rebuilds(ws, runs, samples)),
+        )
+        for name, part in parts:  # a failed part is noted, the others still run
+            try:
+                part()
+            except BenchError as exc:
+                lines = str(exc).strip().splitlines()
+                notes.append(f"node: {name} not measured: {lines[0]} ... {lines[-1]}")
+                say(f"node: {name} FAILED: {exc}")
     finally:
         _append(samples, "node_down", down(ws))
         _forget_images(ws)

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from bench import raw
-from bench.workspace import Workspace
+from bench.workspace import BenchError, Workspace
 
 STORAGE_CLASS = "standard"  # the embedded cluster's default StorageClass
 
@@ -141,7 +141,11 @@ class NodeRawDeploy:
             ws.tool("mkdir", "-p", *map(str, wanted))
         volumes = [yaml.safe_dump(local_volume(c, f, self.node)) for f, c in wanted.items()]
         raw.apply(ws, "---\n".join([*volumes, text]))
-        raw.wait_all(ws, refs, slot.namespace)
+        try:
+            raw.wait_all(ws, refs, slot.namespace)
+        except BenchError as exc:  # which pods, in what state
+            pods = ws.kubectl("get", "pods", "-n", slot.namespace, "-o", "wide")
+            raise BenchError(f"{exc}\n{pods}") from None
 
 
 def _tag(ws: Workspace) -> str:
