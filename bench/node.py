@@ -247,7 +247,7 @@ def edit(path: Path, what: str) -> None:
 def _python_base(ws: Workspace) -> str:
     """The local Python base the suite built, the newest if several (a person would know
     its tag)."""
-    listed = ws.tool("buildah", "images", "--format", "{{.Name}}:{{.Tag}}", PYTHON_BASE)
+    listed = ws.tool("buildah", "images", "--format", "{{.Name}}:{{.Tag}}")  # newest first
     found = [line for line in listed.split() if line.startswith(PYTHON_BASE + ":")]
     if not found:
         raise BenchError(f"no {PYTHON_BASE} image in buildah's store (image.build makes it)")

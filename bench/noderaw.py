@@ -4,6 +4,7 @@ real node: the baselines of the `node` scenario (bench/node.py)."""
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,23 @@ def local_volume(claim: tuple[str, str, str], folder: Path, node: str) -> dict:
     }
 
 
+# what a pod needs before it is created (else it waits in CreateContainerConfigError and the
+# kubelet's back-off), in the order `kubectl apply -f <folder>` users keep by file names
+FIRST = ("Namespace", "Secret", "ConfigMap", "ServiceAccount", "PersistentVolume")
+
+
+def ordered(text: str) -> str:
+    """The documents of `text` with the Namespace, then what pods mount or reference
+    first, the rest (workloads among them) after, each group in its own order."""
+
+    def rank(doc: str) -> int:
+        match = re.search(r"^kind:\s*(\S+)\s*$", doc, re.MULTILINE)
+        kind = match.group(1) if match else ""
+        return FIRST.index(kind) if kind in FIRST else len(FIRST)
+
+    return "---\n".join(sorted(raw.documents(text), key=rank))
+
+
 @dataclass(frozen=True)
 class NodeRawDeploy:
     """render (overlay + the cluster's components) | pin | sops -d | the TLS Secrets (Ingress,
@@ -131,7 +149,7 @@ class NodeRawDeploy:
                     "yaml",
                 )
             )
-        text = "---\n".join(p.strip("\n") + "\n" for p in parts)
+        text = ordered("---\n".join(p.strip("\n") + "\n" for p in parts))
         return text, raw.workloads(rendered)
 
     def __call__(self, ws: Workspace, slot) -> None:
@@ -140,7 +158,7 @@ class NodeRawDeploy:
         if wanted:
             ws.tool("mkdir", "-p", *map(str, wanted))
         volumes = [yaml.safe_dump(local_volume(c, f, self.node)) for f, c in wanted.items()]
-        raw.apply(ws, "---\n".join([*volumes, text]))
+        raw.apply(ws, ordered("---\n".join([*volumes, text])))
         try:
             raw.wait_all(ws, refs, slot.namespace)
         except BenchError as exc:  # which pods, in what state

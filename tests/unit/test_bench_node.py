@@ -52,6 +52,22 @@ def test_local_volume_is_pre_bound_to_its_claim_on_the_real_node():
     assert term["values"] == ["n-real"] and spec["storageClassName"] == "standard"
 
 
+def test_raw_apply_sends_the_namespace_and_what_pods_need_before_the_workloads():
+    stream = "---\n".join(
+        f"apiVersion: v1\nkind: {kind}\nmetadata:\n  name: {name}\n"
+        for kind, name in (
+            ("Deployment", "a"),
+            ("Secret", "s1"),
+            ("Namespace", "ns"),
+            ("StatefulSet", "b"),
+            ("Secret", "s2"),
+            ("PersistentVolume", "pv"),
+        )
+    )
+    names = [yaml.safe_load(d)["metadata"]["name"] for d in noderaw.ordered(stream).split("---\n")]
+    assert names == ["ns", "s1", "s2", "pv", "a", "b"]
+
+
 def test_raw_kustomization_adds_the_components_by_relative_path(tmp_path):
     folder = tmp_path / "render"
     body = json.loads(
