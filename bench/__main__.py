@@ -18,14 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import gitops, peers, report, results, scenarios, scratch
+from bench import gitops, node, peers, report, results, scenarios, scratch
 from bench.scenarios import DEPLOY, Slot
 from bench.workspace import BenchError, Workspace, say
 
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent
 CLUSTER = "gitops-lab-bench"
-SCENARIOS = ("startup", "validate", "diff", "deploy", "devloop", "growth", "gitops")
+SCENARIOS = ("startup", "validate", "diff", "deploy", "devloop", "growth", "gitops", "node")
+NODE_ONLY = ("node",)  # scenarios with a cluster of their own (the real node's)
 SIZES = (1, 4, 8, 16, 32)  # 8: so the shape is judged on two steps past the start
 VOLUMES = 64  # one claim per generated overlay (postgres)
 DEFAULT_POLL_SAMPLES = 5
@@ -275,15 +276,38 @@ def main(argv: list[str]) -> int:
     ws = Workspace(tmp / "repo", args.cluster, tmp / "age" / "keys.txt")
     notes: list[str] = []
     samples: dict[str, list[float]] = {}
-    try:
-        _setup(ws)
-        samples = measure(ws, args, notes)
-    except BenchError as exc:
-        notes.append(f"setup failed: {_gist(exc)}")
-        say(f"FAILED: {exc}")
-    finally:
-        _teardown(ws, tmp, args.keep)
-    document = results.build(samples, meta(args, ws, time.monotonic() - started), notes)
+    wanted = set(args.only or SCENARIOS)
+    if wanted - set(NODE_ONLY):
+        try:
+            _setup(ws)
+            samples = measure(ws, args, notes)
+        except BenchError as exc:
+            notes.append(f"setup failed: {_gist(exc)}")
+            say(f"FAILED: {exc}")
+        finally:
+            _teardown(ws, tmp, args.keep)
+    if "node" in wanted:
+        try:
+            node_root = Path(tempfile.mkdtemp(prefix="glb-"))  # short: containerd's socket
+            node.run(node_root, CHECKOUT, args.runs, prepare, samples, notes)
+        except node.NodeUnavailable as exc:
+            if wanted == {"node"}:  # nothing measured: the committed results stay
+                shutil.rmtree(tmp, ignore_errors=True)
+                print(f"python -m bench: error: node not measured: {exc}", file=sys.stderr)
+                return 1
+            notes.append(f"node not measured: {_gist(exc)}")
+            say(f"node FAILED: {exc}")
+        except BenchError as exc:
+            notes.append(f"node not measured in full: {_gist(exc)}")
+            say(f"node FAILED: {exc}")
+    if not wanted - set(NODE_ONLY):
+        shutil.rmtree(tmp, ignore_errors=True)  # no kwok scratch copy was made
+    run_meta = meta(args, ws, time.monotonic() - started)
+    if args.only:  # the figures of the other scenarios stay from the committed run
+        samples, run_meta, notes = results.merge(
+            _previous(args.out), samples, run_meta, notes, sorted(wanted)
+        )
+    document = results.build(samples, run_meta, notes)
     write(args, document)
     say(f"done in {time.monotonic() - started:.0f}s; {verdict(document['targets'])}")
     missed = [t for t in document["targets"] if t["status"] != "met"]
@@ -298,6 +322,13 @@ def verdict(targets: list[dict]) -> str:
         if names:
             parts.append(f"{len(names)} {status}: {'; '.join(names)}")
     return ". ".join(parts) if parts else "every target met"
+
+
+def _previous(out: Path) -> dict | None:
+    try:
+        return json.loads((out / "results.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _report_only(args: argparse.Namespace) -> int:

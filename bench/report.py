@@ -83,6 +83,17 @@ def growth_table(growth: dict) -> list[str]:
     return [*lines, "", *_table(("app Deployments", *growth), rows), ""]
 
 
+def _partial_runs(meta: dict) -> list[str]:
+    """One line per later run of some scenarios alone (`--only`), whose figures replaced
+    that run's own."""
+    return [
+        f"Scenario(s) {', '.join(f'`{s}`' for s in r['scenarios'])} measured again alone "
+        f"(`python -m bench {' '.join(f'--only {s}' for s in r['scenarios'])}`) on {r['date']}, "
+        f"commit {r['commit']}, median of {r['runs']} runs."
+        for r in meta.get("partial_runs", [])
+    ]
+
+
 def to_markdown(results: dict) -> str:
     meta = results["meta"]
     lines = [
@@ -92,6 +103,7 @@ def to_markdown(results: dict) -> str:
         f"{meta['python']}, {meta['cpus']} CPUs), commit {meta['commit']}, kwok cluster "
         f"`{meta['cluster']}`. Median of {meta['runs']} runs (growth: {meta['growth_runs']}), "
         "min and max beside it; see docs/benchmarks.md.",
+        *_partial_runs(meta),
         "",
         "## Targets",
         "",

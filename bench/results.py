@@ -39,8 +39,46 @@ LABELS = {
     "gitops_commit_poll": "commit -> ArgoCD Synced/Healthy by polling (resync 10 s)",
     "gitops_commit_default_poll": "commit -> ArgoCD Synced/Healthy by ArgoCD's default polling "
     "(resync 120 s + <= 60 s jitter, refs cached 3 min; `--default-poll`)",
+    "node_up_fresh": "real node: `invoke cluster.up`, fresh state folder (pause and CoreDNS images "
+    "built, every image archive made)",
+    "node_up": "real node: `invoke cluster.up` after `cluster.down`, binaries and images present",
+    "node_down": "real node: `invoke cluster.down` (host restored)",
+    "node_image_build_cold": "real node: `invoke image.build`, empty buildah store (Debian base "
+    "by mmdebstrap, Python base, telemetry)",
+    "node_image_build_warm": "real node: `invoke image.build` again, nothing changed",
+    "node_deploy_fresh_cluster": "real node: `invoke deploy` of the dev overlay, the cluster's "
+    "first (images loaded into containerd)",
+    "node_deploy_first": "real node: `invoke deploy` of the dev overlay to Ready real pods, fresh "
+    "namespace",
+    "node_raw_deploy": "real node: raw commands (render + components, sops -d, local volumes, "
+    "apply, rollout status), fresh namespace",
+    "node_deploy_noop": "real node: `invoke deploy` again, nothing changed",
+    "node_noop_floor": "real node: floor of a no-op (as on kwok)",
+    "node_image_rebuild": "real node: `invoke image.build` + `image.load` of telemetry after a "
+    "one-line change",
+    "node_image_raw": "real node: `buildah bud` + `buildah push` + `ctr images import` after a "
+    "one-line change",
 }
 COMPARISONS = (
+    (
+        "real node: first deploy vs raw commands",
+        "node_deploy_first",
+        "node_raw_deploy",
+        "node_deploy_vs_raw",
+    ),
+    ("real node: no-op vs its floor", "node_deploy_noop", "node_noop_floor", "node_noop_vs_floor"),
+    (
+        "real node: telemetry rebuild + load vs by hand",
+        "node_image_rebuild",
+        "node_image_raw",
+        "node_image_vs_raw",
+    ),
+    (
+        "real node: image.build warm vs cold",
+        "node_image_build_warm",
+        "node_image_build_cold",
+        "node_build_warm_vs_cold",
+    ),
     ("deploy vs raw commands", "deploy_first", "raw_deploy", "deploy_vs_raw"),
     ("no-op redeploy vs its floor", "deploy_noop", "noop_floor", "noop_vs_floor"),
     ("no-op redeploy vs first deploy", "deploy_noop", "deploy_first", "noop_vs_first"),
@@ -145,10 +183,47 @@ def metrics(found: dict[str, dict], ratios: list[dict], grown: dict[str, dict]) 
     values["list_seconds"] = found.get("invoke_list", {}).get("median")
     values["gitops_commit_seconds"] = found.get("gitops_commit_refresh", {}).get("median")
     values["argocd_noop_seconds"] = found.get("argocd_install_noop", {}).get("median")
+    values["node_up_seconds"] = found.get("node_up", {}).get("median")
+    values["node_noop_seconds"] = found.get("node_deploy_noop", {}).get("median")
     values["devloop_seconds"] = found.get("devloop_save_to_ready", {}).get("median")
     for what in ("deploy", "validate"):
         values[f"growth_{what}"] = grown[what]["shape"] if what in grown else None
     return values
+
+
+def merge(
+    previous: dict | None,
+    samples: dict[str, list[float]],
+    meta: dict,
+    notes: list[str],
+    scenarios: list[str],
+) -> tuple[dict[str, list[float]], dict, list[str]]:
+    """A run of some scenarios (`--only`) folded into the previous results: its samples
+    replace the same keys, the previous run's other figures, meta and notes stay, its notes
+    about these scenarios go, and meta["partial_runs"] says when these were measured."""
+    if not previous:
+        return samples, meta, notes
+    merged = {k: list(m["samples"]) for k, m in previous.get("measurements", {}).items()}
+    merged.update(samples)
+    kept = [
+        n
+        for n in previous.get("notes", [])
+        if not n.startswith(tuple(f"{s} " for s in scenarios))
+        and not n.startswith(tuple(f"{s}:" for s in scenarios))
+    ]
+    base = {k: v for k, v in previous.get("meta", {}).items() if k != "partial_runs"}
+    runs = [
+        r
+        for r in previous.get("meta", {}).get("partial_runs", [])
+        if r.get("scenarios") != scenarios
+    ]
+    runs.append(
+        {
+            "scenarios": scenarios,
+            **{k: meta[k] for k in ("date", "commit", "runs", "took_seconds") if k in meta},
+        }
+    )
+    return merged, {**base, "partial_runs": runs}, [*kept, *notes]
 
 
 def build(samples: dict[str, list[float]], meta: dict, notes: list[str]) -> dict:

@@ -143,7 +143,13 @@ def deploys(
 NOOPS_PER_ROUND = 3  # no-op redeploys and floors, interleaved, after each first deploy
 
 
-def _noops(ws: Workspace, slot: Slot, raw_deploy: RawDeploy, samples: Samples) -> None:
+def _noops(
+    ws: Workspace,
+    slot: Slot,
+    raw_deploy: RawDeploy,
+    samples: Samples,
+    keys: tuple[str, str] = ("deploy_noop", "noop_floor"),
+) -> None:
     """No-op redeploys of a deployed slot, each beside its floor (raw.floor), taking turns;
     the floor's first apply (its managedFields entry) and the suite's answer to it are
     warm-ups."""
@@ -152,8 +158,8 @@ def _noops(ws: Workspace, slot: Slot, raw_deploy: RawDeploy, samples: Samples) -
     ws.invoke(*DEPLOY, slot.name)
     for index in range(NOOPS_PER_ROUND):
         pair = (
-            lambda: _append(samples, "deploy_noop", timed(lambda: ws.invoke(*DEPLOY, slot.name))),
-            lambda: _append(samples, "noop_floor", raw.floor(ws, slot.path(ws), text)),
+            lambda: _append(samples, keys[0], timed(lambda: ws.invoke(*DEPLOY, slot.name))),
+            lambda: _append(samples, keys[1], raw.floor(ws, slot.path(ws), text)),
         )
         for step in pair if index % 2 == 0 else reversed(pair):
             step()

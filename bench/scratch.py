@@ -79,12 +79,14 @@ def commit_all(repo: Path, message: str) -> str:
     return str(git("rev-parse", "HEAD")).strip()
 
 
-def configure(data: dict, cluster: str, nodes: int = 12) -> dict:
+def configure(data: dict, cluster: str, nodes: int = 12, node: str = "simulated") -> dict:
     """opskit.yaml for the bench: the kwok cluster `cluster` with `nodes` simulated nodes
     (110 pods each: with growth to 32 workloads the bench runs ~700 pods), every overlay
-    allowed on it."""
+    allowed on it; `node`: cluster.kwok.node (simulated: the kwok figures never start a real
+    node, whose containers would run every generated overlay's databases)."""
     data = copy.deepcopy(data)
     data["cluster"].update({"provider": "kwok", "name": cluster, "nodes": nodes})
+    data["cluster"].setdefault("kwok", {})["node"] = node
     for overlay in data["overlays"].values():
         overlay["contexts"] = [f"kwok-{cluster}"]
     return data

@@ -57,6 +57,18 @@ TARGETS = (
     Target("validate growth 1 -> 32 workloads", "growth_validate", "shape"),
     Target("commit -> ArgoCD Synced/Healthy (median)", "gitops_commit_seconds", "<", 5.0, "s"),
     Target("`invoke argocd.install` no-op", "argocd_noop_seconds", "<", 1.0, "s"),
+    Target(
+        "real node: `cluster.up`, binaries and images present", "node_up_seconds", "<=", 20.0, "s"
+    ),
+    Target("real node: first deploy vs raw commands", "node_deploy_vs_raw", "<=", 1.05, "x"),
+    Target("real node: no-op redeploy wall time", "node_noop_seconds", "<", 0.4, "s"),
+    Target(
+        "real node: telemetry rebuild + load vs buildah bud + import",
+        "node_image_vs_raw",
+        "<=",
+        1.10,
+        "x",
+    ),
 )
 
 

@@ -64,8 +64,19 @@ class Plan:
         skip = {ObjectRef.of(o) for o in self.unchanged}
         return [o for o in self.objects if ObjectRef.of(o) not in skip]
 
+    def payload(self) -> str:
+        """What the apply sends: the Namespace, then the Secrets (decrypted, in memory), then
+        the rest. The server applies in this order: a pod made before its Secret exists waits
+        in CreateContainerConfigError for the kubelet's next retry (on a real node, seconds)."""
+        sent = self.sent()
+        first = [o for o in sent if o.get("kind") == "Namespace"]
+        rest = [o for o in sent if o.get("kind") != "Namespace"]
+        parts = [kustomize.dump(first)] if first else []
+        parts += [d.decode() for d in self.private]
+        return "---\n".join([*parts, kustomize.dump(rest)])
+
     def apply_step(self) -> shell.Step:
-        payload = "---\n".join([kustomize.dump(self.sent()), *(d.decode() for d in self.private)])
+        payload = self.payload()
         # --validate=false: every object already passed the strict offline schemas in build_plan;
         # --output=json: the applied objects, which tell a no-op without another read
         return self.kube.step(

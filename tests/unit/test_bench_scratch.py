@@ -38,12 +38,30 @@ def test_configure_points_every_overlay_at_the_bench_cluster():
         "overlays": {"dev": {"contexts": ["kwok-gitops-lab"]}, "prod": {"contexts": []}},
     }
     done = scratch.configure(data, "gitops-lab-bench")
-    assert done["cluster"] == {"provider": "kwok", "name": "gitops-lab-bench", "nodes": 12}
+    assert done["cluster"] == {
+        "provider": "kwok",
+        "name": "gitops-lab-bench",
+        "nodes": 12,
+        "kwok": {"node": "simulated"},  # no real node runs the generated overlays' databases
+    }
     assert {n: o["contexts"] for n, o in done["overlays"].items()} == {
         "dev": ["kwok-gitops-lab-bench"],
         "prod": ["kwok-gitops-lab-bench"],
     }
     assert data["cluster"]["provider"] == "auto"  # input not mutated
+
+
+def test_configure_the_real_node_cluster_keeps_the_other_kwok_keys():
+    data = {
+        "cluster": {"name": "gitops-lab", "kwok": {"apiserver_port": 0, "node": "auto"}},
+        "overlays": {"dev": {"contexts": []}},
+    }
+    done = scratch.configure(data, "bench-node", nodes=1, node="real")
+    assert done["cluster"]["kwok"] == {"apiserver_port": 0, "node": "real"}
+    assert done["cluster"]["nodes"] == 1 and done["overlays"]["dev"]["contexts"] == [
+        "kwok-bench-node"
+    ]
+    assert data["cluster"]["kwok"]["node"] == "auto"  # input not mutated
 
 
 def test_add_overlay_copies_dev_into_its_own_namespace(tmp_path):

@@ -117,6 +117,11 @@ def test_plan_holds_every_rendered_object_the_private_docs_and_one_apply(project
         ),
     )
     assert step.mutates and step.stdin.count(b"\n---\n") >= len(plan.objects) + 1
+    sent = [d for d in yaml.safe_load_all(step.stdin) if d]
+    kinds = [d["kind"] for d in sent]
+    # the Namespace, then the Secrets before any pod needs them, then the rest
+    assert kinds[0] == "Namespace" and set(kinds[1 : 1 + len(private)]) == {"Secret"}
+    assert kinds.count("Secret") == len(private) and len(sent) == len(plan.sent()) + len(private)
 
 
 def test_dry_run_called_as_a_library_mutates_nothing_and_writes_nothing(project, capsys):
