@@ -5,13 +5,21 @@ polling), and the no-op `invoke argocd.install`."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import random
+import shutil
+import tempfile
+import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from bench import scratch
 from bench.workspace import BenchError, Workspace, say, timed
 
+CHECKOUT = Path(__file__).resolve().parents[1]
 APP = "gitops-lab-dev"
 KEYS = ("argocd_install_noop", "gitops_commit_refresh", "gitops_commit_poll")
 DEFAULT_POLL = "gitops_commit_default_poll"
@@ -151,3 +159,159 @@ def _contains(ws: Workspace, revision: str, commit: str) -> bool:
     except BenchError:
         return False
     return True
+
+
+# --- ArgoCD as pods on the embedded cluster's real node -----------------------------------
+NODE_KEYS = ("gitops_node_release_wait", "gitops_node_release_watch")
+# where the release_wait samples went, read off the Application while the commands ran
+NODE_PHASES = ("gitops_node_detect", "gitops_node_sync", "gitops_node_healthy")
+TRACK_SECONDS = 0.2
+NODE_TIMEOUT = "300"
+
+
+def node_workspace(cluster: str) -> Workspace:
+    """A scratch copy of the checkout of its own for a real-node cluster `<cluster>-node`
+    (only one real node per machine; the kwok scenarios keep their own cluster), in a short
+    folder: the node's containerd socket lives under it (at most 100 bytes)."""
+    home = Path(tempfile.mkdtemp(prefix="glb-"))
+    repo = home / "repo"
+    repo.mkdir()
+    scratch.copy_checkout(CHECKOUT, repo)
+    scratch.compile_bytecode(repo)
+    data = scratch.load_config(repo)
+    scratch.save_config(
+        repo, scratch.configure(data, f"{cluster}-node", nodes=data["cluster"]["nodes"])
+    )
+    scratch.commit_all(repo, "bench: scratch copy for the real node")
+    ws = Workspace(repo, f"{cluster}-node", home / "age" / "keys.txt")
+    ws.env["OPSKIT_KWOK_NODE"] = "real"  # a machine that cannot is a failed figure, not a skip
+    return ws
+
+
+class _Tracker(threading.Thread):
+    """Reads the dev Application every TRACK_SECONDS while the commands run: when ArgoCD
+    first compared against `revision` (detect), first had it Synced with its operation done
+    (sync), and first Synced+Healthy at it (healthy), in seconds from `started`."""
+
+    def __init__(self, ws: Workspace, revision_of: Callable[[], str], started: float):
+        super().__init__(daemon=True)
+        self.ws, self.revision_of, self.started = ws, revision_of, started
+        self.seen: dict[str, float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            revision = self.revision_of()
+            if revision:
+                with contextlib.suppress(BenchError, ValueError):  # the next read counts
+                    self._look(revision)
+            self.stop.wait(TRACK_SECONDS)
+
+    def _look(self, revision: str) -> None:
+        obj = json.loads(self.ws.kubectl("-n", "argocd", "get", "application", APP, "-o", "json"))
+        status = obj.get("status") or {}
+        sync, health = status.get("sync") or {}, status.get("health") or {}
+        op = status.get("operationState") or {}
+        result = op.get("syncResult") or {}
+        now = time.monotonic() - self.started
+        at = (sync.get("revisions") or [sync.get("revision")])[0] == revision
+        synced = (result.get("revisions") or [result.get("revision")])[0] == revision
+        if at:
+            self.seen.setdefault("detect", now)
+        if at and synced and op.get("phase") == "Succeeded" and sync.get("status") == "Synced":
+            self.seen.setdefault("sync", now)
+            if health.get("status") == "Healthy":
+                self.seen.setdefault("healthy", now)
+
+
+def _change(ws: Workspace, index: int) -> None:
+    """A commit CI would build an image of (telemetry, built and loaded here as CI would
+    push it; not timed): the dev ConfigMap value changes, the image tag moves with it."""
+    _release_commit(ws, index)
+    ws.invoke("image.build", "--image=telemetry")
+    ws.invoke("image.load", "--image=telemetry")
+
+
+def _head(ws: Workspace) -> str:
+    return ws.tool("git", "-C", str(ws.repo), "rev-parse", "HEAD").strip()
+
+
+def _release_to_healthy(ws: Workspace, watch: bool) -> tuple[float, dict[str, float]]:
+    """Seconds from `invoke release` to Synced+Healthy at its commit, through the commands
+    a user types: `invoke release` then `invoke argocd.wait --revision=<it>`, or
+    `invoke release --watch`; and the phases the tracker saw."""
+    before = _head(ws)
+    released: list[str] = []
+
+    def revision() -> str:
+        if not released:
+            head = _head(ws)
+            released.extend([head] if head != before else [])
+        return released[0] if released else ""
+
+    started = time.monotonic()
+    tracker = _Tracker(ws, revision, started)
+    tracker.start()
+    try:
+        if watch:
+            ws.invoke("release", "--overlay=dev", "--watch", f"--timeout={NODE_TIMEOUT}")
+        else:
+            ws.invoke("release", "--overlay=dev")
+            sha = _head(ws)
+            ws.invoke(
+                "argocd.wait", "--overlay=dev", f"--revision={sha}", f"--timeout={NODE_TIMEOUT}"
+            )
+        took = time.monotonic() - started
+    finally:
+        tracker.stop.set()
+        tracker.join()
+    return took, tracker.seen
+
+
+def setup_node(ws: Workspace) -> None:
+    """The real-node cluster as a user brings it up: the dev overlay deployed (its images
+    built and loaded), ArgoCD installed as pods and bootstrapped, one release synced."""
+    started = time.monotonic()
+    ws.invoke("cluster.up", "--provider", "kwok", "--name", ws.cluster)
+    say(f"gitops-node: {ws.context} with a real node up in {time.monotonic() - started:.0f}s")
+    ws.invoke("secrets.init", "--overlay", "dev")
+    ws.invoke("certs.init")
+    scratch.commit_all(ws.repo, "bench: dev secrets for the bench key")
+    for step in (("deploy", "--overlay=dev"), ("argocd.install",), ("argocd.bootstrap",)):
+        begun = time.monotonic()
+        ws.invoke(*step)
+        say(f"gitops-node: invoke {' '.join(step)} {time.monotonic() - begun:.0f}s")
+    took, _ = _release_to_healthy(ws, watch=False)  # warm-up: the first release
+    say(f"gitops-node: first release Synced/Healthy in {took:.1f}s (not counted)")
+
+
+def measure_node(ws: Workspace, runs: int, samples: dict[str, list[float]]) -> None:
+    """commit -> Synced/Healthy with ArgoCD and the overlay as real pods, `runs` times
+    each way (release + argocd.wait --revision, release --watch), phases beside."""
+    setup_node(ws)
+    for index in range(runs):
+        for key, watch in ((NODE_KEYS[0], False), (NODE_KEYS[1], True)):
+            _change(ws, 5000 + index * 2 + watch)
+            took, seen = _release_to_healthy(ws, watch)
+            samples.setdefault(key, []).append(took)
+            phases = " ".join(f"{k} {v:.1f}" for k, v in seen.items())
+            say(f"gitops-node: {key} {took:.2f}s ({phases})")
+            if not watch and len(seen) == 3:
+                marks = [0.0, seen["detect"], seen["sync"], seen["healthy"]]
+                for phase, (a, b) in zip(NODE_PHASES, itertools.pairwise(marks), strict=True):
+                    samples.setdefault(phase, []).append(b - a)
+    medians = {
+        k: sorted(samples[k])[len(samples[k]) // 2]
+        for k in (*NODE_KEYS, *NODE_PHASES)
+        if samples.get(k)
+    }
+    say("gitops-node: " + ", ".join(f"{k} {v:.2f}s" for k, v in medians.items()))
+
+
+def teardown_node(ws: Workspace) -> None:
+    """`invoke cluster.down`, then the scratch copy goes."""
+    try:
+        ws.invoke("cluster.down", "--provider", "kwok", "--name", ws.cluster)
+    except BenchError as exc:
+        say(f"gitops-node: cluster.down failed: {exc}")
+    shutil.rmtree(ws.repo.parent, ignore_errors=True)
