@@ -5,11 +5,11 @@ polling), and the no-op `invoke argocd.install`."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import random
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import scratch
-from bench.workspace import BenchError, Workspace, say, timed
+from bench.workspace import BenchError, Workspace, program, say, timed
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 APP = "gitops-lab-dev"
@@ -164,8 +164,13 @@ def _contains(ws: Workspace, revision: str, commit: str) -> bool:
 # --- ArgoCD as pods on the embedded cluster's real node -----------------------------------
 NODE_KEYS = ("gitops_node_release_wait", "gitops_node_release_watch")
 # where the release_wait samples went, read off the Application while the commands ran
-NODE_PHASES = ("gitops_node_detect", "gitops_node_sync", "gitops_node_healthy")
-TRACK_SECONDS = 0.2
+NODE_PHASES = (
+    "gitops_node_phase_release",  # `invoke release`: the commit
+    "gitops_node_phase_detect",  # until ArgoCD compares against it (argocd.wait's refresh)
+    "gitops_node_phase_sync",  # until its sync operation succeeded
+    "gitops_node_phase_healthy",  # until the Application is Healthy (the pods' rollout)
+    "gitops_node_phase_exit",  # until argocd.wait saw it and exited
+)
 NODE_TIMEOUT = "300"
 
 
@@ -189,31 +194,47 @@ def node_workspace(cluster: str) -> Workspace:
 
 
 class _Tracker(threading.Thread):
-    """Reads the dev Application every TRACK_SECONDS while the commands run: when ArgoCD
-    first compared against `revision` (detect), first had it Synced with its operation done
-    (sync), and first Synced+Healthy at it (healthy), in seconds from `started`."""
+    """Follows the dev Application (`kubectl get --watch`: every change, no polling load)
+    while the commands run: when ArgoCD first compared against the released revision
+    (detect), first had it Synced with its operation done (sync), and first Synced+Healthy
+    at it (healthy), in seconds from `started`."""
 
     def __init__(self, ws: Workspace, revision_of: Callable[[], str], started: float):
         super().__init__(daemon=True)
         self.ws, self.revision_of, self.started = ws, revision_of, started
         self.seen: dict[str, float] = {}
-        self.stop = threading.Event()
+        argv = ["--kubeconfig", str(ws.kubeconfig), "--context", ws.context, "-n", "argocd"]
+        argv += ["get", "application", APP, "-o", "json", "--watch"]
+        kubectl = str(program("kubectl", ws.repo))
+        self.proc = subprocess.Popen(
+            [kubectl, *argv], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ws.env
+        )
 
     def run(self) -> None:
-        while not self.stop.is_set():
-            revision = self.revision_of()
-            if revision:
-                with contextlib.suppress(BenchError, ValueError):  # the next read counts
-                    self._look(revision)
-            self.stop.wait(TRACK_SECONDS)
+        decoder, buffer = json.JSONDecoder(), ""
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            buffer += line.decode()
+            while buffer.strip():
+                try:
+                    obj, end = decoder.raw_decode(buffer.lstrip())
+                except ValueError:
+                    break  # the rest of this object is still coming
+                buffer = buffer.lstrip()[end:]
+                if revision := self.revision_of():
+                    self._look(obj, revision, time.monotonic() - self.started)
 
-    def _look(self, revision: str) -> None:
-        obj = json.loads(self.ws.kubectl("-n", "argocd", "get", "application", APP, "-o", "json"))
+    def finish(self) -> dict[str, float]:
+        self.proc.terminate()
+        self.proc.wait()
+        self.join()
+        return self.seen
+
+    def _look(self, obj: dict, revision: str, now: float) -> None:
         status = obj.get("status") or {}
         sync, health = status.get("sync") or {}, status.get("health") or {}
         op = status.get("operationState") or {}
         result = op.get("syncResult") or {}
-        now = time.monotonic() - self.started
         at = (sync.get("revisions") or [sync.get("revision")])[0] == revision
         synced = (result.get("revisions") or [result.get("revision")])[0] == revision
         if at:
@@ -239,33 +260,34 @@ def _head(ws: Workspace) -> str:
 def _release_to_healthy(ws: Workspace, watch: bool) -> tuple[float, dict[str, float]]:
     """Seconds from `invoke release` to Synced+Healthy at its commit, through the commands
     a user types: `invoke release` then `invoke argocd.wait --revision=<it>`, or
-    `invoke release --watch`; and the phases the tracker saw."""
+    `invoke release --watch`; and the moments the tracker saw (plus `released`: the
+    release command done, without --watch)."""
     before = _head(ws)
     released: list[str] = []
 
     def revision() -> str:
-        if not released:
-            head = _head(ws)
-            released.extend([head] if head != before else [])
+        if not released and (head := _head(ws)) != before:
+            released.append(head)
         return released[0] if released else ""
 
     started = time.monotonic()
     tracker = _Tracker(ws, revision, started)
     tracker.start()
+    marks = {}
     try:
         if watch:
             ws.invoke("release", "--overlay=dev", "--watch", f"--timeout={NODE_TIMEOUT}")
         else:
             ws.invoke("release", "--overlay=dev")
+            marks["released"] = time.monotonic() - started
             sha = _head(ws)
             ws.invoke(
                 "argocd.wait", "--overlay=dev", f"--revision={sha}", f"--timeout={NODE_TIMEOUT}"
             )
         took = time.monotonic() - started
     finally:
-        tracker.stop.set()
-        tracker.join()
-    return took, tracker.seen
+        marks.update(tracker.finish())
+    return took, marks
 
 
 def setup_node(ws: Workspace) -> None:
@@ -296,8 +318,9 @@ def measure_node(ws: Workspace, runs: int, samples: dict[str, list[float]]) -> N
             samples.setdefault(key, []).append(took)
             phases = " ".join(f"{k} {v:.1f}" for k, v in seen.items())
             say(f"gitops-node: {key} {took:.2f}s ({phases})")
-            if not watch and len(seen) == 3:
-                marks = [0.0, seen["detect"], seen["sync"], seen["healthy"]]
+            order = ("released", "detect", "sync", "healthy")
+            if not watch and all(k in seen for k in order):
+                marks = [0.0, *(seen[k] for k in order), took]
                 for phase, (a, b) in zip(NODE_PHASES, itertools.pairwise(marks), strict=True):
                     samples.setdefault(phase, []).append(b - a)
     medians = {
