@@ -829,3 +829,26 @@ def test_the_tool_key_follows_the_go_sources_of_a_module_that_has_some(tmp_path)
     first = build.input_key(tool, "v3.13.3", tmp_path)
     (tmp_path / "ksops" / "main.go").write_text("package main\n// changed\n")
     assert build.input_key(tool, "v3.13.3", tmp_path) != first
+
+
+def test_wait_polls_in_process_where_the_cluster_allows_it_and_kubectl_patches(monkeypatch):
+    """Each poll a request on a kept-alive connection, not a kubectl process; the refresh
+    (a write) still goes through kubectl."""
+    from opskit.kube import api
+
+    monkeypatch.setattr(wait, "POLL_SECONDS", 0)
+    new = "c" * 40
+    answers = iter([app(), app("Synced", "Healthy", new)])
+    asked = []
+
+    class InProcess:
+        def ok(self, path):
+            asked.append(path)
+            return next(answers)
+
+    monkeypatch.setattr(api, "client", lambda kube: InProcess())
+    with fakes.recorder({"kubectl": (0, "{}", "")}) as calls:
+        state = wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 30, report=lambda _l: None)
+    assert state.revision == new
+    assert asked == ["/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/gitops-lab-dev"] * 2
+    assert [c[c.index("patch")] for c in calls] == ["patch"]  # the refresh, and nothing else
