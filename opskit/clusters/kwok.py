@@ -401,7 +401,13 @@ class KwokCluster(Cluster):
             self.real_node().load(image, dry_run=dry_run)
 
     def ingress_address(self) -> str:
-        return ""
+        """With a real node: Traefik's HTTPS entry point on a port of this machine
+        (`invoke ingress.install`, opskit.platform.ingress); simulated nodes have none."""
+        if not self.has_real_node():
+            return ""
+        from opskit.platform.ingress import ADDRESS
+
+        return f"https://{ADDRESS}"
 
 
 def _node_daemons() -> tuple[str, ...]:

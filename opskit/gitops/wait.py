@@ -117,6 +117,10 @@ def read(kube: Kube, namespace: str, name: str, missing_ok: bool = False) -> dic
         return json.loads(result.stdout)
     if missing_ok and "NotFound" in result.stderr:
         return {}
+    if "the server doesn't have a resource type" in result.stderr:  # no Application CRD
+        from opskit.gitops.argocd import require_installed
+
+        require_installed(kube)  # its one line: not installed, install it first
     raise OpsError(
         f"Application {namespace}/{name} not found",
         "bootstrap it first: `invoke argocd.bootstrap`",
