@@ -17,10 +17,12 @@ from pathlib import Path
 
 from opskit.core import shell
 from opskit.core.errors import OpsError
-from opskit.kube import api
+from opskit.kube import reads
 from opskit.kube.kubectl import Kube
 
 APPLICATIONS = "applications.argoproj.io"
+NOT_INSTALLED = "ArgoCD is not installed in this cluster (no Application CRD)"
+NOT_INSTALLED_HINT = "install it first: `invoke argocd.install`"
 REFRESH = {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "hard"}}}
 POLL_SECONDS = 0.25  # an in-process read each (kubectl's where the cluster needs it)
 # A comparison error can come from a stale cached diff (with ServerSideApply the controller
@@ -103,12 +105,11 @@ def commit_of(root: Path, revision: str) -> str:
 
 def read(kube: Kube, namespace: str, name: str, missing_ok: bool = False) -> dict:
     """The Application; with `missing_ok` an absent one is {} (the root has not made it yet).
-    In-process where the cluster allows it (opskit.kube.api: ~1 ms a poll instead of a
+    In-process where the cluster allows it (opskit.kube.reads: ~1 ms a poll instead of a
     kubectl process); kubectl otherwise and for any answer but the object, so its errors
     stay the ones users see."""
     path = f"/apis/argoproj.io/v1alpha1/namespaces/{namespace}/applications/{name}"
-    found = api.attempt(kube, lambda client: client.ok(path))
-    if found is not None:
+    if (found := reads.read_path(kube, path)) is not None:
         return found
     result = kube.run(
         "get", APPLICATIONS, name, "-n", namespace, "-o", "json", check=False, timeout=30
@@ -118,9 +119,7 @@ def read(kube: Kube, namespace: str, name: str, missing_ok: bool = False) -> dic
     if missing_ok and "NotFound" in result.stderr:
         return {}
     if "the server doesn't have a resource type" in result.stderr:  # no Application CRD
-        from opskit.gitops.argocd import require_installed
-
-        require_installed(kube)  # its one line: not installed, install it first
+        raise OpsError(NOT_INSTALLED, NOT_INSTALLED_HINT)
     raise OpsError(
         f"Application {namespace}/{name} not found",
         "bootstrap it first: `invoke argocd.bootstrap`",

@@ -534,3 +534,6 @@ def test_kwok_with_a_real_node_has_its_ingress_on_traefiks_host_port(cfg, monkey
     cluster = kwok.KwokCluster(cfg, "lab")
     monkeypatch.setattr(cluster, "has_real_node", lambda: True)
     assert cluster.ingress_address() == "https://127.0.0.1:8443"
+    from opskit.platform import ingress
+
+    assert kwok.INGRESS_ADDRESS == ingress.ADDRESS  # the port its Deployment holds
