@@ -18,6 +18,16 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def mark_folder(items: list[pytest.Item], folder: str, *marks: pytest.MarkDecorator) -> None:
+    """Adds `marks` to every collected test below tests/<folder>/: a folder's conftest hook
+    sees every item of the session, not only its own folder's."""
+    below = ROOT / "tests" / folder
+    for item in items:
+        if below in item.path.parents:
+            for mark in marks:
+                item.add_marker(mark)
+
+
 @pytest.fixture(autouse=True)
 def _clean_shell_state():
     """Registered secrets and echo never leak from one test into another."""

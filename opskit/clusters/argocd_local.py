@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from opskit.clusters.daemons import Daemon, Supervisor, alive, last_line
+from opskit.clusters.daemons import Daemon, Supervisor, last_line
 from opskit.core import paths, shell, tools, yamlio
 from opskit.core.errors import OpsError
 
@@ -287,19 +287,14 @@ class LocalArgoCD:
             raise
 
     def _wait_listening(self, daemon: Daemon, port: int) -> None:
+        """Until `daemon` listens on `port`. It has failed once its process has ended (a pid
+        file not written yet gets PID_GRACE seconds: start-stop-daemon may return first)."""
         started = time.monotonic()
-        deadline, seen = started + READY_TIMEOUT, None
         while not _listening(port):
-            pid = self.pid(daemon.name)
-            seen = pid or seen
-            # start-stop-daemon may return before its child wrote the pid file: a process
-            # not seen yet is given a few seconds. One seen has died only when its pid has
-            # exited: while it execs, its /proc environ (our marker) can read empty.
-            alive_now = pid is not None or (seen is not None and alive(seen))
-            gone = (seen is not None and not alive_now) or (
-                seen is None and time.monotonic() > started + PID_GRACE
-            )
-            if gone or time.monotonic() > deadline:
+            waited = time.monotonic() - started
+            written = _has_text(self.pidfile(daemon.name))
+            gone = self.supervisor.exited(daemon.name) and (written or waited > PID_GRACE)
+            if gone or waited > READY_TIMEOUT:
                 tail = last_line(self.logfile(daemon.name), width=200)
                 raise OpsError(
                     f"ArgoCD's {daemon.name} did not start listening on 127.0.0.1:{port}: {tail}",
@@ -351,6 +346,13 @@ def _free_ports(count: int) -> list[int]:
     finally:
         for sock in socks:
             sock.close()
+
+
+def _has_text(path: Path) -> bool:
+    try:
+        return bool(path.read_text().strip())
+    except OSError:
+        return False
 
 
 def _listening(port: int) -> bool:

@@ -7,8 +7,8 @@ Fixtures for every e2e test:
   never_ready   never_ready(project, overlay, subject): commits the label below into an overlay
 
 Pods whose template carries the label `opskit.dev/never-ready` (see
-opskit.clusters.kwok.NEVER_READY_LABEL / never_ready_patch()) run but never become Ready,
-so a rollout of them never completes: the way to test rollbacks.
+opskit.clusters.kwok.NEVER_READY_LABEL; tests/overlays.py writes the patch) run but never
+become Ready, so a rollout of them never completes: the way to test rollbacks.
 
 OPSKIT_E2E_KEEP=1 keeps the cluster after the session (faster reruns while developing);
 OPSKIT_E2E_CLUSTER=<name> picks another name (two runs side by side).
@@ -16,7 +16,6 @@ OPSKIT_E2E_CLUSTER=<name> picks another name (two runs side by side).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import uuid
@@ -24,11 +23,12 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
-import yaml
 
-from opskit.clusters.kwok import NEVER_READY_LABEL, KwokCluster
+from opskit.clusters.kwok import KwokCluster
 from opskit.core import config
 from opskit.kube.kubectl import Kube
+from tests import overlays
+from tests.conftest import mark_folder
 
 if TYPE_CHECKING:
     from tests.e2e.project import Project
@@ -44,14 +44,7 @@ def _say(message: str) -> None:
 
 
 def _commit_never_ready(project: Project, overlay: str, subject: str) -> str:
-    path = project.path / "k8s/overlays" / overlay / "kustomization.yaml"
-    data = yaml.safe_load(path.read_text())
-    label = "/spec/template/metadata/labels/" + NEVER_READY_LABEL.replace("/", "~1")
-    op = {"op": "add", "path": label, "value": "true"}
-    data["patches"].append(
-        {"target": {"kind": "Deployment", "name": "api"}, "patch": json.dumps([op])}
-    )
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    overlays.patch_never_ready(project.path / "k8s/overlays" / overlay)
     return project.commit_all(subject)
 
 
@@ -66,10 +59,7 @@ E2E_TIMEOUT = 1200  # s per test, the first one's cluster start included: a hang
 
 
 def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/e2e/" in str(item.fspath):
-            item.add_marker(pytest.mark.cluster)
-            item.add_marker(pytest.mark.timeout(E2E_TIMEOUT))
+    mark_folder(items, "e2e", pytest.mark.cluster, pytest.mark.timeout(E2E_TIMEOUT))
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ from opskit.clusters.kwok import KwokCluster
 from opskit.core import config
 from opskit.images import debian
 from opskit.kube.kubectl import Kube
+from tests.conftest import mark_folder
 
 CLUSTER = os.environ.get("OPSKIT_E2E_NODE_CLUSTER", "gitops-lab-node")
 
@@ -34,10 +35,7 @@ NODE_TIMEOUT = 1200  # s per test: a fixture's first build of the images and a d
 
 
 def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/e2e_node/" in str(item.fspath):
-            item.add_marker(pytest.mark.cluster)
-            item.add_marker(pytest.mark.timeout(NODE_TIMEOUT))
+    mark_folder(items, "e2e_node", pytest.mark.cluster, pytest.mark.timeout(NODE_TIMEOUT))
 
 
 @pytest.fixture(scope="session")

@@ -17,12 +17,11 @@ import yaml
 
 from opskit.core import config
 from opskit.core.config import Config, Overlay
+from tests.conftest import mark_folder
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:  # every manifest test renders with `kubectl kustomize`
-        if "tests/manifests/" in str(item.path):
-            item.add_marker(pytest.mark.tools("kubectl"))
+    mark_folder(items, "manifests", pytest.mark.tools("kubectl"))  # they render with kubectl
 
 
 @pytest.fixture(scope="session")

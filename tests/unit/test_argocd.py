@@ -4,6 +4,7 @@ minikube), the root Application and its repo-URL override, status and wait logic
 import json
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -666,34 +667,37 @@ def test_wait_outlasts_an_application_the_root_has_not_created_yet(monkeypatch):
 
 
 def test_a_daemon_whose_pid_file_comes_late_is_waited_for(tmp_path, monkeypatch):
-    """start-stop-daemon can return before its child writes the pid file: not an error."""
+    """start-stop-daemon can return before its child writes the pid file: not an error;
+    a pid file naming a process that has ended is one at once."""
     local = argocd_local.LocalArgoCD(tmp_path / "cluster", tmp_path / "kubeconfig")
-    pids = iter([None, None, 4242])
     listening = iter([False, False, False, True])
-    monkeypatch.setattr(local, "pid", lambda name: next(pids, 4242))
     monkeypatch.setattr(argocd_local, "_listening", lambda port: next(listening))
     monkeypatch.setattr(argocd_local.time, "sleep", lambda seconds: None)
     daemon = argocd_local.Daemon("redis", "/usr/bin/redis-server", ())
-    local._wait_listening(daemon, 6379)  # returns once it listens; raised before the fix
-    gone = iter([4242, None])
-    monkeypatch.setattr(local, "pid", lambda name: next(gone, None))
+    local._wait_listening(daemon, 6379)  # no pid file yet: returns once it listens
+    ended = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True)
+    local.pidfile("redis").parent.mkdir(parents=True)
+    local.pidfile("redis").write_text(ended.stdout)
     monkeypatch.setattr(argocd_local, "_listening", lambda port: False)
-    monkeypatch.setattr(argocd_local, "alive", lambda pid: False)
+    monkeypatch.setattr(argocd_local, "PID_GRACE", 3600.0)  # neither clock may decide it
+    monkeypatch.setattr(argocd_local, "READY_TIMEOUT", 3600.0)
     with pytest.raises(OpsError, match=r"did not start listening on 127\.0\.0\.1:6379"):
-        local._wait_listening(daemon, 6379)  # seen, then gone: it died
+        local._wait_listening(daemon, 6379)  # written, then gone: it died
 
 
 def test_a_daemon_whose_marker_reads_empty_while_it_execs_is_still_waited_for(
     tmp_path, monkeypatch
 ):
-    """Seen, then its /proc environ reads without our marker for a moment (mid-exec under
-    load): it has not died while its pid runs. Before the fix: "did not start listening"."""
+    """Its pid file names a running process whose /proc environ reads without our marker
+    (mid-exec under load): it has not died while its pid runs. Before: "did not start
+    listening"."""
     local = argocd_local.LocalArgoCD(tmp_path / "cluster", tmp_path / "kubeconfig")
-    pids = iter([os.getpid(), None, None])
+    local.pidfile("git").parent.mkdir(parents=True)
+    local.pidfile("git").write_text(f"{os.getpid()}\n")  # running, and not marked ours
     listening = iter([False, False, False, True])
-    monkeypatch.setattr(local, "pid", lambda name: next(pids, os.getpid()))
     monkeypatch.setattr(argocd_local, "_listening", lambda port: next(listening))
     monkeypatch.setattr(argocd_local.time, "sleep", lambda seconds: None)
+    assert local.pid("git") is None
     local._wait_listening(argocd_local.Daemon("git", "/usr/bin/git-daemon", ()), 9418)
     assert alive(os.getpid())
     assert not alive(2**22 + 1)  # above pid_max: no such process

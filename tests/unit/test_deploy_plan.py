@@ -20,7 +20,7 @@ from opskit.core.errors import OpsError
 from opskit.deploy import pipeline, restore
 from opskit.kube.ref import ObjectRef
 from opskit.secrets import generate
-from tests import fakes
+from tests import fakes, overlays
 from tests.unit.apiserver import ApiServer, documents
 from tests.unit.conftest import needs_sops
 
@@ -180,14 +180,7 @@ def test_failed_rollout_restores_and_waits_only_for_workloads_that_were_ready(pr
         pipeline.deploy(project, "dev", notify=lambda _m: None)
         server.edit(redis, _never_ready)
         before = _as_stored(server.objects)
-        kustomization = project.root / "k8s/overlays/dev/kustomization.yaml"
-        data = yaml.safe_load(kustomization.read_text())
-        label = "/spec/template/metadata/labels/" + NEVER_READY_LABEL.replace("/", "~1")
-        op = {"op": "add", "path": label, "value": "true"}
-        data["patches"].append(
-            {"target": {"kind": "Deployment", "name": "api"}, "patch": json.dumps([op])}
-        )
-        kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
+        overlays.patch_never_ready(project.root / "k8s/overlays/dev")
         subprocess.run(["git", "-C", str(project.root), "commit", "-qam", "never"], check=True)
         with pytest.raises(OpsError) as caught:
             pipeline.deploy(project, "dev", timeout=5, notify=lines.append)
