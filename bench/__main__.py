@@ -25,7 +25,17 @@ from bench.workspace import BenchError, Workspace, say
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent
 CLUSTER = "gitops-lab-bench"
-SCENARIOS = ("startup", "validate", "diff", "deploy", "devloop", "growth", "gitops", "node")
+SCENARIOS = (
+    "startup",
+    "validate",
+    "diff",
+    "deploy",
+    "devloop",
+    "growth",
+    "gitops",
+    "gitops-node",
+    "node",
+)
 NODE_ONLY = ("node",)  # scenarios with a cluster of their own (the real node's)
 SIZES = (1, 4, 8, 16, 32)  # 8: so the shape is judged on two steps past the start
 VOLUMES = 64  # one claim per generated overlay (postgres)
@@ -217,6 +227,11 @@ def measure(ws: Workspace, args: argparse.Namespace, notes: list[str]) -> dict:
         "gitops: commit -> Synced/Healthy through ArgoCD, and a no-op argocd.install",
         lambda: gitops.measure(ws, args.runs, samples),
     )
+    attempt(
+        "gitops-node",
+        "gitops-node: commit -> Synced/Healthy with ArgoCD and the overlay as real pods",
+        lambda: _on_real_node(ws, args, samples),
+    )
     if args.default_poll:
         attempt(
             "gitops",
@@ -224,6 +239,18 @@ def measure(ws: Workspace, args: argparse.Namespace, notes: list[str]) -> dict:
             lambda: gitops.measure_default_poll(ws, args.default_poll, samples),
         )
     return samples
+
+
+def _on_real_node(ws: Workspace, args: argparse.Namespace, samples: dict) -> None:
+    """The gitops figures with real pods, on a real-node cluster of their own."""
+    node = gitops.node_workspace(args.cluster)
+    try:
+        gitops.measure_node(node, args.runs, samples)
+    finally:
+        if args.keep:
+            say(f"kept: {node.repo} (cluster {node.context}); `invoke cluster.down` there")
+        else:
+            gitops.teardown_node(node)
 
 
 def _gist(exc: Exception) -> str:

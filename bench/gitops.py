@@ -5,13 +5,21 @@ polling), and the no-op `invoke argocd.install`."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
+import shutil
+import subprocess
+import tempfile
+import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from bench import scratch
-from bench.workspace import BenchError, Workspace, say, timed
+from bench.workspace import BenchError, Workspace, program, say, timed
 
+CHECKOUT = Path(__file__).resolve().parents[1]
 APP = "gitops-lab-dev"
 KEYS = ("argocd_install_noop", "gitops_commit_refresh", "gitops_commit_poll")
 DEFAULT_POLL = "gitops_commit_default_poll"
@@ -151,3 +159,182 @@ def _contains(ws: Workspace, revision: str, commit: str) -> bool:
     except BenchError:
         return False
     return True
+
+
+# --- ArgoCD as pods on the embedded cluster's real node -----------------------------------
+NODE_KEYS = ("gitops_node_release_wait", "gitops_node_release_watch")
+# where the release_wait samples went, read off the Application while the commands ran
+NODE_PHASES = (
+    "gitops_node_phase_release",  # `invoke release`: the commit
+    "gitops_node_phase_detect",  # until ArgoCD compares against it (argocd.wait's refresh)
+    "gitops_node_phase_sync",  # until its sync operation succeeded
+    "gitops_node_phase_healthy",  # until the Application is Healthy (the pods' rollout)
+    "gitops_node_phase_exit",  # until argocd.wait saw it and exited
+)
+NODE_TIMEOUT = "300"
+
+
+def node_workspace(cluster: str) -> Workspace:
+    """A scratch copy of the checkout of its own for a real-node cluster `<cluster>-node`
+    (only one real node per machine; the kwok scenarios keep their own cluster), in a short
+    folder: the node's containerd socket lives under it (at most 100 bytes)."""
+    home = Path(tempfile.mkdtemp(prefix="glb-"))
+    repo = home / "repo"
+    repo.mkdir()
+    scratch.copy_checkout(CHECKOUT, repo)
+    scratch.compile_bytecode(repo)
+    data = scratch.load_config(repo)
+    scratch.save_config(
+        repo, scratch.configure(data, f"{cluster}-node", nodes=data["cluster"]["nodes"])
+    )
+    scratch.commit_all(repo, "bench: scratch copy for the real node")
+    ws = Workspace(repo, f"{cluster}-node", home / "age" / "keys.txt")
+    ws.env["OPSKIT_KWOK_NODE"] = "real"  # a machine that cannot is a failed figure, not a skip
+    return ws
+
+
+class _Tracker(threading.Thread):
+    """Follows the dev Application (`kubectl get --watch`: every change, no polling load)
+    while the commands run: when ArgoCD first compared against the released revision
+    (detect), first had it Synced with its operation done (sync), and first Synced+Healthy
+    at it (healthy), in seconds from `started`."""
+
+    def __init__(self, ws: Workspace, revision_of: Callable[[], str], started: float):
+        super().__init__(daemon=True)
+        self.ws, self.revision_of, self.started = ws, revision_of, started
+        self.seen: dict[str, float] = {}
+        argv = ["--kubeconfig", str(ws.kubeconfig), "--context", ws.context, "-n", "argocd"]
+        argv += ["get", "application", APP, "-o", "json", "--watch"]
+        kubectl = str(program("kubectl", ws.repo))
+        self.proc = subprocess.Popen(
+            [kubectl, *argv], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ws.env
+        )
+
+    def run(self) -> None:
+        decoder, buffer = json.JSONDecoder(), ""
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            buffer += line.decode()
+            while buffer.strip():
+                try:
+                    obj, end = decoder.raw_decode(buffer.lstrip())
+                except ValueError:
+                    break  # the rest of this object is still coming
+                buffer = buffer.lstrip()[end:]
+                if revision := self.revision_of():
+                    self._look(obj, revision, time.monotonic() - self.started)
+
+    def finish(self) -> dict[str, float]:
+        self.proc.terminate()
+        self.proc.wait()
+        self.join()
+        return self.seen
+
+    def _look(self, obj: dict, revision: str, now: float) -> None:
+        status = obj.get("status") or {}
+        sync, health = status.get("sync") or {}, status.get("health") or {}
+        op = status.get("operationState") or {}
+        result = op.get("syncResult") or {}
+        at = (sync.get("revisions") or [sync.get("revision")])[0] == revision
+        synced = (result.get("revisions") or [result.get("revision")])[0] == revision
+        if at:
+            self.seen.setdefault("detect", now)
+        if at and synced and op.get("phase") == "Succeeded" and sync.get("status") == "Synced":
+            self.seen.setdefault("sync", now)
+            if health.get("status") == "Healthy":
+                self.seen.setdefault("healthy", now)
+
+
+def _change(ws: Workspace, index: int) -> None:
+    """A commit CI would build an image of (telemetry, built and loaded here as CI would
+    push it; not timed): the dev ConfigMap value changes, the image tag moves with it."""
+    _release_commit(ws, index)
+    ws.invoke("image.build", "--image=telemetry")
+    ws.invoke("image.load", "--image=telemetry")
+
+
+def _head(ws: Workspace) -> str:
+    return ws.tool("git", "-C", str(ws.repo), "rev-parse", "HEAD").strip()
+
+
+def _release_to_healthy(ws: Workspace, watch: bool) -> tuple[float, dict[str, float]]:
+    """Seconds from `invoke release` to Synced+Healthy at its commit, through the commands
+    a user types: `invoke release` then `invoke argocd.wait --revision=<it>`, or
+    `invoke release --watch`; and the moments the tracker saw (plus `released`: the
+    release command done, without --watch)."""
+    before = _head(ws)
+    released: list[str] = []
+
+    def revision() -> str:
+        if not released and (head := _head(ws)) != before:
+            released.append(head)
+        return released[0] if released else ""
+
+    started = time.monotonic()
+    tracker = _Tracker(ws, revision, started)
+    tracker.start()
+    marks = {}
+    try:
+        if watch:
+            ws.invoke("release", "--overlay=dev", "--watch", f"--timeout={NODE_TIMEOUT}")
+        else:
+            ws.invoke("release", "--overlay=dev")
+            marks["released"] = time.monotonic() - started
+            sha = _head(ws)
+            ws.invoke(
+                "argocd.wait", "--overlay=dev", f"--revision={sha}", f"--timeout={NODE_TIMEOUT}"
+            )
+        took = time.monotonic() - started
+    finally:
+        marks.update(tracker.finish())
+    return took, marks
+
+
+def setup_node(ws: Workspace) -> None:
+    """The real-node cluster as a user brings it up: the dev overlay deployed (its images
+    built and loaded), ArgoCD installed as pods and bootstrapped, one release synced."""
+    started = time.monotonic()
+    ws.invoke("cluster.up", "--provider", "kwok", "--name", ws.cluster)
+    say(f"gitops-node: {ws.context} with a real node up in {time.monotonic() - started:.0f}s")
+    ws.invoke("secrets.init", "--overlay", "dev")
+    ws.invoke("certs.init")
+    scratch.commit_all(ws.repo, "bench: dev secrets for the bench key")
+    for step in (("deploy", "--overlay=dev"), ("argocd.install",), ("argocd.bootstrap",)):
+        begun = time.monotonic()
+        ws.invoke(*step)
+        say(f"gitops-node: invoke {' '.join(step)} {time.monotonic() - begun:.0f}s")
+    took, _ = _release_to_healthy(ws, watch=False)  # warm-up: the first release
+    say(f"gitops-node: first release Synced/Healthy in {took:.1f}s (not counted)")
+
+
+def measure_node(ws: Workspace, runs: int, samples: dict[str, list[float]]) -> None:
+    """commit -> Synced/Healthy with ArgoCD and the overlay as real pods, `runs` times
+    each way (release + argocd.wait --revision, release --watch), phases beside."""
+    setup_node(ws)
+    for index in range(runs):
+        for key, watch in ((NODE_KEYS[0], False), (NODE_KEYS[1], True)):
+            _change(ws, 5000 + index * 2 + watch)
+            took, seen = _release_to_healthy(ws, watch)
+            samples.setdefault(key, []).append(took)
+            phases = " ".join(f"{k} {v:.1f}" for k, v in seen.items())
+            say(f"gitops-node: {key} {took:.2f}s ({phases})")
+            order = ("released", "detect", "sync", "healthy")
+            if not watch and all(k in seen for k in order):
+                marks = [0.0, *(seen[k] for k in order), took]
+                for phase, (a, b) in zip(NODE_PHASES, itertools.pairwise(marks), strict=True):
+                    samples.setdefault(phase, []).append(b - a)
+    medians = {
+        k: sorted(samples[k])[len(samples[k]) // 2]
+        for k in (*NODE_KEYS, *NODE_PHASES)
+        if samples.get(k)
+    }
+    say("gitops-node: " + ", ".join(f"{k} {v:.2f}s" for k, v in medians.items()))
+
+
+def teardown_node(ws: Workspace) -> None:
+    """`invoke cluster.down`, then the scratch copy goes."""
+    try:
+        ws.invoke("cluster.down", "--provider", "kwok", "--name", ws.cluster)
+    except BenchError as exc:
+        say(f"gitops-node: cluster.down failed: {exc}")
+    shutil.rmtree(ws.repo.parent, ignore_errors=True)

@@ -19,6 +19,9 @@ NEVER_READY_LABEL = kwok_stages.NEVER_READY_LABEL
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
 UP_TIMEOUT = 180.0
 STANDINS_COMPONENT = Path("k8s") / "components" / "embedded-standins"
+# Traefik's HTTPS entry point with a real node: websecure's hostPort (k8s/ingress/real-node,
+# opskit.platform.ingress.ADDRESS, which a unit test holds equal)
+INGRESS_ADDRESS = "127.0.0.1:8443"
 FAKE_NODES = "type=kwok"  # the label of kwokctl's simulated nodes
 NODE_EPHEMERAL_STORAGE = "100Gi"  # what pods may request (kwok nodes offer none by default)
 STORAGE_CLASS = """apiVersion: storage.k8s.io/v1
@@ -419,7 +422,9 @@ class KwokCluster(Cluster):
             self.real_node().load(image, dry_run=dry_run)
 
     def ingress_address(self) -> str:
-        return ""
+        """With a real node: Traefik's HTTPS entry point on a port of this machine
+        (`invoke ingress.install`, opskit.platform.ingress); simulated nodes have none."""
+        return f"https://{INGRESS_ADDRESS}" if self.has_real_node() else ""
 
 
 def _node_daemons() -> tuple[str, ...]:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 ROOT_FILE = "root.yaml"  # the app-of-apps root: not in k8s/argocd's kustomization
 APPLICATIONS = "applications.argoproj.io"
-NOT_INSTALLED_HINT = "install it first: `invoke argocd.install`"
+NOT_INSTALLED_HINT = wait.NOT_INSTALLED_HINT
 NO_MONITORING = (
     f"monitoring is not synced here: the embedded cluster cannot fetch the Helm chart, so "
     f"the root renders {ARGOCD_DIR.as_posix()} only; on k3d/minikube it renders "
@@ -307,9 +307,7 @@ def crd_served(kube: Kube, crd: str) -> bool:
 def require_installed(kube: Kube) -> None:
     """ArgoCD's CRDs are served, else an actionable error before anything is applied."""
     if not crd_served(kube, APPLICATIONS):
-        raise OpsError(
-            "ArgoCD is not installed in this cluster (no Application CRD)", NOT_INSTALLED_HINT
-        )
+        raise OpsError(wait.NOT_INSTALLED, NOT_INSTALLED_HINT)
 
 
 def bootstrap(cfg: Config, conn: Connection, dry_run: bool = False, report=print) -> str:

@@ -60,8 +60,7 @@ def prepare(cfg: Config, kube: Kube, overlay: Overlay, timeout: float) -> Watch:
     when ArgoCD does not by itself (no `syncPolicy.automated`, as prod)."""
     spec = argocd.application_for(cfg, overlay)
     app = spec["metadata"]["name"]
-    argocd.require_installed(kube)
-    good, _ = wait.last_good(wait.read(kube, cfg.require_argocd().namespace, app))
+    good, _ = wait.last_good(wait.read(kube, cfg.require_argocd().namespace, app))  # or: absent
     automated = ((spec.get("spec") or {}).get("syncPolicy") or {}).get("automated") is not None
     sync = None if automated else (lambda: argocd.sync(cfg, kube, overlay))
     return Watch(kube, cfg.require_argocd().namespace, app, good, timeout, sync)

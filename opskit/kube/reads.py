@@ -47,3 +47,10 @@ def live_objects(kube: Kube, stubs: list[dict]) -> list[dict]:
         return []
     data = json.loads(result.stdout)
     return list(data.get("items", [])) if data.get("kind") == "List" else [data]
+
+
+def read_path(kube: Kube, path: str) -> dict | None:
+    """The object at an API path (`/apis/<group>/<version>/namespaces/<ns>/<plural>/<name>`)
+    read in-process, or None: the cluster is not reachable that way, or answered anything
+    but the object (the caller then runs kubectl, whose errors are the ones users know)."""
+    return api.attempt(kube, lambda client: client.ok(path))

@@ -39,6 +39,11 @@ KWOK_REASON = "kwok simulates pods: no processes run"
 API_SIMULATED_REASON = (
     "the api stays simulated on the embedded cluster (its image needs hex.pm, unreachable here)"
 )
+NO_INGRESS_REASON = (
+    "no Ingress controller on the embedded cluster's real node (`invoke ingress.install` "
+    "runs Traefik)"
+)
+NO_PROMETHEUS_REASON = "no Prometheus in the cluster (`invoke monitoring.install` installs it)"
 PART_OF = "app.kubernetes.io/part-of=gitops-lab"
 
 
@@ -93,18 +98,21 @@ def target(cfg) -> Target:
             "with `invoke cluster.up` and deploy with `invoke deploy --overlay=dev`",
             pytrace=False,
         )
-    if found.runs_containers and not found.ingress and not found.api_simulated:
-        found = Target(found.kubeconfig, found.context, True, _https_address(cfg, cluster))
+    if found.runs_containers and not found.ingress and own:
+        address = _https_address(cfg, cluster)
+        found = Target(found.kubeconfig, found.context, True, address, found.api_simulated)
     return found
 
 
 def _https_address(cfg, cluster) -> str:
-    """host:port of the cluster's ingress for HTTPS (k3d maps 443 to cluster.k3d.https_port)."""
+    """host:port of the cluster's ingress for HTTPS (k3d maps 443 to cluster.k3d.https_port;
+    the embedded cluster's real node: Traefik's entry point, the port in its address)."""
     base = urllib.parse.urlparse(cluster.ingress_address())
     if not base.hostname:
         return ""
-    port = cfg.cluster.k3d.https_port if cluster.provider == "k3d" else 443
-    return f"{base.hostname}:{port}"
+    if cluster.provider == "k3d":
+        return f"{base.hostname}:{cfg.cluster.k3d.https_port}"
+    return f"{base.hostname}:{base.port if base.scheme == 'https' and base.port else 443}"
 
 
 @pytest.fixture(scope="session")
@@ -212,19 +220,49 @@ def pod_host(in_containers, target, k8s):
     return resolve
 
 
-@pytest.fixture
-def https(api_runs, target, ca_file, overlay):
-    """HTTPS (opskit.core.https: requests) to the overlay's hosts via the ingress, trusting the
-    mkcert CA and no other: `https(host, method, path, body=None) -> (status, JSON or text)`."""
-    from opskit.core import https as client
+def host_of(overlay, service: str) -> str:
+    """The overlay's host for `service` (opskit.yaml overlays.<o>.hosts: api.*, telemetry.*)."""
+    __tracebackhide__ = True
+    found = [h for h in overlay.hosts if h.split(".")[0] == service]
+    if not found:
+        pytest.fail(f"overlay {overlay.name} names no host {service}.*", pytrace=False)
+    return found[0]
 
+
+@pytest.fixture
+def ingress_https(in_containers, target, ca_file, overlay):
+    """HTTPS (opskit.core.https: requests) to the overlay's hosts via the ingress, trusting the
+    mkcert CA and no other: `ingress_https(host, method, path, body=None) -> (status, JSON
+    or text)`."""
     if not ca_file.is_file():
         pytest.fail(f"{ca_file}: no CA; set OPSKIT_CA or run `invoke certs.init`", pytrace=False)
+    if target.api_simulated and not os.environ.get("OPSKIT_INGRESS") and not _traefik(target):
+        pytest.skip(NO_INGRESS_REASON)
     if not target.ingress:
         pytest.fail("no ingress address: set OPSKIT_INGRESS=host:port", pytrace=False)
-    address, port = target.ingress.rsplit(":", 1)
+    return _https_client(target.ingress, ca_file, overlay.hosts)
+
+
+@pytest.fixture
+def https(api_runs, ingress_https):
+    """`ingress_https` for the checks of the api (they need its image)."""
+    return ingress_https
+
+
+def _traefik(target) -> bool:
+    """The real node's Ingress controller is installed (opskit.platform.ingress)."""
+    from opskit.platform import ingress
+
+    argv = ("get", ingress.WORKLOAD, "-n", ingress.NAMESPACE, "-o", "name")
+    return target.kube().run(*argv, check=False, timeout=30).returncode == 0
+
+
+def _https_client(ingress: str, ca_file: Path, hosts):
+    from opskit.core import https as client
+
+    address, port = ingress.rsplit(":", 1)
     ip = socket.gethostbyname(address)
-    session = client.Client(ca_file, addresses=dict.fromkeys(overlay.hosts, ip))
+    session = client.Client(ca_file, addresses=dict.fromkeys(hosts, ip))
 
     def call(host: str, method: str, path: str, body: dict | None = None):
         __tracebackhide__ = True

@@ -833,3 +833,44 @@ def test_the_tool_key_follows_the_go_sources_of_a_module_that_has_some(tmp_path)
     first = build.input_key(tool, "v3.13.3", tmp_path)
     (tmp_path / "ksops" / "main.go").write_text("package main\n// changed\n")
     assert build.input_key(tool, "v3.13.3", tmp_path) != first
+
+
+def test_wait_polls_in_process_where_the_cluster_allows_it_and_kubectl_patches(monkeypatch):
+    """Each poll a request on a kept-alive connection, not a kubectl process; the refresh
+    (a write) still goes through kubectl."""
+    from opskit.kube import api
+
+    monkeypatch.setattr(wait, "POLL_SECONDS", 0)
+    new = "c" * 40
+    answers = iter([app(), app("Synced", "Healthy", new)])
+    asked = []
+
+    class InProcess:
+        def ok(self, path):
+            asked.append(path)
+            return next(answers)
+
+    monkeypatch.setattr(api, "client", lambda kube: InProcess())
+    with fakes.recorder({"kubectl": (0, "{}", "")}) as calls:
+        state = wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 30, report=lambda _l: None)
+    assert state.revision == new
+    assert asked == ["/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/gitops-lab-dev"] * 2
+    assert [c[c.index("patch")] for c in calls] == ["patch"]  # the refresh, and nothing else
+
+
+def test_wait_on_a_cluster_without_argocd_says_to_install_it_in_one_line():
+    """No separate CRD check before waiting: the first read's failure says it (and asks the
+    cluster once more, as `argocd.status` does)."""
+    absent = 'error: the server doesn\'t have a resource type "applications"'
+
+    def kubectl(argv, stdin):
+        if "crd" in argv:
+            return 1, "", 'Error from server (NotFound): crd "applications.argoproj.io" not found'
+        return 1, "", absent
+
+    with fakes.recorder({"kubectl": kubectl}), pytest.raises(OpsError) as failed:
+        wait.wait(KUBE, "argocd", "gitops-lab-dev", "d" * 40, 30, report=lambda _l: None)
+    assert str(failed.value) == (
+        "ArgoCD is not installed in this cluster (no Application CRD); "
+        "install it first: `invoke argocd.install`"
+    )

@@ -184,3 +184,17 @@ def test_default_polling_is_side_by_side_with_the_refresh():
         in text
     )
     assert "| commit -> ArgoCD Synced/Healthy by ArgoCD's default polling (resync 120 s" in text
+
+
+def test_the_gitops_target_is_judged_on_real_pods_where_they_were_measured():
+    kwok_only = {"gitops_commit_refresh": [2.0, 2.2, 2.1]}
+    both = {**kwok_only, "gitops_node_release_wait": [7.0, 6.0, 8.0]}
+
+    def judged(samples):
+        targets = results.build(samples, META, [])["targets"]
+        return next(t for t in targets if t["metric"] == "gitops_commit_seconds")
+
+    assert (judged(kwok_only)["value"], judged(kwok_only)["status"]) == (2.1, "met")
+    assert (judged(both)["value"], judged(both)["status"]) == (7.0, "NOT MET")
+    text = report.to_markdown(results.build(both, META, []))
+    assert "real pods: `invoke release` + `invoke argocd.wait --revision`" in text

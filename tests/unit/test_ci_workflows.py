@@ -105,7 +105,9 @@ def test_the_prometheus_check_skips_without_prometheus():  # defect 5
             return Result(1, "", 'Error from server (NotFound): services "prometheus-operated"')
 
     with pytest.raises(pytest.skip.Exception, match=r"invoke monitoring\.install"):
-        module.test_prometheus_scrapes_the_api(NoPrometheus(), config.load(), None, None)
+        module.test_prometheus_scrapes_the_service(
+            None, NoPrometheus(), config.load(), None, None, None, None, "api"
+        )
 
 
 def test_bitbucket_release_names_its_registry_and_logs_in():  # defect 7

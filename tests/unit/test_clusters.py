@@ -528,3 +528,12 @@ def test_kwok_encryption_key_is_per_cluster_private_and_kept(tmp_path):
     before = first.read_bytes()
     encryption.write_config(first)  # a restart keeps the key its etcd data needs
     assert first.read_bytes() == before
+
+
+def test_kwok_with_a_real_node_has_its_ingress_on_traefiks_host_port(cfg, monkeypatch):
+    cluster = kwok.KwokCluster(cfg, "lab")
+    monkeypatch.setattr(cluster, "has_real_node", lambda: True)
+    assert cluster.ingress_address() == "https://127.0.0.1:8443"
+    from opskit.platform import ingress
+
+    assert kwok.INGRESS_ADDRESS == ingress.ADDRESS  # the port its Deployment holds
