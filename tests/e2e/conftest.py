@@ -16,7 +16,6 @@ OPSKIT_E2E_CLUSTER=<name> picks another name (two runs side by side).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import uuid
@@ -24,7 +23,6 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
-import yaml
 
 from opskit.clusters.kwok import NEVER_READY_LABEL, KwokCluster
 from opskit.core import config
@@ -44,15 +42,11 @@ def _say(message: str) -> None:
 
 
 def _commit_never_ready(project: Project, overlay: str, subject: str) -> str:
-    path = project.path / "k8s/overlays" / overlay / "kustomization.yaml"
-    data = yaml.safe_load(path.read_text())
+    from tests.e2e.project import commit_overlay_patch
+
     label = "/spec/template/metadata/labels/" + NEVER_READY_LABEL.replace("/", "~1")
     op = {"op": "add", "path": label, "value": "true"}
-    data["patches"].append(
-        {"target": {"kind": "Deployment", "name": "api"}, "patch": json.dumps([op])}
-    )
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return project.commit_all(subject)
+    return commit_overlay_patch(project, overlay, "api", [op], subject)
 
 
 @pytest.fixture

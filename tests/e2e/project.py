@@ -8,6 +8,7 @@ fixture's cluster through OPSKIT_STATE_DIR.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -48,6 +49,19 @@ class Project:
         if self.git("status", "--porcelain"):
             self.git("commit", "-q", "-m", message)
         return self.git("rev-parse", "HEAD")
+
+
+def commit_overlay_patch(
+    project: Project, overlay: str, deployment: str, ops: list[dict], subject: str
+) -> str:
+    """Commit a JSON patch (`ops`) of the overlay's Deployment `deployment` into its
+    kustomization; returns the commit."""
+    path = project.path / "k8s/overlays" / overlay / "kustomization.yaml"
+    data = yaml.safe_load(path.read_text())
+    target = {"kind": "Deployment", "name": deployment}
+    data["patches"].append({"target": target, "patch": json.dumps(ops)})
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return project.commit_all(subject)
 
 
 def make_project(target: Path, cluster_name: str) -> Project:
