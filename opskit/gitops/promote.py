@@ -11,7 +11,6 @@ each overlay keeps its own SOPS files and recipients.
 from __future__ import annotations
 
 import contextlib
-import json
 import shlex
 import time
 from collections.abc import Iterator
@@ -202,50 +201,6 @@ def _on_branch(root: Path, branch: str, dry_run: bool) -> Iterator[None]:
         shell.run([*git, "branch", "-q", "-D", branch], mutates=True, dry_run=dry_run)
         raise
     shell.run([*git, "checkout", "-q", "--force", *back], mutates=True, dry_run=dry_run)
-
-
-def pr_commands(cfg: Config, promotion: Promotion, body: Path) -> list[str]:
-    """The pull-request commands of both hosts, reading the Markdown body from `body`."""
-    base = cfg.project.revision
-    gh = shlex.join(
-        [
-            *("gh", "pr", "create", "--base", base, "--head", promotion.branch),
-            *("--title", promotion.subject, "--body-file", str(body)),
-        ]
-    )
-    payload = body.with_suffix(".bitbucket.json")
-    url = "https://api.bitbucket.org/2.0/repositories/<workspace>/<repo>/pullrequests"
-    bitbucket = shlex.join(
-        [
-            *("curl", "-sSf", "-u", "<user>:<app-password>"),
-            *("-H", "Content-Type: application/json", "--data", f"@{payload}", url),
-        ]
-    )
-    return [gh, bitbucket]
-
-
-def write_pr_body(cfg: Config, promotion: Promotion, markdown: str) -> Path:
-    """The PR body (and Bitbucket's JSON payload) under .git, out of the working tree."""
-    folder = (
-        Path(
-            shell.run(
-                ["git", "-C", str(cfg.root), "rev-parse", "--absolute-git-dir"], timeout=30
-            ).stdout.strip()
-        )
-        / "opskit"
-    )
-    folder.mkdir(exist_ok=True)
-    body = folder / f"{promotion.branch.replace('/', '-')}.md"
-    text = f"{promotion.message}\n\n{markdown}"
-    body.write_text(text)
-    payload = {
-        "title": promotion.subject,
-        "description": text,
-        "source": {"branch": {"name": promotion.branch}},
-        "destination": {"branch": {"name": cfg.project.revision}},
-    }
-    body.with_suffix(".bitbucket.json").write_text(json.dumps(payload, indent=1))
-    return body
 
 
 def wait_merged(cfg: Config, promotion: Promotion, timeout: float, report=print) -> str:

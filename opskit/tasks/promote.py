@@ -13,7 +13,8 @@ from opskit.tasks._common import DRY_RUN_HELP, connect, load_config, opskit_task
     help={
         "from_": "overlay whose proven-healthy images are promoted (default: dev)",
         "to": "overlay that receives them (default: prod); a protected one gets a branch "
-        "promote/<from>-<rev>-to-<to> and the pull-request commands",
+        "promote/<from>-<rev>-to-<to> and the command that opens its pull request on the "
+        "remote's host (GitHub: gh; Bitbucket: curl with $BITBUCKET_TOKEN)",
         "push": "also push the commit (the branch, for a protected overlay)",
         "watch": "wait until ArgoCD has the target Synced+Healthy at the promotion (for a "
         "protected overlay: after its pull request is merged); on Degraded or timeout revert "
@@ -44,7 +45,7 @@ def promote(
 ):
     """Promote the images an overlay runs proven healthy to the next one, as a git commit."""
     from opskit.core import args
-    from opskit.gitops import promote, release
+    from opskit.gitops import promote, pull_request, release
     from opskit.gitops import watch as follow
 
     cfg = load_config(c)
@@ -64,6 +65,7 @@ def promote(
     if watch and dst.protected and not dry_run:
         promote.require_followed_branch(cfg)
     evidence = _evidence(cfg, src, deploy_report, smoke_report, soak_seconds)
+    remote = pull_request.remote_of(cfg.root, release.REMOTE) if dst.protected else None
     since = evidence.time or "(no time recorded)"
     say(f"evidence: {src.name}@{evidence.revision[:12]}: {evidence.detail} since {since}")
     watching = None
@@ -76,7 +78,7 @@ def promote(
         return say("dry run: nothing was changed")
     where = f" on branch {result.branch}" if result.branch else ""
     say(f"committed `{result.subject}` ({result.commit[:12]}){where}")
-    _show_diff(cfg, result)
+    _show_diff(cfg, result, remote)
     if result.pushed:
         say(f"pushed: {result.push_command()}")
     else:
@@ -102,20 +104,25 @@ def _images(tags: dict[str, str]) -> str:
     return ", ".join(f"{name}:{tag}" for name, tag in tags.items())
 
 
-def _show_diff(cfg, result) -> None:
+def _show_diff(cfg, result, remote) -> None:
     """The offline manifests.diff of the promotion; for a branch, also the PR body and
-    commands."""
+    the command that opens the pull request on the remote's host."""
     from opskit.diff import formats, offline
-    from opskit.gitops import promote
+    from opskit.gitops import pull_request
 
     diff = offline.run(cfg.root, result.base, result.commit, [result.target])
     print(formats.text(diff), end="", flush=True)
     say(formats.summary(diff))
-    if result.branch:
-        body = promote.write_pr_body(cfg, result, formats.markdown(diff))
+    if result.branch and remote is not None:
+        body = pull_request.write_body(cfg, result, formats.markdown(diff))
         say(f"pull-request body (Markdown): {body}")
-        for command in promote.pr_commands(cfg, result, body):
-            say(f"open the pull request: {command}")
+        command = pull_request.command(remote, result, cfg.project.revision, body)
+        say(f"open the pull request: {command}")
+        if remote.host == "bitbucket":
+            say(
+                f"(${pull_request.TOKEN_VARIABLE}: a Bitbucket access token with the "
+                "pullrequest:write scope, read from your environment)"
+            )
 
 
 def _watch(cfg, watching, result, wait) -> None:

@@ -18,6 +18,7 @@ import yaml
 
 from bench import scratch
 from opskit.core import paths
+from tests import overlays
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -48,6 +49,15 @@ class Project:
         if self.git("status", "--porcelain"):
             self.git("commit", "-q", "-m", message)
         return self.git("rev-parse", "HEAD")
+
+
+def commit_overlay_patch(
+    project: Project, overlay: str, deployment: str, ops: list[dict], subject: str
+) -> str:
+    """Commit a JSON patch (`ops`) of the overlay's Deployment `deployment` into its
+    kustomization; returns the commit."""
+    overlays.patch_deployment(project.path / "k8s/overlays" / overlay, deployment, ops)
+    return project.commit_all(subject)
 
 
 def make_project(target: Path, cluster_name: str) -> Project:

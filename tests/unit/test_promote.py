@@ -9,7 +9,14 @@ import yaml
 
 from opskit.core import args
 from opskit.core.errors import OpsError
-from opskit.gitops import promote, promotion_evidence, promotion_history, wait, watch
+from opskit.gitops import (
+    promote,
+    promotion_evidence,
+    promotion_history,
+    pull_request,
+    wait,
+    watch,
+)
 from opskit.gitops.promotion_evidence import Evidence
 from opskit.kube.kubectl import Kube
 from opskit.manifests import kustomize
@@ -387,25 +394,111 @@ def test_watch_of_a_protected_overlay_runs_on_the_followed_branch(repo):
         promote.require_followed_branch(cfg)
 
 
-def test_pull_request_commands_read_the_markdown_body(repo):
+def test_the_pull_request_body_and_bitbucket_payload_stay_out_of_the_tree(repo):
     cfg, git = repo
     src, dst = promote.overlays(cfg, "dev", "prod")
     result = promote.promote(cfg, src, dst, evidence(git))
-    body = promote.write_pr_body(cfg, result, "### Manifest diff\n")
+    body = pull_request.write_body(cfg, result, "### Manifest diff\n")
     assert body.parent == cfg.root / ".git" / "opskit" and git("status", "--porcelain") == ""
-    gh, bitbucket = promote.pr_commands(cfg, result, body)
-    assert gh == (
-        f"gh pr create --base main --head {result.branch} --title "
-        f"'{result.subject}' --body-file {body}"
-    )
+    assert body.read_text().endswith("### Manifest diff\n")
     payload = json.loads(body.with_suffix(".bitbucket.json").read_text())
+    assert payload["title"] == result.subject
     assert payload["source"] == {"branch": {"name": result.branch}}
     assert payload["destination"] == {"branch": {"name": "main"}}
-    assert payload["description"].endswith("### Manifest diff\n")
-    assert bitbucket.endswith(
-        f"--data @{body.with_suffix('.bitbucket.json')} "
-        "'https://api.bitbucket.org/2.0/repositories/<workspace>/<repo>/pullrequests'"
+    assert payload["description"] == body.read_text()
+
+
+BITBUCKET_URLS = [
+    "git@bitbucket.org:acme/gitops-lab.git",
+    "ssh://git@bitbucket.org/acme/gitops-lab.git",
+    "ssh://git@altssh.bitbucket.org:443/acme/gitops-lab",
+    "https://bitbucket.org/acme/gitops-lab.git",
+    "https://jane@bitbucket.org/acme/gitops-lab",
+]
+GITHUB_URLS = [
+    "git@github.com:acme/gitops-lab.git",
+    "ssh://git@ssh.github.com:443/acme/gitops-lab.git",
+    "https://github.com/acme/gitops-lab.git",
+    "https://github.com/acme/gitops-lab/",
+]
+
+
+@pytest.mark.parametrize("url", BITBUCKET_URLS)
+def test_a_bitbucket_remote_gets_a_curl_to_the_rest_api_with_the_token_from_the_environment(
+    repo, url
+):
+    cfg, git = repo
+    git("remote", "set-url", "origin", url)
+    src, dst = promote.overlays(cfg, "dev", "prod")
+    result = promote.promote(cfg, src, dst, evidence(git))
+    body = cfg.root / ".git" / "opskit" / "pr.md"
+    remote = pull_request.remote_of(cfg.root)
+    assert remote == pull_request.Remote("bitbucket", "acme", "gitops-lab")
+    assert pull_request.command(remote, result, "main", body) == (
+        'curl -sSf -X POST -H "Authorization: Bearer $BITBUCKET_TOKEN" '
+        f"-H 'Content-Type: application/json' --data @{body.with_suffix('.bitbucket.json')} "
+        "https://api.bitbucket.org/2.0/repositories/acme/gitops-lab/pullrequests"
     )
+
+
+@pytest.mark.parametrize("url", GITHUB_URLS)
+def test_a_github_remote_gets_gh_pr_create_for_that_repository(repo, url):
+    cfg, git = repo
+    git("remote", "set-url", "origin", url)
+    src, dst = promote.overlays(cfg, "dev", "prod")
+    result = promote.promote(cfg, src, dst, evidence(git))
+    body = cfg.root / ".git" / "opskit" / "pr.md"
+    remote = pull_request.remote_of(cfg.root)
+    assert pull_request.command(remote, result, "main", body) == (
+        f"gh pr create --repo acme/gitops-lab --base main --head {result.branch} "
+        f"--title '{result.subject}' --body-file {body}"
+    )
+
+
+def test_the_bitbucket_command_runs_in_a_shell_with_the_token_it_never_holds(tmp_path):
+    """The printed command as bash runs it: the header carries the token from the
+    environment (curl is replaced by one that prints its argv)."""
+    import subprocess
+
+    fake = tmp_path / "bin" / "curl"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
+    fake.chmod(0o755)
+    promotion = promote.Promotion(
+        "dev", "prod", Evidence("a" * 40, "argocd", "ok", ""), {}, "m", "b", branch="x"
+    )
+    remote = pull_request.parse_remote("git@bitbucket.org:acme/gitops-lab.git")
+    line = pull_request.command(remote, promotion, "main", tmp_path / "pr.md")
+    assert "s3cr3t" not in line
+    env = {"PATH": f"{fake.parent}:/usr/bin:/bin", "BITBUCKET_TOKEN": "s3cr3t"}
+    argv = subprocess.run(
+        ["bash", "-c", line], env=env, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert argv[:5] == ["-sSf", "-X", "POST", "-H", "Authorization: Bearer s3cr3t"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://gitlab.com/acme/gitops-lab.git",
+        "/srv/git/gitops-lab.git",
+        "git@bitbucket.org:acme/team/gitops-lab.git",
+        "",
+    ],
+)
+def test_a_remote_that_is_not_github_or_bitbucket_is_one_line(url):
+    with pytest.raises(OpsError) as info:
+        pull_request.parse_remote(url)
+    assert len(str(info.value).splitlines()) == 1
+    assert str(info.value).startswith(
+        f"remote origin is {url or 'not set'}: not a GitHub or Bitbucket repository"
+    )
+
+
+def test_credentials_in_a_remote_url_are_not_repeated():
+    with pytest.raises(OpsError) as info:
+        pull_request.parse_remote("https://jane:hunter2@gitlab.com/acme/gitops-lab.git")
+    assert "hunter2" not in str(info.value) and "jane" not in str(info.value)
 
 
 # --- history ------------------------------------------------------------------------------
@@ -482,6 +575,23 @@ def test_the_task_refuses_bad_input_in_one_line_and_commits_nothing(
     assert _task(cfg, **flags) == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert git("rev-parse", "HEAD") == before and git("branch", "--list", "promote/*") == ""
+
+
+def test_a_protected_promotion_with_a_remote_of_another_host_is_one_line_and_commits_nothing(
+    repo, tmp_path, capsys
+):
+    cfg, git = repo
+    git("remote", "set-url", "origin", "https://gitlab.com/acme/gitops-lab.git")
+    before = git("rev-parse", "HEAD")
+    deploy, smoke = _reports(tmp_path, before)
+    assert _task(cfg, deploy_report=str(deploy), smoke_report=str(smoke)) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith(
+        "opskit: error: remote origin is https://gitlab.com/acme/gitops-lab.git: not a GitHub "
+        "or Bitbucket repository, so there is no pull-request command to print; point it at "
+    ), err
     assert git("rev-parse", "HEAD") == before and git("branch", "--list", "promote/*") == ""
 
 
