@@ -12,7 +12,8 @@ config :api, ApiWeb.Endpoint,
   render_errors: [formats: [json: ApiWeb.ErrorJSON], layout: false]
 
 # An item is cached for `ttl` seconds; a Redis call gives up after `timeout` ms.
-config :api, Api.Cache, url: "redis://localhost:6379", ttl: 300, timeout: 500
+# `enabled: false` (CACHE_ENABLED=false, see runtime.exs) runs without Redis at all.
+config :api, Api.Cache, enabled: true, url: "redis://localhost:6379", ttl: 300, timeout: 500
 
 config :phoenix, :json_library, Jason
 

@@ -5,6 +5,15 @@ if System.get_env("PHX_SERVER") do
   config :api, ApiWeb.Endpoint, server: true
 end
 
+# The manifests' switch: the base sets CACHE_ENABLED=false, the redis-cache component
+# (which also sets REDIS_URL) turns it on. Unset means on.
+case System.get_env("CACHE_ENABLED") do
+  nil -> :ok
+  value when value in ~w(true 1) -> config :api, Api.Cache, enabled: true
+  value when value in ~w(false 0) -> config :api, Api.Cache, enabled: false
+  value -> raise "CACHE_ENABLED must be true or false, got #{inspect(value)}"
+end
+
 if config_env() == :prod do
   database_url =
     System.get_env("DATABASE_URL") ||

@@ -75,6 +75,9 @@ def test_postgres_standin_initialises_from_the_upstream_environment(kube, namesp
             break
         exec_in(kube, namespace, "postgres", "sleep", "1")
     assert answer.stdout.strip() == "1"
+    # UTF8 like upstream's: a SQL_ASCII cluster refuses a client's CREATE DATABASE in UTF8
+    encoding = [*query[:-1], "SHOW server_encoding"]
+    assert exec_in(kube, namespace, "postgres", *encoding).stdout.strip() == "UTF8"
 
 
 def test_mosquitto_standin_runs_as_the_manifest_user(kube, namespace, images):

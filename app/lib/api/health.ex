@@ -3,7 +3,8 @@ defmodule Api.Health do
   Readiness of the dependencies: PostgreSQL is required, Redis is optional.
 
   Without Redis the API still answers (uncached), so the node stays ready but reports
-  itself `degraded`; without PostgreSQL it is not ready.
+  itself `degraded`; without PostgreSQL it is not ready. With the cache disabled
+  (CACHE_ENABLED=false) Redis is not asked: its check reads `disabled`.
   """
 
   alias Api.{Cache, Repo}
@@ -14,7 +15,7 @@ defmodule Api.Health do
 
     status =
       case checks do
-        %{postgres: :ok, redis: :ok} -> :ok
+        %{postgres: :ok, redis: redis} when redis in [:ok, :disabled] -> :ok
         %{postgres: :ok} -> :degraded
         _ -> :unavailable
       end

@@ -15,5 +15,6 @@ defmodule ApiWeb.HealthController do
   end
 
   defp describe({name, :ok}), do: {name, %{status: "ok"}}
+  defp describe({name, :disabled}), do: {name, %{status: "disabled"}}
   defp describe({name, {:error, reason}}), do: {name, %{status: "error", error: reason}}
 end
