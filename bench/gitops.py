@@ -337,4 +337,8 @@ def teardown_node(ws: Workspace) -> None:
         ws.invoke("cluster.down", "--provider", "kwok", "--name", ws.cluster)
     except BenchError as exc:
         say(f"gitops-node: cluster.down failed: {exc}")
-    shutil.rmtree(ws.repo.parent, ignore_errors=True)
+    for _ in range(3):  # the node's daemons may still be letting go of their files
+        shutil.rmtree(ws.repo.parent, ignore_errors=True)
+        if not ws.repo.parent.exists():
+            break
+        time.sleep(1)
