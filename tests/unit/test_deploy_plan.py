@@ -247,7 +247,21 @@ def test_a_dirty_tree_deploys_only_when_allowed_with_a_dirty_tag(project):
         assert not server.stdin.get("apply")  # nothing applied
         record = report.DeployRecord("dev")
         pipeline.deploy(project, "dev", allow_dirty=True, notify=lambda _m: None, record=record)
+        pipeline.deploy(project, "dev", allow_dirty=True, dry_run=True, notify=lambda _m: None)
     assert "-dirty-" in record.image
+
+
+def test_a_deploy_goes_to_the_context_asked_for_if_the_overlay_allows_it(project):
+    dev = dataclasses.replace(project.overlays["dev"], contexts=("gitops-lab",))
+    cfg = dataclasses.replace(project, overlays={**project.overlays, "dev": dev})
+    record, quiet = report.DeployRecord("dev"), (lambda _m: None)
+    with fakes.recorder({"kubectl": ApiServer()}) as calls:
+        with pytest.raises(OpsError, match="'kwok-gitops-lab' is not allowed for overlay dev"):
+            pipeline.deploy(cfg, "dev", context="kwok-gitops-lab", notify=quiet)  # prod's
+        pipeline.deploy(cfg, "dev", context="gitops-lab", dry_run=True, notify=quiet, record=record)
+    contexts = {c[4] for c in calls if c[0] == "kubectl" and "--kubeconfig" in c}
+    assert contexts == {"gitops-lab"}
+    assert [c.name for c in record.checks] == ["plan", "served APIs"]
 
 
 def test_outcomes_tell_changed_unchanged_and_created_from_the_apply_output():
