@@ -70,7 +70,7 @@ class Supervisor:
             pid = int(self.pidfile(name).read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if self.ours(pid) and alive(pid) else None
+        return pid if self.ours(pid, settle=1.0) and alive(pid) else None
 
     def exited(self, name: str) -> bool:
         """Our daemon `name` is gone: no pid file, or its process has ended. (A process that
@@ -81,12 +81,18 @@ class Supervisor:
             return True
         return not alive(pid)
 
-    def ours(self, pid: int) -> bool:
-        try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        except OSError:
-            return False
-        return f"{self.marker}={self.home}".encode() in environ
+    def ours(self, pid: int, settle: float = 0.0) -> bool:
+        """The process carries our marker. A process that is exec'ing shows an empty environ
+        for a moment (start-stop-daemon's child right after writing the pid file): with
+        `settle`, wait up to that many seconds for it to read back."""
+        deadline = time.monotonic() + settle
+        while True:
+            found = environ(pid)
+            if found is None:
+                return False
+            if found != [b""] or time.monotonic() >= deadline or not alive(pid):
+                return f"{self.marker}={self.home}".encode() in found
+            time.sleep(0.01)
 
     def stray(self) -> list[int]:
         """Every live process carrying our marker (the daemons and what they forked, e.g.
@@ -120,6 +126,14 @@ def last_line(log: Path, width: int = 300) -> str:
     except OSError:
         return "no log"
     return lines[-1][:width] if lines else "empty log"
+
+
+def environ(pid: int) -> list[bytes] | None:
+    """A process's environment entries ([b""] while it has none to show), None when gone."""
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
 
 
 def alive(pid: int) -> bool:

@@ -36,6 +36,22 @@ def test_supervisor_starts_finds_and_stops_only_its_own_process(tmp_path):
     assert daemons.stop("sleeper") is False  # idempotent
 
 
+def test_a_daemon_caught_mid_exec_is_still_found_and_stopped(tmp_path, monkeypatch):
+    """start-stop-daemon's child writes the pid file, then execs: for a moment its environ
+    reads empty. `pid`/`stop` then must wait for it, not call the daemon not running."""
+    from opskit.clusters import daemons as module
+
+    daemons = Supervisor(tmp_path / "home", "OPSKIT_TEST_MARKER")
+    daemons.pidfile("sleeper").parent.mkdir(parents=True)
+    daemons.pidfile("sleeper").write_text("4242\n")
+    reads = [[b""], [b""], [f"OPSKIT_TEST_MARKER={tmp_path / 'home'}".encode(), b""]]
+    monkeypatch.setattr(module, "environ", lambda pid: reads.pop(0) if reads else reads)
+    monkeypatch.setattr(module, "alive", lambda pid: pid == 4242)
+    assert daemons.pid("sleeper") == 4242 and reads == []
+    reads[:] = [[b""]]  # an exec'ing process of someone else's that stays empty: not ours
+    assert daemons.ours(4242) is False
+
+
 def test_the_probe_gives_one_line_or_none(tmp_path):
     reason = node_probe.why_not(NodeLayout(tmp_path / "node"))
     assert reason is None or "\n" not in reason
