@@ -112,9 +112,24 @@ def unready(items: list[dict]) -> list[str]:
         else:
             done = status.get("readyReplicas", 0) == want
             done = done and status.get("currentRevision") == status.get("updateRevision")
-        if not (observed and done):
+        if not (observed and done and serving(items, meta["name"]) >= want):
             pending.append(f"{item['kind'].lower()}/{meta['name']}")
     return pending
+
+
+def serving(items: list[dict], workload: str) -> int:
+    """Ready pods of the workload's current revision that are not being deleted. A
+    workload's status lags its pods: just after a pod is deleted it still counts the pod
+    as available, before its replacement exists."""
+    hashes = current_hashes(items)
+    if workload not in hashes:
+        return 0
+    mine = {workload: hashes[workload]}
+    ready = 0
+    for pod in (i for i in items if i["kind"] == "Pod" and _current(i, mine)):
+        statuses = (pod.get("status") or {}).get("containerStatuses") or ()
+        ready += bool(statuses) and all(cs.get("ready") for cs in statuses)
+    return ready
 
 
 def settled(kube: Kube, namespace: str, expected: set[str]) -> bool:

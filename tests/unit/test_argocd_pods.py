@@ -236,7 +236,14 @@ def cs(name: str, restarts=0, waiting="", exit_code=0, started="") -> dict:
     if started:
         state = {"running": {"startedAt": started}}
     last = {"terminated": {"exitCode": exit_code}} if restarts else {}
-    return {"name": name, "restartCount": restarts, "state": state, "lastState": last}
+    ready = not waiting
+    return {
+        "name": name,
+        "restartCount": restarts,
+        "state": state,
+        "lastState": last,
+        "ready": ready,
+    }
 
 
 def workloads(ready: bool) -> list[dict]:
@@ -294,6 +301,20 @@ def test_a_restarted_container_counts_as_up_only_after_it_stayed_up():
     assert pods.settling(items, now + timedelta(seconds=pods.STEADY)) == []
     fresh = [*workloads(ready=True), pod("argocd-server-new-y", "new", cs("a", 0, started=recent))]
     assert pods.settling(fresh, now) == []
+
+
+def test_a_workload_whose_pod_was_just_deleted_is_not_available_though_its_status_says_so():
+    """The status still counts the deleted pod, the replacement does not exist yet: an
+    install then must wait (and see it crash-loop), not call ArgoCD already installed."""
+    going = pod("argocd-server-new-y", "new", cs("argocd-server"))
+    going["metadata"]["deletionTimestamp"] = "2026-12-06T03:00:00Z"
+    assert pods.unready([*workloads(ready=True), going]) == ["deployment/argocd-server"]
+    starting = pod("argocd-server-new-z", "new", cs("argocd-server", waiting="ContainerCreating"))
+    assert pods.unready([*workloads(True), going, starting]) == ["deployment/argocd-server"]
+    up = pod("argocd-server-new-z", "new", cs("argocd-server"))
+    assert pods.unready([*workloads(True), going, up]) == []
+    old = pod("argocd-server-old-x", "old", cs("argocd-server"))
+    assert pods.unready([*workloads(True), old]) == ["deployment/argocd-server"]
 
 
 def test_a_crash_looping_controller_fails_the_wait_in_one_line_with_its_last_log_line():
