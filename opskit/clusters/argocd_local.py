@@ -80,6 +80,24 @@ class LocalArgoCD:
         except OSError:
             return False
 
+    def specfile(self, name: str) -> Path:
+        """What the running daemon `name` was started with (executable, arguments, environment)."""
+        return self.home / "run" / f"{name}.spec"
+
+    def changed(self, root: Path, only: tuple[str, ...] = NAMES) -> list[str]:
+        """The running daemons started otherwise than they would be now: another clone
+        served (a second checkout on the same cluster), another key, other flags. A daemon
+        with no record (started by an older suite) counts as changed."""
+        ports = self.ports()
+        if not set(PORTS) <= set(ports):
+            return [name for name in only if name in self.running()]
+        up = self.running()
+        return [
+            daemon.name
+            for daemon in self.daemons(root, ports, only)
+            if daemon.name in up and _read(self.specfile(daemon.name)) != _spec(daemon)
+        ]
+
     def ports(self) -> dict[str, int]:
         try:
             return yamlio.loads_json((self.home / "ports.json").read_text(), "ports.json")
@@ -262,6 +280,10 @@ class LocalArgoCD:
             for name in POLLED:
                 if up.pop(name, None) is not None:
                     self._stop_one(name, report, dry_run)
+        for name in self.changed(root, only) if not dry_run else ():
+            if up.pop(name, None) is not None:
+                report(f"restarting ArgoCD's {name}: started for another checkout, key or flags")
+                self._stop_one(name, report, dry_run)
         daemons = self.daemons(root, ports, only)
         self._start_missing(daemons, up, ports, report, dry_run)
         if not dry_run:
@@ -281,6 +303,7 @@ class LocalArgoCD:
                 shell.run_step(self.start_step(daemon), dry_run=dry_run)
                 if not dry_run:
                     self._wait_listening(daemon, ports[daemon.port])
+                    paths.write_atomic(self.specfile(daemon.name), _spec(daemon))
         except BaseException:
             for name in reversed(started):
                 self._stop_one(name, report, dry_run)
@@ -346,6 +369,17 @@ def _free_ports(count: int) -> list[int]:
     finally:
         for sock in socks:
             sock.close()
+
+
+def _spec(daemon: Daemon) -> str:
+    return json.dumps({"exe": daemon.exe, "args": daemon.args, "env": daemon.env}) + "\n"
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
 
 
 def _has_text(path: Path) -> bool:

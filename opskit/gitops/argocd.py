@@ -89,6 +89,7 @@ def install(cfg: Config, conn: Connection, dry_run: bool = False, report=print) 
     stamp = home.home / "installed.json"
     applied = stamp.is_file() and stamp.read_text() == _stamp(cfg)
     all_up = len(home.running()) == len(argocd_local.NAMES) and home.polling_current()
+    all_up = all_up and not home.changed(cfg.root)  # e.g. started for another checkout
     served = applied and crd_served(conn.kube, APPLICATIONS)
     if applied and all_up and served:
         return False  # a file read, /proc reads and one kubectl call

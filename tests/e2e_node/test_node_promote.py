@@ -70,7 +70,9 @@ def never_ready(project: Project, overlay: str, subject: str) -> str:
 @pytest.fixture(scope="module")
 def gitops(real_cluster, tmp_path_factory) -> Iterator[Project]:
     """A scratch copy with dev and prod Secrets for the e2e key; monitoring and ArgoCD
-    installed; dev and prod deployed once; the root applied (ArgoCD takes over)."""
+    installed; dev and prod deployed once; the root applied (ArgoCD takes over). Whatever
+    an earlier module left in the overlays' namespaces goes first."""
+    leave_no_overlay_behind(real_cluster.kube())
     project = make_project(tmp_path_factory.mktemp("promote") / "source", real_cluster.name)
     run(project, "secrets.init", "--overlay", "prod", "--force")  # values for the e2e key
     project.commit_all("test: prod secrets for the e2e key")

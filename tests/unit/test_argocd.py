@@ -738,6 +738,7 @@ def test_a_polling_change_restarts_only_the_controller_and_repo_server(
     upstream = argocd_local.LocalArgoCD(home.home.parent, home.kubeconfig, polling="upstream")
     assert not upstream.polling_current()
     monkeypatch.setattr(argocd_local.tools, "exe", lambda name: f"/bin/{name}")
+    record_started(home, Path("/repo"))
     monkeypatch.setattr(argocd_local, "_listening", lambda port: True)
     monkeypatch.setattr(upstream, "_write_helpers", lambda release: None)
     with fakes.recorder({"start-stop-daemon": (0, "", "")}) as calls:
@@ -750,6 +751,41 @@ def test_a_polling_change_restarts_only_the_controller_and_repo_server(
     ]
     assert "--app-resync" not in calls[-1]
     assert upstream.polling_current()
+
+
+def record_started(home, root: Path) -> None:
+    """As if `home`'s daemons had been started for the checkout `root` on ports 9418..."""
+    ports = {name: 9418 + n for n, name in enumerate(argocd_local.PORTS)}
+    (home.home / "ports.json").write_text(json.dumps(ports))
+    for daemon in home.daemons(root, ports):
+        home.specfile(daemon.name).write_text(argocd_local._spec(daemon))
+
+
+def test_a_git_server_started_for_another_checkout_is_restarted_to_serve_this_one(
+    local_argocd_running, monkeypatch
+):
+    """Two checkouts on one cluster: ArgoCD must read the one that runs the install. Before,
+    the running git server of the first kept serving it (promotion e2e: ComparisonError)."""
+    home = local_argocd_running
+    home.polling_file().write_text("fast\n")
+    monkeypatch.setattr(argocd_local.tools, "exe", lambda name: f"/bin/{name}")
+    record_started(home, Path("/first"))
+    assert home.changed(Path("/first")) == []
+    assert home.changed(Path("/second")) == ["git"]
+    monkeypatch.setattr(argocd_local, "_listening", lambda port: True)
+    monkeypatch.setattr(home, "_write_helpers", lambda release: None)
+    lines = []
+    with fakes.recorder({"start-stop-daemon": (0, "", "")}) as calls:
+        home.start(Path("/second"), report=lines.append, only=("git",))
+    assert [(argv[1], argv[argv.index("--pidfile") + 1]) for argv in calls] == [
+        ("--stop", str(home.pidfile("git"))),
+        ("--start", str(home.pidfile("git"))),
+    ]
+    assert "--base-path=/second" in calls[-1]
+    assert lines[0] == "restarting ArgoCD's git: started for another checkout, key or flags"
+    assert '"--base-path=/second"' in home.specfile("git").read_text()
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", "/another/key.txt")  # the repo-server's env
+    assert home.changed(Path("/second")) == ["repo-server", "controller"]
 
 
 def test_the_committed_root_path_is_kept_where_containers_run(cfg):
