@@ -37,6 +37,7 @@ from tests import fakes
 
 SERVED = "v1\napps/v1\nbatch/v1\nnetworking.k8s.io/v1\npolicy/v1\nstorage.k8s.io/v1\n"
 WORKLOADS = ("Deployment", "StatefulSet")
+CLUSTER_SCOPED = {"pv": "PersistentVolume"}  # what `kubectl get <it>` lists without -n
 
 
 def _listed(items: list[dict]) -> str:
@@ -153,11 +154,13 @@ class ApiServer:
         if "-o" not in rest and "--output=json" not in rest:
             return 0, "NAME   AGE\n", ""  # kubectl's table: nothing a caller can parse
         if rest[:2] == ("-f", "-"):
-            keys = [ObjectRef.of(d) for d in documents(stdin)]
-            absent = [k for k in keys if k not in self.objects]
-            if absent and "--ignore-not-found" not in rest:
-                return 1, "", _not_found(absent[0])
-            return 0, _listed([self.read(k) for k in keys if k in self.objects]), ""
+            return self.named(rest, stdin)
+        if rest[0] in CLUSTER_SCOPED:  # no namespace: `get pv -l <label> -o json`
+            kind = CLUSTER_SCOPED[rest[0]]
+            selector = rest[rest.index("-l") + 1]
+            keys = sorted(k for k in self.objects if k.kind == kind)
+            found = [self.read(k) for k in keys if _selects(selector, self.objects[k])]
+            return 0, _listed(found), ""
         namespace = rest[rest.index("-n") + 1]
         if rest[0] == "deployments,statefulsets,controllerrevisions":
             return 0, _listed(self.listed(WORKLOADS, namespace)), ""
@@ -165,6 +168,14 @@ class ApiServer:
             selector = dict(kv.split("=", 1) for kv in rest[rest.index("-l") + 1].split(","))
             return 0, _listed(self.pods(namespace, selector)), ""
         raise AssertionError(f"the fake API server does not answer get {rest}")
+
+    def named(self, rest: tuple[str, ...], stdin: bytes) -> tuple[int, str, str]:
+        """`get -f -`: the objects of the documents on stdin, NotFound for an absent one."""
+        keys = [ObjectRef.of(d) for d in documents(stdin)]
+        absent = [k for k in keys if k not in self.objects]
+        if absent and "--ignore-not-found" not in rest:
+            return 1, "", _not_found(absent[0])
+        return 0, _listed([self.read(k) for k in keys if k in self.objects]), ""
 
     def apply(self, stdin: bytes) -> tuple[int, str, str]:
         if self.refuse_next is not None:
@@ -305,6 +316,16 @@ def _plural(key: ObjectRef) -> str:
 def _not_found(key: ObjectRef) -> str:
     kind, _, name = _plural(key).partition("/")
     return f'Error from server (NotFound): {kind} "{name}" not found'
+
+
+def _selects(selector: str, obj: dict) -> bool:
+    """kubectl's `-l`: `key=value` and `key` (exists) terms, all of them."""
+    labels = obj["metadata"].get("labels") or {}
+    for term in selector.split(","):
+        key, equals, value = term.partition("=")
+        if key not in labels or (equals and labels[key] != value):
+            return False
+    return True
 
 
 def _never_ready(workload: dict) -> bool:

@@ -539,3 +539,75 @@ def test_the_secrets_of_an_unchanged_overlay_are_decrypted_once(project, monkeyp
     decrypts = len(runs)
     assert decrypts == len(sops.secret_files(dev))
     assert sops.decrypted_secrets(project, dev) == first and len(runs) == decrypts
+
+
+def test_a_dry_run_on_the_real_node_names_each_image_it_would_ship_and_the_local_volumes(
+    project, monkeypatch, capsys
+):
+    """The embedded cluster with a real node: the one thing replaced is whether its daemons
+    run (`has_real_node`); buildah answers for real, kubectl at the shell boundary, and ctr
+    must not run at all (a dry run)."""
+    from opskit.clusters.kwok import KwokCluster
+    from opskit.images import embedded
+
+    monkeypatch.setattr(KwokCluster, "has_real_node", lambda _self: True)
+    monkeypatch.setattr(KwokCluster, "image_loaded", lambda _self, _image: False)
+    notes: list[str] = []
+    server = ApiServer()
+    fake = {"kubectl": server, "ctr": lambda argv, _stdin: pytest.fail(f"ran {argv}")}
+    with fakes.recorder(fake):
+        deployed = pipeline.deploy(project, "dev", dry_run=True, notify=notes.append)
+    assert deployed.objects == {}
+    shipped = sorted(n.split()[2] for n in notes if n.startswith("would build "))
+    head = gitinfo.head(project.root)[:12]
+    telemetry = f"{project.images['telemetry'].repository}:{head}"
+    assert telemetry in shipped and len(shipped) >= 4  # telemetry and the stand-ins
+    assert not any(s.startswith(f"{project.app.image}:") for s in shipped)  # the api: simulated
+    assert f"{project.app.name}: {embedded.API_STAYS_SIMULATED}" in notes
+    err = capsys.readouterr().err
+    imports = [line for line in err.splitlines() if " images import " in line]
+    assert len(imports) == len(shipped) and all(i.startswith("[dry-run] ctr ") for i in imports)
+    volumes = [n for n in notes if n.startswith("local volumes on ")]
+    assert len(volumes) == 1 and volumes[0].endswith(" for: data-mosquitto-0, data-postgres-0")
+    assert not server.objects  # the volumes too were only printed: nothing applied
+    assert not list(project.root.glob(".opskit/clusters/*/node/volumes"))  # nor made
+    plan = [n for n in notes if n.startswith("plan: ")]
+    assert len(plan) == 1 and plan[0].endswith("namespace gitops-lab-dev")  # nothing unchanged
+
+
+def test_a_deploy_waits_only_for_a_deploy_of_its_own_overlay_to_its_own_cluster(project):
+    """The deploy lock's scope: one deploy per overlay and cluster. Another process holding
+    the lock of the same overlay and cluster refuses this deploy once its wait is over (with
+    nothing applied); the locks of another overlay or another cluster do not hold it."""
+    import fcntl
+    import os
+
+    from opskit.core import lock
+
+    context = clusters.connect(project, project.overlay("dev")).context
+
+    def held(name_context: str, overlay: str) -> int:
+        path = lock.deploy_lock(name_context, overlay)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.write(fd, b"4242\n")
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as another process holds it
+        return fd
+
+    others = [held(context, "prod"), held("someone-elses-cluster", "dev")]
+    server = ApiServer()
+    try:
+        with fakes.recorder({"kubectl": server}):
+            assert pipeline.deploy(project, "dev", timeout=60, notify=lambda _m: None).objects
+        server.objects.clear()
+        mine = held(context, "dev")
+        try:
+            with fakes.recorder({"kubectl": server}), pytest.raises(OpsError) as caught:
+                pipeline.deploy(project, "dev", timeout=0.5, notify=lambda _m: None)
+        finally:
+            os.close(mine)
+    finally:
+        for fd in others:
+            os.close(fd)
+    assert caught.value.message.startswith("a deploy to dev is already running (pid 4242, lock ")
+    assert not server.objects  # refused before anything was sent
