@@ -175,9 +175,21 @@ def test_prometheus_scrapes_the_overlays_telemetry_servicemonitor(cfg, kube, tel
     assert up, monitoring.targets(kube, "monitoring")
     assert up[0].url.endswith(":8080/metrics")
     samples = monitoring.query(kube, "monitoring", 'up{namespace="gitops-lab-dev"}')
-    assert [(s["metric"]["service"], s["value"][1]) for s in samples] == [("telemetry", "1")], (
+    assert {(s["metric"]["service"], s["value"][1]) for s in samples} == {("telemetry", "1")}, (
         samples
     )
+    # a replaced pod's series stays until Prometheus's discovery drops its target: the
+    # running pod must be among those up, whatever else is
+    selector = "app.kubernetes.io/name=telemetry"
+    pods = kube.json("get", "pods", "-n", NAMESPACE, "-l", selector, timeout=30)["items"]
+    running = {
+        f"{p['status']['podIP']}:8080"
+        for p in pods
+        if p["status"].get("podIP") and "deletionTimestamp" not in p["metadata"]
+    }
+    instances = {s["metric"]["instance"] for s in samples}
+    _say(f"up in {NAMESPACE}: {sorted(instances)}; telemetry pods: {sorted(running)}")
+    assert running & instances, (running, instances)
     received = monitoring.query(kube, "monitoring", "telemetry_messages_received_total")
     assert received and received[0]["metric"]["job"] == "telemetry"
 
