@@ -120,12 +120,15 @@ class Supervisor:
 
 
 def last_line(log: Path, width: int = 300) -> str:
-    """A log's last line, for a one-line error ("no log", "empty log" when there is none)."""
+    """A log's last line naming an error (else its last line; opskit.kube.logs), for a
+    one-line error ("no log", "empty log" when there is none)."""
+    from opskit.kube import logs
+
     try:
         lines = log.read_text(errors="replace").strip().splitlines()
     except OSError:
         return "no log"
-    return lines[-1][:width] if lines else "empty log"
+    return logs.telling_line("\n".join(lines[-logs.TAIL :]))[:width] or "empty log"
 
 
 def environ(pid: int) -> list[bytes] | None:

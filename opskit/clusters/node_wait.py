@@ -52,11 +52,10 @@ def log_sizes(*files: Path) -> tuple[int, ...]:
 
 
 def last_line(file: Path) -> str:
-    try:
-        lines = file.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return "no log"
-    return lines[-1][:300] if lines else "empty log"
+    """The log's line naming an error, else its last (opskit.clusters.daemons.last_line)."""
+    from opskit.clusters.daemons import last_line as telling
+
+    return telling(file)
 
 
 def _conditions(kube: Kube, names: list[str] | None, selector: str) -> dict[str, str]:

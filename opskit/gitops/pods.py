@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from opskit.core.errors import OpsError
+from opskit.kube import logs
 from opskit.kube.kubectl import Kube
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -141,16 +142,9 @@ def settled(kube: Kube, namespace: str, expected: set[str]) -> bool:
 
 
 def last_log_line(kube: Kube, namespace: str, bad: Failing) -> str:
-    """The crashed container's last line (its previous run), else the waiting message."""
-    for previous in ("--previous", None):
-        flags = [previous] if previous else []
-        logs = kube.run(
-            "logs", "-n", namespace, bad.pod, "-c", bad.container, *flags, "--tail=1",
-            check=False, timeout=20,
-        )  # fmt: skip
-        if logs.returncode == 0 and logs.stdout.strip():
-            return logs.stdout.strip().splitlines()[-1][:300]
-    return bad.message[:300] or "no log"
+    """The crashed container's line naming its error (its previous run), else the waiting
+    message (opskit.kube.logs)."""
+    return logs.last_words(kube, namespace, bad.pod, bad.container, bad.message or "no log")
 
 
 def restart_crashing(kube: Kube, namespace: str, report=print) -> list[str]:

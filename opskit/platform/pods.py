@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from opskit.core.errors import OpsError
+from opskit.kube import logs
 
 if TYPE_CHECKING:
     from opskit.kube.kubectl import Kube
@@ -66,15 +67,9 @@ def pods(kube: Kube, namespace: str, selector: str) -> list[dict]:
 
 
 def last_log_line(kube: Kube, namespace: str, bad: Broken) -> str:
-    """The last line the crashed container wrote (its previous run's, else its current's)."""
-    for previous in (("--previous",), ()):
-        result = kube.run(
-            "logs", bad.pod, "-n", namespace, "-c", bad.container, *previous, "--tail=1",
-            check=False, timeout=30,
-        )  # fmt: skip
-        if result.returncode == 0 and result.stdout.strip():
-            return result.stdout.strip().splitlines()[-1][:300]
-    return bad.message[:300] or "(no output)"
+    """The crashed container's line naming its error (its previous run's, else its
+    current's; opskit.kube.logs)."""
+    return logs.last_words(kube, namespace, bad.pod, bad.container, bad.message)
 
 
 def failure(kube: Kube, namespace: str, bad: Broken) -> OpsError:

@@ -326,7 +326,10 @@ def test_a_crash_looping_controller_fails_the_wait_in_one_line_with_its_last_log
     def kubectl(argv, stdin):
         if argv[len(BASE)] == "get":
             return 0, json.dumps({"items": items}), ""
-        return 0, 'starting\nlevel=fatal msg="unknown flag --bogus"\n', ""
+        # the error, then the usage cobra prints after it (its streams reach the log in
+        # either order): the line naming the error is the one said
+        usage = "Usage:\n  argocd-server [flags]\n      --loglevel string   debug|info|error\n"
+        return 0, f'starting\nlevel=fatal msg="unknown flag --bogus"\n{usage}', ""
 
     with fakes.recorder({"kubectl": kubectl}) as calls, pytest.raises(OpsError) as info:
         pods.wait_available(KUBE, "argocd", timeout=5)
@@ -342,7 +345,7 @@ def test_a_crash_looping_controller_fails_the_wait_in_one_line_with_its_last_log
     assert calls == [
         (*BASE, "get", pods.KINDS, "-n", "argocd", "-o", "json"),
         (*BASE, "logs", "-n", "argocd", "argocd-server-new-z", "-c", "argocd-server",
-         "--previous", "--tail=1"),
+         "--previous", "--tail=40"),
     ]  # fmt: skip
 
 
@@ -453,3 +456,18 @@ def test_an_install_of_the_same_objects_and_key_onto_settled_pods_applies_nothin
         assert argocd.install(cfg, Conn(), report=lambda _line: None) is True
     assert any("apply" in argv for argv in calls)
     assert "another key" not in (tmp_path / "state" / "argocd" / "applied.sha256").read_text()
+
+
+def test_the_line_said_is_the_one_naming_the_error_not_a_flag_of_the_usage_after_it():
+    from opskit.kube import logs
+
+    cobra = (
+        'Error: failed to parse log level: not a valid logrus Level: "no-such-level"\n'
+        "Usage:\n  argocd-notifications [flags]\n\nFlags:\n"
+        "      --loglevel string   Set the logging level. One of: debug|info|warn|error\n"
+        "      --metrics-port int   Metrics port (default 9001)\n"
+    )
+    assert logs.telling_line(cobra).endswith('Level: "no-such-level"')
+    assert logs.telling_line("starting\nlistening on :8080\n") == "listening on :8080"
+    assert logs.telling_line("\n  \n") == ""
+    assert len(logs.telling_line("fatal " + "x" * 500)) == logs.LONGEST

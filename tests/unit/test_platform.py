@@ -149,12 +149,20 @@ def _crashing_pod(name="prometheus-operator-5d9c7-abcde"):
     }
 
 
+# what cobra prints after a command's error: its usage, whose flags may say "error" too
+USAGE = (
+    "Usage:\n  operator [flags]\n\nFlags:\n"
+    '      --loglevel string   One of: debug|info|warn|error (default "info")\n'
+)
+
+
 def test_a_crash_looping_pod_fails_in_one_line_with_its_last_log_line():
     def kubectl(argv, _stdin):
         if "pods" in argv:
             return 0, json.dumps({"items": [_crashing_pod()]}), ""
         if "logs" in argv:
-            return 0, 'level=info msg=starting\nlevel=error msg="unknown flag: --bogus"\n', ""
+            said = 'level=info msg=starting\nlevel=error msg="unknown flag: --bogus"\n'
+            return 0, said + USAGE, ""
         return 0, "{}", ""
 
     with fakes.recorder({"kubectl": kubectl}) as calls, pytest.raises(OpsError) as err:
@@ -168,13 +176,13 @@ def test_a_crash_looping_pod_fails_in_one_line_with_its_last_log_line():
     logs = [c for c in calls if "logs" in c]
     assert logs[0][5:] == (
         "logs",
-        "prometheus-operator-5d9c7-abcde",
         "-n",
         "monitoring",
+        "prometheus-operator-5d9c7-abcde",
         "-c",
         "prometheus-operator",
         "--previous",
-        "--tail=1",
+        "--tail=40",
     )
 
 

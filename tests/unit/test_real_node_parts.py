@@ -188,3 +188,21 @@ def test_a_node_that_was_never_started_is_absent_and_runs_nothing(tmp_path):
     assert node._answers(tmp_path / "no.sock") is False
     assert 0 < node.free_port() < 65536
     assert node.node_ip().count(".") == 3
+
+
+def test_a_daemons_log_is_summed_up_by_its_error_not_the_usage_printed_after_it(tmp_path):
+    from opskit.clusters import daemons as daemon_logs
+    from opskit.clusters import node_wait
+
+    log = tmp_path / "kubelet.log"
+    log.write_text(
+        "I1206 20:00:00 starting\n"
+        "Error: unknown flag: --no-such-flag\n"
+        "Usage:\n  kubelet [flags]\n\nFlags:\n"
+        "      --v Level   number for the log level verbosity; errors are always shown\n"
+    )
+    assert daemon_logs.last_line(log) == "Error: unknown flag: --no-such-flag"
+    assert node_wait.last_line(log) == "Error: unknown flag: --no-such-flag"
+    log.write_text("I1206 20:00:00 starting\nI1206 20:00:01 listening on :10250\n")
+    assert daemon_logs.last_line(log, width=20) == "I1206 20:00:01 liste"
+    assert daemon_logs.last_line(tmp_path / "absent.log") == "no log"
