@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
+from opskit.clusters.daemons import last_line
 from opskit.core.errors import OpsError
 
 if TYPE_CHECKING:
@@ -49,13 +50,6 @@ def log_sizes(*files: Path) -> tuple[int, ...]:
         except OSError:
             sizes.append(-1)
     return tuple(sizes)
-
-
-def last_line(file: Path) -> str:
-    """The log's line naming an error, else its last (opskit.clusters.daemons.last_line)."""
-    from opskit.clusters.daemons import last_line as telling
-
-    return telling(file)
 
 
 def _conditions(kube: Kube, names: list[str] | None, selector: str) -> dict[str, str]:
