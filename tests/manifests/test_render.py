@@ -127,6 +127,24 @@ def test_prod_is_stricter_than_dev(cfg, render):
     assert (dev_limits["memory"], prod_limits["memory"]) == ("256Mi", "512Mi")
 
 
+def test_dev_telemetry_rolls_out_fast_and_prod_keeps_the_base(cfg, render):
+    """dev: readiness read every second and one CPU for the start (500m throttles the
+    service's import burst past the first probe); prod keeps the base's 5 s and 500m."""
+
+    def telemetry(overlay: str) -> dict:
+        objects = by_key(render(overlay))
+        return objects["Deployment", "telemetry"]["spec"]["template"]["spec"]["containers"][0]
+
+    dev, prod = telemetry("dev"), telemetry("prod")
+    assert (dev["readinessProbe"]["periodSeconds"], dev["resources"]["limits"]["cpu"]) == (1, "1")
+    assert (prod["readinessProbe"]["periodSeconds"], prod["resources"]["limits"]["cpu"]) == (
+        5,
+        "500m",
+    )
+    assert dev["resources"]["requests"] == prod["resources"]["requests"]
+    assert dev["livenessProbe"] == prod["livenessProbe"]
+
+
 def test_app_deployment_follows_the_contract(cfg, render):
     objects = by_key(render("dev"))
     pod = objects["Deployment", "api"]["spec"]["template"]["spec"]

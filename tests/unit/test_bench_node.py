@@ -152,6 +152,29 @@ def test_only_node_that_cannot_run_exits_1_and_keeps_the_results(tmp_path, monke
     assert (tmp_path / "results.json").read_text() == committed
 
 
+def test_gitops_node_runs_after_the_kwok_cluster_is_down(tmp_path, monkeypatch):
+    """Its figures are measured with no second control plane idling beside the real node's:
+    the kwok scenarios' cluster is torn down before, and `--only gitops-node` starts none."""
+    from bench import __main__ as cli
+    from bench import gitops
+
+    calls: list[str] = []
+    monkeypatch.setattr(cli, "_setup", lambda ws: calls.append("kwok up"))
+    monkeypatch.setattr(cli, "measure", lambda ws, args, notes: calls.append("kwok figures") or {})
+    monkeypatch.setattr(cli, "_teardown", lambda ws, tmp, keep: calls.append("kwok down"))
+    monkeypatch.setattr(gitops, "node_workspace", lambda cluster: calls.append("node ws"))
+    monkeypatch.setattr(gitops, "measure_node", lambda ws, runs, s: s.update(gitops_x=[1.0]))
+    monkeypatch.setattr(gitops, "teardown_node", lambda ws: calls.append("node down"))
+    monkeypatch.setattr(cli.signal, "signal", lambda *_args: None)
+    monkeypatch.setattr(cli, "write", lambda args, document: calls.append("written"))
+
+    assert cli.main(["--only", "gitops-node", "--out", str(tmp_path)]) == 0
+    assert calls == ["node ws", "node down", "written"]
+    calls.clear()
+    assert cli.main(["--only", "gitops", "--only", "gitops-node", "--out", str(tmp_path)]) == 0
+    assert calls == ["kwok up", "kwok figures", "kwok down", "node ws", "node down", "written"]
+
+
 PREVIOUS = {
     "meta": {"date": "d0", "commit": "c0", "runs": 5, "took_seconds": 900.0},
     "measurements": {
