@@ -89,6 +89,8 @@ def e2e_node(session: nox.Session) -> None:
     session.run_install("invoke", "tools.install")
     session.run_install("invoke", "tools.install", "--only=node")  # ~2 min warm, ~15 cold
     session.run_install("invoke", "tools.install", "--only=gitops")  # ArgoCD's images
+    # the platform on the node: Prometheus and its operator, Traefik (test_platform*.py)
+    session.run_install("invoke", "tools.install", "--only=monitoring", "--only=ingress")
     node = ("tests/e2e_node", "-p", "no:cacheprovider", *junit("e2e-node"))
     session.run("pytest", *node, *session.posargs)
 

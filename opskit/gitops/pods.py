@@ -4,8 +4,10 @@ its last log line, when a pod of a workload's current revision crash-loops (or i
 cannot be had). A crash or two at startup is upstream's normal (dex exits until
 argocd-server has written its secret key): a crash loop is a container backing off after
 CRASHES restarts. A container that has restarted counts as up only once it has stayed up
-for STEADY seconds (one without a readiness probe is Ready between two crashes).
-Crash-looping pods are restarted first, so a rerun after a fix converges at once."""
+for STEADY seconds (one without a readiness probe is Ready between two crashes), and a
+container without a readiness probe only once it has been up YOUNG seconds (its Ready says
+only that it runs: a bad configuration crashes it a moment later). Crash-looping pods are
+restarted first, so a rerun after a fix converges at once."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from datetime import UTC, datetime
 from opskit.core.errors import OpsError
 from opskit.kube import logs
 from opskit.kube.kubectl import Kube
+from opskit.kube.young import YOUNG, probed, up_for
 
 REVISION = "deployment.kubernetes.io/revision"
 CRASH_LOOP = "CrashLoopBackOff"
@@ -63,12 +66,17 @@ def _current(pod: dict, hashes: dict[str, str]) -> bool:
 
 def _statuses(items: list[dict]) -> list[tuple[str, dict]]:
     """(pod name, container status) of every (init) container of current pods."""
+    return [(pod["metadata"]["name"], cs) for pod, cs in _containers(items)]
+
+
+def _containers(items: list[dict]) -> list[tuple[dict, dict]]:
+    """(pod, container status) of every (init) container of current pods."""
     hashes = current_hashes(items)
     found = []
     for pod in (i for i in items if i["kind"] == "Pod" and _current(i, hashes)):
         status = pod.get("status") or {}
         for cs in (*status.get("initContainerStatuses", ()), *status.get("containerStatuses", ())):
-            found.append((pod["metadata"]["name"], cs))
+            found.append((pod, cs))
     return found
 
 
@@ -86,15 +94,18 @@ def failing(items: list[dict], crashes: int = CRASHES) -> list[Failing]:
 
 
 def settling(items: list[dict], now: datetime | None = None) -> list[str]:
-    """Pods with a container that restarted and has been up less than STEADY seconds."""
+    """Pods with a container that restarted and has been up less than STEADY seconds, or
+    that has no readiness probe and has been up less than YOUNG seconds."""
     now = now or datetime.now(UTC)
     pods = []
-    for pod, cs in _statuses(items):
-        started = ((cs.get("state") or {}).get("running") or {}).get("startedAt")
-        if cs.get("restartCount", 0) and started:
-            up = now - datetime.fromisoformat(started.replace("Z", "+00:00"))
-            if up.total_seconds() < STEADY:
-                pods.append(f"pod/{pod}")
+    for pod, cs in _containers(items):
+        up = up_for(cs, now)
+        if up is None:
+            continue
+        young = up < YOUNG and not probed(pod, cs["name"])
+        name = f"pod/{pod['metadata']['name']}"
+        if (young or (cs.get("restartCount", 0) and up < STEADY)) and name not in pods:
+            pods.append(name)
     return pods
 
 

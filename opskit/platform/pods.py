@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from opskit.core.errors import OpsError
 from opskit.kube import logs
+from opskit.kube.young import young
 
 if TYPE_CHECKING:
     from opskit.kube.kubectl import Kube
@@ -132,13 +133,15 @@ def wait_ready(
     clock=time.monotonic,
     sleep=time.sleep,
 ) -> None:
-    """Until every `kind/name` of `workloads` is ready; a crash-looping pod among `selector`'s
+    """Until every `kind/name` of `workloads` is ready and no pod among `selector`'s runs a
+    container without a readiness probe for less than YOUNG seconds; a crash-looping pod
     fails at once, naming it and its last log line (a StatefulSet's pod of an older revision
     is replaced instead)."""
     started = clock()
     while True:
         objects = [obj for w in workloads if (obj := _get(kube, namespace, w)) is not None]
-        for pod in pods(kube, namespace, selector):
+        found = pods(kube, namespace, selector)
+        for pod in found:
             bad = broken(pod)
             if bad is None:
                 continue
@@ -149,6 +152,11 @@ def wait_ready(
                      timeout=30)  # fmt: skip
         waiting = [
             w for w in workloads if not any(_is(o, w) and workload_ready(o) for o in objects)
+        ]
+        waiting += [  # Ready only because it runs: a bad configuration crashes it a moment later
+            f"pod/{p['metadata']['name']}"
+            for p in found
+            if not p["metadata"].get("deletionTimestamp") and young(p)
         ]
         if not waiting:
             return

@@ -14,6 +14,7 @@ from opskit.core import config
 from opskit.core.errors import OpsError
 from opskit.gitops import argocd, install, pods
 from opskit.images import argocd as images
+from opskit.kube import young
 from opskit.kube.kubectl import Kube
 from tests import fakes
 
@@ -299,8 +300,27 @@ def test_a_restarted_container_counts_as_up_only_after_it_stayed_up():
     items = [*workloads(ready=True), pod("argocd-server-new-y", "new", cs("a", 1, started=recent))]
     assert pods.settling(items, now) == ["pod/argocd-server-new-y"]
     assert pods.settling(items, now + timedelta(seconds=pods.STEADY)) == []
-    fresh = [*workloads(ready=True), pod("argocd-server-new-y", "new", cs("a", 0, started=recent))]
-    assert pods.settling(fresh, now) == []
+    fresh = probed(pod("argocd-server-new-y", "new", cs("a", 0, started=recent)))
+    assert pods.settling([*workloads(ready=True), fresh], now) == []
+
+
+def probed(obj: dict) -> dict:
+    """The pod with a readiness probe on each of its containers."""
+    names = [c["name"] for c in obj["status"]["containerStatuses"]]
+    probe = {"httpGet": {"path": "/healthz", "port": 8080}}
+    return {**obj, "spec": {"containers": [{"name": n, "readinessProbe": probe} for n in names]}}
+
+
+def test_a_container_without_a_readiness_probe_counts_as_up_only_after_a_few_seconds():
+    """Its Ready says only that it runs: a notifications controller told a log level that
+    does not exist is Ready for the moment before it exits, and an install reading it then
+    must not call ArgoCD installed (seen on a fresh clone's e2e-node run)."""
+    now = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)
+    just = (now - timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    bare = pod("argocd-server-new-y", "new", cs("a", 0, started=just))
+    assert pods.settling([*workloads(ready=True), bare], now) == ["pod/argocd-server-new-y"]
+    assert pods.settling([*workloads(ready=True), bare], now + timedelta(seconds=young.YOUNG)) == []
+    assert pods.settling([*workloads(ready=True), probed(bare)], now) == []
 
 
 def test_a_workload_whose_pod_was_just_deleted_is_not_available_though_its_status_says_so():

@@ -2,6 +2,7 @@
 substituted by name only (exact images and args), images' recipes, and the one-line failure
 of a crash-looping pod (kubectl's cluster calls faked: no cluster here)."""
 
+import copy
 import json
 
 import pytest
@@ -226,3 +227,50 @@ def test_a_statefulset_pod_of_an_older_revision_is_stale_not_a_failure():
     assert pods.stale(pod("prometheus-k8s-0", "prometheus-k8s-old"), [sts])
     assert not pods.stale(pod("prometheus-k8s-0", "prometheus-k8s-new"), [sts])
     assert not pods.stale(pod("prometheus-operator-1", "x"), [sts])
+
+
+def test_a_pod_without_a_readiness_probe_counts_as_ready_only_after_it_ran_a_few_seconds():
+    """prometheus-operator has no readiness probe: its Deployment is ready the moment the
+    container runs, before a bad flag crashes it. The wait holds until it ran YOUNG seconds,
+    then sees the crash loop (no "ready" said for a pod about to crash)."""
+    from datetime import UTC, datetime, timedelta
+
+    from opskit.kube import young
+
+    operator = {
+        "kind": "Deployment",
+        "metadata": {"name": "prometheus-operator", "generation": 1},
+        "spec": {"replicas": 1},
+        "status": {"observedGeneration": 1, "readyReplicas": 1, "updatedReplicas": 1,
+                   "replicas": 1},
+    }  # fmt: skip
+    now = datetime.now(UTC)
+    started = (now - timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    running = {
+        "metadata": {"name": "prometheus-operator-5d9c7-abcde"},
+        "spec": {"containers": [{"name": "prometheus-operator"}]},
+        "status": {
+            "containerStatuses": [
+                {"name": "prometheus-operator", "restartCount": 0, "ready": True,
+                 "state": {"running": {"startedAt": started}}}
+            ]
+        },
+    }  # fmt: skip
+    assert young.young(running, now)
+    assert not young.young(running, now + timedelta(seconds=young.YOUNG))
+    probed = copy.deepcopy(running)
+    probed["spec"]["containers"][0]["readinessProbe"] = {"httpGet": {"path": "/", "port": 1}}
+    assert not young.young(probed, now)
+    reads = iter([running, _crashing_pod()])
+
+    def kubectl(argv, _stdin):
+        if "pods" in argv:
+            return 0, json.dumps({"items": [next(reads)]}), ""
+        if "logs" in argv:
+            return 0, 'level=error msg="unknown flag: --bogus"\n', ""
+        return 0, json.dumps(operator), ""
+
+    with fakes.recorder({"kubectl": kubectl}), pytest.raises(OpsError) as err:
+        pods.wait_ready(KUBE, "monitoring", ["deployment/prometheus-operator"], "x=y", print,
+                        sleep=lambda _s: None)  # fmt: skip
+    assert "CrashLoopBackOff" in err.value.message
