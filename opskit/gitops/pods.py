@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from opskit.core.errors import OpsError
 from opskit.kube import logs
 from opskit.kube.kubectl import Kube
-from opskit.kube.young import YOUNG, probed, up_for
+from opskit.kube.young import statuses, up_for, young
 
 REVISION = "deployment.kubernetes.io/revision"
 CRASH_LOOP = "CrashLoopBackOff"
@@ -64,20 +64,15 @@ def _current(pod: dict, hashes: dict[str, str]) -> bool:
     return not pod["metadata"].get("deletionTimestamp") and bool(mine & set(hashes.values()))
 
 
+def _pods(items: list[dict]) -> list[dict]:
+    """The pods of the workloads' current revisions, not being deleted."""
+    hashes = current_hashes(items)
+    return [i for i in items if i["kind"] == "Pod" and _current(i, hashes)]
+
+
 def _statuses(items: list[dict]) -> list[tuple[str, dict]]:
     """(pod name, container status) of every (init) container of current pods."""
-    return [(pod["metadata"]["name"], cs) for pod, cs in _containers(items)]
-
-
-def _containers(items: list[dict]) -> list[tuple[dict, dict]]:
-    """(pod, container status) of every (init) container of current pods."""
-    hashes = current_hashes(items)
-    found = []
-    for pod in (i for i in items if i["kind"] == "Pod" and _current(i, hashes)):
-        status = pod.get("status") or {}
-        for cs in (*status.get("initContainerStatuses", ()), *status.get("containerStatuses", ())):
-            found.append((pod, cs))
-    return found
+    return [(pod["metadata"]["name"], cs) for pod in _pods(items) for cs in statuses(pod)]
 
 
 def failing(items: list[dict], crashes: int = CRASHES) -> list[Failing]:
@@ -97,16 +92,16 @@ def settling(items: list[dict], now: datetime | None = None) -> list[str]:
     """Pods with a container that restarted and has been up less than STEADY seconds, or
     that has no readiness probe and has been up less than YOUNG seconds."""
     now = now or datetime.now(UTC)
-    pods = []
-    for pod, cs in _containers(items):
+
+    def restarted(cs: dict) -> bool:
         up = up_for(cs, now)
-        if up is None:
-            continue
-        young = up < YOUNG and not probed(pod, cs["name"])
-        name = f"pod/{pod['metadata']['name']}"
-        if (young or (cs.get("restartCount", 0) and up < STEADY)) and name not in pods:
-            pods.append(name)
-    return pods
+        return bool(cs.get("restartCount", 0)) and up is not None and up < STEADY
+
+    return [
+        f"pod/{pod['metadata']['name']}"
+        for pod in _pods(items)
+        if young(pod, now) or any(restarted(cs) for cs in statuses(pod))
+    ]
 
 
 def unready(items: list[dict]) -> list[str]:

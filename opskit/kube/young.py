@@ -17,6 +17,12 @@ def probed(pod: dict, container: str) -> bool:
     )
 
 
+def statuses(pod: dict) -> list[dict]:
+    """The statuses of the pod's init containers, then of its containers."""
+    status = pod.get("status") or {}
+    return [*(status.get("initContainerStatuses") or ()), *(status.get("containerStatuses") or ())]
+
+
 def up_for(status: dict, now: datetime) -> float | None:
     """Seconds a container (its status) has been running; None when it is not running."""
     started = ((status.get("state") or {}).get("running") or {}).get("startedAt")
@@ -28,8 +34,7 @@ def up_for(status: dict, now: datetime) -> float | None:
 def young(pod: dict, now: datetime | None = None) -> bool:
     """A running container of the pod, without a readiness probe, up less than YOUNG s."""
     now = now or datetime.now(UTC)
-    status = pod.get("status") or {}
-    for cs in status.get("containerStatuses") or ():
+    for cs in statuses(pod):
         up = up_for(cs, now)
         if up is not None and up < YOUNG and not probed(pod, cs["name"]):
             return True

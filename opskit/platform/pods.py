@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from opskit.core.errors import OpsError
 from opskit.kube import logs
-from opskit.kube.young import young
+from opskit.kube.young import statuses, young
 
 if TYPE_CHECKING:
     from opskit.kube.kubectl import Kube
@@ -43,11 +43,7 @@ class Broken:
 
 def broken(pod: dict) -> Broken | None:
     """The first container of `pod` (a Pod object) that crash-loops or cannot start."""
-    status = pod.get("status") or {}
-    for cs in [
-        *(status.get("initContainerStatuses") or []),
-        *(status.get("containerStatuses") or []),
-    ]:
+    for cs in statuses(pod):
         waiting = (cs.get("state") or {}).get("waiting") or {}
         if waiting.get("reason") in BROKEN:
             last = (cs.get("lastState") or {}).get("terminated") or {}
