@@ -1,5 +1,6 @@
 """nox sessions: `nox -l` lists them; `nox` runs the ones a fresh machine can run."""
 
+import fnmatch
 import os
 import shlex
 
@@ -56,11 +57,41 @@ def mutation(session: nox.Session) -> None:
     os.makedirs("mutants", exist_ok=True)  # the mutated copy finds the built tools here
     if not os.path.lexists("mutants/.tools"):
         os.symlink(os.path.abspath(".tools"), "mutants/.tools")
-    session.run("mutmut", "run", *session.posargs)
+    args: list[str] | None = list(session.posargs)
+    if "--pending" in args:  # resume: only the named mutants that have no result yet
+        args.remove("--pending")
+        listing = session.run("mutmut", "results", "--all", "true", silent=True) or ""
+        args = pending_args(args, str(listing))
+    if args is None:
+        session.log("mutation: every mutant asked for has a result (mutmut results)")
+    else:
+        session.run("mutmut", "run", *args)
     session.run("mutmut", "results")
     session.chdir("services/telemetry")  # its own [tool.mutmut]: the store on a real PostgreSQL
     session.run("mutmut", "run")
     session.run("mutmut", "results")
+
+
+def pending_args(args: list[str], listing: str) -> list[str] | None:
+    """`mutmut run` arguments for `--pending`: its options, then each mutant matching a
+    pattern in `args` (`opskit.deploy.pipeline*`) that `listing` (`mutmut results --all true`)
+    shows without a result. mutmut reruns every mutant it is given by name, so a run cut
+    short resumes only this way. No listing yet (nothing generated): the patterns as they
+    are; nothing left to run: None."""
+    patterns = [a for a in args if "." in a or "*" in a]
+    options = [a for a in args if a not in patterns]
+    results = dict(
+        line.strip().split(": ", 1) for line in listing.splitlines() if ": " in line
+    )  # "    <mutant>: <status>"
+    if not results:
+        return args
+    unrun = ("not checked", "check was interrupted by user")
+    names = [
+        name
+        for name, status in results.items()
+        if status in unrun and any(fnmatch.fnmatchcase(name, p) for p in patterns or ["*"])
+    ]
+    return [*options, *names] if names else None
 
 
 @nox.session(python=PYTHON)

@@ -54,3 +54,64 @@ def test_e2e_node_builds_every_tool_group_its_tests_install_on_the_cluster():
         a.split("=", 1)[1] for call in session.installs for a in call if a.startswith("--only=")
     }
     assert {"node", *(NEEDS[task] for task in used)} <= groups
+
+
+LISTING = """\
+    opskit.deploy.pipeline.x_deploy__mutmut_1: killed
+    opskit.deploy.pipeline.x_deploy__mutmut_2: not checked
+    opskit.deploy.pipeline.x_deploy__mutmut_3: check was interrupted by user
+    opskit.deploy.pipeline.x_deploy__mutmut_4: survived
+    opskit.secrets.sops.x_rotate__mutmut_1: not checked
+    opskit.gitops.watch.x_follow__mutmut_5: not checked
+"""
+
+
+def test_mutation_pending_resumes_only_the_named_mutants_without_a_result():
+    """mutmut reruns every mutant named on its command line: `-- --pending <patterns>`
+    passes it only those that have no result yet, so a run cut short resumes."""
+    pending_args = _noxfile().pending_args
+    args = ["--max-children", "1", "opskit.deploy.pipeline*", "opskit.secrets.sops*"]
+    assert pending_args(args, LISTING) == [
+        "--max-children",
+        "1",
+        "opskit.deploy.pipeline.x_deploy__mutmut_2",
+        "opskit.deploy.pipeline.x_deploy__mutmut_3",
+        "opskit.secrets.sops.x_rotate__mutmut_1",
+    ]
+    assert pending_args([], LISTING) == [  # no pattern: every module's
+        "opskit.deploy.pipeline.x_deploy__mutmut_2",
+        "opskit.deploy.pipeline.x_deploy__mutmut_3",
+        "opskit.secrets.sops.x_rotate__mutmut_1",
+        "opskit.gitops.watch.x_follow__mutmut_5",
+    ]
+    assert pending_args(["opskit.clusters.connect*"], LISTING) is None  # all have results
+    assert pending_args(args, "") == args  # nothing generated yet: mutmut takes the patterns
+
+
+def test_mutation_pending_runs_nothing_when_every_mutant_has_a_result(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the session makes mutants/ where it runs
+    class Recording(_Session):
+        def __init__(self, listing: str) -> None:
+            super().__init__()
+            self.listing, self.runs = listing, []
+
+        def run(self, *args: str, **kwargs) -> str:
+            self.runs.append(args)
+            return self.listing if args[:2] == ("mutmut", "results") and kwargs else ""
+
+        def log(self, *_args) -> None:
+            pass
+
+        def chdir(self, _path) -> None:
+            pass
+
+    nox_module = _noxfile()
+    session = Recording(LISTING.replace("not checked", "killed").replace("check was", "x"))
+    session.posargs = ["--pending", "opskit.deploy.pipeline*"]
+    nox_module.mutation(session)
+    # only the telemetry store's own run (from services/telemetry, no names)
+    assert [r for r in session.runs if r[:2] == ("mutmut", "run")] == [("mutmut", "run")]
+    session = Recording(LISTING)
+    session.posargs = ["--pending", "opskit.secrets.sops*"]
+    nox_module.mutation(session)
+    assert ("mutmut", "run", "opskit.secrets.sops.x_rotate__mutmut_1") in session.runs
