@@ -90,6 +90,7 @@ def test_mutation_pending_resumes_only_the_named_mutants_without_a_result():
 
 def test_mutation_pending_runs_nothing_when_every_mutant_has_a_result(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the session makes mutants/ where it runs
+
     class Recording(_Session):
         def __init__(self, listing: str) -> None:
             super().__init__()
