@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from infra import free_port
-from telemetry.schema import Reading
+from telemetry.reading import Reading
 from telemetry.store import Store, Unavailable
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
+from typing import NoReturn
 
 from telemetry import settings, simulator
 
@@ -17,6 +19,16 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="subscribe, store and serve the HTTP API (settings: env)")
     simulator.add_arguments(commands.add_parser("simulate", help="publish simulated readings"))
     return parser
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit without the interpreter's teardown (~0.1 s of freeing modules, on a rollout's
+    path: `Recreate` starts the new pod once this one has exited). The service has stopped
+    and closed everything by then; only the log is flushed."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             from telemetry.service import serve
 
             asyncio.run(serve(settings.load()))
-            return 0
+            _exit_now(0)
         report = asyncio.run(simulator.run(simulator.options(args)))
     except settings.SettingsError as exc:
         print(f"telemetry: error: {exc}", file=sys.stderr)

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+if TYPE_CHECKING:  # the model (pydantic) is imported with the first message: see parse
+    from telemetry.reading import Reading
 
 MAX_PAYLOAD = 4096
 DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-MetricName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
-MetricValue = Annotated[float, Field(allow_inf_nan=False)]
-
-
-class Reading(BaseModel):
-    """One reading; `id` is unique per device, so a redelivery is not a second reading."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
-    seq: int = Field(ge=0)
-    ts: AwareDatetime
-    values: dict[MetricName, MetricValue] = Field(min_length=1, max_length=16)
 
 
 class Rejected(ValueError):
@@ -48,6 +35,12 @@ def parse(topic: str, payload: bytes) -> tuple[str, Reading]:
     device = device_of(topic)
     if len(payload) > MAX_PAYLOAD:
         raise Rejected("size", f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
+    # here, not at the top: pydantic and the model's schema take ~0.15 s to load, and with
+    # `Recreate` the service is down on every rollout until its new pod is ready
+    from pydantic import ValidationError
+
+    from telemetry.reading import Reading
+
     try:
         return device, Reading.model_validate_json(payload)
     except ValidationError as exc:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import asyncpg
 
-from telemetry.schema import Reading
+if TYPE_CHECKING:
+    from telemetry.reading import Reading
 
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS telemetry;
