@@ -347,6 +347,30 @@ def _git_url(cfg: Config, conn: Connection) -> str:
     return home.repo_url_at(git_hosts()[-1])
 
 
+def ask_to_read(cfg: Config, overlay: Overlay, pushed: bool) -> str:
+    """After a release, what a push webhook does on a git host: ask ArgoCD to read git now
+    instead of at its next poll (every 3 minutes), where it can see the commit: pushed, or
+    read from this clone (the embedded cluster's git server). Best effort and quick: without
+    a cluster the overlay allows, ArgoCD, its Application or an answer within 5 s, nothing
+    is asked. The Application's name when asked, else ""."""
+    from opskit.clusters.connect import connect
+
+    try:
+        conn = connect(cfg, overlay)
+        namespace = cfg.require_argocd().namespace
+        app = application_for(cfg, overlay)["metadata"]["name"]
+        reads_clone = not conn.runs_containers and "git" in local(cfg, conn.cluster).running()
+    except OpsError:
+        return ""
+    if not (pushed or reads_clone):
+        return ""
+    try:
+        asked = wait.refresh(conn.kube, namespace, app, check=False)
+    except OpsError:  # kubectl itself timed out
+        return ""
+    return app if asked.returncode == 0 else ""
+
+
 # --- status and sync --------------------------------------------------------------------
 
 

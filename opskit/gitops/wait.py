@@ -23,7 +23,8 @@ from opskit.kube.kubectl import Kube
 APPLICATIONS = "applications.argoproj.io"
 NOT_INSTALLED = "ArgoCD is not installed in this cluster (no Application CRD)"
 NOT_INSTALLED_HINT = "install it first: `invoke argocd.install`"
-REFRESH = {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "hard"}}}
+REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
+REFRESH = {"metadata": {"annotations": {REFRESH_ANNOTATION: "hard"}}}
 POLL_SECONDS = 0.25  # an in-process read each (kubectl's where the cluster needs it)
 # A comparison error can come from a stale cached diff (with ServerSideApply the controller
 # reuses its server-side diffs while the live objects are unchanged); a hard refresh compares
@@ -126,8 +127,13 @@ def read(kube: Kube, namespace: str, name: str, missing_ok: bool = False) -> dic
     )
 
 
-def refresh(kube: Kube, namespace: str, name: str, dry_run: bool = False) -> shell.Step:
-    """Ask the controller to re-read git for this Application now."""
+def refresh(
+    kube: Kube, namespace: str, name: str, dry_run: bool = False, check: bool = True
+) -> shell.Result:
+    """Ask the controller to re-read git for this Application now (a hard refresh, what
+    `argocd app get --hard-refresh` asks). `check=False`: best effort, one quick try (an
+    API server that does not answer within 5 s is given up on)."""
+    quick = () if check else ("--request-timeout=5s",)
     step = kube.step(
         "patch",
         APPLICATIONS,
@@ -138,12 +144,12 @@ def refresh(kube: Kube, namespace: str, name: str, dry_run: bool = False) -> she
         "merge",
         "-p",
         json.dumps(REFRESH, separators=(",", ":")),
+        *quick,
         what=f"refresh {name}",
         mutates=True,
-        timeout=30,
+        timeout=30 if check else 10,
     )
-    shell.run_step(step, dry_run=dry_run)
-    return step
+    return shell.run_step(step, check=check, dry_run=dry_run)
 
 
 def unhealthy(obj: dict) -> str:
@@ -187,8 +193,22 @@ def last_good(obj: dict) -> tuple[str, str]:
 
 def behind(obj: dict, state: State, revision: str) -> bool:
     """The Application exists but compares against another revision, with no operation
-    running: the controller has not read `revision` from git yet."""
-    return bool(obj) and state.revision != revision and state.operation not in OPERATING
+    running and no refresh pending: the controller has not read `revision` from git yet, and
+    nobody has asked it to (`invoke release` asks, as a push webhook would)."""
+    return (
+        bool(obj)
+        and state.revision != revision
+        and state.operation not in OPERATING
+        and not refresh_pending(obj)
+    )
+
+
+def refresh_pending(obj: dict) -> bool:
+    """A refresh was asked for and the controller has not finished it: it removes the
+    annotation with the status of that comparison (the same patch), so a second request
+    would only queue a second comparison of the same revision."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return REFRESH_ANNOTATION in annotations
 
 
 def unsynced(obj: dict, state: State, revision: str) -> bool:

@@ -45,6 +45,15 @@ def release(c, overlay="dev", push=False, watch=False, timeout="180", dry_run=Fa
         say(f"to deploy it through ArgoCD, push: {result.push_command()}")
     if watching is not None:
         _follow(cfg, watching, result)
+    elif not dry_run:
+        _ask_argocd(cfg, overlay, result)
+
+
+def _ask_argocd(cfg, overlay, result):
+    from opskit.gitops import argocd
+
+    if app := argocd.ask_to_read(cfg, cfg.overlay(overlay), result.pushed):
+        say(f"asked ArgoCD to read it now ({app}); follow it: `invoke argocd.wait -o {overlay}`")
 
 
 def _prepare_watch(cfg, overlay, timeout):

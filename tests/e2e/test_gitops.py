@@ -128,6 +128,23 @@ def test_release_commit_is_synced_and_healthy(gitops):
     assert app_status(gitops)["revision"] == head
 
 
+def test_a_plain_release_asks_argocd_to_read_it_as_a_push_webhook_would(gitops, kube):
+    """No --watch, no push: ArgoCD reads this clone, so `invoke release` asks it to read the
+    commit at once (else it waits for its next poll); the wait after it asks nothing more."""
+    (gitops.path / "app" / "RELEASE_NOTE").write_text("another change the release ships\n")
+    gitops.commit_all("feat: another thing to release")
+    _, _, err = OUTPUTS.run(gitops, "release", "--overlay=dev")
+    head = gitops.git("rev-parse", "HEAD")
+    app = kube.json("get", "applications.argoproj.io", APP, "-n", "argocd")
+    pending = "argocd.argoproj.io/refresh" in (app["metadata"].get("annotations") or {})
+    read = head in (app["status"]["sync"].get("revisions") or [])
+    assert f"asked ArgoCD to read it now ({APP})" in err
+    assert pending or read  # asked and not yet done, or done already
+    _, _, err = OUTPUTS.run(gitops, "argocd.wait", "--overlay=dev", "--timeout=120")
+    assert f"Synced+Healthy at {head[:12]}" in err
+    assert "asking ArgoCD to read" not in err  # the release's request was enough
+
+
 def test_unhealthy_release_is_reverted_in_git_and_the_old_revision_is_healthy(
     gitops, tmp_path, never_ready
 ):

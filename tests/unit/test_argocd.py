@@ -910,3 +910,17 @@ def test_wait_on_a_cluster_without_argocd_says_to_install_it_in_one_line():
         "ArgoCD is not installed in this cluster (no Application CRD); "
         "install it first: `invoke argocd.install`"
     )
+
+
+def test_wait_does_not_ask_again_for_a_refresh_that_is_pending(monkeypatch):
+    """`invoke release` asks ArgoCD to read its commit; the wait that follows finds the
+    annotation still there (the controller removes it with the comparison's status) and
+    does not queue a second comparison of the same revision."""
+    monkeypatch.setattr(wait, "POLL_SECONDS", 0)
+    new = "c" * 40
+    pending = app()
+    pending["metadata"]["annotations"] = {"argocd.argoproj.io/refresh": "hard"}
+    answers = [pending, pending, app("Synced", "Healthy", new)]
+    with fakes.recorder({"kubectl": scripted(answers)}) as calls:
+        wait.wait(KUBE, "argocd", "gitops-lab-dev", new, 30, report=lambda _l: None)
+    assert not [c for c in calls if "patch" in c]

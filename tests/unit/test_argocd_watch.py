@@ -6,7 +6,7 @@ import pytest
 
 from opskit.core import shell
 from opskit.core.errors import OpsError
-from opskit.gitops import release, wait, watch
+from opskit.gitops import argocd, release, wait, watch
 from opskit.kube.kubectl import Kube
 from tests import fakes
 
@@ -276,3 +276,41 @@ def test_a_change_watched_with_no_last_good_revision_is_reverted_alone(repo, mon
     assert git("log", "-1", "--format=%s") == f"chore({kind}): revert the change"
     assert f"Rolls back {released[:12]}." in git("log", "-1", "--format=%b")
     assert git("diff", "HEAD~2", "HEAD") == "" and (cfg.root / "notes.txt").is_file()
+
+
+def test_a_pushed_release_asks_argocd_to_read_it_at_once_in_one_quick_try(repo):
+    """What a push webhook does on a git host: ArgoCD otherwise reads git every 3 minutes."""
+    cfg, _ = repo
+    with fakes.recorder({"kubectl": (0, "", "")}) as calls:
+        asked = argocd.ask_to_read(cfg, cfg.overlay("dev"), pushed=True)
+    assert asked == "gitops-lab-dev"
+    assert [c[c.index("patch") :] for c in calls] == [
+        (
+            "patch",
+            "applications.argoproj.io",
+            "gitops-lab-dev",
+            "-n",
+            "argocd",
+            "--type",
+            "merge",
+            "-p",
+            '{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"hard"}}}',
+            "--request-timeout=5s",
+        )
+    ]
+
+
+def test_a_release_argocd_cannot_see_or_a_cluster_that_does_not_answer_asks_nothing(repo):
+    cfg, _ = repo
+    with fakes.recorder({"kubectl": (0, "", "")}) as calls:  # not pushed, no git server here
+        assert argocd.ask_to_read(cfg, cfg.overlay("dev"), pushed=False) == ""
+    assert calls == []
+    refused = (1, "", "The connection to the server 127.0.0.1:6443 was refused")
+    with fakes.recorder({"kubectl": refused}):
+        assert argocd.ask_to_read(cfg, cfg.overlay("dev"), pushed=True) == ""
+
+    def hangs(_argv, _stdin):
+        raise shell._Timeout(10)  # as shell's runner ends a process past its time
+
+    with fakes.recorder({"kubectl": hangs}):
+        assert argocd.ask_to_read(cfg, cfg.overlay("dev"), pushed=True) == ""
