@@ -23,6 +23,9 @@ Its controllers act at once: a workload is observed and ready at its generation,
 pod template carries NEVER_READY_LABEL (as kwok's simulated pods do, tests/e2e): then its
 pods stay unready and the Deployment controller reports ProgressDeadlineExceeded.
 `refuse_next` denies the next apply whole (an admission webhook), e.g. (1, "", "Error...").
+`rollout_reads=N` makes the controllers slower: a workload whose spec an apply changed is
+observed (then ready) only after N reads of its namespace's workloads; `lag(key, N)` does the
+same to one workload without a change (its pods restarting).
 `kubectl kustomize` and other calls without a cluster run for real; a kubectl call it does
 not know fails the test."""
 
@@ -119,8 +122,15 @@ def _parse(flags: dict[str, bool], rest: tuple[str, ...]) -> tuple[dict[str, str
 
 
 class ApiServer:
-    def __init__(self, objects=(), refuse_next: tuple[int, str, str] | None = None):
+    def __init__(
+        self,
+        objects=(),
+        refuse_next: tuple[int, str, str] | None = None,
+        rollout_reads: int = 0,
+    ):
         self.objects: dict[ObjectRef, dict] = {}
+        self.rollout_reads = rollout_reads
+        self.lagging: dict[ObjectRef, int] = {}  # reads left until its controller observes it
         self.version = 0
         self.refuse_next = refuse_next
         self.stdin: dict[str, list[bytes]] = {}
@@ -163,7 +173,11 @@ class ApiServer:
             return 0, _listed(found), ""
         namespace = rest[rest.index("-n") + 1]
         if rest[0] == "deployments,statefulsets,controllerrevisions":
-            return 0, _listed(self.listed(WORKLOADS, namespace)), ""
+            workloads = self.listed(WORKLOADS, namespace)
+            for key in map(ObjectRef.of, workloads):  # each read brings the controllers on
+                if self.lagging.get(key):
+                    self.lagging[key] -= 1
+            return 0, _listed(workloads), ""
         if rest[0] == "pods":
             selector = dict(kv.split("=", 1) for kv in rest[rest.index("-l") + 1].split(","))
             return 0, _listed(self.pods(namespace, selector)), ""
@@ -194,6 +208,8 @@ class ApiServer:
             same = old.get("spec") == doc.get("spec")
             meta["generation"] = old["metadata"].get("generation", 0) + (0 if same else 1)
             self.objects[key] = {**doc, "metadata": meta}
+            if self.rollout_reads and key.kind in WORKLOADS and not same:
+                self.lag(key, self.rollout_reads)
             out.append(self.read(key))
         return 0, _listed(out), ""
 
@@ -228,6 +244,11 @@ class ApiServer:
         meta["resourceVersion"] = str(self.version)
         meta["generation"] += 1
 
+    def lag(self, key: ObjectRef, reads: int) -> None:
+        """The workload's controller observes it only after `reads` reads of its namespace's
+        workloads: until then its status is one generation behind, so it is not ready."""
+        self.lagging[key] = reads
+
     def refused(self, doc: dict) -> str:
         """The API server's error for this object, or "" when it takes it."""
         ref = ObjectRef.of(doc)
@@ -259,6 +280,8 @@ class ApiServer:
         obj = json.loads(json.dumps(self.objects[key]))
         if key.kind in WORKLOADS:
             obj["status"] = self._status(obj)
+            if self.lagging.get(key):
+                obj["status"]["observedGeneration"] = obj["metadata"]["generation"] - 1
         return obj
 
     def listed(self, kinds: tuple[str, ...], namespace: str) -> list[dict]:

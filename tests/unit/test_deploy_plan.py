@@ -611,3 +611,23 @@ def test_a_deploy_waits_only_for_a_deploy_of_its_own_overlay_to_its_own_cluster(
             os.close(fd)
     assert caught.value.message.startswith("a deploy to dev is already running (pid 4242, lock ")
     assert not server.objects  # refused before anything was sent
+
+
+def test_a_deploy_reads_its_workloads_again_until_their_slow_controllers_made_them_ready(
+    project,
+):
+    """Controllers take a while: the deploy polls the overlay's namespace until each workload
+    it changed is ready; a redeploy that changes nothing still waits for a workload that is
+    not ready (its pods restarting) instead of saying nothing changed."""
+    server, lines = ApiServer(rollout_reads=2), []
+    listing = ("get", "deployments,statefulsets,controllerrevisions", "-n", "gitops-lab-dev")
+    with fakes.recorder({"kubectl": server}) as calls:
+        done = pipeline.deploy(project, "dev", notify=lines.append, timeout=5)
+        assert len(done.rolled_out) == 5
+        assert sum(c[5:9] == listing for c in calls) >= 3  # the plan's read, then the wait's
+        server.lag(ObjectRef("Deployment", "gitops-lab-dev", "redis"), 2)
+        lines.clear()
+        pipeline.deploy(project, "dev", notify=lines.append, timeout=5)
+    assert any(line.startswith("waiting for deployment/redis") for line in lines), lines
+    assert any(line.startswith("deployment/redis rolled out in") for line in lines), lines
+    assert not any("nothing changed" in line for line in lines)
