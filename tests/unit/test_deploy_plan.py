@@ -500,13 +500,14 @@ def test_a_deploy_to_a_container_cluster_builds_the_missing_images_and_loads_the
     """Docker and k3d do not run here: answered at the shell boundary, their argv checked."""
     cluster = dataclasses.replace(project.cluster, provider="k3d")
     cfg = dataclasses.replace(project, cluster=cluster)
-    built, loaded = [], []
+    built, loaded, revisions = [], [], []
 
     def docker(argv, _stdin):
         if argv[1:3] == ("image", "inspect"):
             return 1, "", "Error: No such image"
         assert argv[1] == "build", argv
         built.append(argv[argv.index("--tag") + 1])
+        revisions.append(argv[argv.index("--build-arg") + 1])
         return 0, "", ""
 
     def k3d(argv, _stdin):
@@ -517,6 +518,10 @@ def test_a_deploy_to_a_container_cluster_builds_the_missing_images_and_loads_the
     with fakes.recorder({"kubectl": ApiServer(), "docker": docker, "k3d": k3d}):
         pipeline.deploy(cfg, "dev", notify=lambda _m: None)
     assert built and built == loaded  # each image built, then loaded into the cluster
+    head = gitinfo.head(cfg.root)
+    tag = head[: cfg.app.tag_length]  # each image of the project at the commit deployed
+    assert built == [f"{image.repository}:{tag}" for image in cfg.images.values()]
+    assert revisions == [f"REVISION={head}"] * len(built)  # the image says its commit
     assert "[dry-run]" not in capsys.readouterr().err
 
 
@@ -631,3 +636,24 @@ def test_a_deploy_reads_its_workloads_again_until_their_slow_controllers_made_th
     assert any(line.startswith("waiting for deployment/redis") for line in lines), lines
     assert any(line.startswith("deployment/redis rolled out in") for line in lines), lines
     assert not any("nothing changed" in line for line in lines)
+
+
+def test_an_image_already_built_at_the_commit_is_loaded_not_built_again(project):
+    cluster = dataclasses.replace(project.cluster, provider="k3d")
+    cfg = dataclasses.replace(project, cluster=cluster)
+    tag = gitinfo.head(cfg.root)[: cfg.app.tag_length]
+    present = {f"{image.repository}:{tag}" for image in cfg.images.values()}
+
+    def docker(argv, _stdin):
+        assert argv[1:3] == ("image", "inspect"), argv  # a build would fail the test here
+        return (0, "sha256:1\n", "") if argv[-1] in present else (1, "", "Error: No such image")
+
+    loaded = []
+
+    def k3d(argv, _stdin):
+        loaded.append(argv[3])
+        return 0, "", ""
+
+    with fakes.recorder({"kubectl": ApiServer(), "docker": docker, "k3d": k3d}):
+        pipeline.deploy(cfg, "dev", notify=lambda _m: None)
+    assert sorted(loaded) == sorted(present)
