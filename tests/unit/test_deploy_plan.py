@@ -657,3 +657,32 @@ def test_an_image_already_built_at_the_commit_is_loaded_not_built_again(project)
     with fakes.recorder({"kubectl": ApiServer(), "docker": docker, "k3d": k3d}):
         pipeline.deploy(cfg, "dev", notify=lambda _m: None)
     assert sorted(loaded) == sorted(present)
+
+
+def test_a_deploy_to_a_cluster_the_suite_did_not_start_builds_every_image_for_its_registry(
+    project,
+):
+    """Nothing is loaded into such a cluster (it pulls from its registry), and each missing
+    image is still built, not just the first."""
+    dev = dataclasses.replace(project.overlays["dev"], contexts=("gitops-lab",))
+    cfg = dataclasses.replace(project, overlays={**project.overlays, "dev": dev})
+    built, lines = [], []
+
+    def docker(argv, _stdin):
+        if argv[1] == "info":  # provider auto: no Docker daemon, the embedded cluster is current
+            return 1, "", "Cannot connect to the Docker daemon"
+        if argv[1:3] == ("image", "inspect"):
+            return 1, "", "Error: No such image"
+        assert argv[1] == "build", argv
+        built.append(argv[argv.index("--tag") + 1])
+        return 0, "", ""
+
+    fake = {"kubectl": ApiServer(), "docker": docker, "k3d": lambda a, _s: pytest.fail(f"{a}")}
+    with fakes.recorder(fake):
+        pipeline.deploy(cfg, "dev", context="gitops-lab", notify=lines.append)
+    tag = gitinfo.head(cfg.root)[: cfg.app.tag_length]
+    assert built == [f"{image.repository}:{tag}" for image in cfg.images.values()]
+    pulls = [line for line in lines if "from its registry" in line]
+    assert pulls == [
+        f"gitops-lab pulls {ref} from its registry (`invoke image.push`)" for ref in built
+    ]
