@@ -187,8 +187,17 @@ def test_failed_rollout_restores_and_waits_only_for_workloads_that_were_ready(pr
         before = _as_stored(server.objects)
         overlays.patch_never_ready(project.root / "k8s/overlays/dev")
         subprocess.run(["git", "-C", str(project.root), "commit", "-qam", "never"], check=True)
+        record = report.DeployRecord("dev")
         with pytest.raises(OpsError) as caught:
-            pipeline.deploy(project, "dev", timeout=5, notify=lines.append)
+            pipeline.deploy(project, "dev", timeout=5, notify=lines.append, record=record)
+    failed = [(r.workload, r.status, r.detail) for r in record.rollouts if r.status == "failed"]
+    assert failed == [
+        (
+            "deployment/api",
+            "failed",
+            'deployment/api did not roll out: ReplicaSet "api" has timed out progressing.',
+        )
+    ]  # what `--report` writes of the failed rollout
     assert str(caught.value) == (
         'deploy to dev failed: deployment/api did not roll out: ReplicaSet "api" has timed out '
         "progressing.; restored the 37 object(s) it had changed or created; see the "
@@ -234,6 +243,7 @@ def test_the_deploy_record_holds_its_stages_its_commit_and_each_workloads_state(
     ]
     assert sorted(r.workload for r in first.rollouts) == workloads
     assert {r.status for r in first.rollouts} == {"rolled-out"}
+    assert len(first.objects) == 37 and {o.result for o in first.objects} == {"applied"}
     assert sorted(r.workload for r in second.rollouts) == workloads
     assert {r.status for r in second.rollouts} == {"unchanged"}
 
