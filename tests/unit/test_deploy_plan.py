@@ -696,3 +696,11 @@ def test_a_deploy_to_a_cluster_the_suite_did_not_start_builds_every_image_for_it
     assert pulls == [
         f"gitops-lab pulls {ref} from its registry (`invoke image.push`)" for ref in built
     ]
+
+
+def test_a_redeploy_that_sends_nothing_reports_each_object_unchanged_and_nothing_else(project):
+    with fakes.recorder({"kubectl": ApiServer()}):
+        first = pipeline.deploy(project, "dev", notify=lambda _m: None)
+        again = pipeline.deploy(project, "dev", notify=lambda _m: None)
+    assert again.objects == dict.fromkeys(first.objects, "unchanged")
+    assert len(again.objects) == 37
