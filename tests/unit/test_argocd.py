@@ -515,23 +515,24 @@ def test_a_revision_that_is_not_a_commit_is_refused(root):
 REFRESH = wait.REFRESH
 
 
+# kubectl's arguments for a hard refresh of gitops-lab-dev (after the kubeconfig and context)
+REFRESH_PATCH = (
+    "patch",
+    "applications.argoproj.io",
+    "gitops-lab-dev",
+    "-n",
+    "argocd",
+    "--type",
+    "merge",
+    "-p",
+    '{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"hard"}}}',
+)
+
+
 def test_refresh_is_a_hard_refresh_annotation():
     with fakes.recorder({"kubectl": (0, "", "")}) as calls:
         wait.refresh(KUBE, "argocd", "gitops-lab-dev")
-    assert calls == [
-        (
-            *BASE,
-            "patch",
-            "applications.argoproj.io",
-            "gitops-lab-dev",
-            "-n",
-            "argocd",
-            "--type",
-            "merge",
-            "-p",
-            json.dumps(REFRESH, separators=(",", ":")),
-        )
-    ]
+    assert calls == [(*BASE, *REFRESH_PATCH)]
     assert REFRESH == {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "hard"}}}
 
 

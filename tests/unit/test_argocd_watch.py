@@ -9,6 +9,7 @@ from opskit.core.errors import OpsError
 from opskit.gitops import argocd, release, wait, watch
 from opskit.kube.kubectl import Kube
 from tests import fakes
+from tests.unit.test_argocd import REFRESH_PATCH
 
 KUBE = Kube("/state/kubeconfig", "kwok-gitops-lab")
 
@@ -284,20 +285,7 @@ def test_a_pushed_release_asks_argocd_to_read_it_at_once_in_one_quick_try(repo):
     with fakes.recorder({"kubectl": (0, "", "")}) as calls:
         asked = argocd.ask_to_read(cfg, cfg.overlay("dev"), pushed=True)
     assert asked == "gitops-lab-dev"
-    assert [c[c.index("patch") :] for c in calls] == [
-        (
-            "patch",
-            "applications.argoproj.io",
-            "gitops-lab-dev",
-            "-n",
-            "argocd",
-            "--type",
-            "merge",
-            "-p",
-            '{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"hard"}}}',
-            "--request-timeout=5s",
-        )
-    ]
+    assert [c[c.index("patch") :] for c in calls] == [(*REFRESH_PATCH, "--request-timeout=5s")]
 
 
 def test_a_release_argocd_cannot_see_or_a_cluster_that_does_not_answer_asks_nothing(repo):
