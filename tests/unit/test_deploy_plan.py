@@ -506,19 +506,35 @@ def test_a_dry_run_on_a_container_cluster_prints_the_image_build_and_load(projec
     assert "[dry-run] docker build " in err and "[dry-run] k3d image import " in err
 
 
-def test_a_deploy_to_a_container_cluster_builds_the_missing_images_and_loads_them(project, capsys):
-    """Docker and k3d do not run here: answered at the shell boundary, their argv checked."""
-    cluster = dataclasses.replace(project.cluster, provider="k3d")
-    cfg = dataclasses.replace(project, cluster=cluster)
-    built, loaded, revisions = [], [], []
+def _images_at_head(cfg) -> list[str]:
+    """Each project image at the tag of the commit deployed (HEAD), as `repository:tag`."""
+    tag = gitinfo.head(cfg.root)[: cfg.app.tag_length]
+    return [f"{image.repository}:{tag}" for image in cfg.images.values()]
+
+
+def _docker_without_images(built: list[str], revisions: list[str]):
+    """docker on a machine with none of the project's images and no daemon to ask (`info`:
+    provider auto finds no Docker); each build's tag and REVISION build-arg recorded."""
 
     def docker(argv, _stdin):
+        if argv[1] == "info":
+            return 1, "", "Cannot connect to the Docker daemon"
         if argv[1:3] == ("image", "inspect"):
             return 1, "", "Error: No such image"
         assert argv[1] == "build", argv
         built.append(argv[argv.index("--tag") + 1])
         revisions.append(argv[argv.index("--build-arg") + 1])
         return 0, "", ""
+
+    return docker
+
+
+def test_a_deploy_to_a_container_cluster_builds_the_missing_images_and_loads_them(project, capsys):
+    """Docker and k3d do not run here: answered at the shell boundary, their argv checked."""
+    cluster = dataclasses.replace(project.cluster, provider="k3d")
+    cfg = dataclasses.replace(project, cluster=cluster)
+    built, loaded, revisions = [], [], []
+    docker = _docker_without_images(built, revisions)
 
     def k3d(argv, _stdin):
         assert argv[1:3] == ("image", "import") and argv[4:] == ("--cluster", "gitops-lab"), argv
@@ -528,10 +544,8 @@ def test_a_deploy_to_a_container_cluster_builds_the_missing_images_and_loads_the
     with fakes.recorder({"kubectl": ApiServer(), "docker": docker, "k3d": k3d}):
         pipeline.deploy(cfg, "dev", notify=lambda _m: None)
     assert built and built == loaded  # each image built, then loaded into the cluster
-    head = gitinfo.head(cfg.root)
-    tag = head[: cfg.app.tag_length]  # each image of the project at the commit deployed
-    assert built == [f"{image.repository}:{tag}" for image in cfg.images.values()]
-    assert revisions == [f"REVISION={head}"] * len(built)  # the image says its commit
+    assert built == _images_at_head(cfg)  # each image of the project at the commit deployed
+    assert revisions == [f"REVISION={gitinfo.head(cfg.root)}"] * len(built)  # says its commit
     assert "[dry-run]" not in capsys.readouterr().err
 
 
@@ -651,8 +665,7 @@ def test_a_deploy_reads_its_workloads_again_until_their_slow_controllers_made_th
 def test_an_image_already_built_at_the_commit_is_loaded_not_built_again(project):
     cluster = dataclasses.replace(project.cluster, provider="k3d")
     cfg = dataclasses.replace(project, cluster=cluster)
-    tag = gitinfo.head(cfg.root)[: cfg.app.tag_length]
-    present = {f"{image.repository}:{tag}" for image in cfg.images.values()}
+    present = set(_images_at_head(cfg))
 
     def docker(argv, _stdin):
         assert argv[1:3] == ("image", "inspect"), argv  # a build would fail the test here
@@ -677,21 +690,11 @@ def test_a_deploy_to_a_cluster_the_suite_did_not_start_builds_every_image_for_it
     dev = dataclasses.replace(project.overlays["dev"], contexts=("gitops-lab",))
     cfg = dataclasses.replace(project, overlays={**project.overlays, "dev": dev})
     built, lines = [], []
-
-    def docker(argv, _stdin):
-        if argv[1] == "info":  # provider auto: no Docker daemon, the embedded cluster is current
-            return 1, "", "Cannot connect to the Docker daemon"
-        if argv[1:3] == ("image", "inspect"):
-            return 1, "", "Error: No such image"
-        assert argv[1] == "build", argv
-        built.append(argv[argv.index("--tag") + 1])
-        return 0, "", ""
-
+    docker = _docker_without_images(built, [])
     fake = {"kubectl": ApiServer(), "docker": docker, "k3d": lambda a, _s: pytest.fail(f"{a}")}
     with fakes.recorder(fake):
         pipeline.deploy(cfg, "dev", context="gitops-lab", notify=lines.append)
-    tag = gitinfo.head(cfg.root)[: cfg.app.tag_length]
-    assert built == [f"{image.repository}:{tag}" for image in cfg.images.values()]
+    assert built == _images_at_head(cfg)
     pulls = [line for line in lines if "from its registry" in line]
     assert pulls == [
         f"gitops-lab pulls {ref} from its registry (`invoke image.push`)" for ref in built
