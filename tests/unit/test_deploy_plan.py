@@ -629,16 +629,17 @@ def test_a_deploy_waits_only_for_a_deploy_of_its_own_overlay_to_its_own_cluster(
         with fakes.recorder({"kubectl": server}):
             assert pipeline.deploy(project, "dev", timeout=60, notify=lambda _m: None).objects
         server.objects.clear()
-        mine = held(context, "dev")
+        mine, said = held(context, "dev"), []
         try:
             with fakes.recorder({"kubectl": server}), pytest.raises(OpsError) as caught:
-                pipeline.deploy(project, "dev", timeout=0.5, notify=lambda _m: None)
+                pipeline.deploy(project, "dev", timeout=0.5, notify=said.append)
         finally:
             os.close(mine)
     finally:
         for fd in others:
             os.close(fd)
     assert caught.value.message.startswith("a deploy to dev is already running (pid 4242, lock ")
+    assert said == ["a deploy to dev is running in pid 4242; waiting up to 0.5s"]  # the wait is told
     assert not server.objects  # refused before anything was sent
 
 
