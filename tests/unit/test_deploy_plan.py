@@ -708,3 +708,30 @@ def test_a_redeploy_that_sends_nothing_reports_each_object_unchanged_and_nothing
         again = pipeline.deploy(project, "dev", notify=lambda _m: None)
     assert again.objects == dict.fromkeys(first.objects, "unchanged")
     assert len(again.objects) == 37
+
+
+@pytest.mark.parametrize("missing", ["git", "kubectl", "sops"])
+def test_a_deploy_without_one_of_its_tools_stops_before_it_reads_or_renders_anything(
+    project, tmp_path, monkeypatch, missing
+):
+    """The deploy's preflight: each tool it runs (git for the tag, kubectl, sops) is looked
+    for first, so a machine without one gets the one-line error with its install hint before
+    any git, render or cluster read, not halfway through the plan."""
+    from opskit.core import tools
+    from opskit.core.errors import ToolMissing
+
+    found = {name: tools.which(name) for name in ("git", "kubectl", "sops", "age", "age-keygen")}
+    assert all(found.values()), found  # the project installs them all (tools.install, bootstrap)
+    path = tmp_path / "bin"
+    path.mkdir()
+    for name, exe in found.items():
+        if name != missing:
+            (path / name).symlink_to(exe)
+    monkeypatch.setattr(tools, "tools_bin", lambda: tmp_path / "no-tools-bin")
+    monkeypatch.setenv("PATH", str(path))
+    server = ApiServer()
+    with fakes.recorder({"kubectl": server}) as calls, pytest.raises(ToolMissing) as caught:
+        pipeline.deploy(project, "dev", timeout=5, notify=lambda _m: None)
+    assert caught.value.message == f"`{missing}` not found"
+    assert caught.value.hint == tools.install_hint(missing)
+    assert calls == [] and not server.objects  # nothing read, rendered or applied
