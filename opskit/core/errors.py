@@ -34,14 +34,16 @@ class CommandFailed(OpsError):
         stderr_tail: str = "",
         hint: str = "",
         reason: str = "",
+        what: str = "",
     ) -> None:
         self.tool = tool
         self.argv = argv
         self.returncode = returncode
         self.stderr_tail = stderr_tail
-        what = reason or f"exited with code {returncode}"
-        self.reason = what  # "exited with code 1", "timed out after 60s"
-        super().__init__(f"`{tool}` {what}: {' '.join(argv)}", hint)
+        self.reason = reason or f"exited with code {returncode}"  # or "timed out after 60s"
+        self.what = what  # the step's purpose ("apply", "rotate data key"), said first
+        purpose = f"{what}: " if what else ""
+        super().__init__(f"{purpose}`{tool}` {self.reason}: {' '.join(argv)}", hint)
 
     def __str__(self) -> str:
         text = super().__str__()

@@ -57,7 +57,7 @@ class Step:
     """One command as a value: printed by --dry-run, asserted by tests, run by `run_step`."""
 
     argv: tuple[str, ...]
-    what: str = ""
+    what: str = ""  # its purpose ("apply", "rotate data key"): said first when it fails
     stdin: bytes | str | Step | None = None
     mutates: bool = False
     timeout: float = DEFAULT_TIMEOUT
@@ -155,9 +155,10 @@ def run_step(step: Step, *, check: bool = True, dry_run: bool = False) -> Result
             returncode=None,
             hint=step.hint,
             reason=f"timed out after {exc.seconds:g}s",
+            what=step.what,
         ) from None
     if check and failed is not None:
-        raise _failure(failed, result)
+        raise _failure(failed, result, step.what)
     return result
 
 
@@ -308,7 +309,9 @@ class _Timeout(Exception):
         self.seconds = seconds
 
 
-def _failure(step: Step, result: Result) -> CommandFailed:
+def _failure(step: Step, result: Result, what: str) -> CommandFailed:
+    """`step` is the one that failed (in a pipeline, maybe an upstream one); `what` says
+    what the whole command was for."""
     tail = "\n".join(result.stderr.strip().splitlines()[-STDERR_TAIL_LINES:])
     return CommandFailed(
         tool=_tool(step),
@@ -316,4 +319,5 @@ def _failure(step: Step, result: Result) -> CommandFailed:
         returncode=result.returncode,
         stderr_tail=redact(tail),
         hint=step.hint,
+        what=what,
     )

@@ -59,6 +59,23 @@ def test_nonzero_exit_carries_tool_argv_code_and_stderr_tail():
     assert "; try again" in str(err).splitlines()[0]
 
 
+def test_a_failure_says_first_what_the_command_was_for():
+    """`what` (a step's purpose) leads its failure and its timeout: in a pipeline, the
+    whole command's purpose, whichever step failed."""
+    upstream = shell.Step(argv=("sh", "-c", "exit 3"))
+    step = shell.Step(argv=("cat",), stdin=upstream, what="rotate data key")
+    with pytest.raises(CommandFailed) as failed:
+        shell.run_step(step)
+    assert str(failed.value) == "rotate data key: `sh` exited with code 3: sh -c exit 3"
+    slow = shell.Step(argv=("sleep", "5"), what="apply", timeout=0.2)
+    with pytest.raises(CommandFailed) as late:
+        shell.run_step(slow)
+    assert late.value.message == "apply: `sleep` timed out after 0.2s: sleep 5"
+    with pytest.raises(CommandFailed) as plain:
+        shell.run(["sh", "-c", "exit 2"])
+    assert plain.value.message == "`sh` exited with code 2: sh -c exit 2"  # no purpose given
+
+
 def test_check_false_returns_the_failure():
     assert shell.run(["sh", "-c", "exit 2"], check=False).returncode == 2
 
