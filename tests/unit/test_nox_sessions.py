@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 from pathlib import Path
@@ -33,7 +34,10 @@ class _Session:
         pass
 
 
+@functools.cache
 def _noxfile():
+    """noxfile.py loaded once: a second load registers its sessions again, which nox
+    warns is to become an error."""
     spec = importlib.util.spec_from_file_location("noxfile_under_test", ROOT / "noxfile.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
