@@ -73,6 +73,8 @@ def test_plan_holds_every_rendered_object_the_private_docs_and_one_apply(project
     lines: list[str] = []
     with fakes.recorder({"kubectl": ApiServer()}):
         plan = pipeline.build_plan(project, dev, target, False, lines.append)
+    # the render is kept for the next deploy (a dry run keeps none: the test below)
+    assert len(list((paths.state_dir() / "cache" / "render").iterdir())) == 1
     kinds = sorted({o["kind"] for o in plan.objects})
     assert kinds == [
         "ConfigMap",
@@ -258,7 +260,14 @@ def test_a_dirty_tree_deploys_only_when_allowed_with_a_dirty_tag(project):
         record = report.DeployRecord("dev")
         pipeline.deploy(project, "dev", allow_dirty=True, notify=lambda _m: None, record=record)
         pipeline.deploy(project, "dev", allow_dirty=True, dry_run=True, notify=lambda _m: None)
+        server.stdin.clear()
+        guarded = dataclasses.replace(project.overlays["dev"], protected=True)
+        cfg = dataclasses.replace(project, overlays={**project.overlays, "dev": guarded})
+        with pytest.raises(OpsError) as refused:  # a protected overlay takes commits only
+            pipeline.deploy(cfg, "dev", allow_dirty=True, notify=lambda _m: None)
+        assert not server.stdin.get("apply")
     assert "-dirty-" in record.image
+    assert refused.value.message == "deploy to dev refuses a dirty working tree (notes.txt)"
 
 
 def test_a_deploy_goes_to_the_context_asked_for_if_the_overlay_allows_it(project):
