@@ -135,6 +135,7 @@ def test_dry_run_called_as_a_library_mutates_nothing_and_writes_nothing(project,
     assert "[dry-run] kubectl --kubeconfig " in capsys.readouterr().err
     assert not (paths.state_dir() / "cache").exists()  # no render cache
     assert not (paths.state_dir() / "locks").exists()
+    assert not (project.root / ".certs").exists()  # no CA, no certificate for TLS or the broker
 
 
 def test_rejected_apply_puts_back_what_existed_and_deletes_what_it_created(project):
@@ -600,6 +601,10 @@ def test_a_dry_run_on_the_real_node_names_each_image_it_would_ship_and_the_local
     head = gitinfo.head(project.root)[:12]
     telemetry = f"{project.images['telemetry'].repository}:{head}"
     assert telemetry in shipped and len(shipped) >= 4  # telemetry and the stand-ins
+    standins = {s.split(":")[0] for s in shipped if s != telemetry}  # the cluster's component
+    assert standins == {
+        f"localhost/gitops-lab/{n}-standin" for n in ("mosquitto", "postgres", "redis")
+    }
     assert not any(s.startswith(f"{project.app.image}:") for s in shipped)  # the api: simulated
     assert f"{project.app.name}: {embedded.API_STAYS_SIMULATED}" in notes
     err = capsys.readouterr().err
@@ -648,7 +653,9 @@ def test_a_deploy_waits_only_for_a_deploy_of_its_own_overlay_to_its_own_cluster(
         for fd in others:
             os.close(fd)
     assert caught.value.message.startswith("a deploy to dev is already running (pid 4242, lock ")
-    assert said == ["a deploy to dev is running in pid 4242; waiting up to 0.5s"]  # the wait is told
+    assert said == [
+        "a deploy to dev is running in pid 4242; waiting up to 0.5s"
+    ]  # the wait is told
     assert not server.objects  # refused before anything was sent
 
 
