@@ -751,3 +751,40 @@ def test_a_deploy_without_one_of_its_tools_stops_before_it_reads_or_renders_anyt
     assert caught.value.message == f"`{missing}` not found"
     assert caught.value.hint == tools.install_hint(missing)
     assert calls == [] and not server.objects  # nothing read, rendered or applied
+
+
+def test_an_overlay_without_ingress_or_broker_gets_neither_tls_secret(project):
+    """The TLS Secrets go with what uses them: the Ingress's (`api-tls`) only when the
+    overlay renders an Ingress, the broker's (`mqtt-tls`) only with the mqtt component."""
+    kustomization = project.root / "k8s/overlays/dev/kustomization.yaml"
+    text = kustomization.read_text()
+    for component in ("tls-ingress", "mqtt"):
+        text = text.replace(f"  - ../../components/{component}\n", "")
+    kustomization.write_text(text)
+    subprocess.run(["git", "-C", str(project.root), "commit", "-qam", "no ingress"], check=True)
+    with fakes.recorder({"kubectl": ApiServer()}):
+        done = pipeline.deploy(project, "dev", timeout=5, notify=lambda _m: None)
+    assert "Deployment/api" in done.objects and "Ingress/api" not in done.objects
+    assert not {"Secret/api-tls", "Secret/mqtt-tls"} & set(done.objects), done.objects
+
+
+def test_a_deploy_whose_decrypted_secret_breaks_the_schema_sends_nothing(project):
+    """The decrypted Secrets pass the same strict schema as the rendered objects, in the
+    plan: one that does not stops the deploy before anything is applied."""
+    from opskit.secrets import sops
+
+    dev = project.overlay("dev")
+    broken = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: broken, namespace: gitops-lab-dev}\n"
+        "stringData: {TOKEN: not-shown}\nbogus: field\n"
+    )
+    sops.encrypt(project, sops.secret_path(dev, "broken"), broken)
+    subprocess.run(["git", "-C", str(project.root), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(project.root), "commit", "-qm", "broken"], check=True)
+    server = ApiServer()
+    with fakes.recorder({"kubectl": server}), pytest.raises(OpsError) as caught:
+        pipeline.deploy(project, "dev", timeout=5, notify=lambda _m: None)
+    lines = caught.value.message.splitlines()
+    assert lines[0] == "dev: 1 problem(s) in decrypted Secrets, nothing applied:"
+    assert "bogus" in lines[1] and "not-shown" not in caught.value.message
+    assert not server.objects and not server.stdin.get("apply")
