@@ -45,6 +45,7 @@ class Plan:
     overlay: Overlay
     target: Connection
     image: str
+    commit: str  # the full SHA the image tag names (the tree's HEAD, `-dirty-` or not)
     objects: list[dict]  # rendered, validated, served by the cluster
     unserved: list[str]  # `Kind/name: reason; install` lines
     private: list[bytes]  # decrypted Secrets and the TLS Secrets, in memory only
@@ -53,7 +54,6 @@ class Plan:
     prints: dict[ObjectRef, str] = field(default_factory=dict)  # ref -> fingerprint
     unchanged: tuple[dict, ...] = ()  # live objects the last deploy left as they are: not sent
     identities: tuple[dict, ...] = ()  # every object of the plan as kind/name/namespace only
-    commit: str = ""  # the full SHA the image tag names
 
     @property
     def kube(self) -> Kube:
@@ -303,7 +303,7 @@ def deploy(
     if dry_run:
         with record.check("plan"):
             plan = build_plan(cfg, overlay, target, allow_dirty, notify, dry_run=True)
-        report.planned(record, plan, cfg.root)
+        report.planned(record, plan)
         _announce(cfg, plan, notify, dry_run=True)
         shell.run_step(plan.apply_step(), dry_run=True)
         return Deployed({}, {})
@@ -314,7 +314,7 @@ def deploy(
     with lock.exclusive(lock_file, wait=timeout, what=f"a deploy to {overlay.name}", notify=notify):
         with record.check("plan"):
             plan = build_plan(cfg, overlay, target, allow_dirty, notify)
-        report.planned(record, plan, cfg.root)
+        report.planned(record, plan)
         _announce(cfg, plan, notify)
         done = _apply_and_wait(plan, timeout, notify, record)
     _summary(plan, done.workloads, notify)
@@ -327,8 +327,8 @@ def _announce(cfg: Config, plan: Plan, notify: Notify, dry_run: bool = False) ->
     if cluster is not None and cluster.has_real_node():
         from opskit.images import embedded
 
-        sent, commit = plan.sent(), plan.commit or gitinfo.head(cfg.root)
-        embedded.ship(cfg, sent, commit, cluster, notify, dry_run)
+        sent = plan.sent()
+        embedded.ship(cfg, sent, plan.commit, cluster, notify, dry_run)
         cluster.prepare(sent, plan.overlay.namespace, notify, dry_run)
         notify(f"{cfg.app.name}: {embedded.API_STAYS_SIMULATED}")
     elif plan.target.runs_containers:
@@ -357,8 +357,7 @@ def _ship_image(cfg: Config, plan: Plan, notify: Notify, dry_run: bool) -> None:
     for ref in images.refs(cfg, plan.image.rsplit(":", 1)[1]):
         if not images.exists_locally(ref):
             notify(f"building {ref}")
-            commit = plan.commit or gitinfo.head(cfg.root)
-            shell.run_step(images.build_step(cfg, ref, commit), dry_run=dry_run)
+            shell.run_step(images.build_step(cfg, ref, plan.commit), dry_run=dry_run)
         if plan.target.cluster is None:
             notify(f"{plan.kube.context} pulls {ref} from its registry (`invoke image.push`)")
             continue

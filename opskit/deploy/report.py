@@ -150,12 +150,10 @@ def manifest_hash(objects: list[dict]) -> str:
     return hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
 
 
-def planned(record: DeployRecord, plan, root) -> None:
+def planned(record: DeployRecord, plan) -> None:
     """What the plan settled: the image, the commit, the hash of the rendered objects."""
-    from opskit.core import gitinfo
-
     record.image = plan.image
-    record.commit = plan.commit or gitinfo.head(root)
+    record.commit = plan.commit
     record.manifest_hash = manifest_hash(plan.objects)
     record.checks.append(Check("served APIs", True, 0.0, "\n".join(plan.unserved)))
 

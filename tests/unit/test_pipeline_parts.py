@@ -42,6 +42,7 @@ def plan(root, tmp_path, monkeypatch):
             overlay=config.load(root / "opskit.yaml").overlay("dev"),
             target=Connection(kube, None),
             image="api:0123456789ab",
+            commit="0123456789ab" + "0" * 28,
             objects=[CONFIG],
             unserved=[],
             private=private,
