@@ -199,13 +199,22 @@ def _violation(origin: str, obj: dict, path: str, message: str) -> Violation:
 
 
 def schema_problems(cfg: Config, overlay: Overlay, objects: list[dict]) -> list[str]:
-    """Schema problems only (for the decrypted Secrets, which policies do not apply to)."""
+    """Schema problems, and a namespace other than the overlay's, for the decrypted Secrets
+    (which kustomize does not render, so nothing set their namespace, and policies do not
+    apply to): the apply would write one without a namespace into the context's default."""
     schemas = load_schemas(cfg.kubernetes.version)
-    return [
-        str(_violation(overlay.name, obj, path, message))
+    found = [
+        _violation(overlay.name, obj, path, message)
         for obj in objects
         for path, message in schemas.check(obj)
     ]
+    for obj in objects:
+        namespace = (obj.get("metadata") or {}).get("namespace")
+        if namespace != overlay.namespace:
+            where = f"is {namespace}" if namespace else "is not set"
+            message = f"{where}; a Secret of {overlay.name} names {overlay.namespace}"
+            found.append(_violation(overlay.name, obj, "metadata.namespace", message))
+    return [str(v) for v in found]
 
 
 def validate_objects(cfg: Config, overlay: Overlay, objects: list[dict]) -> list[str]:

@@ -788,3 +788,28 @@ def test_a_deploy_whose_decrypted_secret_breaks_the_schema_sends_nothing(project
     assert lines[0] == "dev: 1 problem(s) in decrypted Secrets, nothing applied:"
     assert "bogus" in lines[1] and "not-shown" not in caught.value.message
     assert not server.objects and not server.stdin.get("apply")
+
+
+@pytest.mark.parametrize("namespace", [None, "default"])
+def test_a_decrypted_secret_outside_the_overlays_namespace_is_refused(project, namespace):
+    """kustomize does not render the Secrets, so nothing sets their namespace: one without
+    (which the apply would write into the context's default namespace) or with another
+    stops the deploy in its plan, in one line, before anything is sent."""
+    from opskit.secrets import sops
+
+    dev = project.overlay("dev")
+    meta = {"name": "stray", **({"namespace": namespace} if namespace else {})}
+    stray = yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": {"K": "v"}}
+    )
+    sops.encrypt(project, sops.secret_path(dev, "stray"), stray)
+    subprocess.run(["git", "-C", str(project.root), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(project.root), "commit", "-qm", "stray"], check=True)
+    server = ApiServer()
+    with fakes.recorder({"kubectl": server}), pytest.raises(OpsError) as caught:
+        pipeline.deploy(project, "dev", timeout=5, notify=lambda _m: None)
+    where = f"is {namespace}" if namespace else "is not set"
+    assert caught.value.message.splitlines()[1:] == [
+        f"dev/Secret/stray: metadata.namespace: {where}; a Secret of dev names gitops-lab-dev"
+    ]
+    assert not server.objects and not server.stdin.get("apply")
