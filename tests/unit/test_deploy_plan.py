@@ -813,3 +813,23 @@ def test_a_decrypted_secret_outside_the_overlays_namespace_is_refused(project, n
         f"dev/Secret/stray: metadata.namespace: {where}; a Secret of dev names gitops-lab-dev"
     ]
     assert not server.objects and not server.stdin.get("apply")
+
+
+def test_a_secret_file_changed_in_git_is_sent_again_though_the_cluster_did_not_move(project):
+    """A Secret's fingerprint is its encrypted file's: a new value committed (re-encrypted)
+    is sent by the next deploy, the only Secret sent, though its live resourceVersion has
+    not moved."""
+    from opskit.secrets import sops
+
+    dev = project.overlay("dev")
+    path = sops.secret_files(dev)[0]
+    server = ApiServer()
+    with fakes.recorder({"kubectl": server}):
+        pipeline.deploy(project, "dev", notify=lambda _m: None)
+        doc = yaml.safe_load(sops.decrypt(project, dev, path))
+        doc.setdefault("stringData", {})["ADDED"] = "a new value"
+        sops.encrypt(project, path, yaml.safe_dump(doc))
+        subprocess.run(["git", "-C", str(project.root), "commit", "-qam", "new value"], check=True)
+        pipeline.deploy(project, "dev", notify=lambda _m: None)
+    secrets = [n for n in applied_names(server, 1) if n.startswith("Secret/")]
+    assert secrets == [f"Secret/{doc['metadata']['name']}"]  # (the commit moved the image tags)
