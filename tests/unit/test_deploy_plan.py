@@ -833,3 +833,16 @@ def test_a_secret_file_changed_in_git_is_sent_again_though_the_cluster_did_not_m
         pipeline.deploy(project, "dev", notify=lambda _m: None)
     secrets = [n for n in applied_names(server, 1) if n.startswith("Secret/")]
     assert secrets == [f"Secret/{doc['metadata']['name']}"]  # (the commit moved the image tags)
+
+
+def test_a_renewed_certificate_is_sent_again_and_alone(project):
+    """A TLS Secret's fingerprint is the certificate's: reissued (`certs.issue --force`,
+    or renewed near its expiry), it is the one object the next deploy sends."""
+    from opskit.secrets import certs
+
+    server = ApiServer()
+    with fakes.recorder({"kubectl": server}):
+        pipeline.deploy(project, "dev", notify=lambda _m: None)
+        certs.issue(project, project.overlay("dev"), force=True)
+        pipeline.deploy(project, "dev", notify=lambda _m: None)
+    assert applied_names(server, 1) == ["Secret/api-tls"]
