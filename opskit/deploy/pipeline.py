@@ -260,10 +260,11 @@ def split_served(versions: set[str], objects: list[dict]) -> tuple[list[dict], l
     lines = []
     for obj in unserved:
         group = obj["apiVersion"].split("/")[0]
-        install = INSTALLS.get(group, f"install the CRD of {group}")
+        install = INSTALLS.get(group)
+        how = f"install it with `{install}`" if install else f"install the CRD of {group}"
         lines.append(
             f"{ObjectRef.of(obj).kind_name}: API {obj['apiVersion']} "
-            f"not served by this cluster; install it with `{install}`"
+            f"not served by this cluster; {how}"
         )
     return served, lines
 

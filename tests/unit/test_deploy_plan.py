@@ -846,3 +846,19 @@ def test_a_renewed_certificate_is_sent_again_and_alone(project):
         certs.issue(project, project.overlay("dev"), force=True)
         pipeline.deploy(project, "dev", notify=lambda _m: None)
     assert applied_names(server, 1) == ["Secret/api-tls"]
+
+
+def test_an_overlay_without_any_secret_file_is_refused_before_anything_is_sent(project):
+    """Its pods would wait for Secrets that never come: the plan stops with the command
+    that makes them."""
+    folder = project.root / "k8s/overlays/dev/secrets"
+    subprocess.run(["git", "-C", str(project.root), "rm", "-rq", str(folder)], check=True)
+    subprocess.run(["git", "-C", str(project.root), "commit", "-qm", "no secrets"], check=True)
+    server = ApiServer()
+    with fakes.recorder({"kubectl": server}), pytest.raises(OpsError) as caught:
+        pipeline.deploy(project, "dev", timeout=5, notify=lambda _m: None)
+    assert caught.value.message == (
+        "overlay 'dev' has no encrypted Secrets in k8s/overlays/dev/secrets"
+    )
+    assert caught.value.hint == "run `invoke secrets.init --overlay dev`"
+    assert not server.objects and not server.stdin.get("apply")

@@ -123,6 +123,24 @@ def test_objects_whose_api_is_missing_fail_the_deploy_when_the_overlay_says_so(r
     assert caught.value.hint == "install the APIs, or set overlays.dev.missing_api: warn"
 
 
+def test_each_object_whose_api_is_not_served_gets_a_line_with_what_installs_it():
+    monitor = {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor"}
+    widget = {"apiVersion": "example.com/v1alpha1", "kind": "Widget"}
+    objects = [
+        CONFIG,
+        {**monitor, "metadata": {"name": "api"}},
+        {**widget, "metadata": {"name": "w"}},
+    ]
+    served, lines = pipeline.split_served({"v1"}, objects)
+    assert served == [CONFIG]
+    assert lines == [
+        "ServiceMonitor/api: API monitoring.coreos.com/v1 not served by this cluster; "
+        "install it with `invoke monitoring.install`",
+        "Widget/w: API example.com/v1alpha1 not served by this cluster; "
+        "install the CRD of example.com",
+    ]
+
+
 def test_the_live_secrets_a_deploy_reads_before_it_applies_are_masked(tmp_path):
     """capture() reads the objects as they are (to put them back): a live Secret's values,
     text or binary, are masked in every output from then on; a ConfigMap's are not."""
