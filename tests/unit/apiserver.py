@@ -89,6 +89,12 @@ def kubectl_refuses(verb: str, rest: tuple[str, ...], stdin: bytes | None) -> st
         _check(validate in VALIDATE, f'invalid - validate option "{validate}"')
         for doc in yamlio.load_all(stdin or b"", "kubectl's input") if "-f" in given else ():
             _check(not doc or "kind" in doc, "unable to decode \"STDIN\": Object 'Kind' is missing")
+        for obj in documents(stdin or b"") if "-f" in given else ():  # a List's items too
+            _check(
+                bool(obj.get("apiVersion")),
+                f'unable to recognize "STDIN": no matches for kind "{obj.get("kind")}" '
+                'in version ""',
+            )
     except Refused as refused:
         return f"error: {refused}"
     return ""
