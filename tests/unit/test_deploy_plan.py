@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -578,6 +579,14 @@ def test_the_secrets_of_an_unchanged_overlay_are_decrypted_once(project, monkeyp
     decrypts = len(runs)
     assert decrypts == len(sops.secret_files(dev))
     assert sops.decrypted_secrets(project, dev) == first and len(runs) == decrypts
+    # ... until the user's key changes: its file rewritten, or a key given in SOPS_AGE_KEY
+    key = sops.key_file()
+    stat = key.stat()
+    os.utime(key, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert sops.decrypted_secrets(project, dev) == first and len(runs) == 2 * decrypts
+    monkeypatch.setenv("SOPS_AGE_KEY", key.read_text())
+    assert sops.decrypted_secrets(project, dev) == first and len(runs) == 3 * decrypts
+    assert sops.decrypted_secrets(project, dev) == first and len(runs) == 3 * decrypts
 
 
 def test_a_dry_run_on_the_real_node_names_each_image_it_would_ship_and_the_local_volumes(

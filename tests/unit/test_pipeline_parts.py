@@ -99,27 +99,57 @@ def test_a_decrypted_secret_that_breaks_the_schema_stops_the_deploy_with_its_val
         "apiVersion: v1\nkind: Secret\nmetadata: {name: api-secrets, namespace: gitops-lab-dev}\n"
         "stringData: {PASSWORD: hunter2-very-secret}\nbogus: hunter2-very-secret\n"
     )
+    stray = "apiVersion: v1\nkind: Secret\nmetadata: {name: stray}\n"
     shell.secret("hunter2-very-secret")
     pipeline._check_private(cfg, dev, [])  # nothing decrypted: nothing to check
     with pytest.raises(OpsError) as caught:
-        pipeline._check_private(cfg, dev, [secret.encode()])
+        pipeline._check_private(cfg, dev, [secret.encode(), stray.encode()])
     lines = caught.value.message.splitlines()
-    assert lines[0] == "dev: 1 problem(s) in decrypted Secrets, nothing applied:"
-    assert len(lines) == 2 and "bogus" in lines[1] and "hunter2" not in lines[1]
+    assert lines[0] == "dev: 2 problem(s) in decrypted Secrets, nothing applied:"
+    assert len(lines) == 3 and "bogus" in lines[1] and "hunter2" not in lines[1]
+    assert lines[2] == (
+        "dev/Secret/stray: metadata.namespace: is not set; a Secret of dev names gitops-lab-dev"
+    )
     assert caught.value.hint == "fix them with `invoke secrets.edit`"
+
+
+def test_invalid_objects_stop_the_plan_with_one_line_each(root, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPSKIT_STATE_DIR", str(tmp_path / "state"))
+    cfg = config.load(root / "opskit.yaml")
+    dev = cfg.overlay("dev")
+    broken = [
+        {**CONFIG, "bogus": 1},
+        {**CONFIG, "metadata": {**CONFIG["metadata"], "name": "other"}, "extra": 2},
+    ]
+    with pytest.raises(OpsError) as caught:
+        pipeline._validate(cfg, dev, broken)
+    from opskit.manifests import validate
+
+    problems = validate.validate_objects(cfg, dev, broken)  # schemas and policies
+    assert any("bogus" in p for p in problems) and any("extra" in p for p in problems)
+    assert caught.value.message.splitlines() == [
+        f"dev: {len(problems)} validation problem(s), nothing applied:",
+        *problems,
+    ]
+    assert caught.value.hint == "fix them and run again"
+    assert not list(tmp_path.rglob("valid/*"))  # a failed validation is not remembered
 
 
 def test_objects_whose_api_is_missing_fail_the_deploy_when_the_overlay_says_so(root):
     dev = config.load(root / "opskit.yaml").overlay("dev")
-    unserved = ["ServiceMonitor/api: API monitoring.coreos.com/v1 not served; install it"]
+    unserved = [
+        "ServiceMonitor/api: API monitoring.coreos.com/v1 not served; install it",
+        "ServiceMonitor/telemetry: API monitoring.coreos.com/v1 not served; install it",
+    ]
     lines: list[str] = []
     pipeline._report_unserved(dev, unserved, lines.append)
-    assert lines == [f"warning: not applied: {unserved[0]}"]
+    assert lines == [f"warning: not applied: {line}" for line in unserved]
     with pytest.raises(OpsError) as caught:
         pipeline._report_unserved(dataclasses.replace(dev, missing_api="fail"), unserved, print)
-    assert caught.value.message == (
-        f"dev: objects whose API the cluster lacks, nothing applied:\n{unserved[0]}"
-    )
+    assert caught.value.message.splitlines() == [
+        "dev: objects whose API the cluster lacks, nothing applied:",
+        *unserved,
+    ]
     assert caught.value.hint == "install the APIs, or set overlays.dev.missing_api: warn"
 
 
