@@ -137,6 +137,29 @@ def test_foreign_key_fails_with_one_line_and_nothing_is_applied(cfg, tmp_path, m
     assert "overlay 'dev'" in message and public in message and "secrets.init" in message
 
 
+def test_one_file_decrypted_alone_refuses_a_foreign_key_in_the_same_line(
+    cfg, tmp_path, monkeypatch
+):
+    """`secrets.show` decrypts one file: a file not encrypted to the user's key gets the
+    same one-line error (file, recipients, the way out) as a deploy's decrypt, before sops
+    runs."""
+    public = encrypt_as_other(cfg, monkeypatch, tmp_path, "dev")
+    generate.ensure_key(cfg)
+    (mine,) = sops.my_recipients()
+    dev = cfg.overlay("dev")
+    path = sops.secret_path(dev, "api-secrets")
+    with fakes.recorder({"sops": (0, "", "")}) as calls, pytest.raises(OpsError) as caught:
+        sops.decrypt(cfg, dev, path)
+    assert calls == []
+    assert caught.value.message == (
+        f"overlay 'dev': {sops.repo_rel(cfg, path)} is encrypted to {public}, "
+        f"not to your key {mine}"
+    )
+    assert caught.value.hint.endswith(
+        "(or regenerate dev values: `invoke secrets.init --overlay dev`)"
+    )
+
+
 def test_no_key_at_all_says_how_to_get_one(cfg, tmp_path, monkeypatch):
     encrypt_as_other(cfg, monkeypatch, tmp_path, "dev")
     with pytest.raises(OpsError, match=r"you have none at .*secrets\.init --overlay dev"):
@@ -314,6 +337,9 @@ def test_a_file_sops_cannot_open_is_one_line_naming_it(cfg):
     )
     assert "\n" not in caught.value.message
     assert caught.value.hint == "check your key and the file (`invoke secrets.check`)"
+    with pytest.raises(OpsError) as in_deploy:  # the deploy's decrypt of every file at once
+        sops.decrypted_secrets(cfg, dev)
+    assert in_deploy.value.message == caught.value.message
 
 
 def test_a_key_held_in_sops_age_key_is_the_users_own(cfg, tmp_path, monkeypatch):
