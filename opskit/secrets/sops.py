@@ -88,7 +88,7 @@ def overlay_recipients(cfg: Config, overlay: Overlay) -> tuple[str, ...]:
     return rule_recipients(rule) if rule else ()
 
 
-def write_atomic(path: Path, text: str, what: str, dry_run: bool = False) -> None:
+def write_atomic(path: Path, text: str, what: str, dry_run: bool) -> None:
     """Write a (non-secret) file atomically; under dry-run only say so."""
     if dry_run:
         print(f"[dry-run] {what}", file=sys.stderr)

@@ -302,6 +302,24 @@ def test_rotate_changes_the_data_key_and_update_keys_keeps_it(cfg, tmp_path):
     assert rel in sops.rotate(cfg, dev, dry_run=True)
 
 
+@pytest.mark.parametrize(
+    "age", ["age1aaa,age1bbb", " age1aaa , age1bbb ,", ["age1aaa", " age1bbb"]]
+)
+def test_a_rule_lists_its_recipients_comma_separated_or_as_a_list(age):
+    assert sops.rule_recipients({"age": age}) == ("age1aaa", "age1bbb")
+    assert sops.rule_recipients({}) == ()
+
+
+def test_an_encrypt_under_dry_run_says_what_it_would_write_and_writes_nothing(cfg, capsys):
+    dev = cfg.overlay("dev")
+    generate.init(cfg, dev)
+    path = sops.secret_path(dev, "extra")
+    sops.encrypt(cfg, path, "apiVersion: v1\nkind: Secret\nmetadata: {name: extra}\n", True)
+    assert not path.exists()
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == f"[dry-run] write {sops.repo_rel(cfg, path)}"
+
+
 def test_values_are_masked_in_every_document_and_bad_base64_is_no_error():
     manifest = (
         "--- a note, not a mapping\n---\n"  # a document that is not a Secret first

@@ -94,7 +94,7 @@ def test_duplicate_key_in_an_argocd_manifest(tmp_path):
     ("content", "message"),
     [
         ("this is not yaml: [\n", "line 2: invalid YAML ("),
-        ("just some text\n", "not a SOPS-encrypted YAML mapping"),
+        ("just some text\n", "not a SOPS-encrypted YAML mapping; restore it from git"),
         ("data:\n  a: ENC[x]\n  a: ENC[y]\n", "duplicate key 'a'"),
     ],
 )
