@@ -109,6 +109,15 @@ def test_a_secret_file_symlinked_elsewhere_is_refused_by_every_reader(cfg, tmp_p
         with pytest.raises(OpsError) as caught:
             call()
         assert "\n" not in str(caught.value) and "symlink" in str(caught.value)
+        assert "linked.sops.yaml resolves to " in caught.value.message
+        assert caught.value.message.endswith(", outside a Secret file (a symlink?)")
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_a_secret_file_is_never_named_by_a_path(cfg, name):
+    with pytest.raises(OpsError) as caught:
+        sops.secret_path(cfg.overlay("dev"), name)
+    assert caught.value.message == f"Secret name: {name[:60]!r} is not a valid name"
 
 
 def test_valid_names_with_dots_still_work(cfg):
