@@ -74,7 +74,10 @@ def add_recipient(cfg: Config, overlay: Overlay, key: str, dry_run: bool = False
     rule = next((r for r in current if r.get("path_regex") == regex), None)
     if rule is None:
         rule = {"path_regex": regex, "encrypted_regex": ENCRYPTED_REGEX, "age": ""}
-        current.append(rule)
+        # before any rule sops would pick for the overlay's files now (a catch-all): sops
+        # takes the first that matches, so one appended after it would never be used
+        taken = sops.rule_for(cfg, sops.repo_rel(cfg, sops.secret_path(overlay, "x")))
+        current.insert(current.index(taken) if taken else len(current), rule)
     if key in sops.rule_recipients(rule):
         return False
     rule["age"] = [*sops.rule_recipients(rule), key]
@@ -90,16 +93,13 @@ def _render_rules(items: list[dict]) -> str:
     for rule in items:
         extra = {k: v for k, v in rule.items() if k not in ("path_regex", "encrypted_regex", "age")}
         keys = sops.rule_recipients(rule)
-        lines += [
-            f"  - path_regex: '{rule['path_regex']}'",
-            f"    encrypted_regex: '{rule.get('encrypted_regex', ENCRYPTED_REGEX)}'",
-            "    age: >-",
-            *[f"      {k}," for k in keys[:-1]],
-            f"      {keys[-1]}",
-        ]
+        item = [f"path_regex: '{rule['path_regex']}'"] if "path_regex" in rule else []  # or all
+        item += [f"encrypted_regex: '{rule.get('encrypted_regex', ENCRYPTED_REGEX)}'"]
+        if keys:
+            item += ["age: >-", *[f"  {k}," for k in keys[:-1]], f"  {keys[-1]}"]
         if extra:
-            dumped = yaml.safe_dump(extra, sort_keys=False).splitlines()
-            lines += [f"    {line}" for line in dumped]
+            item += yaml.safe_dump(extra, sort_keys=False).splitlines()
+        lines += [f"  - {item[0]}", *[f"    {line}" for line in item[1:]]]
     return "\n".join(lines) + "\n"
 
 

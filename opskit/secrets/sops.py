@@ -78,9 +78,9 @@ def rule_recipients(rule: dict) -> tuple[str, ...]:
 
 
 def rule_for(cfg: Config, rel: str) -> dict | None:
-    """The first creation rule whose path_regex matches a repo-relative path (sops' own order)."""
-
-    return next((r for r in rules(cfg) if re.search(r.get("path_regex", "$^"), rel)), None)
+    """The first creation rule whose path_regex matches a repo-relative path, as sops picks
+    it: in order, a rule without a path_regex (or an empty one) matching every file."""
+    return next((r for r in rules(cfg) if re.search(r.get("path_regex") or "", rel)), None)
 
 
 def overlay_recipients(cfg: Config, overlay: Overlay) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ SOPS_AGE_KEY_FILE, so the user's real age key is never read or written.
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -318,6 +319,39 @@ def test_an_encrypt_under_dry_run_says_what_it_would_write_and_writes_nothing(cf
     assert not path.exists()
     err = capsys.readouterr().err.splitlines()
     assert err[-1] == f"[dry-run] write {sops.repo_rel(cfg, path)}"
+
+
+def test_the_creation_rule_for_a_file_is_the_one_sops_picks(tmp_path):
+    """In order; a rule without a path_regex (or an empty one) matches every file, as in
+    sops (`config.go`: an empty PathRegex is taken at once)."""
+    project = SimpleNamespace(root=tmp_path)
+    rules = [
+        {"path_regex": r"overlays/prod/", "age": "age1prod"},
+        {"age": "age1anything"},
+        {"path_regex": r"overlays/dev/", "age": "age1dev"},
+    ]
+    (tmp_path / ".sops.yaml").write_text(yaml.safe_dump({"creation_rules": rules}))
+    assert sops.rule_for(project, "k8s/overlays/prod/secrets/a.sops.yaml")["age"] == "age1prod"
+    assert sops.rule_for(project, "k8s/overlays/dev/secrets/a.sops.yaml")["age"] == "age1anything"
+    rules[1]["path_regex"] = ""
+    (tmp_path / ".sops.yaml").write_text(yaml.safe_dump({"creation_rules": rules}))
+    assert sops.rule_for(project, "anything.yaml")["age"] == "age1anything"
+    (tmp_path / ".sops.yaml").write_text(yaml.safe_dump({"creation_rules": rules[2:]}))
+    assert sops.rule_for(project, "k8s/overlays/prod/secrets/a.sops.yaml") is None
+
+
+def test_an_overlays_rule_goes_before_a_catch_all_so_sops_uses_it(cfg, tmp_path):
+    """A `.sops.yaml` whose rule without path_regex takes every file: the overlay's rule is
+    put before it (sops takes the first match), that rule kept as it was, and the files
+    `secrets.init` writes are encrypted to the overlay's recipients only."""
+    _, someone = other_key(tmp_path, "catch-all")
+    (cfg.root / ".sops.yaml").write_text(yaml.safe_dump({"creation_rules": [{"age": someone}]}))
+    dev = cfg.overlay("dev")
+    report = generate.init(cfg, dev)
+    rules = sops.rules(cfg)
+    assert [r.get("path_regex") for r in rules] == [generate.path_regex(cfg, dev), None]
+    assert sops.rule_recipients(rules[1]) == (someone,)
+    assert sops.file_recipients(sops.secret_path(dev, "api-secrets")) == (report.key,)
 
 
 def test_values_are_masked_in_every_document_and_bad_base64_is_no_error():
