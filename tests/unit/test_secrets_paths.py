@@ -90,8 +90,9 @@ def test_a_secrets_folder_symlinked_into_another_overlay_is_refused(cfg):
     prod = cfg.overlay("prod")
     prod.path.mkdir(parents=True, exist_ok=True)
     (prod.path / "secrets").symlink_to(cfg.overlay("dev").path / "secrets")
-    with pytest.raises(OpsError, match="symlink"):
+    with pytest.raises(OpsError) as caught:
         generate.encrypt_manifest(cfg, prod, manifest("extra"))
+    assert caught.value.message.endswith(", outside the overlay's secrets folder (a symlink?)")
     assert not (cfg.overlay("dev").path / "secrets" / "extra.sops.yaml").exists()
 
 
@@ -118,6 +119,22 @@ def test_a_secret_file_is_never_named_by_a_path(cfg, name):
     with pytest.raises(OpsError) as caught:
         sops.secret_path(cfg.overlay("dev"), name)
     assert caught.value.message == f"Secret name: {name[:60]!r} is not a valid name"
+
+
+def test_a_path_outside_the_repository_is_refused_with_where_it_leads(cfg, tmp_path):
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (cfg.root / "k8s" / "elsewhere").symlink_to(outside)
+    path = cfg.root / "k8s" / "elsewhere" / "a.sops.yaml"
+    with pytest.raises(OpsError) as caught:
+        sops.repo_rel(cfg, path)
+    real, top = path.resolve(), cfg.root.resolve()
+    assert caught.value.message == (
+        f"{path} resolves to {real}, outside the repository {top} (a symlink?)"
+    )
+    assert caught.value.hint == (
+        "keep overlays and their secrets/ folders inside the repository, not symlinked out"
+    )
 
 
 def test_valid_names_with_dots_still_work(cfg):
