@@ -780,23 +780,28 @@ def test_an_overlay_without_ingress_or_broker_gets_neither_tls_secret(project):
 def test_a_deploy_whose_decrypted_secret_breaks_the_schema_sends_nothing(project):
     """The decrypted Secrets pass the same strict schema as the rendered objects, in the
     plan: one that does not stops the deploy before anything is applied."""
-    from opskit.secrets import sops
-
-    dev = project.overlay("dev")
     broken = (
         "apiVersion: v1\nkind: Secret\nmetadata: {name: broken, namespace: gitops-lab-dev}\n"
         "stringData: {TOKEN: not-shown}\nbogus: field\n"
     )
-    sops.encrypt(project, sops.secret_path(dev, "broken"), broken)
+    refused = _deploy_refused_with_secret(project, "broken", broken)
+    lines = refused.message.splitlines()
+    assert lines[0] == "dev: 1 problem(s) in decrypted Secrets, nothing applied:"
+    assert "bogus" in lines[1] and "not-shown" not in refused.message
+
+
+def _deploy_refused_with_secret(project, name: str, manifest: str) -> OpsError:
+    """Commit `manifest` as the dev Secret file `name`, deploy: the refusal, nothing sent."""
+    from opskit.secrets import sops
+
+    sops.encrypt(project, sops.secret_path(project.overlay("dev"), name), manifest)
     subprocess.run(["git", "-C", str(project.root), "add", "-A"], check=True)
-    subprocess.run(["git", "-C", str(project.root), "commit", "-qm", "broken"], check=True)
+    subprocess.run(["git", "-C", str(project.root), "commit", "-qm", name], check=True)
     server = ApiServer()
     with fakes.recorder({"kubectl": server}), pytest.raises(OpsError) as caught:
         pipeline.deploy(project, "dev", timeout=5, notify=lambda _m: None)
-    lines = caught.value.message.splitlines()
-    assert lines[0] == "dev: 1 problem(s) in decrypted Secrets, nothing applied:"
-    assert "bogus" in lines[1] and "not-shown" not in caught.value.message
     assert not server.objects and not server.stdin.get("apply")
+    return caught.value
 
 
 @pytest.mark.parametrize("namespace", [None, "default"])
@@ -804,24 +809,15 @@ def test_a_decrypted_secret_outside_the_overlays_namespace_is_refused(project, n
     """kustomize does not render the Secrets, so nothing sets their namespace: one without
     (which the apply would write into the context's default namespace) or with another
     stops the deploy in its plan, in one line, before anything is sent."""
-    from opskit.secrets import sops
-
-    dev = project.overlay("dev")
     meta = {"name": "stray", **({"namespace": namespace} if namespace else {})}
     stray = yaml.safe_dump(
         {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": {"K": "v"}}
     )
-    sops.encrypt(project, sops.secret_path(dev, "stray"), stray)
-    subprocess.run(["git", "-C", str(project.root), "add", "-A"], check=True)
-    subprocess.run(["git", "-C", str(project.root), "commit", "-qm", "stray"], check=True)
-    server = ApiServer()
-    with fakes.recorder({"kubectl": server}), pytest.raises(OpsError) as caught:
-        pipeline.deploy(project, "dev", timeout=5, notify=lambda _m: None)
+    refused = _deploy_refused_with_secret(project, "stray", stray)
     where = f"is {namespace}" if namespace else "is not set"
-    assert caught.value.message.splitlines()[1:] == [
+    assert refused.message.splitlines()[1:] == [
         f"dev/Secret/stray: metadata.namespace: {where}; a Secret of dev names gitops-lab-dev"
     ]
-    assert not server.objects and not server.stdin.get("apply")
 
 
 def test_a_secret_file_changed_in_git_is_sent_again_though_the_cluster_did_not_move(project):
