@@ -307,6 +307,21 @@ def setup_node(ws: Workspace) -> None:
     say(f"gitops-node: first release Synced/Healthy in {took:.1f}s (not counted)")
 
 
+def phase_split(seen: dict[str, float], took: float) -> list[float] | None:
+    """`took` split at the moments seen (seconds from `invoke release`), one figure per
+    NODE_PHASES; None when a moment was not seen. The watch reports a moment a little after
+    it happened, so one can come after the next, or after `argocd.wait` exited, which cannot
+    happen before it: each moment is bounded by the ones after it (the earliest observation
+    of it), so no phase is negative and they still add up to `took`."""
+    order = ("released", "detect", "sync", "healthy")
+    if not all(k in seen for k in order):
+        return None
+    marks = [0.0, *(seen[k] for k in order), took]
+    for i in range(len(marks) - 2, 0, -1):
+        marks[i] = min(marks[i], marks[i + 1])
+    return [b - a for a, b in itertools.pairwise(marks)]
+
+
 def measure_node(ws: Workspace, runs: int, samples: dict[str, list[float]]) -> None:
     """commit -> Synced/Healthy with ArgoCD and the overlay as real pods, `runs` times
     each way (release + argocd.wait --revision, release --watch), phases beside."""
@@ -318,11 +333,9 @@ def measure_node(ws: Workspace, runs: int, samples: dict[str, list[float]]) -> N
             samples.setdefault(key, []).append(took)
             phases = " ".join(f"{k} {v:.1f}" for k, v in seen.items())
             say(f"gitops-node: {key} {took:.2f}s ({phases})")
-            order = ("released", "detect", "sync", "healthy")
-            if not watch and all(k in seen for k in order):
-                marks = [0.0, *(seen[k] for k in order), took]
-                for phase, (a, b) in zip(NODE_PHASES, itertools.pairwise(marks), strict=True):
-                    samples.setdefault(phase, []).append(b - a)
+            if not watch and (split := phase_split(seen, took)):
+                for phase, seconds in zip(NODE_PHASES, split, strict=True):
+                    samples.setdefault(phase, []).append(seconds)
     medians = {
         k: sorted(samples[k])[len(samples[k]) // 2]
         for k in (*NODE_KEYS, *NODE_PHASES)

@@ -243,3 +243,27 @@ def test_real_node_figures_are_labelled_and_judged():
     assert status["node_image_vs_raw"] == (pytest.approx(32 / 30), "met")
     labels = [m["label"] for k, m in document["measurements"].items()]
     assert all(label.startswith("real node: ") for label in labels)
+
+
+def test_phases_split_the_release_at_the_moments_seen():
+    from bench import gitops
+
+    seen = {"released": 0.4, "detect": 1.0, "sync": 2.0, "healthy": 3.0}
+    assert gitops.phase_split(seen, 3.25) == pytest.approx([0.4, 0.6, 1.0, 1.0, 0.25])
+
+
+def test_a_moment_the_watch_saw_late_is_bounded_by_the_ones_after_it():
+    """The watch printed Healthy 9 ms after `argocd.wait` exited: the wait cannot exit
+    before Healthy, so Healthy is bounded by the exit and no phase is negative."""
+    from bench import gitops
+
+    seen = {"released": 0.36, "detect": 1.0, "sync": 2.5, "healthy": 3.009}
+    split = gitops.phase_split(seen, 3.0)
+    assert split == pytest.approx([0.36, 0.64, 1.5, 0.5, 0.0])
+    assert sum(split) == pytest.approx(3.0)
+
+
+def test_no_split_when_a_moment_was_not_seen():
+    from bench import gitops
+
+    assert gitops.phase_split({"released": 0.4, "detect": 1.0, "sync": 2.0}, 3.0) is None
