@@ -143,6 +143,7 @@ def test_only_node_that_cannot_run_exits_1_and_keeps_the_results(tmp_path, monke
 
     monkeypatch.setattr(node, "run", cannot)
     monkeypatch.setattr(cli.signal, "signal", lambda *_args: None)
+    monkeypatch.setattr(cli.tempfile, "tempdir", str(tmp_path))  # its scratch folders
     assert cli.main(["--only", "node", "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err == (
@@ -167,6 +168,7 @@ def test_gitops_node_runs_after_the_kwok_cluster_is_down(tmp_path, monkeypatch):
     monkeypatch.setattr(gitops, "teardown_node", lambda ws: calls.append("node down"))
     monkeypatch.setattr(cli.signal, "signal", lambda *_args: None)
     monkeypatch.setattr(cli, "write", lambda args, document: calls.append("written"))
+    monkeypatch.setattr(cli.tempfile, "tempdir", str(tmp_path))  # its scratch folders
 
     assert cli.main(["--only", "gitops-node", "--out", str(tmp_path)]) == 0
     assert calls == ["node ws", "node down", "written"]
